@@ -1,0 +1,42 @@
+# Set-up is part of every target: a fresh machine needs only Python 3.11+, Node.js 20+ and npm.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench-gas setup clean
+
+run: setup
+	$(PY) -m bot run
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check bot cogs db tests bench
+	$(VENV)/bin/ruff format --check bot cogs db tests bench
+	$(VENV)/bin/mypy
+
+bench-gas: setup
+	$(PY) bench/gas.py
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Re-installs only when pyproject.toml changes.
+$(PY_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Re-installs only when the lock file changes.
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
