@@ -1,0 +1,310 @@
+"""Settings from the environment and `.env`, validated once at start.
+
+Every setting is documented in `.env.example`. A wrong value raises `ConfigError` naming the
+setting and what is wrong; the CLI prints that one line and exits with code 2. Secret values
+(the hot wallet key, keystore passwords) live in `Secret`, which never shows its value in
+`repr`, `str` or f-strings. `NAME_FILE` may point at a file holding any secret `NAME`, as
+Docker and Kubernetes secrets do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
+
+from bot.errors import ConfigError
+
+# The published development accounts of anvil (and hardhat), derived from the mnemonic
+# "test test ... junk". They are public knowledge and hold value only on a local chain.
+ANVIL_DEV_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+)
+LOCAL_CHAIN_ID = 31337
+
+# Order of the secp256k1 group: a private key is an integer in [1, n - 1].
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+log = logging.getLogger(__name__)
+
+
+class Secret:
+    """A secret string that never shows itself; `reveal()` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret is not picklable")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Built by `load_settings`; see `.env.example` for each one."""
+
+    data_dir: Path
+    log_level: str
+    rpc_url: str | None
+    chain_id: int | None
+    hot_wallet_key: Secret = field(repr=False)
+    hot_wallet_key_is_dev: bool
+    contract_address: str | None
+    admin_address: str | None
+    royalty_receiver: str | None
+    royalty_bps: int
+    collection_name: str
+    collection_symbol: str
+    contract_uri: str
+    max_fee_per_gas_wei: int
+    priority_fee_wei: int
+    confirmations: int
+    explorer_url: str | None
+    public_base_url: str
+    anvil_port: int
+    anvil_block_time: float
+
+    @property
+    def local_mode(self) -> bool:
+        """No RPC_URL: the bot runs its own anvil and may use the published dev key."""
+        return self.rpc_url is None
+
+    @property
+    def effective_rpc_url(self) -> str:
+        return self.rpc_url or f"http://127.0.0.1:{self.anvil_port}"
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.data_dir / "deployments"
+
+    def secrets(self) -> list[Secret]:
+        """Every secret these settings hold, for log redaction."""
+        return [self.hot_wallet_key]
+
+
+class _Env:
+    """Reads raw values: the process environment wins over `.env`; `NAME_FILE` holds secrets."""
+
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self._values = values
+
+    def get(self, name: str) -> str | None:
+        value = self._values.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def secret(self, name: str) -> Secret | None:
+        direct = self.get(name)
+        path = self.get(f"{name}_FILE")
+        if direct is not None and path is not None:
+            raise ConfigError(name, f"set either {name} or {name}_FILE, not both")
+        if path is not None:
+            try:
+                return Secret(Path(path).read_text().strip())
+            except OSError as err:
+                raise ConfigError(f"{name}_FILE", f"cannot read {path}: {err.strerror}") from None
+        return Secret(direct) if direct is not None else None
+
+
+def _int(env: _Env, name: str, default: int, *, low: int, high: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(name, f"not a whole number: {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(name, f"must be {bounds}, got {value}")
+    return value
+
+
+def _number(env: _Env, name: str, default: float, *, low: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"not a number: {raw!r}") from None
+    if not value >= low:  # also refuses NaN
+        raise ConfigError(name, f"must be at least {low}, got {raw}")
+    return value
+
+
+def _gwei(env: _Env, name: str, default_gwei: float) -> int:
+    return int(_number(env, name, default_gwei, low=0) * 10**9)
+
+
+def _address(env: _Env, name: str) -> str | None:
+    raw = env.get(name)
+    return None if raw is None else parse_address(name, raw)
+
+
+def parse_address(name: str, raw: str) -> str:
+    """`raw` as a checksummed address; all-lowercase input is accepted, a wrong checksum not."""
+    if not is_hex_address(raw):
+        raise ConfigError(name, f"not an Ethereum address: {raw!r}")
+    if raw != raw.lower() and not is_checksum_address(raw):
+        raise ConfigError(name, "the address has a wrong EIP-55 checksum (check for a typo)")
+    return to_checksum_address(raw)
+
+
+def _url(env: _Env, name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(name, f"not a {' or '.join(schemes)} URL: {raw!r}")
+    return raw.rstrip("/")
+
+
+def validate_private_key(name: str, secret: Secret) -> Secret:
+    """Check that `secret` is a usable secp256k1 key; the message never contains the value."""
+    value = secret.reveal()
+    if not _HEX_KEY.fullmatch(value):
+        raise ConfigError(name, "not a 32-byte hex key")
+    number = int(value.removeprefix("0x"), 16)
+    if not 0 < number < _SECP256K1_N:
+        raise ConfigError(name, "not a valid secp256k1 private key (out of range)")
+    return Secret("0x" + value.removeprefix("0x").lower())
+
+
+def _keystore_key(env: _Env) -> Secret | None:
+    path_raw = env.get("HOT_WALLET_KEYSTORE")
+    if path_raw is None:
+        return None
+    path = Path(path_raw)
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("HOT_WALLET_KEYSTORE", f"file not found: {path}") from None
+    except (OSError, ValueError):
+        raise ConfigError("HOT_WALLET_KEYSTORE", f"not a JSON keystore file: {path}") from None
+    if not isinstance(keystore, dict) or keystore.get("version") != 3 or "crypto" not in keystore:
+        raise ConfigError("HOT_WALLET_KEYSTORE", f"not an Ethereum V3 keystore: {path}")
+    password = env.secret("HOT_WALLET_KEYSTORE_PASSWORD")
+    if password is None:
+        raise ConfigError(
+            "HOT_WALLET_KEYSTORE_PASSWORD",
+            "required with HOT_WALLET_KEYSTORE (or HOT_WALLET_KEYSTORE_PASSWORD_FILE)",
+        )
+    from eth_account import Account
+
+    try:
+        key = Account.decrypt(keystore, password.reveal())
+    except ValueError:
+        raise ConfigError(
+            "HOT_WALLET_KEYSTORE_PASSWORD", "wrong password for the keystore"
+        ) from None
+    except Exception:  # malformed crypto parameters inside a file that looked like V3
+        raise ConfigError("HOT_WALLET_KEYSTORE", f"cannot decrypt the keystore {path}") from None
+    return Secret("0x" + bytes(key).hex())
+
+
+def _hot_wallet_key(env: _Env, local_mode: bool) -> tuple[Secret, bool]:
+    raw = env.secret("HOT_WALLET_PRIVATE_KEY")
+    from_keystore = _keystore_key(env)
+    if raw is not None and from_keystore is not None:
+        raise ConfigError(
+            "HOT_WALLET_PRIVATE_KEY", "set either a raw key or HOT_WALLET_KEYSTORE, not both"
+        )
+    if raw is not None:
+        return validate_private_key("HOT_WALLET_PRIVATE_KEY", raw), False
+    if from_keystore is not None:
+        return from_keystore, False
+    if local_mode:
+        return Secret(ANVIL_DEV_KEYS[0]), True
+    raise ConfigError(
+        "HOT_WALLET_PRIVATE_KEY",
+        "required when RPC_URL is set (or HOT_WALLET_KEYSTORE with its password)",
+    )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> Settings:
+    """Read and validate every setting; raise `ConfigError` on the first wrong one.
+
+    `environ` defaults to the process environment and `env_file` to `ENV_FILE` or `./.env`.
+    Values in the environment win over the file.
+    """
+    environ = os.environ if environ is None else environ
+    if env_file is None:
+        env_file = Path(environ.get("ENV_FILE") or ".env")
+    file_values = dotenv_values(env_file) if env_file.is_file() else {}
+    env = _Env({**file_values, **environ})
+
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+
+    rpc_url = _url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    local_mode = rpc_url is None
+    key, key_is_dev = _hot_wallet_key(env, local_mode)
+
+    chain_id = _int(env, "CHAIN_ID", LOCAL_CHAIN_ID if local_mode else 0, low=1) or None
+    if local_mode and chain_id != LOCAL_CHAIN_ID:
+        raise ConfigError(
+            "CHAIN_ID", f"the local chain is {LOCAL_CHAIN_ID}; set RPC_URL for another"
+        )
+
+    max_fee = _gwei(env, "MAX_FEE_PER_GAS_GWEI", 100)
+    priority_fee = _gwei(env, "PRIORITY_FEE_GWEI", 0.01)
+    if priority_fee > max_fee:
+        raise ConfigError("PRIORITY_FEE_GWEI", "must not exceed MAX_FEE_PER_GAS_GWEI")
+
+    return Settings(
+        data_dir=Path(env.get("DATA_DIR") or "data").resolve(),
+        log_level=level,
+        rpc_url=rpc_url,
+        chain_id=chain_id,
+        hot_wallet_key=key,
+        hot_wallet_key_is_dev=key_is_dev,
+        contract_address=_address(env, "CONTRACT_ADDRESS"),
+        admin_address=_address(env, "ADMIN_ADDRESS"),
+        royalty_receiver=_address(env, "ROYALTY_RECEIVER"),
+        royalty_bps=_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
+        collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
+        collection_symbol=env.get("COLLECTION_SYMBOL") or "MINT",
+        contract_uri=env.get("CONTRACT_URI") or "",
+        max_fee_per_gas_wei=max_fee,
+        priority_fee_wei=priority_fee,
+        confirmations=_int(env, "CONFIRMATIONS", 1 if local_mode else 3, low=1, high=1000),
+        explorer_url=_url(env, "EXPLORER_URL", ("http", "https")),
+        public_base_url=_url(env, "PUBLIC_BASE_URL", ("http", "https")) or "http://127.0.0.1:8080",
+        anvil_port=_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
+        anvil_block_time=_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
+    )

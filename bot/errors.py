@@ -1,0 +1,40 @@
+"""Typed errors of the core. Each carries a message fit to show a user or an operator as is."""
+
+from __future__ import annotations
+
+
+class MintbotError(Exception):
+    """Base of every error the bot raises on purpose; `str(err)` is the user-facing message."""
+
+
+class ConfigError(MintbotError):
+    """A setting is missing or wrong. The message names the setting and what is wrong."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class ToolMissing(MintbotError):
+    """An external tool the command needs (node, solc, anvil) is not installed."""
+
+
+class ChainError(MintbotError):
+    """The chain cannot be used as configured: unreachable RPC, wrong chain, missing contract."""
+
+
+class FeeCapExceeded(ChainError):
+    """The network's base fee is above MAX_FEE_PER_GAS_GWEI: sending now would break the cap."""
+
+    def __init__(self, base_fee: int, cap: int) -> None:
+        super().__init__(
+            f"the network fee is {base_fee / 1e9:.3f} gwei, above the cap of "
+            f"{cap / 1e9:.3f} gwei (MAX_FEE_PER_GAS_GWEI); minting waits until it falls"
+        )
+        self.base_fee = base_fee
+        self.cap = cap
+
+
+class TransactionReverted(ChainError):
+    """A transaction was mined but reverted."""

@@ -1,0 +1,216 @@
+"""Settings: every wrong value gives one clear line naming the setting; secrets stay hidden."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from bot.errors import ConfigError
+from bot.logs import RedactingFormatter
+from tests.support import CANARY, CANARY_KEY
+
+REMOTE = {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
+
+
+def load(env: dict[str, str], tmp_path: Path | None = None):
+    return load_settings(env, env_file=Path("/nonexistent/.env"))
+
+
+def test_defaults_give_local_mode_with_the_dev_key():
+    settings = load({})
+    assert settings.local_mode
+    assert settings.hot_wallet_key_is_dev
+    assert settings.hot_wallet_key.reveal() == ANVIL_DEV_KEYS[0]
+    assert settings.chain_id == 31337
+    assert settings.effective_rpc_url == "http://127.0.0.1:8545"
+    assert settings.confirmations == 1
+
+
+def test_remote_settings_are_parsed():
+    settings = load(
+        {
+            **REMOTE,
+            "CHAIN_ID": "8453",
+            "MAX_FEE_PER_GAS_GWEI": "2.5",
+            "PRIORITY_FEE_GWEI": "0.1",
+            "ADMIN_ADDRESS": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+            "ROYALTY_BPS": "750",
+        }
+    )
+    assert not settings.local_mode
+    assert settings.chain_id == 8453
+    assert settings.max_fee_per_gas_wei == 2_500_000_000
+    assert settings.priority_fee_wei == 100_000_000
+    assert settings.admin_address == "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # checksummed
+    assert settings.royalty_bps == 750
+    assert settings.confirmations == 3
+    assert settings.hot_wallet_key.reveal() == CANARY_KEY
+
+
+def test_environment_wins_over_the_env_file(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=debug\nROYALTY_BPS=100\n")
+    settings = load_settings({"ROYALTY_BPS": "200"}, env_file=env_file)
+    assert settings.log_level == "DEBUG"
+    assert settings.royalty_bps == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {**REMOTE, "HOT_WALLET_PRIVATE_KEY": "0x1234"},
+            "HOT_WALLET_PRIVATE_KEY: not a 32-byte hex key",
+        ),
+        (
+            {**REMOTE, "HOT_WALLET_PRIVATE_KEY": "zz" * 32},
+            "HOT_WALLET_PRIVATE_KEY: not a 32-byte hex key",
+        ),
+        (
+            {**REMOTE, "HOT_WALLET_PRIVATE_KEY": "0x" + "00" * 32},
+            "HOT_WALLET_PRIVATE_KEY: not a valid secp256k1",
+        ),
+        (
+            {**REMOTE, "HOT_WALLET_PRIVATE_KEY": "0x" + "ff" * 32},
+            "HOT_WALLET_PRIVATE_KEY: not a valid secp256k1",
+        ),
+        (
+            {"RPC_URL": "https://rpc.example"},
+            "HOT_WALLET_PRIVATE_KEY: required when RPC_URL is set",
+        ),
+        ({**REMOTE, "HOT_WALLET_PRIVATE_KEY_FILE": "/x"}, "HOT_WALLET_PRIVATE_KEY: set either"),
+        (
+            {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY_FILE": "/nonexistent/key"},
+            "HOT_WALLET_PRIVATE_KEY_FILE: cannot read /nonexistent/key",
+        ),
+        ({"RPC_URL": "localhost:8545"}, "RPC_URL: not a http or https or ws or wss URL"),
+        (
+            {"RPC_URL": "ftp://rpc.example", **{k: v for k, v in REMOTE.items() if k != "RPC_URL"}},
+            "RPC_URL: not a http or https or ws or wss URL",
+        ),
+        ({**REMOTE, "CHAIN_ID": "base"}, "CHAIN_ID: not a whole number: 'base'"),
+        ({**REMOTE, "CHAIN_ID": "0"}, "CHAIN_ID: must be at least 1, got 0"),
+        ({"CHAIN_ID": "1"}, "CHAIN_ID: the local chain is 31337"),
+        ({**REMOTE, "CONTRACT_ADDRESS": "0x1234"}, "CONTRACT_ADDRESS: not an Ethereum address"),
+        (
+            {**REMOTE, "CONTRACT_ADDRESS": "0x70997970C51812dc3A010C7d01b50e0d17dc79c8"},
+            "CONTRACT_ADDRESS: the address has a wrong EIP-55 checksum",
+        ),
+        ({**REMOTE, "ADMIN_ADDRESS": "admin"}, "ADMIN_ADDRESS: not an Ethereum address"),
+        ({**REMOTE, "ROYALTY_RECEIVER": "0xZZ"}, "ROYALTY_RECEIVER: not an Ethereum address"),
+        ({**REMOTE, "ROYALTY_BPS": "10001"}, "ROYALTY_BPS: must be between 0 and 10000, got 10001"),
+        ({**REMOTE, "ROYALTY_BPS": "5%"}, "ROYALTY_BPS: not a whole number"),
+        ({**REMOTE, "MAX_FEE_PER_GAS_GWEI": "-1"}, "MAX_FEE_PER_GAS_GWEI: must be at least 0"),
+        ({**REMOTE, "MAX_FEE_PER_GAS_GWEI": "cheap"}, "MAX_FEE_PER_GAS_GWEI: not a number"),
+        ({**REMOTE, "MAX_FEE_PER_GAS_GWEI": "nan"}, "MAX_FEE_PER_GAS_GWEI: must be at least 0"),
+        (
+            {**REMOTE, "MAX_FEE_PER_GAS_GWEI": "1", "PRIORITY_FEE_GWEI": "2"},
+            "PRIORITY_FEE_GWEI: must not exceed MAX_FEE_PER_GAS_GWEI",
+        ),
+        ({**REMOTE, "CONFIRMATIONS": "0"}, "CONFIRMATIONS: must be between 1 and 1000"),
+        ({**REMOTE, "LOG_LEVEL": "chatty"}, "LOG_LEVEL: must be one of DEBUG, INFO"),
+        ({**REMOTE, "EXPLORER_URL": "etherscan.io"}, "EXPLORER_URL: not a http or https URL"),
+        ({**REMOTE, "PUBLIC_BASE_URL": "ws://x"}, "PUBLIC_BASE_URL: not a http or https URL"),
+        ({"ANVIL_PORT": "70000"}, "ANVIL_PORT: must be between 1 and 65535"),
+        ({"ANVIL_BLOCK_TIME": "soon"}, "ANVIL_BLOCK_TIME: not a number"),
+        (
+            {**REMOTE, "HOT_WALLET_KEYSTORE": "/nonexistent/ks.json"},
+            "HOT_WALLET_KEYSTORE: file not found",
+        ),
+    ],
+)
+def test_each_wrong_setting_names_itself(env: dict[str, str], message: str):
+    with pytest.raises(ConfigError) as caught:
+        load(env)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_key_is_never_quoted_in_an_error():
+    almost = CANARY_KEY[:-1] + "g"  # one wrong digit: the message must not echo the rest
+    with pytest.raises(ConfigError) as caught:
+        load({**REMOTE, "HOT_WALLET_PRIVATE_KEY": almost})
+    assert CANARY_KEY[4:-1] not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_secret_never_shows_its_value():
+    settings = load(REMOTE)
+    bare = CANARY_KEY.removeprefix("0x")
+    for text in (
+        repr(settings),
+        str(settings),
+        f"{settings.hot_wallet_key}",
+        repr(settings.hot_wallet_key),
+        "%s" % settings.hot_wallet_key,  # noqa: UP031 (the old formatting path too)
+    ):
+        assert bare not in text.lower()
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(settings.hot_wallet_key)
+
+
+def test_log_records_are_redacted_in_any_form(caplog: pytest.LogCaptureFixture):
+    formatter = RedactingFormatter("%(message)s", [Secret(CANARY_KEY)])
+    bare = CANARY_KEY.removeprefix("0x")
+    for message, args in (
+        ("key %s", (CANARY_KEY,)),
+        ("KEY %s", (bare.upper(),)),
+        ("embedded:" + bare + ":end", ()),
+    ):
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, message, args, None)
+        assert bare not in formatter.format(record).lower()
+    try:
+        raise ValueError(f"boom {CANARY_KEY}")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert bare not in formatter.format(record).lower()
+
+
+def test_keystore_with_password_from_env_or_file(tmp_path: Path):
+    keystore = tmp_path / "ks.json"
+    keystore.write_text(json.dumps(Account.encrypt(CANARY_KEY, "s3cret", iterations=2)))
+    env = {"RPC_URL": "https://rpc.example", "HOT_WALLET_KEYSTORE": str(keystore)}
+
+    settings = load({**env, "HOT_WALLET_KEYSTORE_PASSWORD": "s3cret"})
+    assert settings.hot_wallet_key.reveal() == CANARY_KEY
+
+    password_file = tmp_path / "password"
+    password_file.write_text("s3cret\n")
+    settings = load({**env, "HOT_WALLET_KEYSTORE_PASSWORD_FILE": str(password_file)})
+    assert Account.from_key(settings.hot_wallet_key.reveal()).address == CANARY.address
+
+    with pytest.raises(ConfigError, match="^HOT_WALLET_KEYSTORE_PASSWORD: wrong password"):
+        load({**env, "HOT_WALLET_KEYSTORE_PASSWORD": "guess"})
+    with pytest.raises(ConfigError, match="^HOT_WALLET_KEYSTORE_PASSWORD: required"):
+        load(env)
+    with pytest.raises(ConfigError, match="^HOT_WALLET_PRIVATE_KEY: set either a raw key"):
+        load(
+            {**env, "HOT_WALLET_KEYSTORE_PASSWORD": "s3cret", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
+        )
+
+    not_v3 = tmp_path / "other.json"
+    not_v3.write_text('{"version": 1}')
+    with pytest.raises(ConfigError, match="^HOT_WALLET_KEYSTORE: not an Ethereum V3 keystore"):
+        load({**env, "HOT_WALLET_KEYSTORE": str(not_v3), "HOT_WALLET_KEYSTORE_PASSWORD": "x"})
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not json")
+    with pytest.raises(ConfigError, match="^HOT_WALLET_KEYSTORE: not a JSON keystore file"):
+        load({**env, "HOT_WALLET_KEYSTORE": str(garbage), "HOT_WALLET_KEYSTORE_PASSWORD": "x"})
+
+
+def test_key_from_a_file(tmp_path: Path):
+    key_file = tmp_path / "key"
+    key_file.write_text(CANARY_KEY + "\n")
+    settings = load(
+        {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY_FILE": str(key_file)}
+    )
+    assert settings.hot_wallet_key.reveal() == CANARY_KEY
