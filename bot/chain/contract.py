@@ -1,0 +1,152 @@
+"""The collection contract: its committed artifact, deployment, and a typed binding."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import AsyncWeb3
+from web3.contract import AsyncContract
+from web3.types import TxReceipt
+
+from bot.chain.fees import Fees
+from bot.chain.transactions import send_and_confirm
+from bot.chain.wallet import HotWallet
+from bot.contracts.build import ARTIFACT_PATH
+from bot.errors import ChainError
+
+MINTER_ROLE = keccak(text="MINTER_ROLE")
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+
+
+@cache
+def artifact() -> dict[str, Any]:
+    """The committed compile output of `MintbotCollection.sol`."""
+    return json.loads(ARTIFACT_PATH.read_text())  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class CollectionParams:
+    """What a deployment fixes (royalties and collection metadata can change later)."""
+
+    name: str
+    symbol: str
+    admin: str
+    minter: str
+    royalty_receiver: str
+    royalty_bps: int
+    contract_uri: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the collection lives on one chain; saved under DATA_DIR/deployments/."""
+
+    chain_id: int
+    address: str
+    tx_hash: str
+    block_number: int
+
+    @staticmethod
+    def path(deployments_dir: Path, chain_id: int) -> Path:
+        return deployments_dir / f"{chain_id}.json"
+
+    @classmethod
+    def load(cls, deployments_dir: Path, chain_id: int) -> Deployment | None:
+        path = cls.path(deployments_dir, chain_id)
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+    def save(self, deployments_dir: Path) -> Path:
+        deployments_dir.mkdir(parents=True, exist_ok=True)
+        path = self.path(deployments_dir, self.chain_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+
+async def deploy_collection(
+    w3: AsyncWeb3[Any], wallet: HotWallet, params: CollectionParams, fees: Fees
+) -> Deployment:
+    """Deploy a new collection from `wallet` and wait for it to be mined."""
+    if params.admin == params.minter:
+        raise ChainError(
+            "ADMIN_ADDRESS: the contract admin must not be the hot wallet; "
+            "use a separate (ideally cold) address"
+        )
+    factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
+    tx = await factory.constructor(
+        params.name,
+        params.symbol,
+        params.admin,
+        params.minter,
+        params.royalty_receiver,
+        params.royalty_bps,
+        params.contract_uri,
+    ).build_transaction({"from": wallet.address, **fees.as_tx_fields()})
+    receipt = await send_and_confirm(w3, wallet, _without_gas(tx), fees)
+    return Deployment(
+        chain_id=await w3.eth.chain_id,
+        address=to_checksum_address(str(receipt["contractAddress"])),
+        tx_hash=receipt["transactionHash"].to_0x_hex(),
+        block_number=receipt["blockNumber"],
+    )
+
+
+class Collection:
+    """Typed access to a deployed collection."""
+
+    def __init__(self, w3: AsyncWeb3[Any], address: str) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.contract: AsyncContract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
+
+    async def has_code(self) -> bool:
+        return len(await self.w3.eth.get_code(self.address)) > 0  # type: ignore[arg-type]
+
+    async def is_minter(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(MINTER_ROLE, account).call())
+
+    async def is_admin(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
+
+    async def owner_of(self, token_id: int) -> str:
+        return str(await self.contract.functions.ownerOf(token_id).call())
+
+    async def token_uri(self, token_id: int) -> str:
+        return str(await self.contract.functions.tokenURI(token_id).call())
+
+    async def transact(self, wallet: HotWallet, function: str, *args: Any, fees: Fees) -> TxReceipt:
+        """Call a state-changing function from `wallet` and wait for its receipt."""
+        tx = await getattr(self.contract.functions, function)(*args).build_transaction(
+            {"from": wallet.address, **fees.as_tx_fields()}
+        )
+        return await send_and_confirm(self.w3, wallet, _without_gas(tx), fees)
+
+    async def mint(self, wallet: HotWallet, to: str, token_id: int, fees: Fees) -> TxReceipt:
+        return await self.transact(wallet, "mint", to, token_id, fees=fees)
+
+    async def mint_batch(
+        self, wallet: HotWallet, recipients: list[str], token_ids: list[int], fees: Fees
+    ) -> TxReceipt:
+        return await self.transact(
+            wallet, "mintBatch", batch_recipients(recipients), token_ids, fees=fees
+        )
+
+
+def batch_recipients(recipients: list[str]) -> list[str]:
+    """`mintBatch` takes one address for a batch to a single holder (custody): a calldata word
+    less per token."""
+    return recipients[:1] if len(set(recipients)) == 1 else recipients
+
+
+def _without_gas(tx: Any) -> dict[str, Any]:
+    """A built transaction minus its gas figure, which `send_and_confirm` sets with headroom."""
+    return {k: v for k, v in dict(tx).items() if k != "gas"}

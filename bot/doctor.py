@@ -1,0 +1,114 @@
+"""`python -m bot doctor`: check that the bot can mint, one line per check, a hint per failure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bot.app import Chain, open_chain
+from bot.chain.contract import Collection
+from bot.config import Settings
+from bot.errors import ChainError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+    def render(self) -> str:
+        line = f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}"
+        return line if self.ok else f"{line}\n    hint: {self.hint}"
+
+
+async def run_checks(settings: Settings) -> AsyncIterator[Check]:
+    """Yield each check as it completes; stop early where later checks cannot run."""
+    yield Check("settings", True, "valid" + (" (local mode)" if settings.local_mode else ""))
+    try:
+        async with open_chain(settings) as chain:
+            yield Check("rpc", True, f"answers, block {await chain.w3.eth.block_number}")
+            yield Check(
+                "chain id",
+                True,
+                f"{chain.chain_id}" + (f" ({chain.explorer.chain_name})" if chain.explorer else ""),
+            )
+            async for check in _chain_checks(chain):
+                yield check
+    except ChainError as err:
+        setting, _, problem = str(err).partition(": ")
+        if setting == "CHAIN_ID":
+            yield Check("rpc", True, "answers")
+            yield Check(
+                "chain id",
+                False,
+                problem,
+                "set CHAIN_ID to the chain you mean, or point RPC_URL at it",
+            )
+        else:
+            yield Check(
+                "rpc",
+                False,
+                problem or str(err),
+                "check RPC_URL and that the node is running and reachable",
+            )
+
+
+async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:
+    wallet = chain.wallet.address
+    balance = await chain.w3.eth.get_balance(wallet)  # type: ignore[arg-type]
+    yield Check(
+        "hot wallet balance",
+        balance > 0,
+        f"{balance / 1e18:.6f} at {wallet}",
+        f"send some of the chain's native currency to {wallet} to pay for gas",
+    )
+    address = chain.configured_address()
+    if address is None:
+        yield Check(
+            "contract",
+            False,
+            "no CONTRACT_ADDRESS and no recorded deployment",
+            "set CONTRACT_ADDRESS, or run `python -m bot deploy`"
+            + (" (`make run` deploys on the local chain)" if chain.settings.local_mode else ""),
+        )
+        return
+    collection = Collection(chain.w3, address)
+    if not await collection.has_code():
+        yield Check(
+            "contract",
+            False,
+            f"no code at {address}",
+            "check CONTRACT_ADDRESS and CHAIN_ID, or run `python -m bot deploy`",
+        )
+        return
+    yield Check("contract", True, f"code at {address}")
+    try:
+        is_minter = await collection.is_minter(wallet)
+        is_admin = await collection.is_admin(wallet)
+    except Exception as err:  # a contract that is not ours answers hasRole with a revert
+        yield Check(
+            "roles",
+            False,
+            f"the contract at {address} does not answer hasRole ({type(err).__name__})",
+            "is CONTRACT_ADDRESS a mintbot collection?",
+        )
+        return
+    yield Check(
+        "minter role",
+        is_minter,
+        "the hot wallet holds MINTER_ROLE"
+        if is_minter
+        else "the hot wallet does not hold MINTER_ROLE",
+        f"have the contract admin call grantRole(MINTER_ROLE, {wallet})",
+    )
+    yield Check(
+        "admin role",
+        not is_admin,
+        "the hot wallet does not hold the admin role"
+        if not is_admin
+        else "the hot wallet holds DEFAULT_ADMIN_ROLE",
+        "grant DEFAULT_ADMIN_ROLE to a separate (cold) address, then renounce it "
+        "from the hot wallet",
+    )
