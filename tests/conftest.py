@@ -1,0 +1,67 @@
+"""Shared fixtures: a real anvil per test session, a fresh collection per test, CLI runners."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from web3 import AsyncWeb3
+
+from bot.chain import client
+from bot.chain.contract import Collection, CollectionParams, deploy_collection
+from bot.chain.devchain import Anvil
+from bot.chain.wallet import HotWallet
+from bot.config import ANVIL_DEV_KEYS, Secret
+from tests.support import DEV_ADMIN, FEES
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture
+async def w3(anvil: Anvil) -> AsyncIterator[AsyncWeb3]:
+    web3 = await client.connect(anvil.url, 31337)
+    yield web3
+    await client.close(web3)
+
+
+@pytest.fixture
+def minter() -> HotWallet:
+    return HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+
+
+@pytest.fixture
+def admin() -> HotWallet:
+    return HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+
+
+@pytest.fixture
+async def collection(w3: AsyncWeb3, minter: HotWallet, admin: HotWallet) -> Collection:
+    """A collection deployed for this test alone: minter = dev key 0, admin = dev key 1."""
+    params = CollectionParams(
+        name="Test Collection",
+        symbol="TEST",
+        admin=admin.address,
+        minter=minter.address,
+        royalty_receiver=admin.address,
+        royalty_bps=500,
+        contract_uri="ipfs://collection",
+    )
+    deployment = await deploy_collection(w3, minter, params, FEES)
+    return Collection(w3, deployment.address)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, anvil: Anvil) -> dict[str, str]:
+    """Settings for a CLI run against the session's anvil with the dev minter key."""
+    return {
+        "DATA_DIR": str(tmp_path / "data"),
+        "RPC_URL": anvil.url,
+        "CHAIN_ID": "31337",
+        "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
+        "ADMIN_ADDRESS": DEV_ADMIN.address,
+    }
