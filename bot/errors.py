@@ -38,3 +38,15 @@ class FeeCapExceeded(ChainError):
 
 class TransactionReverted(ChainError):
     """A transaction was mined but reverted."""
+
+
+class RequestRejected(MintbotError):
+    """Bad input: the request is refused with this reason before anything costly happens."""
+
+
+class ImageRejected(RequestRejected):
+    """The attachment is not an acceptable image (format, size, pixels, damage)."""
+
+
+class TextRejected(RequestRejected):
+    """A name or description cannot be used (empty, too long, mentions or markup)."""
