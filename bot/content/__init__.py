@@ -1,0 +1,1 @@
+"""Content: CIDs, UnixFS files, the local content-addressed store and CAR export."""

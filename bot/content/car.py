@@ -1,0 +1,105 @@
+"""CAR (content-addressed archive, CARv1) export: our blocks in the form pinning services take.
+
+A CARv1 file is a varint-length-prefixed DAG-CBOR header `{"roots": [CID, ...], "version": 1}`
+followed by one section per block: a varint length, the binary CID, then the block's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import BinaryIO, NamedTuple, TypeAlias
+
+from bot.content.cid import Block, cid_to_bytes, encode_varint
+from bot.content.store import ContentStore
+
+_CID_TAG = 42
+"""The CBOR tag DAG-CBOR gives a CID (a link)."""
+
+
+class _Link(NamedTuple):
+    """A CID as a DAG-CBOR value, to tell it apart from a plain string."""
+
+    cid: str
+
+
+_DagCbor: TypeAlias = "int | str | bytes | _Link | list[_DagCbor] | dict[str, _DagCbor]"
+
+
+def write_car(out: BinaryIO, roots: Sequence[str], blocks: Iterable[Block]) -> int:
+    """Write a CARv1 archive of `blocks` with the given root CIDs; return the blocks written.
+
+    A block that comes twice is written once. Blocks are written as given, not re-hashed:
+    `ContentStore.iter_blocks` has verified them already.
+    """
+    header = _encode_dag_cbor({"roots": [_Link(root) for root in roots], "version": 1})
+    out.write(encode_varint(len(header)) + header)
+    written: set[str] = set()
+    for block in blocks:
+        if block.cid in written:
+            continue
+        cid = cid_to_bytes(block.cid)
+        out.write(encode_varint(len(cid) + len(block.data)) + cid)
+        out.write(block.data)
+        written.add(block.cid)
+    return len(written)
+
+
+def export_store(store: ContentStore, path: Path) -> tuple[int, int]:
+    """Write every block of `store` to a CAR file at `path`, with its file roots as the roots.
+
+    Returns (roots, blocks) counts. The file appears whole or not at all (temp file, rename).
+    """
+    # Roots first: a root is listed only once all its blocks are stored, so each root listed
+    # here is complete among the blocks read next, even while other puts are under way.
+    roots = list(store.iter_roots())
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            blocks = write_car(out, roots, store.iter_blocks())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return len(roots), blocks
+
+
+def _encode_dag_cbor(value: _DagCbor) -> bytes:
+    """The DAG-CBOR encoding of the few kinds of values a CAR header holds.
+
+    DAG-CBOR is strict CBOR: shortest-form lengths, map keys sorted by encoded length and then
+    bytewise (so "roots" comes before "version"), and CIDs as tag 42 over 0x00 + binary CID.
+    """
+    if isinstance(value, _Link):
+        return _cbor_head(6, _CID_TAG) + _encode_dag_cbor(b"\x00" + cid_to_bytes(value.cid))
+    if isinstance(value, bool):
+        raise TypeError("booleans are not needed in a CAR header")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("negative integers are not needed in a CAR header")
+        return _cbor_head(0, value)
+    if isinstance(value, bytes):
+        return _cbor_head(2, len(value)) + value
+    if isinstance(value, str):
+        text = value.encode("utf-8")
+        return _cbor_head(3, len(text)) + text
+    if isinstance(value, list):
+        return _cbor_head(4, len(value)) + b"".join(_encode_dag_cbor(item) for item in value)
+    keys = sorted(value, key=lambda key: (len(key.encode("utf-8")), key.encode("utf-8")))
+    return _cbor_head(5, len(keys)) + b"".join(
+        _encode_dag_cbor(key) + _encode_dag_cbor(value[key]) for key in keys
+    )
+
+
+def _cbor_head(major: int, argument: int) -> bytes:
+    """A CBOR item head in its shortest form, as DAG-CBOR requires."""
+    if argument < 24:
+        return bytes([major << 5 | argument])
+    for additional, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if argument < 1 << (8 * width):
+            return bytes([major << 5 | additional]) + argument.to_bytes(width, "big")
+    raise ValueError("CBOR arguments stop at 64 bits")

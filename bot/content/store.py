@@ -1,0 +1,203 @@
+"""The local content-addressed store: IPFS blocks as files, served by the bot's own gateway.
+
+Layout under the store's directory:
+
+    blocks/<shard>/<cid>   the exact bytes of one block
+    roots/<shard>/<cid>    an empty marker: <cid> is the root of a file stored whole
+
+A shard is the next-to-last two characters of the CID. The leading characters are the same for
+every CID ("bafkrei", "bafybei") and the last one carries only 3 bits, so these two spread blocks
+evenly over 1024 directories (kubo's flatfs uses the same rule).
+
+The methods are synchronous: they do small amounts of local disk I/O. Async code calls them via
+`asyncio.to_thread` when a file is large enough for that to matter.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.content.cid import (
+    CODEC_RAW,
+    Block,
+    MalformedNodeError,
+    block_matches,
+    decode_file_node,
+    is_cid,
+    parse_cid,
+    unixfs_file,
+)
+from bot.errors import MintbotError
+
+
+class BlockNotFoundError(MintbotError):
+    """The store holds no block with this CID."""
+
+
+class CorruptBlockError(MintbotError):
+    """A stored block's bytes no longer hash to its CID: the file was damaged on disk."""
+
+
+class ContentStore:
+    """IPFS blocks on the local disk, one file per block, with a record of which are file roots.
+
+    Writes are atomic (temp file, fsync, rename) and idempotent, so several processes may share
+    one directory; reads verify every block against its CID.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        """Open (creating if needed) the store under `directory`, e.g. `DATA_DIR / "ipfs"`."""
+        self.directory = directory
+        self._blocks = directory / "blocks"
+        self._roots = directory / "roots"
+        self._blocks.mkdir(parents=True, exist_ok=True)
+        self._roots.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"ContentStore({str(self.directory)!r})"
+
+    def put_file(self, data: bytes) -> str:
+        """Store `data` as a UnixFS file and return its root CID (as `ipfs add --cid-version=1`).
+
+        Storing the same bytes again writes nothing new. The file is recorded as a root only
+        after all of its blocks are durably on disk, so a listed root is always complete.
+        """
+        root, blocks = unixfs_file(data)
+        touched: set[Path] = set()
+        for block in blocks:
+            if self._put_block(block):
+                touched.add(self._block_path(block.cid).parent)
+        if touched:
+            # The shard directories themselves may be new: their entries need syncing too.
+            touched.add(self._blocks)
+        for directory in touched:
+            _fsync_directory(directory)
+        marker = self._root_path(root)
+        if not marker.exists():
+            marker.parent.mkdir(exist_ok=True)
+            marker.touch()
+            _fsync_directory(marker.parent)
+            _fsync_directory(self._roots)
+        return root
+
+    def has(self, cid: str) -> bool:
+        """Whether a block with this CID is stored (without reading it; `get_block` verifies).
+
+        Text that is not a CID is simply not stored.
+        """
+        return is_cid(cid) and self._block_path(cid).is_file()
+
+    def get_block(self, cid: str) -> bytes:
+        """The bytes of one block, checked against its CID.
+
+        Raises `InvalidCidError` for a malformed CID, `BlockNotFoundError` if it is not stored
+        and `CorruptBlockError` if the stored bytes do not hash to the CID.
+        """
+        path = self._block_path(cid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as err:
+            raise BlockNotFoundError(f"block {cid} is not in the content store") from err
+        if not block_matches(cid, data):
+            raise CorruptBlockError(
+                f"block {cid} in the content store is damaged ({path} no longer matches its CID)"
+            )
+        return data
+
+    def read_file(self, cid: str) -> bytes:
+        """Reassemble the file whose root is `cid`: a raw block, or a dag-pb UnixFS tree.
+
+        Raises like `get_block` for any block of the file, and `MalformedNodeError` if the tree
+        is not a UnixFS file or its sizes do not add up.
+        """
+        out = bytearray()
+        self._read_into(cid, out)
+        return bytes(out)
+
+    def iter_blocks(self) -> Iterator[Block]:
+        """Every stored block, verified, in CID order within each shard (a stable order).
+
+        Raises `CorruptBlockError` on the first damaged block rather than passing it on.
+        """
+        for shard in sorted(self._blocks.iterdir()):
+            for path in sorted(shard.iterdir()):
+                # Skips the temp files an interrupted write leaves behind.
+                if is_cid(path.name):
+                    yield Block(path.name, self.get_block(path.name))
+
+    def iter_roots(self) -> Iterator[str]:
+        """The root CID of every file stored with `put_file`, in a stable order."""
+        for shard in sorted(self._roots.iterdir()):
+            for path in sorted(shard.iterdir()):
+                if is_cid(path.name):
+                    yield path.name
+
+    def _read_into(self, cid: str, out: bytearray) -> None:
+        data = self.get_block(cid)
+        if parse_cid(cid).codec == CODEC_RAW:
+            out += data
+            return
+        node = decode_file_node(data)
+        start = len(out)
+        out += node.data
+        for child in node.links:
+            self._read_into(child, out)
+        if len(out) - start != node.filesize:
+            raise MalformedNodeError(
+                f"file node {cid} declares {node.filesize} bytes but its blocks hold "
+                f"{len(out) - start}"
+            )
+
+    def _put_block(self, block: Block) -> bool:
+        """Write one block unless an intact copy is already stored; return whether it wrote."""
+        path = self._block_path(block.cid)
+        try:
+            if block_matches(block.cid, path.read_bytes()):
+                return False
+        except FileNotFoundError:
+            pass
+        # A damaged copy is replaced too: since puts skip intact blocks, this is how it heals.
+        path.parent.mkdir(exist_ok=True)
+        _write_atomically(path, block.data)
+        return True
+
+    def _block_path(self, cid: str) -> Path:
+        # parse_cid validates first: a CID is used as a file name, so it must never be a path.
+        parse_cid(cid)
+        return self._blocks / _shard(cid) / cid
+
+    def _root_path(self, cid: str) -> Path:
+        parse_cid(cid)
+        return self._roots / _shard(cid) / cid
+
+
+def _shard(cid: str) -> str:
+    return cid[-3:-1]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see either nothing or all of it, even after a crash."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make renames in `directory` durable (POSIX; Windows has no directory handles to sync)."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
