@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import getpass
+import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.config import Settings, load_settings, parse_address
 from bot.errors import ConfigError, MintbotError
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.minting.requests import MintResult
 
 log = logging.getLogger("bot")
 
@@ -42,7 +51,8 @@ def run() -> None:
 
     settings = _settings()
     with local_node(settings):
-        _run(serve, settings)
+        # No chat platform is configured yet, so the terminal is the chat.
+        _run(serve, settings, True)
 
 
 @cli.command()
@@ -107,6 +117,134 @@ def doctor() -> None:
     with local_node(settings):
         ok = _run(go)
     sys.exit(0 if ok else EXIT_CHECK_FAILED)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to DATABASE_URL (the bot also does this at start)."""
+    from bot.app import open_database
+    from db.engine import current_revision
+
+    settings = _settings()
+
+    async def go() -> str | None:
+        engine = await open_database(settings)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"database at revision {_run(go)}")
+
+
+@cli.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The token's name.")
+@click.option("--description", default="", help="The token's description.")
+@click.option("--to", "recipient", help="Mint to this address (default: custody).")
+@click.option("--key", help="Idempotency key: the same key never mints twice.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def mint(
+    image: Path,
+    name: str,
+    description: str,
+    recipient: str | None,
+    key: str | None,
+    as_json: bool,
+) -> None:
+    """Mint IMAGE through the same pipeline as the chat platforms, wait, and print the links."""
+    from bot.app import local_node, open_runtime
+    from bot.console import render_result
+    from bot.minting.requests import MintSubmission
+
+    settings = _settings()
+    try:
+        data = image.read_bytes()
+    except OSError as err:
+        raise click.ClickException(f"cannot read {image}: {err.strerror}") from None
+
+    async def go() -> bool:
+        async with open_runtime(settings) as runtime:
+            answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            async def printed(result: MintResult) -> None:
+                if result.key == submission.key and not answered.done():
+                    answered.set_result(None)
+
+            submission = MintSubmission(
+                platform="cli",
+                chat_id="cli",
+                message_id=key or uuid.uuid4().hex,
+                requester_id=getpass.getuser(),
+                requester_name=getpass.getuser(),
+                image=data,
+                name=name,
+                description=description,
+                recipient=recipient,
+            )
+            runtime.service.add_notifier("cli", printed)
+            handle = await runtime.service.submit(submission)
+            result = await runtime.service.wait_final(handle.request_id)
+            with contextlib.suppress(TimeoutError):  # let the answer be recorded
+                await asyncio.wait_for(answered, 10)
+            click.echo(json.dumps(_result_json(result)) if as_json else render_result(result))
+            return result.minted
+
+    with local_node(settings):
+        ok = _run(go)
+    sys.exit(0 if ok else EXIT_CHECK_FAILED)
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def status(key: str, as_json: bool) -> None:
+    """Show the request with KEY (platform:chat:message, or a `mint --key` value)."""
+    from bot.app import local_node, open_runtime
+    from bot.console import render_result
+
+    settings = _settings()
+    if key.count(":") < 2:
+        key = f"cli:cli:{key}"
+    platform, chat, message = key.split(":", 2)
+
+    async def go() -> bool:
+        async with open_runtime(settings, start=False) as runtime:
+            result = await runtime.service.find(platform, chat, message)
+        if result is None:
+            click.echo(f"no request {key}", err=True)
+            return False
+        click.echo(json.dumps(_result_json(result)) if as_json else render_result(result))
+        return True
+
+    with local_node(settings):
+        found = _run(go)
+    sys.exit(0 if found else EXIT_CHECK_FAILED)
+
+
+@cli.command("export-car")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def export_car(file: Path) -> None:
+    """Write every stored image and metadata block to FILE as a CARv1 archive, which any IPFS
+    pinning service accepts."""
+    from bot.content.car import export_store
+    from bot.content.store import ContentStore
+
+    settings = _settings()
+    roots, blocks = export_store(ContentStore(settings.ipfs_dir), file)
+    click.echo(f"wrote {file}: {roots} file(s), {blocks} block(s)")
+
+
+def _result_json(result: MintResult) -> dict[str, Any]:
+    data = dataclasses.asdict(result)
+    data["phase"] = str(result.phase)
+    data["token_id"] = str(result.token_id) if result.token_id is not None else None
+    return data
 
 
 @cli.group()

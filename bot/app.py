@@ -14,16 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
 from bot.chain.devchain import Anvil, rpc_chain_id
+from bot.chain.engine import TxEngine
 from bot.chain.explorer import Explorer, explorer_for
 from bot.chain.fees import Fees, current_fees
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
+from bot.content.store import ContentStore
 from bot.errors import ChainError, ConfigError
+from bot.minting.service import ChainContext, MintService
+from bot.minting.uploads import UploadStore
+from bot.web import WebServer
+from db.engine import create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +142,9 @@ class Chain:
 @contextlib.asynccontextmanager
 async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
     """Connect to the configured chain and build the hot wallet; close the connection after."""
-    w3 = await client.connect(settings.effective_rpc_url, settings.chain_id)
+    w3 = await client.connect(
+        settings.effective_rpc_url, settings.chain_id, timeout=settings.rpc_timeout
+    )
     try:
         wallet = HotWallet(settings.hot_wallet_key)
         if settings.hot_wallet_key_is_dev:
@@ -174,18 +183,98 @@ async def wait_for_stop_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bot until a stop signal: connect, make sure the collection exists, serve."""
+@dataclass
+class Runtime:
+    """The running core: chain, database, content and the mint service, wired together."""
+
+    settings: Settings
+    chain: Chain
+    collection: Collection
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    content: ContentStore
+    service: MintService
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    """The engine for DATABASE_URL, migrated to the newest schema."""
+    if settings.database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    return engine
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
+    """Build everything from the settings; with `start`, resume unfinished work too."""
     async with open_chain(settings) as chain:
         collection = await chain.collection()
-        log.info(
-            "ready on chain %d: collection %s, hot wallet %s%s",
-            chain.chain_id,
-            collection.address,
-            chain.wallet.address,
-            f", explorer {chain.explorer.address_url(collection.address)}"
-            if chain.explorer
-            else "",
+        db = await open_database(settings)
+        try:
+            sessions = session_factory(db)
+            content = ContentStore(settings.ipfs_dir)
+            engine = TxEngine(
+                sessions=sessions,
+                w3=chain.w3,
+                wallet=chain.wallet,
+                chain_id=chain.chain_id,
+                confirmations=settings.confirmations,
+                bump_after=settings.fee_bump_after,
+                max_fee_cap=settings.max_fee_per_gas_wei,
+                crash_at=settings.crash_at,
+            )
+            service = MintService(
+                settings=settings,
+                sessions=sessions,
+                engine=engine,
+                content=content,
+                uploads=UploadStore(settings.uploads_dir),
+                chain=ChainContext(
+                    chain_id=chain.chain_id,
+                    collection=collection,
+                    explorer=chain.explorer,
+                    custody_address=settings.custody_address or chain.wallet.address,
+                ),
+            )
+            if start:
+                await service.start()
+            try:
+                yield Runtime(settings, chain, collection, db, sessions, content, service)
+            finally:
+                await service.stop()
+        finally:
+            await db.dispose()
+
+
+async def serve(settings: Settings, console: bool) -> None:
+    """Run the bot until a stop signal: the mint service, the web server and, with no chat
+    platform configured, the local console on the terminal."""
+    async with open_runtime(settings) as runtime:
+        web = WebServer(
+            service=runtime.service,
+            sessions=runtime.sessions,
+            content=runtime.content,
+            host=settings.http_host,
+            port=settings.http_port,
         )
-        await wait_for_stop_signal()
-        log.info("stopping")
+        base_url = await web.start()
+        log.info(
+            "ready on chain %d: collection %s, hot wallet %s, web %s",
+            runtime.chain.chain_id,
+            runtime.collection.address,
+            runtime.chain.wallet.address,
+            base_url,
+        )
+        tasks: list[asyncio.Future[None]] = []
+        if console:
+            from bot.console import Console
+
+            tasks.append(asyncio.ensure_future(Console(runtime.service).run()))
+        try:
+            await wait_for_stop_signal()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await web.stop()
+            log.info("stopping")

@@ -30,6 +30,8 @@ ANVIL_DEV_KEYS = (
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 )
 LOCAL_CHAIN_ID = 31337
+# Where a fault-injection test may have the process kill itself (MINTBOT_CRASH_AT).
+CRASH_POINTS = ("after_sign", "after_send", "after_confirm")
 
 # Order of the secp256k1 group: a private key is an integer in [1, n - 1].
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -92,6 +94,19 @@ class Settings:
     public_base_url: str
     anvil_port: int
     anvil_block_time: float
+    database_url: str
+    max_image_bytes: int
+    max_image_pixels: int
+    batch_max_size: int
+    batch_max_wait: float
+    fee_bump_after: float
+    max_spend_per_day_wei: int | None
+    custody_address: str | None
+    http_host: str
+    http_port: int
+    rpc_timeout: float = 10.0
+    poll_interval: float = 2.0
+    crash_at: str | None = None
 
     @property
     def local_mode(self) -> bool:
@@ -105,6 +120,14 @@ class Settings:
     @property
     def deployments_dir(self) -> Path:
         return self.data_dir / "deployments"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def ipfs_dir(self) -> Path:
+        return self.data_dir / "ipfs"
 
     def secrets(self) -> list[Secret]:
         """Every secret these settings hold, for log redaction."""
@@ -286,8 +309,19 @@ def load_settings(
     if priority_fee > max_fee:
         raise ConfigError("PRIORITY_FEE_GWEI", "must not exceed MAX_FEE_PER_GAS_GWEI")
 
+    data_dir = Path(env.get("DATA_DIR") or "data").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mintbot.sqlite3'}"
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    spend_cap = _number(env, "MAX_SPEND_PER_DAY_ETH", 0, low=0)
+    crash_at = env.get("MINTBOT_CRASH_AT")
+    if crash_at is not None and crash_at not in CRASH_POINTS:
+        raise ConfigError("MINTBOT_CRASH_AT", f"must be one of {', '.join(CRASH_POINTS)}")
+
     return Settings(
-        data_dir=Path(env.get("DATA_DIR") or "data").resolve(),
+        data_dir=data_dir,
         log_level=level,
         rpc_url=rpc_url,
         chain_id=chain_id,
@@ -307,4 +341,17 @@ def load_settings(
         public_base_url=_url(env, "PUBLIC_BASE_URL", ("http", "https")) or "http://127.0.0.1:8080",
         anvil_port=_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
         anvil_block_time=_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
+        database_url=database_url,
+        max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
+        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
+        batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
+        batch_max_wait=_number(env, "BATCH_MAX_WAIT_S", 1.0 if local_mode else 5.0, low=0),
+        fee_bump_after=_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
+        max_spend_per_day_wei=int(spend_cap * 10**18) or None,
+        custody_address=_address(env, "CUSTODY_ADDRESS"),
+        http_host=env.get("HTTP_HOST") or "127.0.0.1",
+        http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
+        rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
+        poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
+        crash_at=crash_at,
     )

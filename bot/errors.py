@@ -50,3 +50,7 @@ class ImageRejected(RequestRejected):
 
 class TextRejected(RequestRejected):
     """A name or description cannot be used (empty, too long, mentions or markup)."""
+
+
+class RequestConflict(RequestRejected):
+    """The same message key arrived again with different content (an edited message)."""

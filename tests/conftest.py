@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -64,4 +66,50 @@ def cli_env(tmp_path: Path, anvil: Anvil) -> dict[str, str]:
         "CHAIN_ID": "31337",
         "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
         "ADMIN_ADDRESS": DEV_ADMIN.address,
+    }
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """SQLite in the test's directory, or a fresh PostgreSQL database when
+    MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way)."""
+    base = os.environ.get("MINTBOT_TEST_POSTGRES_URL")
+    if not base:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'mintbot.sqlite3'}"
+        return
+    import asyncpg
+
+    name = f"mintbot_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield base.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def bot_env(
+    tmp_path: Path, anvil: Anvil, collection: Collection, database_url: str
+) -> dict[str, str]:
+    """Settings for a bot on the session's anvil, minting into this test's collection."""
+    return {
+        "DATA_DIR": str(tmp_path / "data"),
+        "RPC_URL": anvil.url,
+        "CHAIN_ID": "31337",
+        "CONFIRMATIONS": "1",
+        "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
+        "ADMIN_ADDRESS": DEV_ADMIN.address,
+        "CONTRACT_ADDRESS": collection.address,
+        "DATABASE_URL": database_url,
+        "BATCH_MAX_WAIT_S": "0.2",
+        "POLL_INTERVAL_S": "0.1",
+        "HTTP_PORT": "0",
+        "ENV_FILE": "/nonexistent/.env",
     }

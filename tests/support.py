@@ -47,3 +47,16 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> CliResult:
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def png(seed: int = 0, size: tuple[int, int] = (8, 8)) -> bytes:
+    """A small PNG whose pixels depend on `seed`, so each seed is a different image."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed // 256) % 256))
+    image.putpixel((0, 0), (seed % 256, 0, 0))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -167,7 +167,12 @@ def wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: fl
 
 def test_local_mode_starts_anvil_deploys_once_and_reuses_it(tmp_path: Path):
     port = free_port()
-    env = {"DATA_DIR": str(tmp_path / "data"), "ANVIL_PORT": str(port), "LOG_LEVEL": "INFO"}
+    env = {
+        "DATA_DIR": str(tmp_path / "data"),
+        "ANVIL_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        "HTTP_PORT": "0",
+    }
     log = tmp_path / "bot.log"
 
     first = start_bot(env, log)

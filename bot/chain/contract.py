@@ -12,6 +12,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
+from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
 from bot.chain.fees import Fees
@@ -116,6 +117,19 @@ class Collection:
 
     async def is_admin(self, account: str) -> bool:
         return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
+
+    async def exists(self, token_id: int) -> bool:
+        """Whether the token is minted (ownerOf answers instead of reverting)."""
+        try:
+            await self.contract.functions.ownerOf(token_id).call()
+        except ContractLogicError:
+            return False
+        return True
+
+    def encode_mint_batch(self, recipients: list[str], token_ids: list[int]) -> bytes:
+        """Calldata for `mintBatch`, with the single-recipient form where it applies."""
+        data = self.contract.encode_abi("mintBatch", [batch_recipients(recipients), token_ids])
+        return bytes.fromhex(data.removeprefix("0x"))
 
     async def owner_of(self, token_id: int) -> str:
         return str(await self.contract.functions.ownerOf(token_id).call())

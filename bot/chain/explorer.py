@@ -53,3 +53,22 @@ def explorer_for(chain_id: int, override: str | None, public_base_url: str) -> E
     if chain_id in EXPLORERS:
         return Explorer(name, EXPLORERS[chain_id][1])
     return None
+
+
+# OpenSea's chain names for its item pages; testnets live on a separate host.
+_OPENSEA = {
+    1: "https://opensea.io/item/ethereum",
+    8453: "https://opensea.io/item/base",
+    137: "https://opensea.io/item/polygon",
+    10: "https://opensea.io/item/optimism",
+    42161: "https://opensea.io/item/arbitrum",
+    11155111: "https://testnets.opensea.io/assets/sepolia",
+    84532: "https://testnets.opensea.io/assets/base_sepolia",
+    80002: "https://testnets.opensea.io/assets/amoy",
+}
+
+
+def marketplace_url(chain_id: int, contract: str, token_id: int) -> str | None:
+    """The token's marketplace page, where the chain has one (not on the local chain)."""
+    base = _OPENSEA.get(chain_id)
+    return f"{base}/{contract}/{token_id}" if base else None

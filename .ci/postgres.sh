@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install (Debian packages) and start a local PostgreSQL on 127.0.0.1:5432 for the database
+# tests, with a superuser `mintbot` (password `mintbot`) that may create test databases.
+# Prints the base URL to use as MINTBOT_TEST_POSTGRES_URL.
+set -euo pipefail
+if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq postgresql >/dev/null
+fi
+version="$(ls /usr/lib/postgresql | sort -n | tail -1)"
+if ! pg_lsclusters -h | grep -q "^$version main"; then
+  pg_createcluster "$version" main >/dev/null
+fi
+pg_ctlcluster "$version" main start >/dev/null 2>&1 || true  # already running is fine
+for _ in $(seq 1 50); do
+  pg_isready -q -h 127.0.0.1 -p 5432 && break
+  sleep 0.2
+done
+# The postgres OS user reaches the server over its Unix socket (peer authentication).
+su postgres -c "psql -q" <<'SQL' >/dev/null
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mintbot') THEN
+    CREATE ROLE mintbot LOGIN SUPERUSER PASSWORD 'mintbot';
+  END IF;
+END $$;
+SQL
+su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'mintbot'\"" | grep -q 1 \
+  || su postgres -c "createdb -O mintbot mintbot"
+echo "postgresql+asyncpg://mintbot:mintbot@127.0.0.1:5432/mintbot"

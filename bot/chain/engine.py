@@ -1,0 +1,448 @@
+"""The hot wallet's transaction engine: sign, persist, then send; watch; replace; recover.
+
+Promise 3 of DESIGN.md in code: the signed bytes, hash and nonce are committed before the
+first broadcast, so a crash at any point leaves either nothing (the transaction rolls back
+with its nonce) or bytes that recovery re-sends unchanged. A fee bump signs the same nonce with
+higher fees and records the new hash beside the old ones; whichever is mined wins. A nonce is
+given up only when the chain has used it and none of our hashes is in a block: only then is
+the work certainly not on chain and safe to queue again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+from hexbytes import HexBytes
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from web3 import AsyncWeb3
+from web3.exceptions import TransactionNotFound, Web3RPCError
+
+from bot.chain.fees import Fees
+from bot.chain.nonces import NonceAllocator
+from bot.chain.wallet import HotWallet
+from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+BUMP_FACTOR_PERCENT = 125  # nodes require at least +10 % on both fee fields to replace
+OPEN_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
+
+
+class WalletNeedsFunds(Exception):
+    """The node refused a transaction for lack of funds; it stays signed and waits."""
+
+
+def is_transient(err: BaseException) -> bool:
+    """Faults that say nothing about the transaction: retry them with backoff (promise 5)."""
+    if isinstance(err, (TimeoutError, ConnectionError, aiohttp.ClientError, OSError)):
+        return True
+    text = str(err).lower()
+    return any(
+        s in text
+        for s in (
+            "429",
+            "too many requests",
+            "timeout",
+            "timed out",
+            "503",
+            "502",
+            "temporarily unavailable",
+            "connection",
+        )
+    )
+
+
+def _rpc_message(err: BaseException) -> str:
+    if isinstance(err, Web3RPCError) and isinstance(err.rpc_response, dict):
+        error: Any = err.rpc_response.get("error") or {}
+        if isinstance(error, dict):
+            return str(error.get("message", err)).lower()
+    return str(err).lower()
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    """Why a transaction is signed: recorded with every signature."""
+
+    reason: str
+    request_keys: Sequence[str]
+    requesters: Sequence[str]
+
+
+@dataclass
+class TxEvents:
+    """What the engine tells its owner, inside the transaction that records the outcome."""
+
+    confirmed: Callable[[AsyncSession, ChainTx], Awaitable[None]]
+    dropped: Callable[[AsyncSession, ChainTx], Awaitable[None]]
+    reverted: Callable[[AsyncSession, ChainTx], Awaitable[None]]
+
+
+async def _unset(_session: AsyncSession, tx: ChainTx) -> None:
+    raise RuntimeError(f"transaction {tx.id} changed state before its owner was attached")
+
+
+def crash_point(name: str, configured: str | None) -> None:
+    """Fault injection for recovery tests: die here, at once, as a power cut would."""
+    if configured == name:
+        log.warning("MINTBOT_CRASH_AT=%s: killing the process now", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class TxEngine:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        w3: AsyncWeb3[Any],
+        wallet: HotWallet,
+        chain_id: int,
+        confirmations: int,
+        bump_after: float,
+        max_fee_cap: int,
+        events: TxEvents | None = None,
+        crash_at: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.w3 = w3
+        self.wallet = wallet
+        self.chain_id = chain_id
+        self.confirmations = confirmations
+        self.bump_after = timedelta(seconds=bump_after)
+        self.max_fee_cap = max_fee_cap
+        self.events = events or TxEvents(_unset, _unset, _unset)
+        self.crash_at = crash_at
+        self.nonces = NonceAllocator(chain_id, wallet.address)
+        self.needs_funds = False
+
+    async def reconcile(self) -> int:
+        """Align the nonce allocator with the chain (at start and after nonce errors)."""
+        chain_nonce = await self.w3.eth.get_transaction_count(self.wallet.address, "latest")  # type: ignore[arg-type]
+        async with self.sessions.begin() as session:
+            return await self.nonces.reconcile(session, chain_nonce)
+
+    def _sign(self, tx: ChainTx, fees: Fees) -> tuple[str, bytes]:
+        signed = self.wallet.sign_transaction(
+            {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": tx.nonce,
+                "to": tx.to_address,
+                "value": 0,
+                "data": tx.data,
+                "gas": tx.gas_limit,
+                **fees.as_tx_fields(),
+            }
+        )
+        return HexBytes(signed.hash).to_0x_hex(), bytes(signed.raw_transaction)
+
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        kind: str,
+        to: str,
+        data: bytes,
+        gas_limit: int,
+        fees: Fees,
+        audit: AuditInfo,
+    ) -> ChainTx:
+        """Allocate a nonce and sign, inside the caller's transaction: when it commits, the
+        bytes are durable and may be sent; if it rolls back, the nonce was never used."""
+        tx = ChainTx(
+            chain_id=self.chain_id,
+            wallet=self.wallet.address,
+            nonce=await self.nonces.allocate(session),
+            kind=kind,
+            to_address=to,
+            data=data,
+            gas_limit=gas_limit,
+            status=TxStatus.SIGNED,
+        )
+        session.add(tx)
+        await session.flush()
+        self._add_attempt(session, tx, fees, audit)
+        return tx
+
+    def _add_attempt(
+        self, session: AsyncSession, tx: ChainTx, fees: Fees, audit: AuditInfo
+    ) -> TxAttempt:
+        tx_hash, raw = self._sign(tx, fees)
+        attempt = TxAttempt(
+            tx_id=tx.id,
+            tx_hash=tx_hash,
+            raw=raw,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+        )
+        session.add(attempt)
+        session.add(
+            SigningAudit(
+                tx_id=tx.id,
+                tx_hash=tx_hash,
+                chain_id=self.chain_id,
+                wallet=self.wallet.address,
+                nonce=tx.nonce,
+                reason=audit.reason,
+                request_keys="\n".join(audit.request_keys),
+                requesters="\n".join(audit.requesters),
+                max_fee_per_gas=fees.max_fee_per_gas,
+                gas_limit=tx.gas_limit,
+            )
+        )
+        return attempt
+
+    async def spent_today(self, session: AsyncSession) -> int:
+        """Fees committed since 00:00 UTC: paid where mined, the worst case where not."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        total = 0
+        rows = await session.scalars(
+            select(ChainTx).where(
+                ChainTx.wallet == self.wallet.address,
+                ChainTx.chain_id == self.chain_id,
+                ChainTx.created_at >= midnight,
+            )
+        )
+        for tx in rows:
+            if tx.fee_paid_wei is not None:
+                total += int(tx.fee_paid_wei)
+            elif tx.attempts and tx.status != TxStatus.DROPPED:
+                total += tx.gas_limit * tx.attempts[-1].max_fee_per_gas
+        return total
+
+    async def send(self, tx_id: int) -> None:
+        """Broadcast the newest signed version of a transaction and record that it went out.
+
+        Raises `WalletNeedsFunds` if the node wants more balance, and lets transient faults
+        propagate for the caller's retry loop.
+        """
+        async with self.sessions() as session:
+            tx = await session.get(ChainTx, tx_id)
+            if tx is None or tx.status not in (TxStatus.SIGNED, TxStatus.SENT):
+                return
+            attempt = tx.attempts[-1]
+            raw, attempt_id = attempt.raw, attempt.id
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        except Exception as err:
+            if is_transient(err) and not isinstance(err, Web3RPCError):
+                raise
+            message = _rpc_message(err)
+            if "already known" in message or "known transaction" in message:
+                pass  # the node has it: as good as sent
+            elif "insufficient funds" in message:
+                self.needs_funds = True
+                raise WalletNeedsFunds(message) from None
+            elif "nonce too low" in message or "nonce has already been used" in message:
+                await self._nonce_used(tx_id)
+                return
+            elif (
+                "underpriced" in message
+                or "fee too low" in message
+                or ("max fee per gas less than block base fee" in message)
+            ):
+                await self.bump(tx_id, force=True)
+                return
+            elif is_transient(err):
+                raise
+            else:
+                raise
+        self.needs_funds = False
+        crash_point("after_send", self.crash_at)
+        async with self.sessions.begin() as session:
+            tx = await session.get(ChainTx, tx_id)
+            attempt_row = await session.get(TxAttempt, attempt_id)
+            assert tx is not None and attempt_row is not None
+            if attempt_row.sent_at is None:
+                attempt_row.sent_at = utcnow()
+            if tx.status == TxStatus.SIGNED:
+                tx.status = TxStatus.SENT
+
+    async def bump(self, tx_id: int, *, force: bool = False) -> bool:
+        """Replace a stalled transaction: same nonce and data, fees up by a quarter (and at
+        least the network's current need), within the fee cap. Returns whether it re-signed."""
+        async with self.sessions.begin() as session:
+            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            if tx is None or tx.status not in (TxStatus.SIGNED, TxStatus.SENT):
+                return False
+            last = tx.attempts[-1]
+            if not force and (
+                last.sent_at is None or utcnow() - aware_utc(last.sent_at) < self.bump_after
+            ):
+                return False
+            block = await self.w3.eth.get_block("pending")
+            base_fee = int(block.get("baseFeePerGas") or 0)
+            tip = max(last.max_priority_fee_per_gas * BUMP_FACTOR_PERCENT // 100, 1)
+            max_fee = max(last.max_fee_per_gas * BUMP_FACTOR_PERCENT // 100, 2 * base_fee + tip)
+            max_fee = min(max_fee, self.max_fee_cap)
+            if max_fee * 100 < last.max_fee_per_gas * 110:
+                log.warning(
+                    "tx %s at nonce %d is stuck but the fee cap allows no bump",
+                    last.tx_hash,
+                    tx.nonce,
+                )
+                return False
+            tip = min(tip, max_fee)
+            attempt = self._add_attempt(
+                session,
+                tx,
+                Fees(max_fee, tip),
+                AuditInfo("fee bump", [f"replaces {last.tx_hash}"], []),
+            )
+            log.info(
+                "replacing %s (nonce %d) with %s at %.3f gwei",
+                last.tx_hash,
+                tx.nonce,
+                attempt.tx_hash,
+                max_fee / 1e9,
+            )
+        await self.send(tx_id)
+        return True
+
+    async def _nonce_used(self, tx_id: int) -> None:
+        """The node says this nonce is used. Ours, if one of our hashes is in a block (the
+        watcher takes it from there); otherwise someone else's, and our work goes back."""
+        async with self.sessions() as session:
+            tx = await session.get(ChainTx, tx_id)
+            assert tx is not None
+            hashes = [a.tx_hash for a in tx.attempts]
+        for tx_hash in hashes:
+            if await self._receipt(tx_hash) is not None:
+                async with self.sessions.begin() as session:
+                    tx = await session.get(ChainTx, tx_id)
+                    if tx is not None and tx.status == TxStatus.SIGNED:
+                        tx.status = TxStatus.SENT
+                return
+        async with self.sessions.begin() as session:
+            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            assert tx is not None
+            if tx.status in (TxStatus.SIGNED, TxStatus.SENT):
+                log.warning(
+                    "nonce %d of %s was used by another transaction; re-queueing its work",
+                    tx.nonce,
+                    tx.wallet,
+                )
+                tx.status = TxStatus.DROPPED
+                await self.events.dropped(session, tx)
+        await self.reconcile()
+
+    async def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    async def open_transactions(self) -> list[int]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(ChainTx.id)
+                .where(
+                    ChainTx.wallet == self.wallet.address,
+                    ChainTx.chain_id == self.chain_id,
+                    ChainTx.status.in_(OPEN_STATUSES),
+                )
+                .order_by(ChainTx.nonce)
+            )
+            return list(rows)
+
+    async def check(self, tx_id: int) -> None:
+        """One look at an open transaction: mined? deep enough? reorged away? stalled?"""
+        async with self.sessions() as session:
+            tx = await session.get(ChainTx, tx_id)
+            if tx is None or tx.status not in OPEN_STATUSES:
+                return
+            hashes = [a.tx_hash for a in tx.attempts]
+            status, block_hash, nonce = tx.status, tx.block_hash, tx.nonce
+        receipt = None
+        for tx_hash in reversed(hashes):
+            receipt = await self._receipt(tx_hash)
+            if receipt is not None:
+                break
+        if receipt is None:
+            if status == TxStatus.MINED:
+                log.warning("tx at nonce %d left the chain (reorg); it goes back to pending", nonce)
+                async with self.sessions.begin() as session:
+                    tx = await session.get(ChainTx, tx_id)
+                    assert tx is not None
+                    tx.status, tx.mined_hash, tx.block_number, tx.block_hash = (
+                        TxStatus.SENT,
+                        None,
+                        None,
+                        None,
+                    )
+                await self.send(tx_id)  # the same bytes, in case the node forgot them
+                return
+            chain_nonce = await self.w3.eth.get_transaction_count(self.wallet.address, "latest")  # type: ignore[arg-type]
+            if chain_nonce > nonce:
+                await self._nonce_used(tx_id)
+            elif status == TxStatus.SIGNED:
+                await self.send(tx_id)
+            else:
+                await self.bump(tx_id)
+            return
+        head = await self.w3.eth.block_number
+        depth = head - receipt["blockNumber"] + 1
+        mined_block_hash = receipt["blockHash"].to_0x_hex()
+        if block_hash is not None and block_hash != mined_block_hash:
+            log.warning(
+                "tx at nonce %d moved to block %d after a reorg", nonce, receipt["blockNumber"]
+            )
+        async with self.sessions.begin() as session:
+            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            if tx is None or tx.status not in OPEN_STATUSES:
+                return
+            tx.status = TxStatus.MINED
+            tx.mined_hash = receipt["transactionHash"].to_0x_hex()
+            tx.block_number = receipt["blockNumber"]
+            tx.block_hash = mined_block_hash
+            tx.gas_used = receipt["gasUsed"]
+            tx.fee_paid_wei = str(receipt["gasUsed"] * receipt["effectiveGasPrice"])
+            tx.reverted = receipt["status"] != 1
+            if depth < self.confirmations:
+                return
+            canonical = await self.w3.eth.get_block(receipt["blockNumber"])
+            if canonical["hash"].to_0x_hex() != mined_block_hash:
+                return  # the block was replaced under us; look again next pass
+            tx.status = TxStatus.CONFIRMED
+            if tx.reverted:
+                await self.events.reverted(session, tx)
+            else:
+                await self.events.confirmed(session, tx)
+
+    async def count_open(self, session: AsyncSession) -> int:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(ChainTx).where(ChainTx.status.in_(OPEN_STATUSES))
+            )
+            or 0
+        )
+
+
+T = TypeVar("T")
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]], *, what: str, max_delay: float = 10.0
+) -> T:
+    """Run `operation` until it succeeds or fails for a reason that is not transient."""
+    delay = 0.2
+    while True:
+        try:
+            return await operation()
+        except Exception as err:
+            if not is_transient(err):
+                raise
+            log.warning(
+                "%s: transient fault (%s); retrying in %.1f s", what, type(err).__name__, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

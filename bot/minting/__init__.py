@@ -1,0 +1,1 @@
+"""The mint pipeline: intake, idempotency, batching, recovery. One entry point: MintService."""

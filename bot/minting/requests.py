@@ -1,0 +1,94 @@
+"""What adapters hand to the mint pipeline and what they get back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from db.models import Phase
+
+PHASE_TEXT = {
+    Phase.RECEIVED: "received; checking the image",
+    Phase.STORED: "image stored; preparing the token",
+    Phase.QUEUED: "waiting for the next mint transaction",
+    Phase.SIGNED: "mint transaction signed; sending it",
+    Phase.SENT: "mint transaction sent; waiting for confirmation",
+    Phase.CONFIRMED: "minted",
+    Phase.REPLIED: "minted",
+    Phase.REJECTED: "refused",
+    Phase.FAILED: "failed",
+}
+
+
+@dataclass(frozen=True)
+class MintSubmission:
+    """One chat message asking for a mint. (platform, chat_id, message_id) is its key."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+    requester_id: str
+    requester_name: str
+    image: bytes
+    name: str
+    description: str = ""
+    recipient: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.chat_id}:{self.message_id}"
+
+    def fingerprint(self) -> str:
+        """What was asked, so an edited message (same key, other content) is recognised."""
+        asked = {
+            "image_sha256": hashlib.sha256(self.image).hexdigest(),
+            "name": self.name.strip(),
+            "description": self.description.strip(),
+            "recipient": (self.recipient or "").strip().lower(),
+        }
+        return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MintHandle:
+    """The answer to `submit`: the request exists (now or already) and runs in the background."""
+
+    request_id: int
+    key: str
+    duplicate: bool
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class MintResult:
+    """A request's state as a user would be told it."""
+
+    request_id: int
+    key: str
+    platform: str
+    chat_id: str
+    message_id: str
+    requester_id: str
+    name: str
+    phase: Phase
+    status_text: str
+    recipient: str | None
+    custodial: bool
+    token_id: int | None
+    image_cid: str | None
+    metadata_cid: str | None
+    tx_hash: str | None
+    tx_url: str | None
+    token_url: str | None
+    marketplace_url: str | None
+    failure_reason: str | None
+    waiting_reason: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.phase.is_final
+
+    @property
+    def minted(self) -> bool:
+        return self.phase in (Phase.CONFIRMED, Phase.REPLIED)

@@ -1,0 +1,225 @@
+"""SQLAlchemy 2 models: mint requests, chain transactions, nonces, users and the signing audit.
+
+Everything irreversible is decided here by constraints: one request per chat message
+(`uq_mint_request_key`), one transaction per wallet nonce (`uq_chain_tx_nonce`), one row per
+broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so migrations can refer to them on every backend.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Phase(enum.StrEnum):
+    """Where a mint request is. Each arrow is one committed database transaction:
+    received -> stored -> queued -> signed -> sent -> confirmed -> replied,
+    or rejected (bad input, before anything costly) / failed (a definitive reason)."""
+
+    RECEIVED = "received"
+    STORED = "stored"
+    QUEUED = "queued"
+    SIGNED = "signed"
+    SENT = "sent"
+    CONFIRMED = "confirmed"
+    REPLIED = "replied"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """The request's outcome is decided (its answer may still be unsent)."""
+        return self in (Phase.CONFIRMED, Phase.REPLIED, Phase.REJECTED, Phase.FAILED)
+
+
+class TxStatus(enum.StrEnum):
+    SIGNED = "signed"  # persisted, maybe not yet broadcast
+    SENT = "sent"  # broadcast at least once
+    MINED = "mined"  # one of its hashes is in a block, not yet deep enough
+    CONFIRMED = "confirmed"  # enough confirmations
+    DROPPED = "dropped"  # its nonce was used by another transaction; its work was re-queued
+
+
+class MintRequest(Base):
+    __tablename__ = "mint_request"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_mint_request_key"),
+        Index("ix_mint_request_phase", "phase"),
+        Index("ix_mint_request_requester", "platform", "requester_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The idempotency key: (platform, chat, message). Telegram message IDs are per chat.
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    # sha256 over what was asked (image digest, name, description, recipient).
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    requester_id: Mapped[str] = mapped_column(String(64))
+    requester_name: Mapped[str] = mapped_column(String(256), default="")
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The uploaded bytes as received, kept under DATA_DIR/uploads/<digest> until stored.
+    upload_digest: Mapped[str] = mapped_column(String(64))
+    requested_recipient: Mapped[str | None] = mapped_column(String(42))
+    recipient: Mapped[str | None] = mapped_column(String(42))
+    custodial: Mapped[bool] = mapped_column(Boolean, default=False)
+    phase: Mapped[str] = mapped_column(String(16), default=Phase.RECEIVED)
+    image_cid: Mapped[str | None] = mapped_column(String(128))
+    metadata_cid: Mapped[str | None] = mapped_column(String(128))
+    # uint256 does not fit any portable integer column: 0x-prefixed 64-digit hex.
+    token_id: Mapped[str | None] = mapped_column(String(66), unique=True)
+    tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_tx.id"))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tx: Mapped[ChainTx | None] = relationship(back_populates="requests")
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.chat_id}:{self.message_id}"
+
+    @property
+    def token_id_int(self) -> int | None:
+        return int(self.token_id, 16) if self.token_id else None
+
+
+class ChainTx(Base):
+    """One unit of on-chain work at one nonce. Fee bumps add attempts, never a new nonce."""
+
+    __tablename__ = "chain_tx"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "wallet", "nonce", name="uq_chain_tx_nonce"),
+        Index("ix_chain_tx_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    wallet: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(42))
+    # The call data: every attempt signs these same bytes, only the fees change.
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=TxStatus.SIGNED)
+    mined_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    # Wei can exceed 2**63 in a cost; store as decimal text to stay exact on every backend.
+    fee_paid_wei: Mapped[str | None] = mapped_column(String(80))
+    reverted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    attempts: Mapped[list[TxAttempt]] = relationship(
+        back_populates="tx", order_by="TxAttempt.id", lazy="selectin"
+    )
+    requests: Mapped[list[MintRequest]] = relationship(back_populates="tx")
+
+
+class TxAttempt(Base):
+    """One signed version of a ChainTx: the bytes are committed before they are broadcast."""
+
+    __tablename__ = "tx_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tx_id: Mapped[int] = mapped_column(ForeignKey("chain_tx.id"), index=True)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tx: Mapped[ChainTx] = relationship(back_populates="attempts")
+
+
+class NonceState(Base):
+    """The next nonce to hand out for one wallet on one chain; rows are locked to allocate."""
+
+    __tablename__ = "nonce_state"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class PlatformUser(Base):
+    """A chat user and the address they linked, if any."""
+
+    __tablename__ = "platform_user"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    address: Mapped[str | None] = mapped_column(String(42))
+    address_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SigningAudit(Base):
+    """One row for every signature the hot wallet makes: who asked, why, and what it costs."""
+
+    __tablename__ = "signing_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tx_id: Mapped[int] = mapped_column(ForeignKey("chain_tx.id"), index=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    wallet: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))  # "mint", "fee bump", ...
+    request_keys: Mapped[str] = mapped_column(Text)  # platform:chat:message, one per line
+    requesters: Mapped[str] = mapped_column(Text)  # platform:user, one per line
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,69 @@
+"""A JSON-RPC proxy in front of anvil that can misbehave on purpose, for fault-injection tests.
+
+Modes:
+- `pass`: forward everything.
+- `down`: refuse every request with HTTP 503 (as a load balancer in front of a dead node does).
+- `swallow_send`: forward `eth_sendRawTransaction` to the node, then never answer (the
+  client's request times out although the node accepted the transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+class RpcProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "pass"
+        self.calls: list[str] = []
+        self.swallowed = 0
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._session = aiohttp.ClientSession()
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, body: bytes) -> bytes:
+        assert self._session is not None
+        async with self._session.post(
+            self.upstream, data=body, headers={"Content-Type": "application/json"}
+        ) as response:
+            return await response.read()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        payload: Any = json.loads(body)
+        methods = (
+            [p["method"] for p in payload] if isinstance(payload, list) else [payload["method"]]
+        )
+        self.calls.extend(methods)
+        if self.mode == "down":
+            return web.Response(status=503, text="upstream unavailable")
+        if self.mode == "swallow_send" and "eth_sendRawTransaction" in methods:
+            await self._forward(body)
+            self.swallowed += 1
+            await asyncio.sleep(3600)  # the client gives up first
+        answer = await self._forward(body)
+        return web.Response(body=answer, content_type="application/json")

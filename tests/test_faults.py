@@ -1,0 +1,317 @@
+"""Fault injection: crashes, a lying RPC, a stolen nonce, a stuck transaction, an empty wallet,
+an RPC outage and a reorg. Each ends with exactly one token for the request, the request
+confirmed, and one final answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from sqlalchemy import select
+from web3 import AsyncWeb3
+
+from bot.app import Runtime, open_runtime
+from bot.chain import client
+from bot.chain.contract import Collection, CollectionParams, deploy_collection
+from bot.chain.devchain import Anvil
+from bot.chain.wallet import HotWallet
+from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from db.models import ChainTx, MintRequest, Phase, TxStatus
+from tests.rpc_proxy import RpcProxy
+from tests.support import DEV_ADMIN, DEV_MINTER, FEES, png, run_cli
+from tests.test_pipeline import Inbox, answered, submission
+
+pytestmark = pytest.mark.db
+
+
+async def rpc(w3: AsyncWeb3, method: str, *params: object) -> object:
+    response = await w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    return response.get("result")
+
+
+async def balance(collection: Collection, owner: str) -> int:
+    return int(await collection.contract.functions.balanceOf(owner).call())
+
+
+# ----- crashes (real subprocesses killed with SIGKILL) -----------------------------------------
+
+
+def mint_cli(env: dict[str, str], image: Path, key: str, **extra: str):  # type: ignore[no-untyped-def]
+    return run_cli(
+        "mint",
+        str(image),
+        "--name",
+        "Crash test",
+        "--key",
+        key,
+        "--json",
+        env={**env, **extra},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("point", ["after_sign", "after_send", "after_confirm"])
+async def test_killed_mid_mint_then_restart_finishes(
+    point: str, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    image = tmp_path / "art.png"
+    image.write_bytes(png(1))
+    killed = await asyncio.to_thread(mint_cli, bot_env, image, "k1", MINTBOT_CRASH_AT=point)
+    assert killed.returncode == -9, killed.output
+
+    restarted = await asyncio.to_thread(mint_cli, bot_env, image, "k1")
+    assert restarted.returncode == 0, restarted.output
+    result = json.loads(restarted.stdout)
+    assert result["phase"] in ("confirmed", "replied")
+    assert await balance(collection, DEV_MINTER.address) == 1
+    assert await collection.owner_of(int(result["token_id"])) == DEV_MINTER.address
+
+    status = await asyncio.to_thread(run_cli, "status", "k1", "--json", env=bot_env)
+    assert json.loads(status.stdout)["phase"] == "replied"
+
+
+async def test_same_key_from_two_processes_at_once(
+    bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    image = tmp_path / "art.png"
+    image.write_bytes(png(2))
+    first, second = await asyncio.gather(
+        asyncio.to_thread(mint_cli, bot_env, image, "shared"),
+        asyncio.to_thread(mint_cli, bot_env, image, "shared"),
+    )
+    assert first.returncode == 0 and second.returncode == 0, first.output + second.output
+    assert json.loads(first.stdout)["token_id"] == json.loads(second.stdout)["token_id"]
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+# ----- in-process faults ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def proxy(anvil: Anvil) -> AsyncIterator[RpcProxy]:
+    rpc_proxy = RpcProxy(anvil.url)
+    await rpc_proxy.start()
+    yield rpc_proxy
+    await rpc_proxy.stop()
+
+
+async def run_one(runtime: Runtime, inbox: Inbox, message_id: str, timeout: float = 60):
+    sub = submission(message_id)
+    await runtime.service.submit(sub)
+    return await answered(runtime, inbox, sub.key, timeout=timeout)
+
+
+async def test_send_times_out_although_the_node_took_it(
+    bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
+):
+    proxy.mode = "swallow_send"
+    settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "1"})
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        result = await run_one(runtime, inbox, "10")
+    assert proxy.swallowed >= 1
+    assert result.minted
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_rpc_down_for_thirty_seconds_mid_batch(
+    bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
+):
+    settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "2"})
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        subs = [submission(str(20 + i)) for i in range(5)]
+        for sub in subs:
+            await runtime.service.submit(sub)
+        async with asyncio.timeout(30):  # down as soon as the batch is signed
+            while True:
+                async with runtime.sessions() as session:
+                    if await session.scalar(select(ChainTx.id)):
+                        break
+                await asyncio.sleep(0.01)
+        proxy.mode = "down"
+        await asyncio.sleep(30)
+        proxy.mode = "pass"
+        results = [await answered(runtime, inbox, s.key, timeout=60) for s in subs]
+    assert all(r.minted for r in results)
+    assert await balance(collection, DEV_MINTER.address) == 5
+    assert len({r.token_id for r in results}) == 5
+
+
+async def test_nonce_used_by_a_transaction_from_outside(
+    bot_env: dict[str, str], collection: Collection, w3: AsyncWeb3, tmp_path: Path
+):
+    image = tmp_path / "art.png"
+    image.write_bytes(png(3))
+    killed = await asyncio.to_thread(
+        mint_cli, bot_env, image, "stolen", MINTBOT_CRASH_AT="after_sign"
+    )
+    assert killed.returncode == -9
+    # Someone else spends the nonce the bot signed for, with the same key, from outside.
+    wallet = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    outside = wallet.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "to": DEV_ADMIN.address,
+            "value": 1,
+            "gas": 21_000,
+            "nonce": await w3.eth.get_transaction_count(wallet.address),  # type: ignore[arg-type]
+            **FEES.as_tx_fields(),
+        }
+    )
+    await w3.eth.wait_for_transaction_receipt(
+        await w3.eth.send_raw_transaction(outside.raw_transaction)
+    )
+
+    restarted = await asyncio.to_thread(mint_cli, bot_env, image, "stolen")
+    assert restarted.returncode == 0, restarted.output
+    assert await balance(collection, DEV_MINTER.address) == 1
+    settings = load_settings(bot_env)
+    async with open_runtime(settings, start=False) as runtime, runtime.sessions() as session:
+        txs = list(await session.scalars(select(ChainTx).order_by(ChainTx.nonce)))
+    assert [t.status for t in txs] == [TxStatus.DROPPED, TxStatus.CONFIRMED]
+    assert txs[1].nonce == txs[0].nonce + 1
+
+
+@pytest.fixture
+async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
+    """A chain of this test's own, for tests that stop mining or rewrite history."""
+    with Anvil() as node:
+        web3 = await client.connect(node.url, 31337)
+        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+        deployment = await deploy_collection(
+            web3,
+            minter,
+            CollectionParams(
+                "Faults", "F", DEV_ADMIN.address, minter.address, DEV_ADMIN.address, 0, ""
+            ),
+            FEES,
+        )
+        yield node, web3, Collection(web3, deployment.address)
+        await client.close(web3)
+
+
+async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(
+    bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
+):
+    node, w3, collection = own_anvil
+    await rpc(w3, "evm_setAutomine", False)
+    settings = load_settings(
+        {
+            **bot_env,
+            "RPC_URL": node.url,
+            "CONTRACT_ADDRESS": collection.address,
+            "FEE_BUMP_AFTER_S": "1",
+        }
+    )
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        sub = submission("30")
+        await runtime.service.submit(sub)
+        async with asyncio.timeout(60):
+            while True:
+                async with runtime.sessions() as session:
+                    tx = await session.scalar(select(ChainTx))
+                    if tx is not None and len(tx.attempts) >= 2:
+                        break
+                await asyncio.sleep(0.1)
+        await rpc(w3, "evm_mine")
+        result = await answered(runtime, inbox, sub.key)
+        async with runtime.sessions() as session:
+            tx = await session.scalar(select(ChainTx))
+    assert result.minted
+    assert tx is not None and len(tx.attempts) >= 2
+    fees = [a.max_fee_per_gas for a in tx.attempts]
+    assert fees == sorted(fees) and fees[-1] > fees[0]
+    assert tx.mined_hash in {a.tx_hash for a in tx.attempts}
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_an_empty_wallet_waits_then_finishes_after_funding(
+    bot_env: dict[str, str], w3: AsyncWeb3, anvil: Anvil
+):
+    # A collection whose minter is a brand-new key with no funds at all.
+    empty_key = "0x" + os.urandom(32).hex()
+    empty = Account.from_key(empty_key)
+    deployer = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    deployment = await deploy_collection(
+        w3,
+        deployer,
+        CollectionParams("Empty", "E", DEV_ADMIN.address, empty.address, DEV_ADMIN.address, 0, ""),
+        FEES,
+    )
+    collection = Collection(w3, deployment.address)
+    settings = load_settings(
+        {**bot_env, "HOT_WALLET_PRIVATE_KEY": empty_key, "CONTRACT_ADDRESS": deployment.address}
+    )
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        sub = submission("40")
+        handle = await runtime.service.submit(sub)
+        async with asyncio.timeout(30):
+            while True:
+                current = await runtime.service.result(handle.request_id)
+                if runtime.service.waiting_reason:
+                    break
+                await asyncio.sleep(0.1)
+        assert "needs funds" in (runtime.service.waiting_reason or "")
+        assert empty.address in (runtime.service.waiting_reason or "")
+        assert not current.is_final
+        await rpc(w3, "anvil_setBalance", empty.address, hex(10**18))
+        result = await answered(runtime, inbox, sub.key)
+    assert result.minted
+    assert await collection.owner_of(result.token_id or 0) == empty.address
+    assert await w3.eth.get_transaction_count(empty.address) == 1  # type: ignore[arg-type]
+
+
+async def test_a_reorg_after_one_confirmation(
+    bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
+):
+    node, w3, collection = own_anvil
+    settings = load_settings(
+        {
+            **bot_env,
+            "RPC_URL": node.url,
+            "CONFIRMATIONS": "3",
+            "CONTRACT_ADDRESS": collection.address,
+        }
+    )
+    snapshot = await rpc(w3, "evm_snapshot")
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        sub = submission("50")
+        handle = await runtime.service.submit(sub)
+        async with asyncio.timeout(30):
+            while True:
+                async with runtime.sessions() as session:
+                    tx = await session.scalar(select(ChainTx))
+                    if tx is not None and tx.status == TxStatus.MINED:
+                        break
+                await asyncio.sleep(0.05)
+        first_block = tx.block_hash
+        assert await rpc(w3, "evm_revert", snapshot) is True  # the block with our mint is gone
+        assert await balance(collection, DEV_MINTER.address) == 0
+        async with asyncio.timeout(60):
+            while not inbox.for_key(sub.key):
+                await rpc(w3, "evm_mine")
+                await asyncio.sleep(0.2)
+        result = inbox.for_key(sub.key)[0]
+        async with runtime.sessions() as session:
+            request = await session.get(MintRequest, handle.request_id)
+            tx = await session.scalar(select(ChainTx))
+    assert result.minted
+    assert request is not None and request.phase == Phase.REPLIED
+    assert tx is not None and tx.block_hash != first_block
+    assert await balance(collection, DEV_MINTER.address) == 1
+    assert len(inbox.for_key(sub.key)) == 1

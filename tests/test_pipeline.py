@@ -1,0 +1,203 @@
+"""The mint pipeline in-process against a real anvil: exactly once, bad input, recipients."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from bot.app import Runtime, open_runtime
+from bot.chain.contract import Collection
+from bot.config import load_settings
+from bot.errors import RequestConflict
+from bot.minting.requests import MintResult, MintSubmission
+from db.models import ChainTx, MintRequest, Phase, PlatformUser, SigningAudit
+from tests.support import DEV_MINTER, png
+
+pytestmark = pytest.mark.db
+HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+
+
+def submission(message_id: str, image: bytes | None = None, **changes: str) -> MintSubmission:
+    fields = {
+        "platform": "test",
+        "chat_id": "chat",
+        "message_id": message_id,
+        "requester_id": "u1",
+        "requester_name": "Ada",
+        "image": image or png(int(message_id)),
+        "name": f"Art {message_id}",
+        "description": "made for the test",
+    }
+    fields.update(changes)
+    return MintSubmission(**fields)  # type: ignore[arg-type]
+
+
+class Inbox:
+    """A platform adapter stand-in at the edge: records every final answer it is given."""
+
+    def __init__(self) -> None:
+        self.answers: list[MintResult] = []
+
+    async def __call__(self, result: MintResult) -> None:
+        self.answers.append(result)
+
+    def for_key(self, key: str) -> list[MintResult]:
+        return [a for a in self.answers if a.key == key]
+
+
+@pytest.fixture
+async def bot(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox]]:
+    settings = load_settings(bot_env)
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        yield runtime, inbox
+
+
+async def answered(runtime: Runtime, inbox: Inbox, key: str, timeout: float = 30) -> MintResult:
+    async with asyncio.timeout(timeout):
+        while not inbox.for_key(key):
+            await asyncio.sleep(0.05)
+    return inbox.for_key(key)[0]
+
+
+async def count(runtime: Runtime, model: type, *where: object) -> int:
+    async with runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_a_mint_goes_all_the_way_and_is_answered_once(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    handle = await runtime.service.submit(submission("1"))
+    assert not handle.duplicate and handle.phase == Phase.RECEIVED
+    result = await answered(runtime, inbox, handle.key)
+
+    assert result.minted and result.token_id is not None
+    assert result.custodial and result.recipient == DEV_MINTER.address
+    assert await collection.owner_of(result.token_id) == DEV_MINTER.address
+    assert await collection.token_uri(result.token_id) == f"ipfs://{result.metadata_cid}"
+    metadata = json.loads(runtime.content.read_file(result.metadata_cid or ""))
+    assert metadata["name"] == "Art 1"
+    assert metadata["image"] == f"ipfs://{result.image_cid}"
+    assert result.tx_url and result.tx_url.startswith("http://127.0.0.1:8080/explorer/tx/0x")
+    assert result.token_url and str(result.token_id) in result.token_url
+
+    await asyncio.sleep(0.5)  # a second answer would have arrived by now
+    assert len(inbox.for_key(handle.key)) == 1
+    final = await runtime.service.result(handle.request_id)
+    assert final.phase == Phase.REPLIED
+    assert await count(runtime, SigningAudit) == 1
+
+
+async def test_the_same_key_twenty_times_at_once_mints_once(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    same = submission("2")
+    handles = await asyncio.gather(*(runtime.service.submit(same) for _ in range(20)))
+    assert len({h.request_id for h in handles}) == 1
+    assert sum(not h.duplicate for h in handles) == 1
+    result = await answered(runtime, inbox, same.key)
+    await asyncio.sleep(0.5)
+    assert len(inbox.for_key(same.key)) == 1
+    assert await collection.contract.functions.balanceOf(DEV_MINTER.address).call() == 1
+    assert await count(runtime, MintRequest) == 1
+    assert result.minted
+
+
+async def test_the_same_key_with_another_image_is_refused(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    original = submission("3")
+    await runtime.service.submit(original)
+    with pytest.raises(RequestConflict, match="changed after it was sent"):
+        await runtime.service.submit(submission("3", image=png(999)))
+    with pytest.raises(RequestConflict):
+        await runtime.service.submit(submission("3", name="Another name"))
+    await answered(runtime, inbox, original.key)
+    assert await collection.contract.functions.balanceOf(DEV_MINTER.address).call() == 1
+
+
+async def test_recipients_explicit_then_linked_then_custody(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    async with runtime.sessions.begin() as session:
+        session.add(PlatformUser(platform="test", user_id="linked", address=HOLDER))
+    explicit = submission("4", recipient="0x15d34aaf54267db7d7c367839aaf71a00a2c6a65")
+    linked = submission("5", requester_id="linked")
+    for sub in (explicit, linked):
+        await runtime.service.submit(sub)
+    first = await answered(runtime, inbox, explicit.key)
+    second = await answered(runtime, inbox, linked.key)
+    assert first.recipient == "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+    assert not first.custodial
+    assert await collection.owner_of(first.token_id or 0) == first.recipient
+    assert second.recipient == HOLDER and not second.custodial
+    assert await collection.owner_of(second.token_id or 0) == HOLDER
+
+
+def bomb_png() -> bytes:
+    """A 20,000 x 20,000 PNG that compresses to a few kilobytes."""
+    out = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+BAD_INPUT = [
+    ("not an image", {"image": b"hello, this is text"}, "image"),
+    ("truncated", {"image": png(7, (64, 64))[:60]}, ""),
+    ("11 MB", {"image": b"\x89PNG" + b"\0" * 11_000_000}, "limit is 10 MB"),
+    ("bomb", {"image": bomb_png()}, "pixels"),
+    ("empty name", {"name": "   "}, "name"),
+    ("10 KB name", {"name": "n" * 10_000}, ""),
+    ("mass mention", {"name": "hi @everyone"}, "everyone"),
+    ("markdown", {"name": "**bold** [x](http://a.example)"}, ""),
+    ("bad address", {"recipient": "0x1234"}, "not a valid Ethereum address"),
+]
+
+
+async def test_bad_input_is_refused_with_a_reason_and_others_still_mint(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    good = submission("100")
+    subs = [submission(str(200 + i), **changes) for i, (_, changes, _) in enumerate(BAD_INPUT)]
+    for sub in [*subs, good]:
+        await runtime.service.submit(sub)
+    for sub, (label, _, words) in zip(subs, BAD_INPUT, strict=True):
+        result = await answered(runtime, inbox, sub.key)
+        assert result.phase == Phase.REJECTED, label
+        assert result.failure_reason, label
+        assert words.lower() in result.failure_reason.lower(), (label, result.failure_reason)
+    minted = await answered(runtime, inbox, good.key)
+    assert minted.minted
+    assert await collection.contract.functions.balanceOf(DEV_MINTER.address).call() == 1
+    async with runtime.sessions() as session:
+        txs = list(await session.scalars(select(ChainTx)))
+    assert len(txs) == 1
+    assert await count(runtime, MintRequest, MintRequest.tx_id.is_not(None)) == 1
+
+
+async def test_a_rejected_duplicate_gets_the_same_answer(bot: tuple[Runtime, Inbox]):
+    runtime, inbox = bot
+    bad = submission("300", image=b"not an image")
+    first = await runtime.service.submit(bad)
+    await answered(runtime, inbox, bad.key)
+    again = await runtime.service.submit(bad)
+    assert again.duplicate and again.request_id == first.request_id
+    assert again.phase == Phase.REJECTED
+
+
+def test_uploads_are_not_left_behind(tmp_path: Path) -> None:
+    assert not list((tmp_path / "data" / "uploads").rglob("*.tmp"))
