@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from web3 import AsyncWeb3
 
+from bot.app import Runtime, open_runtime
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, Secret
-from tests.support import DEV_ADMIN, FEES
+from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from tests.rpc_proxy import RpcProxy
+from tests.support import DEV_ADMIN, FEES, Inbox
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +115,38 @@ def bot_env(
         "HTTP_PORT": "0",
         "ENV_FILE": "/nonexistent/.env",
     }
+
+
+@pytest.fixture
+async def proxy(anvil: Anvil) -> AsyncIterator[RpcProxy]:
+    rpc_proxy = RpcProxy(anvil.url)
+    await rpc_proxy.start()
+    yield rpc_proxy
+    await rpc_proxy.stop()
+
+
+@pytest.fixture
+async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
+    """A chain of this test's own, for tests that stop mining or rewrite history."""
+    with Anvil() as node:
+        web3 = await client.connect(node.url, 31337)
+        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+        deployment = await deploy_collection(
+            web3,
+            minter,
+            CollectionParams(
+                "Faults", "F", DEV_ADMIN.address, minter.address, DEV_ADMIN.address, 0, ""
+            ),
+            FEES,
+        )
+        yield node, web3, Collection(web3, deployment.address)
+        await client.close(web3)
+
+
+@pytest.fixture
+async def bot(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox]]:
+    settings = load_settings(bot_env)
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        yield runtime, inbox

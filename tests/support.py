@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,9 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
+from web3 import AsyncWeb3
 
+from bot.app import Runtime
+from bot.chain.contract import Collection
 from bot.chain.fees import Fees
 from bot.config import ANVIL_DEV_KEYS
+from bot.minting.requests import MintResult, MintSubmission
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +65,47 @@ def png(seed: int = 0, size: tuple[int, int] = (8, 8)) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def submission(message_id: str, image: bytes | None = None, **changes: str) -> MintSubmission:
+    fields = {
+        "platform": "test",
+        "chat_id": "chat",
+        "message_id": message_id,
+        "requester_id": "u1",
+        "requester_name": "Ada",
+        "image": image or png(int(message_id)),
+        "name": f"Art {message_id}",
+        "description": "made for the test",
+    }
+    fields.update(changes)
+    return MintSubmission(**fields)  # type: ignore[arg-type]
+
+
+class Inbox:
+    """A platform adapter stand-in at the edge: records every final answer it is given."""
+
+    def __init__(self) -> None:
+        self.answers: list[MintResult] = []
+
+    async def __call__(self, result: MintResult) -> None:
+        self.answers.append(result)
+
+    def for_key(self, key: str) -> list[MintResult]:
+        return [a for a in self.answers if a.key == key]
+
+
+async def answered(runtime: Runtime, inbox: Inbox, key: str, timeout: float = 30) -> MintResult:
+    async with asyncio.timeout(timeout):
+        while not inbox.for_key(key):
+            await asyncio.sleep(0.05)
+    return inbox.for_key(key)[0]
+
+
+async def rpc(w3: AsyncWeb3, method: str, *params: object) -> object:
+    response = await w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    return response.get("result")
+
+
+async def balance(collection: Collection, owner: str) -> int:
+    return int(await collection.contract.functions.balanceOf(owner).call())

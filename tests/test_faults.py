@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,26 +15,26 @@ from sqlalchemy import select
 from web3 import AsyncWeb3
 
 from bot.app import Runtime, open_runtime
-from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from db.models import ChainTx, MintRequest, Phase, TxStatus
 from tests.rpc_proxy import RpcProxy
-from tests.support import DEV_ADMIN, DEV_MINTER, FEES, png, run_cli
-from tests.test_pipeline import Inbox, answered, submission
+from tests.support import (
+    DEV_ADMIN,
+    DEV_MINTER,
+    FEES,
+    Inbox,
+    answered,
+    balance,
+    png,
+    rpc,
+    run_cli,
+    submission,
+)
 
 pytestmark = pytest.mark.db
-
-
-async def rpc(w3: AsyncWeb3, method: str, *params: object) -> object:
-    response = await w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
-    return response.get("result")
-
-
-async def balance(collection: Collection, owner: str) -> int:
-    return int(await collection.contract.functions.balanceOf(owner).call())
 
 
 # ----- crashes (real subprocesses killed with SIGKILL) -----------------------------------------
@@ -90,14 +89,6 @@ async def test_same_key_from_two_processes_at_once(
 
 
 # ----- in-process faults ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def proxy(anvil: Anvil) -> AsyncIterator[RpcProxy]:
-    rpc_proxy = RpcProxy(anvil.url)
-    await rpc_proxy.start()
-    yield rpc_proxy
-    await rpc_proxy.stop()
 
 
 async def run_one(runtime: Runtime, inbox: Inbox, message_id: str, timeout: float = 60):
@@ -179,24 +170,6 @@ async def test_nonce_used_by_a_transaction_from_outside(
         txs = list(await session.scalars(select(ChainTx).order_by(ChainTx.nonce)))
     assert [t.status for t in txs] == [TxStatus.DROPPED, TxStatus.CONFIRMED]
     assert txs[1].nonce == txs[0].nonce + 1
-
-
-@pytest.fixture
-async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
-    """A chain of this test's own, for tests that stop mining or rewrite history."""
-    with Anvil() as node:
-        web3 = await client.connect(node.url, 31337)
-        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-        deployment = await deploy_collection(
-            web3,
-            minter,
-            CollectionParams(
-                "Faults", "F", DEV_ADMIN.address, minter.address, DEV_ADMIN.address, 0, ""
-            ),
-            FEES,
-        )
-        yield node, web3, Collection(web3, deployment.address)
-        await client.close(web3)
 
 
 async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(

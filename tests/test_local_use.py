@@ -22,9 +22,8 @@ from bot.app import Runtime, open_runtime
 from bot.chain.devchain import free_port
 from bot.config import load_settings
 from bot.web import WebServer
-from tests.support import PROJECT_ROOT, png, run_cli
+from tests.support import PROJECT_ROOT, Inbox, answered, png, run_cli, submission
 from tests.test_content_store import car_check
-from tests.test_pipeline import Inbox, answered, submission
 
 pytestmark = pytest.mark.db
 

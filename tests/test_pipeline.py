@@ -5,67 +5,20 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.config import load_settings
 from bot.errors import RequestConflict
-from bot.minting.requests import MintResult, MintSubmission
 from db.models import ChainTx, MintRequest, Phase, PlatformUser, SigningAudit
-from tests.support import DEV_MINTER, png
+from tests.support import DEV_MINTER, Inbox, answered, png, submission
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
-
-
-def submission(message_id: str, image: bytes | None = None, **changes: str) -> MintSubmission:
-    fields = {
-        "platform": "test",
-        "chat_id": "chat",
-        "message_id": message_id,
-        "requester_id": "u1",
-        "requester_name": "Ada",
-        "image": image or png(int(message_id)),
-        "name": f"Art {message_id}",
-        "description": "made for the test",
-    }
-    fields.update(changes)
-    return MintSubmission(**fields)  # type: ignore[arg-type]
-
-
-class Inbox:
-    """A platform adapter stand-in at the edge: records every final answer it is given."""
-
-    def __init__(self) -> None:
-        self.answers: list[MintResult] = []
-
-    async def __call__(self, result: MintResult) -> None:
-        self.answers.append(result)
-
-    def for_key(self, key: str) -> list[MintResult]:
-        return [a for a in self.answers if a.key == key]
-
-
-@pytest.fixture
-async def bot(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox]]:
-    settings = load_settings(bot_env)
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
-        yield runtime, inbox
-
-
-async def answered(runtime: Runtime, inbox: Inbox, key: str, timeout: float = 30) -> MintResult:
-    async with asyncio.timeout(timeout):
-        while not inbox.for_key(key):
-            await asyncio.sleep(0.05)
-    return inbox.for_key(key)[0]
 
 
 async def count(runtime: Runtime, model: type, *where: object) -> int:
