@@ -6,14 +6,13 @@ followed by one section per block: a varint length, the binary CID, then the blo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeAlias
 
 from bot.content.cid import Block, cid_to_bytes, encode_varint
 from bot.content.store import ContentStore
+from bot.durable import write_atomically
 
 _CID_TAG = 42
 """The CBOR tag DAG-CBOR gives a CID (a link)."""
@@ -55,16 +54,7 @@ def export_store(store: ContentStore, path: Path) -> tuple[int, int]:
     # Roots first: a root is listed only once all its blocks are stored, so each root listed
     # here is complete among the blocks read next, even while other puts are under way.
     roots = list(store.iter_roots())
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            blocks = write_car(out, roots, store.iter_blocks())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    blocks = write_atomically(path, lambda out: write_car(out, roots, store.iter_blocks()))
     return len(roots), blocks
 
 

@@ -16,7 +16,6 @@ The methods are synchronous: they do small amounts of local disk I/O. Async code
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from bot.content.cid import (
     parse_cid,
     unixfs_file,
 )
+from bot.durable import write_atomically
 from bot.errors import MintbotError
 
 
@@ -161,7 +161,7 @@ class ContentStore:
             pass
         # A damaged copy is replaced too: since puts skip intact blocks, this is how it heals.
         path.parent.mkdir(exist_ok=True)
-        _write_atomically(path, block.data)
+        write_atomically(path, lambda out: out.write(block.data))
         return True
 
     def _block_path(self, cid: str) -> Path:
@@ -176,20 +176,6 @@ class ContentStore:
 
 def _shard(cid: str) -> str:
     return cid[-3:-1]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see either nothing or all of it, even after a crash."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -7,8 +7,9 @@ phase `received` still has its bytes.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+
+from bot.durable import write_atomically
 
 
 class UploadStore:
@@ -24,12 +25,7 @@ class UploadStore:
         path = self._path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(path)
+            write_atomically(path, lambda out: out.write(data))
         return digest
 
     def get(self, digest: str) -> bytes:
