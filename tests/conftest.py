@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from tests.rpc_proxy import RpcProxy
-from tests.support import DEV_ADMIN, FEES, Inbox
+from tests.support import DEV_ADMIN, FEES, Inbox, running
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +146,5 @@ async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
 @pytest.fixture
 async def bot(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox]]:
     settings = load_settings(bot_env)
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         yield runtime, inbox

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
+from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
-from bot.config import ANVIL_DEV_KEYS
+from bot.config import ANVIL_DEV_KEYS, Settings
 from bot.minting.requests import MintResult, MintSubmission
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +82,15 @@ def submission(message_id: str, image: bytes | None = None, **changes: str) -> M
     }
     fields.update(changes)
     return MintSubmission(**fields)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Inbox]]:
+    """A started bot whose "test" platform answers land in an Inbox."""
+    async with open_runtime(settings) as runtime:
+        inbox = Inbox()
+        runtime.service.add_notifier("test", inbox)
+        yield runtime, inbox
 
 
 class Inbox:

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
 from db.models import Phase
-from tests.support import DEV_MINTER, Inbox, answered, balance, rpc, submission
+from tests.support import DEV_MINTER, answered, balance, rpc, running, submission
 
 pytestmark = pytest.mark.db
 
@@ -36,9 +36,7 @@ async def test_the_fee_cap_pauses_minting_until_fees_fall(
             "PRIORITY_FEE_GWEI": "0.00000001",
         }
     )
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         sub = submission("70")
         handle = await runtime.service.submit(sub)
         reason = await waiting_reason(runtime)
@@ -57,9 +55,7 @@ async def test_the_daily_spending_cap_pauses_until_it_is_raised(
 ):
     capped = load_settings({**bot_env, "MAX_SPEND_PER_DAY_ETH": "0.000001"})
     sub = submission("71")
-    async with open_runtime(capped) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(capped) as (runtime, inbox):
         await runtime.service.submit(sub)
         reason = await waiting_reason(runtime)
         assert "spending cap (MAX_SPEND_PER_DAY_ETH) is reached" in reason
@@ -68,9 +64,7 @@ async def test_the_daily_spending_cap_pauses_until_it_is_raised(
     assert await balance(collection, DEV_MINTER.address) == 0
 
     raised = load_settings({**bot_env, "MAX_SPEND_PER_DAY_ETH": "1"})
-    async with open_runtime(raised) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(raised) as (runtime, inbox):
         result = await answered(runtime, inbox, sub.key)
     assert result.minted
     assert await balance(collection, DEV_MINTER.address) == 1

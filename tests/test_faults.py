@@ -31,6 +31,7 @@ from tests.support import (
     png,
     rpc,
     run_cli,
+    running,
     submission,
 )
 
@@ -102,9 +103,7 @@ async def test_send_times_out_although_the_node_took_it(
 ):
     proxy.mode = "swallow_send"
     settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "1"})
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         result = await run_one(runtime, inbox, "10")
     assert proxy.swallowed >= 1
     assert result.minted
@@ -115,9 +114,7 @@ async def test_rpc_down_for_thirty_seconds_mid_batch(
     bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
 ):
     settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "2"})
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         subs = [submission(str(20 + i)) for i in range(5)]
         for sub in subs:
             await runtime.service.submit(sub)
@@ -185,9 +182,7 @@ async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(
             "FEE_BUMP_AFTER_S": "1",
         }
     )
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         sub = submission("30")
         await runtime.service.submit(sub)
         async with asyncio.timeout(60):
@@ -226,9 +221,7 @@ async def test_an_empty_wallet_waits_then_finishes_after_funding(
     settings = load_settings(
         {**bot_env, "HOT_WALLET_PRIVATE_KEY": empty_key, "CONTRACT_ADDRESS": deployment.address}
     )
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         sub = submission("40")
         handle = await runtime.service.submit(sub)
         async with asyncio.timeout(30):
@@ -260,9 +253,7 @@ async def test_a_reorg_after_one_confirmation(
         }
     )
     snapshot = await rpc(w3, "evm_snapshot")
-    async with open_runtime(settings) as runtime:
-        inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+    async with running(settings) as (runtime, inbox):
         sub = submission("50")
         handle = await runtime.service.submit(sub)
         async with asyncio.timeout(30):
