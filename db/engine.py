@@ -7,12 +7,15 @@ through asyncpg for several processes sharing one database. Migrations are Alemb
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -50,10 +53,30 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
+# Any fixed number: the PostgreSQL advisory lock that serialises migrations between processes.
+_MIGRATION_LOCK = 0x6D696E74
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` over the engine's own connection."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+    """Apply migrations up to `revision` over the engine's own connection. Processes starting
+    together take turns: the first migrates, the others then find the schema current."""
+
+    def migrate(sync: Connection) -> None:
+        command.upgrade(_alembic_config(sync), revision)
+
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            await conn.run_sync(migrate)
+        return
+    database = engine.url.database
+    lock_path = Path(f"{database}.migrate.lock") if database not in (None, "", ":memory:") else None
+    with contextlib.ExitStack() as stack:
+        if lock_path is not None:  # SQLite DDL is not transactional: lock a file instead
+            lock_file = stack.enter_context(open(lock_path, "a+b"))  # noqa: ASYNC230
+            await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
