@@ -190,8 +190,9 @@ def mint(
             runtime.service.add_notifier("cli", printed)
             handle = await runtime.service.submit(submission)
             result = await runtime.service.wait_final(handle.request_id)
-            with contextlib.suppress(TimeoutError):  # let the answer be recorded
-                await asyncio.wait_for(answered, 10)
+            if not result.answered:  # let this run's answer be recorded before we stop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered, 10)
             click.echo(json.dumps(_result_json(result)) if as_json else render_result(result))
             return result.minted
 

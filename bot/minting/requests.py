@@ -83,6 +83,7 @@ class MintResult:
     token_url: str | None
     marketplace_url: str | None
     failure_reason: str | None
+    answered: bool = False
     waiting_reason: str | None = None
 
     @property

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -248,6 +248,7 @@ class MintService:
                 else None
             ),
             failure_reason=request.failure_reason,
+            answered=request.answered_at is not None,
             waiting_reason=self.waiting_reason if phase == Phase.QUEUED else None,
         )
 
@@ -274,15 +275,20 @@ class MintService:
         self._queued.set()
         self._finalised.set()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the background work. Answers already being delivered get `grace` seconds to
+        be recorded, so a user who was answered is not answered again after a restart."""
+        deliveries = [t for t in self._tasks if t.get_name().startswith("deliver-")]
+        if deliveries:
+            await asyncio.wait(deliveries, timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -627,7 +633,7 @@ class MintService:
                 for request_id in due:
                     if request_id not in self._delivering:
                         self._delivering.add(request_id)
-                        self._spawn(self._deliver(request_id))
+                        self._spawn(self._deliver(request_id), name=f"deliver-{request_id}")
             except Exception as err:
                 log.warning("delivery scan: %s", type(err).__name__)
 
