@@ -16,7 +16,7 @@ The methods are synchronous: they do small amounts of local disk I/O. Async code
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bot.content.cid import (
@@ -29,7 +29,7 @@ from bot.content.cid import (
     parse_cid,
     unixfs_file,
 )
-from bot.durable import write_atomically
+from bot.durable import make_durable, write_files_atomically
 from bot.errors import MintbotError
 
 
@@ -65,23 +65,38 @@ class ContentStore:
         Storing the same bytes again writes nothing new. The file is recorded as a root only
         after all of its blocks are durably on disk, so a listed root is always complete.
         """
-        root, blocks = unixfs_file(data)
-        touched: set[Path] = set()
-        for block in blocks:
-            if self._put_block(block):
-                touched.add(self._block_path(block.cid).parent)
-        if touched:
-            # The shard directories themselves may be new: their entries need syncing too.
-            touched.add(self._blocks)
-        for directory in touched:
-            _fsync_directory(directory)
-        marker = self._root_path(root)
-        if not marker.exists():
-            marker.parent.mkdir(exist_ok=True)
-            marker.touch()
-            _fsync_directory(marker.parent)
-            _fsync_directory(self._roots)
-        return root
+        return self.put_files([data])[0]
+
+    def put_files(self, files: Sequence[bytes]) -> list[str]:
+        """`put_file` for several files at once: their root CIDs, in order. One durability pass
+        covers them all, which costs far less per file than storing them one at a time."""
+        roots: list[str] = []
+        missing: dict[Path, bytes] = {}
+        for data in files:
+            root, blocks = unixfs_file(data)
+            roots.append(root)
+            for block in blocks:
+                path = self._block_path(block.cid)
+                # A damaged copy is replaced too: since puts skip intact blocks, this is how
+                # it heals.
+                if path not in missing and not self._intact(block.cid, path):
+                    missing[path] = block.data
+        self._new_shards(missing, self._blocks)
+        write_files_atomically(missing)
+        markers = [path for path in map(self._root_path, roots) if not path.exists()]
+        self._new_shards(markers, self._roots)
+        for marker in markers:
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+        make_durable(marker.parent for marker in markers)
+        return roots
+
+    @staticmethod
+    def _new_shards(paths: Iterable[Path], top: Path) -> None:
+        """Create the missing shard directories of `paths` durably."""
+        new = {path.parent for path in paths if not path.parent.is_dir()}
+        for shard in new:
+            shard.mkdir(exist_ok=True)
+        make_durable([top] if new else [])
 
     def has(self, cid: str) -> bool:
         """Whether a block with this CID is stored (without reading it; `get_block` verifies).
@@ -151,18 +166,12 @@ class ContentStore:
                 f"{len(out) - start}"
             )
 
-    def _put_block(self, block: Block) -> bool:
-        """Write one block unless an intact copy is already stored; return whether it wrote."""
-        path = self._block_path(block.cid)
+    @staticmethod
+    def _intact(cid: str, path: Path) -> bool:
         try:
-            if block_matches(block.cid, path.read_bytes()):
-                return False
+            return block_matches(cid, path.read_bytes())
         except FileNotFoundError:
-            pass
-        # A damaged copy is replaced too: since puts skip intact blocks, this is how it heals.
-        path.parent.mkdir(exist_ok=True)
-        write_atomically(path, lambda out: out.write(block.data))
-        return True
+            return False
 
     def _block_path(self, cid: str) -> Path:
         # parse_cid validates first: a CID is used as a file name, so it must never be a path.
@@ -176,14 +185,3 @@ class ContentStore:
 
 def _shard(cid: str) -> str:
     return cid[-3:-1]
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make renames in `directory` durable (POSIX; Windows has no directory handles to sync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
