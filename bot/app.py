@@ -28,7 +28,6 @@ from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
 from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
-from bot.minting.uploads import UploadStore
 from bot.web import WebServer
 from db.engine import create_engine, session_factory, upgrade
 
@@ -229,7 +228,6 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 sessions=sessions,
                 engine=engine,
                 content=content,
-                uploads=UploadStore(settings.uploads_dir),
                 chain=ChainContext(
                     chain_id=chain.chain_id,
                     collection=collection,

@@ -98,6 +98,7 @@ class Settings:
     max_image_bytes: int
     max_image_pixels: int
     batch_max_size: int
+    content_workers: int
     batch_max_wait: float
     fee_bump_after: float
     max_spend_per_day_wei: int | None
@@ -120,10 +121,6 @@ class Settings:
     @property
     def deployments_dir(self) -> Path:
         return self.data_dir / "deployments"
-
-    @property
-    def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
 
     @property
     def ipfs_dir(self) -> Path:
@@ -345,6 +342,7 @@ def load_settings(
         max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
         batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
+        content_workers=_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
         batch_max_wait=_number(env, "BATCH_MAX_WAIT_S", 1.0 if local_mode else 5.0, low=0),
         fee_bump_after=_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
         max_spend_per_day_wei=int(spend_cap * 10**18) or None,

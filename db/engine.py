@@ -28,7 +28,11 @@ def sqlite_url(data_dir: Path) -> str:
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; on SQLite with WAL, foreign keys on, and a wait for a busy writer."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: SQLite has one writer at a time anyway, and queueing for the
+        # connection in asyncio is far cheaper than writers spinning in SQLite's busy handler.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=120
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

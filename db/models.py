@@ -96,7 +96,7 @@ class MintRequest(Base):
     requester_name: Mapped[str] = mapped_column(String(256), default="")
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
-    # The uploaded bytes as received, kept under DATA_DIR/uploads/<digest> until stored.
+    # sha256 of the uploaded bytes; the bytes themselves wait in `mint_upload` until stored.
     upload_digest: Mapped[str] = mapped_column(String(64))
     requested_recipient: Mapped[str | None] = mapped_column(String(42))
     recipient: Mapped[str | None] = mapped_column(String(42))
@@ -123,6 +123,18 @@ class MintRequest(Base):
     @property
     def token_id_int(self) -> int | None:
         return int(self.token_id, 16) if self.token_id else None
+
+
+class MintUpload(Base):
+    """The uploaded bytes of a request, committed with it and deleted once the request is
+    queued (or rejected): one transaction, so a recorded request always has its bytes."""
+
+    __tablename__ = "mint_upload"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("mint_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ChainTx(Base):

@@ -17,11 +17,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from bot.app import Runtime, open_runtime
 from bot.chain.devchain import free_port
 from bot.config import load_settings
 from bot.web import WebServer
+from db.engine import create_engine, upgrade
+from db.models import Base
 from tests.support import PROJECT_ROOT, Inbox, answered, png, run_cli, submission
 from tests.test_content_store import car_check
 
@@ -35,7 +39,21 @@ async def cli(*args: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
 async def test_db_upgrade_creates_the_schema(bot_env: dict[str, str]):
     result = await cli("db", "upgrade", env=bot_env)
     assert result.returncode == 0, result.output
-    assert result.stdout.strip() == "database at revision 0001"
+    assert result.stdout.strip() == "database at revision 0002"
+
+
+async def test_the_migrations_build_exactly_the_models(database_url: str):
+    """A model change without its migration (or the reverse) shows up here, on both backends."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
 
 
 async def test_mint_status_and_export_car_from_the_command_line(

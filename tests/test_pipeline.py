@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,8 +13,9 @@ from sqlalchemy import func, select
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.errors import RequestConflict
-from db.models import ChainTx, MintRequest, Phase, PlatformUser, SigningAudit
-from tests.support import DEV_MINTER, Inbox, answered, png, submission
+from bot.minting.requests import MintHandle
+from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
+from tests.support import DEV_MINTER, Inbox, answered, balance, png, submission
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -152,5 +152,49 @@ async def test_a_rejected_duplicate_gets_the_same_answer(bot: tuple[Runtime, Inb
     assert again.phase == Phase.REJECTED
 
 
-def test_uploads_are_not_left_behind(tmp_path: Path) -> None:
-    assert not list((tmp_path / "data" / "uploads").rglob("*.tmp"))
+async def test_an_edit_arriving_with_the_original_is_refused(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    """Both land in one group commit: the first holds the key, the edit is refused."""
+    runtime, inbox = bot
+    original, edited = submission("6"), submission("6", name="Edited")
+    first, second = await asyncio.gather(
+        runtime.service.submit(original), runtime.service.submit(edited), return_exceptions=True
+    )
+    assert isinstance(first, MintHandle) and not first.duplicate
+    assert isinstance(second, RequestConflict)
+    result = await answered(runtime, inbox, original.key)
+    assert result.name == "Art 6"
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_uploads_are_kept_only_until_the_request_leaves_preparation(
+    bot: tuple[Runtime, Inbox],
+):
+    runtime, inbox = bot
+    good, bad = submission("7"), submission("8", image=b"not an image")
+    for sub in (good, bad):
+        await runtime.service.submit(sub)
+    for sub in (good, bad):
+        await answered(runtime, inbox, sub.key)
+    assert await count(runtime, MintUpload) == 0
+
+
+async def test_a_request_whose_upload_is_lost_fails_with_a_reason(bot: tuple[Runtime, Inbox]):
+    """For example a request received before an upgrade that moved uploads into the database."""
+    runtime, inbox = bot
+    async with runtime.sessions.begin() as session:
+        session.add(
+            MintRequest(
+                platform="test",
+                chat_id="chat",
+                message_id="9",
+                fingerprint="0" * 64,
+                requester_id="u1",
+                name="Lost",
+                upload_digest="0" * 64,
+            )
+        )
+    result = await answered(runtime, inbox, "test:chat:9")
+    assert result.phase == Phase.FAILED
+    assert result.failure_reason and "send it again" in result.failure_reason

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -82,13 +83,26 @@ class AuditInfo:
 class TxEvents:
     """What the engine tells its owner, inside the transaction that records the outcome."""
 
-    confirmed: Callable[[AsyncSession, ChainTx], Awaitable[None]]
+    confirmed: Callable[[AsyncSession, ChainTx, set[int]], Awaitable[None]]
     dropped: Callable[[AsyncSession, ChainTx], Awaitable[None]]
     reverted: Callable[[AsyncSession, ChainTx], Awaitable[None]]
 
 
-async def _unset(_session: AsyncSession, tx: ChainTx) -> None:
+async def _unset(_session: AsyncSession, tx: ChainTx, *_: object) -> None:
     raise RuntimeError(f"transaction {tx.id} changed state before its owner was attached")
+
+
+TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+
+
+def minted_token_ids(receipt: Any) -> set[int]:
+    """Token IDs that a receipt's ERC-721 Transfer events show coming from the zero address."""
+    minted = set()
+    for entry in receipt["logs"]:
+        topics = [HexBytes(t).to_0x_hex() for t in entry["topics"]]
+        if len(topics) == 4 and topics[0] == TRANSFER_TOPIC and int(topics[1], 16) == 0:
+            minted.add(int(topics[3], 16))
+    return minted
 
 
 def crash_point(name: str, configured: str | None) -> None:
@@ -119,7 +133,7 @@ class TxEngine:
         self.confirmations = confirmations
         self.bump_after = timedelta(seconds=bump_after)
         self.max_fee_cap = max_fee_cap
-        self.events = events or TxEvents(_unset, _unset, _unset)
+        self.events = events or TxEvents(_unset, _unset, _unset)  # type: ignore[arg-type]
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
@@ -416,7 +430,7 @@ class TxEngine:
             if tx.reverted:
                 await self.events.reverted(session, tx)
             else:
-                await self.events.confirmed(session, tx)
+                await self.events.confirmed(session, tx, minted_token_ids(receipt))
 
     async def count_open(self, session: AsyncSession) -> int:
         return int(

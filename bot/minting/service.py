@@ -15,10 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import Collection
@@ -34,19 +33,26 @@ from bot.chain.engine import (
 from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
 from bot.config import Settings, parse_address
-from bot.content.images import check_image
-from bot.content.metadata import build_metadata, clean_description, clean_name
+from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import (
     ConfigError,
     FeeCapExceeded,
     ImageRejected,
-    RequestConflict,
     RequestRejected,
 )
+from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepared
+from bot.minting.intake import Intake
 from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission
-from bot.minting.uploads import UploadStore
-from db.models import ChainTx, MintRequest, Phase, PlatformUser, aware_utc, utcnow
+from db.models import (
+    ChainTx,
+    MintRequest,
+    MintUpload,
+    Phase,
+    PlatformUser,
+    aware_utc,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +61,44 @@ Notifier = Callable[[MintResult], Awaitable[None]]
 # Gas limit of a batch: measured worst case (new holders, bench/gas.py) plus a quarter.
 BATCH_BASE_GAS = 60_000
 BATCH_GAS_PER_TOKEN = 62_000
+# Requests prepared together, and the most upload bytes one group may hold in memory.
+PREPARE_GROUP = 100
+PREPARE_BYTES = 64 * 1024 * 1024
+DELIVERY_GROUP = 200
+T = TypeVar("T")
 IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
+LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
+
+# received -> stored -> queued, and out of preparation for good: one statement each, executed
+# for a whole group at once (executemany), each guarded by the phase it leaves.
+_PREPARING = (Phase.RECEIVED, Phase.STORED)
+_REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
+_STORE = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.phase == Phase.RECEIVED)
+    .values(phase=Phase.STORED, image_cid=bindparam("b_image_cid"))
+)
+_QUEUE = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.phase == Phase.STORED)
+    .values(
+        phase=Phase.QUEUED,
+        metadata_cid=bindparam("b_metadata_cid"),
+        token_id=bindparam("b_token_id"),
+        recipient=bindparam("b_recipient"),
+        custodial=bindparam("b_custodial"),
+    )
+)
+_END = (
+    update(_REQUESTS)
+    # executemany takes no IN lists
+    .where(
+        _REQUESTS.c.id == bindparam("b_id"),
+        or_(*(_REQUESTS.c.phase == phase for phase in _PREPARING)),
+    )
+    .values(phase=bindparam("b_phase"), failure_reason=bindparam("b_reason"))
+)
 
 
 @dataclass
@@ -78,7 +120,6 @@ class MintService:
         engine: TxEngine,
         chain: ChainContext,
         content: ContentStore,
-        uploads: UploadStore,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -86,11 +127,15 @@ class MintService:
         engine.events = self.tx_events()
         self.chain = chain
         self.content = content
-        self.uploads = uploads
+        self._intake = Intake(sessions)
+        self._contents = ContentWorkers(
+            content.directory,
+            ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+            settings.content_workers,
+        )
         self._notifiers: dict[str, Notifier] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._processing: set[int] = set()
-        self._delivering: set[int] = set()
+        self._received = asyncio.Event()
         self._queued = asyncio.Event()
         self._finalised = asyncio.Event()
         self.waiting_reason: str | None = None
@@ -113,53 +158,25 @@ class MintService:
         Same key, different content (an edited message): `RequestConflict`, nothing minted.
         Text and size problems are recorded as a rejected request, answered like any other.
         """
-        fingerprint = submission.fingerprint()
         problem = self._quick_check(submission)
-        digest = hashlib.sha256(submission.image).hexdigest()
-        if problem is None:
-            self.uploads.put(submission.image)  # before the row that refers to it
-        row = MintRequest(
-            platform=submission.platform,
-            chat_id=submission.chat_id,
-            message_id=submission.message_id,
-            fingerprint=fingerprint,
-            requester_id=submission.requester_id,
-            requester_name=submission.requester_name[:256],
-            name=submission.name[:10_000],
-            description=submission.description[:10_000],
-            upload_digest=digest,
-            requested_recipient=(submission.recipient or None) if problem is None else None,
-            phase=Phase.RECEIVED if problem is None else Phase.REJECTED,
-            failure_reason=problem,
-        )
-        try:
-            async with self.sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:
-            return await self._existing(submission, fingerprint)
-        if problem is None:
-            self._spawn(self._process(row.id))
-        else:
-            self._finalised.set()
-        return MintHandle(row.id, submission.key, duplicate=False, phase=Phase(row.phase))
-
-    async def _existing(self, submission: MintSubmission, fingerprint: str) -> MintHandle:
-        async with self.sessions() as session:
-            existing = await session.scalar(
-                select(MintRequest).where(
-                    MintRequest.platform == submission.platform,
-                    MintRequest.chat_id == submission.chat_id,
-                    MintRequest.message_id == submission.message_id,
-                )
-            )
-        if existing is None:  # the insert failed for another reason than the key
-            raise RuntimeError(f"could not record request {submission.key}")
-        if existing.fingerprint != fingerprint:
-            raise RequestConflict(
-                "This message changed after it was sent for minting. The original request "
-                "stands; nothing new was minted."
-            )
-        return MintHandle(existing.id, submission.key, duplicate=True, phase=Phase(existing.phase))
+        row = {
+            "platform": submission.platform,
+            "chat_id": submission.chat_id,
+            "message_id": submission.message_id,
+            "fingerprint": submission.fingerprint(),
+            "requester_id": submission.requester_id,
+            "requester_name": submission.requester_name[:256],
+            "name": submission.name[:10_000],
+            "description": submission.description[:10_000],
+            "upload_digest": hashlib.sha256(submission.image).hexdigest(),
+            "requested_recipient": (submission.recipient or None) if problem is None else None,
+            "phase": Phase.RECEIVED if problem is None else Phase.REJECTED,
+            "failure_reason": problem,
+        }
+        handle = await self._intake.record(row, submission.image if problem is None else None)
+        if not handle.duplicate:
+            (self._received if problem is None else self._finalised).set()
+        return handle
 
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
@@ -257,28 +274,20 @@ class MintService:
     async def start(self) -> None:
         """Reconcile nonces and resume every unfinished request from its committed phase."""
         await retry_transient(self.engine.reconcile, what="nonce reconciliation")
-        async with self.sessions() as session:
-            pending = list(
-                await session.scalars(
-                    select(MintRequest.id).where(
-                        MintRequest.phase.in_((Phase.RECEIVED, Phase.STORED))
-                    )
-                )
-            )
-        if pending:
-            log.info("resuming %d request(s) that were being prepared", len(pending))
-        for request_id in pending:
-            self._spawn(self._process(request_id))
+        await self._contents.start()
+        self._spawn(self._prepare_loop())
         self._spawn(self._batch_loop())
         self._spawn(self._watch_loop())
         self._spawn(self._delivery_loop())
+        self._received.set()  # requests being prepared at the last stop resume here
         self._queued.set()
         self._finalised.set()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the background work. Answers already being delivered get `grace` seconds to
         be recorded, so a user who was answered is not answered again after a restart."""
-        deliveries = [t for t in self._tasks if t.get_name().startswith("deliver-")]
+        await self._intake.close()
+        deliveries = [t for t in self._tasks if t.get_name() == "deliver-answers"]
         if deliveries:
             await asyncio.wait(deliveries, timeout=grace)
         for task in list(self._tasks):
@@ -286,11 +295,13 @@ class MintService:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._contents.close()
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -299,97 +310,136 @@ class MintService:
 
     # ----- received -> stored -> queued ----------------------------------------------------
 
-    async def _process(self, request_id: int) -> None:
-        if request_id in self._processing:
-            return
-        self._processing.add(request_id)
-        try:
-            await self._prepare(request_id)
-        finally:
-            self._processing.discard(request_id)
+    async def _prepare_loop(self) -> None:
+        """Carry received requests through stored and queued, a group at a time: each arrow
+        is still one committed transaction, shared by the group."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._received.wait()
+            self._received.clear()
+            try:
+                while await self._prepare_group():
+                    pass
+            except Exception as err:
+                if not is_transient(err):
+                    log.exception("preparing requests failed; retrying")
+                await asyncio.sleep(1)
 
-    async def _prepare(self, request_id: int) -> None:
+    async def _prepare_group(self) -> bool:
+        """Prepare up to PREPARE_GROUP requests; returns whether there may be more."""
         async with self.sessions() as session:
-            request = await session.get(MintRequest, request_id)
-            if request is None or request.phase not in (Phase.RECEIVED, Phase.STORED):
-                return
-        try:
-            raw = self.uploads.get(request.upload_digest)
-        except FileNotFoundError:
-            # Another process finished preparing this request and removed the upload.
-            log.info("request %s was prepared elsewhere", request.key)
-            return
-        try:
-            checked = await asyncio.to_thread(
-                check_image,
-                raw,
-                max_bytes=self.settings.max_image_bytes,
-                max_pixels=self.settings.max_image_pixels,
-            )
-        except ImageRejected as err:
-            await self._finish(request_id, Phase.REJECTED, str(err))
-            return
-        image_cid = await asyncio.to_thread(self.content.put_file, checked.data)
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(MintRequest)
-                .where(MintRequest.id == request_id, MintRequest.phase == Phase.RECEIVED)
-                .values(phase=Phase.STORED, image_cid=image_cid)
-            )
-        recipient, custodial = await self._recipient(request)
-        metadata = build_metadata(
-            name=clean_name(request.name),
-            description=clean_description(request.description),
-            image_cid=image_cid,
-            creator={
-                "platform": request.platform,
-                "user_id": request.requester_id,
-                "name": request.requester_name,
-            },
-            source={
-                "platform": request.platform,
-                "chat_id": request.chat_id,
-                "message_id": request.message_id,
-            },
-            mime=checked.mime,
-            width=checked.width,
-            height=checked.height,
+            rows = (
+                await session.execute(
+                    select(MintRequest, func.length(MintUpload.data))
+                    .outerjoin(MintUpload, MintUpload.request_id == MintRequest.id)
+                    .where(MintRequest.phase.in_((Phase.RECEIVED, Phase.STORED)))
+                    .order_by(MintRequest.id)
+                    .limit(PREPARE_GROUP)
+                )
+            ).all()
+            group: list[MintRequest] = []
+            budget = PREPARE_BYTES
+            for request, size in rows:
+                if group and (size or 0) > budget:
+                    break  # the rest waits for the next group: memory stays bounded
+                group.append(request)
+                budget -= size or 0
+            uploads = {
+                row.request_id: row.data
+                for row in await session.execute(
+                    select(MintUpload.request_id, MintUpload.data).where(
+                        MintUpload.request_id.in_([r.id for r in group])
+                    )
+                )
+            }
+        if not group:
+            return False
+        prepared = await self._contents.prepare(
+            [
+                ContentJob(
+                    request_id=r.id,
+                    upload=uploads[r.id],
+                    name=r.name,
+                    description=r.description,
+                    platform=r.platform,
+                    chat_id=r.chat_id,
+                    message_id=r.message_id,
+                    requester_id=r.requester_id,
+                    requester_name=r.requester_name,
+                )
+                for r in group
+                if r.id in uploads
+            ]
         )
-        metadata_cid = await asyncio.to_thread(self.content.put_file, metadata)
-        token_id = "0x" + hashlib.sha256(metadata).hexdigest()
+        ready = {i: p for i, p in prepared.items() if isinstance(p, Prepared)}
+        ended = [
+            {"b_id": r.id, "b_phase": Phase.REJECTED, "b_reason": prepared[r.id]}
+            if r.id in prepared
+            else {"b_id": r.id, "b_phase": Phase.FAILED, "b_reason": LOST_UPLOAD}
+            for r in group
+            if not isinstance(prepared.get(r.id), Prepared)
+        ]
         async with self.sessions.begin() as session:
+            if ready:
+                rows_stored = [{"b_id": i, "b_image_cid": p.image_cid} for i, p in ready.items()]
+                await session.execute(_STORE, rows_stored)
+            if ended:
+                await session.execute(_END, ended)
+        recipients = await self._recipients([r for r in group if r.id in ready])
+        async with self.sessions.begin() as session:
+            if ready:
+                await session.execute(
+                    _QUEUE,
+                    [
+                        {
+                            "b_id": i,
+                            "b_metadata_cid": p.metadata_cid,
+                            "b_token_id": p.token_id,
+                            "b_recipient": recipients[i][0],
+                            "b_custodial": recipients[i][1],
+                        }
+                        for i, p in ready.items()
+                    ],
+                )
+            # The bytes are kept until the request has left preparation, whichever way.
             await session.execute(
-                update(MintRequest)
-                .where(MintRequest.id == request_id, MintRequest.phase == Phase.STORED)
-                .values(
-                    phase=Phase.QUEUED,
-                    metadata_cid=metadata_cid,
-                    token_id=token_id,
-                    recipient=recipient,
-                    custodial=custodial,
+                delete(MintUpload).where(
+                    MintUpload.request_id.in_([r.id for r in group]),
+                    MintUpload.request_id.in_(
+                        select(MintRequest.id).where(MintRequest.phase.not_in(_PREPARING))
+                    ),
                 )
             )
-        self.uploads.discard(request.upload_digest)
         self._queued.set()
+        if ended:
+            self._finalised.set()
+        return len(rows) == PREPARE_GROUP or len(group) < len(rows)
 
-    async def _recipient(self, request: MintRequest) -> tuple[str, bool]:
-        """An explicit address, else the requester's linked one, else custody."""
-        if request.requested_recipient:
-            return parse_address("to", request.requested_recipient), False
+    async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool]]:
+        """For each request: an explicit address, else the requester's linked one, else
+        custody (True)."""
+        if not requests:
+            return {}
         async with self.sessions() as session:
-            user = await session.get(PlatformUser, (request.platform, request.requester_id))
-        if user is not None and user.address:
-            return user.address, False
-        return self.chain.custody_address, True
-
-    async def _finish(self, request_id: int, phase: Phase, reason: str | None) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(MintRequest)
-                .where(MintRequest.id == request_id, MintRequest.phase.in_(IN_FLIGHT))
-                .values(phase=phase, failure_reason=reason)
-            )
-        self._finalised.set()
+            users = {
+                (u.platform, u.user_id): u
+                for u in await session.scalars(
+                    select(PlatformUser).where(
+                        PlatformUser.user_id.in_({r.requester_id for r in requests})
+                    )
+                )
+            }
+        chosen: dict[int, tuple[str, bool]] = {}
+        for request in requests:
+            user = users.get((request.platform, request.requester_id))
+            if request.requested_recipient:
+                chosen[request.id] = (parse_address("to", request.requested_recipient), False)
+            elif user is not None and user.address:
+                chosen[request.id] = (user.address, False)
+            else:
+                chosen[request.id] = (self.chain.custody_address, True)
+        return chosen
 
     # ----- queued -> signed -> sent ----------------------------------------------------------
 
@@ -525,16 +575,16 @@ class MintService:
     def tx_events(self) -> TxEvents:
         return TxEvents(confirmed=self._confirmed, dropped=self._dropped, reverted=self._reverted)
 
-    async def _confirmed(self, session: AsyncSession, tx: ChainTx) -> None:
+    async def _confirmed(self, session: AsyncSession, tx: ChainTx, minted: set[int]) -> None:
         requests = list(
             await session.scalars(select(MintRequest).where(MintRequest.tx_id == tx.id))
         )
         for request in requests:
             token_id = request.token_id_int
             assert token_id is not None
-            # mintBatch skips IDs that exist, so the token may come from an earlier
-            # transaction of this same request; either way it is on chain now.
-            if await self.chain.collection.exists(token_id):
+            # mintBatch skips IDs that exist, so a token missing from this transaction's
+            # Transfer events may come from an earlier transaction of the same request.
+            if token_id in minted or await self.chain.collection.exists(token_id):
                 request.phase = Phase.CONFIRMED
             else:
                 request.phase, request.tx_id = Phase.QUEUED, None
@@ -618,45 +668,61 @@ class MintService:
                     await self._finalised.wait()
             self._finalised.clear()
             try:
-                async with self.sessions() as session:
-                    due = list(
-                        await session.scalars(
-                            select(MintRequest.id)
-                            .where(
-                                MintRequest.phase.in_(UNANSWERED),
-                                MintRequest.answered_at.is_(None),
-                                MintRequest.platform.in_(list(self._notifiers)),
-                            )
-                            .order_by(MintRequest.id)
-                        )
-                    )
-                for request_id in due:
-                    if request_id not in self._delivering:
-                        self._delivering.add(request_id)
-                        self._spawn(self._deliver(request_id), name=f"deliver-{request_id}")
+                # A named task, so that `stop` lets an answer being given finish recording.
+                more = await self._spawn(self._deliver_due(), name="deliver-answers")
             except Exception as err:
-                log.warning("delivery scan: %s", type(err).__name__)
+                log.warning("answering: %s; retrying", type(err).__name__)
+                await asyncio.sleep(1)
+                more = True
+            if more:
+                self._finalised.set()
 
-    async def _deliver(self, request_id: int) -> None:
-        try:
-            result = await self.result(request_id)
-            if result.phase == Phase.CONFIRMED:
-                crash_point("after_confirm", self.settings.crash_at)
-            notifier = self._notifiers[result.platform]
-            delay = 0.5
-            while True:
-                try:
-                    await notifier(result)
-                    break
-                except Exception:
-                    log.exception("answering %s failed; retrying in %.0f s", result.key, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 60)
-            async with self.sessions.begin() as session:
-                request = await session.get(MintRequest, request_id)
-                assert request is not None
-                request.answered_at = utcnow()
-                if request.phase == Phase.CONFIRMED:
-                    request.phase = Phase.REPLIED
-        finally:
-            self._delivering.discard(request_id)
+    async def _deliver_due(self) -> bool:
+        """Answer decided requests through their platform's notifier and record that they were
+        answered, one transaction for the group. Returns whether more may be due."""
+        async with self.sessions() as session:
+            due = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(
+                        MintRequest.phase.in_(UNANSWERED),
+                        MintRequest.answered_at.is_(None),
+                        MintRequest.platform.in_(list(self._notifiers)),
+                    )
+                    .order_by(MintRequest.id)
+                    .limit(DELIVERY_GROUP)
+                )
+            )
+            tx_ids = {r.tx_id for r in due if r.tx_id is not None}
+            txs = {
+                tx.id: tx
+                for tx in await session.scalars(select(ChainTx).where(ChainTx.id.in_(tx_ids)))
+            }
+        if not due:
+            return False
+        results = [self._render(r, txs.get(r.tx_id) if r.tx_id else None) for r in due]
+        if any(r.phase == Phase.CONFIRMED for r in results):
+            crash_point("after_confirm", self.settings.crash_at)
+        outcomes = await asyncio.gather(
+            *(self._notifiers[r.platform](r) for r in results), return_exceptions=True
+        )
+        answered = []
+        for result, outcome in zip(results, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("answering %s failed; will retry", result.key, exc_info=outcome)
+            else:
+                answered.append(result.request_id)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(answered), MintRequest.phase == Phase.CONFIRMED)
+                .values(phase=Phase.REPLIED)
+            )
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
+                .values(answered_at=utcnow())
+            )
+        if len(answered) < len(due):
+            await asyncio.sleep(1)  # a platform is failing: do not spin
+        return True
