@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from eth_account import Account
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from bot.errors import ConfigError
 from bot.logs import RedactingFormatter
-from tests.support import CANARY, CANARY_KEY
+from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT
 
 REMOTE = {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
 
@@ -214,3 +215,14 @@ def test_key_from_a_file(tmp_path: Path):
         {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY_FILE": str(key_file)}
     )
     assert settings.hot_wallet_key.reveal() == CANARY_KEY
+
+
+def test_env_example_documents_every_setting() -> None:
+    """Every name bot/config.py reads from the environment has a line in .env.example."""
+    source = (PROJECT_ROOT / "bot" / "config.py").read_text()
+    read = set(re.findall(r'env(?:, |\.get\(|\[)"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M)
+    )
+    assert len(read) > 30  # the pattern still finds the settings
+    assert read - documented == set()

@@ -204,6 +204,60 @@ async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(
     assert await balance(collection, DEV_MINTER.address) == 1
 
 
+async def test_a_nonce_taken_in_the_mempool_at_a_higher_fee(
+    bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
+):
+    """ "replacement transaction underpriced": an outside transaction waits in the mempool at the
+    nonce the bot is about to use, paying more than the bot's fee cap allows. The bot bumps as
+    far as the cap lets it, then once the outsider is mined it gives its work a new nonce."""
+    node, w3, collection = own_anvil
+    await rpc(w3, "evm_setAutomine", False)
+    settings = load_settings(
+        {
+            **bot_env,
+            "RPC_URL": node.url,
+            "CONTRACT_ADDRESS": collection.address,
+            "MAX_FEE_PER_GAS_GWEI": "100",
+        }
+    )
+    async with running(settings) as (runtime, inbox):
+        wallet = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+        nonce = await w3.eth.get_transaction_count(wallet.address, "pending")  # type: ignore[arg-type]
+        outside = wallet.sign_transaction(
+            {
+                "type": 2,
+                "chainId": 31337,
+                "to": DEV_ADMIN.address,
+                "value": 1,
+                "gas": 21_000,
+                "nonce": nonce,
+                "maxFeePerGas": 500 * 10**9,
+                "maxPriorityFeePerGas": 500 * 10**9,
+            }
+        )
+        await w3.eth.send_raw_transaction(outside.raw_transaction)
+        sub = submission("31")
+        await runtime.service.submit(sub)
+        async with asyncio.timeout(60):  # the bot signed at the taken nonce and tried to send
+            while True:
+                async with runtime.sessions() as session:
+                    tx = await session.scalar(select(ChainTx))
+                    if tx is not None and len(tx.attempts) >= 2:
+                        break
+                await asyncio.sleep(0.1)
+        assert tx.nonce == nonce
+        await rpc(w3, "evm_setAutomine", True)
+        await rpc(w3, "evm_mine")  # the outsider wins the nonce
+        result = await answered(runtime, inbox, sub.key, timeout=60)
+        async with runtime.sessions() as session:
+            txs = list(await session.scalars(select(ChainTx).order_by(ChainTx.nonce)))
+    assert result.minted
+    assert [t.status for t in txs] == [TxStatus.DROPPED, TxStatus.CONFIRMED]
+    assert [t.nonce for t in txs] == [nonce, nonce + 1]
+    assert all(a.max_fee_per_gas <= 100 * 10**9 for a in txs[0].attempts)
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
 async def test_an_empty_wallet_waits_then_finishes_after_funding(
     bot_env: dict[str, str], w3: AsyncWeb3, anvil: Anvil
 ):
