@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas setup clean
+.PHONY: run test lint bench-gas bench-throughput setup clean
 
 run: setup
 	$(PY) -m bot run
@@ -21,6 +21,9 @@ lint: setup
 
 bench-gas: setup
 	$(PY) bench/gas.py
+
+bench-throughput: setup
+	$(PY) bench/throughput.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
