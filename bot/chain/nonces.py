@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import insert_unless_present
 from db.models import NonceState
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,14 @@ class NonceAllocator:
         if something outside mintbot used nonces; never down, because our signed but not yet
         mined transactions hold the nonces in between. Returns the next nonce."""
         row = await self._row(session)
-        if row is None:
-            row = NonceState(chain_id=self.chain_id, wallet=self.wallet, next_nonce=chain_nonce)
-            session.add(row)
-        elif chain_nonce > row.next_nonce:
+        if row is None:  # first start; processes starting together: the first insert wins
+            await session.execute(
+                insert_unless_present(session, NonceState.__table__),  # type: ignore[arg-type]
+                {"chain_id": self.chain_id, "wallet": self.wallet, "next_nonce": chain_nonce},
+            )
+            row = await self._row(session)
+            assert row is not None
+        if chain_nonce > row.next_nonce:
             log.warning(
                 "nonce %d..%d of %s were used outside mintbot; continuing at %d",
                 row.next_nonce,

@@ -14,12 +14,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RequestConflict
 from bot.minting.requests import MintHandle
+from db.engine import insert_unless_present
 from db.models import MintRequest, MintUpload, Phase
 
 Key = tuple[str, str, str]
@@ -84,7 +84,7 @@ class Intake:
             firsts.setdefault(pending.key, pending)
         async with self.sessions.begin() as session:
             inserted = await session.execute(
-                _insert_new(session, _REQUESTS).returning(
+                insert_unless_present(session, _REQUESTS).returning(
                     _REQUESTS.c.id,
                     _REQUESTS.c.platform,
                     _REQUESTS.c.chat_id,
@@ -151,11 +151,3 @@ class Intake:
                 "stands; nothing new was minted."
             )
         return MintHandle(request_id, text_key, duplicate=True, phase=Phase(phase))
-
-
-def _insert_new(session: AsyncSession, table: Table) -> Insert:
-    """INSERT that skips rows whose key is taken (ON CONFLICT DO NOTHING)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
