@@ -51,7 +51,6 @@ def run() -> None:
 
     settings = _settings()
     with local_node(settings):
-        # No chat platform is configured yet, so the terminal is the chat.
         _run(serve, settings, True)
 
 
@@ -228,6 +227,21 @@ def status(key: str, as_json: bool) -> None:
     sys.exit(0 if found else EXIT_CHECK_FAILED)
 
 
+@cli.command()
+def invite() -> None:
+    """Print the URL that adds the bot to a Discord server, with the permissions it needs."""
+    from bot.discord_client import application_id_from_token, invite_url
+
+    settings = _settings()
+    if settings.discord_token is None:
+        raise click.ClickException("DISCORD_TOKEN is not set (see .env.example)")
+    try:
+        application_id = application_id_from_token(settings.discord_token.reveal())
+    except ValueError:
+        raise click.ClickException("DISCORD_TOKEN does not look like a bot token") from None
+    click.echo(invite_url(application_id))
+
+
 @cli.command("export-car")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_car(file: Path) -> None:
@@ -243,6 +257,7 @@ def export_car(file: Path) -> None:
 
 def _result_json(result: MintResult) -> dict[str, Any]:
     data = dataclasses.asdict(result)
+    data.pop("reply_to")  # the platform's answer address: an interaction token, for one
     data["phase"] = str(result.phase)
     data["token_id"] = str(result.token_id) if result.token_id is not None else None
     return data

@@ -24,6 +24,7 @@ from bot.chain.engine import TxEngine
 from bot.chain.explorer import Explorer, explorer_for
 from bot.chain.fees import Fees, current_fees
 from bot.chain.wallet import HotWallet
+from bot.communities import Communities
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
 from bot.errors import ChainError, ConfigError
@@ -223,9 +224,15 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_fee_cap=settings.max_fee_per_gas_wei,
                 crash_at=settings.crash_at,
             )
+            communities = Communities(
+                sessions,
+                user_mints_per_minute=settings.user_mints_per_minute,
+                community_mints_per_minute=settings.community_mints_per_minute,
+            )
             service = MintService(
                 settings=settings,
                 sessions=sessions,
+                communities=communities,
                 engine=engine,
                 content=content,
                 chain=ChainContext(
@@ -265,14 +272,37 @@ async def serve(settings: Settings, console: bool) -> None:
             base_url,
         )
         tasks: list[asyncio.Future[None]] = []
-        if console:
+        clients: list[asyncio.Future[None]] = []  # chat clients: if one fails, the bot stops
+        discord_bot = None
+        if settings.discord_token is not None:
+            from bot.discord_client import MintBot, use_endpoints
+
+            use_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
+            discord_bot = MintBot(runtime)
+            clients.append(
+                asyncio.ensure_future(discord_bot.start(settings.discord_token.reveal()))
+            )
+        elif console:  # no chat platform: the terminal is the chat
             from bot.console import Console
 
             tasks.append(asyncio.ensure_future(Console(runtime.service).run()))
         try:
-            await wait_for_stop_signal()
+            await _until_stopped(clients)
         finally:
-            for task in tasks:
+            if discord_bot is not None:
+                await discord_bot.close()
+            for task in [*tasks, *clients]:
                 task.cancel()
             await web.stop()
             log.info("stopping")
+
+
+async def _until_stopped(clients: list[asyncio.Future[None]]) -> None:
+    """Wait for a stop signal; a chat client that fails to run (a bad token, say) stops the
+    bot too, with its error."""
+    stop = asyncio.ensure_future(wait_for_stop_signal())
+    done, _ = await asyncio.wait([stop, *clients], return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    for task in done:
+        if task is not stop and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]

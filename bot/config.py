@@ -99,6 +99,8 @@ class Settings:
     max_image_pixels: int
     batch_max_size: int
     content_workers: int
+    user_mints_per_minute: int
+    community_mints_per_minute: int
     batch_max_wait: float
     fee_bump_after: float
     max_spend_per_day_wei: int | None
@@ -108,6 +110,10 @@ class Settings:
     rpc_timeout: float = 10.0
     poll_interval: float = 2.0
     crash_at: str | None = None
+    discord_token: Secret | None = field(default=None, repr=False)
+    discord_dev_guild_id: int | None = None
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
 
     @property
     def local_mode(self) -> bool:
@@ -128,7 +134,7 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         """Every secret these settings hold, for log redaction."""
-        return [self.hot_wallet_key]
+        return [self.hot_wallet_key, *([self.discord_token] if self.discord_token else [])]
 
 
 class _Env:
@@ -317,7 +323,20 @@ def load_settings(
     if crash_at is not None and crash_at not in CRASH_POINTS:
         raise ConfigError("MINTBOT_CRASH_AT", f"must be one of {', '.join(CRASH_POINTS)}")
 
+    discord_api = env.get("DISCORD_API_BASE_URL")
+    discord_gateway = env.get("DISCORD_GATEWAY_URL")
+    for name, url, schemes in (
+        ("DISCORD_API_BASE_URL", discord_api, ("http://", "https://")),
+        ("DISCORD_GATEWAY_URL", discord_gateway, ("ws://", "wss://")),
+    ):
+        if url is not None and not url.startswith(schemes):
+            raise ConfigError(name, f"must start with {' or '.join(schemes)}")
+
     return Settings(
+        discord_token=env.secret("DISCORD_TOKEN"),
+        discord_dev_guild_id=_int(env, "DISCORD_DEV_GUILD_ID", 0, low=1) or None,
+        discord_api_base_url=discord_api.rstrip("/") if discord_api else None,
+        discord_gateway_url=discord_gateway,
         data_dir=data_dir,
         log_level=level,
         rpc_url=rpc_url,
@@ -343,6 +362,8 @@ def load_settings(
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
         batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
         content_workers=_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
+        user_mints_per_minute=_int(env, "USER_MINTS_PER_MINUTE", 5, low=0),
+        community_mints_per_minute=_int(env, "COMMUNITY_MINTS_PER_MINUTE", 60, low=0),
         batch_max_wait=_number(env, "BATCH_MAX_WAIT_S", 1.0 if local_mode else 5.0, low=0),
         fee_bump_after=_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
         max_spend_per_day_wei=int(spend_cap * 10**18) or None,

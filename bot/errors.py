@@ -54,3 +54,19 @@ class TextRejected(RequestRejected):
 
 class RequestConflict(RequestRejected):
     """The same message key arrived again with different content (an edited message)."""
+
+
+class NotAllowed(RequestRejected):
+    """The user may not do this here (a role, a channel, an admin-only command)."""
+
+
+class MintingPaused(RequestRejected):
+    """An admin paused minting in this community."""
+
+
+class RateLimited(RequestRejected):
+    """Too many requests from this user or community in the current window."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, round(retry_after + 0.499))
+        super().__init__(f"You are minting too fast; try again in {self.retry_after} s.")

@@ -83,6 +83,7 @@ class MintRequest(Base):
         UniqueConstraint("platform", "chat_id", "message_id", name="uq_mint_request_key"),
         Index("ix_mint_request_phase", "phase"),
         Index("ix_mint_request_requester", "platform", "requester_id"),
+        Index("ix_mint_request_community", "platform", "community_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -94,6 +95,10 @@ class MintRequest(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     requester_id: Mapped[str] = mapped_column(String(64))
     requester_name: Mapped[str] = mapped_column(String(256), default="")
+    # The guild or group the request came from (rate limits, stats); None for the CLI.
+    community_id: Mapped[str | None] = mapped_column(String(64))
+    # Where the adapter answers (JSON of its own: an interaction token, a message to edit).
+    reply_to: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     # sha256 of the uploaded bytes; the bytes themselves wait in `mint_upload` until stored.
@@ -123,6 +128,23 @@ class MintRequest(Base):
     @property
     def token_id_int(self) -> int | None:
         return int(self.token_id, 16) if self.token_id else None
+
+
+class CommunitySettings(Base):
+    """What a community's admins set: where and by whom minting is allowed, and a pause."""
+
+    __tablename__ = "community_settings"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    community_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # JSON list of channel IDs; empty means every channel.
+    allowed_channels: Mapped[str] = mapped_column(Text, default="[]")
+    minter_role_id: Mapped[str | None] = mapped_column(String(64))
+    curator_role_id: Mapped[str | None] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
 
 class MintUpload(Base):

@@ -220,7 +220,7 @@ def test_key_from_a_file(tmp_path: Path):
 def test_env_example_documents_every_setting() -> None:
     """Every name bot/config.py reads from the environment has a line in .env.example."""
     source = (PROJECT_ROOT / "bot" / "config.py").read_text()
-    read = set(re.findall(r'env(?:, |\.get\(|\[)"([A-Z][A-Z0-9_]+)"', source))
+    read = set(re.findall(r'env(?:, |\.get\(|\.secret\(|\[)"([A-Z][A-Z0-9_]+)"', source))
     documented = set(
         re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M)
     )

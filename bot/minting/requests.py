@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from db.models import Phase
 
@@ -34,6 +35,10 @@ class MintSubmission:
     name: str
     description: str = ""
     recipient: str | None = None
+    # The guild or group it came from, and where the adapter will answer (its own JSON-able
+    # data); neither is part of what was asked.
+    community_id: str | None = None
+    reply_to: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -70,6 +75,9 @@ class MintResult:
     chat_id: str
     message_id: str
     requester_id: str
+    requester_name: str
+    community_id: str | None
+    reply_to: dict[str, Any] | None
     name: str
     phase: Phase
     status_text: str

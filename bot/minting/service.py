@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from bot.chain.engine import (
 )
 from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
+from bot.communities import Asker, Communities
 from bot.config import Settings, parse_address
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
@@ -68,6 +70,7 @@ DELIVERY_GROUP = 200
 T = TypeVar("T")
 IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
+REPEAT_WINDOW = timedelta(hours=24)
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
@@ -117,12 +120,14 @@ class MintService:
         *,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
+        communities: Communities,
         engine: TxEngine,
         chain: ChainContext,
         content: ContentStore,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.communities = communities
         self.engine = engine
         engine.events = self.tx_events()
         self.chain = chain
@@ -166,6 +171,8 @@ class MintService:
             "fingerprint": submission.fingerprint(),
             "requester_id": submission.requester_id,
             "requester_name": submission.requester_name[:256],
+            "community_id": submission.community_id,
+            "reply_to": json.dumps(submission.reply_to) if submission.reply_to else None,
             "name": submission.name[:10_000],
             "description": submission.description[:10_000],
             "upload_digest": hashlib.sha256(submission.image).hexdigest(),
@@ -178,16 +185,18 @@ class MintService:
             (self._received if problem is None else self._finalised).set()
         return handle
 
+    def check_size(self, size: int) -> None:
+        """Refuse an upload by its size alone, before anyone downloads it."""
+        if size > self.settings.max_image_bytes:
+            limit = self.settings.max_image_bytes / 1e6
+            raise ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
+
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
         try:
             clean_name(submission.name)
             clean_description(submission.description)
-            if len(submission.image) > self.settings.max_image_bytes:
-                limit = self.settings.max_image_bytes / 1e6
-                raise ImageRejected(
-                    f"That file is {len(submission.image) / 1e6:.1f} MB; the limit is {limit:g} MB."
-                )
+            self.check_size(len(submission.image))
             if not submission.image:
                 raise ImageRejected("That file is empty.")
             if submission.recipient:
@@ -221,6 +230,152 @@ class MintService:
             )
         return None if request_id is None else await self.result(request_id)
 
+    # ----- what chat commands ask of the core ----------------------------------------------
+
+    async def admit(
+        self,
+        submission_key: tuple[str, str, str],
+        community_id: str,
+        asker: Asker,
+        *,
+        author_id: str,
+    ) -> bool:
+        """Before a chat request is fetched and submitted: may `asker` mint here and now?
+
+        Returns False if the key is already recorded (a replayed or double-clicked message:
+        its answer is on its way, and nothing else should happen). Raises `NotAllowed`,
+        `MintingPaused` or `RateLimited` with the reason.
+        """
+        platform, chat_id, message_id = submission_key
+        async with self.sessions() as session:
+            known = await session.scalar(
+                select(MintRequest.id).where(
+                    MintRequest.platform == platform,
+                    MintRequest.chat_id == chat_id,
+                    MintRequest.message_id == message_id,
+                )
+            )
+        if known is not None:
+            return False
+        await self.communities.check_mint(
+            platform, community_id, chat_id, asker, author_id=author_id
+        )
+        return True
+
+    async def recent_same_image(
+        self, platform: str, requester_id: str, image: bytes, within: timedelta = REPEAT_WINDOW
+    ) -> MintResult | None:
+        """The requester's latest request for the same image bytes within `within`, if any:
+        adapters ask before minting it again."""
+        digest = hashlib.sha256(image).hexdigest()
+        async with self.sessions() as session:
+            request_id = await session.scalar(
+                select(MintRequest.id)
+                .where(
+                    MintRequest.platform == platform,
+                    MintRequest.requester_id == requester_id,
+                    MintRequest.upload_digest == digest,
+                    MintRequest.created_at > utcnow() - within,
+                    MintRequest.phase.not_in((Phase.REJECTED, Phase.FAILED)),
+                )
+                .order_by(MintRequest.id.desc())
+                .limit(1)
+            )
+        return None if request_id is None else await self.result(request_id)
+
+    async def requests_of(
+        self,
+        platform: str,
+        requester_id: str,
+        *,
+        minted_only: bool,
+        offset: int = 0,
+        limit: int = 10,
+    ) -> tuple[list[MintResult], int]:
+        """A page of the user's requests, newest first, and how many there are in all."""
+        where = [MintRequest.platform == platform, MintRequest.requester_id == requester_id]
+        if minted_only:
+            where.append(MintRequest.phase.in_((Phase.CONFIRMED, Phase.REPLIED)))
+        async with self.sessions() as session:
+            total = int(
+                await session.scalar(select(func.count()).select_from(MintRequest).where(*where))
+                or 0
+            )
+            rows = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(*where)
+                    .order_by(MintRequest.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            txs = {
+                tx.id: tx
+                for tx in await session.scalars(
+                    select(ChainTx).where(ChainTx.id.in_({r.tx_id for r in rows if r.tx_id}))
+                )
+            }
+        return [self._render(r, txs.get(r.tx_id) if r.tx_id else None) for r in rows], total
+
+    async def community_stats(self, platform: str, community_id: str) -> dict[str, int]:
+        """Requests from this community by phase, plus distinct requesters."""
+        async with self.sessions() as session:
+            by_phase = {
+                str(phase): int(count)
+                for phase, count in await session.execute(
+                    select(MintRequest.phase, func.count())
+                    .where(
+                        MintRequest.platform == platform,
+                        MintRequest.community_id == community_id,
+                    )
+                    .group_by(MintRequest.phase)
+                )
+            }
+            creators = await session.scalar(
+                select(func.count(func.distinct(MintRequest.requester_id))).where(
+                    MintRequest.platform == platform, MintRequest.community_id == community_id
+                )
+            )
+        return {**by_phase, "creators": int(creators or 0)}
+
+    async def link_address(
+        self, platform: str, user_id: str, display_name: str, address: str
+    ) -> str:
+        """Link a payout address to a chat user (unverified); returns it checksummed."""
+        try:
+            checksummed = parse_address("address", address)
+        except ConfigError:
+            raise RequestRejected(
+                f"{address!r} is not a valid Ethereum address (check it for typos; mixed-case "
+                "addresses carry a checksum)."
+            ) from None
+        async with self.sessions.begin() as session:
+            user = await session.get(PlatformUser, (platform, user_id), with_for_update=True)
+            if user is None:
+                user = PlatformUser(platform=platform, user_id=user_id)
+                session.add(user)
+            user.display_name = display_name[:256]
+            user.address = checksummed
+            user.address_verified = False
+            user.linked_at = utcnow()
+        return checksummed
+
+    async def linked_address(self, platform: str, user_id: str) -> tuple[str, bool] | None:
+        """The user's linked address and whether it was verified, or None."""
+        async with self.sessions() as session:
+            user = await session.get(PlatformUser, (platform, user_id))
+        if user is None or not user.address:
+            return None
+        return user.address, bool(user.address_verified)
+
+    async def hot_wallet(self) -> tuple[str, int, int]:
+        """The hot wallet's address, balance and fees committed today (wei)."""
+        balance = await self.engine.w3.eth.get_balance(self.engine.wallet.address)  # type: ignore[arg-type]
+        async with self.sessions() as session:
+            spent = await self.engine.spent_today(session)
+        return self.engine.wallet.address, int(balance), spent
+
     async def wait_final(self, request_id: int, timeout: float | None = None) -> MintResult:
         """Wait until the request's outcome is decided (by this process or another)."""
         async with asyncio.timeout(timeout):
@@ -244,6 +399,9 @@ class MintService:
             chat_id=request.chat_id,
             message_id=request.message_id,
             requester_id=request.requester_id,
+            requester_name=request.requester_name,
+            community_id=request.community_id,
+            reply_to=json.loads(request.reply_to) if request.reply_to else None,
             name=request.name,
             phase=phase,
             status_text=PHASE_TEXT[phase],

@@ -1,0 +1,209 @@
+"""The Discord client: a discord.py `commands.Bot` that carries the core to the cogs, and the
+delivery of final answers into Discord.
+
+Cogs reach the core through `bot.runtime`. Answers arrive from the mint pipeline (they may come
+long after the command, or after a restart), so they are delivered from what the request
+recorded: the interaction's webhook token while it is valid (15 minutes), else a message in the
+channel that mentions only the requester.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.communities import Asker
+from bot.minting.requests import MintResult
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+
+COGS = ("cogs.mint", "cogs.wallet", "cogs.admin")
+# Discord lets an interaction's token edit its response for 15 minutes; keep a margin.
+TOKEN_LIFETIME_S = 14 * 60
+# View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
+# token has expired. Slash commands need no permission of their own.
+PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+NO_MENTIONS = discord.AllowedMentions.none()
+INVALID_WEBHOOK_TOKEN = 50027
+UNKNOWN_WEBHOOK = 10015
+
+
+def intents() -> discord.Intents:
+    """Guilds only: commands arrive as interactions, which carry the member and its roles, and
+    the messages a context menu targets; no privileged intent is needed."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(
+        application_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
+    )
+
+
+def application_id_from_token(token: str) -> int:
+    """A bot token starts with its user ID in base64; for a bot that is the application ID."""
+    import base64
+
+    head = token.split(".", 1)[0]
+    return int(base64.b64decode(head + "=" * (-len(head) % 4)).decode())
+
+
+def use_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at another REST base URL and gateway (a proxy, or a test emulator).
+    discord.py has no setting for these; both are class attributes read at connect time."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def asker_of(interaction: discord.Interaction[Any]) -> Asker:
+    user = interaction.user
+    roles = getattr(user, "roles", [])
+    permissions = interaction.permissions
+    return Asker(
+        user_id=str(user.id),
+        role_ids=frozenset(str(role.id) for role in roles),
+        is_admin=permissions.manage_guild or permissions.administrator,
+    )
+
+
+def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
+    """The final answer for a minted request: image (from the bot's own gateway, never the
+    expiring Discord CDN URL), name, token ID and links."""
+    name = discord.utils.escape_markdown(result.name)
+    embed = discord.Embed(title=name[:256], colour=discord.Colour.green())
+    if result.token_url:
+        embed.url = result.token_url
+    if result.image_cid:
+        embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{result.image_cid}")
+    if result.token_id is not None:
+        embed.add_field(name="Token ID", value=f"`{result.token_id:#066x}`"[:1024], inline=False)
+    links = [
+        f"[{label}]({url})"
+        for label, url in (
+            ("Transaction", result.tx_url),
+            ("Token", result.token_url),
+            ("Marketplace", result.marketplace_url),
+        )
+        if url
+    ]
+    if links:
+        embed.add_field(name="Links", value=" · ".join(links), inline=False)
+    owner = (
+        "held for you by the bot (link a wallet with /wallet set)"
+        if result.custodial
+        else (f"`{result.recipient}`")
+    )
+    embed.add_field(name="Owner", value=owner, inline=False)
+    return embed
+
+
+def answer_text(result: MintResult) -> str:
+    if result.minted:
+        asked_by = (result.reply_to or {}).get("asked_by")
+        if asked_by and asked_by != result.requester_id:
+            return f"<@{result.requester_id}>, <@{asked_by}> minted your message as an NFT."
+        return "Minted!"
+    return f"Could not mint that: {result.failure_reason or result.status_text}"
+
+
+class MintBot(commands.Bot):
+    """The bot process's Discord side, built by the composition root around the runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+        self.runtime = runtime
+
+    async def setup_hook(self) -> None:
+        for extension in COGS:
+            await self.load_extension(extension)
+        guild_id = self.runtime.settings.discord_dev_guild_id
+        if guild_id is not None:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+        self.runtime.service.add_notifier("discord", self.deliver)
+
+    async def deliver(self, result: MintResult) -> None:
+        """Give a request its final answer. Raises if Discord could not be reached, so the
+        pipeline tries again later."""
+        reply = result.reply_to or {}
+        fresh = time.time() - float(reply.get("issued_at", 0)) < TOKEN_LIFETIME_S
+        if reply.get("token") and fresh:
+            try:
+                await self._answer_interaction(result, reply)
+                return
+            except discord.HTTPException as err:
+                if err.status >= 500 or err.code not in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK):
+                    raise
+                log.info("interaction token for %s expired; answering in the channel", result.key)
+        await self._answer_in_channel(result)
+
+    async def _answer_interaction(self, result: MintResult, reply: dict[str, Any]) -> None:
+        # The interaction's own webhook (type 3, "application"): only it may send ephemerals.
+        webhook = discord.Webhook.from_state(
+            {"id": reply["application_id"], "type": 3, "token": reply["token"]}, self._connection
+        )
+        original = int(reply["original_id"]) if reply.get("original_id") else None
+        mentions = self._mentions(result)
+        if result.minted:
+            if original is not None:
+                await webhook.edit_message(
+                    original,
+                    content=answer_text(result),
+                    embed=self._embed(result),
+                    allowed_mentions=mentions,
+                )
+            else:
+                await webhook.send(
+                    answer_text(result), embed=self._embed(result), allowed_mentions=mentions
+                )
+            return
+        # Errors are for the requester's eyes only: the public "thinking" message goes.
+        if original is not None:
+            with contextlib.suppress(discord.NotFound):  # already gone: a retried delivery
+                await webhook.delete_message(original)
+        await webhook.send(answer_text(result), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _answer_in_channel(self, result: MintResult) -> None:
+        channel = self.get_partial_messageable(int(result.chat_id))
+        text = f"<@{result.requester_id}> {answer_text(result)}"[:2000]
+        only_requester = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
+        )
+        if result.minted:
+            await channel.send(text, embed=self._embed(result), allowed_mentions=only_requester)
+        else:
+            await channel.send(text, allowed_mentions=only_requester)
+
+    def _embed(self, result: MintResult) -> discord.Embed:
+        return result_embed(result, self.runtime.settings.public_base_url)
+
+    @staticmethod
+    def _mentions(result: MintResult) -> discord.AllowedMentions:
+        """Only the author of a message minted by someone else is pinged."""
+        asked_by = (result.reply_to or {}).get("asked_by")
+        if asked_by and asked_by != result.requester_id:
+            return discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
+            )
+        return NO_MENTIONS

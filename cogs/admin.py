@@ -1,0 +1,120 @@
+"""/admin pause|resume|balance|stats|config, for members with Manage Server.
+
+Discord hides the group from everyone else (default permissions), and every command checks
+again here, since a server's own overrides can show it to others.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.communities import KEEP, CommunityConfig
+from bot.discord_client import NO_MENTIONS, MintBot
+
+CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
+
+
+def describe(config: CommunityConfig) -> str:
+    channels = " ".join(f"<#{c}>" for c in config.allowed_channels) or "every channel"
+    minter = f"<@&{config.minter_role_id}>" if config.minter_role_id else "everyone"
+    curator = f"<@&{config.curator_role_id}>" if config.curator_role_id else "nobody (authors only)"
+    return (
+        f"Minting: {'**paused**' if config.paused else 'on'}\n"
+        f"Channels: {channels}\nWho may mint: {minter}\n"
+        f"Who may mint others' messages: {curator}"
+    )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Admin(commands.GroupCog, group_name="admin", group_description="Run minting here"):
+    def __init__(self, bot: MintBot) -> None:
+        self.bot = bot
+        self.service = bot.runtime.service
+        self.communities = bot.runtime.service.communities
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        permissions = interaction.permissions
+        if permissions.manage_guild or permissions.administrator:
+            return True
+        await interaction.response.send_message(
+            "Only members with Manage Server can use admin commands.", ephemeral=True
+        )
+        return False
+
+    async def _reply(self, interaction: discord.Interaction[MintBot], text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="pause", description="Stop new mints in this server")
+    async def pause(self, interaction: discord.Interaction[MintBot]) -> None:
+        await self.communities.configure("discord", str(interaction.guild_id), paused=True)
+        await self._reply(interaction, "Minting is paused here. Requests already made go on.")
+
+    @app_commands.command(name="resume", description="Allow new mints in this server again")
+    async def resume(self, interaction: discord.Interaction[MintBot]) -> None:
+        await self.communities.configure("discord", str(interaction.guild_id), paused=False)
+        await self._reply(interaction, "Minting is on again.")
+
+    @app_commands.command(name="balance", description="The hot wallet's balance and today's spend")
+    async def balance(self, interaction: discord.Interaction[MintBot]) -> None:
+        address, balance, spent = await self.service.hot_wallet()
+        await self._reply(
+            interaction,
+            f"Hot wallet `{address}`: {balance / 1e18:.6f} in native currency; fees committed "
+            f"today (UTC): {spent / 1e18:.6f}.",
+        )
+
+    @app_commands.command(name="stats", description="Mint requests from this server")
+    async def stats(self, interaction: discord.Interaction[MintBot]) -> None:
+        counts = await self.service.community_stats("discord", str(interaction.guild_id))
+        creators = counts.pop("creators", 0)
+        lines = [f"{phase}: {count}" for phase, count in sorted(counts.items())]
+        await self._reply(
+            interaction,
+            "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet.",
+        )
+
+    @app_commands.command(name="config", description="Where and by whom minting is allowed")
+    @app_commands.describe(
+        channels="Channels where minting works (mention them), or 'all'",
+        minter_role="Only this role may mint (@everyone: anyone)",
+        curator_role="This role may mint anyone's message (@everyone: authors only)",
+    )
+    async def config(
+        self,
+        interaction: discord.Interaction[MintBot],
+        channels: str | None = None,
+        minter_role: discord.Role | None = None,
+        curator_role: discord.Role | None = None,
+    ) -> None:
+        allowed: tuple[str, ...] | None = None
+        if channels is not None:
+            found = tuple(a or b for a, b in CHANNEL_MENTION.findall(channels))
+            if channels.strip().lower() != "all" and not found:
+                await self._reply(interaction, "Mention the channels (#name), or say `all`.")
+                return
+            allowed = found
+        config = await self.communities.configure(
+            "discord",
+            str(interaction.guild_id),
+            allowed_channels=allowed,
+            minter_role_id=_role(minter_role),
+            curator_role_id=_role(curator_role),
+        )
+        await self._reply(interaction, describe(config))
+
+
+def _role(role: discord.Role | None) -> str | Any | None:
+    """KEEP when not given; None for @everyone (no restriction); else the role's ID."""
+    if role is None:
+        return KEEP
+    return None if role.is_default() else str(role.id)
+
+
+async def setup(bot: MintBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,315 @@
+"""/mint, the "Mint as NFT" message command, /status and /mynfts.
+
+Thin: parse the interaction, ask the core, render. The core decides who may mint, duplicates,
+rate limits and recipients; the answer to a mint arrives later through `MintBot.deliver`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from pathlib import PurePosixPath
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_client import NO_MENTIONS, MintBot, asker_of, result_embed
+from bot.errors import RequestRejected
+from bot.minting.requests import MintResult, MintSubmission
+
+# Discord: "This interaction has already been acknowledged" (a replayed interaction).
+ALREADY_ACKNOWLEDGED = 40060
+GALLERY_PAGE_TIMEOUT_S = 600
+
+
+async def refuse(interaction: discord.Interaction[Any], reason: str) -> None:
+    """Tell only the requester, in plain words. A public "thinking" message goes away."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(
+            reason, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+        return
+    # Nothing to delete, or already gone: the follow-up still says why.
+    with contextlib.suppress(discord.HTTPException):
+        await interaction.delete_original_response()
+    await interaction.followup.send(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def image_attachment(message: discord.Message) -> discord.Attachment | None:
+    for attachment in message.attachments:
+        if (attachment.content_type or "").startswith("image/") or attachment.width:
+            return attachment
+    return None
+
+
+def name_for_message(message: discord.Message, attachment: discord.Attachment) -> str:
+    """A token name for a message minted from the context menu: its first line of text, or
+    the file's name. Mentions and markup are dropped, so the name is only words."""
+    text = discord.utils.remove_markdown(message.clean_content).replace("@", "")
+    # clean_content defuses mentions with zero-width spaces: drop all invisible characters.
+    lines = [
+        "".join(c for c in line if unicodedata.category(c)[0] != "C") for line in text.splitlines()
+    ]
+    first_line = next((line.strip() for line in lines if line.strip()), "")
+    return (first_line or PurePosixPath(attachment.filename).stem or "Untitled")[:100]
+
+
+class Mint(commands.Cog):
+    def __init__(self, bot: MintBot) -> None:
+        self.bot = bot
+        self.service = bot.runtime.service
+        self.mint_message_menu = app_commands.ContextMenu(
+            name="Mint as NFT", callback=self.mint_message
+        )
+        self.mint_message_menu.guild_only = True
+        bot.tree.add_command(self.mint_message_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.mint_message_menu.name, type=self.mint_message_menu.type)
+
+    @app_commands.command(name="mint", description="Mint an image as an NFT")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        image="The picture to mint (PNG, JPEG, GIF or WebP)",
+        name="The token's name",
+        description="A few words about it",
+        to="An Ethereum address to receive it (default: your linked wallet, or held for you)",
+    )
+    async def mint(
+        self,
+        interaction: discord.Interaction[MintBot],
+        image: discord.Attachment,
+        name: app_commands.Range[str, 1, 100],
+        description: app_commands.Range[str, 0, 1000] | None = None,
+        to: str | None = None,
+    ) -> None:
+        await self._mint(
+            interaction,
+            author=interaction.user,
+            attachment=image,
+            name=name,
+            description=description or "",
+            recipient=to,
+            message_id=str(interaction.id),
+            confirm_repeat=True,
+        )
+
+    async def mint_message(
+        self, interaction: discord.Interaction[MintBot], message: discord.Message
+    ) -> None:
+        attachment = image_attachment(message)
+        if attachment is None:
+            await refuse(interaction, "That message has no image to mint.")
+            return
+        await self._mint(
+            interaction,
+            author=message.author,
+            attachment=attachment,
+            name=name_for_message(message, attachment),
+            description="",
+            recipient=None,
+            message_id=str(message.id),
+            confirm_repeat=False,
+        )
+
+    async def _mint(
+        self,
+        interaction: discord.Interaction[MintBot],
+        *,
+        author: discord.abc.User,
+        attachment: discord.Attachment,
+        name: str,
+        description: str,
+        recipient: str | None,
+        message_id: str,
+        confirm_repeat: bool,
+    ) -> None:
+        key = ("discord", str(interaction.channel_id), message_id)
+        try:
+            fresh = await self.service.admit(
+                key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
+            )
+            self.service.check_size(attachment.size)
+        except RequestRejected as err:
+            await refuse(interaction, str(err))
+            return
+        if not fresh:
+            await self._already_minting(interaction)
+            return
+        # Acknowledge within Discord's 3 seconds; the download and everything after follow.
+        try:
+            await interaction.response.defer(thinking=True)
+        except discord.HTTPException as err:
+            if err.code != ALREADY_ACKNOWLEDGED:
+                raise
+        try:
+            original_id: str | None = str((await interaction.original_response()).id)
+        except discord.HTTPException:
+            original_id = None  # e.g. the token expired already: the answer goes to the channel
+        try:
+            data = await attachment.read()  # now: attachment URLs expire
+        except discord.HTTPException:
+            await refuse(interaction, "Discord would not hand over that file; try again.")
+            return
+        submission = MintSubmission(
+            platform="discord",
+            chat_id=str(interaction.channel_id),
+            message_id=message_id,
+            requester_id=str(author.id),
+            requester_name=getattr(author, "display_name", author.name),
+            image=data,
+            name=name,
+            description=description,
+            recipient=recipient,
+            community_id=str(interaction.guild_id),
+            reply_to={
+                "application_id": str(interaction.application_id),
+                "token": interaction.token,
+                "original_id": original_id,
+                "issued_at": interaction.created_at.timestamp(),
+                "asked_by": str(interaction.user.id),
+            },
+        )
+        if confirm_repeat:
+            earlier = await self.service.recent_same_image("discord", str(author.id), data)
+            if earlier is not None:
+                view = ConfirmRepeat(self, submission, owner_id=interaction.user.id)
+                earlier_name = discord.utils.escape_markdown(earlier.name)
+                await interaction.edit_original_response(
+                    content=(
+                        f"You minted this image as **{earlier_name}** within the last day. "
+                        "Mint it again?"
+                    ),
+                    view=view,
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return
+        await self.submit(interaction, submission)
+
+    async def submit(
+        self, interaction: discord.Interaction[MintBot], submission: MintSubmission
+    ) -> None:
+        try:
+            handle = await self.service.submit(submission)
+        except RequestRejected as err:
+            await refuse(interaction, str(err))
+            return
+        if handle.duplicate:  # someone else's click got there first: theirs gets the answer
+            await self._already_minting(interaction)
+
+    async def _already_minting(self, interaction: discord.Interaction[MintBot]) -> None:
+        text = "That is already being minted; the answer appears where it was first asked."
+        try:
+            await refuse(interaction, text)
+        except discord.HTTPException as err:
+            if err.code != ALREADY_ACKNOWLEDGED:
+                raise  # else a replay of an interaction that is already being answered
+
+    @app_commands.command(name="status", description="Your latest mint requests")
+    async def status(self, interaction: discord.Interaction[MintBot]) -> None:
+        results, _ = await self.service.requests_of(
+            "discord", str(interaction.user.id), minted_only=False, limit=5
+        )
+        if not results:
+            text = "You have no mint requests yet. Try `/mint`."
+        else:
+            text = "\n".join(
+                f"**{discord.utils.escape_markdown(r.name)}**: {r.status_text}"
+                + (f" ({r.waiting_reason})" if r.waiting_reason else "")
+                + (f" · [transaction]({r.tx_url})" if r.tx_url else "")
+                for r in results
+            )
+        await interaction.response.send_message(
+            text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="mynfts", description="The NFTs minted from your images")
+    async def mynfts(self, interaction: discord.Interaction[MintBot]) -> None:
+        gallery = Gallery(self, owner_id=interaction.user.id)
+        page, total = await gallery.page(0)
+        if total == 0:
+            await interaction.response.send_message(
+                "Nothing minted yet. Try `/mint`.", ephemeral=True
+            )
+            return
+        await interaction.response.send_message(
+            embed=page, view=gallery, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+class ConfirmRepeat(discord.ui.View):
+    """ "Mint it again?" for the same image from the same user within a day."""
+
+    def __init__(self, cog: Mint, submission: MintSubmission, *, owner_id: int) -> None:
+        super().__init__(timeout=GALLERY_PAGE_TIMEOUT_S)
+        self.cog = cog
+        self.submission = submission
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="Mint again", style=discord.ButtonStyle.primary)
+    async def again(
+        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[ConfirmRepeat]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Minting…", view=None)
+        await self.cog.submit(interaction, self.submission)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[ConfirmRepeat]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Not minted.", view=None)
+
+
+class Gallery(discord.ui.View):
+    """One minted token per page, with buttons to turn pages."""
+
+    def __init__(self, cog: Mint, *, owner_id: int) -> None:
+        super().__init__(timeout=GALLERY_PAGE_TIMEOUT_S)
+        self.cog = cog
+        self.owner_id = owner_id
+        self.index = 0
+        self.total = 0
+
+    async def page(self, index: int) -> tuple[discord.Embed, int]:
+        results, self.total = await self.cog.service.requests_of(
+            "discord", str(self.owner_id), minted_only=True, offset=index, limit=1
+        )
+        self.index = index
+        self.previous.disabled = index <= 0
+        self.next.disabled = index + 1 >= self.total
+        if not results:
+            return discord.Embed(title="Nothing here"), self.total
+        return self._embed(results[0]), self.total
+
+    def _embed(self, result: MintResult) -> discord.Embed:
+        embed = result_embed(result, self.cog.bot.runtime.settings.public_base_url)
+        embed.set_footer(text=f"{self.index + 1} of {self.total}")
+        return embed
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="◀", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[Gallery]
+    ) -> None:
+        embed, _total = await self.page(max(0, self.index - 1))
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    @discord.ui.button(label="▶", style=discord.ButtonStyle.secondary)
+    async def next(
+        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[Gallery]
+    ) -> None:
+        embed, _total = await self.page(self.index + 1)
+        await interaction.response.edit_message(embed=embed, view=self)
+
+
+async def setup(bot: MintBot) -> None:
+    await bot.add_cog(Mint(bot))

@@ -1,0 +1,602 @@
+"""A local Discord: enough of the REST API and the gateway for the real discord.py to run a bot
+against it, with every REST call recorded.
+
+Tests build a world (a guild, roles, members, channels, messages with attachments), then act
+as users: dispatch slash commands, message context menus and button clicks as real
+INTERACTION_CREATE events, replay them, expire interaction tokens, force a RESUME. The bot
+reaches it through DISCORD_API_BASE_URL and DISCORD_GATEWAY_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API = "/api/v10"
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.test.emulator"  # a bot token's shape; its ID is the app's
+APPLICATION_ID = "123456789012345678"
+EPHEMERAL = 1 << 6
+MANAGE_GUILD = 1 << 5
+DEFAULT_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 31)  # view, send, embed, use cmds
+
+BODY = web.RequestKey("body", object)
+DISCORD_EPOCH_MS = 1_420_070_400_000
+_sequence = itertools.count()
+
+
+def snowflake() -> str:
+    """A real snowflake: discord.py reads an object's creation time out of its ID."""
+    now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    return str((now_ms << 22) | (next(_sequence) % (1 << 22)))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user_object(user_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+    }
+
+
+@dataclass
+class Call:
+    """One REST request the bot made."""
+
+    method: str
+    path: str
+    body: Any
+    at: float
+
+
+@dataclass
+class Member:
+    user_id: str
+    name: str
+    role_ids: list[str] = field(default_factory=list)
+    permissions: int = DEFAULT_PERMISSIONS
+
+
+@dataclass
+class Interaction:
+    """A dispatched interaction and what the bot did with it."""
+
+    id: str
+    token: str
+    payload: dict[str, Any]
+    dispatched_at: float
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callback_at: float | None = None
+    original: dict[str, Any] | None = None
+    original_edits: list[dict[str, Any]] = field(default_factory=list)
+    original_deleted: bool = False
+    followups: list[dict[str, Any]] = field(default_factory=list)
+    expired: bool = False
+
+
+class DiscordServer:
+    def __init__(self) -> None:
+        self.bot_user = user_object(APPLICATION_ID, "mintbot")
+        self.guild_id = snowflake()
+        self.channel_id = snowflake()
+        self.roles: dict[str, dict[str, Any]] = {
+            self.guild_id: self._role(self.guild_id, "@everyone", DEFAULT_PERMISSIONS, 0)
+        }
+        self.members: dict[str, Member] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.attachments: dict[str, tuple[bytes, str]] = {}
+        self.commands: dict[str, dict[str, Any]] = {}
+        self.interactions: dict[str, Interaction] = {}
+        self.channel_messages: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.gateway_ops: list[int] = []
+        self.identified = asyncio.Event()
+        self.synced = asyncio.Event()
+        self._socket: web.WebSocketResponse | None = None
+        self._compress: Any = None
+        self._session_id = ""
+        self._seq = 0
+        self._sent: list[dict[str, Any]] = []  # this session's dispatches, for RESUME
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._record], client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{filename}", self._attachment)
+        app.router.add_route("*", API + "/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE_URL": self.api_url,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+        }
+
+    # ----- the world -------------------------------------------------------------------------
+
+    @staticmethod
+    def _role(role_id: str, name: str, permissions: int, position: int) -> dict[str, Any]:
+        return {
+            "id": role_id,
+            "name": name,
+            "permissions": str(permissions),
+            "position": position,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+
+    def add_role(self, name: str, permissions: int = 0) -> str:
+        role_id = snowflake()
+        self.roles[role_id] = self._role(role_id, name, permissions, len(self.roles))
+        return role_id
+
+    def add_member(self, name: str, *, roles: list[str] | None = None, admin: bool = False) -> str:
+        user_id = snowflake()
+        permissions = DEFAULT_PERMISSIONS | (MANAGE_GUILD if admin else 0)
+        self.members[user_id] = Member(user_id, name, list(roles or []), permissions)
+        return user_id
+
+    def add_attachment(self, data: bytes, filename: str = "art.png") -> dict[str, Any]:
+        attachment_id = snowflake()
+        self.attachments[attachment_id] = (data, "image/png")
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": "image/png",
+            "width": 32,
+            "height": 32,
+        }
+
+    def add_message(self, author_id: str, content: str, attachments: list[dict[str, Any]]) -> str:
+        message_id = snowflake()
+        self.messages[message_id] = {
+            "id": message_id,
+            "channel_id": self.channel_id,
+            "guild_id": self.guild_id,
+            "author": user_object(author_id, self.members[author_id].name),
+            "content": content,
+            "attachments": attachments,
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+        }
+        return message_id
+
+    def _member_object(self, member: Member) -> dict[str, Any]:
+        return {
+            "user": user_object(member.user_id, member.name),
+            "roles": member.role_ids,
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(member.permissions),
+        }
+
+    def _guild_object(self) -> dict[str, Any]:
+        bot_member = Member(APPLICATION_ID, "mintbot")
+        return {
+            "id": self.guild_id,
+            "name": "Test community",
+            "owner_id": next(iter(self.members), APPLICATION_ID),
+            "roles": list(self.roles.values()),
+            "channels": [
+                {
+                    "id": self.channel_id,
+                    "type": 0,
+                    "name": "art",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "guild_id": self.guild_id,
+                }
+            ],
+            "members": [self._member_object(m) for m in [bot_member, *self.members.values()]],
+            "member_count": len(self.members) + 1,
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "voice_states": [],
+            "presences": [],
+            "unavailable": False,
+            "large": False,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "system_channel_flags": 0,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "afk_timeout": 300,
+            "joined_at": _now(),
+        }
+
+    # ----- acting as users ---------------------------------------------------------------------
+
+    async def slash(
+        self, user_id: str, name: str, options: list[dict[str, Any]], **resolved: Any
+    ) -> Interaction:
+        """A user runs /name; subcommands are options of type 1."""
+        data: dict[str, Any] = {
+            "id": self.commands.get(name, {}).get("id", snowflake()),
+            "name": name,
+            "type": 1,
+            "options": options,
+        }
+        if resolved:
+            data["resolved"] = resolved
+        return await self._interact(user_id, 2, data)
+
+    async def mint(self, user_id: str, image: bytes, name: str, **more: str) -> Interaction:
+        attachment = self.add_attachment(image)
+        options: list[dict[str, Any]] = [
+            {"name": "image", "type": 11, "value": attachment["id"]},
+            {"name": "name", "type": 3, "value": name},
+            *({"name": key, "type": 3, "value": value} for key, value in more.items()),
+        ]
+        return await self.slash(
+            user_id, "mint", options, attachments={attachment["id"]: attachment}
+        )
+
+    async def message_command(self, user_id: str, name: str, message_id: str) -> Interaction:
+        data = {
+            "id": self.commands.get(name, {}).get("id", snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": message_id,
+            "resolved": {"messages": {message_id: self.messages[message_id]}},
+        }
+        return await self._interact(user_id, 2, data)
+
+    async def click(self, user_id: str, message: dict[str, Any], custom_id: str) -> Interaction:
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interact(user_id, 3, data, message=message)
+
+    async def _interact(
+        self, user_id: str, kind: int, data: dict[str, Any], **extra: Any
+    ) -> Interaction:
+        member = self.members[user_id]
+        interaction_id = snowflake()
+        token = f"interaction-token-{interaction_id}"
+        payload = {
+            "id": interaction_id,
+            "application_id": APPLICATION_ID,
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": self.guild_id,
+            "channel_id": self.channel_id,
+            "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "art"},
+            "member": self._member_object(member),
+            "app_permissions": str(DEFAULT_PERMISSIONS),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 25 * 1024 * 1024,
+            "authorizing_integration_owners": {"0": self.guild_id},
+            "context": 0,
+            "data": data,
+            **extra,
+        }
+        record = Interaction(interaction_id, token, payload, time.monotonic())
+        self.interactions[interaction_id] = record
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return record
+
+    async def replay(self, interaction: Interaction) -> None:
+        """Deliver the same INTERACTION_CREATE again, as a gateway replay after RESUME can."""
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+
+    def expire(self, interaction: Interaction) -> None:
+        """Its webhook token stops working, as Discord's do after 15 minutes."""
+        interaction.expired = True
+
+    async def force_resume(self) -> None:
+        """Drop the connection with a resumable close code; discord.py reconnects and RESUMEs."""
+        if self._socket is not None:
+            await self._socket.close(code=4000)
+
+    # ----- waiting ---------------------------------------------------------------------------
+
+    async def wait_for(self, check: Callable[[], object], timeout: float = 30) -> None:
+        """Poll `check`; on timeout, fail with the REST calls the bot made."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not check():
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            calls = "\n".join(f"{c.method} {c.path} {c.body}"[:300] for c in self.calls)
+            raise AssertionError(f"timed out; the bot's REST calls:\n{calls}") from None
+
+    def posted(self) -> list[dict[str, Any]]:
+        return self.channel_messages
+
+    # ----- gateway -----------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        if self._socket is not None and not self._socket.closed:
+            await self._socket.close()
+        self._socket = socket
+        compress = request.query.get("compress")
+        if compress not in (None, "zlib-stream"):
+            raise web.HTTPBadRequest(text=f"unsupported compression {compress}")
+        self._compress = zlib.compressobj() if compress == "zlib-stream" else None
+        await self._send({"op": 10, "d": {"heartbeat_interval": 41_250}})
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(message.data)
+            op = payload["op"]
+            self.gateway_ops.append(op)
+            if op == 1:
+                await self._send({"op": 11})
+            elif op == 2:
+                await self._identify(payload["d"])
+            elif op == 6:
+                await self._resume(payload["d"])
+        if self._socket is socket:
+            self._socket = None
+        return socket
+
+    async def _identify(self, data: dict[str, Any]) -> None:
+        if data.get("token") != TOKEN:
+            await self._socket.close(code=4004)  # type: ignore[union-attr]
+            return
+        self._session_id, self._seq, self._sent = snowflake(), 0, []
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": {**self.bot_user, "bot": True, "verified": True, "flags": 0},
+                "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "session_id": self._session_id,
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": APPLICATION_ID, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
+        await self.dispatch("GUILD_CREATE", self._guild_object())
+        self.identified.set()
+
+    async def _resume(self, data: dict[str, Any]) -> None:
+        if data.get("session_id") != self._session_id:
+            await self._send({"op": 9, "d": False})
+            return
+        for event in self._sent:
+            if event["s"] > (data.get("seq") or 0):
+                await self._send(event)
+        await self.dispatch("RESUMED", {})
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        self._seq += 1
+        payload = {"op": 0, "t": event, "s": self._seq, "d": data}
+        self._sent.append(payload)
+        await self._send(payload)
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        if self._socket is None or self._socket.closed:
+            return  # delivered on RESUME
+        raw = json.dumps(payload).encode()
+        if self._compress is not None:
+            raw = self._compress.compress(raw) + self._compress.flush(zlib.Z_SYNC_FLUSH)
+        with contextlib.suppress(ConnectionResetError):
+            await self._socket.send_bytes(raw)
+
+    # ----- REST --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _record(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith(API):
+            body: Any = None
+            if request.content_type == "application/json":
+                body = await request.json()
+            elif request.content_type.startswith("multipart/"):
+                form = await request.post()
+                body = json.loads(str(form.get("payload_json", "{}")))
+            request[BODY] = body
+            path = request.path[len(API) :]
+            self.calls.append(Call(request.method, path, body, time.monotonic()))
+            # Interaction callbacks and webhooks authenticate by the token in their path.
+            by_token = path.startswith(("/interactions/", "/webhooks/"))
+            if not by_token and request.headers.get("Authorization") != f"Bot {TOKEN}":
+                return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        return await handler(request)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        data, content_type = self.attachments[request.match_info["id"]]
+        return web.Response(body=data, content_type=content_type)
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        parts = request.match_info["path"].strip("/").split("/")
+        method, body = request.method, request.get(BODY)
+        match parts:
+            case ["users", "@me"]:
+                return _json({**self.bot_user, "bot": True})
+            case ["gateway"] | ["gateway", "bot"]:
+                return _json(
+                    {
+                        "url": self.gateway_url,
+                        "shards": 1,
+                        "session_start_limit": {
+                            "total": 1000,
+                            "remaining": 999,
+                            "reset_after": 0,
+                            "max_concurrency": 1,
+                        },
+                    }
+                )
+            case ["oauth2", "applications", "@me"] | ["applications", "@me"]:
+                return _json(
+                    {
+                        "id": APPLICATION_ID,
+                        "name": "mintbot",
+                        "icon": None,
+                        "description": "",
+                        "bot_public": True,
+                        "bot_require_code_grant": False,
+                        "verify_key": "0" * 64,
+                        "flags": 0,
+                        "owner": user_object("1", "owner"),
+                        "team": None,
+                    }
+                )
+            case ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]:
+                if method == "PUT":
+                    self.commands = {c["name"]: {**c, "id": snowflake()} for c in body}
+                    self.synced.set()
+                return _json(
+                    [
+                        {"description": "", **c, "application_id": APPLICATION_ID, "version": "1"}
+                        for c in self.commands.values()
+                    ]
+                )
+            case ["interactions", interaction_id, token, "callback"]:
+                return self._callback(interaction_id, token, body)
+            case ["webhooks", _, token, *rest]:
+                return self._webhook(method, token, rest, body)
+            case ["channels", channel_id, "messages"] if method == "POST":
+                message = self._message(body, channel_id)
+                self.channel_messages.append(message)
+                return _json(message)
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    def _find(self, token: str) -> Interaction | None:
+        return next((i for i in self.interactions.values() if i.token == token), None)
+
+    def _callback(self, interaction_id: str, token: str, body: dict[str, Any]) -> web.Response:
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None or interaction.token != token:
+            return _json({"message": "Unknown interaction", "code": 10062}, 404)
+        if interaction.callbacks:
+            return _json(
+                {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
+            )
+        interaction.callbacks.append(body)
+        interaction.callback_at = time.monotonic()
+        data = body.get("data") or {}
+        message = self._message(data, self.channel_id)
+        if body["type"] in (4, 5):
+            interaction.original = message
+        return _json(
+            {
+                "interaction": {
+                    "id": interaction_id,
+                    "type": interaction.payload["type"],
+                    "response_message_id": message["id"],
+                    "response_message_loading": body["type"] == 5,
+                    "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL),
+                },
+                "resource": {"type": body["type"], "message": message},
+            }
+        )
+
+    def _webhook(
+        self, method: str, token: str, rest: list[str], body: dict[str, Any] | None
+    ) -> web.Response:
+        interaction = self._find(token)
+        if interaction is None or interaction.expired:
+            return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
+        if not rest:  # POST: a follow-up
+            message = self._message(body or {}, self.channel_id)
+            interaction.followups.append(message)
+            return _json(message)
+        target = rest[1] if len(rest) > 1 else ""
+        original = interaction.original
+        is_original = target == "@original" or (original is not None and target == original["id"])
+        if not is_original or original is None or interaction.original_deleted:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if method == "PATCH":
+            original.update({k: v for k, v in (body or {}).items() if k != "attachments"})
+            interaction.original_edits.append(body or {})
+        elif method == "DELETE":
+            interaction.original_deleted = True
+            return web.Response(status=204)
+        return _json(original)
+
+    def _message(self, body: dict[str, Any], channel_id: str) -> dict[str, Any]:
+        return {
+            "id": snowflake(),
+            "channel_id": channel_id,
+            "author": {**self.bot_user, "bot": True},
+            "content": body.get("content") or "",
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "flags": body.get("flags") or 0,
+            "allowed_mentions": body.get("allowed_mentions"),
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "type": 0,
+        }
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only under exactly this header, with no charset.
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )

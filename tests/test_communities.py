@@ -1,0 +1,83 @@
+"""Who may mint where: community settings, roles, curators, pauses and rate limits (the core
+decisions both chat platforms share)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Runtime
+from bot.communities import KEEP, Asker
+from bot.errors import MintingPaused, NotAllowed, RateLimited
+from tests.support import Inbox, answered, submission
+
+pytestmark = pytest.mark.db
+
+MEMBER = Asker("u1")
+CURATOR = Asker("u2", frozenset({"curators"}))
+ADMIN = Asker("u3", is_admin=True)
+
+
+async def admit(runtime: Runtime, message_id: str, asker: Asker, author: str = "u1") -> bool:
+    return await runtime.service.admit(
+        ("test", "chat", message_id), "guild", asker, author_id=author
+    )
+
+
+async def test_anyone_may_mint_their_own_image_by_default(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    assert await admit(runtime, "1", MEMBER)
+
+
+async def test_someone_elses_message_needs_the_curator_role(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    with pytest.raises(NotAllowed, match="author or a curator"):
+        await admit(runtime, "1", CURATOR, author="u9")  # no curator role configured yet
+    await runtime.service.communities.configure("test", "guild", curator_role_id="curators")
+    assert await admit(runtime, "1", CURATOR, author="u9")
+    with pytest.raises(NotAllowed):
+        await admit(runtime, "1", MEMBER, author="u9")
+    assert await admit(runtime, "1", ADMIN, author="u9")
+
+
+async def test_channels_minter_role_and_pause(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    communities = runtime.service.communities
+    await communities.configure("test", "guild", allowed_channels=("elsewhere",))
+    with pytest.raises(NotAllowed, match="not enabled in this channel"):
+        await admit(runtime, "1", MEMBER)
+    config = await communities.configure(
+        "test", "guild", allowed_channels=(), minter_role_id="minters"
+    )
+    assert config.allowed_channels == () and config.minter_role_id == "minters"
+    with pytest.raises(NotAllowed, match="minter role"):
+        await admit(runtime, "1", MEMBER)
+    assert await admit(runtime, "1", Asker("u1", frozenset({"minters"})))
+    config = await communities.configure("test", "guild", minter_role_id=None, paused=True)
+    assert config.minter_role_id is None and config.paused
+    with pytest.raises(MintingPaused, match="paused"):
+        await admit(runtime, "1", MEMBER)
+    # KEEP leaves a setting alone
+    config = await communities.configure("test", "guild", curator_role_id=KEEP, paused=False)
+    assert not config.paused
+
+
+async def test_a_known_key_is_not_admitted_again_even_when_paused(bot: tuple[Runtime, Inbox]):
+    """A replayed or double-clicked message: the answer is already on its way."""
+    runtime, inbox = bot
+    sub = submission("5")
+    await runtime.service.submit(sub)
+    await runtime.service.communities.configure("test", "guild", paused=True)
+    assert not await admit(runtime, "5", MEMBER)
+    await answered(runtime, inbox, sub.key)
+
+
+async def test_the_rate_limit_says_when_to_try_again(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    limit = runtime.settings.user_mints_per_minute
+    for i in range(limit):
+        await runtime.service.submit(submission(str(10 + i)))
+    with pytest.raises(RateLimited) as refused:
+        await admit(runtime, "99", MEMBER)
+    assert 1 <= refused.value.retry_after <= 60
+    assert f"try again in {refused.value.retry_after} s" in str(refused.value)
+    assert await admit(runtime, "99", Asker("someone-else"), author="someone-else")

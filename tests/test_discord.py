@@ -1,0 +1,251 @@
+"""Discord end to end: `python -m bot run`, unmodified, against the local Discord emulator and
+anvil. Each test acts as members would and checks what they would see, and the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chain.contract import Collection
+from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
+from tests.support import DEV_MINTER, PROJECT_ROOT, balance, png
+
+pytestmark = pytest.mark.db
+HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+
+
+@contextlib.asynccontextmanager
+async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env={"PATH": os.environ["PATH"], **env},
+            cwd=PROJECT_ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[DiscordServer]:
+    server = DiscordServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def world(discord: DiscordServer) -> dict[str, str]:
+    curator_role = discord.add_role("Curator")
+    return {
+        "curator_role": curator_role,
+        "author": discord.add_member("Ada"),
+        "curator": discord.add_member("Cleo", roles=[curator_role]),
+        "member": discord.add_member("Max"),
+        "admin": discord.add_member("Ana", admin=True),
+    }
+
+
+@pytest.fixture
+async def running_bot(
+    discord: DiscordServer, world: dict[str, str], bot_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[DiscordServer]:
+    env = {**bot_env, **discord.env(), "USER_MINTS_PER_MINUTE": "3"}
+    async with bot_process(env, tmp_path / "bot.log") as proc:
+        try:
+            await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
+        except TimeoutError:
+            raise AssertionError((tmp_path / "bot.log").read_text()) from None
+        yield discord
+        assert proc.returncode is None, (tmp_path / "bot.log").read_text()
+
+
+def final_embed(interaction: Interaction) -> dict[str, Any]:
+    assert interaction.original is not None
+    return interaction.original["embeds"][0]  # type: ignore[no-any-return]
+
+
+def ephemeral_texts(interaction: Interaction) -> list[str]:
+    """What only the user saw: an ephemeral reply or follow-up."""
+    texts = [
+        c["data"]["content"]
+        for c in interaction.callbacks
+        if c["type"] == 4 and c["data"].get("flags", 0) & EPHEMERAL
+    ]
+    return texts + [m["content"] for m in interaction.followups if m["flags"] & EPHEMERAL]
+
+
+async def answered(discord: DiscordServer, interaction: Interaction) -> None:
+    await discord.wait_for(
+        lambda: (
+            ephemeral_texts(interaction)
+            or (interaction.original and interaction.original.get("embeds"))
+        )
+    )
+
+
+async def test_slash_mint_defers_then_edits_with_the_links(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    mint = await discord.mint(world["author"], png(1), "Harbour *at* dawn", description="pier")
+    await answered(discord, mint)
+    assert mint.callbacks[0]["type"] == 5  # deferred first ...
+    assert mint.callback_at is not None and mint.callback_at - mint.dispatched_at < 3
+    embed = final_embed(mint)  # ... then the original response edited
+    assert embed["title"] == "Harbour \\*at\\* dawn"  # escaped markdown
+    links = next(f["value"] for f in embed["fields"] if f["name"] == "Links")
+    assert "[Transaction](http://127.0.0.1:8080/explorer/tx/0x" in links and "[Token](" in links
+    assert "/ipfs/" in embed["image"]["url"] and "/attachments/" not in embed["image"]["url"]
+    assert mint.original_edits[-1]["allowed_mentions"]["parse"] == []
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_a_replayed_interaction_mints_and_answers_once(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    mint = await discord.mint(world["author"], png(2), "Twice")
+    await discord.replay(mint)  # a gateway replay of the same event
+    await answered(discord, mint)
+    await discord.replay(mint)  # and again after the answer
+    await asyncio.sleep(1.5)
+    assert len(mint.callbacks) == 1
+    assert len([e for e in mint.original_edits if e.get("embeds")]) == 1
+    assert not mint.followups
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_mint_as_nft_by_author_and_curator_at_once_mints_once_for_the_author(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    config = await discord.slash(
+        world["admin"],
+        "admin",
+        [
+            {
+                "name": "config",
+                "type": 1,
+                "options": [{"name": "curator_role", "type": 8, "value": world["curator_role"]}],
+            }
+        ],
+        roles={world["curator_role"]: discord.roles[world["curator_role"]]},
+    )
+    await answered(discord, config)
+    assert f"<@&{world['curator_role']}>" in ephemeral_texts(config)[0]
+    link = await discord.slash(
+        world["author"],
+        "wallet",
+        [{"name": "set", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
+    )
+    await discord.wait_for(lambda: link.callbacks)
+    assert HOLDER in link.callbacks[0]["data"]["content"]
+    message = discord.add_message(
+        world["author"], "Sunset over the **bay** @everyone", [discord.add_attachment(png(3))]
+    )
+    by_author, by_curator = await asyncio.gather(
+        discord.message_command(world["author"], "Mint as NFT", message),
+        discord.message_command(world["curator"], "Mint as NFT", message),
+    )
+    await discord.wait_for(
+        lambda: any(i.original and i.original.get("embeds") for i in (by_author, by_curator))
+    )
+    await asyncio.sleep(1)
+    minted = [i for i in (by_author, by_curator) if i.original and i.original.get("embeds")]
+    assert len(minted) == 1
+    assert final_embed(minted[0])["title"] == "Sunset over the bay everyone"
+    other = by_curator if minted[0] is by_author else by_author
+    assert any("already being minted" in t for t in ephemeral_texts(other))
+    assert await balance(collection, HOLDER) == 1
+
+
+async def test_a_member_cannot_mint_someone_elses_message(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    message = discord.add_message(world["author"], "mine", [discord.add_attachment(png(4))])
+    attempt = await discord.message_command(world["member"], "Mint as NFT", message)
+    await answered(discord, attempt)
+    assert any("author or a curator" in t for t in ephemeral_texts(attempt))
+    assert await balance(collection, DEV_MINTER.address) == 0
+
+
+async def test_a_bad_image_gets_an_ephemeral_error(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    mint = await discord.mint(world["author"], b"this is not a picture", "Broken")
+    await answered(discord, mint)
+    assert mint.original_deleted  # the public "thinking" message is gone
+    assert any("image" in t.lower() for t in ephemeral_texts(mint))
+    assert await balance(collection, DEV_MINTER.address) == 0
+
+
+async def test_the_rate_limit_says_when_to_try_again(
+    running_bot: DiscordServer, world: dict[str, str]
+):
+    discord = running_bot  # USER_MINTS_PER_MINUTE=3
+    for seed in range(3):
+        first = await discord.mint(world["author"], png(10 + seed), f"Quick {seed}")
+        await discord.wait_for(lambda first=first: first.callbacks)  # type: ignore[misc]
+    fourth = await discord.mint(world["author"], png(20), "One too many")
+    await answered(discord, fourth)
+    (text,) = ephemeral_texts(fourth)
+    assert "try again in" in text and text.endswith(" s.")
+    assert [c["type"] for c in fourth.callbacks] == [4]  # refused at once, nothing deferred
+
+
+async def test_admin_commands_are_refused_for_members_and_work_for_admins(
+    running_bot: DiscordServer, world: dict[str, str]
+):
+    discord = running_bot
+    pause = [{"name": "pause", "type": 1, "options": []}]
+    refused = await discord.slash(world["member"], "admin", pause)
+    await answered(discord, refused)
+    assert any("Manage Server" in t for t in ephemeral_texts(refused))
+    paused = await discord.slash(world["admin"], "admin", pause)
+    await answered(discord, paused)
+    assert any("paused" in t for t in ephemeral_texts(paused))
+    mint = await discord.mint(world["author"], png(30), "While paused")
+    await answered(discord, mint)
+    assert any("paused" in t for t in ephemeral_texts(mint))
+    command = discord.commands["admin"]
+    assert int(command["default_member_permissions"]) == 1 << 5  # hidden from members
+
+
+async def test_an_expired_interaction_token_falls_back_to_a_channel_message(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    mint = await discord.mint(world["author"], png(40), "Late answer")
+    await discord.wait_for(lambda: mint.callbacks)
+    discord.expire(mint)
+    await discord.wait_for(lambda: discord.posted())
+    (posted,) = discord.posted()
+    assert posted["content"].startswith(f"<@{world['author']}>")
+    assert posted["allowed_mentions"] == {"parse": [], "users": [int(world["author"])]}
+    assert posted["embeds"][0]["title"] == "Late answer"
+    assert await balance(collection, DEV_MINTER.address) == 1
