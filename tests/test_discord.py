@@ -249,3 +249,39 @@ async def test_an_expired_interaction_token_falls_back_to_a_channel_message(
     assert posted["allowed_mentions"] == {"parse": [], "users": [int(world["author"])]}
     assert posted["embeds"][0]["title"] == "Late answer"
     assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_an_event_sent_during_a_reconnect_arrives_on_resume_and_mints_once(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    await discord.force_resume()
+    mint = await discord.mint(world["author"], png(50), "Across a reconnect")
+    await answered(discord, mint)
+    assert 6 in discord.gateway_ops  # discord.py resumed the session rather than identifying
+    await discord.replay(mint)
+    await asyncio.sleep(1)
+    assert len([e for e in mint.original_edits if e.get("embeds")]) == 1
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_a_restart_in_the_middle_of_a_mint_still_answers(
+    discord: DiscordServer,
+    world: dict[str, str],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    env = {**bot_env, **discord.env()}
+    log = tmp_path / "bot.log"
+    async with bot_process({**env, "MINTBOT_CRASH_AT": "after_sign"}, log) as first:
+        await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
+        mint = await discord.mint(world["author"], png(60), "Survives a crash")
+        await asyncio.wait_for(first.wait(), 60)
+    assert first.returncode == -signal.SIGKILL, log.read_text()
+    assert not mint.original_edits  # killed after signing, before anything was answered
+    async with bot_process(env, log):
+        await answered(discord, mint)
+    assert final_embed(mint)["title"] == "Survives a crash"
+    assert len([e for e in mint.original_edits if e.get("embeds")]) == 1
+    assert await balance(collection, DEV_MINTER.address) == 1
