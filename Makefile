@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput setup clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord setup clean
 
 run: setup
 	$(PY) -m bot run
@@ -24,6 +24,9 @@ bench-gas: setup
 
 bench-throughput: setup
 	$(PY) bench/throughput.py
+
+bench-discord: setup
+	$(PY) bench/discord_ack.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 

@@ -128,26 +128,32 @@ class Mint(commands.Cog):
     ) -> None:
         key = ("discord", str(interaction.channel_id), message_id)
         try:
-            fresh = await self.service.admit(
-                key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
-            )
             self.service.check_size(attachment.size)
         except RequestRejected as err:
             await refuse(interaction, str(err))
             return
-        if not fresh:
-            await self._already_minting(interaction)
-            return
-        # Acknowledge within Discord's 3 seconds; the download and everything after follow.
+        # Acknowledge first, within Discord's 3 seconds even under a burst: every check that
+        # touches the database, the download and the rest follow.
+        replayed, original_id = False, None
         try:
-            await interaction.response.defer(thinking=True)
+            acknowledged = await interaction.response.defer(thinking=True)
+            if acknowledged is not None and acknowledged.message_id is not None:
+                original_id = str(acknowledged.message_id)
         except discord.HTTPException as err:
             if err.code != ALREADY_ACKNOWLEDGED:
                 raise
+            replayed = True  # the same interaction delivered again
         try:
-            original_id: str | None = str((await interaction.original_response()).id)
-        except discord.HTTPException:
-            original_id = None  # e.g. the token expired already: the answer goes to the channel
+            fresh = await self.service.admit(
+                key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
+            )
+        except RequestRejected as err:
+            await refuse(interaction, str(err))
+            return
+        if not fresh:
+            if not replayed:  # a second click: the first one's request answers
+                await self._already_minting(interaction)
+            return
         try:
             data = await attachment.read()  # now: attachment URLs expire
         except discord.HTTPException:

@@ -87,6 +87,7 @@ class Interaction:
     original_deleted: bool = False
     followups: list[dict[str, Any]] = field(default_factory=list)
     expired: bool = False
+    answered_at: float | None = None  # the final answer: an embed, or an ephemeral follow-up
 
 
 class DiscordServer:
@@ -559,6 +560,8 @@ class DiscordServer:
         if not rest:  # POST: a follow-up
             message = self._message(body or {}, self.channel_id)
             interaction.followups.append(message)
+            if message["flags"] & EPHEMERAL:
+                interaction.answered_at = interaction.answered_at or time.monotonic()
             return _json(message)
         target = rest[1] if len(rest) > 1 else ""
         original = interaction.original
@@ -568,6 +571,8 @@ class DiscordServer:
         if method == "PATCH":
             original.update({k: v for k, v in (body or {}).items() if k != "attachments"})
             interaction.original_edits.append(body or {})
+            if original.get("embeds"):
+                interaction.answered_at = interaction.answered_at or time.monotonic()
         elif method == "DELETE":
             interaction.original_deleted = True
             return web.Response(status=204)
