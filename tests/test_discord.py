@@ -305,3 +305,43 @@ async def test_the_same_image_again_within_a_day_asks_before_minting(
     await discord.wait_for(lambda: again.original and again.original.get("embeds"))
     assert final_embed(again)["title"] == "Copy"
     assert await balance(collection, DEV_MINTER.address) == 2
+
+
+async def test_status_gallery_wallet_and_admin_views(
+    running_bot: DiscordServer, world: dict[str, str]
+):
+    discord = running_bot
+    for seed, name in ((80, "First"), (81, "Second")):
+        mint = await discord.mint(world["author"], png(seed), name)
+        await answered(discord, mint)
+
+    status = await discord.slash(world["author"], "status", [])
+    await answered(discord, status)
+    (text,) = ephemeral_texts(status)
+    assert "**Second**: minted" in text and "**First**: minted" in text
+
+    gallery = await discord.slash(world["author"], "mynfts", [])
+    await discord.wait_for(lambda: gallery.callbacks)
+    page = gallery.callbacks[0]["data"]
+    assert page["flags"] & EPHEMERAL
+    assert page["embeds"][0]["title"] == "Second"  # newest first
+    assert page["embeds"][0]["footer"]["text"] == "1 of 2"
+    assert gallery.original is not None
+    next_page = next(
+        b["custom_id"] for b in page["components"][0]["components"] if b["label"] == "▶"
+    )
+    turn = await discord.click(world["author"], gallery.original, next_page)
+    await discord.wait_for(lambda: turn.callbacks)
+    assert turn.callbacks[0]["data"]["embeds"][0]["title"] == "First"
+
+    show = await discord.slash(world["member"], "wallet", [{"name": "show", "type": 1}])
+    await answered(discord, show)
+    assert "the bot holds your NFTs" in ephemeral_texts(show)[0]
+
+    stats = await discord.slash(world["admin"], "admin", [{"name": "stats", "type": 1}])
+    await answered(discord, stats)
+    assert "Creators: 1" in ephemeral_texts(stats)[0]
+    assert "replied: 2" in ephemeral_texts(stats)[0]
+    wallet = await discord.slash(world["admin"], "admin", [{"name": "balance", "type": 1}])
+    await answered(discord, wallet)
+    assert DEV_MINTER.address in ephemeral_texts(wallet)[0]
