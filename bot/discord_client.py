@@ -33,6 +33,7 @@ TOKEN_LIFETIME_S = 14 * 60
 # token has expired. Slash commands need no permission of their own.
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 NO_MENTIONS = discord.AllowedMentions.none()
+NOT_MINTED = "Not minted."
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 
@@ -178,11 +179,15 @@ class MintBot(commands.Bot):
                     answer_text(result), embed=self._embed(result), allowed_mentions=mentions
                 )
             return
-        # Errors are for the requester's eyes only: the public "thinking" message goes.
+        # Errors are for the requester's eyes only. The first message after a deferral fills
+        # the public placeholder whatever its flags: fill it neutrally, answer, then remove it.
         if original is not None:
             with contextlib.suppress(discord.NotFound):  # already gone: a retried delivery
-                await webhook.delete_message(original)
+                await webhook.edit_message(original, content=NOT_MINTED, embed=None)
         await webhook.send(answer_text(result), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        if original is not None:
+            with contextlib.suppress(discord.NotFound):
+                await webhook.delete_message(original)
 
     async def _answer_in_channel(self, result: MintResult) -> None:
         channel = self.get_partial_messageable(int(result.chat_id))

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, MintBot, asker_of, result_embed
+from bot.discord_client import NO_MENTIONS, NOT_MINTED, MintBot, asker_of, result_embed
 from bot.errors import RequestRejected
 from bot.minting.requests import MintResult, MintSubmission
 
@@ -25,16 +25,22 @@ GALLERY_PAGE_TIMEOUT_S = 600
 
 
 async def refuse(interaction: discord.Interaction[Any], reason: str) -> None:
-    """Tell only the requester, in plain words. A public "thinking" message goes away."""
+    """Tell only the requester, in plain words.
+
+    After a deferral Discord turns the first message, whatever its flags, into the public
+    "thinking" placeholder, and deleting the placeholder while it thinks ends the interaction.
+    So: fill it with a neutral word, say why privately, then remove it.
+    """
     if not interaction.response.is_done():
         await interaction.response.send_message(
             reason, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
         return
-    # Nothing to delete, or already gone: the follow-up still says why.
     with contextlib.suppress(discord.HTTPException):
-        await interaction.delete_original_response()
+        await interaction.edit_original_response(content=NOT_MINTED, embed=None, view=None)
     await interaction.followup.send(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    with contextlib.suppress(discord.HTTPException):  # already gone is fine
+        await interaction.delete_original_response()
 
 
 def image_attachment(message: discord.Message) -> discord.Attachment | None:
@@ -134,7 +140,7 @@ class Mint(commands.Cog):
             return
         # Acknowledge first, within Discord's 3 seconds even under a burst: every check that
         # touches the database, the download and the rest follow.
-        replayed, original_id = False, None
+        original_id = None
         try:
             acknowledged = await interaction.response.defer(thinking=True)
             if acknowledged is not None and acknowledged.message_id is not None:
@@ -142,7 +148,10 @@ class Mint(commands.Cog):
         except discord.HTTPException as err:
             if err.code != ALREADY_ACKNOWLEDGED:
                 raise
-            replayed = True  # the same interaction delivered again
+            # The same interaction delivered again, racing the first delivery; whichever
+            # records the request answers, by editing the one response they share.
+            with contextlib.suppress(discord.HTTPException):
+                original_id = str((await interaction.original_response()).id)
         try:
             fresh = await self.service.admit(
                 key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
@@ -151,8 +160,7 @@ class Mint(commands.Cog):
             await refuse(interaction, str(err))
             return
         if not fresh:
-            if not replayed:  # a second click: the first one's request answers
-                await self._already_minting(interaction)
+            await self._already_minting(interaction, key)
             return
         try:
             data = await attachment.read()  # now: attachment URLs expire
@@ -202,16 +210,20 @@ class Mint(commands.Cog):
         except RequestRejected as err:
             await refuse(interaction, str(err))
             return
-        if handle.duplicate:  # someone else's click got there first: theirs gets the answer
-            await self._already_minting(interaction)
+        if handle.duplicate:
+            key = (submission.platform, submission.chat_id, submission.message_id)
+            await self._already_minting(interaction, key)
 
-    async def _already_minting(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def _already_minting(
+        self, interaction: discord.Interaction[MintBot], key: tuple[str, str, str]
+    ) -> None:
+        """The key is recorded already. By this very interaction (a replay racing the first
+        delivery): its answer is on the way. By another click: tell this one where to look."""
+        existing = await self.service.find(*key)
+        if existing is not None and (existing.reply_to or {}).get("token") == interaction.token:
+            return
         text = "That is already being minted; the answer appears where it was first asked."
-        try:
-            await refuse(interaction, text)
-        except discord.HTTPException as err:
-            if err.code != ALREADY_ACKNOWLEDGED:
-                raise  # else a replay of an interaction that is already being answered
+        await refuse(interaction, text)
 
     @app_commands.command(name="status", description="Your latest mint requests")
     async def status(self, interaction: discord.Interaction[MintBot]) -> None:

@@ -54,6 +54,26 @@ def user_object(user_id: str, name: str) -> dict[str, Any]:
     }
 
 
+def message_object(message_id: str, **fields: Any) -> dict[str, Any]:
+    """A message as the API sends it, with `fields` over the defaults."""
+    return {
+        "id": message_id,
+        "embeds": [],
+        "components": [],
+        "attachments": [],
+        "mentions": [],
+        "mention_roles": [],
+        "mention_everyone": False,
+        "pinned": False,
+        "tts": False,
+        "timestamp": _now(),
+        "edited_timestamp": None,
+        "type": 0,
+        "flags": 0,
+        **fields,
+    }
+
+
 @dataclass
 class Call:
     """One REST request the bot made."""
@@ -87,6 +107,11 @@ class Interaction:
     original_deleted: bool = False
     followups: list[dict[str, Any]] = field(default_factory=list)
     expired: bool = False
+    # Discord: a deferred response is a "thinking" placeholder until the first edit or
+    # follow-up fills it (keeping the deferral's public or ephemeral state); deleting it while
+    # it is still thinking ends the interaction's webhook.
+    loading: bool = False
+    dead: bool = False
     answered_at: float | None = None  # the final answer: an embed, or an ephemeral follow-up
 
 
@@ -194,25 +219,14 @@ class DiscordServer:
 
     def add_message(self, author_id: str, content: str, attachments: list[dict[str, Any]]) -> str:
         message_id = snowflake()
-        self.messages[message_id] = {
-            "id": message_id,
-            "channel_id": self.channel_id,
-            "guild_id": self.guild_id,
-            "author": user_object(author_id, self.members[author_id].name),
-            "content": content,
-            "attachments": attachments,
-            "embeds": [],
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": _now(),
-            "edited_timestamp": None,
-            "type": 0,
-            "flags": 0,
-            "components": [],
-        }
+        self.messages[message_id] = message_object(
+            message_id,
+            author=user_object(author_id, self.members[author_id].name),
+            content=content,
+            attachments=attachments,
+            channel_id=self.channel_id,
+            guild_id=self.guild_id,
+        )
         return message_id
 
     def _member_object(self, member: Member) -> dict[str, Any]:
@@ -538,6 +552,7 @@ class DiscordServer:
         message = self._message(data, self.channel_id)
         if body["type"] in (4, 5):
             interaction.original = message
+            interaction.loading = body["type"] == 5
         return _json(
             {
                 "interaction": {
@@ -557,6 +572,15 @@ class DiscordServer:
         interaction = self._find(token)
         if interaction is None or interaction.expired:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
+        if interaction.dead:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if not rest and interaction.loading and interaction.original is not None:
+            # The first follow-up after a deferral fills the placeholder, flags and all.
+            filled = {k: v for k, v in (body or {}).items() if k not in ("flags", "attachments")}
+            interaction.original.update(filled)
+            interaction.original_edits.append(filled)
+            interaction.loading = False
+            return _json(interaction.original)
         if not rest:  # POST: a follow-up
             message = self._message(body or {}, self.channel_id)
             interaction.followups.append(message)
@@ -571,33 +595,28 @@ class DiscordServer:
         if method == "PATCH":
             original.update({k: v for k, v in (body or {}).items() if k != "attachments"})
             interaction.original_edits.append(body or {})
+            interaction.loading = False
             if original.get("embeds"):
                 interaction.answered_at = interaction.answered_at or time.monotonic()
         elif method == "DELETE":
             interaction.original_deleted = True
+            interaction.dead = interaction.loading
             return web.Response(status=204)
         return _json(original)
 
     def _message(self, body: dict[str, Any], channel_id: str) -> dict[str, Any]:
-        return {
-            "id": snowflake(),
-            "channel_id": channel_id,
-            "author": {**self.bot_user, "bot": True},
-            "content": body.get("content") or "",
-            "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [],
-            "flags": body.get("flags") or 0,
-            "allowed_mentions": body.get("allowed_mentions"),
-            "attachments": [],
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": _now(),
-            "edited_timestamp": None,
-            "type": 0,
-        }
+        """The message the bot's request body creates."""
+        message = message_object(
+            snowflake(),
+            author={**self.bot_user, "bot": True},
+            content=body.get("content") or "",
+            embeds=body.get("embeds") or [],
+            components=body.get("components") or [],
+            flags=body.get("flags") or 0,
+        )
+        message["channel_id"] = channel_id
+        message["allowed_mentions"] = body.get("allowed_mentions")
+        return message
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

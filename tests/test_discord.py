@@ -209,8 +209,7 @@ async def test_the_rate_limit_says_when_to_try_again(
 ):
     discord = running_bot  # USER_MINTS_PER_MINUTE=3
     for seed in range(3):
-        first = await discord.mint(world["author"], png(10 + seed), f"Quick {seed}")
-        await discord.wait_for(lambda first=first: first.callbacks)  # type: ignore[misc]
+        await answered(discord, await discord.mint(world["author"], png(10 + seed), f"Q{seed}"))
     fourth = await discord.mint(world["author"], png(20), "One too many")
     await answered(discord, fourth)
     (text,) = ephemeral_texts(fourth)

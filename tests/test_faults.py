@@ -18,7 +18,7 @@ from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from bot.config import ANVIL_DEV_KEYS, Secret, Settings, load_settings
 from db.models import ChainTx, MintRequest, Phase, TxStatus
 from tests.rpc_proxy import RpcProxy
 from tests.support import (
@@ -90,6 +90,16 @@ async def test_same_key_from_two_processes_at_once(
 
 
 # ----- in-process faults ---------------------------------------------------------------------
+
+
+def on_own_anvil(
+    bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection], **extra: str
+) -> Settings:
+    """Settings for a bot on the test's own anvil (one a test may stop mining on)."""
+    node, _, collection = own_anvil
+    return load_settings(
+        {**bot_env, "RPC_URL": node.url, "CONTRACT_ADDRESS": collection.address, **extra}
+    )
 
 
 async def run_one(runtime: Runtime, inbox: Inbox, message_id: str, timeout: float = 60):
@@ -172,16 +182,9 @@ async def test_nonce_used_by_a_transaction_from_outside(
 async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(
     bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
 ):
-    node, w3, collection = own_anvil
+    _, w3, collection = own_anvil
     await rpc(w3, "evm_setAutomine", False)
-    settings = load_settings(
-        {
-            **bot_env,
-            "RPC_URL": node.url,
-            "CONTRACT_ADDRESS": collection.address,
-            "FEE_BUMP_AFTER_S": "1",
-        }
-    )
+    settings = on_own_anvil(bot_env, own_anvil, FEE_BUMP_AFTER_S="1")
     async with running(settings) as (runtime, inbox):
         sub = submission("30")
         await runtime.service.submit(sub)
@@ -210,16 +213,9 @@ async def test_a_nonce_taken_in_the_mempool_at_a_higher_fee(
     """ "replacement transaction underpriced": an outside transaction waits in the mempool at the
     nonce the bot is about to use, paying more than the bot's fee cap allows. The bot bumps as
     far as the cap lets it, then once the outsider is mined it gives its work a new nonce."""
-    node, w3, collection = own_anvil
+    _, w3, collection = own_anvil
     await rpc(w3, "evm_setAutomine", False)
-    settings = load_settings(
-        {
-            **bot_env,
-            "RPC_URL": node.url,
-            "CONTRACT_ADDRESS": collection.address,
-            "MAX_FEE_PER_GAS_GWEI": "100",
-        }
-    )
+    settings = on_own_anvil(bot_env, own_anvil, MAX_FEE_PER_GAS_GWEI="100")
     async with running(settings) as (runtime, inbox):
         wallet = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
         nonce = await w3.eth.get_transaction_count(wallet.address, "pending")  # type: ignore[arg-type]
@@ -297,15 +293,8 @@ async def test_an_empty_wallet_waits_then_finishes_after_funding(
 async def test_a_reorg_after_one_confirmation(
     bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
 ):
-    node, w3, collection = own_anvil
-    settings = load_settings(
-        {
-            **bot_env,
-            "RPC_URL": node.url,
-            "CONFIRMATIONS": "3",
-            "CONTRACT_ADDRESS": collection.address,
-        }
-    )
+    _, w3, collection = own_anvil
+    settings = on_own_anvil(bot_env, own_anvil, CONFIRMATIONS="3")
     snapshot = await rpc(w3, "evm_snapshot")
     async with running(settings) as (runtime, inbox):
         sub = submission("50")

@@ -433,8 +433,11 @@ class MintService:
         """Reconcile nonces and resume every unfinished request from its committed phase."""
         await retry_transient(self.engine.reconcile, what="nonce reconciliation")
         await self._contents.start()
-        self._spawn(self._prepare_loop())
-        self._spawn(self._batch_loop())
+        # received -> stored -> queued, a group at a time: each arrow is still one committed
+        # transaction, shared by the group.
+        self._spawn(self._run_steps(self._received, self._prepare_group, "preparing", 5))
+        batch_idle = max(self.settings.batch_max_wait, self._poll)
+        self._spawn(self._run_steps(self._queued, self._send_one_batch, "batching", batch_idle))
         self._spawn(self._watch_loop())
         self._spawn(self._delivery_loop())
         self._received.set()  # requests being prepared at the last stop resume here
@@ -468,20 +471,24 @@ class MintService:
 
     # ----- received -> stored -> queued ----------------------------------------------------
 
-    async def _prepare_loop(self) -> None:
-        """Carry received requests through stored and queued, a group at a time: each arrow
-        is still one committed transaction, shared by the group."""
+    async def _run_steps(
+        self, wake: asyncio.Event, step: Callable[[], Awaitable[bool]], what: str, idle: float
+    ) -> None:
+        """Run `step` while it says more may be due, then sleep until `wake` is set or `idle`
+        seconds pass. A failed step is logged and tried again a second later."""
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await self._received.wait()
-            self._received.clear()
+                async with asyncio.timeout(idle):
+                    await wake.wait()
+            wake.clear()
             try:
-                while await self._prepare_group():
+                while await step():
                     pass
             except Exception as err:
-                if not is_transient(err):
-                    log.exception("preparing requests failed; retrying")
+                if is_transient(err):
+                    log.warning("%s: transient fault (%s)", what, type(err).__name__)
+                else:
+                    log.exception("%s failed; retrying", what)
                 await asyncio.sleep(1)
 
     async def _prepare_group(self) -> bool:
@@ -600,22 +607,6 @@ class MintService:
         return chosen
 
     # ----- queued -> signed -> sent ----------------------------------------------------------
-
-    async def _batch_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(self.settings.batch_max_wait, self._poll)):
-                    await self._queued.wait()
-            self._queued.clear()
-            try:
-                while await self._send_one_batch():
-                    pass
-            except Exception as err:
-                if not is_transient(err):
-                    log.exception("batching failed; retrying")
-                else:
-                    log.warning("batching: transient fault (%s)", type(err).__name__)
-                await asyncio.sleep(1)
 
     async def _send_one_batch(self) -> bool:
         """Sign and send one batch if one is due. Returns whether another may be due."""
