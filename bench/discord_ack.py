@@ -15,12 +15,10 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from bot.chain.fees import Fees  # noqa: E402
 from bot.chain.wallet import HotWallet  # noqa: E402
 from bot.config import ANVIL_DEV_KEYS, Secret  # noqa: E402
 from tests.discord_server import DiscordServer, Interaction  # noqa: E402
-from tests.support import DEV_ADMIN, png  # noqa: E402
+from tests.support import DEV_ADMIN, bot_process, png  # noqa: E402
 
 GWEI = 10**9
 
@@ -42,27 +40,6 @@ GWEI = 10**9
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-@contextlib.asynccontextmanager
-async def bot(env: dict[str, str], log: Path) -> AsyncIterator[None]:
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            cwd=ROOT,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await proc.wait()
 
 
 async def run(interactions: int, users: int) -> dict[str, Any]:
@@ -99,7 +76,7 @@ async def run(interactions: int, users: int) -> dict[str, Any]:
             **discord.env(),
         }
         try:
-            async with bot(env, Path(tmp) / "bot.log"):
+            async with bot_process(env, Path(tmp) / "bot.log"):
                 await discord.wait_for(
                     lambda: discord.synced.is_set() and discord.identified.is_set(), 60
                 )

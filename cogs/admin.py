@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.communities import KEEP, CommunityConfig
-from bot.discord_client import NO_MENTIONS, MintBot
+from bot.discord_client import NO_MENTIONS, MintBot, asker_of
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
 
@@ -39,8 +39,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         self.communities = bot.runtime.service.communities
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        permissions = interaction.permissions
-        if permissions.manage_guild or permissions.administrator:
+        if asker_of(interaction).is_admin:
             return True
         await interaction.response.send_message(
             "Only members with Manage Server can use admin commands.", ephemeral=True

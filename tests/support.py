@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -120,3 +121,31 @@ async def rpc(w3: AsyncWeb3, method: str, *params: object) -> object:
 
 async def balance(collection: Collection, owner: str) -> int:
     return int(await collection.contract.functions.balanceOf(owner).call())
+
+
+@contextlib.asynccontextmanager
+async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` with exactly `env` as its settings, its output appended to `log`;
+    stopped with SIGTERM (then SIGKILL) at the end unless it already ended."""
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env={"PATH": os.environ["PATH"], **env},
+            cwd=PROJECT_ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

@@ -4,10 +4,7 @@ anvil. Each test acts as members would and checks what they would see, and the c
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,36 +13,10 @@ import pytest
 
 from bot.chain.contract import Collection
 from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
-from tests.support import DEV_MINTER, PROJECT_ROOT, balance, png
+from tests.support import DEV_MINTER, balance, bot_process, png
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
-
-
-@contextlib.asynccontextmanager
-async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env={"PATH": os.environ["PATH"], **env},
-            cwd=PROJECT_ROOT,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.errors import RequestConflict
-from bot.minting.requests import MintHandle
+from bot.minting.requests import MintHandle, MintResult
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
 from tests.support import DEV_MINTER, Inbox, answered, balance, png, submission
 
@@ -198,3 +198,25 @@ async def test_a_request_whose_upload_is_lost_fails_with_a_reason(bot: tuple[Run
     result = await answered(runtime, inbox, "test:chat:9")
     assert result.phase == Phase.FAILED
     assert result.failure_reason and "send it again" in result.failure_reason
+
+
+async def test_an_answer_that_keeps_failing_holds_up_no_other(
+    bot: tuple[Runtime, Inbox], monkeypatch: pytest.MonkeyPatch
+):
+    """A chat that refuses every answer (say, a deleted channel) is retried with growing
+    pauses and never blocks the queue, even when it is at the head of every group."""
+    runtime, inbox = bot
+    monkeypatch.setattr("bot.minting.service.DELIVERY_GROUP", 1)
+    attempts: list[float] = []
+
+    async def unreachable(result: MintResult) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        raise ConnectionError("the chat is gone")
+
+    runtime.service.add_notifier("gone", unreachable)
+    await runtime.service.submit(submission("400", platform="gone"))
+    await asyncio.sleep(0.5)
+    good = submission("401")
+    await runtime.service.submit(good)
+    assert (await answered(runtime, inbox, good.key)).minted
+    assert 1 <= len(attempts) <= 3  # 1 s, then 2 s, ... apart, not once per pass

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +68,9 @@ BATCH_GAS_PER_TOKEN = 62_000
 PREPARE_GROUP = 100
 PREPARE_BYTES = 64 * 1024 * 1024
 DELIVERY_GROUP = 200
+# Seconds before a failed answer is tried again, doubling up to the most.
+ANSWER_RETRY_FIRST = 1.0
+ANSWER_RETRY_MAX = 60.0
 T = TypeVar("T")
 IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
@@ -104,6 +108,17 @@ _END = (
 )
 
 
+def user_address(text: str) -> str:
+    """An address a user typed, checksummed; `RequestRejected` says what is wrong with it."""
+    try:
+        return parse_address("address", text)
+    except ConfigError:
+        raise RequestRejected(
+            f"{text!r} is not a valid Ethereum address (check it for typos; mixed-case "
+            "addresses carry a checksum)."
+        ) from None
+
+
 @dataclass
 class ChainContext:
     """What the service needs of the chain (built by the composition root)."""
@@ -139,6 +154,7 @@ class MintService:
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
+        self._answer_retry: dict[int, tuple[float, float]] = {}  # request -> (when, delay)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._received = asyncio.Event()
         self._queued = asyncio.Event()
@@ -200,13 +216,7 @@ class MintService:
             if not submission.image:
                 raise ImageRejected("That file is empty.")
             if submission.recipient:
-                try:
-                    parse_address("to", submission.recipient)
-                except ConfigError:
-                    raise RequestRejected(
-                        f"{submission.recipient!r} is not a valid Ethereum address (check it "
-                        "for typos; mixed-case addresses carry a checksum)."
-                    ) from None
+                user_address(submission.recipient)
         except RequestRejected as err:
             return str(err)
         return None
@@ -220,15 +230,18 @@ class MintService:
             return self._render(request, tx)
 
     async def find(self, platform: str, chat_id: str, message_id: str) -> MintResult | None:
+        request_id = await self._request_id(platform, chat_id, message_id)
+        return None if request_id is None else await self.result(request_id)
+
+    async def _request_id(self, platform: str, chat_id: str, message_id: str) -> int | None:
         async with self.sessions() as session:
-            request_id = await session.scalar(
+            return await session.scalar(
                 select(MintRequest.id).where(
                     MintRequest.platform == platform,
                     MintRequest.chat_id == chat_id,
                     MintRequest.message_id == message_id,
                 )
             )
-        return None if request_id is None else await self.result(request_id)
 
     # ----- what chat commands ask of the core ----------------------------------------------
 
@@ -246,17 +259,9 @@ class MintService:
         its answer is on its way, and nothing else should happen). Raises `NotAllowed`,
         `MintingPaused` or `RateLimited` with the reason.
         """
-        platform, chat_id, message_id = submission_key
-        async with self.sessions() as session:
-            known = await session.scalar(
-                select(MintRequest.id).where(
-                    MintRequest.platform == platform,
-                    MintRequest.chat_id == chat_id,
-                    MintRequest.message_id == message_id,
-                )
-            )
-        if known is not None:
+        if await self._request_id(*submission_key) is not None:
             return False
+        platform, chat_id, _ = submission_key
         await self.communities.check_mint(
             platform, community_id, chat_id, asker, author_id=author_id
         )
@@ -343,13 +348,7 @@ class MintService:
         self, platform: str, user_id: str, display_name: str, address: str
     ) -> str:
         """Link a payout address to a chat user (unverified); returns it checksummed."""
-        try:
-            checksummed = parse_address("address", address)
-        except ConfigError:
-            raise RequestRejected(
-                f"{address!r} is not a valid Ethereum address (check it for typos; mixed-case "
-                "addresses carry a checksum)."
-            ) from None
+        checksummed = user_address(address)
         async with self.sessions.begin() as session:
             user = await session.get(PlatformUser, (platform, user_id), with_for_update=True)
             if user is None:
@@ -829,6 +828,9 @@ class MintService:
     async def _deliver_due(self) -> bool:
         """Answer decided requests through their platform's notifier and record that they were
         answered, one transaction for the group. Returns whether more may be due."""
+        now = time.monotonic()
+        # Answers that failed wait their turn apart, so they never hold up the others.
+        backing_off = [i for i, (at, _) in self._answer_retry.items() if at > now]
         async with self.sessions() as session:
             due = list(
                 await session.scalars(
@@ -837,6 +839,7 @@ class MintService:
                         MintRequest.phase.in_(UNANSWERED),
                         MintRequest.answered_at.is_(None),
                         MintRequest.platform.in_(list(self._notifiers)),
+                        MintRequest.id.not_in(backing_off),
                     )
                     .order_by(MintRequest.id)
                     .limit(DELIVERY_GROUP)
@@ -858,9 +861,15 @@ class MintService:
         answered = []
         for result, outcome in zip(results, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                log.error("answering %s failed; will retry", result.key, exc_info=outcome)
+                _, delay = self._answer_retry.get(result.request_id, (0.0, ANSWER_RETRY_FIRST / 2))
+                delay = min(delay * 2, ANSWER_RETRY_MAX)
+                self._answer_retry[result.request_id] = (time.monotonic() + delay, delay)
+                log.error(
+                    "answering %s failed; retrying in %.0f s", result.key, delay, exc_info=outcome
+                )
             else:
                 answered.append(result.request_id)
+                self._answer_retry.pop(result.request_id, None)
         async with self.sessions.begin() as session:
             await session.execute(
                 update(MintRequest)
@@ -872,6 +881,4 @@ class MintService:
                 .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
                 .values(answered_at=utcnow())
             )
-        if len(answered) < len(due):
-            await asyncio.sleep(1)  # a platform is failing: do not spin
         return True
