@@ -142,7 +142,8 @@ class Mint(commands.Cog):
         # touches the database, the download and the rest follow.
         original_id = None
         try:
-            acknowledged = await interaction.response.defer(thinking=True)
+            async with self.bot.acknowledgements.acknowledging():
+                acknowledged = await interaction.response.defer(thinking=True)
             if acknowledged is not None and acknowledged.message_id is not None:
                 original_id = str(acknowledged.message_id)
         except discord.HTTPException as err:
@@ -152,6 +153,7 @@ class Mint(commands.Cog):
             # records the request answers, by editing the one response they share.
             with contextlib.suppress(discord.HTTPException):
                 original_id = str((await interaction.original_response()).id)
+        await self.bot.acknowledgements.settled()
         try:
             fresh = await self.service.admit(
                 key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
