@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord setup clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram setup clean
 
 run: setup
 	$(PY) -m bot run
@@ -27,6 +27,9 @@ bench-throughput: setup
 
 bench-discord: setup
 	$(PY) bench/discord_ack.py
+
+bench-telegram: setup
+	$(PY) bench/telegram_reply.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -42,39 +41,43 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+async def deploy(node: Anvil, data_dir: str) -> dict[str, str]:
+    """A fresh collection on `node`; the bot's settings to mint into it from `data_dir`."""
+    w3 = await client.connect(node.url, 31337)
+    minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    admin = DEV_ADMIN.address
+    deployment = await deploy_collection(
+        w3,
+        minter,
+        CollectionParams("Bench", "B", admin, minter.address, admin, 0, ""),
+        Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI),
+    )
+    await client.close(w3)
+    return {
+        "ENV_FILE": "/nonexistent/.env",
+        "RPC_URL": node.url,
+        "CHAIN_ID": "31337",
+        "CONFIRMATIONS": "1",
+        "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
+        "CONTRACT_ADDRESS": deployment.address,
+        "DATA_DIR": data_dir,
+        "HTTP_PORT": "0",
+        "POLL_INTERVAL_S": "0.2",
+        "BATCH_MAX_WAIT_S": "0.5",
+        "USER_MINTS_PER_MINUTE": "0",
+        "COMMUNITY_MINTS_PER_MINUTE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 async def run(interactions: int, users: int) -> dict[str, Any]:
     with Anvil() as node, tempfile.TemporaryDirectory() as tmp:
-        w3 = await client.connect(node.url, 31337)
-        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-        admin = DEV_ADMIN.address
-        deployment = await deploy_collection(
-            w3,
-            minter,
-            CollectionParams("Bench", "B", admin, minter.address, admin, 0, ""),
-            Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI),
-        )
-        await client.close(w3)
+        env = await deploy(node, tmp)
         discord = DiscordServer()
         await discord.start()
         members = [discord.add_member(f"user{i}") for i in range(users)]
         images = [png(100_000 + i) for i in range(interactions)]
-        env = {
-            "PATH": os.environ["PATH"],
-            "ENV_FILE": "/nonexistent/.env",
-            "RPC_URL": node.url,
-            "CHAIN_ID": "31337",
-            "CONFIRMATIONS": "1",
-            "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
-            "CONTRACT_ADDRESS": deployment.address,
-            "DATA_DIR": tmp,
-            "HTTP_PORT": "0",
-            "POLL_INTERVAL_S": "0.2",
-            "BATCH_MAX_WAIT_S": "0.5",
-            "USER_MINTS_PER_MINUTE": "0",
-            "COMMUNITY_MINTS_PER_MINUTE": "0",
-            "LOG_LEVEL": "WARNING",
-            **discord.env(),
-        }
+        env |= discord.env()
         try:
             async with bot_process(env, Path(tmp) / "bot.log"):
                 await discord.wait_for(

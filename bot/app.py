@@ -263,6 +263,13 @@ async def serve(settings: Settings, console: bool) -> None:
             host=settings.http_host,
             port=settings.http_port,
         )
+        telegram_bot = None
+        if settings.telegram_token is not None:
+            from bot.telegram.client import WEBHOOK_PATH, TelegramBot
+
+            telegram_bot = TelegramBot(runtime)
+            if telegram_bot.webhook_url is not None:
+                web.app.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
         base_url = await web.start()
         log.info(
             "ready on chain %d: collection %s, hot wallet %s, web %s",
@@ -282,7 +289,9 @@ async def serve(settings: Settings, console: bool) -> None:
             clients.append(
                 asyncio.ensure_future(discord_bot.start(settings.discord_token.reveal()))
             )
-        elif console:  # no chat platform: the terminal is the chat
+        if telegram_bot is not None:
+            clients.append(asyncio.ensure_future(telegram_bot.run()))
+        if not clients and console:  # no chat platform: the terminal is the chat
             from bot.console import Console
 
             tasks.append(asyncio.ensure_future(Console(runtime.service).run()))
@@ -293,6 +302,7 @@ async def serve(settings: Settings, console: bool) -> None:
                 await discord_bot.close()
             for task in [*tasks, *clients]:
                 task.cancel()
+            await asyncio.gather(*tasks, *clients, return_exceptions=True)  # let them clean up
             await web.stop()
             log.info("stopping")
 

@@ -114,6 +114,12 @@ class Settings:
     discord_dev_guild_id: int | None = None
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    telegram_token: Secret | None = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: Secret | None = field(default=None, repr=False)
+    telegram_messages_per_s: float = 30.0
 
     @property
     def local_mode(self) -> bool:
@@ -134,7 +140,8 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         """Every secret these settings hold, for log redaction."""
-        return [self.hot_wallet_key, *([self.discord_token] if self.discord_token else [])]
+        optional = (self.discord_token, self.telegram_token, self.telegram_webhook_secret)
+        return [self.hot_wallet_key, *(secret for secret in optional if secret is not None)]
 
 
 class _Env:
@@ -328,15 +335,28 @@ def load_settings(
     for name, url, schemes in (
         ("DISCORD_API_BASE_URL", discord_api, ("http://", "https://")),
         ("DISCORD_GATEWAY_URL", discord_gateway, ("ws://", "wss://")),
+        ("TELEGRAM_API_BASE_URL", env.get("TELEGRAM_API_BASE_URL"), ("http://", "https://")),
+        ("TELEGRAM_FILE_BASE_URL", env.get("TELEGRAM_FILE_BASE_URL"), ("http://", "https://")),
     ):
         if url is not None and not url.startswith(schemes):
             raise ConfigError(name, f"must start with {' or '.join(schemes)}")
+
+    if env.get("TELEGRAM_WEBHOOK_URL") and env.secret("TELEGRAM_WEBHOOK_SECRET") is None:
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "required with TELEGRAM_WEBHOOK_URL")
 
     return Settings(
         discord_token=env.secret("DISCORD_TOKEN"),
         discord_dev_guild_id=_int(env, "DISCORD_DEV_GUILD_ID", 0, low=1) or None,
         discord_api_base_url=discord_api.rstrip("/") if discord_api else None,
         discord_gateway_url=discord_gateway,
+        telegram_token=env.secret("TELEGRAM_TOKEN"),
+        telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or Settings.telegram_api_base_url,
+        telegram_file_base_url=(
+            env.get("TELEGRAM_FILE_BASE_URL") or Settings.telegram_file_base_url
+        ),
+        telegram_webhook_url=_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
+        telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
+        telegram_messages_per_s=_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         data_dir=data_dir,
         log_level=level,
         rpc_url=rpc_url,

@@ -9,11 +9,9 @@ channel that mentions only the requester.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -21,6 +19,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
 from bot.minting.requests import MintResult
 
@@ -125,44 +124,6 @@ def answer_text(result: MintResult) -> str:
             return f"<@{result.requester_id}>, <@{asked_by}> minted your message as an NFT."
         return "Minted!"
     return f"Could not mint that: {result.failure_reason or result.status_text}"
-
-
-class AcknowledgeFirst:
-    """Acknowledgements have a deadline (Discord allows 3 s); what follows them does not.
-
-    Under a burst, the work after one interaction's acknowledgement (the database, the
-    download) would share the event loop with the acknowledgements still to send, so it waits
-    until none is pending, for at most `patience_s`.
-    """
-
-    def __init__(self, patience_s: float = 2.0, quiet_s: float = 0.05) -> None:
-        self._pending = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._patience_s = patience_s
-        self._quiet_s = quiet_s
-
-    @contextlib.asynccontextmanager
-    async def acknowledging(self) -> AsyncIterator[None]:
-        self._pending += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._pending -= 1
-            if not self._pending:
-                self._idle.set()
-
-    async def settled(self) -> None:
-        """Return once no acknowledgement has been pending for `quiet_s` (a burst arrives over
-        several gateway reads), or once patience runs out."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(asyncio.get_running_loop().time() + self._patience_s):
-                while True:
-                    await self._idle.wait()
-                    await asyncio.sleep(self._quiet_s)
-                    if self._idle.is_set():
-                        return
 
 
 class MintBot(commands.Bot):

@@ -1,11 +1,11 @@
-"""The Discord side's ordering under a burst: work after an acknowledgement waits for the
-acknowledgements still pending (bot/discord_client.py, AcknowledgeFirst)."""
+"""Ordering under a burst: work after an acknowledgement waits for the acknowledgements still
+pending (bot/acknowledge.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from bot.discord_client import AcknowledgeFirst
+from bot.acknowledge import AcknowledgeFirst
 
 
 async def test_work_after_an_acknowledgement_waits_for_the_others() -> None:

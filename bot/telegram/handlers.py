@@ -1,0 +1,375 @@
+"""Telegram handlers. Thin: read the update, ask the core, render.
+
+A mint's key is the image message: (telegram, chat ID, message ID of the photo or file), so an
+image mints once however many replies ask, and the token goes to whoever posted it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from telegram import Document, Message, PhotoSize, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.acknowledge import AcknowledgeFirst
+from bot.communities import KEEP, CommunityConfig
+from bot.errors import RequestConflict, RequestRejected
+from bot.minting.requests import MintSubmission
+from bot.telegram.render import HELP, MINTING, NO_PREVIEW, esc, link, status_line
+
+if TYPE_CHECKING:
+    from bot.telegram.client import TelegramBot
+
+log = logging.getLogger(__name__)
+
+MINT_COMMAND = re.compile(r"^/mint(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
+USAGE = (
+    "Give it a name: send an image with the caption <code>/mint Name | description</code>, "
+    "or reply <code>/mint Name</code> to a message with an image."
+)
+TOO_BIG = (
+    "That file is over the 20 MB Telegram lets bots download (a self-hosted Bot API server "
+    "lifts this). Send a smaller version."
+)
+NO_DOWNLOAD = "Telegram would not hand over that file; try again."
+ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
+ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
+ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def parse_mint(text: str) -> tuple[str, str]:
+    """`/mint Name | description` → (name, description); both may be empty."""
+    rest = MINT_COMMAND.sub("", text.strip(), count=1)
+    name, _, description = rest.partition("|")
+    return name.strip(), description.strip()
+
+
+def image_of(message: Message | None) -> PhotoSize | Document | None:
+    """The message's image: the largest size of a photo, or a file whose type is an image."""
+    if message is None:
+        return None
+    if message.photo:
+        return max(message.photo, key=lambda size: size.width * size.height)
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return document
+    return None
+
+
+def register(bot: TelegramBot) -> None:
+    on = Handlers(bot)
+    new = filters.UpdateType.MESSAGE  # not edits, not channel posts
+    images = filters.PHOTO | filters.Document.IMAGE
+    add = bot.app.add_handler
+    add(MessageHandler(new & images & filters.CaptionRegex(MINT_COMMAND), on.mint_caption))
+    add(CommandHandler("mint", on.mint_reply, filters=new))
+    for name, callback in (
+        ("start", on.start),
+        ("help", on.help),
+        ("status", on.status),
+        ("mynfts", on.mynfts),
+        ("wallet", on.wallet),
+    ):
+        add(CommandHandler(name, callback, filters=new))
+    for name in ADMIN_COMMANDS:
+        add(CommandHandler(name, on.admin, filters=new))
+    add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.edited))
+    add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.not_an_image))
+    bot.app.add_error_handler(on.error)
+
+
+class Handlers:
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+        self.communities = bot.service.communities
+        self._in_hand: dict[tuple[str, str, str], int] = {}  # key -> request message ID
+        self.replies = AcknowledgeFirst(quiet_s=0.25)
+
+    # ----- minting -----------------------------------------------------------------------------
+
+    async def mint_caption(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None
+        await self._mint(update, context, message, message.caption or "")
+
+    async def mint_reply(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None
+        target = message.reply_to_message
+        if image_of(target) is None:
+            await _reply(message, USAGE)
+            return
+        assert target is not None
+        await self._mint(update, context, target, message.text or "")
+
+    async def _mint(
+        self, update: Update, context: Context, image_message: Message, text: str
+    ) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        name, description = parse_mint(text)
+        image = image_of(image_message)
+        author = image_message.from_user
+        if not name:
+            await _reply(message, USAGE)
+            return
+        if image is None or author is None or author.is_bot:
+            await _reply(message, "I can only mint an image a member posted.")
+            return
+        key = ("telegram", str(chat.id), str(image_message.message_id))
+        handling = self._in_hand.get(key)
+        if handling is not None:  # this image's request is being handled here right now
+            if handling != message.message_id:
+                await _reply(message, ALREADY)
+            return  # else the same update delivered twice at once: the first copy answers
+        self._in_hand[key] = message.message_id
+        try:
+            await self._mint_image(update, context, key, image_message, image, name, description)
+        finally:
+            del self._in_hand[key]
+
+    async def _mint_image(
+        self,
+        update: Update,
+        context: Context,
+        key: tuple[str, str, str],
+        image_message: Message,
+        image: PhotoSize | Document,
+        name: str,
+        description: str,
+    ) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        author = image_message.from_user
+        assert message is not None and chat is not None and user is not None and author
+        try:
+            self.service.check_size(image.file_size or 0)
+        except RequestRejected as err:
+            await _reply(message, esc(str(err)))
+            return
+        # Answer first, at once even under a burst; the checks that touch the database, the
+        # download and the rest follow, and edit this reply.
+        async with self.replies.acknowledging():
+            placeholder = await _reply(message, MINTING)
+        await self.replies.settled()
+        try:
+            asker = await self.bot.asker(update, context)
+            fresh = await self.service.admit(key, str(chat.id), asker, author_id=str(author.id))
+        except RequestRejected as err:
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
+        if not fresh:  # a re-delivered update, or another ask for an image already in hand
+            await self._already(message, key, placeholder)
+            return
+        try:
+            data = bytes(await (await image.get_file()).download_as_bytearray())
+        except TelegramError as err:
+            log.info("telegram: could not download %s: %s", key, err)
+            too_big = "too big" in str(err).lower()
+            await placeholder.edit_text(TOO_BIG if too_big else NO_DOWNLOAD)
+            return
+        submission = MintSubmission(
+            platform="telegram",
+            chat_id=str(chat.id),
+            message_id=str(image_message.message_id),
+            requester_id=str(author.id),
+            requester_name=author.full_name,
+            image=data,
+            name=name,
+            description=description,
+            community_id=str(chat.id),
+            reply_to={
+                "chat_id": chat.id,
+                "message_id": placeholder.message_id,
+                "asked_by": str(user.id),
+                "request_message_id": message.message_id,
+            },
+        )
+        try:
+            handle = await self.service.submit(submission)
+            won = not handle.duplicate
+        except RequestConflict:
+            won = False
+        if not won:  # another request for this image was recorded first; its reply answers
+            await self._already(message, key, placeholder)
+
+    async def _already(
+        self, message: Message, key: tuple[str, str, str], placeholder: Message
+    ) -> None:
+        """Tell a second asker the image is taken care of; for a re-delivered update (its own
+        request is the one recorded, and its answer is on its way) remove the extra reply."""
+        recorded = await self.service.find(*key)
+        asked = (recorded.reply_to or {}).get("request_message_id") if recorded else None
+        if asked == message.message_id:
+            await placeholder.delete()
+        else:
+            await placeholder.edit_text(ALREADY)
+
+    async def edited(self, update: Update, context: Context) -> None:
+        """Edits never mint: a hint if someone edits /mint into (or within) a message."""
+        message = update.edited_message
+        if message is None or not MINT_COMMAND.match(message.caption or message.text or ""):
+            return
+        if image_of(message) is None and image_of(message.reply_to_message) is None:
+            return
+        await _reply(
+            message, "Edits don't mint. To mint, send <code>/mint Name</code> as a new message."
+        )
+
+    async def not_an_image(self, update: Update, context: Context) -> None:
+        """Stickers, voice notes, plain text in a private chat: say what works. (In groups,
+        other messages are none of the bot's business.)"""
+        message = update.effective_message
+        if message is not None and image_of(message) is None:
+            await _reply(
+                message, "I mint images: send one with the caption <code>/mint Name</code>. /help"
+            )
+
+    # ----- the rest ----------------------------------------------------------------------------
+
+    async def start(self, update: Update, context: Context) -> None:
+        """/start, also from deep links (t.me/<bot>?start=wallet, =status, =mynfts)."""
+        payload = (context.args or [""])[0].lower()
+        routes = {"wallet": self.wallet, "status": self.status, "mynfts": self.mynfts}
+        if payload in routes:
+            context.args = []
+            await routes[payload](update, context)
+            return
+        await self.help(update, context)
+
+    async def help(self, update: Update, context: Context) -> None:
+        assert update.effective_message is not None
+        await _reply(update.effective_message, HELP)
+
+    async def status(self, update: Update, context: Context) -> None:
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        results, _ = await self.service.requests_of(
+            "telegram", str(user.id), minted_only=False, limit=5
+        )
+        text = "\n".join(map(status_line, results)) or "You have no mint requests yet. /help"
+        await _reply(message, text)
+
+    async def mynfts(self, update: Update, context: Context) -> None:
+        """/mynfts [page]: ten at a time, newest first."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        page = max(1, int(context.args[0])) if context.args and context.args[0].isdigit() else 1
+        results, total = await self.service.requests_of(
+            "telegram", str(user.id), minted_only=True, offset=(page - 1) * 10, limit=10
+        )
+        if total == 0:
+            await _reply(message, "Nothing minted yet. /help")
+            return
+        lines = [f"Your NFTs ({total}), page {page} of {(total + 9) // 10}:"]
+        lines += [
+            " · ".join(x for x in (f"<b>{esc(r.name)}</b>", link("token", r.token_url)) if x)
+            for r in results
+        ]
+        if page * 10 < total:
+            lines.append(f"More: <code>/mynfts {page + 1}</code>")
+        await _reply(message, "\n".join(lines))
+
+    async def wallet(self, update: Update, context: Context) -> None:
+        """/wallet shows where the user's NFTs go; /wallet 0x… links an address."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        if context.args:
+            try:
+                linked = await self.service.link_address(
+                    "telegram", str(user.id), user.full_name, context.args[0]
+                )
+            except RequestRejected as err:
+                text = esc(str(err))
+            else:
+                text = f"Your NFTs will go to <code>{linked}</code> (not verified by a signature)."
+        else:
+            found = await self.service.linked_address("telegram", str(user.id))
+            if found is None:
+                text = (
+                    "No wallet linked: the bot holds your NFTs for you. "
+                    "Link one: <code>/wallet 0x…</code>"
+                )
+            else:
+                address, verified = found
+                text = f"Your NFTs go to <code>{address}</code>" + (
+                    "" if verified else " (not verified)."
+                )
+        await _reply(message, text)
+
+    async def admin(self, update: Update, context: Context) -> None:
+        """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None and message.text is not None
+        command = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        if chat.type == ChatType.PRIVATE:
+            await _reply(message, "Admin commands work in groups, for the group's administrators.")
+            return
+        if not (await self.bot.asker(update, context)).is_admin:
+            await _reply(message, f"Only this chat's administrators can use /{command}.")
+            return
+        community = str(chat.id)
+        if command in ("pause", "resume"):
+            await self.communities.configure("telegram", community, paused=command == "pause")
+            text = (
+                "Minting is paused here. Requests already made go on."
+                if command == "pause"
+                else "Minting is on again."
+            )
+        elif command == "balance":
+            address, balance, spent = await self.service.hot_wallet()
+            text = (
+                f"Hot wallet <code>{address}</code>: {balance / 1e18:.6f} in native currency; "
+                f"fees committed today (UTC): {spent / 1e18:.6f}."
+            )
+        elif command == "stats":
+            counts = await self.service.community_stats("telegram", community)
+            creators = counts.pop("creators", 0)
+            lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
+            text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+        else:
+            text = await self._config(community, context.args or [])
+        await _reply(message, text)
+
+    async def _config(self, community: str, args: list[str]) -> str:
+        """/config [minters admins|everyone]"""
+        minters: Any = KEEP
+        if args:
+            if len(args) != 2 or args[0] != "minters" or args[1] not in ("admins", "everyone"):
+                return (
+                    "Usage: <code>/config minters admins</code> "
+                    "or <code>/config minters everyone</code>"
+                )
+            minters = ADMINISTRATORS if args[1] == "admins" else None
+        config = await self.communities.configure("telegram", community, minter_role_id=minters)
+        return describe(config)
+
+    async def error(self, update: object, context: Context) -> None:
+        """A handler failed: log it, tell the user if there is one, keep running."""
+        log.error("telegram: handling an update failed", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            with contextlib.suppress(TelegramError):
+                await _reply(
+                    update.effective_message, "Something went wrong on my side; try again."
+                )
+
+
+def describe(config: CommunityConfig) -> str:
+    who = "chat administrators" if config.minter_role_id else "every member"
+    return (
+        f"Minting: {'<b>paused</b>' if config.paused else 'on'}\n"
+        f"Who may mint: {who}\n"
+        "Who may mint others' images: chat administrators"
+    )
+
+
+async def _reply(message: Message, html: str) -> Message:
+    return await message.reply_text(
+        html, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW
+    )

@@ -1,0 +1,71 @@
+"""What the bot says on Telegram, in HTML parse mode. Every piece of user text goes through
+`esc`; nothing else here is user-controlled."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import LinkPreviewOptions
+
+from bot.minting.requests import MintResult
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MINTING = "⏳ Minting…"
+HELP = (
+    "<b>Mint your art as an NFT</b>\n"
+    "• Send an image with the caption <code>/mint Name | optional description</code>\n"
+    "• Or reply <code>/mint Name</code> to a message with an image: the NFT goes to whoever "
+    "posted the image (others need to be a chat admin).\n"
+    "Tip: send the image <i>as a file</i> to keep its full quality; photos are compressed by "
+    "Telegram.\n\n"
+    "/status: your recent requests\n/mynfts: your NFTs\n"
+    "/wallet: where your NFTs go; <code>/wallet 0x…</code> links an address\n"
+    "Admins in groups: /pause, /resume, /balance, /stats, /config"
+)
+
+
+def esc(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def link(label: str, url: str | None) -> str | None:
+    return f'<a href="{esc(url)}">{esc(label)}</a>' if url else None
+
+
+def result_html(result: MintResult) -> str:
+    """The final answer to a request, edited into the "minting…" reply."""
+    if not result.minted:
+        reason = result.failure_reason or result.status_text
+        return f"❌ Not minted: {esc(reason)}"
+    links = [
+        link(label, url)
+        for label, url in (
+            ("Transaction", result.tx_url),
+            ("Token", result.token_url),
+            ("Marketplace", result.marketplace_url),
+        )
+    ]
+    owner = (
+        "held for you by the bot (link a wallet with /wallet)"
+        if result.custodial
+        else f"<code>{esc(result.recipient or '')}</code>"
+    )
+    lines = [
+        f"✅ Minted <b>{esc(result.name)}</b>",
+        f"Token ID: <code>{result.token_id:#066x}</code>" if result.token_id is not None else "",
+        " · ".join(x for x in links if x),
+        f"Owner: {owner}",
+    ]
+    asked_by = (result.reply_to or {}).get("asked_by")
+    if asked_by and asked_by != result.requester_id:
+        lines.append(f"Minted for {esc(result.requester_name)} at another member's request.")
+    return "\n".join(line for line in lines if line)
+
+
+def status_line(result: MintResult) -> str:
+    line = f"<b>{esc(result.name)}</b>: {esc(result.status_text)}"
+    if result.waiting_reason:
+        line += f" ({esc(result.waiting_reason)})"
+    if result.tx_url:
+        line += f" · {link('transaction', result.tx_url)}"
+    return line

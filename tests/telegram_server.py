@@ -1,0 +1,496 @@
+"""A local Telegram Bot API: enough of `/bot<TOKEN>/<method>` and `/file/bot<TOKEN>/<path>` for
+the real python-telegram-bot to run a bot against it, with every call recorded.
+
+Tests build chats and users, then act as users: send photos and image files with captions,
+reply with commands, edit captions, send stickers and voice notes. Updates reach the bot by
+long polling (`getUpdates` honours `offset` and `timeout`, and re-delivers until confirmed) or,
+after `setWebhook`, by POST to the bot's webhook. Any method can be made to answer 429 with
+`retry_after`. HTML in `parse_mode=HTML` texts is checked as strictly as Telegram does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+TOKEN = "123456:TEST-emulator-token"
+BOT_ID = 123456
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the public Bot API server's getFile cap
+# The tags Telegram accepts in HTML parse mode.
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
+HTML_TAGS |= {"tg-spoiler", "span", "blockquote", "tg-emoji"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+class _StrictHtml(HTMLParser):
+    """Telegram refuses unknown tags and unbalanced ones ("can't parse entities")."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in HTML_TAGS:
+            raise ValueError(f"unsupported start tag {tag!r}")
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise ValueError(f"unexpected end tag {tag!r}")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def plain_text(text: str, parse_mode: str | None) -> str:
+    """What a user would read: the text with its HTML markup applied (and checked)."""
+    if (parse_mode or "").upper() != "HTML":
+        return text
+    parser = _StrictHtml()
+    parser.feed(text)
+    parser.close()
+    if parser.open:
+        raise ValueError(f"unclosed tag {parser.open[-1]!r}")
+    return "".join(parser.text)
+
+
+def _command_entities(text: str) -> list[dict[str, Any]]:
+    if not text.startswith("/"):
+        return []
+    return [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
+
+
+class TelegramServer:
+    def __init__(self) -> None:
+        self.port = 0
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, bytes, size)
+        self.admins: dict[int, set[int]] = {}
+        self.webhook: dict[str, str] | None = None
+        self.downloads: list[str] = []  # file paths the bot fetched
+        self._updates: list[dict[str, Any]] = []
+        self._confirmed = 0  # every update_id below this was acknowledged by an offset
+        self._new_update = asyncio.Condition()
+        self._update_ids = itertools.count(1000)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._ids = itertools.count(10_000)
+        self._throttled: dict[str, list[int]] = {}
+        self._runner: web.AppRunner | None = None
+        self._pushing: set[asyncio.Task[None]] = set()
+        self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "mintbot"}
+        self.bot_user |= {"username": "mintbot_test_bot", "can_join_groups": True}
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for task in self._pushing:
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def env(self) -> dict[str, str]:
+        base = f"http://127.0.0.1:{self.port}"
+        return {
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": f"{base}/bot",
+            "TELEGRAM_FILE_BASE_URL": f"{base}/file/bot",
+        }
+
+    # ----- the world ---------------------------------------------------------------------------
+
+    def user(self, first_name: str) -> dict[str, Any]:
+        return {"id": next(self._ids), "is_bot": False, "first_name": first_name}
+
+    def group(self, title: str, admins: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        chat = {"id": -next(self._ids), "type": "supergroup", "title": title}
+        self.admins[chat["id"]] = {a["id"] for a in admins}
+        return chat
+
+    @staticmethod
+    def private(user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+
+    def add_file(
+        self, data: bytes, *, size: int | None = None, name: str = "image"
+    ) -> dict[str, Any]:
+        file_id = f"file-{next(self._ids)}"
+        path = f"photos/{file_id}-{name}"
+        self.files[file_id] = (path, data, len(data) if size is None else size)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": self.files[file_id][2],
+        }
+
+    # ----- acting as users ---------------------------------------------------------------------
+
+    def send(
+        self, chat: dict[str, Any], sender: dict[str, Any] | None, **content: Any
+    ) -> dict[str, Any]:
+        """A new message from `sender` in `chat`, delivered to the bot as an update."""
+        message = self._new_message(chat, sender, **content)
+        key = "channel_post" if chat["type"] == "channel" else "message"
+        self.push({key: message})
+        return message
+
+    def send_text(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        text: str,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {"reply_to_message": reply_to} if reply_to else {}
+        return self.send(chat, sender, text=text, entities=_command_entities(text), **extra)
+
+    def send_photo(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any] | None,
+        sizes: list[bytes],
+        caption: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A photo as Telegram sends it: one entry per size, smallest first; `sizes` are the
+        bytes of each (the last is the original)."""
+        photo = []
+        for i, data in enumerate(sizes):
+            entry = self.add_file(data, size=size if i == len(sizes) - 1 else None)
+            photo.append({**entry, "width": 90 * (i + 1), "height": 90 * (i + 1)})
+        return self.send(chat, sender, photo=photo, **self._caption(caption))
+
+    def send_document(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        data: bytes,
+        mime_type: str,
+        caption: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        document = {**self.add_file(data, size=size), "file_name": "art", "mime_type": mime_type}
+        return self.send(chat, sender, document=document, **self._caption(caption))
+
+    def edit_caption(self, message: dict[str, Any], caption: str) -> dict[str, Any]:
+        edited = {**message, **self._caption(caption), "edit_date": int(time.time())}
+        self.messages[(message["chat"]["id"], message["message_id"])] = edited
+        self.push({"edited_message": edited})
+        return edited
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), **update}
+        self.deliver(update)
+        return update
+
+    def deliver(self, update: dict[str, Any]) -> None:
+        """Hand `update` to the bot (again, if it was delivered before: Telegram re-delivers
+        until the bot acknowledges)."""
+        if self.webhook is not None:
+            task = asyncio.ensure_future(self._post_to_webhook(update))
+            self._pushing.add(task)
+            task.add_done_callback(self._pushing.discard)
+            return
+        self._updates.append(update)
+        self._wake()
+
+    def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
+        """The next `times` calls of `method` answer 429 Too Many Requests."""
+        self._throttled.setdefault(method, []).extend([retry_after] * times)
+
+    # ----- what users see ----------------------------------------------------------------------
+
+    def sent(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def replies_to(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The bot's messages replying to `message`, as they read now (after any edits)."""
+        chat_id, message_id = message["chat"]["id"], message["message_id"]
+        return [
+            m
+            for (chat, _), m in sorted(self.messages.items())
+            if chat == chat_id
+            and m.get("from", {}).get("id") == BOT_ID
+            and (m.get("reply_to_message") or {}).get("message_id") == message_id
+        ]
+
+    def in_chat(self, chat: dict[str, Any]) -> list[dict[str, Any]]:
+        """The bot's messages in `chat`, oldest first."""
+        return [
+            m
+            for (chat_id, _), m in sorted(self.messages.items())
+            if chat_id == chat["id"] and m.get("from", {}).get("id") == BOT_ID
+        ]
+
+    async def wait_for(self, check: Callable[[], object], timeout: float = 30) -> None:
+        """Poll `check`; on timeout, fail with the calls the bot made."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not check():
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            calls = "\n".join(f"{c.method} {c.params}"[:300] for c in self.calls[-40:])
+            raise AssertionError(f"timed out; the bot's last calls:\n{calls}") from None
+
+    # ----- the API -----------------------------------------------------------------------------
+
+    def _caption(self, caption: str | None) -> dict[str, Any]:
+        if caption is None:
+            return {}
+        return {"caption": caption, "caption_entities": _command_entities(caption)}
+
+    def _new_message(
+        self, chat: dict[str, Any], sender: dict[str, Any] | None, **content: Any
+    ) -> dict[str, Any]:
+        ids = self._message_ids.setdefault(chat["id"], itertools.count(1))
+        message = {"message_id": next(ids), "date": int(time.time()), "chat": chat, **content}
+        if sender is not None:
+            message["from"] = sender
+        self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    def _wake(self) -> None:
+        async def notify() -> None:
+            async with self._new_update:
+                self._new_update.notify_all()
+
+        task = asyncio.ensure_future(notify())
+        self._pushing.add(task)
+        task.add_done_callback(self._pushing.discard)
+
+    async def _post_to_webhook(self, update: dict[str, Any]) -> None:
+        assert self.webhook is not None
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):  # Telegram retries until the webhook answers 2xx
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.post(self.webhook["url"], json=update, headers=headers) as r:
+                        if r.status < 300:
+                            return
+                await asyncio.sleep(0.1)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != TOKEN:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        for path, data, _ in self.files.values():
+            if path == request.match_info["path"]:
+                self.downloads.append(path)
+                return web.Response(body=data)
+        return web.json_response(
+            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+        )
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append(Call(method, params, time.monotonic()))
+        if self._throttled.get(method):
+            retry_after = self._throttled[method].pop(0)
+            return _error(
+                429,
+                f"Too Many Requests: retry after {retry_after}",
+                parameters={"retry_after": retry_after},
+            )
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        try:
+            result = await handler(params)
+        except _ApiError as err:
+            return _error(err.code, err.description)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return self.bot_user
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = None
+        return True
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token", "")}
+        pending, self._updates = self._updates, []
+        for update in pending:
+            self.deliver(update)
+        return True
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(params.get("offset", 0))
+        if offset:
+            self._confirmed = max(self._confirmed, offset)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = float(params.get("timeout", 0))
+        limit = int(params.get("limit", 100))
+        async with self._new_update:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._new_update.wait_for(lambda: bool(self._updates)), timeout
+                )
+        return self._updates[:limit]
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        text = str(params["text"])
+        self._check_text(text, params.get("parse_mode"))
+        chat = self._chat(chat_id)
+        reply = params.get("reply_parameters") or {}
+        if "reply_to_message_id" in params:
+            reply = {"message_id": params["reply_to_message_id"]}
+        extra: dict[str, Any] = {}
+        if reply:
+            replied = self.messages.get((chat_id, int(reply["message_id"])))
+            if replied is None and not reply.get("allow_sending_without_reply"):
+                raise _ApiError(400, "Bad Request: message to be replied not found")
+            if replied is not None:
+                extra["reply_to_message"] = replied
+        if params.get("reply_markup"):
+            extra["reply_markup"] = params["reply_markup"]
+        return self._new_message(
+            chat, self.bot_user, text=text, parse_mode=params.get("parse_mode"), **extra
+        )
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        text = str(params["text"])
+        self._check_text(text, params.get("parse_mode"))
+        if message.get("text") == text and message.get("reply_markup") == params.get(
+            "reply_markup"
+        ):
+            raise _ApiError(400, "Bad Request: message is not modified")
+        message.update(text=text, parse_mode=params.get("parse_mode"), edit_date=int(time.time()))
+        message.pop("reply_markup", None)
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
+        if self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None) is None:
+            raise _ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, _, size = self.files[file_id]
+        if size > DOWNLOAD_LIMIT:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": size,
+            "file_path": path,
+        }
+
+    async def _m_getChatAdministrators(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        return [
+            {
+                "status": "administrator",
+                "user": {"id": user_id, "is_bot": False, "first_name": "admin"},
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+            for user_id in sorted(self.admins.get(chat_id, ()))
+        ]
+
+    async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+        return True
+
+    def _chat(self, chat_id: int) -> dict[str, Any]:
+        for (known, _), message in self.messages.items():
+            if known == chat_id:
+                return dict(message["chat"])
+        raise _ApiError(400, "Bad Request: chat not found")
+
+    @staticmethod
+    def _check_text(text: str, parse_mode: str | None) -> None:
+        if not text.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        try:
+            plain = plain_text(text, parse_mode)
+        except ValueError as err:
+            raise _ApiError(400, f"Bad Request: can't parse entities: {err}") from None
+        if len(plain) > 4096:
+            raise _ApiError(400, "Bad Request: message is too long")
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def _error(code: int, description: str, **more: Any) -> web.Response:
+    body = {"ok": False, "error_code": code, "description": description, **more}
+    return web.json_response(body, status=code)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """python-telegram-bot sends form fields (JSON for nested values) or multipart; accept JSON
+    and query strings too, as the Bot API does."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        raw |= await request.json()
+    elif request.can_read_body:
+        raw |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in "{[":
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        params[key] = value
+    return params

@@ -1,0 +1,310 @@
+"""Telegram end to end: `python -m bot run`, unmodified, against the local Bot API emulator and
+anvil. Each test acts as chat members would and checks what they would read, and the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.chain.contract import Collection
+from bot.telegram.render import MINTING
+from tests.support import DEV_MINTER, balance, bot_process, png
+from tests.telegram_server import TelegramServer, plain_text
+
+HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramServer]:
+    server = TelegramServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def world(telegram: TelegramServer) -> dict[str, Any]:
+    people = {name: telegram.user(name) for name in ("Ada", "Ana", "Max", "Zoe")}
+    return {**people, "group": telegram.group("Art club", admins=[people["Ana"]])}
+
+
+def polling(telegram: TelegramServer) -> bool:
+    return bool(telegram.sent("getUpdates"))
+
+
+@pytest.fixture
+async def running_bot(
+    telegram: TelegramServer, world: dict[str, Any], bot_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[TelegramServer]:
+    env = {**bot_env, **telegram.env(), "USER_MINTS_PER_MINUTE": "3"}
+    async with bot_process(env, tmp_path / "bot.log") as proc:
+        try:
+            await telegram.wait_for(lambda: polling(telegram))
+        except AssertionError:
+            raise AssertionError((tmp_path / "bot.log").read_text()) from None
+        yield telegram
+        assert proc.returncode is None, (tmp_path / "bot.log").read_text()
+
+
+def readable(message: dict[str, Any]) -> str:
+    return plain_text(message["text"], message.get("parse_mode"))
+
+
+async def final_reply(telegram: TelegramServer, message: dict[str, Any]) -> str:
+    """The bot's reply to `message` once it is no longer "minting…"."""
+    await telegram.wait_for(
+        lambda: any(readable(m) != MINTING for m in telegram.replies_to(message))
+    )
+    (reply,) = telegram.replies_to(message)
+    return readable(reply)
+
+
+async def test_a_photo_with_a_caption_is_answered_then_edited_with_the_links(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    photo = telegram.send_photo(
+        world["group"],
+        world["Ada"],
+        [png(0, (8, 8)), png(1, (32, 32))],
+        "/mint Rock & <Roll | pier",
+    )
+    text = await final_reply(telegram, photo)
+    assert telegram.sent("sendMessage")[0].params["text"] == MINTING  # answered at once ...
+    (reply,) = telegram.replies_to(photo)  # ... then that reply edited in place
+    assert "Minted Rock & <Roll" in text  # escaped, so it reads as typed
+    assert 'href="http://127.0.0.1:8080/explorer/tx/0x' in reply["text"]
+    assert len(telegram.sent("sendMessage")) == 1 and telegram.sent("editMessageText")
+    assert await balance(collection, DEV_MINTER.address) == 1
+    assert telegram.downloads == [telegram.files[photo["photo"][-1]["file_id"]][0]]  # largest
+
+
+async def test_the_same_update_delivered_twice_mints_and_answers_once(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    update = telegram.push(
+        {
+            "message": telegram._new_message(
+                world["group"],
+                world["Ada"],
+                photo=[{**telegram.add_file(png(2)), "width": 8, "height": 8}],
+                caption="/mint Twice",
+                caption_entities=[{"type": "bot_command", "offset": 0, "length": 5}],
+            )
+        }
+    )
+    telegram.deliver(update)  # Telegram re-delivers what was not yet acknowledged
+    photo = update["message"]
+    assert "Minted Twice" in await final_reply(telegram, photo)
+    telegram.deliver(update)  # and again after the answer
+    await telegram.wait_for(lambda: telegram.sent("deleteMessage"))  # its extra reply removed
+    assert len(telegram.replies_to(photo)) == 1
+    assert "Minted Twice" in readable(telegram.replies_to(photo)[0])
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_three_replies_to_one_photo_mint_once_for_its_author(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    group, author = world["group"], world["Ada"]
+    telegram.send_text(group, author, f"/wallet {HOLDER}")
+    await telegram.wait_for(lambda: telegram.sent("sendMessage"))
+    photo = telegram.send_photo(group, author, [png(3)])
+    asks = [
+        telegram.send_text(group, who, f"/mint Shared by {who['first_name']}", reply_to=photo)
+        for who in (author, world["Ana"], world["Max"])  # the author, an admin, a member
+    ]
+    await telegram.wait_for(
+        lambda: (
+            all(telegram.replies_to(a) for a in asks)
+            and MINTING not in [readable(m) for a in asks for m in telegram.replies_to(a)]
+        )
+    )
+    answers = [readable(m) for a in asks for m in telegram.replies_to(a)]
+    assert len(answers) == 3
+    assert len([a for a in answers if "Minted" in a]) == 1, answers
+    assert len([a for a in answers if "already minted" in a]) >= 1, answers
+    other = telegram.send_photo(group, author, [png(30)])  # nothing in hand for this one
+    refused = telegram.send_text(group, world["Max"], "/mint Not mine", reply_to=other)
+    assert "Only the message's author or a curator" in await final_reply(telegram, refused)
+    assert await balance(collection, HOLDER) == 1  # the author's linked address
+    assert await balance(collection, DEV_MINTER.address) == 0
+
+
+async def test_an_edited_caption_does_not_mint_again(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    photo = telegram.send_photo(world["group"], world["Ada"], [png(4)], "/mint First")
+    assert "Minted First" in await final_reply(telegram, photo)
+    edited = telegram.edit_caption(photo, "/mint Second")
+    await telegram.wait_for(lambda: len(telegram.sent("sendMessage")) == 2)
+    assert "Edits don't mint" in readable(telegram.replies_to(edited)[-1])
+    telegram.edit_caption(photo, "a nice caption")  # an edit without /mint: nothing to say
+    await asyncio.sleep(1)
+    assert len(telegram.sent("sendMessage")) == 2
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_admin_commands_are_for_chat_administrators(
+    running_bot: TelegramServer, world: dict[str, Any]
+):
+    telegram = running_bot
+    group = world["group"]
+    refused = telegram.send_text(group, world["Max"], "/pause")
+    await telegram.wait_for(lambda: telegram.replies_to(refused))
+    assert "Only this chat's administrators" in readable(telegram.replies_to(refused)[0])
+    paused = telegram.send_text(group, world["Ana"], "/pause@mintbot_test_bot")
+    await telegram.wait_for(lambda: telegram.replies_to(paused))
+    assert "paused" in readable(telegram.replies_to(paused)[0])
+    photo = telegram.send_photo(group, world["Max"], [png(5)], "/mint While paused")
+    assert "paused" in await final_reply(telegram, photo)
+    stats = telegram.send_text(group, world["Ana"], "/stats")
+    await telegram.wait_for(lambda: telegram.replies_to(stats))
+    assert "No requests yet" in readable(telegram.replies_to(stats)[0])
+    assert len(telegram.sent("getChatAdministrators")) == 1  # cached
+
+
+async def test_a_429_is_waited_out_and_the_user_still_answered(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    telegram.throttle("sendMessage", retry_after=1)
+    telegram.throttle("editMessageText", retry_after=1, times=2)
+    photo = telegram.send_photo(world["group"], world["Ada"], [png(6)], "/mint Patient")
+    assert "Minted Patient" in await final_reply(telegram, photo)
+    assert len(telegram.sent("sendMessage")) == 2 and len(telegram.sent("editMessageText")) == 3
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_an_oversized_file_gets_a_clear_message(
+    telegram: TelegramServer, world: dict[str, Any], bot_env: dict[str, str], tmp_path: Path
+):
+    # The bot would take 50 MB; the public Bot API hands bots at most 20 MB.
+    env = {**bot_env, **telegram.env(), "MAX_IMAGE_MB": "50"}
+    async with bot_process(env, tmp_path / "bot.log"):
+        await telegram.wait_for(lambda: polling(telegram))
+        big = telegram.send_document(
+            world["group"], world["Ada"], png(7), "image/png", "/mint Huge", size=25 * 2**20
+        )
+        assert "over the 20 MB Telegram lets bots download" in await final_reply(telegram, big)
+        huger = telegram.send_document(
+            world["group"], world["Ada"], png(7), "image/png", "/mint Huger", size=60 * 2**20
+        )
+        await telegram.wait_for(lambda: telegram.replies_to(huger))
+        assert "the limit is 50 MB" in readable(telegram.replies_to(huger)[0])
+    assert not telegram.downloads
+
+
+async def test_stickers_voice_notes_and_channel_posts_are_ignored_politely(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    group, ada = world["group"], world["Ada"]
+    telegram.send(
+        group,
+        ada,
+        sticker={
+            **telegram.add_file(b"webp"),
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
+    )
+    telegram.send(group, ada, voice={**telegram.add_file(b"ogg"), "duration": 2})
+    channel = {"id": -100999, "type": "channel", "title": "News"}
+    telegram.send(
+        channel,
+        None,
+        photo=[{**telegram.add_file(png(8)), "width": 8, "height": 8}],
+        caption="/mint From a channel",
+    )
+    private = telegram.private(ada)
+    sticker = telegram.send(
+        private,
+        ada,
+        sticker={
+            **telegram.add_file(b"webp"),
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
+    )
+    await telegram.wait_for(lambda: telegram.replies_to(sticker))
+    assert "I mint images" in readable(telegram.replies_to(sticker)[0])
+    photo = telegram.send_photo(group, ada, [png(9)], "/mint Still here")
+    assert "Minted Still here" in await final_reply(telegram, photo)
+    assert not telegram.in_chat(group)[:-1]  # nothing said in the group but the mint's answer
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_a_restart_in_the_middle_of_a_mint_still_answers(
+    telegram: TelegramServer,
+    world: dict[str, Any],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    env = {**bot_env, **telegram.env()}
+    log = tmp_path / "bot.log"
+    async with bot_process({**env, "MINTBOT_CRASH_AT": "after_sign"}, log) as first:
+        await telegram.wait_for(lambda: polling(telegram))
+        photo = telegram.send_photo(world["group"], world["Ada"], [png(10)], "/mint Survives")
+        await asyncio.wait_for(first.wait(), 60)
+    assert first.returncode == -signal.SIGKILL, log.read_text()
+    assert readable(telegram.replies_to(photo)[0]) == MINTING
+    async with bot_process(env, log):
+        assert "Minted Survives" in await final_reply(telegram, photo)
+        await asyncio.sleep(1)  # had the update come again, its extra reply would be gone
+    assert len(telegram.replies_to(photo)) == 1
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_webhook_mode_takes_updates_posted_to_the_bots_web_server(
+    telegram: TelegramServer,
+    world: dict[str, Any],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    port = free_port()
+    env = {
+        **bot_env,
+        **telegram.env(),
+        "HTTP_PORT": str(port),
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        "TELEGRAM_WEBHOOK_SECRET": "a-shared-secret",
+    }
+    async with bot_process(env, tmp_path / "bot.log"):
+        await telegram.wait_for(lambda: telegram.webhook is not None)
+        assert telegram.webhook == {
+            "url": f"http://127.0.0.1:{port}/telegram/webhook",
+            "secret_token": "a-shared-secret",
+        }
+        photo = telegram.send_photo(world["group"], world["Ada"], [png(11)], "/mint Hooked")
+        assert "Minted Hooked" in await final_reply(telegram, photo)
+        async with aiohttp.ClientSession() as session:  # anyone else is turned away
+            forged = {"update_id": 1, "message": photo}
+            async with session.post(env["TELEGRAM_WEBHOOK_URL"], json=forged) as response:
+                assert response.status == 403
+    assert not telegram.sent("getUpdates")
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
