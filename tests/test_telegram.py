@@ -16,7 +16,7 @@ import pytest
 from bot.chain.contract import Collection
 from bot.telegram.render import MINTING
 from tests.support import DEV_MINTER, balance, bot_process, png
-from tests.telegram_server import TelegramServer, plain_text
+from tests.telegram_server import TOKEN, TelegramServer, plain_text
 
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
@@ -50,7 +50,9 @@ async def running_bot(
         except AssertionError:
             raise AssertionError((tmp_path / "bot.log").read_text()) from None
         yield telegram
-        assert proc.returncode is None, (tmp_path / "bot.log").read_text()
+        log = (tmp_path / "bot.log").read_text()
+        assert proc.returncode is None, log
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log  # the token is never logged
 
 
 def readable(message: dict[str, Any]) -> str:
@@ -249,6 +251,43 @@ async def test_stickers_voice_notes_and_channel_posts_are_ignored_politely(
     assert "Minted Still here" in await final_reply(telegram, photo)
     assert not telegram.in_chat(group)[:-1]  # nothing said in the group but the mint's answer
     assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_start_deep_links_status_gallery_and_wallet(
+    telegram: TelegramServer,
+    world: dict[str, Any],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    ada = world["Ada"]
+    chat = telegram.private(ada)
+
+    async def ask(text: str) -> str:
+        message = telegram.send_text(chat, ada, text)
+        await telegram.wait_for(lambda: telegram.replies_to(message))
+        return readable(telegram.replies_to(message)[0])
+
+    env = {**bot_env, **telegram.env(), "USER_MINTS_PER_MINUTE": "0"}
+    async with bot_process(env, tmp_path / "bot.log"):
+        await telegram.wait_for(lambda: polling(telegram))
+        assert "the bot holds your NFTs" in await ask("/start wallet")  # t.me/<bot>?start=wallet
+        assert "keep its full quality" in await ask("/start")
+        assert "no mint requests yet" in await ask("/status")
+        assert "Nothing minted yet" in await ask("/mynfts")
+        assert "is not a valid Ethereum address" in await ask("/wallet 0x123")
+        assert HOLDER in await ask(f"/wallet {HOLDER}")
+        photos = [
+            telegram.send_photo(chat, ada, [png(40 + i)], f"/mint Piece {i}") for i in range(11)
+        ]
+        for photo in photos:
+            assert "Minted" in await final_reply(telegram, photo)
+        assert (await ask("/status")).count(": minted · transaction") == 5  # the latest five
+        first_page = await ask("/mynfts")
+        assert "Your NFTs (11), page 1 of 2" in first_page and "/mynfts 2" in first_page
+        second_page = await ask("/mynfts 2")
+        assert "page 2 of 2" in second_page and second_page.count("Piece") == 1
+    assert await balance(collection, HOLDER) == 11
 
 
 async def test_a_restart_in_the_middle_of_a_mint_still_answers(
