@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,17 +170,24 @@ async def _fund_on_local_chain(w3: AsyncWeb3[Any], address: str) -> None:
         log.info("funded the hot wallet %s with 10000 test ether on the local chain", address)
 
 
-async def wait_for_stop_signal() -> None:
-    """Return on SIGINT or SIGTERM."""
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, caught from the moment the block starts."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def wait_for_stop_signal() -> None:
+    """Return on SIGINT or SIGTERM."""
+    with stop_signals() as stop:
+        await stop.wait()
 
 
 @dataclass
@@ -253,66 +260,74 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
 
 
 async def serve(settings: Settings, console: bool) -> None:
-    """Run the bot until a stop signal: the mint service, the web server and, with no chat
-    platform configured, the local console on the terminal."""
+    """Run the bot until a stop signal: the mint service, the web server, the chat platforms
+    configured and, with none, the local console on the terminal."""
+    # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings) as runtime:
-        web = WebServer(
-            service=runtime.service,
-            sessions=runtime.sessions,
-            content=runtime.content,
-            host=settings.http_host,
-            port=settings.http_port,
-        )
-        telegram_bot = None
-        if settings.telegram_token is not None:
-            from bot.telegram.client import WEBHOOK_PATH, TelegramBot
-
-            telegram_bot = TelegramBot(runtime)
-            if telegram_bot.webhook_url is not None:
-                web.app.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
-        base_url = await web.start()
-        log.info(
-            "ready on chain %d: collection %s, hot wallet %s, web %s",
-            runtime.chain.chain_id,
-            runtime.collection.address,
-            runtime.chain.wallet.address,
-            base_url,
-        )
-        tasks: list[asyncio.Future[None]] = []
-        clients: list[asyncio.Future[None]] = []  # chat clients: if one fails, the bot stops
-        discord_bot = None
-        if settings.discord_token is not None:
-            from bot.discord_client import MintBot, use_endpoints
-
-            use_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
-            discord_bot = MintBot(runtime)
-            clients.append(
-                asyncio.ensure_future(discord_bot.start(settings.discord_token.reveal()))
+        with stop_signals() as stop:
+            web = WebServer(
+                service=runtime.service,
+                sessions=runtime.sessions,
+                content=runtime.content,
+                host=settings.http_host,
+                port=settings.http_port,
             )
-        if telegram_bot is not None:
-            clients.append(asyncio.ensure_future(telegram_bot.run()))
-        if not clients and console:  # no chat platform: the terminal is the chat
-            from bot.console import Console
+            clients = _chat_clients(settings, runtime, web)
+            base_url = await web.start()
+            log.info(
+                "ready on chain %d: collection %s, hot wallet %s, web %s",
+                runtime.chain.chain_id,
+                runtime.collection.address,
+                runtime.chain.wallet.address,
+                base_url,
+            )
+            chats = [asyncio.ensure_future(client) for client in clients.values()]
+            others: list[asyncio.Future[None]] = []
+            if not chats and console:  # no chat platform: the terminal is the chat
+                from bot.console import Console
 
-            tasks.append(asyncio.ensure_future(Console(runtime.service).run()))
-        try:
-            await _until_stopped(clients)
-        finally:
-            if discord_bot is not None:
-                await discord_bot.close()
-            for task in [*tasks, *clients]:
-                task.cancel()
-            await asyncio.gather(*tasks, *clients, return_exceptions=True)  # let them clean up
-            await web.stop()
-            log.info("stopping")
+                others.append(asyncio.ensure_future(Console(runtime.service).run()))
+            try:
+                await _until_stopped(stop, chats)
+            finally:
+                for task in [*chats, *others]:
+                    task.cancel()
+                await asyncio.gather(*chats, *others, return_exceptions=True)  # clean up
+                await web.stop()
+                log.info("stopping")
 
 
-async def _until_stopped(clients: list[asyncio.Future[None]]) -> None:
+def _chat_clients(
+    settings: Settings, runtime: Runtime, web: WebServer
+) -> dict[str, Coroutine[Any, Any, None]]:
+    """Each configured chat platform's client, ready to run until cancelled."""
+    clients: dict[str, Coroutine[Any, Any, None]] = {}
+    if settings.discord_token is not None:
+        from bot.discord_client import MintBot, use_endpoints
+
+        use_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
+        clients["discord"] = MintBot(runtime).run_until_cancelled(settings.discord_token)
+    if settings.telegram_token is not None:
+        from bot.telegram.client import WEBHOOK_PATH, TelegramBot
+
+        telegram_bot = TelegramBot(runtime)
+        if telegram_bot.webhook_url is not None:  # routes must exist before the server starts
+            web.app.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
+        clients["telegram"] = telegram_bot.run()
+    return clients
+
+
+async def _until_stopped(stop: asyncio.Event, clients: Sequence[asyncio.Future[None]]) -> None:
     """Wait for a stop signal; a chat client that fails to run (a bad token, say) stops the
     bot too, with its error."""
-    stop = asyncio.ensure_future(wait_for_stop_signal())
-    done, _ = await asyncio.wait([stop, *clients], return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
+    stopped: asyncio.Future[None] = asyncio.ensure_future(_wait(stop))
+    done, _ = await asyncio.wait([stopped, *clients], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
     for task in done:
-        if task is not stop and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        error = None if task is stopped or task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+
+
+async def _wait(event: asyncio.Event) -> None:
+    await event.wait()

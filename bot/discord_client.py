@@ -25,6 +25,7 @@ from bot.minting.requests import MintResult
 
 if TYPE_CHECKING:
     from bot.app import Runtime
+    from bot.config import Secret
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,14 @@ class MintBot(commands.Bot):
         )
         self.runtime = runtime
         self.acknowledgements = AcknowledgeFirst()
+
+    async def run_until_cancelled(self, token: Secret) -> None:
+        """Connect and serve until cancelled (or until Discord refuses the token: that error
+        propagates); closes the connection either way."""
+        try:
+            await self.start(token.reveal())
+        finally:
+            await self.close()
 
     async def setup_hook(self) -> None:
         for extension in COGS:

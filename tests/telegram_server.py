@@ -84,6 +84,7 @@ class TelegramServer:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, bytes, size)
         self.admins: dict[int, set[int]] = {}
+        self.chats: dict[int, dict[str, Any]] = {}
         self.webhook: dict[str, str] | None = None
         self.downloads: list[str] = []  # file paths the bot fetched
         self._updates: list[dict[str, Any]] = []
@@ -272,6 +273,7 @@ class TelegramServer:
         self, chat: dict[str, Any], sender: dict[str, Any] | None, **content: Any
     ) -> dict[str, Any]:
         ids = self._message_ids.setdefault(chat["id"], itertools.count(1))
+        self.chats.setdefault(chat["id"], chat)
         message = {"message_id": next(ids), "date": int(time.time()), "chat": chat, **content}
         if sender is not None:
             message["from"] = sender
@@ -451,10 +453,9 @@ class TelegramServer:
         return True
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
-        for (known, _), message in self.messages.items():
-            if known == chat_id:
-                return dict(message["chat"])
-        raise _ApiError(400, "Bad Request: chat not found")
+        if chat_id not in self.chats:
+            raise _ApiError(400, "Bad Request: chat not found")
+        return dict(self.chats[chat_id])
 
     @staticmethod
     def _check_text(text: str, parse_mode: str | None) -> None:
