@@ -29,6 +29,7 @@ from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
 from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
+from bot.wallets import WalletLinks
 from bot.web import WebServer
 from db.engine import create_engine, session_factory, upgrade
 
@@ -192,7 +193,8 @@ async def wait_for_stop_signal() -> None:
 
 @dataclass
 class Runtime:
-    """The running core: chain, database, content and the mint service, wired together."""
+    """The running core: chain, database, content, the mint service and wallet links, wired
+    together."""
 
     settings: Settings
     chain: Chain
@@ -201,6 +203,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     content: ContentStore
     service: MintService
+    wallets: WalletLinks
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -252,7 +255,13 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             if start:
                 await service.start()
             try:
-                yield Runtime(settings, chain, collection, db, sessions, content, service)
+                wallets = WalletLinks(
+                    sessions,
+                    public_base_url=settings.public_base_url,
+                    chain_id=chain.chain_id,
+                    allow_unverified=settings.allow_unverified_wallets,
+                )
+                yield Runtime(settings, chain, collection, db, sessions, content, service, wallets)
             finally:
                 await service.stop()
         finally:

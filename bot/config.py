@@ -120,6 +120,7 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: Secret | None = field(default=None, repr=False)
     telegram_messages_per_s: float = 30.0
+    allow_unverified_wallets: bool = False
 
     @property
     def local_mode(self) -> bool:
@@ -194,6 +195,16 @@ def _number(env: _Env, name: str, default: float, *, low: float) -> float:
     if not value >= low:  # also refuses NaN
         raise ConfigError(name, f"must be at least {low}, got {raw}")
     return value
+
+
+def _flag(env: _Env, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigError(name, f"say true or false, not {raw!r}")
+    return value in ("1", "true", "yes")
 
 
 def _gwei(env: _Env, name: str, default_gwei: float) -> int:
@@ -357,6 +368,7 @@ def load_settings(
         telegram_webhook_url=_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         telegram_messages_per_s=_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
+        allow_unverified_wallets=_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
         data_dir=data_dir,
         log_level=level,
         rpc_url=rpc_url,

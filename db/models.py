@@ -240,6 +240,24 @@ class PlatformUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class WalletChallenge(Base):
+    """A Sign-In with Ethereum message the bot issued to link an address: single use, with an
+    expiry. The exact text is kept, since the signature is checked against it."""
+
+    __tablename__ = "wallet_challenge"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(42))
+    message: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_wallet_challenge_user", "platform", "user_id", "issued_at"),)
+
+
 class SigningAudit(Base):
     """One row for every signature the hot wallet makes: who asked, why, and what it costs."""
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web3 import AsyncWeb3
 
 from bot.app import Runtime, open_runtime
@@ -29,6 +32,25 @@ CANARY = Account.from_key(CANARY_KEY)
 
 DEV_MINTER = Account.from_key(ANVIL_DEV_KEYS[0])
 DEV_ADMIN = Account.from_key(ANVIL_DEV_KEYS[1])
+COLLECTOR = Account.create()  # a member's own wallet: it signs Sign-In with Ethereum messages
+SIWE = re.compile(
+    r"\S+ wants you to sign in with your Ethereum account:\n.*?Expiration Time: \S+Z", re.S
+)
+
+
+def sign_message(message: str, account: Any = COLLECTOR) -> str:
+    """`message` signed as a wallet's "Sign message" (personal_sign) does, as 0x hex."""
+    signature = account.sign_message(encode_defunct(text=message)).signature
+    return "0x" + bytes(signature).hex()
+
+
+def signed_siwe(reply: str, account: Any = COLLECTOR) -> str:
+    """Sign the Sign-In with Ethereum message quoted in a bot's reply."""
+    found = SIWE.search(reply)
+    assert found is not None, reply
+    return sign_message(found.group(0), account)
+
+
 FEES = Fees(max_fee_per_gas=50 * 10**9, max_priority_fee_per_gas=10**9)
 
 

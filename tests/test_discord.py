@@ -13,10 +13,10 @@ import pytest
 
 from bot.chain.contract import Collection
 from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
-from tests.support import DEV_MINTER, balance, bot_process, png
+from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 
 pytestmark = pytest.mark.db
-HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+HOLDER = COLLECTOR.address  # the author's own wallet
 
 
 @pytest.fixture
@@ -130,10 +130,23 @@ async def test_mint_as_nft_by_author_and_curator_at_once_mints_once_for_the_auth
     link = await discord.slash(
         world["author"],
         "wallet",
-        [{"name": "set", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
+        [{"name": "link", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
     )
     await discord.wait_for(lambda: link.callbacks)
-    assert HOLDER in link.callbacks[0]["data"]["content"]
+    signature = signed_siwe(link.callbacks[0]["data"]["content"])
+    verify = await discord.slash(
+        world["author"],
+        "wallet",
+        [
+            {
+                "name": "verify",
+                "type": 1,
+                "options": [{"name": "signature", "type": 3, "value": signature}],
+            }
+        ],
+    )
+    await discord.wait_for(lambda: verify.callbacks)
+    assert f"Verified: your NFTs will go to `{HOLDER}`" in verify.callbacks[0]["data"]["content"]
     message = discord.add_message(
         world["author"], "Sunset over the **bay** @everyone", [discord.add_attachment(png(3))]
     )

@@ -15,10 +15,10 @@ import pytest
 
 from bot.chain.contract import Collection
 from bot.telegram.render import MINTING
-from tests.support import DEV_MINTER, balance, bot_process, png
+from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 from tests.telegram_server import TOKEN, TelegramServer, plain_text
 
-HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+HOLDER = COLLECTOR.address  # Ada's own wallet
 
 
 @pytest.fixture
@@ -53,6 +53,16 @@ async def running_bot(
         log = (tmp_path / "bot.log").read_text()
         assert proc.returncode is None, log
     assert TOKEN not in log and TOKEN.split(":")[1] not in log  # the token is never logged
+
+
+async def link_wallet(telegram: TelegramServer, chat: dict[str, Any], user: dict[str, Any]) -> None:
+    """`user` links HOLDER as a member would: /wallet link, sign in the wallet, /wallet verify."""
+    link = telegram.send_text(chat, user, f"/wallet link {HOLDER}")
+    await telegram.wait_for(lambda: telegram.replies_to(link))
+    signature = signed_siwe(readable(telegram.replies_to(link)[0]))
+    verify = telegram.send_text(chat, user, f"/wallet verify {signature}")
+    await telegram.wait_for(lambda: telegram.replies_to(verify))
+    assert f"Verified: your NFTs will go to {HOLDER}" in readable(telegram.replies_to(verify)[0])
 
 
 def readable(message: dict[str, Any]) -> str:
@@ -118,8 +128,7 @@ async def test_three_replies_to_one_photo_mint_once_for_its_author(
 ):
     telegram = running_bot
     group, author = world["group"], world["Ada"]
-    telegram.send_text(group, author, f"/wallet {HOLDER}")
-    await telegram.wait_for(lambda: telegram.sent("sendMessage"))
+    await link_wallet(telegram, telegram.private(author), author)
     photo = telegram.send_photo(group, author, [png(3)])
     asks = [
         telegram.send_text(group, who, f"/mint Shared by {who['first_name']}", reply_to=photo)
@@ -275,8 +284,11 @@ async def test_start_deep_links_status_gallery_and_wallet(
         assert "keep its full quality" in await ask("/start")
         assert "no mint requests yet" in await ask("/status")
         assert "Nothing minted yet" in await ask("/mynfts")
-        assert "is not a valid Ethereum address" in await ask("/wallet 0x123")
-        assert HOLDER in await ask(f"/wallet {HOLDER}")
+        assert "without a signature is turned off" in await ask(f"/wallet {HOLDER}")
+        assert "is not a valid Ethereum address" in await ask("/wallet link 0x123")
+        assert "not for a message I gave you" in await ask("/wallet verify 0x" + "11" * 65)
+        await link_wallet(telegram, chat, ada)
+        assert f"Your NFTs go to {HOLDER} (verified" in await ask("/wallet")
         photos = [
             telegram.send_photo(chat, ada, [png(40 + i)], f"/mint Piece {i}") for i in range(11)
         ]

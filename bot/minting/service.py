@@ -344,30 +344,6 @@ class MintService:
             )
         return {**by_phase, "creators": int(creators or 0)}
 
-    async def link_address(
-        self, platform: str, user_id: str, display_name: str, address: str
-    ) -> str:
-        """Link a payout address to a chat user (unverified); returns it checksummed."""
-        checksummed = user_address(address)
-        async with self.sessions.begin() as session:
-            user = await session.get(PlatformUser, (platform, user_id), with_for_update=True)
-            if user is None:
-                user = PlatformUser(platform=platform, user_id=user_id)
-                session.add(user)
-            user.display_name = display_name[:256]
-            user.address = checksummed
-            user.address_verified = False
-            user.linked_at = utcnow()
-        return checksummed
-
-    async def linked_address(self, platform: str, user_id: str) -> tuple[str, bool] | None:
-        """The user's linked address and whether it was verified, or None."""
-        async with self.sessions() as session:
-            user = await session.get(PlatformUser, (platform, user_id))
-        if user is None or not user.address:
-            return None
-        return user.address, bool(user.address_verified)
-
     async def hot_wallet(self) -> tuple[str, int, int]:
         """The hot wallet's address, balance and fees committed today (wei)."""
         balance = await self.engine.w3.eth.get_balance(self.engine.wallet.address)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from bot.communities import KEEP, CommunityConfig
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.requests import MintSubmission
 from bot.telegram.render import HELP, MINTING, NO_PREVIEW, esc, link, status_line
+from bot.wallets import SIGN_HOWTO, describe_link
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
@@ -37,6 +38,7 @@ TOO_BIG = (
     "lifts this). Send a smaller version."
 )
 NO_DOWNLOAD = "Telegram would not hand over that file; try again."
+LINK_USAGE = "<code>/wallet link 0x…</code>"
 ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
 ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
 ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
@@ -277,30 +279,33 @@ class Handlers:
         await _reply(message, "\n".join(lines))
 
     async def wallet(self, update: Update, context: Context) -> None:
-        """/wallet shows where the user's NFTs go; /wallet 0x… links an address."""
+        """/wallet shows where the user's NFTs go; /wallet link 0x… and /wallet verify 0x…
+        link an address with proof; /wallet [set] 0x… links one without, where allowed."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
-        if context.args:
-            try:
-                linked = await self.service.link_address(
-                    "telegram", str(user.id), user.full_name, context.args[0]
-                )
-            except RequestRejected as err:
-                text = esc(str(err))
-            else:
+        wallets, user_id = self.bot.runtime.wallets, str(user.id)
+        args = context.args or []
+        action = args[0].lower() if args else "show"
+        try:
+            if action == "show":
+                found = await wallets.linked("telegram", user_id)
+                text = describe_link(found, code="<code>{}</code>", link=LINK_USAGE)
+            elif action == "link" and len(args) == 2:
+                challenge = await wallets.challenge("telegram", user_id, args[1])
+                howto = SIGN_HOWTO.format(verify="<code>/wallet verify 0x…</code>")
+                text = f"<pre>{esc(challenge.message)}</pre>\n{esc(howto)}"
+            elif action == "verify" and len(args) == 2:
+                address = await wallets.verify("telegram", user_id, user.full_name, args[1])
+                text = f"Verified: your NFTs will go to <code>{address}</code>."
+            elif len(args) == 1 or (action == "set" and len(args) == 2):
+                linked = await wallets.set_unverified("telegram", user_id, user.full_name, args[-1])
                 text = f"Your NFTs will go to <code>{linked}</code> (not verified by a signature)."
-        else:
-            found = await self.service.linked_address("telegram", str(user.id))
-            if found is None:
-                text = (
-                    "No wallet linked: the bot holds your NFTs for you. "
-                    "Link one: <code>/wallet 0x…</code>"
-                )
             else:
-                address, verified = found
-                text = f"Your NFTs go to <code>{address}</code>" + (
-                    "" if verified else " (not verified)."
+                text = (
+                    f"Usage: {LINK_USAGE}, then <code>/wallet verify 0x…</code>; /wallet shows it."
                 )
+        except RequestRejected as err:
+            text = esc(str(err))
         await _reply(message, text)
 
     async def admin(self, update: Update, context: Context) -> None:
