@@ -11,6 +11,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,6 +241,31 @@ def invite() -> None:
     except ValueError:
         raise click.ClickException("DISCORD_TOKEN does not look like a bot token") from None
     click.echo(invite_url(application_id))
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only signatures from this UTC date (or date and time) on.",
+)
+def audit(since: datetime | None) -> None:
+    """Print every transaction the hot wallet signed as CSV: who asked (platform and user), why
+    (the request keys), the fee cap and the fee paid, and the outcome."""
+    from bot.app import local_node, open_runtime
+    from bot.audit import audit_rows, write_csv
+
+    settings = _settings()
+    moment = since.replace(tzinfo=UTC) if since is not None else None
+
+    async def go() -> list[dict[str, object]]:
+        async with open_runtime(settings, start=False) as runtime:
+            return await audit_rows(runtime.sessions, moment)
+
+    with local_node(settings):
+        rows = _run(go)
+    count = write_csv(rows, sys.stdout)
+    click.echo(f"{count} signature(s)", err=True)
 
 
 @cli.command("export-car")
