@@ -33,6 +33,8 @@ EXIT_CONFIG = 2
 def _settings() -> Settings:
     settings = load_settings()
     configure_logging(settings.log_level, settings.secrets())
+    for warning in settings.warnings:
+        logging.getLogger("mintbot").warning("%s", warning)
     return settings
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,7 @@ class Settings:
     telegram_webhook_secret: Secret | None = field(default=None, repr=False)
     telegram_messages_per_s: float = 30.0
     allow_unverified_wallets: bool = False
+    warnings: tuple[str, ...] = ()  # said at start, after logging is set up
 
     @property
     def local_mode(self) -> bool:
@@ -195,6 +197,20 @@ def _number(env: _Env, name: str, default: float, *, low: float) -> float:
     if not value >= low:  # also refuses NaN
         raise ConfigError(name, f"must be at least {low}, got {raw}")
     return value
+
+
+def _exposed(env_file: Path) -> list[str]:
+    """A settings file that other users may read (or change) gives its secrets away."""
+    try:
+        mode = env_file.stat().st_mode
+    except OSError:
+        return []
+    if not stat.S_ISREG(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []
+    return [
+        f"{env_file} can be read or changed by other users (mode {stat.S_IMODE(mode):04o}) "
+        f"and holds secrets: run chmod 600 {env_file}"
+    ]
 
 
 def _flag(env: _Env, name: str, default: bool) -> bool:
@@ -310,6 +326,7 @@ def load_settings(
         env_file = Path(environ.get("ENV_FILE") or ".env")
     file_values = dotenv_values(env_file) if env_file.is_file() else {}
     env = _Env({**file_values, **environ})
+    warnings = tuple(_exposed(env_file))
 
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in _LOG_LEVELS:
@@ -369,6 +386,7 @@ def load_settings(
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         telegram_messages_per_s=_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         allow_unverified_wallets=_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
+        warnings=warnings,
         data_dir=data_dir,
         log_level=level,
         rpc_url=rpc_url,

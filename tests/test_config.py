@@ -13,7 +13,7 @@ from eth_account import Account
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from bot.errors import ConfigError
 from bot.logs import RedactingFormatter
-from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT
+from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT, run_cli
 
 REMOTE = {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
 
@@ -226,3 +226,18 @@ def test_env_example_documents_every_setting() -> None:
     )
     assert len(read) > 30  # the pattern still finds the settings
     assert read - documented == set()
+
+
+def test_an_env_file_others_can_read_gets_a_warning_at_start(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("ROYALTY_BPS=300\n")
+    env_file.chmod(0o644)
+    settings = load_settings({}, env_file=env_file)
+    assert settings.warnings == (
+        f"{env_file} can be read or changed by other users (mode 0644) and holds secrets: "
+        f"run chmod 600 {env_file}",
+    )
+    doctor = run_cli("doctor", env={"ENV_FILE": str(env_file), "ANVIL_PORT": "1"})
+    assert f"chmod 600 {env_file}" in doctor.stderr  # said at start, whatever comes next
+    env_file.chmod(0o600)
+    assert load_settings({}, env_file=env_file).warnings == ()
