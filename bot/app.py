@@ -17,6 +17,7 @@ from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 
+from bot.alerts import BalanceAlerts
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
 from bot.chain.devchain import Anvil, rpc_chain_id
@@ -204,6 +205,7 @@ class Runtime:
     content: ContentStore
     service: MintService
     wallets: WalletLinks
+    alerts: BalanceAlerts
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -261,7 +263,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                     chain_id=chain.chain_id,
                     allow_unverified=settings.allow_unverified_wallets,
                 )
-                yield Runtime(settings, chain, collection, db, sessions, content, service, wallets)
+                alerts = BalanceAlerts(
+                    service, settings.low_balance_wei, check_every_s=settings.balance_check_s
+                )
+                yield Runtime(
+                    settings, chain, collection, db, sessions, content, service, wallets, alerts
+                )
             finally:
                 await service.stop()
         finally:
@@ -291,7 +298,7 @@ async def serve(settings: Settings, console: bool) -> None:
                 base_url,
             )
             chats = [asyncio.ensure_future(client) for client in clients.values()]
-            others: list[asyncio.Future[None]] = []
+            others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
             if not chats and console:  # no chat platform: the terminal is the chat
                 from bot.console import Console
 

@@ -122,6 +122,10 @@ class Settings:
     telegram_webhook_secret: Secret | None = field(default=None, repr=False)
     telegram_messages_per_s: float = 30.0
     allow_unverified_wallets: bool = False
+    low_balance_wei: int = 10**16
+    balance_check_s: float = 60.0
+    alert_discord_channel_id: int | None = None
+    alert_telegram_chat_id: int | None = None
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
 
     @property
@@ -211,6 +215,17 @@ def _exposed(env_file: Path) -> list[str]:
         f"{env_file} can be read or changed by other users (mode {stat.S_IMODE(mode):04o}) "
         f"and holds secrets: run chmod 600 {env_file}"
     ]
+
+
+def _chat_id(env: _Env, name: str) -> int | None:
+    """A Telegram chat ID: negative for groups and channels."""
+    raw = env.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(name, f"not a chat ID (a whole number): {raw!r}") from None
 
 
 def _flag(env: _Env, name: str, default: bool) -> bool:
@@ -386,6 +401,10 @@ def load_settings(
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         telegram_messages_per_s=_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         allow_unverified_wallets=_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
+        low_balance_wei=int(_number(env, "LOW_BALANCE_ETH", 0.01, low=0) * 10**18),
+        balance_check_s=_number(env, "BALANCE_CHECK_S", 60, low=0.1),
+        alert_discord_channel_id=_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,
+        alert_telegram_chat_id=_chat_id(env, "ALERT_TELEGRAM_CHAT_ID"),
         warnings=warnings,
         data_dir=data_dir,
         log_level=level,

@@ -160,6 +160,12 @@ class MintBot(commands.Bot):
         else:
             await self.tree.sync()
         self.runtime.service.add_notifier("discord", self.deliver)
+        channel_id = self.runtime.settings.alert_discord_channel_id
+        if channel_id is not None:
+            channel = self.get_partial_messageable(channel_id)
+            self.runtime.alerts.add(
+                "discord", lambda text: channel.send(text, allowed_mentions=NO_MENTIONS)
+            )
 
     async def deliver(self, result: MintResult) -> None:
         """Give a request its final answer. Raises if Discord could not be reached, so the

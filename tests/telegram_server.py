@@ -133,6 +133,7 @@ class TelegramServer:
     def group(self, title: str, admins: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
         chat = {"id": -next(self._ids), "type": "supergroup", "title": title}
         self.admins[chat["id"]] = {a["id"] for a in admins}
+        self.chats[chat["id"]] = chat
         return chat
 
     @staticmethod

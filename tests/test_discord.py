@@ -328,3 +328,22 @@ async def test_status_gallery_wallet_and_admin_views(
     wallet = await discord.slash(world["admin"], "admin", [{"name": "balance", "type": 1}])
     await answered(discord, wallet)
     assert DEV_MINTER.address in ephemeral_texts(wallet)[0]
+
+
+async def test_a_low_balance_alert_reaches_the_admin_channel(
+    discord: DiscordServer, world: dict[str, str], bot_env: dict[str, str], tmp_path: Path
+):
+    admin_channel = "223344556677889900"
+    env = {
+        **bot_env,
+        **discord.env(),
+        "LOW_BALANCE_ETH": "1000000000000",  # more than anvil's test ether: low at once
+        "BALANCE_CHECK_S": "0.5",
+        "ALERT_DISCORD_CHANNEL_ID": admin_channel,
+    }
+    async with bot_process(env, tmp_path / "bot.log"):
+        await discord.wait_for(lambda: discord.channel_messages)
+        await asyncio.sleep(1.5)  # several checks later, still one alert
+    (alert,) = discord.channel_messages
+    assert alert["channel_id"] == admin_channel
+    assert f"Send funds to {DEV_MINTER.address}" in alert["content"]

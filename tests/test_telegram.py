@@ -359,3 +359,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_a_low_balance_alert_reaches_the_admin_chat(
+    telegram: TelegramServer, world: dict[str, Any], bot_env: dict[str, str], tmp_path: Path
+):
+    admins = telegram.group("Admins")
+    env = {
+        **bot_env,
+        **telegram.env(),
+        "LOW_BALANCE_ETH": "1000000000000",  # more than anvil's test ether: low at once
+        "BALANCE_CHECK_S": "0.5",
+        "ALERT_TELEGRAM_CHAT_ID": str(admins["id"]),
+    }
+    async with bot_process(env, tmp_path / "bot.log"):
+        await telegram.wait_for(lambda: telegram.in_chat(admins))
+        await asyncio.sleep(1.5)  # several checks later, still one alert
+    (alert,) = telegram.in_chat(admins)
+    assert f"Send funds to {DEV_MINTER.address}" in alert["text"]

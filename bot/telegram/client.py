@@ -108,6 +108,9 @@ class TelegramBot:
                 allowed_updates=Update.ALL_TYPES,
             )
         self.service.add_notifier("telegram", self.deliver)
+        chat_id = self.runtime.settings.alert_telegram_chat_id
+        if chat_id is not None:
+            self.runtime.alerts.add("telegram", lambda text: app.bot.send_message(chat_id, text))
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property

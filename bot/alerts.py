@@ -1,0 +1,86 @@
+"""Telling the operators when the hot wallet runs low, before minting stops.
+
+The chat platforms register where their admins read (ALERT_DISCORD_CHANNEL_ID,
+ALERT_TELEGRAM_CHAT_ID); the watcher checks the balance now and then and says it once per
+`repeat_s` while it stays under LOW_BALANCE_ETH, with the address to fund.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.minting.service import MintService
+
+log = logging.getLogger(__name__)
+
+Alerter = Callable[[str], Awaitable[object]]
+CHECK_EVERY_S = 60.0
+REPEAT_S = 6 * 3600.0
+
+
+class BalanceAlerts:
+    def __init__(
+        self,
+        service: MintService,
+        low_wei: int,
+        *,
+        check_every_s: float = CHECK_EVERY_S,
+        repeat_s: float = REPEAT_S,
+    ) -> None:
+        self.service = service
+        self.low_wei = low_wei
+        self.check_every_s = check_every_s
+        self.repeat_s = repeat_s
+        self._alerters: dict[str, Alerter] = {}
+        self._last_alert: float | None = None
+        self._active: str | None = None  # the alert in force, for platforms that connect later
+        self._telling: set[asyncio.Task[None]] = set()
+
+    def add(self, where: str, alerter: Alerter) -> None:
+        """Also tell `where` (a platform's admin channel or chat) through `alerter`; if the
+        balance is already low, it hears so now."""
+        self._alerters[where] = alerter
+        if self._active is not None:
+            task = asyncio.ensure_future(self._tell(where, alerter, self._active))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    async def run(self) -> None:
+        """Check until cancelled; a failed check or message is logged and tried again later."""
+        if self.low_wei <= 0:
+            return
+        while True:
+            try:
+                await self.check()
+            except Exception:  # an RPC or chat hiccup must not end the watch
+                log.warning("balance alert check failed", exc_info=True)
+            await asyncio.sleep(self.check_every_s)
+
+    async def check(self) -> bool:
+        """Alert if the balance is low and no alert went out within `repeat_s`; True if sent."""
+        address, balance, _ = await self.service.hot_wallet()
+        if balance >= self.low_wei:
+            self._last_alert = self._active = None  # funded again: the next drop alerts at once
+            return False
+        now = time.monotonic()
+        if self._last_alert is not None and now - self._last_alert < self.repeat_s:
+            return False
+        text = (
+            f"⚠️ The hot wallet {address} has {balance / 1e18:.6f} left in native currency "
+            f"(alert below {self.low_wei / 1e18:g}). Send funds to {address} to keep minting."
+        )
+        log.warning("%s", text)
+        self._active, self._last_alert = text, now
+        for where, alerter in list(self._alerters.items()):
+            await self._tell(where, alerter, text)
+        return True
+
+    @staticmethod
+    async def _tell(where: str, alerter: Alerter, text: str) -> None:
+        try:
+            await alerter(text)
+        except Exception:
+            log.warning("could not send the low-balance alert to %s", where, exc_info=True)

@@ -1,0 +1,55 @@
+"""The low-balance alert (bot/alerts.py): said once while the balance stays low, with the
+address to fund, to every platform's admin channel, including one that connects later."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.alerts import BalanceAlerts
+from bot.app import Runtime
+from tests.support import DEV_MINTER, Inbox
+
+pytestmark = pytest.mark.db
+
+
+async def test_a_low_balance_is_said_once_with_the_address_to_fund(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    heard: dict[str, list[str]] = {"discord": [], "telegram": []}
+
+    async def to(where: str, text: str) -> None:
+        heard[where].append(text)
+
+    alerts = BalanceAlerts(runtime.service, low_wei=10**30)  # more than anvil's test ether
+    alerts.add("discord", lambda text: to("discord", text))
+    assert await alerts.check()
+    assert not await alerts.check()  # once per repeat period, not at every check
+    (said,) = heard["discord"]
+    assert f"Send funds to {DEV_MINTER.address}" in said and "alert below 1e+12" in said
+    alerts.add("telegram", lambda text: to("telegram", text))  # a platform connecting later
+    await asyncio.sleep(0.1)
+    assert heard["telegram"] == [said]
+
+    alerts.low_wei = 1  # funded again: quiet, and the next drop alerts at once
+    assert not await alerts.check()
+    alerts.low_wei = 10**30
+    assert await alerts.check()
+    assert len(heard["discord"]) == 2
+
+
+async def test_a_failing_platform_does_not_silence_the_others(bot: tuple[Runtime, Inbox]):
+    runtime, _ = bot
+    heard: list[str] = []
+
+    async def broken(text: str) -> None:
+        raise ConnectionError("channel deleted")
+
+    async def working(text: str) -> None:
+        heard.append(text)
+
+    alerts = BalanceAlerts(runtime.service, low_wei=10**30)
+    alerts.add("discord", broken)
+    alerts.add("telegram", working)
+    assert await alerts.check()
+    assert len(heard) == 1
