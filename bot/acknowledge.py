@@ -38,7 +38,7 @@ class AcknowledgeFirst:
         """Return once no acknowledgement has been pending for `quiet_s` (a burst arrives over
         several gateway reads), or once patience runs out."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(asyncio.get_running_loop().time() + self._patience_s):
+            async with asyncio.timeout(self._patience_s):
                 while True:
                     await self._idle.wait()
                     await asyncio.sleep(self._quiet_s)

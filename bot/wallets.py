@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.service import user_address
-from db.models import PlatformUser, WalletChallenge, utcnow
+from db.models import PlatformUser, WalletChallenge, aware_utc, utcnow
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
@@ -117,7 +117,7 @@ class WalletLinks:
                     "That signature is not for a message I gave you (or it was used already). "
                     "Ask for a new one with /wallet link and sign it exactly as it is."
                 )
-            if _aware(signed.expires_at) <= now:
+            if aware_utc(signed.expires_at) <= now:
                 raise RequestRejected("That message expired; ask for a new one with /wallet link.")
             claimed = await session.execute(
                 update(WalletChallenge)
@@ -176,11 +176,6 @@ def _signer(message: str, signature: str) -> str | None:
         return str(Account.recover_message(encode_defunct(text=message), signature=signature))
     except (ValueError, TypeError):
         return None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def siwe_message(

@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.support import poll_until
+
 API = "/api/v10"
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.test.emulator"  # a bot token's shape; its ID is the app's
 APPLICATION_ID = "123456789012345678"
@@ -370,13 +372,12 @@ class DiscordServer:
 
     async def wait_for(self, check: Callable[[], object], timeout: float = 30) -> None:
         """Poll `check`; on timeout, fail with the REST calls the bot made."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not check():
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
+
+        def explain() -> str:
             calls = "\n".join(f"{c.method} {c.path} {c.body}"[:300] for c in self.calls)
-            raise AssertionError(f"timed out; the bot's REST calls:\n{calls}") from None
+            return f"the bot's REST calls:\n{calls}"
+
+        await poll_until(check, timeout, explain)
 
     def posted(self) -> list[dict[str, Any]]:
         return self.channel_messages

@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,18 @@ COLLECTOR = Account.create()  # a member's own wallet: it signs Sign-In with Eth
 SIWE = re.compile(
     r"\S+ wants you to sign in with your Ethereum account:\n.*?Expiration Time: \S+Z", re.S
 )
+
+
+async def poll_until(
+    check: Callable[[], object], timeout: float, explain: Callable[[], str]
+) -> None:
+    """Poll `check` every 50 ms; after `timeout` seconds, fail with `explain()`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not check():
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out; {explain()}") from None
 
 
 def sign_message(message: str, account: Any = COLLECTOR) -> str:

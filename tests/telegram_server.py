@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.support import poll_until
+
 TOKEN = "123456:TEST-emulator-token"
 BOT_ID = 123456
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the public Bot API server's getFile cap
@@ -255,13 +257,12 @@ class TelegramServer:
 
     async def wait_for(self, check: Callable[[], object], timeout: float = 30) -> None:
         """Poll `check`; on timeout, fail with the calls the bot made."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not check():
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
+
+        def explain() -> str:
             calls = "\n".join(f"{c.method} {c.params}"[:300] for c in self.calls[-40:])
-            raise AssertionError(f"timed out; the bot's last calls:\n{calls}") from None
+            return f"the bot's last calls:\n{calls}"
+
+        await poll_until(check, timeout, explain)
 
     # ----- the API -----------------------------------------------------------------------------
 

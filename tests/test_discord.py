@@ -183,7 +183,8 @@ async def test_a_bad_image_gets_an_ephemeral_error(
     discord = running_bot
     mint = await discord.mint(world["author"], b"this is not a picture", "Broken")
     await answered(discord, mint)
-    assert mint.original_deleted  # the public "thinking" message is gone
+    # The public "thinking" message is then removed (just after the private answer).
+    await discord.wait_for(lambda: mint.original_deleted)
     assert any("image" in t.lower() for t in ephemeral_texts(mint))
     assert await balance(collection, DEV_MINTER.address) == 0
 
@@ -198,7 +199,7 @@ async def test_the_rate_limit_says_when_to_try_again(
     await answered(discord, fourth)
     (text,) = ephemeral_texts(fourth)
     assert "try again in" in text and text.endswith(" s.")
-    assert fourth.original_deleted  # the public "thinking" message is gone
+    await discord.wait_for(lambda: fourth.original_deleted)  # the public placeholder goes too
 
 
 async def test_admin_commands_are_refused_for_members_and_work_for_admins(

@@ -4,6 +4,7 @@ anvil. Each test acts as chat members would and checks what they would read, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -39,16 +40,25 @@ def polling(telegram: TelegramServer) -> bool:
     return bool(telegram.sent("getUpdates"))
 
 
+@contextlib.asynccontextmanager
+async def polling_bot(
+    telegram: TelegramServer, env: dict[str, str], log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` with `env` against the emulator, once it polls for updates."""
+    async with bot_process({**env, **telegram.env()}, log) as proc:
+        try:
+            await telegram.wait_for(lambda: polling(telegram))
+        except AssertionError:
+            raise AssertionError(await asyncio.to_thread(log.read_text)) from None
+        yield proc
+
+
 @pytest.fixture
 async def running_bot(
     telegram: TelegramServer, world: dict[str, Any], bot_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[TelegramServer]:
-    env = {**bot_env, **telegram.env(), "USER_MINTS_PER_MINUTE": "3"}
-    async with bot_process(env, tmp_path / "bot.log") as proc:
-        try:
-            await telegram.wait_for(lambda: polling(telegram))
-        except AssertionError:
-            raise AssertionError((tmp_path / "bot.log").read_text()) from None
+    env = {**bot_env, "USER_MINTS_PER_MINUTE": "3"}
+    async with polling_bot(telegram, env, tmp_path / "bot.log") as proc:
         yield telegram
         log = (tmp_path / "bot.log").read_text()
         assert proc.returncode is None, log
@@ -201,9 +211,8 @@ async def test_an_oversized_file_gets_a_clear_message(
     telegram: TelegramServer, world: dict[str, Any], bot_env: dict[str, str], tmp_path: Path
 ):
     # The bot would take 50 MB; the public Bot API hands bots at most 20 MB.
-    env = {**bot_env, **telegram.env(), "MAX_IMAGE_MB": "50"}
-    async with bot_process(env, tmp_path / "bot.log"):
-        await telegram.wait_for(lambda: polling(telegram))
+    env = {**bot_env, "MAX_IMAGE_MB": "50"}
+    async with polling_bot(telegram, env, tmp_path / "bot.log"):
         big = telegram.send_document(
             world["group"], world["Ada"], png(7), "image/png", "/mint Huge", size=25 * 2**20
         )
@@ -277,9 +286,8 @@ async def test_start_deep_links_status_gallery_and_wallet(
         await telegram.wait_for(lambda: telegram.replies_to(message))
         return readable(telegram.replies_to(message)[0])
 
-    env = {**bot_env, **telegram.env(), "USER_MINTS_PER_MINUTE": "0"}
-    async with bot_process(env, tmp_path / "bot.log"):
-        await telegram.wait_for(lambda: polling(telegram))
+    env = {**bot_env, "USER_MINTS_PER_MINUTE": "0"}
+    async with polling_bot(telegram, env, tmp_path / "bot.log"):
         assert "the bot holds your NFTs" in await ask("/start wallet")  # t.me/<bot>?start=wallet
         assert "keep its full quality" in await ask("/start")
         assert "no mint requests yet" in await ask("/status")
@@ -309,15 +317,13 @@ async def test_a_restart_in_the_middle_of_a_mint_still_answers(
     collection: Collection,
     tmp_path: Path,
 ):
-    env = {**bot_env, **telegram.env()}
     log = tmp_path / "bot.log"
-    async with bot_process({**env, "MINTBOT_CRASH_AT": "after_sign"}, log) as first:
-        await telegram.wait_for(lambda: polling(telegram))
+    async with polling_bot(telegram, {**bot_env, "MINTBOT_CRASH_AT": "after_sign"}, log) as first:
         photo = telegram.send_photo(world["group"], world["Ada"], [png(10)], "/mint Survives")
         await asyncio.wait_for(first.wait(), 60)
     assert first.returncode == -signal.SIGKILL, log.read_text()
     assert readable(telegram.replies_to(photo)[0]) == MINTING
-    async with bot_process(env, log):
+    async with polling_bot(telegram, bot_env, log):
         assert "Minted Survives" in await final_reply(telegram, photo)
         await asyncio.sleep(1)  # had the update come again, its extra reply would be gone
     assert len(telegram.replies_to(photo)) == 1

@@ -91,7 +91,9 @@ class Handlers:
         self.bot = bot
         self.service = bot.service
         self.communities = bot.service.communities
-        self._in_hand: dict[tuple[str, str, str], int] = {}  # key -> request message ID
+        self._in_hand: set[tuple[tuple[str, str, str], int]] = set()  # (key, asking message)
+        # A burst arrives in getUpdates pages of 100, 100-300 ms apart under load: the work
+        # after a reply waits that long for the next page's replies (bench/telegram_reply.py).
         self.replies = AcknowledgeFirst(quiet_s=0.25)
 
     # ----- minting -----------------------------------------------------------------------------
@@ -126,16 +128,16 @@ class Handlers:
             await _reply(message, "I can only mint an image a member posted.")
             return
         key = ("telegram", str(chat.id), str(image_message.message_id))
-        handling = self._in_hand.get(key)
-        if handling is not None:  # this image's request is being handled here right now
-            if handling != message.message_id:
-                await _reply(message, ALREADY)
-            return  # else the same update delivered twice at once: the first copy answers
-        self._in_hand[key] = message.message_id
+        # The same update delivered twice at once: the first copy answers, so the second
+        # stays silent. Only that: which request for an image wins, the database decides.
+        this = (key, message.message_id)
+        if this in self._in_hand:
+            return
+        self._in_hand.add(this)
         try:
             await self._mint_image(update, context, key, image_message, image, name, description)
         finally:
-            del self._in_hand[key]
+            self._in_hand.discard(this)
 
     async def _mint_image(
         self,
