@@ -161,6 +161,19 @@ async def test_three_replies_to_one_photo_mint_once_for_its_author(
     assert await balance(collection, DEV_MINTER.address) == 0
 
 
+async def test_a_refused_ask_does_not_keep_the_authors_own_from_minting(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram = running_bot
+    group, author = world["group"], world["Ada"]
+    photo = telegram.send_photo(group, author, [png(31)])
+    refused = telegram.send_text(group, world["Max"], "/mint Not mine", reply_to=photo)
+    own = telegram.send_text(group, author, "/mint Mine", reply_to=photo)  # at the same time
+    assert "Only the message's author or a curator" in await final_reply(telegram, refused)
+    assert "Minted Mine" in await final_reply(telegram, own)
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
 async def test_an_edited_caption_does_not_mint_again(
     running_bot: TelegramServer, world: dict[str, Any], collection: Collection
 ):
