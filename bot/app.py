@@ -32,6 +32,7 @@ from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
 from bot.web import WebServer
+from bot.withdrawals import Withdrawals
 from db.engine import create_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ class Runtime:
     content: ContentStore
     service: MintService
     wallets: WalletLinks
+    withdrawals: Withdrawals
     alerts: BalanceAlerts
 
 
@@ -234,6 +236,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 confirmations=settings.confirmations,
                 bump_after=settings.fee_bump_after,
                 max_fee_cap=settings.max_fee_per_gas_wei,
+                max_spend_per_day=settings.max_spend_per_day_wei,
                 crash_at=settings.crash_at,
             )
             communities = Communities(
@@ -241,35 +244,60 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 user_mints_per_minute=settings.user_mints_per_minute,
                 community_mints_per_minute=settings.community_mints_per_minute,
             )
+            chain_context = ChainContext(
+                chain_id=chain.chain_id,
+                collection=collection,
+                explorer=chain.explorer,
+                custody_address=settings.custody_address or chain.wallet.address,
+            )
             service = MintService(
                 settings=settings,
                 sessions=sessions,
                 communities=communities,
                 engine=engine,
                 content=content,
-                chain=ChainContext(
-                    chain_id=chain.chain_id,
-                    collection=collection,
-                    explorer=chain.explorer,
-                    custody_address=settings.custody_address or chain.wallet.address,
-                ),
+                chain=chain_context,
             )
+            wallets = WalletLinks(
+                sessions,
+                public_base_url=settings.public_base_url,
+                chain_id=chain.chain_id,
+                allow_unverified=settings.allow_unverified_wallets,
+            )
+            withdrawals = Withdrawals(
+                sessions=sessions,
+                engine=engine,
+                chain=chain_context,
+                wallets=wallets,
+                priority_fee_wei=settings.priority_fee_wei,
+                max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
+                poll_interval=settings.poll_interval,
+            )
+            alerts = BalanceAlerts(
+                service, settings.low_balance_wei, check_every_s=settings.balance_check_s
+            )
+            runtime = Runtime(
+                settings,
+                chain,
+                collection,
+                db,
+                sessions,
+                content,
+                service,
+                wallets,
+                withdrawals,
+                alerts,
+            )
+            background: list[asyncio.Future[None]] = []
             if start:
                 await service.start()
+                background.append(asyncio.ensure_future(withdrawals.run()))
             try:
-                wallets = WalletLinks(
-                    sessions,
-                    public_base_url=settings.public_base_url,
-                    chain_id=chain.chain_id,
-                    allow_unverified=settings.allow_unverified_wallets,
-                )
-                alerts = BalanceAlerts(
-                    service, settings.low_balance_wei, check_every_s=settings.balance_check_s
-                )
-                yield Runtime(
-                    settings, chain, collection, db, sessions, content, service, wallets, alerts
-                )
+                yield runtime
             finally:
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
                 await service.stop()
         finally:
             await db.dispose()

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COGS = ("cogs.mint", "cogs.wallet", "cogs.admin")
+# Discord: "This interaction has already been acknowledged" (a replayed interaction).
+ALREADY_ACKNOWLEDGED = 40060
 # Discord lets an interaction's token edit its response for 15 minutes; keep a margin.
 TOKEN_LIFETIME_S = 14 * 60
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
@@ -110,7 +112,8 @@ def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     if links:
         embed.add_field(name="Links", value=" · ".join(links), inline=False)
     owner = (
-        "held for you by the bot (link a wallet with /wallet set)"
+        f"held for you by the bot: `/withdraw {result.short_token_id}` sends it to the wallet "
+        "you link with `/wallet link`"
         if result.custodial
         else (f"`{result.recipient}`")
     )

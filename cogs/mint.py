@@ -15,12 +15,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, NOT_MINTED, MintBot, asker_of, result_embed
+from bot.discord_client import (
+    ALREADY_ACKNOWLEDGED,
+    NO_MENTIONS,
+    NOT_MINTED,
+    MintBot,
+    asker_of,
+    result_embed,
+)
 from bot.errors import RequestRejected
 from bot.minting.requests import MintResult, MintSubmission
 
-# Discord: "This interaction has already been acknowledged" (a replayed interaction).
-ALREADY_ACKNOWLEDGED = 40060
 GALLERY_PAGE_TIMEOUT_S = 600
 
 

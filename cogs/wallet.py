@@ -1,4 +1,5 @@
-"""/wallet link|verify|set|show: where a member's tokens go, proven by a signature."""
+"""/wallet link|verify|set|show: where a member's tokens go, proven by a signature; and
+/withdraw: tokens the bot holds for a member, sent to that proven address."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, MintBot
+from bot.discord_client import ALREADY_ACKNOWLEDGED, NO_MENTIONS, MintBot
 from bot.errors import RequestRejected
 from bot.wallets import SIGN_HOWTO, describe_link
+from bot.withdrawals import WithdrawalView
+
+# How long a /withdraw answer waits for the transfers' confirmation before it says where
+# they stand (the interaction's follow-ups stay usable for 15 minutes).
+WITHDRAW_ANSWER_WAIT_S = 120
 
 
 class Wallet(commands.GroupCog, group_name="wallet", group_description="Your payout wallet"):
@@ -68,5 +74,48 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
         await self._reply(interaction, describe_link(linked, code="`{}`", link="/wallet link"))
 
 
+class Custody(commands.Cog):
+    def __init__(self, bot: MintBot) -> None:
+        self.withdrawals = bot.runtime.withdrawals
+
+    @app_commands.command(
+        name="withdraw", description="Send the NFTs the bot holds for you to your verified wallet"
+    )
+    @app_commands.describe(nft="The token's short ID from /mynfts (default: all of them)")
+    async def withdraw(
+        self, interaction: discord.Interaction[MintBot], nft: str | None = None
+    ) -> None:
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.HTTPException as err:
+            if err.code == ALREADY_ACKNOWLEDGED:
+                return  # the same interaction delivered again: the first delivery answers
+            raise
+        asked_key = f"discord:{interaction.channel_id}:{interaction.id}"
+        user_id = str(interaction.user.id)
+        try:
+            views = await self.withdrawals.withdraw(asked_key, "discord", user_id, nft)
+        except RequestRejected as err:
+            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        answer = await interaction.followup.send(
+            withdrawals_markdown(views), ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS
+        )
+        final = await self.withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
+        if final != views:
+            await answer.edit(content=withdrawals_markdown(final))
+
+
+def withdrawals_markdown(views: list[WithdrawalView]) -> str:
+    """Where each token of a /withdraw stands, with its transaction link."""
+    lines = [f"Withdrawing to `{views[0].to_address}`:"]
+    for view in views:
+        name = discord.utils.escape_mentions(discord.utils.escape_markdown(view.name))
+        line = f"**{name}** (`{view.short_id}`): {view.status_text}"
+        lines.append(f"{line} · [transaction](<{view.tx_url}>)" if view.tx_url else line)
+    return "\n".join(lines)[:2000]
+
+
 async def setup(bot: MintBot) -> None:
     await bot.add_cog(Wallet(bot))
+    await bot.add_cog(Custody(bot))

@@ -118,6 +118,9 @@ class MintRequest(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The withdrawal that holds this custodial token (claimed by a conditional UPDATE, so
+    # a token leaves custody at most once); cleared again if that withdrawal fails.
+    withdrawal_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     tx: Mapped[ChainTx | None] = relationship(back_populates="requests")
 
@@ -128,6 +131,43 @@ class MintRequest(Base):
     @property
     def token_id_int(self) -> int | None:
         return int(self.token_id, 16) if self.token_id else None
+
+
+class WithdrawalStatus(enum.StrEnum):
+    QUEUED = "queued"  # recorded, the token claimed; its transfer is not signed yet
+    SIGNED = "signed"  # its transfer is signed (and maybe sent): see its chain_tx
+    CONFIRMED = "confirmed"  # the token is at the address
+    FAILED = "failed"  # the contract refused; the token is back in custody
+
+    @property
+    def is_final(self) -> bool:
+        return self in (WithdrawalStatus.CONFIRMED, WithdrawalStatus.FAILED)
+
+
+class Withdrawal(Base):
+    """One custodial token on its way to its owner's verified address, asked for by one chat
+    command (`asked_key`: platform:chat:message). The same command asked again finds these
+    rows; another command finds the token already claimed."""
+
+    __tablename__ = "withdrawal"
+    __table_args__ = (
+        UniqueConstraint("asked_key", "request_id", name="uq_withdrawal_asked"),
+        Index("ix_withdrawal_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asked_key: Mapped[str] = mapped_column(String(160))
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int] = mapped_column(ForeignKey("mint_request.id"))
+    to_address: Mapped[str] = mapped_column(String(42))
+    status: Mapped[str] = mapped_column(String(16), default=WithdrawalStatus.QUEUED)
+    tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_tx.id"))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
 
 class CommunitySettings(Base):

@@ -4,6 +4,7 @@ anvil. Each test acts as members would and checks what they would see, and the c
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,6 +78,31 @@ async def answered(discord: DiscordServer, interaction: Interaction) -> None:
     )
 
 
+async def link_wallet(discord: DiscordServer, member: str) -> None:
+    """`member` links HOLDER as a member would: /wallet link, sign in the wallet, /wallet
+    verify."""
+    link = await discord.slash(
+        member,
+        "wallet",
+        [{"name": "link", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
+    )
+    await discord.wait_for(lambda: link.callbacks)
+    signature = signed_siwe(link.callbacks[0]["data"]["content"])
+    verify = await discord.slash(
+        member,
+        "wallet",
+        [
+            {
+                "name": "verify",
+                "type": 1,
+                "options": [{"name": "signature", "type": 3, "value": signature}],
+            }
+        ],
+    )
+    await discord.wait_for(lambda: verify.callbacks)
+    assert f"Verified: your NFTs will go to `{HOLDER}`" in verify.callbacks[0]["data"]["content"]
+
+
 async def test_slash_mint_defers_then_edits_with_the_links(
     running_bot: DiscordServer, world: dict[str, str], collection: Collection
 ):
@@ -127,26 +153,7 @@ async def test_mint_as_nft_by_author_and_curator_at_once_mints_once_for_the_auth
     )
     await answered(discord, config)
     assert f"<@&{world['curator_role']}>" in ephemeral_texts(config)[0]
-    link = await discord.slash(
-        world["author"],
-        "wallet",
-        [{"name": "link", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
-    )
-    await discord.wait_for(lambda: link.callbacks)
-    signature = signed_siwe(link.callbacks[0]["data"]["content"])
-    verify = await discord.slash(
-        world["author"],
-        "wallet",
-        [
-            {
-                "name": "verify",
-                "type": 1,
-                "options": [{"name": "signature", "type": 3, "value": signature}],
-            }
-        ],
-    )
-    await discord.wait_for(lambda: verify.callbacks)
-    assert f"Verified: your NFTs will go to `{HOLDER}`" in verify.callbacks[0]["data"]["content"]
+    await link_wallet(discord, world["author"])
     message = discord.add_message(
         world["author"], "Sunset over the **bay** @everyone", [discord.add_attachment(png(3))]
     )
@@ -348,3 +355,40 @@ async def test_a_low_balance_alert_reaches_the_admin_channel(
     (alert,) = discord.channel_messages
     assert alert["channel_id"] == admin_channel
     assert f"Send funds to {DEV_MINTER.address}" in alert["content"]
+
+
+async def test_withdraw_sends_custodial_nfts_to_the_verified_wallet_once(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord, author = running_bot, world["author"]
+    for seed, name in ((90, "Kept"), (91, "Also kept")):
+        mint = await discord.mint(author, png(seed), name)
+        await answered(discord, mint)
+    owner = next(f["value"] for f in final_embed(mint)["fields"] if f["name"] == "Owner")
+    short_id = re.search(r"`/withdraw ([0-9a-f]{8})`", owner)
+    assert short_id is not None, owner
+
+    async def withdraw(*options: dict[str, Any]) -> Interaction:
+        interaction = await discord.slash(author, "withdraw", list(options))
+        await discord.wait_for(lambda: interaction.original and interaction.original["content"])
+        return interaction
+
+    refused = await withdraw()
+    assert "only to an address you proved is yours" in refused.original["content"]  # type: ignore[index]
+
+    await link_wallet(discord, author)
+    one = await withdraw({"name": "nft", "type": 3, "value": short_id[1]})
+    await discord.wait_for(lambda: "delivered" in one.original["content"])  # type: ignore[index]
+    text = one.original["content"]  # type: ignore[index]
+    assert f"Withdrawing to `{HOLDER}`:" in text and f"**Also kept** (`{short_id[1]}`)" in text
+    assert "[transaction](<http://127.0.0.1:8080/explorer/tx/0x" in text
+    assert await balance(collection, HOLDER) == 1
+
+    rest = await withdraw()  # all that is left: the other one
+    await discord.wait_for(lambda: "delivered" in rest.original["content"])  # type: ignore[index]
+    assert "**Kept**" in rest.original["content"]  # type: ignore[index]
+    assert "Also kept" not in rest.original["content"]  # type: ignore[index]
+    nothing = await withdraw()
+    assert "no tokens in custody" in nothing.original["content"]  # type: ignore[index]
+    assert await balance(collection, HOLDER) == 2
+    assert await balance(collection, DEV_MINTER.address) == 0

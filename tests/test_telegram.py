@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 from collections.abc import AsyncIterator
@@ -396,3 +397,36 @@ async def test_a_low_balance_alert_reaches_the_admin_chat(
         await asyncio.sleep(1.5)  # several checks later, still one alert
     (alert,) = telegram.in_chat(admins)
     assert f"Send funds to {DEV_MINTER.address}" in alert["text"]
+
+
+async def test_withdraw_sends_a_custodial_nft_to_the_verified_wallet_once(
+    running_bot: TelegramServer, world: dict[str, Any], collection: Collection
+):
+    telegram, ada = running_bot, world["Ada"]
+    chat = telegram.private(ada)
+
+    async def ask(text: str) -> dict[str, Any]:
+        message = telegram.send_text(chat, ada, text)
+        await telegram.wait_for(lambda: telegram.replies_to(message))
+        return message
+
+    photo = telegram.send_photo(world["group"], ada, [png(60)], "/mint Kept & safe")
+    assert "held for you by the bot" in await final_reply(telegram, photo)
+    listing = readable(telegram.replies_to(await ask("/mynfts"))[0])
+    short_id = re.search(r"/withdraw ([0-9a-f]{8})", listing)
+    assert short_id is not None, listing
+    refused = readable(telegram.replies_to(await ask(f"/withdraw {short_id[1]}"))[0])
+    assert "only to an address you proved is yours" in refused
+
+    await link_wallet(telegram, chat, ada)
+    withdraw = await ask(f"/withdraw {short_id[1]}")
+    await telegram.wait_for(lambda: "delivered" in readable(telegram.replies_to(withdraw)[0]))
+    (answer,) = telegram.replies_to(withdraw)
+    assert f"Withdrawing to {HOLDER}:" in readable(answer)
+    assert f"Kept & safe ({short_id[1]}): delivered" in readable(answer)
+    assert 'href="http://127.0.0.1:8080/explorer/tx/0x' in answer["text"]
+    assert await balance(collection, HOLDER) == 1
+    assert await balance(collection, DEV_MINTER.address) == 0
+    again = readable(telegram.replies_to(await ask(f"/withdraw {short_id[1]}"))[0])
+    assert "no tokens in custody" in again
+    assert "in custody" not in readable(telegram.replies_to(await ask("/mynfts"))[0])

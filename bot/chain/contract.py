@@ -131,6 +131,17 @@ class Collection:
         data = self.contract.encode_abi("mintBatch", [batch_recipients(recipients), token_ids])
         return bytes.fromhex(data.removeprefix("0x"))
 
+    def encode_transfer(self, owner: str, to: str, token_id: int) -> bytes:
+        """Calldata for `transferFrom(owner, to, id)`."""
+        data = self.contract.encode_abi("transferFrom", [owner, to, token_id])
+        return bytes.fromhex(data.removeprefix("0x"))
+
+    async def may_transfer_for(self, owner: str, operator: str) -> bool:
+        """Whether `operator` may move all of `owner`'s tokens (itself, or approved for all)."""
+        if to_checksum_address(owner) == to_checksum_address(operator):
+            return True
+        return bool(await self.contract.functions.isApprovedForAll(owner, operator).call())
+
     async def owner_of(self, token_id: int) -> str:
         return str(await self.contract.functions.ownerOf(token_id).call())
 

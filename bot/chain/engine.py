@@ -42,6 +42,16 @@ class WalletNeedsFunds(Exception):
     """The node refused a transaction for lack of funds; it stays signed and waits."""
 
 
+class SpendCapReached(Exception):
+    """Signing would take today's committed fees past MAX_SPEND_PER_DAY_ETH; nothing is signed."""
+
+    def __str__(self) -> str:
+        return (
+            "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; it resumes tomorrow (UTC) "
+            "or when an admin raises it"
+        )
+
+
 def is_transient(err: BaseException) -> bool:
     """Faults that say nothing about the transaction: retry them with backoff (promise 5)."""
     if isinstance(err, (TimeoutError, ConnectionError, aiohttp.ClientError, OSError)):
@@ -81,15 +91,19 @@ class AuditInfo:
 
 @dataclass
 class TxEvents:
-    """What the engine tells its owner, inside the transaction that records the outcome."""
+    """What the engine tells the owner of a kind of transaction, inside the database
+    transaction that records the outcome."""
 
     confirmed: Callable[[AsyncSession, ChainTx, set[int]], Awaitable[None]]
     dropped: Callable[[AsyncSession, ChainTx], Awaitable[None]]
     reverted: Callable[[AsyncSession, ChainTx], Awaitable[None]]
 
 
-async def _unset(_session: AsyncSession, tx: ChainTx, *_: object) -> None:
-    raise RuntimeError(f"transaction {tx.id} changed state before its owner was attached")
+async def _unowned(_session: AsyncSession, tx: ChainTx, *_: object) -> None:
+    raise RuntimeError(f"transaction {tx.id} ({tx.kind}) changed state but nothing owns its kind")
+
+
+UNOWNED = TxEvents(_unowned, _unowned, _unowned)
 
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
@@ -123,7 +137,7 @@ class TxEngine:
         confirmations: int,
         bump_after: float,
         max_fee_cap: int,
-        events: TxEvents | None = None,
+        max_spend_per_day: int | None = None,
         crash_at: str | None = None,
     ) -> None:
         self.sessions = sessions
@@ -133,10 +147,18 @@ class TxEngine:
         self.confirmations = confirmations
         self.bump_after = timedelta(seconds=bump_after)
         self.max_fee_cap = max_fee_cap
-        self.events = events or TxEvents(_unset, _unset, _unset)  # type: ignore[arg-type]
+        self.max_spend_per_day = max_spend_per_day
+        self._owners: dict[str, TxEvents] = {}
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
+
+    def own(self, kind: str, events: TxEvents) -> None:
+        """Tell `events` about every transaction of `kind` (mints, withdrawals, ...)."""
+        self._owners[kind] = events
+
+    def _events(self, tx: ChainTx) -> TxEvents:
+        return self._owners.get(tx.kind, UNOWNED)
 
     async def reconcile(self) -> int:
         """Align the nonce allocator with the chain (at start and after nonce errors)."""
@@ -171,7 +193,14 @@ class TxEngine:
         audit: AuditInfo,
     ) -> ChainTx:
         """Allocate a nonce and sign, inside the caller's transaction: when it commits, the
-        bytes are durable and may be sent; if it rolls back, the nonce was never used."""
+        bytes are durable and may be sent; if it rolls back, the nonce was never used.
+
+        Raises `SpendCapReached` if the worst-case fee would pass today's cap.
+        """
+        if self.max_spend_per_day is not None:
+            committed = await self.spent_today(session)
+            if committed + gas_limit * fees.max_fee_per_gas > self.max_spend_per_day:
+                raise SpendCapReached
         tx = ChainTx(
             chain_id=self.chain_id,
             wallet=self.wallet.address,
@@ -346,7 +375,7 @@ class TxEngine:
                     tx.wallet,
                 )
                 tx.status = TxStatus.DROPPED
-                await self.events.dropped(session, tx)
+                await self._events(tx).dropped(session, tx)
         await self.reconcile()
 
     async def _receipt(self, tx_hash: str) -> Any:
@@ -428,9 +457,9 @@ class TxEngine:
                 return  # the block was replaced under us; look again next pass
             tx.status = TxStatus.CONFIRMED
             if tx.reverted:
-                await self.events.reverted(session, tx)
+                await self._events(tx).reverted(session, tx)
             else:
-                await self.events.confirmed(session, tx, minted_token_ids(receipt))
+                await self._events(tx).confirmed(session, tx, minted_token_ids(receipt))
 
     async def count_open(self, session: AsyncSession) -> int:
         return int(

@@ -101,3 +101,15 @@ class MintResult:
     @property
     def minted(self) -> bool:
         return self.phase in (Phase.CONFIRMED, Phase.REPLIED)
+
+    @property
+    def short_token_id(self) -> str | None:
+        """The first hex digits of the token ID: what /mynfts shows and /withdraw accepts."""
+        return None if self.token_id is None else short_token_id(self.token_id)
+
+
+SHORT_ID_DIGITS = 8
+
+
+def short_token_id(token_id: int) -> str:
+    return f"{token_id:064x}"[:SHORT_ID_DIGITS]

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.contract import Collection
 from bot.chain.engine import (
     AuditInfo,
+    SpendCapReached,
     TxEngine,
     TxEvents,
     WalletNeedsFunds,
@@ -144,7 +145,7 @@ class MintService:
         self.sessions = sessions
         self.communities = communities
         self.engine = engine
-        engine.events = self.tx_events()
+        engine.own("mint_batch", self.tx_events())
         self.chain = chain
         self.content = content
         self._intake = Intake(sessions)
@@ -615,7 +616,12 @@ class MintService:
             self.waiting_reason = str(err)
             log.warning("minting waits: %s", err)
             return False
-        tx_id = await self._sign_batch([r.id for r in queued], fees)
+        try:
+            tx_id = await self._sign_batch([r.id for r in queued], fees)
+        except SpendCapReached as err:
+            self.waiting_reason = f"minting waits: {err}"
+            log.warning("%s", self.waiting_reason)
+            return False
         if tx_id is None:
             return False
         crash_point("after_sign", self.settings.crash_at)
@@ -654,16 +660,6 @@ class MintService:
             if not claimed:
                 return None
             gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(claimed)
-            cap = self.settings.max_spend_per_day_wei
-            if cap is not None:
-                committed = await self.engine.spent_today(session)
-                if committed + gas_limit * fees.max_fee_per_gas > cap:
-                    self.waiting_reason = (
-                        "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; minting "
-                        "resumes tomorrow (UTC) or when an admin raises it"
-                    )
-                    log.warning("minting waits: %s", self.waiting_reason)
-                    return None
             recipients = [r.recipient or self.chain.custody_address for r in claimed]
             ids = [int(r.token_id or "0x0", 16) for r in claimed]
             data = self.chain.collection.encode_mint_batch(recipients, ids)

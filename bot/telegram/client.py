@@ -45,6 +45,7 @@ COMMANDS = [
     BotCommand("status", "Your recent mint requests"),
     BotCommand("mynfts", "Your NFTs"),
     BotCommand("wallet", "Where your NFTs go"),
+    BotCommand("withdraw", "Move the NFTs the bot holds for you to your linked wallet"),
     BotCommand("help", "How to mint"),
 ]
 

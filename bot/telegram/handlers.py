@@ -20,7 +20,16 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.communities import KEEP, CommunityConfig
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.requests import MintSubmission
-from bot.telegram.render import HELP, MINTING, NO_PREVIEW, esc, link, status_line
+from bot.telegram.render import (
+    HELP,
+    MINTING,
+    NO_PREVIEW,
+    custody_hint,
+    esc,
+    link,
+    status_line,
+    withdrawals_html,
+)
 from bot.wallets import SIGN_HOWTO, describe_link
 
 if TYPE_CHECKING:
@@ -40,6 +49,8 @@ TOO_BIG = (
 NO_DOWNLOAD = "Telegram would not hand over that file; try again."
 LINK_USAGE = "<code>/wallet link 0x…</code>"
 ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
+# How long a /withdraw answer is kept up to date before "on its way" stays as it is.
+WITHDRAW_ANSWER_WAIT_S = 120
 ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
 ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
 Context = ContextTypes.DEFAULT_TYPE
@@ -77,6 +88,7 @@ def register(bot: TelegramBot) -> None:
         ("status", on.status),
         ("mynfts", on.mynfts),
         ("wallet", on.wallet),
+        ("withdraw", on.withdraw),
     ):
         add(CommandHandler(name, callback, filters=new))
     for name in ADMIN_COMMANDS:
@@ -273,7 +285,15 @@ class Handlers:
             return
         lines = [f"Your NFTs ({total}), page {page} of {(total + 9) // 10}:"]
         lines += [
-            " · ".join(x for x in (f"<b>{esc(r.name)}</b>", link("token", r.token_url)) if x)
+            " · ".join(
+                x
+                for x in (
+                    f"<b>{esc(r.name)}</b>",
+                    link("token", r.token_url),
+                    f"in custody: {custody_hint(r)}" if r.custodial else None,
+                )
+                if x
+            )
             for r in results
         ]
         if page * 10 < total:
@@ -309,6 +329,26 @@ class Handlers:
         except RequestRejected as err:
             text = esc(str(err))
         await _reply(message, text)
+
+    async def withdraw(self, update: Update, context: Context) -> None:
+        """/withdraw [token]: move one or all of the NFTs the bot holds for the user to their
+        verified address. The answer is edited in place once the transfers are confirmed."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        asked_key = f"telegram:{message.chat_id}:{message.message_id}"
+        withdrawals = self.bot.runtime.withdrawals
+        token = context.args[0] if context.args else None
+        try:
+            views = await withdrawals.withdraw(asked_key, "telegram", str(user.id), token)
+        except RequestRejected as err:
+            await _reply(message, esc(str(err)))
+            return
+        answer = await _reply(message, withdrawals_html(views))
+        final = await withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
+        if final != views:
+            await answer.edit_text(
+                withdrawals_html(final), parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            )
 
     async def admin(self, update: Update, context: Context) -> None:
         """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""

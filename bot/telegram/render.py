@@ -8,6 +8,7 @@ from html import escape
 from telegram import LinkPreviewOptions
 
 from bot.minting.requests import MintResult
+from bot.withdrawals import WithdrawalView
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MINTING = "⏳ Minting…"
@@ -19,7 +20,8 @@ HELP = (
     "Tip: send the image <i>as a file</i> to keep its full quality; photos are compressed by "
     "Telegram.\n\n"
     "/status: your recent requests\n/mynfts: your NFTs\n"
-    "/wallet: where your NFTs go; <code>/wallet 0x…</code> links an address\n"
+    "/wallet: where your NFTs go; <code>/wallet link 0x…</code> links an address\n"
+    "/withdraw: move the NFTs the bot holds for you to your linked address\n"
     "Admins in groups: /pause, /resume, /balance, /stats, /config"
 )
 
@@ -46,7 +48,7 @@ def result_html(result: MintResult) -> str:
         )
     ]
     owner = (
-        "held for you by the bot (link a wallet with /wallet)"
+        f"held for you by the bot; {custody_hint(result)}"
         if result.custodial
         else f"<code>{esc(result.recipient or '')}</code>"
     )
@@ -69,3 +71,24 @@ def status_line(result: MintResult) -> str:
     if result.tx_url:
         line += f" · {link('transaction', result.tx_url)}"
     return line
+
+
+def custody_hint(result: MintResult) -> str:
+    return f"<code>/withdraw {result.short_token_id}</code> sends it to your linked wallet"
+
+
+def withdrawals_html(views: list[WithdrawalView]) -> str:
+    """Where each token of a /withdraw stands, with its transaction link."""
+    lines = [f"Withdrawing to <code>{esc(views[0].to_address)}</code>:"]
+    lines += [
+        " · ".join(
+            x
+            for x in (
+                f"<b>{esc(v.name)}</b> (<code>{v.short_id}</code>): {esc(v.status_text)}",
+                link("transaction", v.tx_url),
+            )
+            if x
+        )
+        for v in views
+    ]
+    return "\n".join(lines)

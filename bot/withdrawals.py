@@ -1,0 +1,390 @@
+"""Withdrawals: custodial tokens moved to their owner's verified address, exactly once.
+
+A member without a linked address has their tokens minted to custody. Once they link and
+verify an address, `/withdraw [token]` moves one or all of them there. The database decides,
+as for mints: the token is claimed by a conditional UPDATE in the transaction that records the
+withdrawal, so however often a command is retried, replayed or double-clicked, and from
+whichever process, each token gets one transfer. Transfers go through the transaction engine
+(sign, persist, then send; recovery and fee bumps included), one transaction per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.engine import (
+    AuditInfo,
+    SpendCapReached,
+    TxEngine,
+    TxEvents,
+    WalletNeedsFunds,
+    is_transient,
+)
+from bot.chain.fees import Fees, current_fees
+from bot.errors import FeeCapExceeded, NotAllowed, RequestRejected
+from bot.minting.requests import short_token_id
+from bot.minting.service import ChainContext
+from bot.wallets import WalletLinks
+from db.models import (
+    ChainTx,
+    MintRequest,
+    Phase,
+    Withdrawal,
+    WithdrawalStatus,
+)
+
+log = logging.getLogger(__name__)
+
+# transferFrom from custody to a new holder costs about 35,000 gas on the Solady ERC-721
+# (tests/test_withdrawals.py reads the receipts); the limit leaves room.
+WITHDRAW_GAS = 80_000
+MINTED = (Phase.CONFIRMED, Phase.REPLIED)
+STATUS_TEXT = {
+    WithdrawalStatus.QUEUED: "waiting to be sent",
+    WithdrawalStatus.SIGNED: "on its way",
+    WithdrawalStatus.CONFIRMED: "delivered",
+    WithdrawalStatus.FAILED: "failed; it stays in custody",
+}
+
+
+@dataclass(frozen=True)
+class WithdrawalView:
+    """One token's withdrawal as a user is told it."""
+
+    token_id: int
+    name: str
+    to_address: str
+    status: WithdrawalStatus
+    tx_hash: str | None
+    tx_url: str | None
+    failure_reason: str | None
+
+    @property
+    def short_id(self) -> str:
+        return short_token_id(self.token_id)
+
+    @property
+    def status_text(self) -> str:
+        return self.failure_reason or STATUS_TEXT[self.status]
+
+
+class Withdrawals:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: TxEngine,
+        chain: ChainContext,
+        wallets: WalletLinks,
+        priority_fee_wei: int,
+        max_fee_per_gas_wei: int,
+        poll_interval: float,
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.chain = chain
+        self.wallets = wallets
+        self.priority_fee_wei = priority_fee_wei
+        self.max_fee_per_gas_wei = max_fee_per_gas_wei
+        self.poll_interval = poll_interval
+        self.waiting_reason: str | None = None
+        self._due = asyncio.Event()
+        engine.own("withdraw", TxEvents(self._confirmed, self._dropped, self._reverted))
+
+    # ----- what chat commands ask ----------------------------------------------------------
+
+    async def in_custody(self, platform: str, user_id: str) -> list[MintRequest]:
+        """The user's minted tokens that custody holds and no withdrawal has claimed."""
+        async with self.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(
+                        MintRequest.platform == platform,
+                        MintRequest.requester_id == user_id,
+                        MintRequest.phase.in_(MINTED),
+                        MintRequest.custodial.is_(True),
+                        MintRequest.withdrawal_id.is_(None),
+                    )
+                    .order_by(MintRequest.id)
+                )
+            )
+
+    async def withdraw(
+        self, asked_key: str, platform: str, user_id: str, token: str | None = None
+    ) -> list[WithdrawalView]:
+        """Move the user's custodial token `token` (its short or full ID), or all of them, to
+        their verified address. Asking again with the same `asked_key` returns the same
+        withdrawals; the transfers themselves are signed and sent in the background.
+
+        Raises `NotAllowed` without a verified address, `RequestRejected` if nothing matches.
+        """
+        existing = await self.views(asked_key)
+        if existing:
+            return existing
+        linked = await self.wallets.linked(platform, user_id)
+        if linked is None or not linked[1]:
+            raise NotAllowed(
+                "Withdrawals go only to an address you proved is yours: link one with "
+                "/wallet link, sign the message, then /wallet verify."
+            )
+        if not await self.chain.collection.may_transfer_for(
+            self.chain.custody_address, self.engine.wallet.address
+        ):
+            raise NotAllowed(
+                "Withdrawals are not set up here: the custody address has not approved the "
+                "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
+            )
+        address = linked[0]
+        held = await self.in_custody(platform, user_id)
+        if not held and await self._on_the_way(platform, user_id):
+            raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
+        chosen = _choose(held, token)
+        try:
+            async with self.sessions.begin() as session:
+                taken = 0
+                for request in chosen:
+                    taken += await self._claim(
+                        session, asked_key, platform, user_id, request, address
+                    )
+                if not taken:
+                    # Another command took them between our look and now.
+                    raise RequestRejected(
+                        "That is already on its way out of custody; /mynfts shows it."
+                    )
+        except IntegrityError:
+            pass  # the same command, delivered twice at once: the other delivery recorded it
+        self._due.set()
+        return await self.views(asked_key)
+
+    async def _on_the_way(self, platform: str, user_id: str) -> bool:
+        async with self.sessions() as session:
+            pending = await session.scalar(
+                select(Withdrawal.id)
+                .where(
+                    Withdrawal.platform == platform,
+                    Withdrawal.user_id == user_id,
+                    Withdrawal.status.in_((WithdrawalStatus.QUEUED, WithdrawalStatus.SIGNED)),
+                )
+                .limit(1)
+            )
+        return pending is not None
+
+    @staticmethod
+    async def _claim(
+        session: AsyncSession,
+        asked_key: str,
+        platform: str,
+        user_id: str,
+        request: MintRequest,
+        address: str,
+    ) -> bool:
+        """Record the withdrawal of one token and claim the token for it, or record nothing
+        if another withdrawal holds it."""
+        withdrawal = Withdrawal(
+            asked_key=asked_key,
+            platform=platform,
+            user_id=user_id,
+            request_id=request.id,
+            to_address=address,
+            status=WithdrawalStatus.QUEUED,
+        )
+        session.add(withdrawal)
+        await session.flush()
+        claimed = await session.execute(
+            update(MintRequest)
+            .where(
+                MintRequest.id == request.id,
+                MintRequest.withdrawal_id.is_(None),
+                MintRequest.custodial.is_(True),
+            )
+            .values(withdrawal_id=withdrawal.id)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        await session.delete(withdrawal)
+        return False
+
+    async def views(self, asked_key: str) -> list[WithdrawalView]:
+        """The withdrawals one command asked for, as the user is told them."""
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Withdrawal, MintRequest, ChainTx)
+                    .join(MintRequest, MintRequest.id == Withdrawal.request_id)
+                    .outerjoin(ChainTx, ChainTx.id == Withdrawal.tx_id)
+                    .where(Withdrawal.asked_key == asked_key)
+                    .order_by(Withdrawal.id)
+                )
+            ).all()
+        explorer = self.chain.explorer
+        views = []
+        for withdrawal, request, tx in rows:
+            tx_hash = (tx.mined_hash or tx.attempts[-1].tx_hash) if tx is not None else None
+            views.append(
+                WithdrawalView(
+                    token_id=request.token_id_int or 0,
+                    name=request.name,
+                    to_address=withdrawal.to_address,
+                    status=WithdrawalStatus(withdrawal.status),
+                    tx_hash=tx_hash,
+                    tx_url=explorer.tx_url(tx_hash) if explorer and tx_hash else None,
+                    failure_reason=withdrawal.failure_reason,
+                )
+            )
+        return views
+
+    async def wait(self, asked_key: str, timeout: float) -> list[WithdrawalView]:
+        """The command's withdrawals once all are decided, or as they stand after `timeout`."""
+        views = await self.views(asked_key)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not all(v.status.is_final for v in views):
+                    await asyncio.sleep(self.poll_interval)
+                    views = await self.views(asked_key)
+        return views
+
+    # ----- queued -> signed (in the background) --------------------------------------------
+
+    async def run(self) -> None:
+        """Sign and send queued withdrawals until cancelled; the engine's watcher (run by the
+        mint service for every open transaction) takes them to confirmation."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(self.poll_interval, 1.0)):
+                    await self._due.wait()
+            self._due.clear()
+            try:
+                await self._sign_queued()
+            except Exception as err:
+                if not is_transient(err):
+                    log.exception("signing withdrawals failed; retrying")
+                else:
+                    log.warning("signing withdrawals: transient fault (%s)", type(err).__name__)
+
+    async def _sign_queued(self) -> None:
+        async with self.sessions() as session:
+            queued = list(
+                await session.scalars(
+                    select(Withdrawal.id)
+                    .where(Withdrawal.status == WithdrawalStatus.QUEUED)
+                    .order_by(Withdrawal.id)
+                )
+            )
+        for withdrawal_id in queued:
+            try:
+                fees = await current_fees(
+                    self.engine.w3, self.priority_fee_wei, self.max_fee_per_gas_wei
+                )
+                tx_id = await self._sign(withdrawal_id, fees)
+            except (FeeCapExceeded, SpendCapReached) as err:
+                self.waiting_reason = str(err)
+                log.warning("withdrawals wait: %s", err)
+                return
+            self.waiting_reason = None
+            if tx_id is None:
+                continue
+            try:
+                await self.engine.send(tx_id)
+            except WalletNeedsFunds:
+                log.warning("withdrawals wait: the hot wallet needs funds for gas")
+                return  # signed and persisted: the watcher sends it once funded
+            except Exception as err:
+                if not is_transient(err):
+                    raise
+                log.warning("sending a withdrawal: transient fault; the watcher retries")
+
+    async def _sign(self, withdrawal_id: int, fees: Fees) -> int | None:
+        async with self.sessions.begin() as session:
+            withdrawal = await session.get(
+                Withdrawal, withdrawal_id, with_for_update={"skip_locked": True}
+            )
+            if withdrawal is None or withdrawal.status != WithdrawalStatus.QUEUED:
+                return None  # another process signs it
+            request = await session.get(MintRequest, withdrawal.request_id)
+            assert request is not None and request.token_id_int is not None
+            tx = await self.engine.create(
+                session,
+                kind="withdraw",
+                to=self.chain.collection.address,
+                data=self.chain.collection.encode_transfer(
+                    self.chain.custody_address, withdrawal.to_address, request.token_id_int
+                ),
+                gas_limit=WITHDRAW_GAS,
+                fees=fees,
+                audit=AuditInfo(
+                    "withdraw",
+                    [withdrawal.asked_key, request.key],
+                    [f"{withdrawal.platform}:{withdrawal.user_id}"],
+                ),
+            )
+            withdrawal.status, withdrawal.tx_id = WithdrawalStatus.SIGNED, tx.id
+            log.info(
+                "signed the withdrawal of token %s to %s at nonce %d",
+                short_token_id(request.token_id_int),
+                withdrawal.to_address,
+                tx.nonce,
+            )
+            return tx.id
+
+    # ----- engine events (inside the engine's database transaction) -------------------------
+
+    async def _of(self, session: AsyncSession, tx: ChainTx) -> tuple[Withdrawal, MintRequest]:
+        withdrawal = await session.scalar(select(Withdrawal).where(Withdrawal.tx_id == tx.id))
+        assert withdrawal is not None, f"withdrawal transaction {tx.id} has no withdrawal"
+        request = await session.get(MintRequest, withdrawal.request_id)
+        assert request is not None
+        return withdrawal, request
+
+    async def _confirmed(self, session: AsyncSession, tx: ChainTx, _minted: set[int]) -> None:
+        withdrawal, request = await self._of(session, tx)
+        withdrawal.status = WithdrawalStatus.CONFIRMED
+        request.custodial, request.recipient = False, withdrawal.to_address
+
+    async def _dropped(self, session: AsyncSession, tx: ChainTx) -> None:
+        # The nonce went to another transaction and none of ours is in a block: the token has
+        # certainly not moved, so the transfer is signed again at a new nonce.
+        withdrawal, _ = await self._of(session, tx)
+        withdrawal.status, withdrawal.tx_id = WithdrawalStatus.QUEUED, None
+        self._due.set()
+
+    async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
+        withdrawal, request = await self._of(session, tx)
+        withdrawal.status = WithdrawalStatus.FAILED
+        withdrawal.failure_reason = (
+            "The collection contract refused the transfer; the token stays in custody."
+        )
+        request.withdrawal_id = None
+
+
+def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:
+    """All of `tokens`, or the one `wanted` names by its short or full ID (hex or decimal)."""
+    if not tokens:
+        raise RequestRejected("You have no tokens in custody to withdraw.")
+    if wanted is None or not wanted.strip():
+        return tokens
+    text = wanted.strip().lower().removeprefix("#").removeprefix("0x")
+    matches = [
+        t
+        for t in tokens
+        if t.token_id is not None
+        and (
+            t.token_id[2:].startswith(text.zfill(64) if len(text) > 32 else text)
+            or (text.isdigit() and int(text) == t.token_id_int)
+        )
+    ]
+    if len(matches) == 1:
+        return matches
+    if not matches:
+        raise RequestRejected(
+            f"None of your tokens in custody has the ID {wanted.strip()[:80]!r}; /mynfts lists "
+            "them."
+        )
+    raise RequestRejected("That ID matches several of your tokens; give more of its digits.")
