@@ -270,6 +270,51 @@ def audit(since: datetime | None) -> None:
     click.echo(f"{count} signature(s)", err=True)
 
 
+@cli.group()
+def wallet() -> None:
+    """The hot wallet."""
+
+
+@wallet.command("rotate")
+@click.option("--to", "new_address", required=True, help="The new hot wallet's address.")
+@click.option(
+    "--admin-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the contract admin's private key (default: asked for, hidden; in "
+    "local mode anvil's development admin key).",
+)
+def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
+    """Move minting to a new hot wallet: grant it MINTER_ROLE, finish the old key's in-flight
+    transactions, let it move the old custody's tokens, revoke the old key. Run it with the
+    bot stopped and the settings still holding the old key; then switch the settings to the
+    new key. Each step is recorded, and a re-run finishes an interrupted rotation."""
+    from bot.app import local_node, open_runtime
+    from bot.chain.wallet import HotWallet
+    from bot.config import ANVIL_DEV_KEYS, Secret, validate_private_key
+    from bot.rotation import KeyRotation
+
+    settings = _settings()
+    new_address = parse_address("--to", new_address)
+    if admin_key_file is not None:
+        raw = admin_key_file.read_text().strip()
+    elif settings.local_mode:
+        raw = ANVIL_DEV_KEYS[1]  # the local chain's published admin account
+    else:
+        raw = getpass.getpass("The contract admin's private key (hidden): ").strip()
+    admin = HotWallet(validate_private_key("admin key", Secret(raw)))
+
+    async def go() -> None:
+        async with open_runtime(settings, start=False) as runtime:
+            await KeyRotation(runtime, admin, new_address, click.echo).run()
+
+    with local_node(settings):
+        _run(go)
+    click.echo(
+        f"Rotated. Now set HOT_WALLET_PRIVATE_KEY (or the keystore) to the key of {new_address} "
+        "and start the bot."
+    )
+
+
 @cli.command("export-car")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_car(file: Path) -> None:

@@ -135,18 +135,19 @@ class Withdrawals:
                 "Withdrawals go only to an address you proved is yours: link one with "
                 "/wallet link, sign the message, then /wallet verify."
             )
-        if not await self.chain.collection.may_transfer_for(
-            self.chain.custody_address, self.engine.wallet.address
-        ):
-            raise NotAllowed(
-                "Withdrawals are not set up here: the custody address has not approved the "
-                "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
-            )
         address = linked[0]
         held = await self.in_custody(platform, user_id)
         if not held and await self._on_the_way(platform, user_id):
             raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
         chosen = _choose(held, token)
+        for custody in {_custody_of(request) for request in chosen}:
+            if not await self.chain.collection.may_transfer_for(
+                custody, self.engine.wallet.address
+            ):
+                raise NotAllowed(
+                    "Withdrawals are not set up here: the custody address has not approved the "
+                    "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
+                )
         try:
             async with self.sessions.begin() as session:
                 taken = 0
@@ -315,7 +316,7 @@ class Withdrawals:
                 kind="withdraw",
                 to=self.chain.collection.address,
                 data=self.chain.collection.encode_transfer(
-                    self.chain.custody_address, withdrawal.to_address, request.token_id_int
+                    _custody_of(request), withdrawal.to_address, request.token_id_int
                 ),
                 gas_limit=WITHDRAW_GAS,
                 fees=fees,
@@ -362,6 +363,13 @@ class Withdrawals:
             "The collection contract refused the transfer; the token stays in custody."
         )
         request.withdrawal_id = None
+
+
+def _custody_of(request: MintRequest) -> str:
+    """Who holds a custodial token: the custody address when it was minted (a key rotation
+    changes the hot wallet, and with it the default custody, but not where old tokens are)."""
+    assert request.recipient is not None
+    return request.recipient
 
 
 def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:

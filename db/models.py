@@ -298,6 +298,22 @@ class WalletChallenge(Base):
     __table_args__ = (Index("ix_wallet_challenge_user", "platform", "user_id", "issued_at"),)
 
 
+class KeyRotationStep(Base):
+    """One step of `python -m bot wallet rotate` from one hot wallet to another: what was done,
+    by which transaction, and when. Re-running a rotation records the steps it skips, too."""
+
+    __tablename__ = "key_rotation_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    old_address: Mapped[str] = mapped_column(String(42))
+    new_address: Mapped[str] = mapped_column(String(42))
+    step: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class SigningAudit(Base):
     """One row for every signature the hot wallet makes: who asked, why, and what it costs."""
 

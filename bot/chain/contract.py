@@ -128,13 +128,15 @@ class Collection:
 
     def encode_mint_batch(self, recipients: list[str], token_ids: list[int]) -> bytes:
         """Calldata for `mintBatch`, with the single-recipient form where it applies."""
-        data = self.contract.encode_abi("mintBatch", [batch_recipients(recipients), token_ids])
-        return bytes.fromhex(data.removeprefix("0x"))
+        return self.encode_call("mintBatch", batch_recipients(recipients), token_ids)
+
+    def encode_call(self, function: str, *args: Any) -> bytes:
+        """Calldata for calling `function` with `args`."""
+        return bytes.fromhex(self.contract.encode_abi(function, list(args)).removeprefix("0x"))
 
     def encode_transfer(self, owner: str, to: str, token_id: int) -> bytes:
         """Calldata for `transferFrom(owner, to, id)`."""
-        data = self.contract.encode_abi("transferFrom", [owner, to, token_id])
-        return bytes.fromhex(data.removeprefix("0x"))
+        return self.encode_call("transferFrom", owner, to, token_id)
 
     async def may_transfer_for(self, owner: str, operator: str) -> bool:
         """Whether `operator` may move all of `owner`'s tokens (itself, or approved for all)."""

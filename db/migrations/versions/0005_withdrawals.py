@@ -1,4 +1,4 @@
-"""withdrawals: custodial tokens moved to their owners' verified addresses
+"""withdrawals (custodial tokens moved to their owners' verified addresses) and key rotation steps
 
 Revision ID: 0005
 Revises: 0004
@@ -40,6 +40,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("asked_key", "request_id", name="uq_withdrawal_asked"),
     )
     op.create_index("ix_withdrawal_status", "withdrawal", ["status"], unique=False)
+    op.create_table(
+        "key_rotation_step",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("chain_id", sa.BigInteger(), nullable=False),
+        sa.Column("old_address", sa.String(length=42), nullable=False),
+        sa.Column("new_address", sa.String(length=42), nullable=False),
+        sa.Column("step", sa.String(length=32), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("tx_hash", sa.String(length=66), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_rotation_step")),
+    )
     with op.batch_alter_table("mint_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("withdrawal_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_mint_request_withdrawal_id", ["withdrawal_id"], unique=False)
@@ -49,5 +61,6 @@ def downgrade() -> None:
     with op.batch_alter_table("mint_request", schema=None) as batch_op:
         batch_op.drop_index("ix_mint_request_withdrawal_id")
         batch_op.drop_column("withdrawal_id")
+    op.drop_table("key_rotation_step")
     op.drop_index("ix_withdrawal_status", table_name="withdrawal")
     op.drop_table("withdrawal")
