@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from bot.chain.contract import Collection
 from bot.config import ANVIL_DEV_KEYS
@@ -24,26 +26,22 @@ from tests.support import (
     run_cli,
 )
 from tests.telegram_server import TelegramServer
-from tests.test_telegram import (  # noqa: F401 (fixtures)
-    HOLDER,
-    final_reply,
-    link_wallet,
-    polling_bot,
-    readable,
-    telegram,
-    world,
-)
+from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramServer]:
+    server = TelegramServer()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraws(
-    telegram: TelegramServer,
-    world: dict[str, Any],
-    bot_env: dict[str, str],
-    collection: Collection,
-    tmp_path: Path,
+    telegram: TelegramServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
 ):
-    ada, max_ = world["Ada"], world["Max"]
-    group, log = world["group"], tmp_path / "bot.log"
+    ada, max_ = telegram.user("Ada"), telegram.user("Max")
+    group, log = telegram.group("Art club", admins=[]), tmp_path / "bot.log"
     async with polling_bot(telegram, bot_env, log):
         kept = telegram.send_photo(group, ada, [png(70)], "/mint Kept")
         assert "held for you by the bot" in await final_reply(telegram, kept)
@@ -100,7 +98,8 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
     assert await balance(collection, DEV_MINTER.address) == 0
 
     secret = CANARY_KEY.removeprefix("0x")
-    database = Path(bot_env["DATABASE_URL"].split("///", 1)[1]).read_bytes()
+    database_file = Path(bot_env["DATABASE_URL"].split("///", 1)[1])
+    database = await asyncio.to_thread(database_file.read_bytes)
     replies = json.dumps([c.params for c in telegram.calls], default=str)
     for form in (secret.lower(), secret.upper()):
         assert form not in log.read_text(), "the key is in the log"
