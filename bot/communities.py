@@ -32,6 +32,7 @@ class CommunityConfig:
     allowed_channels: tuple[str, ...] = ()
     minter_role_id: str | None = None
     curator_role_id: str | None = None
+    announce_channel_id: str | None = None
     paused: bool = False
 
 
@@ -69,6 +70,7 @@ class Communities:
         allowed_channels: tuple[str, ...] | None = None,
         minter_role_id: str | _Keep | None = KEEP,
         curator_role_id: str | _Keep | None = KEEP,
+        announce_channel_id: str | _Keep | None = KEEP,
         paused: bool | None = None,
     ) -> CommunityConfig:
         """Change the settings given (None clears a role) and return them all."""
@@ -87,6 +89,8 @@ class Communities:
                 row.minter_role_id = minter_role_id
             if curator_role_id is not KEEP:
                 row.curator_role_id = curator_role_id
+            if announce_channel_id is not KEEP:
+                row.announce_channel_id = announce_channel_id
             if paused is not None:
                 row.paused = paused
             await session.flush()
@@ -156,5 +160,6 @@ def _config(row: CommunitySettings | None) -> CommunityConfig:
         allowed_channels=tuple(json.loads(row.allowed_channels or "[]")),
         minter_role_id=row.minter_role_id,
         curator_role_id=row.curator_role_id,
+        announce_channel_id=row.announce_channel_id,
         paused=bool(row.paused),
     )

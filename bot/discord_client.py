@@ -163,6 +163,7 @@ class MintBot(commands.Bot):
         else:
             await self.tree.sync()
         self.runtime.service.add_notifier("discord", self.deliver)
+        self.runtime.service.add_announcer("discord", self.announce)
         channel_id = self.runtime.settings.alert_discord_channel_id
         if channel_id is not None:
             channel = self.get_partial_messageable(channel_id)
@@ -225,6 +226,15 @@ class MintBot(commands.Bot):
             await channel.send(text, embed=self._embed(result), allowed_mentions=only_requester)
         else:
             await channel.send(text, allowed_mentions=only_requester)
+
+    async def announce(self, result: MintResult, channel_id: str) -> None:
+        """Post a confirmed mint in the server's announcement channel, pinging nobody."""
+        name = discord.utils.escape_markdown(result.requester_name or "a member")
+        await self.get_partial_messageable(int(channel_id)).send(
+            f"🎨 New NFT by **{name}**"[:2000],
+            embed=self._embed(result),
+            allowed_mentions=NO_MENTIONS,
+        )
 
     def _embed(self, result: MintResult) -> discord.Embed:
         return result_embed(result, self.runtime.settings.public_base_url)

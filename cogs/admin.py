@@ -23,10 +23,12 @@ def describe(config: CommunityConfig) -> str:
     channels = " ".join(f"<#{c}>" for c in config.allowed_channels) or "every channel"
     minter = f"<@&{config.minter_role_id}>" if config.minter_role_id else "everyone"
     curator = f"<@&{config.curator_role_id}>" if config.curator_role_id else "nobody (authors only)"
+    announce = f"<#{config.announce_channel_id}>" if config.announce_channel_id else "off"
     return (
         f"Minting: {'**paused**' if config.paused else 'on'}\n"
         f"Channels: {channels}\nWho may mint: {minter}\n"
-        f"Who may mint others' messages: {curator}"
+        f"Who may mint others' messages: {curator}\n"
+        f"Announcing every mint: {announce}"
     )
 
 
@@ -83,6 +85,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         channels="Channels where minting works (mention them), or 'all'",
         minter_role="Only this role may mint (@everyone: anyone)",
         curator_role="This role may mint anyone's message (@everyone: authors only)",
+        announce="Announce every mint in this channel (mention it), or 'off'",
     )
     async def config(
         self,
@@ -90,8 +93,16 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         channels: str | None = None,
         minter_role: discord.Role | None = None,
         curator_role: discord.Role | None = None,
+        announce: str | None = None,
     ) -> None:
         allowed: tuple[str, ...] | None = None
+        announce_in: Any = KEEP
+        if announce is not None:
+            mentioned = [a or b for a, b in CHANNEL_MENTION.findall(announce)]
+            if announce.strip().lower() != "off" and len(mentioned) != 1:
+                await self._reply(interaction, "Mention one channel (#name), or say `off`.")
+                return
+            announce_in = mentioned[0] if mentioned else None
         if channels is not None:
             found = tuple(a or b for a, b in CHANNEL_MENTION.findall(channels))
             if channels.strip().lower() != "all" and not found:
@@ -104,6 +115,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
             allowed_channels=allowed,
             minter_role_id=_role(minter_role),
             curator_role_id=_role(curator_role),
+            announce_channel_id=announce_in,
         )
         await self._reply(interaction, describe(config))
 

@@ -181,6 +181,8 @@ class CommunitySettings(Base):
     allowed_channels: Mapped[str] = mapped_column(Text, default="[]")
     minter_role_id: Mapped[str | None] = mapped_column(String(64))
     curator_role_id: Mapped[str | None] = mapped_column(String(64))
+    # Where every confirmed mint from this community is announced (a channel or chat), if set.
+    announce_channel_id: Mapped[str | None] = mapped_column(String(64))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

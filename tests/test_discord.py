@@ -392,3 +392,32 @@ async def test_withdraw_sends_custodial_nfts_to_the_verified_wallet_once(
     assert "no tokens in custody" in nothing.original["content"]  # type: ignore[index]
     assert await balance(collection, HOLDER) == 2
     assert await balance(collection, DEV_MINTER.address) == 0
+
+
+async def test_every_mint_is_announced_in_the_channel_the_admins_chose(
+    running_bot: DiscordServer, world: dict[str, str]
+):
+    discord = running_bot
+    hall = "424242424242424242"
+    config = await discord.slash(
+        world["admin"],
+        "admin",
+        [
+            {
+                "name": "config",
+                "type": 1,
+                "options": [{"name": "announce", "type": 3, "value": f"<#{hall}>"}],
+            }
+        ],
+    )
+    await answered(discord, config)
+    assert f"Announcing every mint: <#{hall}>" in ephemeral_texts(config)[0]
+    mint = await discord.mint(world["author"], png(95), "Loud *and* proud")
+    await answered(discord, mint)
+    await discord.wait_for(lambda: discord.posted())
+    await asyncio.sleep(1)  # and only once
+    (announced,) = discord.posted()
+    assert announced["channel_id"] == hall
+    assert announced["content"] == "🎨 New NFT by **Ada**"
+    assert announced["allowed_mentions"]["parse"] == []
+    assert announced["embeds"][0]["title"] == final_embed(mint)["title"]

@@ -430,3 +430,28 @@ async def test_withdraw_sends_a_custodial_nft_to_the_verified_wallet_once(
     again = readable(telegram.replies_to(await ask(f"/withdraw {short_id[1]}"))[0])
     assert "no tokens in custody" in again
     assert "in custody" not in readable(telegram.replies_to(await ask("/mynfts"))[0])
+
+
+async def test_every_mint_is_announced_where_the_admins_asked(
+    running_bot: TelegramServer, world: dict[str, Any]
+):
+    telegram, group = running_bot, world["group"]
+    refused = telegram.send_text(group, world["Ana"], "/config announce nowhere")
+    await telegram.wait_for(lambda: telegram.replies_to(refused))
+    assert "Usage:" in readable(telegram.replies_to(refused)[0])
+    config = telegram.send_text(group, world["Ana"], "/config announce here")
+    await telegram.wait_for(lambda: telegram.replies_to(config))
+    assert f"Announcing every mint: chat {group['id']}" in readable(telegram.replies_to(config)[0])
+
+    photo = telegram.send_photo(group, world["Ada"], [png(62)], "/mint Tom & Jerry")
+    assert "Minted Tom & Jerry" in await final_reply(telegram, photo)
+
+    def announcements() -> list[Any]:
+        return [c for c in telegram.sent("sendMessage") if c.params["text"].startswith("🎨")]
+
+    await telegram.wait_for(announcements)
+    await asyncio.sleep(1)  # and only once
+    (announced,) = announcements()
+    assert int(announced.params["chat_id"]) == group["id"]
+    text = plain_text(announced.params["text"], announced.params["parse_mode"])
+    assert text.startswith("🎨 New NFT: Tom & Jerry by Ada") and "transaction" in text

@@ -61,6 +61,8 @@ from db.models import (
 log = logging.getLogger(__name__)
 
 Notifier = Callable[[MintResult], Awaitable[None]]
+# Posts a confirmed mint in a community's announcement channel or chat (its ID).
+Announcer = Callable[[MintResult, str], Awaitable[None]]
 
 # Gas limit of a batch: measured worst case (new holders, bench/gas.py) plus a quarter.
 BATCH_BASE_GAS = 60_000
@@ -155,6 +157,7 @@ class MintService:
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
+        self._announcers: dict[str, Announcer] = {}
         self._answer_retry: dict[int, tuple[float, float]] = {}  # request -> (when, delay)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._received = asyncio.Event()
@@ -172,6 +175,11 @@ class MintService:
         marked answered once it returns; if it raises, delivery is retried."""
         self._notifiers[platform] = notifier
         self._finalised.set()
+
+    def add_announcer(self, platform: str, announcer: Announcer) -> None:
+        """Announce `platform`'s confirmed mints through `announcer` in communities that set an
+        announcement channel, once each, after the requester's answer."""
+        self._announcers[platform] = announcer
 
     async def submit(self, submission: MintSubmission) -> MintHandle:
         """Record the request (or find it) and return at once; the rest runs in the background.
@@ -853,4 +861,25 @@ class MintService:
                 .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
                 .values(answered_at=utcnow())
             )
+        await self._announce([r for r in results if r.minted and r.request_id in set(answered)])
         return True
+
+    async def _announce(self, results: list[MintResult]) -> None:
+        """Post newly answered mints where their community wants them. Best effort: a failed
+        announcement is logged and not retried, so it never repeats the requester's answer."""
+        posts = []
+        targets: dict[tuple[str, str], str | None] = {}
+        for result in results:
+            announcer = self._announcers.get(result.platform)
+            if announcer is None or result.community_id is None:
+                continue
+            community = (result.platform, result.community_id)
+            if community not in targets:
+                targets[community] = (await self.communities.config(*community)).announce_channel_id
+            target = targets[community]
+            if target:
+                posts.append((result, announcer(result, target)))
+        outcomes = await asyncio.gather(*(post for _, post in posts), return_exceptions=True)
+        for (result, _), outcome in zip(posts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("announcing %s failed: %s", result.key, outcome)

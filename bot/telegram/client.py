@@ -23,7 +23,7 @@ from bot.communities import Asker
 from bot.minting.requests import MintResult
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
-from bot.telegram.render import NO_PREVIEW, result_html
+from bot.telegram.render import NO_PREVIEW, announcement_html, result_html
 from bot.telegram.transport import AiohttpRequest
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ class TelegramBot:
                 allowed_updates=Update.ALL_TYPES,
             )
         self.service.add_notifier("telegram", self.deliver)
+        self.service.add_announcer("telegram", self.announce)
         chat_id = self.runtime.settings.alert_telegram_chat_id
         if chat_id is not None:
             self.runtime.alerts.add("telegram", lambda text: app.bot.send_message(chat_id, text))
@@ -162,6 +163,15 @@ class TelegramBot:
             reply_parameters=ReplyParameters(
                 int(result.message_id), allow_sending_without_reply=True
             ),
+        )
+
+    async def announce(self, result: MintResult, chat_id: str) -> None:
+        """Post a confirmed mint in the community's announcement chat."""
+        await self.app.bot.send_message(
+            int(chat_id),
+            announcement_html(result),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
         )
 
     # ----- who is asking -----------------------------------------------------------------------

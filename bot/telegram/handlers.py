@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.acknowledge import AcknowledgeFirst
-from bot.communities import KEEP, CommunityConfig
+from bot.communities import CommunityConfig
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.requests import MintSubmission
 from bot.telegram.render import (
@@ -51,6 +51,11 @@ LINK_USAGE = "<code>/wallet link 0x…</code>"
 ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
 # How long a /withdraw answer is kept up to date before "on its way" stays as it is.
 WITHDRAW_ANSWER_WAIT_S = 120
+CONFIG_USAGE = (
+    "Usage: <code>/config minters admins|everyone</code>, "
+    "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
+    "in a chat), or both"
+)
 ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
 ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
 Context = ContextTypes.DEFAULT_TYPE
@@ -385,16 +390,21 @@ class Handlers:
         await _reply(message, text)
 
     async def _config(self, community: str, args: list[str]) -> str:
-        """/config [minters admins|everyone]"""
-        minters: Any = KEEP
-        if args:
-            if len(args) != 2 or args[0] != "minters" or args[1] not in ("admins", "everyone"):
-                return (
-                    "Usage: <code>/config minters admins</code> "
-                    "or <code>/config minters everyone</code>"
-                )
-            minters = ADMINISTRATORS if args[1] == "admins" else None
-        config = await self.communities.configure("telegram", community, minter_role_id=minters)
+        """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
+        changes: dict[str, Any] = {}
+        pairs = dict(zip(args[::2], args[1::2], strict=False))
+        if len(args) % 2 or set(pairs) - {"minters", "announce"}:
+            return CONFIG_USAGE
+        if "minters" in pairs:
+            if pairs["minters"] not in ("admins", "everyone"):
+                return CONFIG_USAGE
+            changes["minter_role_id"] = ADMINISTRATORS if pairs["minters"] == "admins" else None
+        if "announce" in pairs:
+            target = pairs["announce"]
+            if target not in ("here", "off") and not re.fullmatch(r"-?\d{1,20}", target):
+                return CONFIG_USAGE
+            changes["announce_channel_id"] = {"here": community, "off": None}.get(target, target)
+        config = await self.communities.configure("telegram", community, **changes)
         return describe(config)
 
     async def error(self, update: object, context: Context) -> None:
@@ -409,10 +419,16 @@ class Handlers:
 
 def describe(config: CommunityConfig) -> str:
     who = "chat administrators" if config.minter_role_id else "every member"
+    announce = (
+        f"chat <code>{esc(config.announce_channel_id)}</code>"
+        if config.announce_channel_id
+        else "off"
+    )
     return (
         f"Minting: {'<b>paused</b>' if config.paused else 'on'}\n"
         f"Who may mint: {who}\n"
-        "Who may mint others' images: chat administrators"
+        "Who may mint others' images: chat administrators\n"
+        f"Announcing every mint: {announce}"
     )
 
 

@@ -92,3 +92,18 @@ def withdrawals_html(views: list[WithdrawalView]) -> str:
         for v in views
     ]
     return "\n".join(lines)
+
+
+def announcement_html(result: MintResult) -> str:
+    """A confirmed mint, as posted in a community's announcement chat."""
+    links = " · ".join(
+        x
+        for x in (
+            link("transaction", result.tx_url),
+            link("token", result.token_url),
+            link("marketplace", result.marketplace_url),
+        )
+        if x
+    )
+    by = esc(result.requester_name or "a member")
+    return f"🎨 New NFT: <b>{esc(result.name)}</b> by {by}\n{links}"

@@ -1,4 +1,5 @@
-"""withdrawals (custodial tokens moved to their owners' verified addresses) and key rotation steps
+"""withdrawals (custodial tokens moved to their owners' verified addresses), key rotation steps
+and mint announcements
 
 Revision ID: 0005
 Revises: 0004
@@ -52,6 +53,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_key_rotation_step")),
     )
+    with op.batch_alter_table("community_settings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("announce_channel_id", sa.String(length=64), nullable=True))
     with op.batch_alter_table("mint_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("withdrawal_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_mint_request_withdrawal_id", ["withdrawal_id"], unique=False)
@@ -61,6 +64,8 @@ def downgrade() -> None:
     with op.batch_alter_table("mint_request", schema=None) as batch_op:
         batch_op.drop_index("ix_mint_request_withdrawal_id")
         batch_op.drop_column("withdrawal_id")
+    with op.batch_alter_table("community_settings", schema=None) as batch_op:
+        batch_op.drop_column("announce_channel_id")
     op.drop_table("key_rotation_step")
     op.drop_index("ix_withdrawal_status", table_name="withdrawal")
     op.drop_table("withdrawal")
