@@ -299,6 +299,7 @@ async def serve(settings: Settings, console: bool) -> None:
                 service=runtime.service,
                 sessions=runtime.sessions,
                 content=runtime.content,
+                engagement=runtime.engagement,
                 host=settings.http_host,
                 port=settings.http_port,
             )
