@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -225,3 +226,27 @@ async def test_names_descriptions_and_member_names_render_as_inert_text(
     assert (await browser.texts(".card .owner"))[0].endswith(
         f"(held by the bot for {HOSTILE_MEMBER})"
     )
+
+
+async def test_gallery_addresses_answer_plainly_when_wrong(gallery: Gallery):
+    token = gallery.results[0].token_id or 0
+    async with aiohttp.ClientSession() as http:
+        for path, status in (
+            (f"{gallery.path}?page=2", 200),
+            (f"{gallery.path}?page=3", 404),
+            (f"{gallery.path}?page=abc", 400),
+            (f"{gallery.path}?page=0", 400),
+            ("/c/discord/1234", 200),  # nothing minted there yet
+            (f"/token/{token}", 200),
+            (f"/token/0x{token:064x}", 200),
+            ("/token/12345", 404),
+            ("/token/not-a-number", 404),
+            (f"/token/{2**256}", 404),
+        ):
+            async with http.get(gallery.base + path) as response:
+                assert response.status == status, path
+                if status == 200:
+                    assert "script-src" not in response.headers["Content-Security-Policy"]
+                    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        async with http.get(gallery.base + "/c/discord/1234") as response:
+            assert "Nothing minted here yet." in await response.text()
