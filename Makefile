@@ -1,4 +1,5 @@
-# Set-up is part of every target: a fresh machine needs only Python 3.11+, Node.js 20+ and npm.
+# Set-up is part of every target: a fresh machine needs only Python 3.11+, Node.js 20+ and npm
+# (and, for the tests, Debian's chromium and chromium-driver, which `browser` installs as root).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,12 +7,12 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram setup clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram setup browser clean
 
 run: setup
 	$(PY) -m bot run
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -32,6 +33,10 @@ bench-telegram: setup
 	$(PY) bench/telegram_reply.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
+
+# The web gallery tests drive headless Chromium: apt-get installs it if it is missing.
+browser:
+	bash .ci/chromium.sh
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -28,6 +28,7 @@ from bot.chain.wallet import HotWallet
 from bot.communities import Communities
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
+from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
@@ -195,8 +196,8 @@ async def wait_for_stop_signal() -> None:
 
 @dataclass
 class Runtime:
-    """The running core: chain, database, content, the mint service and wallet links, wired
-    together."""
+    """The running core: chain, database, content, the mint service, wallet links and the
+    engagement queries (leaderboards, galleries), wired together."""
 
     settings: Settings
     chain: Chain
@@ -208,6 +209,7 @@ class Runtime:
     wallets: WalletLinks
     withdrawals: Withdrawals
     alerts: BalanceAlerts
+    engagement: Engagement
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -276,6 +278,9 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             alerts = BalanceAlerts(
                 service, settings.low_balance_wei, check_every_s=settings.balance_check_s
             )
+            engagement = Engagement(
+                sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
+            )
             runtime = Runtime(
                 settings,
                 chain,
@@ -287,6 +292,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 wallets,
                 withdrawals,
                 alerts,
+                engagement,
             )
             background: list[asyncio.Future[None]] = []
             if start:
@@ -313,6 +319,7 @@ async def serve(settings: Settings, console: bool) -> None:
                 service=runtime.service,
                 sessions=runtime.sessions,
                 content=runtime.content,
+                engagement=runtime.engagement,
                 host=settings.http_host,
                 port=settings.http_port,
             )

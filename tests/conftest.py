@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,28 @@ from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from tests.rpc_proxy import RpcProxy
 from tests.support import DEV_ADMIN, FEES, Inbox, running
+
+# Screenshots the browser tests saved, listed at the end of the run.
+SCREENSHOTS = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SCREENSHOTS] = []
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if config.stash.get(SCREENSHOTS, []):
+        terminalreporter.section("screenshots")
+        for path in config.stash[SCREENSHOTS]:
+            terminalreporter.write_line(path)
+
+
+@pytest.fixture
+def screenshot_saved(request: pytest.FixtureRequest) -> Callable[[Path], None]:
+    """Note a screenshot's path for the run's summary."""
+    return lambda path: request.config.stash[SCREENSHOTS].append(str(path))
 
 
 @pytest.fixture(scope="session")

@@ -109,6 +109,7 @@ async def served(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox,
             service=runtime.service,
             sessions=runtime.sessions,
             content=runtime.content,
+            engagement=runtime.engagement,
             host="127.0.0.1",
             port=0,
         )
