@@ -421,3 +421,40 @@ async def test_every_mint_is_announced_in_the_channel_the_admins_chose(
     assert announced["content"] == "🎨 New NFT by **Ada**"
     assert announced["allowed_mentions"]["parse"] == []
     assert announced["embeds"][0]["title"] == final_embed(mint)["title"]
+
+
+async def test_leaderboard_and_gallery_show_who_made_and_holds_what(
+    running_bot: DiscordServer, world: dict[str, str]
+):
+    discord = running_bot
+    for member, seed, name in (
+        (world["author"], 110, "Dawn"),
+        (world["author"], 111, "Dusk"),
+        (world["member"], 112, "Noon *bright*"),
+    ):
+        mint = await discord.mint(member, png(seed), name)
+        await answered(discord, mint)
+
+    board = await discord.slash(world["member"], "leaderboard", [])
+    await discord.wait_for(lambda: board.callbacks)
+    embed = board.callbacks[0]["data"]["embeds"][0]
+    creators = next(f["value"] for f in embed["fields"] if f["name"].startswith("Top creators"))
+    assert creators == "1. Ada: 2\n2. Max: 1"
+    assert embed["url"] == f"http://127.0.0.1:8080/c/discord/{discord.guild_id}"
+
+    everything = await discord.slash(world["member"], "gallery", [])
+    await discord.wait_for(lambda: everything.callbacks)
+    shown = everything.callbacks[0]["data"]["embeds"][0]
+    assert shown["title"] == "🖼️ This server's NFTs (3)"
+    assert shown["description"].startswith("[Noon \\*bright\\*](<http://127.0.0.1:8080/token/")
+    theirs = await discord.slash(
+        world["member"],
+        "gallery",
+        [{"name": "member", "type": 6, "value": world["author"]}],
+        members={world["author"]: discord._member_object(discord.members[world["author"]])},
+        users={world["author"]: discord._member_object(discord.members[world["author"]])["user"]},
+    )
+    await discord.wait_for(lambda: theirs.callbacks)
+    mine = theirs.callbacks[0]["data"]["embeds"][0]
+    assert mine["title"] == "🖼️ Ada's NFTs (2)" and "Noon" not in mine["description"]
+    assert mine["url"].endswith(f"?member={world['author']}")

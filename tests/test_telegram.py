@@ -455,3 +455,32 @@ async def test_every_mint_is_announced_where_the_admins_asked(
     assert int(announced.params["chat_id"]) == group["id"]
     text = plain_text(announced.params["text"], announced.params["parse_mode"])
     assert text.startswith("🎨 New NFT: Tom & Jerry by Ada") and "transaction" in text
+
+
+async def test_leaderboard_and_gallery_in_a_group(
+    running_bot: TelegramServer, world: dict[str, Any]
+):
+    telegram, group = running_bot, world["group"]
+    photos = [
+        telegram.send_photo(group, world["Ada"], [png(120)], "/mint Dawn"),
+        telegram.send_photo(group, world["Ada"], [png(121)], "/mint Dusk"),
+        telegram.send_photo(group, world["Max"], [png(122)], "/mint Tom & Jerry"),
+    ]
+    for photo in photos:
+        assert "Minted" in await final_reply(telegram, photo)
+
+    async def ask(text: str, reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+        message = telegram.send_text(group, world["Zoe"], text, reply_to=reply_to)
+        await telegram.wait_for(lambda: telegram.replies_to(message))
+        return telegram.replies_to(message)[0]
+
+    board = await ask("/leaderboard")
+    assert "Top creators (tokens minted)\n1. Ada: 2\n2. Max: 1" in readable(board)
+    assert f'href="http://127.0.0.1:8080/c/telegram/{group["id"]}"' in board["text"]
+    everything = readable(await ask("/gallery"))
+    lines = everything.splitlines()
+    assert lines[0] == "🖼️ This group’s NFTs (3)" and lines[-1] == "See them all"
+    assert sorted(lines[1:-1]) == ["Dawn by Ada", "Dusk by Ada", "Tom & Jerry by Max"]
+    theirs = await ask("/gallery", reply_to=photos[0])
+    assert readable(theirs).startswith("🖼️ Ada’s NFTs (2)")
+    assert f"?member={world['Ada']['id']}" in theirs["text"]

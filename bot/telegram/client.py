@@ -46,6 +46,8 @@ COMMANDS = [
     BotCommand("mynfts", "Your NFTs"),
     BotCommand("wallet", "Where your NFTs go"),
     BotCommand("withdraw", "Move the NFTs the bot holds for you to your linked wallet"),
+    BotCommand("leaderboard", "Top creators and collectors in this group"),
+    BotCommand("gallery", "This group's NFTs (reply to a member: theirs)"),
     BotCommand("help", "How to mint"),
 ]
 

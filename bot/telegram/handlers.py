@@ -26,6 +26,8 @@ from bot.telegram.render import (
     NO_PREVIEW,
     custody_hint,
     esc,
+    gallery_html,
+    leaderboard_html,
     link,
     status_line,
     withdrawals_html,
@@ -94,6 +96,8 @@ def register(bot: TelegramBot) -> None:
         ("mynfts", on.mynfts),
         ("wallet", on.wallet),
         ("withdraw", on.withdraw),
+        ("leaderboard", on.leaderboard),
+        ("gallery", on.gallery),
     ):
         add(CommandHandler(name, callback, filters=new))
     for name in ADMIN_COMMANDS:
@@ -354,6 +358,36 @@ class Handlers:
             await answer.edit_text(
                 withdrawals_html(final), parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
             )
+
+    async def leaderboard(self, update: Update, context: Context) -> None:
+        """/leaderboard: this group's top creators and collectors."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        if chat.type == ChatType.PRIVATE:
+            await _reply(message, "Leaderboards are per group: ask in one.")
+            return
+        engagement = self.bot.runtime.engagement
+        board = await engagement.leaderboard("telegram", str(chat.id))
+        await _reply(
+            message, leaderboard_html(board, engagement.gallery_url("telegram", str(chat.id)))
+        )
+
+    async def gallery(self, update: Update, context: Context) -> None:
+        """/gallery: the group's NFTs; as a reply to someone's message, that member's."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        if chat.type == ChatType.PRIVATE:
+            await _reply(message, "Galleries are per group: ask in one (/mynfts lists yours).")
+            return
+        engagement = self.bot.runtime.engagement
+        replied = message.reply_to_message
+        member = replied.from_user if replied is not None else None
+        member_id = str(member.id) if member is not None and not member.is_bot else None
+        page = await engagement.gallery("telegram", str(chat.id), member_id, limit=10)
+        url = engagement.gallery_url("telegram", str(chat.id))
+        if member_id is not None:
+            url += f"?member={member_id}"
+        await _reply(message, gallery_html(page, url, engagement.token_url, member))
 
     async def admin(self, update: Update, context: Context) -> None:
         """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""

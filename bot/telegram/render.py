@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
-from telegram import LinkPreviewOptions
+from telegram import LinkPreviewOptions, User
 
+from bot.engagement import GalleryPage, Leaderboard, Ranked
 from bot.minting.requests import MintResult
 from bot.withdrawals import WithdrawalView
 
@@ -22,6 +24,7 @@ HELP = (
     "/status: your recent requests\n/mynfts: your NFTs\n"
     "/wallet: where your NFTs go; <code>/wallet link 0x…</code> links an address\n"
     "/withdraw: move the NFTs the bot holds for you to your linked address\n"
+    "/leaderboard: top creators and collectors here; /gallery: this group's NFTs\n"
     "Admins in groups: /pause, /resume, /balance, /stats, /config"
 )
 
@@ -107,3 +110,31 @@ def announcement_html(result: MintResult) -> str:
     )
     by = esc(result.requester_name or "a member")
     return f"🎨 New NFT: <b>{esc(result.name)}</b> by {by}\n{links}"
+
+
+def _ranking(ranked: list[Ranked]) -> str:
+    lines = [f"{place}. {esc(r.name)}: {r.count}" for place, r in enumerate(ranked, 1)]
+    return "\n".join(lines) or "nobody yet"
+
+
+def leaderboard_html(board: Leaderboard, gallery_url: str) -> str:
+    return (
+        f"🏆 <b>Top creators</b> (tokens minted)\n{_ranking(board.creators)}\n\n"
+        f"<b>Top collectors</b> (tokens held)\n{_ranking(board.collectors)}\n\n"
+        f"{link('All of this group’s NFTs', gallery_url)}"
+    )
+
+
+def gallery_html(
+    page: GalleryPage, url: str, token_url: Callable[[int], str], member: User | None
+) -> str:
+    whose = f"{esc(member.full_name)}’s NFTs" if member is not None else "This group’s NFTs"
+    lines = [f"🖼️ <b>{whose}</b> ({page.total})"]
+    lines += [
+        f"{link(item.name, token_url(item.token_id))} by {esc(item.creator_name)}"
+        for item in page.items
+    ]
+    if not page.items:
+        lines.append("Nothing minted yet.")
+    lines.append(str(link("See them all", url)))
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""/leaderboard and /gallery: what a server minted, and who made and holds it."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_client import NO_MENTIONS, MintBot
+from bot.engagement import Leaderboard, Ranked
+
+GALLERY_LINES = 10
+
+
+def _names(ranked: list[Ranked]) -> str:
+    lines = [
+        f"{place}. {discord.utils.escape_mentions(discord.utils.escape_markdown(r.name))}: "
+        f"{r.count}"
+        for place, r in enumerate(ranked, 1)
+    ]
+    return "\n".join(lines) or "nobody yet"
+
+
+def leaderboard_embed(board: Leaderboard, gallery_url: str) -> discord.Embed:
+    embed = discord.Embed(title="🏆 Leaderboard", url=gallery_url, colour=discord.Colour.gold())
+    embed.add_field(name="Top creators (tokens minted)", value=_names(board.creators)[:1024])
+    embed.add_field(name="Top collectors (tokens held)", value=_names(board.collectors)[:1024])
+    return embed
+
+
+@app_commands.guild_only()
+class Showcase(commands.Cog):
+    def __init__(self, bot: MintBot) -> None:
+        self.engagement = bot.runtime.engagement
+
+    @app_commands.command(name="leaderboard", description="Top creators and collectors here")
+    async def leaderboard(self, interaction: discord.Interaction[MintBot]) -> None:
+        community = str(interaction.guild_id)
+        board = await self.engagement.leaderboard("discord", community)
+        await interaction.response.send_message(
+            embed=leaderboard_embed(board, self.engagement.gallery_url("discord", community)),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="gallery", description="This server's NFTs, or one member's")
+    @app_commands.describe(member="Only the NFTs this member created")
+    async def gallery(
+        self, interaction: discord.Interaction[MintBot], member: discord.Member | None = None
+    ) -> None:
+        community = str(interaction.guild_id)
+        member_id = str(member.id) if member is not None else None
+        page = await self.engagement.gallery("discord", community, member_id, limit=GALLERY_LINES)
+        url = self.engagement.gallery_url("discord", community)
+        if member_id is not None:
+            url += f"?member={member_id}"
+        whose = (
+            f"{discord.utils.escape_markdown(member.display_name)}'s NFTs"
+            if member is not None
+            else "This server's NFTs"
+        )
+        lines = [
+            f"[{discord.utils.escape_markdown(item.name)}]"
+            f"(<{self.engagement.token_url(item.token_id)}>) by "
+            f"{discord.utils.escape_markdown(item.creator_name)}"
+            for item in page.items
+        ]
+        more = f"\n…and {page.total - len(page.items)} more" if page.has_more else ""
+        embed = discord.Embed(
+            title=f"🖼️ {whose} ({page.total})",
+            url=url,
+            description=("\n".join(lines) + more)[:4096] or "Nothing minted yet.",
+        )
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: MintBot) -> None:
+    await bot.add_cog(Showcase(bot))
