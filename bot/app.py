@@ -28,6 +28,7 @@ from bot.chain.wallet import HotWallet
 from bot.communities import Communities
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
+from bot.drops import Drops
 from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
@@ -194,8 +195,8 @@ async def wait_for_stop_signal() -> None:
 
 @dataclass
 class Runtime:
-    """The running core: chain, database, content, the mint service and wallet links, wired
-    together."""
+    """The running core: chain, database, content, the mint service, wallet links and drops,
+    wired together."""
 
     settings: Settings
     chain: Chain
@@ -206,6 +207,7 @@ class Runtime:
     service: MintService
     wallets: WalletLinks
     alerts: BalanceAlerts
+    drops: Drops
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -266,8 +268,24 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 alerts = BalanceAlerts(
                     service, settings.low_balance_wei, check_every_s=settings.balance_check_s
                 )
+                drops = Drops(
+                    sessions=sessions,
+                    content=content,
+                    service=service,
+                    max_image_bytes=settings.max_image_bytes,
+                    max_image_pixels=settings.max_image_pixels,
+                )
                 yield Runtime(
-                    settings, chain, collection, db, sessions, content, service, wallets, alerts
+                    settings,
+                    chain,
+                    collection,
+                    db,
+                    sessions,
+                    content,
+                    service,
+                    wallets,
+                    alerts,
+                    drops,
                 )
             finally:
                 await service.stop()
