@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -267,7 +268,10 @@ class Drop(Base):
     """
 
     __tablename__ = "nft_drop"
-    __table_args__ = (Index("ix_nft_drop_community", "platform", "community_id"),)
+    __table_args__ = (
+        Index("ix_nft_drop_community", "platform", "community_id"),
+        CheckConstraint("supply IS NULL OR claimed <= supply", name="claimed_within_supply"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))

@@ -40,6 +40,10 @@ def upgrade() -> None:
         sa.Column("claimed", sa.Integer(), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "supply IS NULL OR claimed <= supply",
+            name=op.f("ck_nft_drop_claimed_within_supply"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nft_drop")),
     )
     op.create_index("ix_nft_drop_community", "nft_drop", ["platform", "community_id"], unique=False)
