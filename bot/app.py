@@ -275,18 +275,21 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                     max_image_bytes=settings.max_image_bytes,
                     max_image_pixels=settings.max_image_pixels,
                 )
-                yield Runtime(
-                    settings,
-                    chain,
-                    collection,
-                    db,
-                    sessions,
-                    content,
-                    service,
-                    wallets,
-                    alerts,
-                    drops,
-                )
+                try:
+                    yield Runtime(
+                        settings,
+                        chain,
+                        collection,
+                        db,
+                        sessions,
+                        content,
+                        service,
+                        wallets,
+                        alerts,
+                        drops,
+                    )
+                finally:
+                    await drops.close_writer()
             finally:
                 await service.stop()
         finally:

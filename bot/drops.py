@@ -14,15 +14,17 @@ ready to mint (phase queued), so the mint pipeline takes it from there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import io
 import json
 from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.images import check_image
@@ -61,6 +63,11 @@ CSV_COLUMNS = (
 )
 _DROPS: Table = Drop.__table__  # type: ignore[assignment]
 _MINTED = (Phase.CONFIRMED, Phase.REPLIED)
+_REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
+_CLAIMS: Table = DropClaim.__table__  # type: ignore[assignment]
+# Claims decided and recorded per transaction; a larger burst takes several.
+CLAIM_GROUP = 500
+CLAIM_ATTEMPTS = 3
 
 Notifier = Callable[[MintResult], Awaitable[None]]
 
@@ -121,6 +128,36 @@ class ClaimResult:
         return edition_label(self.edition, self.supply)
 
 
+@dataclass
+class _PendingClaim:
+    drop_id: int
+    platform: str
+    user_id: str
+    user_name: str
+    roles: frozenset[str]
+    is_member: bool
+    reply_to: dict[str, object] | None
+    answer: asyncio.Future[ClaimResult]
+
+
+@dataclass
+class _Accepted:
+    pending: _PendingClaim
+    drop: Drop
+    n: int
+    edition: int
+    key: str
+    recipient: str
+    custodial: bool
+    metadata: bytes
+    token_id: str
+
+
+class _DropChanged(Exception):
+    """Another transaction took editions of a drop between this group's read and its update
+    (possible where nothing locks the row, as between SQLite processes): decide again."""
+
+
 def claim_key(platform: str, user_id: str, n: int) -> str:
     """The message part of a claim's mint request key: "platform:user:n", with an over-long
     user ID replaced by its digest so the key fits its 64-character column."""
@@ -155,6 +192,8 @@ class Drops:
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
         self._notifiers: dict[str, Notifier] = {}
+        self._pending: list[_PendingClaim] = []
+        self._writer: asyncio.Task[None] | None = None
 
     # ----- admins ------------------------------------------------------------------------
 
@@ -299,100 +338,236 @@ class Drops:
         the token is minted. Raises `DropNotFound`, `NotAllowed` (a gate), `DropNeedsWallet`,
         `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
         """
-        drop = await self._drop(drop_id)
-        _check_gates(drop, platform, set(roles), is_member)
-        now = utcnow()
-        _check_open(drop, now)  # a clear answer without taking the write lock
-        recipient, custodial = await self._recipient(drop, platform, user_id)
-        async with self.sessions.begin() as session:
-            # Takes the drop's row lock until commit: claims of one drop go one at a time.
-            edition = await session.scalar(
-                update(_DROPS)
-                .where(
-                    _DROPS.c.id == drop_id,
-                    _DROPS.c.closed_at.is_(None),
-                    _DROPS.c.starts_at <= now,
-                    (_DROPS.c.ends_at.is_(None)) | (_DROPS.c.ends_at > now),
-                    (_DROPS.c.supply.is_(None)) | (_DROPS.c.claimed < _DROPS.c.supply),
-                )
-                .values(claimed=_DROPS.c.claimed + 1)
-                .returning(_DROPS.c.claimed)
+        answer: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            _PendingClaim(
+                drop_id,
+                platform,
+                user_id,
+                user_name[:256],
+                frozenset(roles),
+                is_member,
+                reply_to,
+                answer,
             )
-            if edition is None:
-                # Why not: read in this transaction (SQLite has a single connection to give).
-                current = await session.get(Drop, drop_id, populate_existing=True)
-                assert current is not None
-                _check_open(current, now)
-                raise DropSoldOut(
-                    f"Sold out: all {drop.supply} editions of {drop.name} are claimed."
+        )
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="record-claims")
+        return await answer
+
+    async def close_writer(self) -> None:
+        """Let the claims being recorded finish."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self._writer
+
+    async def _write(self) -> None:
+        """Record pending claims a group per transaction (group commit, as the mint intake
+        does): a burst of a thousand claims costs a few transactions, not a thousand."""
+        while self._pending:
+            group, self._pending = self._pending[:CLAIM_GROUP], self._pending[CLAIM_GROUP:]
+            outcomes: list[ClaimResult | Exception]
+            for attempt in range(1, CLAIM_ATTEMPTS + 1):
+                try:
+                    outcomes = await self._commit(group)
+                    break
+                except _DropChanged as err:
+                    if attempt == CLAIM_ATTEMPTS:
+                        outcomes = [RuntimeError(str(err))] * len(group)
+                except Exception as err:
+                    outcomes = [err] * len(group)
+                    break
+            if any(isinstance(o, ClaimResult) for o in outcomes):
+                self.service.queued_elsewhere()
+            for pending, outcome in zip(group, outcomes, strict=True):
+                if pending.answer.done():  # the caller gave up waiting
+                    continue
+                if isinstance(outcome, Exception):
+                    pending.answer.set_exception(outcome)
+                else:
+                    pending.answer.set_result(outcome)
+
+    async def _commit(self, group: list[_PendingClaim]) -> list[ClaimResult | Exception]:
+        """Decide and record a group of claims in one transaction: per claim an edition, or
+        the reason it gets none."""
+        now = utcnow()
+        drop_ids = sorted({c.drop_id for c in group})
+        claimers = {(c.platform, c.user_id) for c in group}
+        async with self.sessions.begin() as session:
+            # On PostgreSQL this locks the drops until commit, so racing groups (of other
+            # processes) wait rather than conflict; the conditional UPDATE below decides.
+            drops = {
+                d.id: d
+                for d in await session.scalars(
+                    select(Drop).where(Drop.id.in_(drop_ids)).order_by(Drop.id).with_for_update()
                 )
-            earlier = int(
-                await session.scalar(
-                    select(func.count())
-                    .select_from(DropClaim)
-                    .where(
-                        DropClaim.drop_id == drop_id,
-                        DropClaim.platform == platform,
-                        DropClaim.user_id == user_id,
+            }
+            addresses = {
+                (u.platform, u.user_id): u.address
+                for u in await session.scalars(
+                    select(PlatformUser).where(
+                        tuple_(PlatformUser.platform, PlatformUser.user_id).in_(claimers)
                     )
                 )
-                or 0
-            )
-            if earlier >= drop.per_user_limit:
-                raise DropLimitReached(
-                    f"You have claimed {earlier} of {drop.name}; "
-                    f"the limit is {drop.per_user_limit} per member."
+            }
+            earlier = {
+                (r.drop_id, r.platform, r.user_id): int(r.claims)
+                for r in await session.execute(
+                    select(
+                        DropClaim.drop_id,
+                        DropClaim.platform,
+                        DropClaim.user_id,
+                        func.count().label("claims"),
+                    )
+                    .where(
+                        DropClaim.drop_id.in_(drop_ids),
+                        tuple_(DropClaim.platform, DropClaim.user_id).in_(claimers),
+                    )
+                    .group_by(DropClaim.drop_id, DropClaim.platform, DropClaim.user_id)
                 )
-            n = earlier + 1
-            key = claim_key(platform, user_id, n)
-            block = self._metadata(drop, edition, key, platform, user_id, user_name)
+            }
+            taken = dict.fromkeys(drops, 0)
+            outcomes: list[_Accepted | Exception] = []
+            for pending in group:
+                try:
+                    outcomes.append(self._decide(pending, drops, addresses, earlier, taken, now))
+                except RequestRejected as err:
+                    outcomes.append(err)
+            accepted = [o for o in outcomes if isinstance(o, _Accepted)]
+            if not accepted:
+                return list(outcomes)  # type: ignore[arg-type]
+            for drop_id, count in taken.items():
+                if count:
+                    await self._take_editions(session, drops[drop_id], count, now)
+            blocks = [a.metadata for a in accepted]
             # Stored before the commit: a queued request's metadata is always there to serve.
-            metadata_cid = await asyncio.to_thread(self.content.put_file, block)
-            token_id = "0x" + hashlib.sha256(block).hexdigest()
-            request = MintRequest(
-                platform=DROP_PLATFORM,
-                chat_id=str(drop_id),
-                message_id=key,
-                fingerprint=hashlib.sha256(block).hexdigest(),
-                requester_id=user_id,
-                requester_name=user_name[:256],
-                community_id=drop.community_id,
-                reply_to=json.dumps(reply_to) if reply_to else None,
-                name=_token_name(drop, edition),
-                description=drop.description,
-                upload_digest=drop.image_digest,
-                recipient=recipient,
-                custodial=custodial,
-                phase=Phase.QUEUED,
-                image_cid=drop.image_cid,
-                metadata_cid=metadata_cid,
-                token_id=token_id,
+            metadata_cids = await asyncio.to_thread(self.content.put_files, blocks)
+            rows = [
+                self._request_row(a, cid) for a, cid in zip(accepted, metadata_cids, strict=True)
+            ]
+            inserted = await session.execute(
+                insert(_REQUESTS).returning(
+                    _REQUESTS.c.id, _REQUESTS.c.chat_id, _REQUESTS.c.message_id
+                ),
+                rows,
             )
-            session.add(request)
-            await session.flush()
-            session.add(
-                DropClaim(
-                    drop_id=drop_id,
-                    platform=platform,
-                    user_id=user_id,
-                    user_name=user_name[:256],
-                    n=n,
-                    edition=edition,
-                    request_id=request.id,
-                )
+            request_ids = {(r.chat_id, r.message_id): r.id for r in inserted}
+            await session.execute(
+                insert(_CLAIMS),
+                [
+                    {
+                        "drop_id": a.drop.id,
+                        "platform": a.pending.platform,
+                        "user_id": a.pending.user_id,
+                        "user_name": a.pending.user_name,
+                        "n": a.n,
+                        "edition": a.edition,
+                        "request_id": request_ids[(str(a.drop.id), a.key)],
+                    }
+                    for a in accepted
+                ],
             )
-        self.service.queued_elsewhere()
-        return ClaimResult(
-            drop_id=drop_id,
-            edition=edition,
-            supply=drop.supply,
-            n=n,
-            request_id=request.id,
-            key=request.key,
-            token_id=int(token_id, 16),
-            recipient=recipient,
-            custodial=custodial,
+        return [
+            o
+            if isinstance(o, Exception)
+            else ClaimResult(
+                drop_id=o.drop.id,
+                edition=o.edition,
+                supply=o.drop.supply,
+                n=o.n,
+                request_id=request_ids[(str(o.drop.id), o.key)],
+                key=f"{DROP_PLATFORM}:{o.drop.id}:{o.key}",
+                token_id=int(o.token_id, 16),
+                recipient=o.recipient,
+                custodial=o.custodial,
+            )
+            for o in outcomes
+        ]
+
+    def _decide(
+        self,
+        pending: _PendingClaim,
+        drops: dict[int, Drop],
+        addresses: dict[tuple[str, str], str | None],
+        earlier: dict[tuple[int, str, str], int],
+        taken: dict[int, int],
+        now: datetime,
+    ) -> _Accepted:
+        """One claim of the group, given what the group took before it."""
+        drop = drops.get(pending.drop_id)
+        if drop is None:
+            raise DropNotFound(f"There is no drop #{pending.drop_id}.")
+        _check_gates(drop, pending.platform, pending.roles, pending.is_member)
+        _check_open(drop, now, drop.claimed + taken[drop.id])
+        recipient, custodial = self._recipient(
+            drop, addresses.get((pending.platform, pending.user_id))
         )
+        mine = (drop.id, pending.platform, pending.user_id)
+        if earlier.get(mine, 0) >= drop.per_user_limit:
+            raise DropLimitReached(
+                f"You have claimed {earlier[mine]} of {drop.name}; "
+                f"the limit is {drop.per_user_limit} per member."
+            )
+        earlier[mine] = n = earlier.get(mine, 0) + 1
+        taken[drop.id] += 1
+        edition = drop.claimed + taken[drop.id]
+        key = claim_key(pending.platform, pending.user_id, n)
+        block = self._metadata(
+            drop, edition, key, pending.platform, pending.user_id, pending.user_name
+        )
+        return _Accepted(
+            pending,
+            drop,
+            n,
+            edition,
+            key,
+            recipient,
+            custodial,
+            block,
+            "0x" + hashlib.sha256(block).hexdigest(),
+        )
+
+    @staticmethod
+    async def _take_editions(session: AsyncSession, drop: Drop, count: int, now: datetime) -> None:
+        """The database's word on the group: `count` more editions, only if nobody took any
+        since the group read the drop, and only within its supply, window and closure."""
+        taken = await session.execute(
+            update(_DROPS)
+            .where(
+                _DROPS.c.id == drop.id,
+                _DROPS.c.claimed == drop.claimed,
+                _DROPS.c.closed_at.is_(None),
+                _DROPS.c.starts_at <= now,
+                _DROPS.c.ends_at.is_(None) | (_DROPS.c.ends_at > now),
+                _DROPS.c.supply.is_(None) | (_DROPS.c.claimed + count <= _DROPS.c.supply),
+            )
+            .values(claimed=_DROPS.c.claimed + count)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise _DropChanged(f"drop #{drop.id} changed while its claims were decided")
+
+    def _request_row(self, accepted: _Accepted, metadata_cid: str) -> dict[str, object]:
+        drop, pending = accepted.drop, accepted.pending
+        return {
+            "platform": DROP_PLATFORM,
+            "chat_id": str(drop.id),
+            "message_id": accepted.key,
+            "fingerprint": accepted.token_id[2:],
+            "requester_id": pending.user_id,
+            "requester_name": pending.user_name,
+            "community_id": drop.community_id,
+            "reply_to": json.dumps(pending.reply_to) if pending.reply_to else None,
+            "name": _token_name(drop, accepted.edition),
+            "description": drop.description,
+            "upload_digest": drop.image_digest,
+            "requested_recipient": None,
+            "recipient": accepted.recipient,
+            "custodial": accepted.custodial,
+            "phase": Phase.QUEUED,
+            "image_cid": drop.image_cid,
+            "metadata_cid": metadata_cid,
+            "token_id": accepted.token_id,
+        }
 
     def add_notifier(self, platform: str, notifier: Notifier) -> None:
         """Deliver the final results of claims made on `platform` through `notifier` (the mint
@@ -409,19 +584,10 @@ class Drops:
 
     # ----- inside ------------------------------------------------------------------------
 
-    async def _drop(self, drop_id: int) -> Drop:
-        async with self.sessions() as session:
-            drop = await session.get(Drop, drop_id)
-        if drop is None:
-            raise DropNotFound(f"There is no drop #{drop_id}.")
-        return drop
-
-    async def _recipient(self, drop: Drop, platform: str, user_id: str) -> tuple[str, bool]:
+    def _recipient(self, drop: Drop, linked: str | None) -> tuple[str, bool]:
         """The claimer's linked address, else custody unless the drop refuses that."""
-        async with self.sessions() as session:
-            user = await session.get(PlatformUser, (platform, user_id))
-        if user is not None and user.address:
-            return user.address, False
+        if linked:
+            return linked, False
         if drop.require_linked_address:
             raise DropNeedsWallet(
                 f"{drop.name} is minted only to members' own wallets: link yours first, "
@@ -462,7 +628,7 @@ def _token_name(drop: Drop, edition: int) -> str:
     return f"{drop.name} {edition_label(edition, drop.supply)}"
 
 
-def _check_gates(drop: Drop, platform: str, roles: set[str], is_member: bool) -> None:
+def _check_gates(drop: Drop, platform: str, roles: AbstractSet[str], is_member: bool) -> None:
     gate_roles = set(json.loads(drop.gate_roles))
     if (gate_roles or drop.gate_chat_member) and platform != drop.platform:
         raise NotAllowed(f"{drop.name} can be claimed only from its own {drop.platform} community.")
@@ -472,15 +638,15 @@ def _check_gates(drop: Drop, platform: str, roles: set[str], is_member: bool) ->
         raise NotAllowed(f"{drop.name} is for members of the chat it was made in.")
 
 
-def _check_open(drop: Drop, now: datetime) -> None:
-    """Raise the reason a claim cannot get an edition now, if any."""
+def _check_open(drop: Drop, now: datetime, claimed: int) -> None:
+    """Raise the reason a claim cannot get an edition now (`claimed` taken so), if any."""
     if drop.closed_at is not None:
         raise DropClosed(f"{drop.name} was closed by an admin; no more editions can be claimed.")
     if now < aware_utc(drop.starts_at):
         raise DropNotOpen(f"{drop.name} opens at {_when(drop.starts_at)}; claim it then.")
     if drop.ends_at is not None and now >= aware_utc(drop.ends_at):
         raise DropClosed(f"{drop.name} ended at {_when(drop.ends_at)}.")
-    if drop.supply is not None and drop.claimed >= drop.supply:
+    if drop.supply is not None and claimed >= drop.supply:
         raise DropSoldOut(f"Sold out: all {drop.supply} editions of {drop.name} are claimed.")
 
 
