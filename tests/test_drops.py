@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,16 @@ from bot.errors import (
     NotAllowed,
 )
 from db.models import PlatformUser, utcnow
-from tests.support import DEV_MINTER, Inbox, answered, balance, png, poll_until
+from tests.support import (
+    DEV_MINTER,
+    CliResult,
+    Inbox,
+    answered,
+    balance,
+    png,
+    poll_until,
+    run_cli,
+)
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -252,3 +262,30 @@ async def test_one_member_racing_themself_gets_only_their_limit(drops: tuple[Run
     assert sorted(c.n for c in won) == [1, 2, 3]
     assert sum(isinstance(o, DropLimitReached) for o in outcomes) == 27
     assert (await runtime.drops.info(drop.id)).claimed == 3
+
+
+async def test_drops_from_the_command_line(bot_env: dict[str, str], tmp_path: Path):
+    art = tmp_path / "art.png"
+    art.write_bytes(png(3, (16, 16)))
+    where = ["--platform", "discord", "--community", "g1"]
+
+    async def cli(*args: str) -> CliResult:
+        return await asyncio.to_thread(run_cli, "drop", *args, env=bot_env, timeout=120)
+
+    created = await cli(
+        "create", *where, "--name", "Launch", "--image", str(art), "--supply", "50", "--role", "r1"
+    )
+    assert created.returncode == 0, created.output
+    assert created.stdout.startswith("created drop #1: Launch: 0 claimed of 50, open")
+    listed = await cli("list", *where)
+    assert listed.stdout.splitlines() == ["#1 Launch: 0 claimed of 50, open"]
+    closed = await cli("close", "1")
+    assert closed.stdout.strip() == "#1 Launch: 0 claimed of 50, closed"
+    exported = await cli("export", "1")
+    assert exported.returncode == 0 and exported.stdout.startswith("edition,claimer_platform,")
+    missing = await cli("export", "7")
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines()[-1] == "error: There is no drop #7."
+    art.write_bytes(b"not an image")
+    refused = await cli("create", *where, "--name", "Bad", "--image", str(art))
+    assert refused.returncode == 1 and "Traceback" not in refused.output
