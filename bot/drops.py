@@ -1,14 +1,18 @@
 """Community drops: one artwork, stored once, claimed by members as numbered editions.
 
-A claim is one database transaction: a conditional UPDATE takes the next edition number only
-while the drop is open and not sold out, the claimer's earlier claims are counted under the
-lock that UPDATE holds, and the claim row and its mint request are inserted. Supply and
-per-user limits therefore hold however many claims race, on SQLite and on PostgreSQL alike.
+The database decides every claim. Pending claims are recorded a group per transaction (group
+commit, as the mint intake does): the drops are read with SELECT ... FOR UPDATE (a row lock on
+PostgreSQL, so racing processes wait for each other), the claimers' earlier claims are counted
+under that lock, each claim of the group is decided in order, and one conditional UPDATE per
+drop takes the editions only if nobody took any since the read and they fit the supply, the
+window and the closure. A CHECK constraint and UNIQUE (drop, claimer, n) and (drop, edition)
+refuse anything beyond. Supply and per-member limits therefore hold however many claims race,
+on SQLite and on PostgreSQL alike.
 
 Each claim is a mint request of its own, keyed ("drop", drop ID, "platform:user:n"), with its
 own metadata (the edition and the claimer), hence its own token ID. The artwork is stored
-when the drop is created; a claim stores only its small metadata document and is committed
-ready to mint (phase queued), so the mint pipeline takes it from there.
+when the drop is created; a claim stores only its small metadata document, before the commit,
+and is committed ready to mint (phase queued), so the mint pipeline takes it from there.
 """
 
 from __future__ import annotations
@@ -97,7 +101,7 @@ class DropInfo:
         return self.supply is not None and self.claimed >= self.supply
 
     def status(self, now: datetime) -> str:
-        """ "open", "not open yet", "sold out", "ended" or "closed"."""
+        """One of: open, not open yet, sold out, ended, closed."""
         if self.closed_at is not None:
             return "closed"
         if self.sold_out:
