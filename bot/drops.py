@@ -172,7 +172,7 @@ def claim_key(platform: str, user_id: str, n: int) -> str:
 
 
 def edition_label(edition: int, supply: int | None) -> str:
-    """ "#12 of 500", or "#12" for an open edition."""
+    """The edition as people write it: #12 of 500, or #12 for an open edition."""
     return f"#{edition} of {supply}" if supply is not None else f"#{edition}"
 
 
