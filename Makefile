@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram setup clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops setup clean
 
 run: setup
 	$(PY) -m bot run
@@ -30,6 +30,9 @@ bench-discord: setup
 
 bench-telegram: setup
 	$(PY) bench/telegram_reply.py
+
+bench-drops: setup
+	$(PY) bench/drop_claims.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
