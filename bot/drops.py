@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -126,6 +127,7 @@ class ClaimResult:
     token_id: int
     recipient: str
     custodial: bool
+    duplicate: bool = False  # the same source claimed before: this is that claim
 
     @property
     def edition_text(self) -> str:
@@ -141,6 +143,7 @@ class _PendingClaim:
     roles: frozenset[str]
     is_member: bool
     reply_to: dict[str, object] | None
+    source: str | None
     answer: asyncio.Future[ClaimResult]
 
 
@@ -155,6 +158,13 @@ class _Accepted:
     custodial: bool
     metadata: bytes
     token_id: str
+
+
+@dataclass(frozen=True)
+class _SameAs:
+    """A repeat of an earlier claim of the same group (same source): its outcome."""
+
+    index: int
 
 
 class _DropChanged(Exception):
@@ -334,12 +344,15 @@ class Drops:
         roles: Iterable[str] = (),
         is_member: bool = False,
         reply_to: dict[str, object] | None = None,
+        source: str | None = None,
     ) -> ClaimResult:
         """Claim the next edition of a drop for a chat user and queue its mint.
 
         `roles` are the claimer's role IDs and `is_member` whether they belong to the drop's
         chat, as the adapter sees them; `reply_to` is the adapter's own data for answering when
-        the token is minted. Raises `DropNotFound`, `NotAllowed` (a gate), `DropNeedsWallet`,
+        the token is minted. `source` is the ID of the message or interaction that asked, if
+        the platform may deliver it again: a source claims once, and a repeat gets that claim
+        back (`duplicate=True`). Raises `DropNotFound`, `NotAllowed` (a gate), `DropNeedsWallet`,
         `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
         """
         answer: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
@@ -352,6 +365,7 @@ class Drops:
                 frozenset(roles),
                 is_member,
                 reply_to,
+                source,
                 answer,
             )
         )
@@ -430,16 +444,27 @@ class Drops:
                     .group_by(DropClaim.drop_id, DropClaim.platform, DropClaim.user_id)
                 )
             }
+            sources = {(c.drop_id, c.platform, c.source) for c in group if c.source}
+            before = await self._claimed_before(session, sources) if sources else {}
             taken = dict.fromkeys(drops, 0)
-            outcomes: list[_Accepted | Exception] = []
-            for pending in group:
+            outcomes: list[_Accepted | ClaimResult | _SameAs | Exception] = []
+            firsts: dict[tuple[int, str, str | None], int] = {}
+            for index, pending in enumerate(group):
+                asked = (pending.drop_id, pending.platform, pending.source)
+                if pending.source is not None and asked in before:
+                    outcomes.append(before[asked])
+                    continue
+                if pending.source is not None and asked in firsts:
+                    outcomes.append(_SameAs(firsts[asked]))
+                    continue
+                firsts[asked] = index
                 try:
                     outcomes.append(self._decide(pending, drops, addresses, earlier, taken, now))
                 except RequestRejected as err:
                     outcomes.append(err)
             accepted = [o for o in outcomes if isinstance(o, _Accepted)]
             if not accepted:
-                return list(outcomes)  # type: ignore[arg-type]
+                return _resolve(outcomes, {})
             for drop_id, count in taken.items():
                 if count:
                     await self._take_editions(session, drops[drop_id], count, now)
@@ -467,26 +492,39 @@ class Drops:
                         "n": a.n,
                         "edition": a.edition,
                         "request_id": request_ids[(str(a.drop.id), a.key)],
+                        "source": a.pending.source,
                     }
                     for a in accepted
                 ],
             )
-        return [
-            o
-            if isinstance(o, Exception)
-            else ClaimResult(
-                drop_id=o.drop.id,
-                edition=o.edition,
-                supply=o.drop.supply,
-                n=o.n,
-                request_id=request_ids[(str(o.drop.id), o.key)],
-                key=f"{DROP_PLATFORM}:{o.drop.id}:{o.key}",
-                token_id=int(o.token_id, 16),
-                recipient=o.recipient,
-                custodial=o.custodial,
+        return _resolve(outcomes, request_ids)
+
+    @staticmethod
+    async def _claimed_before(
+        session: AsyncSession, sources: AbstractSet[tuple[int, str, str | None]]
+    ) -> dict[tuple[int, str, str | None], ClaimResult]:
+        """The claims these sources made already."""
+        rows = await session.execute(
+            select(DropClaim, MintRequest, Drop.supply)
+            .join(MintRequest, MintRequest.id == DropClaim.request_id)
+            .join(Drop, Drop.id == DropClaim.drop_id)
+            .where(tuple_(DropClaim.drop_id, DropClaim.platform, DropClaim.source).in_(sources))
+        )
+        return {
+            (claim.drop_id, claim.platform, claim.source): ClaimResult(
+                drop_id=claim.drop_id,
+                edition=claim.edition,
+                supply=supply,
+                n=claim.n,
+                request_id=request.id,
+                key=request.key,
+                token_id=request.token_id_int or 0,
+                recipient=request.recipient or "",
+                custodial=request.custodial,
+                duplicate=True,
             )
-            for o in outcomes
-        ]
+            for claim, request, supply in rows
+        }
 
     def _decide(
         self,
@@ -626,6 +664,40 @@ class Drops:
                 "claimer": {"platform": platform, "user_id": user_id, "name": user_name},
             },
         )
+
+
+def _resolve(
+    outcomes: list[_Accepted | ClaimResult | _SameAs | Exception],
+    request_ids: dict[tuple[str, str], int],
+) -> list[ClaimResult | Exception]:
+    """Each claim's answer: its new edition, the earlier claim of its source, or the reason."""
+    resolved: list[ClaimResult | Exception] = []
+    for outcome in outcomes:
+        if isinstance(outcome, _Accepted):
+            drop = outcome.drop
+            resolved.append(
+                ClaimResult(
+                    drop_id=drop.id,
+                    edition=outcome.edition,
+                    supply=drop.supply,
+                    n=outcome.n,
+                    request_id=request_ids[(str(drop.id), outcome.key)],
+                    key=f"{DROP_PLATFORM}:{drop.id}:{outcome.key}",
+                    token_id=int(outcome.token_id, 16),
+                    recipient=outcome.recipient,
+                    custodial=outcome.custodial,
+                )
+            )
+        elif isinstance(outcome, _SameAs):
+            first = resolved[outcome.index]
+            resolved.append(
+                first
+                if isinstance(first, Exception)
+                else dataclasses.replace(first, duplicate=True)
+            )
+        else:
+            resolved.append(outcome)
+    return resolved
 
 
 def _token_name(drop: Drop, edition: int) -> str:

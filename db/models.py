@@ -305,6 +305,7 @@ class DropClaim(Base):
     __table_args__ = (
         UniqueConstraint("drop_id", "platform", "user_id", "n", name="uq_drop_claim_user_n"),
         UniqueConstraint("drop_id", "edition", name="uq_drop_claim_edition"),
+        UniqueConstraint("drop_id", "platform", "source", name="uq_drop_claim_source"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -315,6 +316,8 @@ class DropClaim(Base):
     n: Mapped[int] = mapped_column(Integer)
     edition: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[int] = mapped_column(ForeignKey("mint_request.id"), unique=True)
+    # The platform's ID of the message or interaction that claimed, where it may come again.
+    source: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

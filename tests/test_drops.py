@@ -264,6 +264,31 @@ async def test_one_member_racing_themself_gets_only_their_limit(drops: tuple[Run
     assert (await runtime.drops.info(drop.id)).claimed == 3
 
 
+async def test_a_redelivered_claim_gets_the_same_edition(
+    drops: tuple[Runtime, Inbox], collection: Collection
+):
+    """A platform may deliver one claim (a message, an interaction) again, at once (here also
+    to another process) or later: with its source given, it claims once, however many
+    editions the member may have."""
+    runtime, inbox = drops
+    drop = await create(runtime, supply=None, per_user_limit=5)
+    services = [runtime.drops, another_process(runtime)]
+    together = await asyncio.gather(
+        *(services[i % 2].claim(drop.id, "test", "u1", "Ada", source="msg-1") for i in range(10))
+    )
+    assert len({(c.edition, c.request_id, c.token_id) for c in together}) == 1
+    assert sum(not c.duplicate for c in together) == 1
+    later = await runtime.drops.claim(drop.id, "test", "u1", "Ada", source="msg-1")
+    assert later.duplicate and later.token_id == together[0].token_id
+    assert later.key == together[0].key
+    other = await runtime.drops.claim(drop.id, "test", "u1", "Ada", source="msg-2")
+    assert not other.duplicate and other.edition == 2 and other.n == 2
+    for c in (later, other):
+        assert (await answered(runtime, inbox, c.key)).minted
+    assert await balance(collection, DEV_MINTER.address) == 2
+    assert (await runtime.drops.info(drop.id)).claimed == 2
+
+
 async def test_drops_from_the_command_line(bot_env: dict[str, str], tmp_path: Path):
     art = tmp_path / "art.png"
     art.write_bytes(png(3, (16, 16)))

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("edition", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["drop_id"], ["nft_drop.id"], name=op.f("fk_drop_claim_drop_id_nft_drop")
@@ -68,6 +69,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_drop_claim")),
         sa.UniqueConstraint("drop_id", "edition", name="uq_drop_claim_edition"),
+        sa.UniqueConstraint("drop_id", "platform", "source", name="uq_drop_claim_source"),
         sa.UniqueConstraint("drop_id", "platform", "user_id", "n", name="uq_drop_claim_user_n"),
         sa.UniqueConstraint("request_id", name=op.f("uq_drop_claim_request_id")),
     )
