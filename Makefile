@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram setup browser clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops setup browser clean
 
 run: setup
 	$(PY) -m bot run
@@ -31,6 +31,9 @@ bench-discord: setup
 
 bench-telegram: setup
 	$(PY) bench/telegram_reply.py
+
+bench-drops: setup
+	$(PY) bench/drop_claims.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 

@@ -28,6 +28,7 @@ from bot.chain.wallet import HotWallet
 from bot.communities import Communities
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.content.store import ContentStore
+from bot.drops import Drops
 from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
@@ -196,8 +197,8 @@ async def wait_for_stop_signal() -> None:
 
 @dataclass
 class Runtime:
-    """The running core: chain, database, content, the mint service, wallet links and the
-    engagement queries (leaderboards, galleries), wired together."""
+    """The running core: chain, database, content, the mint service, wallet links,
+    withdrawals, drops and the engagement queries (leaderboards, galleries), wired together."""
 
     settings: Settings
     chain: Chain
@@ -210,6 +211,7 @@ class Runtime:
     withdrawals: Withdrawals
     alerts: BalanceAlerts
     engagement: Engagement
+    drops: Drops
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -281,6 +283,13 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
+            drops = Drops(
+                sessions=sessions,
+                content=content,
+                service=service,
+                max_image_bytes=settings.max_image_bytes,
+                max_image_pixels=settings.max_image_pixels,
+            )
             runtime = Runtime(
                 settings,
                 chain,
@@ -293,6 +302,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 withdrawals,
                 alerts,
                 engagement,
+                drops,
             )
             background: list[asyncio.Future[None]] = []
             if start:
@@ -301,6 +311,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             try:
                 yield runtime
             finally:
+                await drops.close_writer()
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)

@@ -70,3 +70,27 @@ class RateLimited(RequestRejected):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = max(1, round(retry_after + 0.499))
         super().__init__(f"You are minting too fast; try again in {self.retry_after} s.")
+
+
+class DropNotFound(RequestRejected):
+    """No drop with this number (in this community)."""
+
+
+class DropNotOpen(RequestRejected):
+    """The drop has not started yet."""
+
+
+class DropClosed(RequestRejected):
+    """The drop ended, or an admin closed it early."""
+
+
+class DropSoldOut(RequestRejected):
+    """Every edition of the drop is claimed."""
+
+
+class DropLimitReached(RequestRejected):
+    """The claimer has as many editions of this drop as one member may claim."""
+
+
+class DropNeedsWallet(RequestRejected):
+    """The drop mints only to linked addresses, and the claimer has none."""

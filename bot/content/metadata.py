@@ -93,9 +93,11 @@ def build_metadata(
     mime: str | None = None,
     width: int | None = None,
     height: int | None = None,
+    extra_properties: dict[str, Any] | None = None,
 ) -> bytes:
     """The ERC-721 metadata JSON (name, description, image, attributes, external_url) plus a
-    `properties` object recording the creator and the source chat message."""
+    `properties` object recording the creator and the source chat message (and
+    `extra_properties`, such as a drop's edition and claimer)."""
     traits: list[dict[str, str | int]] = [
         {"trait_type": "Platform", "value": source.get("platform", "")},
         {"trait_type": "Creator", "value": creator.get("name") or creator.get("user_id", "")},
@@ -114,6 +116,7 @@ def build_metadata(
                 for k, v in {"mime": mime, "width": width, "height": height}.items()
                 if v is not None
             },
+            **(extra_properties or {}),
         },
     }
     if external_url:

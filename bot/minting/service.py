@@ -210,6 +210,11 @@ class MintService:
             (self._received if problem is None else self._finalised).set()
         return handle
 
+    def queued_elsewhere(self) -> None:
+        """Requests were committed ready to mint (phase queued) by another part of the core,
+        such as a drop claim: batch them now rather than at the next idle check."""
+        self._queued.set()
+
     def check_size(self, size: int) -> None:
         """Refuse an upload by its size alone, before anyone downloads it."""
         if size > self.settings.max_image_bytes:
