@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.mint", "cogs.wallet", "cogs.admin", "cogs.engagement")
+COGS = ("cogs.mint", "cogs.wallet", "cogs.admin", "cogs.engagement", "cogs.drops")
 # Discord: "This interaction has already been acknowledged" (a replayed interaction).
 ALREADY_ACKNOWLEDGED = 40060
 # Discord lets an interaction's token edit its response for 15 minutes; keep a margin.

@@ -324,6 +324,16 @@ class DiscordServer:
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._interact(user_id, 3, data, message=message)
 
+    async def submit_modal(
+        self, user_id: str, custom_id: str, fields: dict[str, str]
+    ) -> Interaction:
+        """A user fills in and submits the modal `custom_id` the bot showed."""
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in fields.items()
+        ]
+        return await self._interact(user_id, 5, {"custom_id": custom_id, "components": rows})
+
     async def _interact(
         self, user_id: str, kind: int, data: dict[str, Any], **extra: Any
     ) -> Interaction:
@@ -469,6 +479,14 @@ class DiscordServer:
             elif request.content_type.startswith("multipart/"):
                 form = await request.post()
                 body = json.loads(str(form.get("payload_json", "{}")))
+                # Uploaded files, by file name, where tests can read them.
+                uploads = {
+                    part.filename: part.file.read()
+                    for part in form.values()
+                    if isinstance(part, web.FileField)
+                }
+                if uploads:
+                    (body.get("data", body) if isinstance(body, dict) else {})["uploads"] = uploads
             request[BODY] = body
             path = request.path[len(API) :]
             self.calls.append(Call(request.method, path, body, time.monotonic()))
@@ -534,6 +552,13 @@ class DiscordServer:
                 message = self._message(body, channel_id)
                 self.channel_messages.append(message)
                 return _json(message)
+            case ["channels", channel_id, "messages", message_id] if method == "PATCH":
+                found = next((m for m in self.channel_messages if m["id"] == message_id), None)
+                if found is None:
+                    return _json({"message": "Unknown Message", "code": 10008}, 404)
+                found.update({k: v for k, v in body.items() if k != "attachments"})
+                found.setdefault("edits", []).append(body)
+                return _json(found)
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
     def _find(self, token: str) -> Interaction | None:

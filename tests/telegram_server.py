@@ -86,6 +86,8 @@ class TelegramServer:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, bytes, size)
         self.admins: dict[int, set[int]] = {}
+        self.left: set[tuple[int, int]] = set()  # (chat, user) no longer members
+        self.callback_answers: dict[str, dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         self.webhook: dict[str, str] | None = None
         self.downloads: list[str] = []  # file paths the bot fetched
@@ -210,6 +212,23 @@ class TelegramServer:
         self.messages[(message["chat"]["id"], message["message_id"])] = edited
         self.push({"edited_message": edited})
         return edited
+
+    def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> dict[str, Any]:
+        """`user` presses the inline button carrying `data` under the bot's `message`; the
+        callback query's ID keys its answer in `callback_answers`."""
+        query = {
+            "id": f"cq-{next(self._ids)}",
+            "from": user,
+            "message": self.messages.get((message["chat"]["id"], message["message_id"]), message),
+            "chat_instance": f"ci{message['chat']['id']}",
+            "data": data,
+        }
+        self.push({"callback_query": query})
+        return query
+
+    def leave(self, chat: dict[str, Any], user: dict[str, Any]) -> None:
+        """`user` is no longer a member of `chat` (getChatMember says "left")."""
+        self.left.add((chat["id"], user["id"]))
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
@@ -431,28 +450,84 @@ class TelegramServer:
 
     async def _m_getChatAdministrators(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
-        return [
-            {
-                "status": "administrator",
-                "user": {"id": user_id, "is_bot": False, "first_name": "admin"},
-                "can_be_edited": False,
-                "is_anonymous": False,
-                "can_manage_chat": True,
-                "can_delete_messages": True,
-                "can_manage_video_chats": True,
-                "can_restrict_members": True,
-                "can_promote_members": False,
-                "can_change_info": True,
-                "can_invite_users": True,
-                "can_post_stories": False,
-                "can_edit_stories": False,
-                "can_delete_stories": False,
-            }
-            for user_id in sorted(self.admins.get(chat_id, ()))
-        ]
+        return [self._administrator(user_id) for user_id in sorted(self.admins.get(chat_id, ()))]
+
+    @staticmethod
+    def _administrator(user_id: int) -> dict[str, Any]:
+        return {
+            "status": "administrator",
+            "user": {"id": user_id, "is_bot": False, "first_name": "admin"},
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": True,
+            "can_manage_video_chats": True,
+            "can_restrict_members": True,
+            "can_promote_members": False,
+            "can_change_info": True,
+            "can_invite_users": True,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+        }
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
         return True
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        """A photo re-sent by its file_id (what the bot does with an image it was sent)."""
+        chat = self._chat(int(params["chat_id"]))
+        file_id = str(params.get("photo", ""))
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption = str(params.get("caption", ""))
+        if caption:
+            self._check_text(caption, params.get("parse_mode"), limit=1024)
+        extra: dict[str, Any] = {}
+        if params.get("reply_markup"):
+            extra["reply_markup"] = params["reply_markup"]
+        photo = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 90, "height": 90}]
+        return self._new_message(
+            chat,
+            self.bot_user,
+            photo=photo,
+            caption=caption,
+            parse_mode=params.get("parse_mode"),
+            **extra,
+        )
+
+    async def _m_editMessageCaption(self, params: dict[str, Any]) -> Any:
+        message = self.messages.get((int(params["chat_id"]), int(params["message_id"])))
+        if message is None:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        caption = str(params.get("caption", ""))
+        if caption:
+            self._check_text(caption, params.get("parse_mode"), limit=1024)
+        if message.get("caption") == caption and message.get("reply_markup") == params.get(
+            "reply_markup"
+        ):
+            raise _ApiError(400, "Bad Request: message is not modified")
+        message.update(caption=caption, parse_mode=params.get("parse_mode"))
+        message["edit_date"] = int(time.time())
+        message.pop("reply_markup", None)
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        query_id = str(params["callback_query_id"])
+        if query_id in self.callback_answers:
+            raise _ApiError(400, "Bad Request: query is too old or query ID is invalid")
+        self.callback_answers[query_id] = params
+        return True
+
+    async def _m_getChatMember(self, params: dict[str, Any]) -> Any:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": "member"}
+        if user_id in self.admins.get(chat_id, ()):
+            return self._administrator(user_id)
+        status = "left" if (chat_id, user_id) in self.left else "member"
+        return {"status": status, "user": user}
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
         if chat_id not in self.chats:
@@ -460,14 +535,14 @@ class TelegramServer:
         return dict(self.chats[chat_id])
 
     @staticmethod
-    def _check_text(text: str, parse_mode: str | None) -> None:
+    def _check_text(text: str, parse_mode: str | None, limit: int = 4096) -> None:
         if not text.strip():
             raise _ApiError(400, "Bad Request: message text is empty")
         try:
             plain = plain_text(text, parse_mode)
         except ValueError as err:
             raise _ApiError(400, f"Bad Request: can't parse entities: {err}") from None
-        if len(plain) > 4096:
+        if len(plain) > limit:
             raise _ApiError(400, "Bad Request: message is too long")
 
 

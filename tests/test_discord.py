@@ -4,6 +4,9 @@ anvil. Each test acts as members would and checks what they would see, and the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import csv
+import io
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -458,3 +461,149 @@ async def test_leaderboard_and_gallery_show_who_made_and_holds_what(
     mine = theirs.callbacks[0]["data"]["embeds"][0]
     assert mine["title"] == "🖼️ Ada's NFTs (2)" and "Noon" not in mine["description"]
     assert mine["url"].endswith(f"?member={world['author']}")
+
+
+@contextlib.asynccontextmanager
+async def discord_bot(
+    discord: DiscordServer, env: dict[str, str], log: Path
+) -> AsyncIterator[None]:
+    discord.synced.clear()
+    discord.identified.clear()
+    async with bot_process({**env, **discord.env()}, log) as proc:
+        try:
+            await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
+        except AssertionError:
+            raise AssertionError(await asyncio.to_thread(log.read_text)) from None
+        yield
+        assert proc.returncode is None, await asyncio.to_thread(log.read_text)
+
+
+async def create_drop(
+    discord: DiscordServer, admin: str, name: str, **options: Any
+) -> dict[str, Any]:
+    """The admin runs /drop create, fills in the modal; returns the announcement."""
+    attachment = discord.add_attachment(png(500 + len(discord.channel_messages)))
+    values = [{"name": "image", "type": 11, "value": attachment["id"]}]
+    types = {"supply": 4, "per_member": 4, "opens_in_minutes": 4, "hours": 10, "role": 8}
+    values += [{"name": k, "type": types.get(k, 5), "value": v} for k, v in options.items()]
+    command = await discord.slash(
+        admin,
+        "drop",
+        [{"name": "create", "type": 1, "options": values}],
+        attachments={attachment["id"]: attachment},
+        **(
+            {"roles": {options["role"]: discord.roles[options["role"]]}}
+            if "role" in options
+            else {}
+        ),
+    )
+    await discord.wait_for(lambda: command.callbacks)
+    (modal,) = command.callbacks
+    assert modal["type"] == 9, modal  # a modal for the text
+    before = len(discord.channel_messages)
+    await discord.submit_modal(
+        admin, modal["data"]["custom_id"], {"name": name, "description": "for the club"}
+    )
+    await discord.wait_for(lambda: len(discord.channel_messages) > before)
+    return discord.channel_messages[-1]
+
+
+async def claim(discord: DiscordServer, member: str, announcement: dict[str, Any]) -> str:
+    """`member` presses Claim; returns what they were told first."""
+    custom_id = announcement["components"][0]["components"][0]["custom_id"]
+    pressed = await discord.click(member, announcement, custom_id)
+    await discord.wait_for(lambda: pressed.original and pressed.original.get("content"))
+    assert pressed.original is not None
+    return str(pressed.original["content"])
+
+
+def counter(announcement: dict[str, Any]) -> str:
+    return next(f["value"] for f in announcement["embeds"][0]["fields"] if f["name"] == "Claimed")
+
+
+async def test_create_claim_sell_out_limit_and_gate(
+    discord: DiscordServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    vip = discord.add_role("VIP")
+    admin = discord.add_member("Ana", admin=True)
+    ada, max_, zoe = (discord.add_member(n) for n in ("Ada", "Max", "Zoe"))
+    cleo = discord.add_member("Cleo", roles=[vip])
+    async with discord_bot(discord, bot_env, tmp_path / "bot.log"):
+        drop = await create_drop(discord, admin, "Harbour *lights*", supply=2, per_member=1)
+        assert drop["embeds"][0]["title"] == "Harbour \\*lights\\*"
+        assert counter(drop) == "0 / 2"
+        assert "You claimed **Harbour \\*lights\\*** #1 of 2" in await claim(discord, ada, drop)
+        assert "You have claimed 1 of Harbour *lights*" in await claim(discord, ada, drop)
+        assert "#2 of 2" in await claim(discord, max_, drop)
+        assert "sold out" in (await claim(discord, zoe, drop)).lower()
+        await discord.wait_for(lambda: counter(drop) == "2 / 2")
+        assert drop["components"][0]["components"][0].get("disabled") is True
+        edits = len(drop.get("edits", []))
+        assert 1 <= edits <= 3  # debounced: not one edit per claim
+
+        gated = await create_drop(discord, admin, "Backstage", supply=10, role=vip)
+        assert "for members with a role" in await claim(discord, zoe, gated)
+        assert "#1 of 10" in await claim(discord, cleo, gated)
+
+        later = await create_drop(discord, admin, "Tomorrow", opens_in_minutes=60)
+        assert "Tomorrow opens at " in await claim(discord, zoe, later)
+
+        await discord.wait_for(
+            lambda: (
+                sum(
+                    1
+                    for i in discord.interactions.values()
+                    for f in i.followups
+                    if f["flags"] & EPHEMERAL and f["content"].startswith("Your edition is minted")
+                )
+                == 3
+            )
+        )
+    assert await balance(collection, DEV_MINTER.address) == 3  # all in custody
+
+
+async def test_a_restart_keeps_the_button_and_the_counter_and_admins_export(
+    discord: DiscordServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    admin = discord.add_member("Ana", admin=True)
+    ada, max_ = discord.add_member("Ada"), discord.add_member("Max")
+    log = tmp_path / "bot.log"
+    async with discord_bot(discord, bot_env, log):
+        drop = await create_drop(discord, admin, "Survivor", supply=3)
+        assert "#1 of 3" in await claim(discord, ada, drop)
+        await discord.wait_for(lambda: counter(drop) == "1 / 3")
+    async with discord_bot(discord, bot_env, log):
+        assert "#2 of 3" in await claim(discord, max_, drop)  # the old button still works
+        await discord.wait_for(lambda: counter(drop) == "2 / 3")
+        match = re.search(r"Drop #(\d+)", drop["embeds"][0]["footer"]["text"])
+        assert match is not None
+        refused = await discord.slash(
+            ada,
+            "drop",
+            [
+                {
+                    "name": "export",
+                    "type": 1,
+                    "options": [{"name": "drop", "type": 4, "value": int(match[1])}],
+                }
+            ],
+        )
+        await discord.wait_for(lambda: refused.callbacks)
+        assert "Manage Server" in refused.callbacks[0]["data"]["content"]
+        export = await discord.slash(
+            admin,
+            "drop",
+            [
+                {
+                    "name": "export",
+                    "type": 1,
+                    "options": [{"name": "drop", "type": 4, "value": int(match[1])}],
+                }
+            ],
+        )
+        await discord.wait_for(lambda: export.callbacks)
+        uploads = export.callbacks[0]["data"]["uploads"]
+        rows = list(csv.DictReader(io.StringIO(next(iter(uploads.values())).decode())))
+        assert [r["edition"] for r in rows] == ["1", "2"]
+        assert [r["claimer_name"] for r in rows] == ["Ada", "Max"]
+    assert await balance(collection, DEV_MINTER.address) == 2

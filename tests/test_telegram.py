@@ -484,3 +484,65 @@ async def test_leaderboard_and_gallery_in_a_group(
     theirs = await ask("/gallery", reply_to=photos[0])
     assert readable(theirs).startswith("🖼️ Ada’s NFTs (2)")
     assert f"?member={world['Ada']['id']}" in theirs["text"]
+
+
+def caption(message: dict[str, Any]) -> str:
+    return plain_text(message["caption"], message.get("parse_mode"))
+
+
+async def test_drop_create_claim_sell_out_membership_and_restart(
+    telegram: TelegramServer,
+    world: dict[str, Any],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    group, log = world["group"], tmp_path / "bot.log"
+    ana, ada, max_, zoe = (world[n] for n in ("Ana", "Ada", "Max", "Zoe"))
+
+    async def press(user: dict[str, Any], announcement: dict[str, Any]) -> str:
+        data = announcement["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        query = telegram.press(user, announcement, data)
+        await telegram.wait_for(lambda: query["id"] in telegram.callback_answers)
+        return str(telegram.callback_answers[query["id"]]["text"])
+
+    def announcements() -> list[dict[str, Any]]:
+        return [m for m in telegram.in_chat(group) if m.get("photo")]
+
+    async with polling_bot(telegram, bot_env, log):
+        refused = telegram.send_photo(group, max_, [png(600)], "/drop_create Mine | 5")
+        await telegram.wait_for(lambda: telegram.replies_to(refused))
+        assert "Only this chat's administrators" in readable(telegram.replies_to(refused)[0])
+        bad = telegram.send_photo(group, ana, [png(600)], "/drop_create Pier | lots")
+        await telegram.wait_for(lambda: telegram.replies_to(bad))
+        assert "Supply is a number" in readable(telegram.replies_to(bad)[0])
+
+        telegram.send_photo(group, ana, [png(601)], "/drop_create Pier <3 | 2 | at dusk")
+        await telegram.wait_for(announcements)
+        (drop,) = announcements()
+        assert caption(drop).startswith("🎁 Pier <3\nat dusk\nClaimed: 0 / 2")
+        assert "#1 of 2" in await press(ada, drop)
+        assert "the limit is 1 per member" in await press(ada, drop)
+        telegram.leave(group, zoe)
+        assert "is for members of the chat" in await press(zoe, drop)
+    async with polling_bot(telegram, bot_env, log):  # a restart: the button still works
+        assert "#2 of 2" in await press(max_, drop)
+        assert "sold out" in (await press(ana, drop)).lower()
+        await telegram.wait_for(lambda: "Claimed: 2 / 2" in caption(drop))
+        assert "reply_markup" not in drop  # no button once sold out
+        listing = telegram.send_text(group, ada, "/drops")
+        await telegram.wait_for(lambda: telegram.replies_to(listing))
+        assert re.search(
+            r"#\d+ Pier <3: 2 / 2 claimed, sold out", readable(telegram.replies_to(listing)[0])
+        )
+        await telegram.wait_for(
+            lambda: (
+                sum(
+                    "Minted Pier <3 #" in readable(m)
+                    for m in telegram.in_chat(group)
+                    if "text" in m
+                )
+                == 2
+            )
+        )
+    assert await balance(collection, DEV_MINTER.address) == 2

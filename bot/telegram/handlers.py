@@ -20,6 +20,7 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.communities import CommunityConfig
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.requests import MintSubmission
+from bot.telegram.drops import DropHandlers
 from bot.telegram.render import (
     HELP,
     MINTING,
@@ -102,6 +103,7 @@ def register(bot: TelegramBot) -> None:
         add(CommandHandler(name, callback, filters=new))
     for name in ADMIN_COMMANDS:
         add(CommandHandler(name, on.admin, filters=new))
+    DropHandlers(bot).register(images, new)
     add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.edited))
     add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.not_an_image))
     bot.app.add_error_handler(on.error)

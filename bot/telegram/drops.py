@@ -1,0 +1,248 @@
+"""Telegram drops: /drop_create (chat administrators), the announcement with its inline Claim
+button and live counter, /drops and /drop_close.
+
+Thin, like the rest of `bot/telegram/`: the core (`bot/drops.py`) decides every claim; this
+module reads what Telegram knows (is the claimer a member of the chat) and renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.drops import DropInfo
+from bot.errors import RequestRejected
+from bot.live_counters import LiveCounters
+from bot.minting.requests import MintResult
+from bot.telegram.render import NO_PREVIEW, esc, result_html
+from db.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.telegram.client import TelegramBot
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+CREATE_COMMAND = re.compile(r"^/drop_create(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
+CLAIM_DATA = re.compile(r"^drop:claim:(\d+)$")
+CREATE_USAGE = (
+    "Send the artwork with the caption <code>/drop_create Name | supply | description</code>, "
+    "or reply that to an image. Supply is a number or <code>open</code>; each member may "
+    "claim one; only this chat's members can claim."
+)
+MEMBERS = (
+    ChatMemberStatus.MEMBER,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.OWNER,
+    ChatMemberStatus.RESTRICTED,
+)
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def announcement_html(drop: DropInfo) -> str:
+    supply = str(drop.supply) if drop.supply is not None else "∞"
+    lines = [
+        f"🎁 <b>{esc(drop.name)}</b>",
+        esc(drop.description) if drop.description else "",
+        f"Claimed: <b>{drop.claimed} / {supply}</b> · one per member · {drop.status(utcnow())}",
+        f"Drop #{drop.id}",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
+    if drop.status(utcnow()) in ("closed", "sold out", "ended"):
+        return None
+    button = InlineKeyboardButton("🎁 Claim", callback_data=f"drop:claim:{drop.id}")
+    return InlineKeyboardMarkup([[button]])
+
+
+def parse_create(text: str) -> tuple[str, int | None, str] | None:
+    """`/drop_create Name | supply | description` -> (name, supply or None, description)."""
+    parts = [p.strip() for p in CREATE_COMMAND.sub("", text, count=1).split("|")]
+    if len(parts) < 2 or not parts[0]:
+        return None
+    supply_text = parts[1].lower()
+    if supply_text == "open":
+        supply = None
+    elif supply_text.isdigit() and int(supply_text) > 0:
+        supply = int(supply_text)
+    else:
+        return None
+    return parts[0], supply, " | ".join(parts[2:])
+
+
+class DropHandlers:
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+        self.drops = bot.runtime.drops
+        self.counters = LiveCounters(self._show_count)
+
+    def register(self, images: filters.BaseFilter, new: filters.BaseFilter) -> None:
+        add = self.bot.app.add_handler
+        add(MessageHandler(new & images & filters.CaptionRegex(CREATE_COMMAND), self.create))
+        add(CommandHandler("drop_create", self.create, filters=new))
+        add(CommandHandler("drops", self.list_drops, filters=new))
+        add(CommandHandler("drop_close", self.close, filters=new))
+        add(CallbackQueryHandler(self.claim, pattern=CLAIM_DATA))
+        self.drops.add_notifier(PLATFORM, self.deliver_claim)
+
+    async def create(self, update: Update, context: Context) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        if chat.type == ChatType.PRIVATE:
+            await _reply(message, "Drops are made in groups, by the group's administrators.")
+            return
+        if not (await self.bot.asker(update, context)).is_admin:
+            await _reply(message, "Only this chat's administrators can create drops.")
+            return
+        from bot.telegram.handlers import image_of  # one definition of "an image message"
+
+        source = message if image_of(message) is not None else message.reply_to_message
+        image = image_of(source)
+        parsed = parse_create(message.caption or message.text or "")
+        if image is None or source is None or parsed is None:
+            await _reply(message, CREATE_USAGE)
+            return
+        name, supply, description = parsed
+        try:
+            self.bot.service.check_size(image.file_size or 0)
+            data = bytes(await (await image.get_file()).download_as_bytearray())
+            drop = await self.drops.create_drop(
+                platform=PLATFORM,
+                community_id=str(chat.id),
+                created_by=str(user.id),
+                name=name,
+                description=description,
+                image=data,
+                supply=supply,
+                gate_chat_member=True,
+            )
+        except RequestRejected as err:
+            await _reply(message, esc(str(err)))
+            return
+        except TelegramError as err:
+            log.info("telegram: could not fetch a drop's artwork: %s", err)
+            await _reply(message, "Telegram would not hand over that image; try again.")
+            return
+        announcement = await self.bot.app.bot.send_photo(
+            chat.id,
+            image.file_id,
+            caption=announcement_html(drop),
+            parse_mode=ParseMode.HTML,
+            reply_markup=claim_keyboard(drop),
+        )
+        await self.drops.announced(
+            drop.id, PLATFORM, str(announcement.chat_id), str(announcement.message_id)
+        )
+
+    async def claim(self, update: Update, context: Context) -> None:
+        query, user = update.callback_query, update.effective_user
+        assert query is not None and user is not None and query.data is not None
+        match = CLAIM_DATA.match(query.data)
+        assert match is not None
+        drop_id = int(match[1])
+        message = query.message
+        chat_id = message.chat.id if message is not None else None
+        try:
+            drop = await self.drops.info(drop_id)
+            member = await self.bot.app.bot.get_chat_member(int(drop.community_id), user.id)
+            claim = await self.drops.claim(
+                drop_id,
+                PLATFORM,
+                str(user.id),
+                user.full_name,
+                is_member=member.status in MEMBERS,
+                reply_to={"chat_id": chat_id or int(drop.community_id)},
+                source=query.id,
+            )
+        except RequestRejected as err:
+            await query.answer(str(err)[:200], show_alert=True)
+            return
+        self.counters.touch(drop_id)
+        await query.answer(f"You claimed {drop.name} {claim.edition_text}! Minting it now."[:200])
+
+    async def list_drops(self, update: Update, context: Context) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        drops = await self.drops.list_drops(PLATFORM, str(chat.id))
+        now = utcnow()
+        lines = [
+            f"#{d.id} <b>{esc(d.name)}</b>: {d.claimed}"
+            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
+            for d in drops[:20]
+        ]
+        await _reply(message, "\n".join(lines) or "No drops here yet.")
+
+    async def close(self, update: Update, context: Context) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        if not (await self.bot.asker(update, context)).is_admin:
+            await _reply(message, "Only this chat's administrators can close drops.")
+            return
+        args = context.args or []
+        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+            await _reply(message, "Usage: <code>/drop_close ID</code> (see /drops)")
+            return
+        drop_id = int(args[0].lstrip("#"))
+        try:
+            drop = await self.drops.info(drop_id)
+            if drop.platform != PLATFORM or drop.community_id != str(chat.id):
+                raise RequestRejected(f"There is no drop #{drop_id} in this chat.")
+            drop = await self.drops.close(drop_id)
+        except RequestRejected as err:
+            await _reply(message, esc(str(err)))
+            return
+        self.counters.touch(drop_id)
+        await _reply(message, f"Drop #{drop.id} is closed at {drop.claimed} claimed.")
+
+    async def _show_count(self, drop_id: int) -> None:
+        drop = await self.drops.info(drop_id)
+        for chat_id, message_id in await self.drops.announcements(drop_id, PLATFORM):
+            try:
+                await self.bot.app.bot.edit_message_caption(
+                    chat_id=int(chat_id),
+                    message_id=int(message_id),
+                    caption=announcement_html(drop),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=claim_keyboard(drop),
+                )
+            except BadRequest as err:
+                if "not modified" not in err.message.lower():
+                    raise
+
+    async def deliver_claim(self, result: MintResult) -> None:
+        """A claimed edition is minted (or failed): tell the claimer in private if they have
+        talked to the bot, else in the drop's chat."""
+        text = result_html(result)
+        try:
+            await self.bot.app.bot.send_message(
+                int(result.requester_id),
+                text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+            return
+        except (Forbidden, BadRequest):
+            pass  # no private chat with this member
+        chat_id = int((result.reply_to or {}).get("chat_id", 0))
+        name = esc(result.requester_name or "member")
+        mention = f'<a href="tg://user?id={int(result.requester_id)}">{name}</a>'
+        await self.bot.app.bot.send_message(
+            chat_id,
+            f"{mention}: {text}",
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+        )
+
+
+async def _reply(message: Message, html: str) -> Message:
+    return await message.reply_text(
+        html, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW
+    )

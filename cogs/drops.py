@@ -1,0 +1,345 @@
+"""/drop create|list|info|close|export, and the Claim button under a drop's announcement.
+
+Thin: the core (`bot/drops.py`) decides who may claim, supply, limits and windows; this cog
+collects what Discord knows (the claimer's roles), renders, and keeps the announcement's
+counter current. The Claim button is a dynamic item keyed by the drop's ID, so buttons posted
+before a restart keep working.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import timedelta
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_client import NO_MENTIONS, TOKEN_LIFETIME_S, MintBot, asker_of, result_embed
+from bot.drops import DropInfo
+from bot.errors import RequestRejected
+from bot.live_counters import LiveCounters
+from bot.minting.requests import MintResult
+from db.models import utcnow
+
+PLATFORM = "discord"
+
+
+def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
+    """The announcement: artwork, text, and the live count."""
+    embed = discord.Embed(
+        title=discord.utils.escape_markdown(drop.name)[:256],
+        description=discord.utils.escape_markdown(drop.description)[:4000] or None,
+        colour=discord.Colour.gold(),
+    )
+    embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{drop.image_cid}")
+    supply = str(drop.supply) if drop.supply is not None else "∞ (open edition)"
+    embed.add_field(name="Claimed", value=f"{drop.claimed} / {supply}")
+    embed.add_field(name="Per member", value=str(drop.per_user_limit))
+    status = drop.status(utcnow())
+    if drop.ends_at is not None and status == "open":
+        status += f", until {discord.utils.format_dt(drop.ends_at, 'R')}"
+    elif status == "not open yet":
+        status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
+    embed.add_field(name="Status", value=status)
+    if drop.gate_roles:
+        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in drop.gate_roles))
+    embed.set_footer(text=f"Drop #{drop.id}")
+    return embed
+
+
+class ClaimButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"drop:claim:(?P<id>\d+)"
+):
+    def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Claim",
+                emoji="🎁",
+                style=discord.ButtonStyle.success,
+                custom_id=f"drop:claim:{drop_id}",
+                disabled=disabled,
+            )
+        )
+        self.drop_id = drop_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
+    ) -> ClaimButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, user = interaction.client, interaction.user
+        drops = bot.runtime.drops
+        try:
+            claim = await drops.claim(
+                self.drop_id,
+                PLATFORM,
+                str(user.id),
+                user.display_name,
+                roles=asker_of(interaction).role_ids,
+                is_member=True,
+                reply_to={
+                    "application_id": str(interaction.application_id),
+                    "token": interaction.token,
+                    "issued_at": time.time(),
+                    "channel_id": str(interaction.channel_id),
+                },
+                source=str(interaction.id),
+            )
+        except RequestRejected as err:
+            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        cog = bot.get_cog("Drops")
+        if isinstance(cog, Drops):
+            cog.counters.touch(self.drop_id)
+        drop = await drops.info(self.drop_id)
+        name = discord.utils.escape_markdown(drop.name)
+        where = "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
+        await interaction.followup.send(
+            f"You claimed **{name}** {claim.edition_text}. Minting it to {where}…",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class DropText(discord.ui.Modal, title="New drop"):
+    name: discord.ui.TextInput[DropText] = discord.ui.TextInput(
+        label="Name", max_length=100, custom_id="name"
+    )
+    description: discord.ui.TextInput[DropText] = discord.ui.TextInput(
+        label="Description",
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=1000,
+        custom_id="description",
+    )
+
+    def __init__(self, cog: Drops, options: dict[str, Any]) -> None:
+        super().__init__(custom_id=f"drop:create:{options['nonce']}")
+        self.cog = cog
+        self.options = options
+
+    async def on_submit(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.cog.create(
+            interaction, str(self.name.value), str(self.description.value), self.options
+        )
+
+
+@app_commands.guild_only()
+class Drops(commands.GroupCog, group_name="drop", group_description="Community drops"):
+    def __init__(self, bot: MintBot) -> None:
+        self.bot = bot
+        self.drops = bot.runtime.drops
+        self.base_url = bot.runtime.settings.public_base_url
+        self.counters = LiveCounters(self._show_count)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ClaimButton)
+        self.drops.add_notifier(PLATFORM, self.deliver_claim)
+
+    async def cog_unload(self) -> None:
+        await self.counters.close()
+
+    async def _admin(self, interaction: discord.Interaction[MintBot]) -> bool:
+        if asker_of(interaction).is_admin:
+            return True
+        await interaction.response.send_message(
+            "Only members with Manage Server can run drops.", ephemeral=True
+        )
+        return False
+
+    @app_commands.command(name="create", description="Create a drop members can claim")
+    @app_commands.describe(
+        image="The artwork (PNG, JPEG, GIF or WebP)",
+        supply="How many editions (leave out: an open edition)",
+        per_member="How many each member may claim (default 1)",
+        opens_in_minutes="Open later (default: now)",
+        hours="Close after this many hours (default: when an admin closes it)",
+        role="Only members with this role may claim",
+        wallet_required="Only members with a linked wallet may claim",
+    )
+    async def create_command(
+        self,
+        interaction: discord.Interaction[MintBot],
+        image: discord.Attachment,
+        supply: app_commands.Range[int, 1, 1_000_000] | None = None,
+        per_member: app_commands.Range[int, 1, 1000] = 1,
+        opens_in_minutes: app_commands.Range[int, 0, 525_600] = 0,
+        hours: app_commands.Range[float, 0.01, 8760.0] | None = None,
+        role: discord.Role | None = None,
+        wallet_required: bool = False,
+    ) -> None:
+        if not await self._admin(interaction):
+            return
+        options = {
+            "nonce": interaction.id,
+            "image": image,
+            "supply": supply,
+            "per_member": per_member,
+            "opens_in_minutes": opens_in_minutes,
+            "hours": hours,
+            "role": None if role is None or role.is_default() else str(role.id),
+            "wallet_required": wallet_required,
+        }
+        await interaction.response.send_modal(DropText(self, options))
+
+    async def create(
+        self,
+        interaction: discord.Interaction[MintBot],
+        name: str,
+        description: str,
+        options: dict[str, Any],
+    ) -> None:
+        attachment: discord.Attachment = options["image"]
+        starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
+        ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
+        try:
+            if attachment.size > self.bot.runtime.settings.max_image_bytes:
+                self.bot.runtime.service.check_size(attachment.size)
+            drop = await self.drops.create_drop(
+                platform=PLATFORM,
+                community_id=str(interaction.guild_id),
+                created_by=str(interaction.user.id),
+                name=name,
+                description=description,
+                image=await attachment.read(),
+                supply=options["supply"],
+                per_user_limit=options["per_member"],
+                starts_at=starts,
+                ends_at=ends,
+                gate_roles=[options["role"]] if options["role"] else [],
+                require_linked_address=options["wallet_required"],
+            )
+        except RequestRejected as err:
+            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        announcement = await channel.send(
+            embed=drop_embed(drop, self.base_url),
+            view=self._view(drop),
+            allowed_mentions=NO_MENTIONS,
+        )
+        await self.drops.announced(
+            drop.id, PLATFORM, str(announcement.channel.id), str(announcement.id)
+        )
+        await interaction.followup.send(
+            f"Drop #{drop.id} is up: {announcement.jump_url}", ephemeral=True
+        )
+
+    def _view(self, drop: DropInfo) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        view.add_item(
+            ClaimButton(drop.id, disabled=drop.status(utcnow()) in ("closed", "sold out", "ended"))
+        )
+        return view
+
+    async def _show_count(self, drop_id: int) -> None:
+        drop = await self.drops.info(drop_id)
+        for channel_id, message_id in await self.drops.announcements(drop_id, PLATFORM):
+            message = self.bot.get_partial_messageable(int(channel_id)).get_partial_message(
+                int(message_id)
+            )
+            await message.edit(embed=drop_embed(drop, self.base_url), view=self._view(drop))
+
+    @app_commands.command(name="list", description="This server's drops")
+    async def list_command(self, interaction: discord.Interaction[MintBot]) -> None:
+        drops = await self.drops.list_drops(PLATFORM, str(interaction.guild_id))
+        now = utcnow()
+        lines = [
+            f"#{d.id} **{discord.utils.escape_markdown(d.name)}**: {d.claimed}"
+            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
+            for d in drops[:20]
+        ]
+        await interaction.response.send_message(
+            "\n".join(lines) or "No drops yet.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="info", description="One drop")
+    async def info_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+        try:
+            found = await self._community_drop(interaction, drop)
+        except RequestRejected as err:
+            await interaction.response.send_message(str(err), ephemeral=True)
+            return
+        await interaction.response.send_message(
+            embed=drop_embed(found, self.base_url), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="close", description="End a drop early")
+    async def close_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+        if not await self._admin(interaction):
+            return
+        try:
+            await self._community_drop(interaction, drop)
+            closed = await self.drops.close(drop)
+        except RequestRejected as err:
+            await interaction.response.send_message(str(err), ephemeral=True)
+            return
+        self.counters.touch(drop)
+        await interaction.response.send_message(
+            f"Drop #{closed.id} is closed at {closed.claimed} claimed.", ephemeral=True
+        )
+
+    @app_commands.command(name="export", description="A drop's claims as CSV")
+    async def export_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+        if not await self._admin(interaction):
+            return
+        try:
+            await self._community_drop(interaction, drop)
+            table = await self.drops.export_csv(drop)
+        except RequestRejected as err:
+            await interaction.response.send_message(str(err), ephemeral=True)
+            return
+        await interaction.response.send_message(
+            f"Claims of drop #{drop}:",
+            file=discord.File(io.BytesIO(table.encode()), filename=f"drop-{drop}-claims.csv"),
+            ephemeral=True,
+        )
+
+    async def _community_drop(
+        self, interaction: discord.Interaction[MintBot], drop_id: int
+    ) -> DropInfo:
+        """The drop, if it belongs to this server (IDs are global; servers see their own)."""
+        drop = await self.drops.info(drop_id)
+        if drop.platform != PLATFORM or drop.community_id != str(interaction.guild_id):
+            raise RequestRejected(f"There is no drop #{drop_id} in this server.")
+        return drop
+
+    async def deliver_claim(self, result: MintResult) -> None:
+        """A claim's token is minted (or failed): tell the claimer privately while the
+        interaction lasts, else in the drop's channel."""
+        reply = result.reply_to or {}
+        text = (
+            f"Your edition is minted: **{discord.utils.escape_markdown(result.name)}**"
+            if result.minted
+            else f"Your claim could not be minted: {result.failure_reason or result.status_text}"
+        )
+        embed = result_embed(result, self.base_url) if result.minted else None
+        if reply.get("token") and time.time() - float(reply.get("issued_at", 0)) < TOKEN_LIFETIME_S:
+            webhook = discord.Webhook.from_state(
+                {"id": reply["application_id"], "type": 3, "token": reply["token"]},
+                self.bot._connection,
+            )
+            kwargs: dict[str, Any] = {"embed": embed} if embed else {}
+            await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
+            return
+        channel = self.bot.get_partial_messageable(int(reply.get("channel_id", 0)))
+        kwargs = {"embed": embed} if embed else {}
+        await channel.send(
+            f"<@{result.requester_id}> {text}",
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
+            ),
+            **kwargs,
+        )
+
+
+async def setup(bot: MintBot) -> None:
+    await bot.add_cog(Drops(bot))
