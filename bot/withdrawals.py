@@ -30,7 +30,7 @@ from bot.chain.engine import (
 from bot.chain.fees import Fees, current_fees
 from bot.errors import FeeCapExceeded, NotAllowed, RequestRejected
 from bot.minting.requests import short_token_id
-from bot.minting.service import ChainContext
+from bot.minting.service import ChainContext, requested_by
 from bot.wallets import WalletLinks
 from db.models import (
     ChainTx,
@@ -107,8 +107,7 @@ class Withdrawals:
                 await session.scalars(
                     select(MintRequest)
                     .where(
-                        MintRequest.platform == platform,
-                        MintRequest.requester_id == user_id,
+                        requested_by(platform, user_id),
                         MintRequest.phase.in_(MINTED),
                         MintRequest.custodial.is_(True),
                         MintRequest.withdrawal_id.is_(None),

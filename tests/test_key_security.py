@@ -1,7 +1,7 @@
 """Key rotation and the canary key, end to end: `python -m bot wallet rotate` moves minting to a
-new hot wallet with work in flight, then a fresh random key (the canary) runs mints and
-withdrawals through Telegram. The canary never shows up in a log line at any level, the
-database file, a reply, or the command line's output."""
+new hot wallet with work in flight, then a fresh random key (the canary) runs mints, a drop
+claim and withdrawals through Telegram. The canary never shows up in a log line at any level,
+the database file, a reply, or the command line's output."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ async def telegram() -> AsyncIterator[TelegramServer]:
 async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraws(
     telegram: TelegramServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
 ):
-    ada, max_ = telegram.user("Ada"), telegram.user("Max")
-    group, log = telegram.group("Art club", admins=[]), tmp_path / "bot.log"
+    ada, max_, ana = telegram.user("Ada"), telegram.user("Max"), telegram.user("Ana")
+    group, log = telegram.group("Art club", admins=[ana]), tmp_path / "bot.log"
     async with polling_bot(telegram, bot_env, log):
         kept = telegram.send_photo(group, ada, [png(70)], "/mint Kept")
         assert "held for you by the bot" in await final_reply(telegram, kept)
@@ -79,13 +79,29 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
     async with polling_bot(telegram, canary_env, log) as proc:
         # The request that was in flight during the rotation gets its answer now.
         assert "Minted In flight" in await final_reply(telegram, in_flight)
+        # A drop, claimed into custody, signed with the canary too.
+        telegram.send_photo(group, ana, [png(74)], "/drop_create Canary drop | 5")
+        await telegram.wait_for(lambda: any(m.get("photo") for m in telegram.in_chat(group)))
+        drop = next(m for m in telegram.in_chat(group) if m.get("photo"))
+        query = telegram.press(
+            ada, drop, drop["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        )
+        await telegram.wait_for(lambda: query["id"] in telegram.callback_answers)
+        assert "#1 of 5" in telegram.callback_answers[query["id"]]["text"]
+        await telegram.wait_for(
+            lambda: any(
+                "Minted Canary drop #1 of 5" in readable(m)
+                for m in telegram.in_chat(group)
+                if "text" in m
+            )
+        )
         chat = telegram.private(ada)
         await link_wallet(telegram, chat, ada)
         withdraw = telegram.send_text(chat, ada, "/withdraw")
         await telegram.wait_for(
             lambda: (
                 bool(telegram.replies_to(withdraw))
-                and readable(telegram.replies_to(withdraw)[0]).count("delivered") == 2
+                and readable(telegram.replies_to(withdraw)[0]).count("delivered") == 3
             )
         )
         after = telegram.send_photo(group, ada, [png(72)], "/mint After")
@@ -93,7 +109,7 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
         held = telegram.send_photo(group, max_, [png(73)], "/mint Held")
         assert "held for you by the bot" in await final_reply(telegram, held)
         assert proc.returncode is None
-    assert await balance(collection, HOLDER) == 3
+    assert await balance(collection, HOLDER) == 4  # two mints, a drop edition, one direct
     assert await balance(collection, CANARY.address) == 1  # the new custody
     assert await balance(collection, DEV_MINTER.address) == 0
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import Collection
@@ -50,6 +50,7 @@ from bot.minting.intake import Intake
 from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission
 from db.models import (
     ChainTx,
+    DropClaim,
     MintRequest,
     MintUpload,
     Phase,
@@ -109,6 +110,18 @@ _END = (
     )
     .values(phase=bindparam("b_phase"), failure_reason=bindparam("b_reason"))
 )
+
+
+def requested_by(platform: str, user_id: str) -> ColumnElement[bool]:
+    """The user's own requests: those they made in chat and their drop claims (which are
+    filed under the "drop" platform, keyed by the drop)."""
+    claims = select(DropClaim.request_id).where(
+        DropClaim.platform == platform, DropClaim.user_id == user_id
+    )
+    return or_(
+        and_(MintRequest.platform == platform, MintRequest.requester_id == user_id),
+        MintRequest.id.in_(claims),
+    )
 
 
 def user_address(text: str) -> str:
@@ -312,7 +325,7 @@ class MintService:
         limit: int = 10,
     ) -> tuple[list[MintResult], int]:
         """A page of the user's requests, newest first, and how many there are in all."""
-        where = [MintRequest.platform == platform, MintRequest.requester_id == requester_id]
+        where = [requested_by(platform, requester_id)]
         if minted_only:
             where.append(MintRequest.phase.in_((Phase.CONFIRMED, Phase.REPLIED)))
         async with self.sessions() as session:
