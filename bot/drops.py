@@ -155,6 +155,9 @@ class _PendingClaim:
     reply_to: dict[str, object] | None
     source: str | None
     answer: asyncio.Future[ClaimResult]
+    # An admin's airdrop: no gates, and straight to this address if one is given.
+    granted_to: str | None = None
+    granted: bool = False
 
 
 @dataclass
@@ -365,8 +368,7 @@ class Drops:
         back (`duplicate=True`). Raises `DropNotFound`, `NotAllowed` (a gate), `DropNeedsWallet`,
         `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
         """
-        answer: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        self._pending.append(
+        return await self._queue(
             _PendingClaim(
                 drop_id,
                 platform,
@@ -376,12 +378,41 @@ class Drops:
                 is_member,
                 reply_to,
                 source,
-                answer,
+                asyncio.get_running_loop().create_future(),
             )
         )
+
+    async def airdrop(
+        self, drop_id: int, *, source: str, address: str | None = None, member: str | None = None
+    ) -> ClaimResult:
+        """An admin gives an edition to an `address`, or to a chat `member` ("platform:user ID",
+        minted where they linked, else to custody). Gates do not apply; supply, window, closure
+        and the per-recipient limit do. `source` makes it idempotent: the same source gets the
+        same edition back (`duplicate=True`)."""
+        if (address is None) == (member is None):
+            raise ValueError("an airdrop goes to an address or to a member")
+        platform, user_id = ("address", address) if address else str(member).split(":", 1)
+        return await self._queue(
+            _PendingClaim(
+                drop_id,
+                platform,
+                str(user_id),
+                str(user_id),
+                frozenset(),
+                False,
+                None,
+                source,
+                asyncio.get_running_loop().create_future(),
+                granted_to=address,
+                granted=True,
+            )
+        )
+
+    async def _queue(self, pending: _PendingClaim) -> ClaimResult:
+        self._pending.append(pending)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="record-claims")
-        return await answer
+        return await pending.answer
 
     async def close_writer(self) -> None:
         """Let the claims being recorded finish."""
@@ -549,10 +580,11 @@ class Drops:
         drop = drops.get(pending.drop_id)
         if drop is None:
             raise DropNotFound(f"There is no drop #{pending.drop_id}.")
-        _check_gates(drop, pending.platform, pending.roles, pending.is_member)
+        if not pending.granted:
+            _check_gates(drop, pending.platform, pending.roles, pending.is_member)
         _check_open(drop, now, drop.claimed + taken[drop.id])
         recipient, custodial = self._recipient(
-            drop, addresses.get((pending.platform, pending.user_id))
+            drop, pending.granted_to or addresses.get((pending.platform, pending.user_id))
         )
         mine = (drop.id, pending.platform, pending.user_id)
         if earlier.get(mine, 0) >= drop.per_user_limit:
