@@ -111,6 +111,10 @@ class DropInfo:
     def sold_out(self) -> bool:
         return self.supply is not None and self.claimed >= self.supply
 
+    def is_over(self, now: datetime) -> bool:
+        """No edition can be claimed any more (closed, sold out or ended)."""
+        return self.status(now) in ("closed", "sold out", "ended")
+
     def status(self, now: datetime) -> str:
         """One of: open, not open yet, sold out, ended, closed."""
         if self.closed_at is not None:
@@ -300,6 +304,14 @@ class Drops:
         if drop is None:
             raise DropNotFound(f"There is no drop #{drop_id}.")
         return _info(drop)
+
+    async def community_drop(self, drop_id: int, platform: str, community_id: str) -> DropInfo:
+        """The drop, if it belongs to this community (drop IDs are global; a community sees
+        only its own). Raises `DropNotFound`."""
+        drop = await self.info(drop_id)
+        if drop.platform != platform or drop.community_id != community_id:
+            raise DropNotFound(f"There is no drop #{drop_id} here.")
+        return drop
 
     async def list_drops(self, platform: str, community_id: str) -> list[DropInfo]:
         """The community's drops, newest first."""

@@ -200,8 +200,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
         ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
         try:
-            if attachment.size > self.bot.runtime.settings.max_image_bytes:
-                self.bot.runtime.service.check_size(attachment.size)
+            self.bot.runtime.service.check_size(attachment.size)
             drop = await self.drops.create_drop(
                 platform=PLATFORM,
                 community_id=str(interaction.guild_id),
@@ -235,9 +234,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
 
     def _view(self, drop: DropInfo) -> discord.ui.View:
         view = discord.ui.View(timeout=None)
-        view.add_item(
-            ClaimButton(drop.id, disabled=drop.status(utcnow()) in ("closed", "sold out", "ended"))
-        )
+        view.add_item(ClaimButton(drop.id, disabled=drop.is_over(utcnow())))
         return view
 
     async def _show_count(self, drop_id: int) -> None:
@@ -264,7 +261,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
     @app_commands.command(name="info", description="One drop")
     async def info_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
         try:
-            found = await self._community_drop(interaction, drop)
+            found = await self.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
         except RequestRejected as err:
             await interaction.response.send_message(str(err), ephemeral=True)
             return
@@ -277,7 +274,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         if not await self._admin(interaction):
             return
         try:
-            await self._community_drop(interaction, drop)
+            await self.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
             closed = await self.drops.close(drop)
         except RequestRejected as err:
             await interaction.response.send_message(str(err), ephemeral=True)
@@ -292,7 +289,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         if not await self._admin(interaction):
             return
         try:
-            await self._community_drop(interaction, drop)
+            await self.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
             table = await self.drops.export_csv(drop)
         except RequestRejected as err:
             await interaction.response.send_message(str(err), ephemeral=True)
@@ -302,15 +299,6 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             file=discord.File(io.BytesIO(table.encode()), filename=f"drop-{drop}-claims.csv"),
             ephemeral=True,
         )
-
-    async def _community_drop(
-        self, interaction: discord.Interaction[MintBot], drop_id: int
-    ) -> DropInfo:
-        """The drop, if it belongs to this server (IDs are global; servers see their own)."""
-        drop = await self.drops.info(drop_id)
-        if drop.platform != PLATFORM or drop.community_id != str(interaction.guild_id):
-            raise RequestRejected(f"There is no drop #{drop_id} in this server.")
-        return drop
 
     async def deliver_claim(self, result: MintResult) -> None:
         """A claim's token is minted (or failed): tell the claimer privately while the

@@ -57,7 +57,7 @@ def announcement_html(drop: DropInfo) -> str:
 
 
 def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
-    if drop.status(utcnow()) in ("closed", "sold out", "ended"):
+    if drop.is_over(utcnow()):
         return None
     button = InlineKeyboardButton("🎁 Claim", callback_data=f"drop:claim:{drop.id}")
     return InlineKeyboardMarkup([[button]])
@@ -192,9 +192,7 @@ class DropHandlers:
             return
         drop_id = int(args[0].lstrip("#"))
         try:
-            drop = await self.drops.info(drop_id)
-            if drop.platform != PLATFORM or drop.community_id != str(chat.id):
-                raise RequestRejected(f"There is no drop #{drop_id} in this chat.")
+            await self.drops.community_drop(drop_id, PLATFORM, str(chat.id))
             drop = await self.drops.close(drop_id)
         except RequestRejected as err:
             await _reply(message, esc(str(err)))
