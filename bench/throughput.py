@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,47 +27,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.burst import (
+    ADMIN,
+    GWEI,
+    USERS,
+    bench_runtime,
+    burst,
+    peak_rss_mb,
+    small_png,
+    submission,
+    workers_peak_rss_mb,
+)
+
 BASELINE_SOURCE = Path(__file__).resolve().parent / "contracts" / "BaselineURIStorage.sol"
-ADMIN = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second development account
-USERS = 100
-GWEI = 10**9
-
-# mintbot's content worker process imports this script as its main module, so the heavy
-# imports live inside the scenario functions: the worker stays the size it is in the bot.
-
-
-def small_png(seed: int) -> bytes:
-    from PIL import Image
-
-    image = Image.new("RGB", (16, 16), (seed % 256, (seed // 256) % 256, 90))
-    image.putpixel((seed % 16, (seed // 16) % 16), (255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def workers_peak_rss_mb() -> float:
-    """Peak RSS of this process's multiprocessing workers (mintbot's content workers), read
-    from /proc while they still run."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid != os.getpid():
-                continue
-            if b"multiprocessing" not in (stat.parent / "cmdline").read_bytes():
-                continue
-            status = (stat.parent / "status").read_text()
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
 
 
 def summary(
@@ -90,79 +60,18 @@ def summary(
 async def mintbot(requests: int, block_time: float) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from bot.app import open_runtime
-    from bot.chain import client
-    from bot.chain.contract import CollectionParams, deploy_collection
-    from bot.chain.devchain import Anvil
-    from bot.chain.fees import Fees
-    from bot.chain.wallet import HotWallet
-    from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
-    from bot.minting.requests import MintResult, MintSubmission
     from db.models import ChainTx
 
-    fees = Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI)
-    images = [small_png(i) for i in range(requests)]
-    with Anvil(block_time=block_time) as node, tempfile.TemporaryDirectory() as tmp:
-        w3 = await client.connect(node.url, 31337)
-        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-        deployment = await deploy_collection(
-            w3,
-            minter,
-            CollectionParams("Bench", "B", ADMIN, minter.address, ADMIN, 0, ""),
-            fees,
-        )
-        await client.close(w3)
-        settings = load_settings(
-            {
-                "RPC_URL": node.url,
-                "CHAIN_ID": "31337",
-                "CONFIRMATIONS": "1",
-                "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
-                "CONTRACT_ADDRESS": deployment.address,
-                "DATA_DIR": tmp,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-                "BATCH_MAX_SIZE": "100",
-                "BATCH_MAX_WAIT_S": "0.2",
-                "POLL_INTERVAL_S": "0.1",
-                "HTTP_PORT": "0",
-                "ENV_FILE": "/nonexistent/.env",
-            }
-        )
-        async with open_runtime(settings) as runtime:
-            answered: dict[str, float] = {}
-            done = asyncio.Event()
-
-            async def notify(result: MintResult) -> None:
-                answered.setdefault(result.key, time.monotonic())
-                if len(answered) == requests:
-                    done.set()
-
-            runtime.service.add_notifier("bench", notify)
-            submitted: dict[str, float] = {}
-
-            async def submit(i: int) -> None:
-                sub = MintSubmission(
-                    platform="bench",
-                    chat_id=f"chat{i % 10}",
-                    message_id=str(i),
-                    requester_id=f"u{i % USERS}",
-                    requester_name=f"user {i % USERS}",
-                    image=images[i],
-                    name=f"Bench #{i}",
-                )
-                submitted[sub.key] = time.monotonic()
-                await runtime.service.submit(sub)
-
-            start = time.monotonic()
-            await asyncio.gather(*(submit(i) for i in range(requests)))
-            await done.wait()
-            elapsed = time.monotonic() - start
-            async with runtime.sessions() as session:
-                txs = list(await session.scalars(select(ChainTx)))
-            gas = sum(int(tx.gas_used or 0) for tx in txs)
-            workers_rss = workers_peak_rss_mb()
-        latencies = [answered[key] - submitted[key] for key in submitted]
-        return summary(requests, elapsed, latencies, gas, workers_rss)
+    submissions = [submission(i, small_png(i), f"Bench #{i}") for i in range(requests)]
+    async with bench_runtime(block_time) as runtime:
+        outcome = await burst(runtime, submissions, give_up_after=600)
+        elapsed = max(outcome.answered.values()) - outcome.start
+        async with runtime.sessions() as session:
+            txs = list(await session.scalars(select(ChainTx)))
+        gas = sum(int(tx.gas_used or 0) for tx in txs)
+        workers_rss = workers_peak_rss_mb()
+    latencies = outcome.latencies(list(outcome.submitted))
+    return summary(requests, elapsed, latencies, gas, workers_rss)
 
 
 async def baseline(requests: int, block_time: float) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 from web3 import AsyncWeb3
 
 from bot.app import Runtime
@@ -17,7 +16,33 @@ from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
 from tests.rpc_proxy import RpcProxy
-from tests.support import DEV_ADMIN, FEES, Inbox, running
+from tests.support import DEV_ADMIN, FEES, Inbox, running, scratch_database
+
+# Property tests (tests/test_blast_radius.py) share one running bot across a test's examples,
+# which is what the function-scoped-fixture health check warns about; their examples are slow
+# by nature (each goes through the chain). "ci", the default, draws a few fixed examples so
+# `make test` stays quick and repeatable; `--hypothesis-profile=long` draws many random ones
+# and keeps failing examples in .hypothesis/ to replay them first next time.
+_PROPERTY_CHECKS = dict(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+    print_blob=True,
+)
+settings.register_profile(
+    "ci",
+    max_examples=5,
+    derandomize=True,
+    database=None,
+    phases=[phase for phase in Phase if phase is not Phase.explain],
+    **_PROPERTY_CHECKS,
+)
+settings.register_profile("long", max_examples=200, **_PROPERTY_CHECKS)
+settings.load_profile("ci")
 
 # Screenshots the browser tests saved, listed at the end of the run.
 SCREENSHOTS = pytest.StashKey[list[str]]()
@@ -97,25 +122,8 @@ def cli_env(tmp_path: Path, anvil: Anvil) -> dict[str, str]:
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """SQLite in the test's directory, or a fresh PostgreSQL database when
     MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way)."""
-    base = os.environ.get("MINTBOT_TEST_POSTGRES_URL")
-    if not base:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'mintbot.sqlite3'}"
-        return
-    import asyncpg
-
-    name = f"mintbot_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield base.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

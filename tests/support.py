@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,33 @@ def submission(message_id: str, image: bytes | None = None, **changes: str) -> M
     }
     fields.update(changes)
     return MintSubmission(**fields)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(directory: Path, name: str = "mintbot") -> AsyncIterator[str]:
+    """SQLite at `directory`/NAME.sqlite3, or a fresh PostgreSQL database (dropped at the end)
+    when MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way)."""
+    base = os.environ.get("MINTBOT_TEST_POSTGRES_URL")
+    if not base:
+        yield f"sqlite+aiosqlite:///{directory / f'{name}.sqlite3'}"
+        return
+    import asyncpg
+
+    database = f"mintbot_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + database
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @contextlib.asynccontextmanager
