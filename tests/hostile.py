@@ -39,6 +39,22 @@ class Expect(enum.Enum):
     EITHER = "refused with a reason, or minted correctly"
 
 
+def _short_repr(ask: object) -> str:
+    """The fields that are set, with bytes as their size and first bytes: a failing example
+    stays readable (Hypothesis prints it)."""
+    shown = []
+    for key, value in vars(ask).items():
+        if value in (None, "", ()):
+            continue
+        if isinstance(value, bytes):
+            shown.append(f"{key}=<{len(value):,} bytes: {value[:16]!r}...>")
+        elif isinstance(value, Expect):
+            shown.append(f"{key}={value.name}")
+        else:
+            shown.append(f"{key}={value!r}")
+    return f"{type(ask).__name__}({', '.join(shown)})"
+
+
 # ----- images ------------------------------------------------------------------------------
 
 
@@ -324,13 +340,19 @@ class MintAsk:
 
     kind: str
     expect: Expect
-    image: bytes = field(repr=False)
+    image: bytes
     name: str
     description: str = ""
     recipient: str | None = None
     requester_name: str = "Ada"
     link: str | None = None
     good: bool = False
+
+    def __repr__(self) -> str:
+        return _short_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
 
 def good_ask(seed: int, fmt: str = "PNG") -> MintAsk:
@@ -582,6 +604,12 @@ class DropAsk:
     gate_roles: tuple[str, ...] = field(default=())
     gate_chat_member: bool = False
     require_linked_address: bool = False
+
+    def __repr__(self) -> str:
+        return _short_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
     def times(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         starts = _shifted(now, self.starts_in)
