@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.app import Runtime
 from bot.content.images import UNPROCESSABLE, too_slow
 from bot.content.store import ContentStore
 from bot.minting.contents import (
@@ -25,6 +26,7 @@ from bot.minting.contents import (
     prepare_contents,
 )
 from bot.minting.workers import Fault, IsolatingPool
+from tests.support import Inbox, answered, png, submission
 from tests.worker_jobs import Task, run_tasks
 
 LIMITS = ImageLimits(max_bytes=10_000_000, max_pixels=50_000_000, max_frames=100, cpu_seconds=10)
@@ -92,7 +94,11 @@ async def workers(tmp_path: Path):
 def test_an_unexpected_exception_refuses_its_request_alone_and_is_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
-    jobs = [job(1, small("PNG", 10)), job(2, gif_ending_in_a_cut_frame()), job(3, small("JPEG", 20))]
+    jobs = [
+        job(1, small("PNG", 10)),
+        job(2, gif_ending_in_a_cut_frame()),
+        job(3, small("JPEG", 20)),
+    ]
     with caplog.at_level(logging.ERROR):
         outcome = prepare_contents(tmp_path, LIMITS, jobs)
     assert outcome[2] == UNPROCESSABLE
@@ -150,6 +156,29 @@ async def test_a_store_that_cannot_write_is_raised_not_blamed_on_a_request(tmp_p
         assert workers.pool.deaths == 0
     finally:
         workers.close()
+
+
+@pytest.mark.db
+async def test_a_camera_photo_and_a_poisoned_file_do_not_hold_up_the_others(
+    bot: tuple[Runtime, Inbox],
+):
+    """The reported jam: one camera JPEG (MPO) among PNGs stopped every mint, for good."""
+    runtime, inbox = bot
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 0.0)})
+    photo = Image.new("RGB", (40, 30), (200, 120, 40))
+    preview = Image.new("RGB", (20, 15), (0, 0, 0))
+    mpo = encode(photo, "MPO", save_all=True, append_images=[preview], exif=exif.tobytes())
+    uploads = {"1": mpo, "2": png(2), "3": gif_ending_in_a_cut_frame(), "4": png(4), "5": png(5)}
+    subs = [submission(key, image) for key, image in uploads.items()]
+    await asyncio.gather(*(runtime.service.submit(s) for s in subs))
+    results = {s.message_id: await answered(runtime, inbox, s.key) for s in subs}
+
+    assert {k for k, r in results.items() if r.minted} == {"1", "2", "4", "5"}
+    assert results["3"].failure_reason == UNPROCESSABLE
+    stored = runtime.content.read_file(results["1"].image_cid or "")
+    assert Image.open(io.BytesIO(stored)).format == "JPEG"
+    assert not Image.open(io.BytesIO(stored)).getexif().get_ifd(0x8825)
 
 
 # ----- crash isolation at the pool's level (test-only jobs in real worker processes) ----------
