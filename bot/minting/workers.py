@@ -111,6 +111,9 @@ def _start_worker(shared: _Shared, log_level: str) -> None:
                 shared.overran.value = job[0]
                 os._exit(_EXIT_OVERRAN)
 
+    # Installed once and left in place: it acts only while a job runs, so a signal that
+    # arrives just as a job ends is ignored rather than left to SIGPROF's default (exit).
+    signal.signal(signal.SIGPROF, _soft_cap_reached)
     threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
     threading.Thread(target=enforce_hard_cap, name="hard-cpu-cap", daemon=True).start()
 
@@ -143,19 +146,18 @@ def job_budget(job_id: int, cpu_seconds: float) -> Iterator[None]:
     if limits[1] != resource.RLIM_INFINITY:
         kernel_cap = min(kernel_cap, limits[1])
     resource.setrlimit(resource.RLIMIT_CPU, (kernel_cap, limits[1]))
-    previous = signal.signal(signal.SIGPROF, _soft_cap_reached)
     _job = (job_id, started, cap)
     signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
     try:
         yield
     finally:
-        # The timer fires once; if its signal is handled here, the clean-up still runs.
+        # The timer fires at most once: if its handler raises during this clean-up (before
+        # `_job` is cleared), the inner `finally` still completes it.
         try:
             _job = None
         finally:
             _job = None
             signal.setitimer(signal.ITIMER_PROF, 0)
-            signal.signal(signal.SIGPROF, previous)
             resource.setrlimit(resource.RLIMIT_CPU, limits)
             shared.in_flight.value = NOBODY
 
