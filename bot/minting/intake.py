@@ -105,7 +105,7 @@ class Intake:
             try:
                 answers = await self._commit(group)
             except Exception as err:
-                answers = [err] * len(group)
+                answers = await self._one_by_one(group) if len(group) > 1 else [err]
             for pending, answer in zip(group, answers, strict=True):
                 if pending.answer.done():  # the caller gave up waiting
                     continue
@@ -113,6 +113,17 @@ class Intake:
                     pending.answer.set_exception(answer)
                 else:
                     pending.answer.set_result(answer)
+
+    async def _one_by_one(self, group: list[_Pending]) -> list[MintHandle | Exception]:
+        """The group's transaction failed: record each request in one of its own, so a row
+        the database refuses fails its own request only (each is tried once more, no more)."""
+        answers: list[MintHandle | Exception] = []
+        for pending in group:
+            try:
+                answers += await self._commit([pending])
+            except Exception as err:
+                answers.append(err)
+        return answers
 
     async def _commit(self, group: list[_Pending]) -> list[MintHandle | Exception]:
         firsts: dict[Key, _Pending] = {}
