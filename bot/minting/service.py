@@ -206,7 +206,12 @@ class MintService:
         )
         self._contents = ContentWorkers(
             content.directory,
-            ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+            ImageLimits(
+                settings.max_image_bytes,
+                settings.max_image_pixels,
+                settings.max_image_frames,
+                settings.image_cpu_seconds,
+            ),
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
