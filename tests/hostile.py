@@ -30,6 +30,9 @@ from bot.content.metadata import DESCRIPTION_MAX, NAME_MAX
 
 ZERO_ADDRESS = "0x" + "0" * 40
 MINTABLE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
+# What a stored image may be: a mintable format or AVIF (accepted as it is where Pillow decodes
+# it; a camera photo (MPO) is stored as its first picture, a JPEG).
+STORED_FORMATS = (*MINTABLE_FORMATS, "AVIF")
 # A GPS position no stored image may keep (its degrees as EXIF rationals).
 GPS = {1: "N", 2: (51.0, 30.0, 12.5), 3: "E", 4: (0.0, 7.0, 39.25)}
 
@@ -257,7 +260,7 @@ def mint_problems(
     if not minted_text_is_clean(ask.description, description, DESCRIPTION_MAX, line_breaks=True):
         problems.append(f"minted with the description {description!r}")
     try:
-        with Image.open(io.BytesIO(image), formats=list(MINTABLE_FORMATS)) as stored:
+        with Image.open(io.BytesIO(image), formats=list(STORED_FORMATS)) as stored:
             stored.load()
             mime = Image.MIME[str(stored.format)]
             gps = stored.getexif().get_ifd(ExifTags.IFD.GPSInfo)
@@ -392,7 +395,7 @@ MAGIC = (b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"RIFF\x00\x
 @st.composite
 def hostile_images(draw: st.DrawFn) -> tuple[str, bytes, Expect]:
     """(kind, bytes, expectation) for hostile image bytes."""
-    fmt = draw(st.sampled_from((*MINTABLE_FORMATS, "MPO")))
+    fmt = draw(st.sampled_from((*MINTABLE_FORMATS, "MPO", "AVIF")))
     seed = draw(st.integers(0, 2**32))
     kind = draw(
         st.sampled_from(
