@@ -53,7 +53,8 @@ async def scenario(good: int, hostile_count: int, give_up: float) -> dict[str, A
     async with bench_runtime(0) as runtime:
         collection = runtime.collection
         custody = runtime.service.chain.custody_address
-        bad = hostile.hostile_mix(hostile_count, collection.address, HOSTILE_SEED)
+        mix = hostile.hostile_mix(hostile_count, HOSTILE_SEED)
+        bad = [ask.placed(collection.address) for ask in mix]
         goods = [submission(i, small_png(i), f"Bench #{i}") for i in range(good)]
         asks: dict[str, Any] = {}
         ordered = list(goods)

@@ -10,6 +10,7 @@ recipient, a clean name, a decodable image without its EXIF).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import io
 import random
@@ -61,9 +62,12 @@ def _short_repr(ask: object) -> str:
 # ----- images ------------------------------------------------------------------------------
 
 
-def picture(fmt: str, seed: int, size: tuple[int, int] = (12, 12)) -> bytes:
+def picture(
+    fmt: str, seed: int, size: tuple[int, int] = (12, 12), orientation: int | None = None
+) -> bytes:
     """A valid image of `fmt` (PNG, JPEG, GIF, WEBP, MPO, AVIF) whose pixels depend on `seed`;
-    JPEG and MPO carry EXIF with a GPS position, as phone photos do."""
+    JPEG and MPO carry EXIF with a GPS position, as phone photos do, and `orientation` (the EXIF
+    tag a phone sets when the picture was taken upright: 6 or 8 turn it a quarter)."""
     rng = random.Random(seed)
     image = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
     for _ in range(4):
@@ -73,6 +77,8 @@ def picture(fmt: str, seed: int, size: tuple[int, int] = (12, 12)) -> bytes:
     if fmt in ("JPEG", "MPO"):
         exif = Image.Exif()
         exif[ExifTags.IFD.GPSInfo] = GPS
+        if orientation is not None:
+            exif[ExifTags.Base.Orientation] = orientation
         extra = {"save_all": True, "append_images": [image.resize((4, 4))]} if fmt == "MPO" else {}
         image.save(out, format=fmt, exif=exif, **extra)
     elif fmt == "GIF":
@@ -262,14 +268,16 @@ def mint_problems(
     try:
         with Image.open(io.BytesIO(image), formats=list(STORED_FORMATS)) as stored:
             stored.load()
-            mime = Image.MIME[str(stored.format)]
+            mime, size = Image.MIME[str(stored.format)], stored.size
             gps = stored.getexif().get_ifd(ExifTags.IFD.GPSInfo)
     except Exception as err:
         return [*problems, f"the stored image does not decode ({err!r})"]
     if gps:
         problems.append(f"the stored image keeps its GPS position {gps}")
-    if metadata["properties"]["image"].get("mime") != mime:
-        problems.append(f"the stored image is {mime}; metadata says {metadata['properties']}")
+    recorded = metadata["properties"]["image"]
+    shown = {"mime": mime, "width": size[0], "height": size[1]}
+    if {k: recorded.get(k) for k in shown} != shown:
+        problems.append(f"the stored image is {shown}; its metadata says {recorded}")
     return problems
 
 
@@ -295,15 +303,26 @@ class HostileAddress:
     expect: Expect
 
 
-def address_kinds(collection: str, rng: random.Random) -> list[HostileAddress]:
-    """One address of every hostile kind, given the collection's own address."""
+# Stand-ins for the collection's own address, which is known only once it is deployed:
+# `placed` puts the real one in (strategies and explicit examples are built before that).
+COLLECTION = "<the collection>"
+COLLECTION_LOWER = "<the collection, lower case>"
+
+
+def placed(text: str, collection: str) -> str:
+    """`text` with the collection's address where a stand-in holds its place."""
+    return text.replace(COLLECTION_LOWER, collection.lower()).replace(COLLECTION, collection)
+
+
+def address_kinds(rng: random.Random) -> list[HostileAddress]:
+    """One address of every hostile kind (the collection's as a stand-in, see `placed`)."""
     other = Account.from_key(rng.randbytes(32)).address
     flipped = _flip_checksum(other, rng)
     return [
         HostileAddress("zero address", ZERO_ADDRESS, Expect.REFUSED),
         HostileAddress("zero address, upper case", "0X" + "0" * 40, Expect.REFUSED),
-        HostileAddress("the collection", collection, Expect.REFUSED),
-        HostileAddress("the collection, lower case", collection.lower(), Expect.REFUSED),
+        HostileAddress("the collection", COLLECTION, Expect.REFUSED),
+        HostileAddress("the collection, lower case", COLLECTION_LOWER, Expect.REFUSED),
         HostileAddress("bad checksum", flipped, Expect.REFUSED),
         HostileAddress("short", other[: rng.randrange(3, 41)], Expect.REFUSED),
         HostileAddress("long", other + "ab", Expect.REFUSED),
@@ -325,11 +344,11 @@ def _flip_checksum(address: str, rng: random.Random) -> str:
     return address[:at] + address[at].swapcase() + address[at + 1 :]
 
 
-def hostile_addresses(collection: str) -> st.SearchStrategy[HostileAddress]:
+def hostile_addresses() -> st.SearchStrategy[HostileAddress]:
     return st.builds(
-        lambda seed, pick: address_kinds(collection, random.Random(seed))[pick],
+        lambda seed, pick: address_kinds(random.Random(seed))[pick],
         st.integers(0, 2**32),
-        st.integers(0, len(address_kinds(collection, random.Random(0))) - 1),
+        st.integers(0, len(address_kinds(random.Random(0))) - 1),
     )
 
 
@@ -357,6 +376,14 @@ class MintAsk:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
+    def placed(self, collection: str) -> MintAsk:
+        """This request with the collection's address in place of its stand-in."""
+        return dataclasses.replace(
+            self,
+            recipient=None if self.recipient is None else placed(self.recipient, collection),
+            link=None if self.link is None else placed(self.link, collection),
+        )
+
 
 def good_ask(seed: int, fmt: str = "PNG") -> MintAsk:
     return MintAsk(
@@ -378,6 +405,7 @@ def image_kinds(rng: random.Random) -> list[tuple[str, bytes, Expect]]:
         ("truncated", truncated(base, rng.random()), Expect.EITHER),
         ("mutated", mutated(base, [(rng.random(), rng.randrange(256))]), Expect.EITHER),
         ("camera photo (MPO)", picture("MPO", rng.randrange(2**32)), Expect.EITHER),
+        ("phone photo, turned", picture("JPEG", rng.randrange(2**32), (12, 7), 6), Expect.EITHER),
         ("AVIF", picture("AVIF", rng.randrange(2**32)), Expect.EITHER),
         ("HEIC", fake_heic(), Expect.REFUSED),
         ("20,000 frames", many_frames_gif(20_000), Expect.EITHER),
@@ -404,6 +432,7 @@ def hostile_images(draw: st.DrawFn) -> tuple[str, bytes, Expect]:
                 "truncated",
                 "mutated",
                 "mpo",
+                "rotated",
                 "avif",
                 "heic",
                 "frames",
@@ -429,6 +458,10 @@ def hostile_images(draw: st.DrawFn) -> tuple[str, bytes, Expect]:
         )
     if kind == "mpo":
         return "camera photo (MPO) with GPS", picture("MPO", seed), Expect.EITHER
+    if kind == "rotated":
+        turn = draw(st.sampled_from((3, 6, 8)))
+        photo = picture(draw(st.sampled_from(("JPEG", "MPO"))), seed, (12, 7), turn)
+        return f"phone photo, EXIF orientation {turn}", photo, Expect.EITHER
     if kind == "avif":
         return "AVIF", picture("AVIF", seed), Expect.EITHER
     if kind == "heic":
@@ -464,10 +497,10 @@ def hostile_text_asks(draw: st.DrawFn) -> MintAsk:
 
 
 @st.composite
-def hostile_address_asks(draw: st.DrawFn, collection: str) -> MintAsk:
+def hostile_address_asks(draw: st.DrawFn) -> MintAsk:
     """A good picture sent to a hostile address (`/mint to:`), or by a member who linked one
     without proof (`/wallet set`)."""
-    address = draw(hostile_addresses(collection))
+    address = draw(hostile_addresses())
     image = picture("PNG", draw(st.integers(0, 2**32)))
     if draw(st.booleans()):
         return MintAsk(f"to: {address.kind}", address.expect, image, "Sent", recipient=address.text)
@@ -491,7 +524,7 @@ TEXT_KINDS = (
 )
 
 
-def hostile_mix(count: int, collection: str, seed: int) -> list[MintAsk]:
+def hostile_mix(count: int, seed: int) -> list[MintAsk]:
     """`count` hostile requests cycling through every kind: image bytes, addresses sent to
     (`/mint to:`), names, descriptions and member names (bench/poison.py's mix)."""
     rng = random.Random(seed)
@@ -501,7 +534,7 @@ def hostile_mix(count: int, collection: str, seed: int) -> list[MintAsk]:
         asks += [MintAsk(f"image: {k}", e, data, "Hostile") for k, data, e in image_kinds(rng)]
         asks += [
             MintAsk(f"to: {a.kind}", a.expect, image, "Sent", recipient=a.text)
-            for a in address_kinds(collection, rng)
+            for a in address_kinds(rng)
         ]
         for where, text in TEXT_KINDS:
             label = f"{where}: {text[:12]!r}"
@@ -515,8 +548,8 @@ def hostile_mix(count: int, collection: str, seed: int) -> list[MintAsk]:
     return asks[:count]
 
 
-def hostile_asks(collection: str) -> st.SearchStrategy[MintAsk]:
-    return st.one_of(hostile_image_asks(), hostile_text_asks(), hostile_address_asks(collection))
+def hostile_asks() -> st.SearchStrategy[MintAsk]:
+    return st.one_of(hostile_image_asks(), hostile_text_asks(), hostile_address_asks())
 
 
 @dataclass(frozen=True)
@@ -537,6 +570,44 @@ def mint_cases(draw: st.DrawFn, hostile: st.SearchStrategy[MintAsk]) -> MintCase
     return MintCase(draw(st.permutations([*bad, *good])))
 
 
+def every_image_kind() -> MintCase:
+    """One hostile image of every kind with two good requests: the example every run tries."""
+    bad = [
+        MintAsk(f"image: {k}", e, data, "Hostile") for k, data, e in image_kinds(random.Random(0))
+    ]
+    return MintCase([good_ask(1), *bad, good_ask(2, "JPEG")])
+
+
+def every_text_kind() -> MintCase:
+    """Every trap as a name, as a description and as a member name, with two good requests."""
+    image = picture("PNG", 3)
+    bad = [
+        ask
+        for trap in TEXT_TRAPS
+        for ask in (
+            MintAsk(f"name: {trap!r}", Expect.EITHER, image, f"Art {trap}"),
+            MintAsk(f"description: {trap!r}", Expect.EITHER, image, "Art", f"About {trap}"),
+            MintAsk(f"member name: {trap!r}", Expect.EITHER, image, "Art", requester_name=trap),
+        )
+    ]
+    return MintCase([good_ask(4), *bad, good_ask(5, "GIF")])
+
+
+def every_address_kind() -> MintCase:
+    """Every hostile address sent to (`/mint to:`) and linked (`/wallet set`), with two good
+    requests."""
+    image = picture("PNG", 6)
+    bad = [
+        ask
+        for a in address_kinds(random.Random(0))
+        for ask in (
+            MintAsk(f"to: {a.kind}", a.expect, image, "Sent", recipient=a.text),
+            MintAsk(f"wallet set: {a.kind}", a.expect, image, "Linked", link=a.text),
+        )
+    ]
+    return MintCase([good_ask(7), *bad, good_ask(8, "WEBP")])
+
+
 # ----- airdrop rows ------------------------------------------------------------------------
 
 
@@ -552,7 +623,7 @@ class AirdropLine:
 
 
 @st.composite
-def airdrop_lines(draw: st.DrawFn, collection: str) -> AirdropLine:
+def airdrop_lines(draw: st.DrawFn) -> AirdropLine:
     seed = draw(st.integers(0, 2**32))
     rng = random.Random(seed)
     fresh = Account.from_key(rng.randbytes(32)).address
@@ -568,7 +639,7 @@ def airdrop_lines(draw: st.DrawFn, collection: str) -> AirdropLine:
         platform = rng.choice(("discord", "telegram"))
         return AirdropLine("member", f"{platform}:{user}", Expect.EITHER, fresh, (platform, user))
     if kind == "hostile address":
-        address = draw(hostile_addresses(collection))
+        address = draw(hostile_addresses())
         return AirdropLine(f"address: {address.kind}", address.text, address.expect)
     if kind == "unknown member":
         cell = draw(st.sampled_from(("discord:", "telegram: ", "discord:0", "slack:1", "x:y")))
@@ -580,12 +651,30 @@ def airdrop_lines(draw: st.DrawFn, collection: str) -> AirdropLine:
     return AirdropLine("text", draw(hostile_text(200)), Expect.REFUSED)
 
 
+def every_airdrop_kind() -> list[AirdropLine]:
+    """Every hostile address and unknown member as a row, between good rows."""
+    rng = random.Random(9)
+    fresh = [Account.from_key(rng.randbytes(32)).address for _ in range(3)]
+    return [
+        AirdropLine("address", fresh[0], Expect.EITHER, lands_at=fresh[0]),
+        *(AirdropLine(f"address: {a.kind}", a.text, a.expect) for a in address_kinds(rng)),
+        AirdropLine(
+            "member", "discord:123456789", Expect.EITHER, fresh[1], ("discord", "123456789")
+        ),
+        *(
+            AirdropLine(f"member: {cell!r}", cell, Expect.REFUSED)
+            for cell in ("discord:", "telegram: ", "slack:1", "x:y", "discord:404")
+        ),
+        AirdropLine("formula", '=HYPERLINK("http://x","y")', Expect.REFUSED),
+        AirdropLine("text", "\x00\ud800 " + "x" * 300, Expect.REFUSED),
+        AirdropLine("address", fresh[2], Expect.EITHER, lands_at=fresh[2]),
+    ]
+
+
 @st.composite
-def airdrop_files(draw: st.DrawFn, collection: str) -> list[AirdropLine]:
-    good = draw(st.lists(airdrop_lines(collection).filter(lambda r: r.lands_at), min_size=1))
-    bad = draw(
-        st.lists(airdrop_lines(collection).filter(lambda r: not r.lands_at), min_size=1, max_size=5)
-    )
+def airdrop_files(draw: st.DrawFn) -> list[AirdropLine]:
+    good = draw(st.lists(airdrop_lines().filter(lambda r: r.lands_at), min_size=1))
+    bad = draw(st.lists(airdrop_lines().filter(lambda r: not r.lands_at), min_size=1, max_size=5))
     return draw(st.permutations([*good[:4], *bad]))
 
 
