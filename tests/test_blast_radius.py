@@ -417,7 +417,9 @@ async def test_hostile_airdrop_rows_fail_only_themselves(
             if outcome is None:
                 # Blank rows, comments and a header row are skipped, as the file format says.
                 cell = line.cell.strip()
-                skipped = not cell or cell.startswith("#") or (number == 1 and cell.lower() in HEADERS)
+                skipped = (
+                    not cell or cell.startswith("#") or (number == 1 and cell.lower() in HEADERS)
+                )
                 if line.expect is not Expect.REFUSED or not skipped:
                     ex.problems.append(f"{label}: no outcome reported")
                 continue
