@@ -35,6 +35,7 @@ from bot.errors import ChainError, ConfigError
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
 from bot.web import WebServer
+from bot.web.process import WebProcess
 from bot.web.server import Health
 from bot.withdrawals import Withdrawals
 from db.engine import create_engine, session_factory, upgrade
@@ -348,7 +349,7 @@ async def serve(settings: Settings, console: bool) -> None:
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings) as runtime:
         with stop_signals() as stop:
-            web = web_server(runtime, host=settings.http_host, port=settings.http_port)
+            web = _web(settings, runtime)
             clients = _chat_clients(settings, runtime, web.app)
             base_url = await web.start()
             log.info(
@@ -372,6 +373,18 @@ async def serve(settings: Settings, console: bool) -> None:
                 await asyncio.gather(*chats, *others, return_exceptions=True)  # clean up
                 await web.stop()
                 log.info("stopping")
+
+
+def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
+    """The web server as WEB_SERVER says: in a child process (so that no web request can
+    delay the bot's answers on this event loop), or inline on this one."""
+    if settings.web_server == "inline":
+        return web_server(runtime, host=settings.http_host, port=settings.http_port)
+    process = WebProcess(
+        settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
+    )
+    process.app.router.add_get("/health", health(runtime).handle)
+    return process
 
 
 def _chat_clients(
