@@ -179,16 +179,19 @@ async def _fund_on_local_chain(w3: AsyncWeb3[Any], address: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM, caught from the moment the block starts."""
+def stop_signals(
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM (or `signals`), caught from the moment the block
+    starts."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     try:
         yield stop
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
 
 

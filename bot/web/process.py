@@ -1,12 +1,14 @@
 """The web server as a child process of the bot (WEB_SERVER=process, the default).
 
 Served on the bot's event loop, a burst of web requests delays the bot's answers to Discord
-and Telegram (bench/web.py measures it); in a process of its own it cannot. The bot binds the
+and Telegram (bench/web.py measures it); in a process of its own, at a lower CPU priority, it
+takes only the CPU the bot leaves. The bot binds the
 public socket itself and hands it over, so the address is known at once and connections wait in
 its backlog while the child starts or restarts. The bot's own routes (`/health`, the Telegram
 webhook) are served by the bot on a loopback port of their own, and the child passes requests
 for them on. The child gets only the settings it needs, in its environment: never the key or a
-chat token. It ends with the bot; if it ends before, it is started again after a pause.
+chat token, and runs at a lower CPU priority than the bot. It ends with the bot; if it ends
+before, it is started again after a pause.
 """
 
 from __future__ import annotations
@@ -115,9 +117,9 @@ class WebProcess:
             *forwarded,
             env=self._child_env(),
             stdin=asyncio.subprocess.PIPE,  # never written: closed when the bot ends
+            # The bot's session, so that its niceness counts against the bot's (with autogroup
+            # scheduling, a session of its own would get an equal share of the CPU).
             pass_fds=(fd,),
-            # Its own session: a Ctrl-C in the terminal stops the bot, and the bot stops it.
-            start_new_session=True,
         )
 
     def _child_env(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -38,7 +39,14 @@ async def serve_web(
 ) -> None:
     """Serve the web pages until a stop signal or, when the bot started this process, until
     the bot is gone."""
-    with stop_signals() as stop:
+    beside_the_bot = socket_fd is not None
+    if beside_the_bot:
+        # A Ctrl-C in the terminal reaches the whole process group; the bot stops this process
+        # itself (SIGTERM, or by closing its stdin), after its own work.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with stop_signals(
+        (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
+    ) as stop:
         engine = create_engine(settings.database_url)
         w3 = await client.connect(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
         try:
@@ -64,7 +72,7 @@ async def serve_web(
             sock = socket.socket(fileno=socket_fd) if socket_fd is not None else None
             base_url = await server.start(sock)
             log.info("web server ready on %s (collection %s)", base_url, collection.address)
-            watch = asyncio.ensure_future(_until_stdin_closes() if sock else _forever())
+            watch = asyncio.ensure_future(_until_stdin_closes() if beside_the_bot else _forever())
             waiting = asyncio.ensure_future(stop.wait())
             try:
                 await asyncio.wait([watch, waiting], return_when=asyncio.FIRST_COMPLETED)
