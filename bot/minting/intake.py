@@ -14,20 +14,20 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RequestConflict
 from bot.minting.requests import MintHandle
+from bot.minting.uploads import UploadVault, seal
 from db.engine import insert_unless_present
-from db.models import MintRequest, MintUpload, Phase
+from db.models import MintRequest, Phase
 
 Key = tuple[str, str, str]
 
 # Rows per transaction; a larger burst simply takes several.
 GROUP_LIMIT = 500
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
-_UPLOADS: Table = MintUpload.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -42,8 +42,9 @@ class _Pending:
 
 
 class Intake:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], uploads: UploadVault) -> None:
         self.sessions = sessions
+        self.uploads = uploads
         self._pending: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -82,6 +83,12 @@ class Intake:
         firsts: dict[Key, _Pending] = {}
         for pending in group:
             firsts.setdefault(pending.key, pending)
+        # Sealed before the transaction: the database connection waits for no cipher.
+        sealed = {
+            key: seal(key, pending.upload)
+            for key, pending in firsts.items()
+            if pending.upload is not None
+        }
         async with self.sessions.begin() as session:
             inserted = await session.execute(
                 insert_unless_present(session, _REQUESTS).returning(
@@ -93,13 +100,9 @@ class Intake:
                 [pending.row for pending in firsts.values()],
             )
             created = {(r.platform, r.chat_id, r.message_id): r.id for r in inserted}
-            uploads = [
-                {"request_id": created[key], "data": pending.upload}
-                for key, pending in firsts.items()
-                if key in created and pending.upload is not None
-            ]
-            if uploads:
-                await session.execute(insert(_UPLOADS), uploads)
+            await self.uploads.store(
+                session, {created[key]: s for key, s in sealed.items() if key in created}
+            )
             taken = [key for key in firsts if key not in created]
             existing = {}
             if taken:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import Collection
@@ -48,6 +48,7 @@ from bot.errors import (
 from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepared
 from bot.minting.intake import Intake
 from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission
+from bot.minting.uploads import PREPARING, UploadVault
 from db.models import (
     ChainTx,
     DropClaim,
@@ -83,7 +84,7 @@ LOST_UPLOAD = "The uploaded image was lost before it could be stored; please sen
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
 # for a whole group at once (executemany), each guarded by the phase it leaves.
-_PREPARING = (Phase.RECEIVED, Phase.STORED)
+_PREPARING = PREPARING
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
 _STORE = (
     update(_REQUESTS)
@@ -163,7 +164,8 @@ class MintService:
         engine.own("mint_batch", self.tx_events())
         self.chain = chain
         self.content = content
-        self._intake = Intake(sessions)
+        self._uploads = UploadVault(sessions)
+        self._intake = Intake(sessions, self._uploads)
         self._contents = ContentWorkers(
             content.directory,
             ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
@@ -435,6 +437,7 @@ class MintService:
         """Reconcile nonces and resume every unfinished request from its committed phase."""
         await retry_transient(self.engine.reconcile, what="nonce reconciliation")
         await self._contents.start()
+        await self._uploads.scrub()
         # received -> stored -> queued, a group at a time: each arrow is still one committed
         # transaction, shared by the group.
         self._spawn(self._run_steps(self._received, self._prepare_group, "preparing", 5))
@@ -512,14 +515,7 @@ class MintService:
                     break  # the rest waits for the next group: memory stays bounded
                 group.append(request)
                 budget -= size or 0
-            uploads = {
-                row.request_id: row.data
-                for row in await session.execute(
-                    select(MintUpload.request_id, MintUpload.data).where(
-                        MintUpload.request_id.in_([r.id for r in group])
-                    )
-                )
-            }
+            uploads = await self._uploads.open(session, group)
         if not group:
             return False
         prepared = await self._contents.prepare(
@@ -570,14 +566,8 @@ class MintService:
                     ],
                 )
             # The bytes are kept until the request has left preparation, whichever way.
-            await session.execute(
-                delete(MintUpload).where(
-                    MintUpload.request_id.in_([r.id for r in group]),
-                    MintUpload.request_id.in_(
-                        select(MintRequest.id).where(MintRequest.phase.not_in(_PREPARING))
-                    ),
-                )
-            )
+            await self._uploads.shred(session, [r.id for r in group])
+        await self._uploads.scrub()
         self._queued.set()
         if ended:
             self._finalised.set()
