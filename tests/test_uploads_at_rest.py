@@ -34,7 +34,7 @@ from tests.support import Inbox, answered, submission
 pytestmark = pytest.mark.db
 
 # The revision just before the migration that seals uploads, and its request table.
-BEFORE_SEALING = "0007"
+BEFORE_SEALING = "0008"
 _REQUESTS_BEFORE_SEALING = sa.table(
     "mint_request",
     *(

@@ -1,7 +1,7 @@
 """sealed uploads: each upload encrypted under a key of its own, in `upload_key`
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30
 
 Uploads waiting in `mint_upload` at the upgrade (requests received but not yet prepared) are
@@ -22,7 +22,7 @@ from alembic import op
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
