@@ -56,6 +56,7 @@ from db.models import (
     Phase,
     PlatformUser,
     aware_utc,
+    storable,
     utcnow,
 )
 
@@ -388,7 +389,7 @@ class Drops:
                 drop_id,
                 platform,
                 user_id,
-                user_name[:256],
+                storable(user_name, 256),
                 frozenset(roles),
                 is_member,
                 reply_to,

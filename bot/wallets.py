@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.recipients import user_address
-from db.models import PlatformUser, WalletChallenge, aware_utc, utcnow
+from db.models import PlatformUser, WalletChallenge, aware_utc, storable, utcnow
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
@@ -167,7 +167,7 @@ async def _link(
     if user is None:
         user = PlatformUser(platform=platform, user_id=user_id)
         session.add(user)
-    user.display_name = display_name[:256]
+    user.display_name = storable(display_name, 256)
     user.address = address
     user.address_verified = verified
     user.linked_at = utcnow()

@@ -8,6 +8,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -29,6 +30,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# NUL (PostgreSQL text refuses it) and lone surrogates (they have no UTF-8 form).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with what no database could store replaced by
+    U+FFFD: for what members send that is kept as given (display names, refused input)."""
+    return _UNSTORABLE.sub("\ufffd", text[:limit])
 
 
 def aware_utc(moment: datetime) -> datetime:

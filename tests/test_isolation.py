@@ -308,3 +308,29 @@ async def test_a_group_whose_preparation_keeps_failing_ends_and_the_rest_go_on(
     fine = submission("951", image=png(951))
     await runtime.service.submit(fine)
     assert (await answered(runtime, inbox, fine.key)).minted
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\ud800b"])
+async def test_text_no_database_can_store_fails_only_its_own_request(
+    bot: tuple[Runtime, Inbox], text: str
+):
+    """NUL (PostgreSQL refuses it) and a lone surrogate (no UTF-8 form) in a name, a
+    description or a display name, recorded in the same group commit as a good request."""
+    runtime, inbox = bot
+    hostile = [
+        submission("970", name=text),
+        submission("971", description=text),
+        submission("972", requester_name=text),
+    ]
+    good = submission("973")
+    handles = await asyncio.gather(
+        *(runtime.service.submit(s) for s in [*hostile, good]), return_exceptions=True
+    )
+    assert not any(isinstance(h, BaseException) for h in handles), handles
+    for s in hostile[:2]:
+        result = await answered(runtime, inbox, s.key)
+        assert result.phase == Phase.REJECTED and "control characters" in (
+            result.failure_reason or ""
+        )
+    assert (await answered(runtime, inbox, hostile[2].key)).minted  # the name is cleaned
+    assert (await answered(runtime, inbox, good.key)).minted

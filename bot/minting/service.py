@@ -57,6 +57,7 @@ from db.models import (
     Phase,
     PlatformUser,
     aware_utc,
+    storable,
     utcnow,
 )
 
@@ -250,11 +251,11 @@ class MintService:
             "message_id": submission.message_id,
             "fingerprint": submission.fingerprint(),
             "requester_id": submission.requester_id,
-            "requester_name": submission.requester_name[:256],
+            "requester_name": storable(submission.requester_name, 256),
             "community_id": submission.community_id,
             "reply_to": json.dumps(submission.reply_to) if submission.reply_to else None,
-            "name": submission.name[:10_000],
-            "description": submission.description[:10_000],
+            "name": storable(submission.name, 10_000),
+            "description": storable(submission.description, 10_000),
             "upload_digest": hashlib.sha256(submission.image).hexdigest(),
             "requested_recipient": (submission.recipient or None) if problem is None else None,
             "phase": Phase.RECEIVED if problem is None else Phase.REJECTED,
