@@ -76,13 +76,9 @@ class _Pending:
 
 class Intake:
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        uploads: UploadVault,
-        limits: RateLimits | None = None,
+        self, sessions: async_sessionmaker[AsyncSession], limits: RateLimits | None = None
     ) -> None:
         self.sessions = sessions
-        self.uploads = uploads
         self.limits = limits or RateLimits()
         self._pending: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
@@ -162,7 +158,7 @@ class Intake:
                 for key in reopened
                 if existing[key].phase == Phase.FAILED and existing[key].token_id is None
             }
-            await self.uploads.store(session, uploads)
+            await UploadVault.store(session, uploads)
             # Another process recorded these keys between our look and our insert.
             raced = [key for key in fresh if key not in created and key not in refused]
             if raced:

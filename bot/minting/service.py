@@ -204,9 +204,7 @@ class MintService:
         self.content = content
         self._uploads = UploadVault(sessions)
         self._intake = Intake(
-            sessions,
-            self._uploads,
-            RateLimits(communities.user_limit, communities.community_limit),
+            sessions, RateLimits(communities.user_limit, communities.community_limit)
         )
         self._contents = ContentWorkers(
             content.directory,
