@@ -231,8 +231,15 @@ class MintService:
     def check_size(self, size: int) -> None:
         """Refuse an upload by its size alone, before anyone downloads it."""
         if size > self.settings.max_image_bytes:
-            limit = self.settings.max_image_bytes / 1e6
-            raise ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
+            raise self.too_big(size)
+
+    def too_big(self, size: int | None) -> ImageRejected:
+        """The refusal of an upload over the size cap; `size` is None when a download was
+        stopped at the cap before its end."""
+        limit = self.settings.max_image_bytes / 1e6
+        if size is None:
+            return ImageRejected(f"That file is over the limit of {limit:g} MB.")
+        return ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
 
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
