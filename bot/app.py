@@ -267,6 +267,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 public_base_url=settings.public_base_url,
                 chain_id=chain.chain_id,
                 allow_unverified=settings.allow_unverified_wallets,
+                collection_address=collection.address,
             )
             withdrawals = Withdrawals(
                 sessions=sessions,

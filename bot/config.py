@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -110,6 +111,8 @@ class Settings:
     http_port: int
     rpc_timeout: float = 10.0
     poll_interval: float = 2.0
+    answer_max_attempts: int = 100
+    answer_give_up_after: timedelta = timedelta(hours=24)
     crash_at: str | None = None
     discord_token: Secret | None = field(default=None, repr=False)
     discord_dev_guild_id: int | None = None
@@ -441,5 +444,7 @@ def load_settings(
         http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
         rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
         poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
+        answer_max_attempts=_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
+        answer_give_up_after=timedelta(hours=_number(env, "ANSWER_GIVE_UP_HOURS", 24, low=0)),
         crash_at=crash_at,
     )

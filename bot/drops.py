@@ -56,11 +56,15 @@ from db.models import (
     Phase,
     PlatformUser,
     aware_utc,
+    storable,
     utcnow,
 )
 
 # The platform of every claim's mint request; its chat is the drop's ID.
 DROP_PLATFORM = "drop"
+# The answer address of an airdropped edition: nobody asked in a chat, so once decided it
+# counts as answered without a message (the airdrop command reports it).
+NOBODY_TO_TELL: dict[str, object] = {"nobody": True}
 # Room after the drop's name for " #12345 of 12345".
 DROP_NAME_MAX = NAME_MAX - 20
 CSV_COLUMNS = (
@@ -385,7 +389,7 @@ class Drops:
                 drop_id,
                 platform,
                 user_id,
-                user_name[:256],
+                storable(user_name, 256),
                 frozenset(roles),
                 is_member,
                 reply_to,
@@ -412,7 +416,7 @@ class Drops:
                 str(user_id),
                 frozenset(),
                 False,
-                None,
+                NOBODY_TO_TELL,
                 source,
                 asyncio.get_running_loop().create_future(),
                 granted_to=address,
@@ -692,6 +696,8 @@ class Drops:
         self.service.add_notifier(DROP_PLATFORM, self._notify)
 
     async def _notify(self, result: MintResult) -> None:
+        if result.reply_to == NOBODY_TO_TELL:
+            return  # an airdrop: nobody asked in a chat; the outcome is recorded, not told
         platform = result.message_id.split(":", 1)[0]
         notifier = self._notifiers.get(platform)
         if notifier is None:

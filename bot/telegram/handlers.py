@@ -208,6 +208,9 @@ class Handlers:
             won = not handle.duplicate
         except RequestConflict:
             won = False
+        except RequestRejected as err:  # a rate limit, decided as the request was recorded
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
         if not won:  # another request for this image was recorded first; its reply answers
             await self._already(message, key, placeholder)
 
