@@ -36,6 +36,7 @@ from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
 from bot.communities import Asker, Communities
 from bot.config import Settings
+from bot.content.images import UNPROCESSABLE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import (
@@ -81,7 +82,6 @@ IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SEN
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
 REPEAT_WINDOW = timedelta(hours=24)
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
-UNPROCESSABLE = "This file could not be processed; please try another."
 # Group-level failures a request may take part in (see MintRequest.attempts). The group it
 # joins halves with each, so by the last it is alone: 100 -> 50 -> ... -> 1 in 7 steps.
 MAX_GROUP_ATTEMPTS = 9
@@ -206,7 +206,12 @@ class MintService:
         )
         self._contents = ContentWorkers(
             content.directory,
-            ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+            ImageLimits(
+                settings.max_image_bytes,
+                settings.max_image_pixels,
+                settings.max_image_frames,
+                settings.image_cpu_seconds,
+            ),
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
