@@ -290,6 +290,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 service=service,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
+                max_image_frames=settings.max_image_frames,
             )
             runtime = Runtime(
                 settings,

@@ -99,6 +99,8 @@ class Settings:
     database_url: str
     max_image_bytes: int
     max_image_pixels: int
+    max_image_frames: int
+    image_cpu_seconds: float
     batch_max_size: int
     content_workers: int
     user_mints_per_minute: int
@@ -432,6 +434,8 @@ def load_settings(
         database_url=database_url,
         max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
+        max_image_frames=_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
+        image_cpu_seconds=_number(env, "IMAGE_CPU_SECONDS", 10, low=0.1),
         batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
         content_workers=_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
         user_mints_per_minute=_int(env, "USER_MINTS_PER_MINUTE", 5, low=0),

@@ -220,12 +220,14 @@ class Drops:
         service: MintService,
         max_image_bytes: int,
         max_image_pixels: int,
+        max_image_frames: int,
     ) -> None:
         self.sessions = sessions
         self.content = content
         self.service = service
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
+        self.max_image_frames = max_image_frames
         self._notifiers: dict[str, Notifier] = {}
         self._pending: list[_PendingClaim] = []
         self._writer: asyncio.Task[None] | None = None
@@ -263,7 +265,11 @@ class Drops:
         if ends is not None and ends <= starts:
             raise RequestRejected("The drop must end after it starts.")
         checked = await asyncio.to_thread(
-            check_image, image, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels
+            check_image,
+            image,
+            max_bytes=self.max_image_bytes,
+            max_pixels=self.max_image_pixels,
+            max_frames=self.max_image_frames,
         )
         image_cid = await asyncio.to_thread(self.content.put_file, checked.data)
         drop = Drop(

@@ -36,6 +36,7 @@ from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
 from bot.communities import Asker, Communities
 from bot.config import Settings
+from bot.content.images import UNPROCESSABLE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import (
@@ -82,7 +83,6 @@ IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SEN
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
 REPEAT_WINDOW = timedelta(hours=24)
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
-UNPROCESSABLE = "This file could not be processed; please try another."
 # Group-level failures a request may take part in (see MintRequest.attempts). The group it
 # joins halves with each, so by the last it is alone: 100 -> 50 -> ... -> 1 in 7 steps.
 MAX_GROUP_ATTEMPTS = 9
@@ -208,7 +208,12 @@ class MintService:
         )
         self._contents = ContentWorkers(
             content.directory,
-            ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+            ImageLimits(
+                settings.max_image_bytes,
+                settings.max_image_pixels,
+                settings.max_image_frames,
+                settings.image_cpu_seconds,
+            ),
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
@@ -274,8 +279,15 @@ class MintService:
     def check_size(self, size: int) -> None:
         """Refuse an upload by its size alone, before anyone downloads it."""
         if size > self.settings.max_image_bytes:
-            limit = self.settings.max_image_bytes / 1e6
-            raise ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
+            raise self.too_big(size)
+
+    def too_big(self, size: int | None) -> ImageRejected:
+        """The refusal of an upload over the size cap; `size` is None when a download was
+        stopped at the cap before its end."""
+        limit = self.settings.max_image_bytes / 1e6
+        if size is None:
+            return ImageRejected(f"That file is over the limit of {limit:g} MB.")
+        return ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
 
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
