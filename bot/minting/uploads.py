@@ -49,6 +49,7 @@ class SealedUpload:
 
 
 def associated_data(request: RequestKey) -> bytes:
+    """What binds a sealed upload to its request: authenticated, not encrypted."""
     return json.dumps(["mint_upload", 1, *request]).encode()
 
 
