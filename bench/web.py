@@ -5,9 +5,10 @@
 
 The bot runs as `python -m bot run` (its web server as it ships) against the Discord emulator
 (tests/discord_server.py) and an anvil with automine. First it mints the tokens the web load
-asks for: 24 noise images, 4 of them larger than one 256 KiB IPFS block. Then each round runs
-three bursts of N `/mint` interactions dispatched at once, each after the previous one's mints
-are answered:
+asks for: 24 noise images, 4 of them larger than one 256 KiB IPFS block, and sends the web load
+once to each server without a burst (a steady state, not a cold start, is measured). Then each
+round runs three bursts of N `/mint` interactions dispatched at once, each after the previous
+one's mints are answered:
 
 1. quiet: nothing else running;
 2. floor: a load generator in its own process (bench/http_load.py) sends R requests from C
@@ -205,6 +206,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     raise RuntimeError(f"only {seeded.minted} of {len(seeds)} seeds were minted")
                 pages = max(1, (len(seeds) + args.interactions) // 12)
                 plan = web_plan(seeded, discord.guild_id, min(pages, 10))
+                for server in (floor, base):  # steady state: caches warm, processes started
+                    await (await web_load(server, plan, args.requests, args.clients))[1]
                 for _ in range(args.rounds):
                     quiet = await bench.quiet()
                     floor_burst, floor_load = await bench.under_load(floor, plan)
