@@ -225,8 +225,9 @@ class RateScope(Base):
 
 
 class MintUpload(Base):
-    """The uploaded bytes of a request, committed with it and deleted once the request is
-    queued (or rejected): one transaction, so a recorded request always has its bytes."""
+    """The uploaded bytes of a request, sealed (AES-256-GCM, its key in `upload_key`),
+    committed with it and deleted once the request is queued (or rejected): one transaction,
+    so a recorded request always has its bytes."""
 
     __tablename__ = "mint_upload"
 
@@ -442,3 +443,38 @@ class SigningAudit(Base):
     max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
     gas_limit: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UploadKey(Base):
+    """The key of one sealed upload, in a row of its own so that it can be destroyed alone:
+    deleted once its request is prepared, it leaves every copy of the upload unreadable.
+    Deleting the upload deletes its key too."""
+
+    __tablename__ = "upload_key"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("mint_upload.request_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TokenOwner(Base):
+    """A minted token's owner as the chain last said (`ownerOf`), and when it was last asked.
+
+    The web pages ask the chain again at most once a minute per token, whichever process serves
+    them: a process takes the turn by moving `checked_at` with a conditional UPDATE. The chain's
+    answer holds while the database still says what it said then (`recorded_owner`, the mint's
+    recipient or a confirmed withdrawal's address); once the bot moves the token itself, the
+    database's newer word wins until the next check.
+    """
+
+    __tablename__ = "token_owner"
+
+    token_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    recorded_owner: Mapped[str] = mapped_column(String(42))
+    owner: Mapped[str | None] = mapped_column(String(42))  # None until the chain answered
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The explorer's address page lists the tokens sent to an address a page at a time.
+Index("ix_mint_request_recipient", MintRequest.recipient, MintRequest.id)
