@@ -93,6 +93,8 @@ class TelegramServer:
         self.downloads: list[str] = []  # file paths the bot fetched
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0  # every update_id below this was acknowledged by an offset
+        self._confirmed_ids: set[int] = set()  # webhook deliveries answered 2xx
+        self.webhook_answers: list[int] = []  # the HTTP status of every webhook delivery
         self._new_update = asyncio.Condition()
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -246,6 +248,16 @@ class TelegramServer:
         self._updates.append(update)
         self._wake()
 
+    def confirmed(self, update: dict[str, Any]) -> bool:
+        """Whether the bot acknowledged `update` (a later getUpdates offset, or a 2xx answer to
+        its webhook delivery): Telegram would not deliver it again."""
+        update_id = update["update_id"]
+        return update_id < self._confirmed or update_id in self._confirmed_ids
+
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """Updates held for the bot until a getUpdates offset confirms them."""
+        return list(self._updates)
+
     def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
         """The next `times` calls of `method` answer 429 Too Many Requests."""
         self._throttled.setdefault(method, []).extend([retry_after] * times)
@@ -315,13 +327,19 @@ class TelegramServer:
         headers = {}
         if self.webhook.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        # Telegram retries until the webhook answers 2xx, waiting longer each time (here up
+        # to a second, for about two minutes: long enough for a bot to restart).
+        wait = 0.05
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):  # Telegram retries until the webhook answers 2xx
+            for _ in range(150):
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.post(self.webhook["url"], json=update, headers=headers) as r:
+                        self.webhook_answers.append(r.status)
                         if r.status < 300:
+                            self._confirmed_ids.add(update["update_id"])
                             return
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 1.0)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != TOKEN:

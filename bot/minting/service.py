@@ -219,6 +219,7 @@ class MintService:
             "failure_reason": problem,
         }
         handle = await self._intake.record(row, submission.image if problem is None else None)
+        crash_point("after_submit", self.settings.crash_at)
         if not handle.duplicate:
             (self._received if problem is None else self._finalised).set()
         return handle

@@ -6,7 +6,6 @@ image mints once however many replies ask, and the token goes to whoever posted 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -106,7 +105,6 @@ def register(bot: TelegramBot) -> None:
     DropHandlers(bot).register(images, new)
     add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.edited))
     add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.not_an_image))
-    bot.app.add_error_handler(on.error)
 
 
 class Handlers:
@@ -183,7 +181,7 @@ class Handlers:
         # Answer first, at once even under a burst; the checks that touch the database, the
         # download and the rest follow, and edit this reply.
         async with self.replies.acknowledging():
-            placeholder = await _reply(message, MINTING)
+            placeholder = await self.bot.acknowledge(message, lambda: _reply(message, MINTING))
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
@@ -232,8 +230,10 @@ class Handlers:
         """Tell a second asker the image is taken care of; for a re-delivered update (its own
         request is the one recorded, and its answer is on its way) remove the extra reply."""
         recorded = await self.service.find(*key)
-        asked = (recorded.reply_to or {}).get("request_message_id") if recorded else None
-        if asked == message.message_id:
+        reply_to = (recorded.reply_to or {}) if recorded else {}
+        if reply_to.get("message_id") == placeholder.message_id:
+            return  # handled again after a restart: this reply is the request's own
+        if reply_to.get("request_message_id") == message.message_id:
             await placeholder.delete()
         else:
             await placeholder.edit_text(ALREADY)
@@ -421,6 +421,8 @@ class Handlers:
             creators = counts.pop("creators", 0)
             lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
             text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+            if given_up := await self.bot.given_up_in(chat.id):
+                text += f"\nUpdates given up after failing repeatedly: {given_up}"
         else:
             text = await self._config(community, context.args or [])
         await _reply(message, text)
@@ -442,15 +444,6 @@ class Handlers:
             changes["announce_channel_id"] = {"here": community, "off": None}.get(target, target)
         config = await self.communities.configure("telegram", community, **changes)
         return describe(config)
-
-    async def error(self, update: object, context: Context) -> None:
-        """A handler failed: log it, tell the user if there is one, keep running."""
-        log.error("telegram: handling an update failed", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message is not None:
-            with contextlib.suppress(TelegramError):
-                await _reply(
-                    update.effective_message, "Something went wrong on my side; try again."
-                )
 
 
 def describe(config: CommunityConfig) -> str:
