@@ -205,14 +205,19 @@ def mint(
 
 
 @cli.command()
-@click.argument("key")
+@click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def status(key: str, as_json: bool) -> None:
-    """Show the request with KEY (platform:chat:message, or a `mint --key` value)."""
+def status(key: str | None, as_json: bool) -> None:
+    """Show the request with KEY (platform:chat:message, or a `mint --key` value). Without KEY:
+    chat updates waiting to be handled, and those given up with their last error."""
     from bot.app import local_node, open_runtime
     from bot.console import render_result
 
     settings = _settings()
+    if key is None:
+        with local_node(settings):
+            _run(_inbox_summary, settings, as_json)
+        return
     if key.count(":") < 2:
         key = f"cli:cli:{key}"
     platform, chat, message = key.split(":", 2)
@@ -229,6 +234,37 @@ def status(key: str, as_json: bool) -> None:
     with local_node(settings):
         found = _run(go)
     sys.exit(0 if found else EXIT_CHECK_FAILED)
+
+
+async def _inbox_summary(settings: Settings, as_json: bool) -> None:
+    from bot.app import open_runtime
+
+    async with open_runtime(settings, start=False) as runtime:
+        counts = await runtime.inbox.counts()
+        given_up = await runtime.inbox.given_up()
+    if as_json:
+        rows = [
+            {
+                "platform": e.platform,
+                "update_id": e.update_id,
+                "received_at": e.received_at.isoformat() if e.received_at else None,
+                "given_up_at": e.given_up_at.isoformat() if e.given_up_at else None,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+            }
+            for e in given_up
+        ]
+        click.echo(json.dumps({"inbox": {**counts, "given_up_updates": rows}}))
+        return
+    click.echo(
+        f"chat updates: {counts['waiting']} waiting to be handled, {counts['given_up']} given up"
+    )
+    for e in given_up:
+        when = f"{e.given_up_at:%Y-%m-%d %H:%M:%S} UTC" if e.given_up_at else ""
+        click.echo(
+            f"  given up {when}: {e.platform} update {e.update_id} after {e.attempts} "
+            f"attempts: {e.last_error}"
+        )
 
 
 @cli.command()

@@ -100,6 +100,8 @@ class TelegramServer:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._ids = itertools.count(10_000)
         self._throttled: dict[str, list[int]] = {}
+        self._refusals: dict[str, list[tuple[int, str]]] = {}
+        self.delivered: list[dict[str, Any]] = []  # every update pushed to the bot, in order
         self._runner: web.AppRunner | None = None
         self._pushing: set[asyncio.Task[None]] = set()
         self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "mintbot"}
@@ -234,6 +236,7 @@ class TelegramServer:
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
+        self.delivered.append(update)
         self.deliver(update)
         return update
 
@@ -261,6 +264,11 @@ class TelegramServer:
     def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
         """The next `times` calls of `method` answer 429 Too Many Requests."""
         self._throttled.setdefault(method, []).extend([retry_after] * times)
+
+    def refuse(self, method: str, code: int, description: str, times: int = 1) -> None:
+        """The next `times` calls of `method` fail with HTTP `code` (a 5xx: Telegram's side
+        is having trouble)."""
+        self._refusals.setdefault(method, []).extend([(code, description)] * times)
 
     # ----- what users see ----------------------------------------------------------------------
 
@@ -367,6 +375,9 @@ class TelegramServer:
                 f"Too Many Requests: retry after {retry_after}",
                 parameters={"retry_after": retry_after},
             )
+        if self._refusals.get(method):
+            code, description = self._refusals[method].pop(0)
+            return _error(code, description)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")

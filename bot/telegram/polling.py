@@ -67,8 +67,8 @@ class Polling:
         offset: int | None = None
         while True:
             updates = await self._retrying("getUpdates", functools.partial(self._fetch, offset))
-            crash_point("after_fetch", self.crash_at)
             if updates:
+                crash_point("after_fetch", self.crash_at)
                 wanted = [u for u in updates if self.acts_on(u)]
                 try:
                     entries = await self.inbox.record_many(
