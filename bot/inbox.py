@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import insert_unless_present
@@ -369,13 +369,17 @@ class DurableInbox:
         return [None] * len(entry_ids)
 
     async def _commit_acknowledged(self, group: list[tuple[int, dict[str, Any]]]) -> list[None]:
+        latest = dict(group)  # one per entry: the last said
         async with self.sessions.begin() as session:
-            for entry_id, acknowledgement in dict(group).items():  # the latest wins
-                await session.execute(
-                    update(InboxUpdate)
-                    .where(InboxUpdate.id == entry_id)
-                    .values(acknowledgement=orjson.dumps(acknowledgement).decode())
-                )
+            await session.execute(
+                update(_INBOX)
+                .where(_INBOX.c.id == bindparam("entry_id"))
+                .values(acknowledgement=bindparam("shown")),
+                [
+                    {"entry_id": entry_id, "shown": orjson.dumps(shown).decode()}
+                    for entry_id, shown in latest.items()
+                ],
+            )
         return [None] * len(group)
 
 

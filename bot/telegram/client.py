@@ -33,7 +33,7 @@ from bot.inbox import InboxEntry
 from bot.minting.requests import MintResult
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
-from bot.telegram.polling import Polling
+from bot.telegram.polling import Polling, UpdatesRequest
 from bot.telegram.render import NO_PREVIEW, announcement_html, result_html
 from bot.telegram.transport import AiohttpRequest
 
@@ -73,6 +73,7 @@ class TelegramBot:
         self.service = runtime.service
         self.webhook_url = settings.telegram_webhook_url
         self._webhook_secret = settings.telegram_webhook_secret
+        self._updates_request = UpdatesRequest()
         builder = (
             Application.builder()
             .token(settings.telegram_token.reveal())
@@ -86,7 +87,7 @@ class TelegramBot:
             )
             .concurrent_updates(CONCURRENT_UPDATES)
             .request(AiohttpRequest(connections=64))
-            .get_updates_request(AiohttpRequest(connections=1))
+            .get_updates_request(self._updates_request)
             .post_init(self._post_init)
         )
         # No Updater: updates come in through the inbox (`Polling`, `webhook`).
@@ -116,6 +117,7 @@ class TelegramBot:
             if self.webhook_url is None:
                 polling = Polling(
                     self.app.bot,
+                    self._updates_request,
                     self.inbox,
                     acts_on=self.acts_on,
                     take=self.take,
@@ -164,6 +166,7 @@ class TelegramBot:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode(), self._webhook_secret.reveal().encode()):
             return web.Response(status=403)
+        await self._ready.wait()  # after a restart, Telegram may post before we are set up
         try:
             payload = await request.json()
             update = Update.de_json(payload, self.app.bot)

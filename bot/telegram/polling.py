@@ -14,7 +14,7 @@ import datetime as dtm
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
 from bot.chain.engine import crash_point
 from bot.errors import MintbotError
 from bot.inbox import DurableInbox, InboxEntry
+from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,20 @@ class TelegramUnreachable(MintbotError):
     """Polling failed too many times in a row."""
 
 
+class UpdatesRequest(AiohttpRequest):
+    """getUpdates' own connection, which keeps the last answer as Telegram sent it (through
+    PTB's parsing hook), so updates are stored raw rather than re-serialised from PTB's
+    objects (that cost about 90 µs an update)."""
+
+    def __init__(self) -> None:
+        super().__init__(connections=1)
+        self.last_answer: Any = None
+
+    def parse_json_payload(self, payload: bytes) -> Any:  # type: ignore[override]
+        self.last_answer = AiohttpRequest.parse_json_payload(payload)
+        return self.last_answer
+
+
 class Polling:
     """The fetch loop. `acts_on(update)` says whether any handler would act on an update
     (only those are recorded); `take(entry, update)` hands a fresh one to its handlers."""
@@ -47,6 +62,7 @@ class Polling:
     def __init__(
         self,
         bot: Bot,
+        updates_request: UpdatesRequest,
         inbox: DurableInbox,
         *,
         acts_on: Callable[[Update], bool],
@@ -54,6 +70,7 @@ class Polling:
         crash_at: str | None = None,
     ) -> None:
         self.bot = bot
+        self.updates_request = updates_request
         self.inbox = inbox
         self.acts_on = acts_on
         self.take = take
@@ -65,24 +82,38 @@ class Polling:
         row, and at once if Telegram refuses the token."""
         await self._retrying("deleteWebhook", self.bot.delete_webhook)
         offset: int | None = None
+        page = await self._page(offset)
         while True:
-            updates = await self._retrying("getUpdates", functools.partial(self._fetch, offset))
-            if updates:
+            fresh: list[tuple[InboxEntry, Update]] = []
+            if page:
                 crash_point("after_fetch", self.crash_at)
-                wanted = [u for u in updates if self.acts_on(u)]
+                wanted = [(update, raw) for update, raw in page if self.acts_on(update)]
                 try:
                     entries = await self.inbox.record_many(
-                        "telegram", [(str(u.update_id), u.to_dict()) for u in wanted]
+                        "telegram", [(str(update.update_id), raw) for update, raw in wanted]
                     )
                 except Exception as err:  # the offset stays: Telegram keeps the page for us
                     await self._failed("recording updates", err)
+                    page = await self._page(offset)
                     continue
                 crash_point("after_inbox_commit", self.crash_at)
-                for entry, update in zip(entries, wanted, strict=True):
-                    if entry.fresh:
-                        self.take(entry, update)
-                offset = updates[-1].update_id + 1
+                fresh = [(e, u) for e, (u, _) in zip(entries, wanted, strict=True) if e.fresh]
+                offset = page[-1][0].update_id + 1
             self._failures = 0
+            # The next request goes out before this page's handlers start, not behind them.
+            following = asyncio.ensure_future(self._page(offset))
+            for entry, update in fresh:
+                self.take(entry, update)
+            page = await following
+
+    async def _page(self, offset: int | None) -> list[tuple[Update, dict[str, Any]]]:
+        """The next page: each update, and its JSON as Telegram sent it."""
+        updates = await self._retrying("getUpdates", functools.partial(self._fetch, offset))
+        answer = self.updates_request.last_answer
+        raw = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(raw, list) or len(raw) != len(updates):
+            raw = [update.to_dict() for update in updates]
+        return list(zip(updates, raw, strict=True))
 
     async def _fetch(self, offset: int | None) -> tuple[Update, ...]:
         return await self.bot.get_updates(
