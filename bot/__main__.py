@@ -208,15 +208,16 @@ def mint(
 @click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def status(key: str | None, as_json: bool) -> None:
-    """Show the request with KEY (platform:chat:message, or a `mint --key` value). Without KEY:
-    chat updates waiting to be handled, and those given up with their last error."""
+    """Show the request with KEY (platform:chat:message, or a `mint --key` value); without
+    KEY, what needs an admin's eye: answers that could not be delivered, and chat updates
+    waiting to be handled or given up (with their last error)."""
     from bot.app import local_node, open_runtime
     from bot.console import render_result
 
     settings = _settings()
     if key is None:
         with local_node(settings):
-            _run(_inbox_summary, settings, as_json)
+            _run(_print_summary, settings, as_json)
         return
     if key.count(":") < 2:
         key = f"cli:cli:{key}"
@@ -236,12 +237,13 @@ def status(key: str | None, as_json: bool) -> None:
     sys.exit(0 if found else EXIT_CHECK_FAILED)
 
 
-async def _inbox_summary(settings: Settings, as_json: bool) -> None:
+async def _print_summary(settings: Settings, as_json: bool) -> None:
     from bot.app import open_runtime
 
     async with open_runtime(settings, start=False) as runtime:
-        counts = await runtime.inbox.counts()
-        given_up = await runtime.inbox.given_up()
+        total, given_up = await runtime.service.undeliverable()
+        updates = await runtime.inbox.counts()
+        updates_given_up = await runtime.inbox.given_up()
     if as_json:
         rows = [
             {
@@ -252,14 +254,22 @@ async def _inbox_summary(settings: Settings, as_json: bool) -> None:
                 "attempts": e.attempts,
                 "last_error": e.last_error,
             }
-            for e in given_up
+            for e in updates_given_up
         ]
-        click.echo(json.dumps({"inbox": {**counts, "given_up_updates": rows}}))
+        summary = {
+            "undeliverable": total,
+            "latest": [_result_json(r) for r in given_up],
+            "inbox": {**updates, "given_up_updates": rows},
+        }
+        click.echo(json.dumps(summary))
         return
+    click.echo(f"answers given up as undeliverable: {total}")
+    for result in given_up:
+        click.echo(f"  {result.key}  {result.phase}  {result.answer_error or ''}")
     click.echo(
-        f"chat updates: {counts['waiting']} waiting to be handled, {counts['given_up']} given up"
+        f"chat updates: {updates['waiting']} waiting to be handled, {updates['given_up']} given up"
     )
-    for e in given_up:
+    for e in updates_given_up:
         when = f"{e.given_up_at:%Y-%m-%d %H:%M:%S} UTC" if e.given_up_at else ""
         click.echo(
             f"  given up {when}: {e.platform} update {e.update_id} after {e.attempts} "
@@ -367,12 +377,13 @@ def airdrop(file: Path, drop_id: int) -> None:
     from bot.app import local_node, open_runtime
 
     settings = _settings()
-    rows, bad = read_rows(file.read_text(encoding="utf-8-sig"))
+    text = file.read_text(encoding="utf-8-sig")
     # Wide enough for whole addresses and reasons when the output is a file or a pipe.
     console = Console() if sys.stdout.isatty() else Console(width=200)
 
     async def go() -> list[Any]:
         async with open_runtime(settings) as runtime:
+            rows, bad = read_rows(text, collection=runtime.collection.address)
             with Progress(console=console, transient=True) as progress:
                 decided = progress.add_task("giving editions", total=len(rows))
                 minted = progress.add_task("minting", total=len(rows))
@@ -386,10 +397,11 @@ def airdrop(file: Path, drop_id: int) -> None:
                     if not first or outcome.request_id is None:
                         progress.advance(minted)
 
-                return await run_airdrop(runtime.drops, runtime.service, drop_id, rows, advance)
+                given = await run_airdrop(runtime.drops, runtime.service, drop_id, rows, advance)
+            return [*given, *bad]
 
     with local_node(settings):
-        outcomes = sorted([*_run(go), *bad], key=lambda o: o.line)
+        outcomes = sorted(_run(go), key=lambda o: o.line)
     table = Table(title=f"Airdrop of drop #{drop_id} from {file.name}")
     for column in ("line", "recipient", "status", "edition", "detail"):
         table.add_column(column)

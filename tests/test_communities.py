@@ -3,10 +3,12 @@ decisions both chat platforms share)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.app import Runtime
-from bot.communities import KEEP, Asker
+from bot.communities import KEEP, AnnounceTarget, Asker, check_announce_target
 from bot.errors import MintingPaused, NotAllowed, RateLimited
 from tests.support import Inbox, answered, submission
 
@@ -81,3 +83,14 @@ async def test_the_rate_limit_says_when_to_try_again(bot: tuple[Runtime, Inbox])
     assert 1 <= refused.value.retry_after <= 60
     assert f"try again in {refused.value.retry_after} s" in str(refused.value)
     assert await admit(runtime, "99", Asker("someone-else"), author="someone-else")
+
+
+def test_mints_are_announced_only_here_or_where_the_admin_also_administers():
+    here = AnnounceTarget("c1", "guild", asker_is_admin=False, bot_can_post=True)
+    check_announce_target("guild", here)
+    theirs = AnnounceTarget("c2", "another guild", asker_is_admin=False, bot_can_post=True)
+    with pytest.raises(NotAllowed, match="not an administrator of that one"):
+        check_announce_target("guild", theirs)
+    check_announce_target("guild", replace(theirs, asker_is_admin=True))
+    with pytest.raises(NotAllowed, match="I cannot post in that chat"):
+        check_announce_target("guild", replace(here, bot_can_post=False))
