@@ -115,6 +115,7 @@ class TelegramServer:
         self._confirmed_ids: set[int] = set()  # webhook deliveries answered 2xx
         self.webhook_answers: list[int] = []  # the HTTP status of every webhook delivery
         self._new_update = asyncio.Condition()
+        self._stopping = False
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._ids = itertools.count(10_000)
@@ -139,6 +140,10 @@ class TelegramServer:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        # Long polls still open (a killed bot's among them) end now, not at their timeout.
+        self._stopping = True
+        async with self._new_update:
+            self._new_update.notify_all()
         for task in self._pushing:
             task.cancel()
         if self._runner is not None:
@@ -495,7 +500,8 @@ class TelegramServer:
         async with self._new_update:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._new_update.wait_for(lambda: bool(self._updates)), timeout
+                    self._new_update.wait_for(lambda: bool(self._updates) or self._stopping),
+                    timeout,
                 )
         return self._updates[:limit]
 

@@ -54,6 +54,9 @@ RETRIES_AFTER_429 = 3
 CONCURRENT_UPDATES = 1024
 STOP_GRACE_S = 5.0  # at a stop, updates being handled get this long to finish
 SOMETHING_WENT_WRONG = "Something went wrong on my side; try again."
+# What Telegram says to an update handled again after a restart, when the member already
+# reads the text (an edit to the same words), or the button press was answered or expired.
+ALREADY_DONE = ("message is not modified", "query is too old", "query id is invalid")
 COMMANDS = [
     BotCommand("mint", "Mint an image: caption or reply /mint Name | description"),
     BotCommand("status", "Your recent mint requests"),
@@ -229,8 +232,10 @@ class TelegramBot:
         """PTB's error handler: the error goes to the inbox's record of the update, which
         handles it again later (and tells the member once it gives up)."""
         error = context.error
-        if isinstance(error, BadRequest) and "not modified" in error.message.lower():
-            return  # handled again after a restart: the member already reads this text
+        if isinstance(error, BadRequest) and any(
+            said in error.message.lower() for said in ALREADY_DONE
+        ):
+            return  # handled again after a restart: there is nothing more to say
         handling = _HANDLING.get()
         if handling is None or not isinstance(error, Exception):
             log.error("telegram: handling an update failed", exc_info=error)
@@ -238,9 +243,13 @@ class TelegramBot:
         handling.errors.append(error)
 
     async def _given_up(self, entry: InboxEntry, error: str) -> None:
+        """Tell the member their update will not be handled (a button press: in its alert,
+        not in the chat)."""
         update = Update.de_json(entry.payload, self.app.bot)
-        if update.effective_message is not None:
-            with contextlib.suppress(TelegramError):
+        with contextlib.suppress(TelegramError):
+            if update.callback_query is not None:
+                await update.callback_query.answer(SOMETHING_WENT_WRONG, show_alert=True)
+            elif update.effective_message is not None:
                 await update.effective_message.reply_text(SOMETHING_WENT_WRONG, do_quote=True)
 
     async def acknowledge(
