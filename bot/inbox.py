@@ -178,8 +178,6 @@ class DurableInbox:
             or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
         )
         wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
-        if self._in_hand:
-            wanted = wanted.where(InboxUpdate.id.not_in(sorted(self._in_hand)))
         async with self.sessions.begin() as session:
             # The condition again in the UPDATE: a racing process that took a row first has
             # moved its taken_at past our opening, so the row is no longer free for us.
@@ -191,7 +189,12 @@ class DurableInbox:
                     .returning(*_ENTRY_COLUMNS)
                 )
             ).all()
-        entries = sorted((_entry(row, fresh=False) for row in rows), key=lambda e: e.id)
+        # A row still in hand here past its lease is taken again (its lease renewed), not
+        # handed out twice. (Filtered here, not in the query: the set may be large.)
+        entries = sorted(
+            (_entry(row, fresh=False) for row in rows if row.id not in self._in_hand),
+            key=lambda e: e.id,
+        )
         self._in_hand.update(e.id for e in entries)
         return entries
 
