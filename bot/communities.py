@@ -6,8 +6,10 @@ typed errors (`NotAllowed`, `MintingPaused`, `RateLimited`) these checks raise.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +20,12 @@ from bot.errors import MintingPaused, NotAllowed, RateLimited
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
+# How old the settings read before a platform's acknowledgement may be (Discord allows 3 s, and
+# a burst must not queue on the database for them). This process's own changes show at once,
+# another process's within this time; the admission after the acknowledgement reads them fresh
+# and decides again.
+CACHED_CONFIG_S = 5.0
+CACHED_COMMUNITIES = 10_000
 
 
 class _Keep(enum.Enum):
@@ -43,6 +51,40 @@ class Asker:
     user_id: str
     role_ids: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
+    # The community the platform says the asker belongs to, where it says so (a Discord
+    # interaction from a guild member carries its guild); None when it does not.
+    member_of: str | None = None
+
+    def is_member(self, community_id: str) -> bool:
+        """Does the platform vouch that the asker belongs to `community_id`?"""
+        return self.member_of is not None and self.member_of == community_id
+
+
+def check_asker(config: CommunityConfig, channel_id: str, asker: Asker, *, author_id: str) -> None:
+    """May `asker` mint `author_id`'s image in this channel, by the community's settings alone?
+    Raises the reason if not (`MintingPaused`, `NotAllowed`).
+
+    The author may always mint their own message (where minting is allowed); minting someone
+    else's needs the community's curator role (or admin rights).
+    """
+    if config.paused:
+        raise MintingPaused("Minting is paused in this community by its admins.")
+    if config.allowed_channels and channel_id not in config.allowed_channels:
+        raise NotAllowed("Minting is not enabled in this channel.")
+    if config.minter_role_id and not (asker.is_admin or config.minter_role_id in asker.role_ids):
+        raise NotAllowed("Minting here needs the community's minter role.")
+    if author_id != asker.user_id and not (
+        asker.is_admin or (config.curator_role_id and config.curator_role_id in asker.role_ids)
+    ):
+        raise NotAllowed("Only the message's author or a curator can mint someone else's message.")
+
+
+def check_announce_channel(community_id: str, channel_community_id: str | None) -> None:
+    """An admin may point announcements only at a channel of their own community: the platform
+    says which community the channel belongs to (None: it knows no such channel). Raises
+    `NotAllowed` otherwise, so no community can post its mints into another's channel."""
+    if channel_community_id is None or channel_community_id != community_id:
+        raise NotAllowed("Announcements can go only to a channel of this community that I can see.")
 
 
 class Communities:
@@ -56,11 +98,51 @@ class Communities:
         self.sessions = sessions
         self.user_limit = user_mints_per_minute
         self.community_limit = community_mints_per_minute
+        # (platform, community) -> (monotonic expiry, the read in flight or done)
+        self._cached: dict[tuple[str, str], tuple[float, asyncio.Future[CommunityConfig]]] = {}
 
     async def config(self, platform: str, community_id: str) -> CommunityConfig:
+        """The community's settings, read from the database now."""
         async with self.sessions() as session:
             row = await session.get(CommunitySettings, (platform, community_id))
         return _config(row)
+
+    async def cached_config(self, platform: str, community_id: str) -> CommunityConfig:
+        """The community's settings as read at most `CACHED_CONFIG_S` ago, for checks made
+        before a platform's acknowledgement deadline. Concurrent callers share one read."""
+        key = (platform, community_id)
+        now = time.monotonic()
+        cached = self._cached.get(key)
+        if cached is None or cached[0] <= now:
+            if len(self._cached) >= CACHED_COMMUNITIES:
+                self._cached = {k: v for k, v in self._cached.items() if v[0] > now}
+            read = asyncio.ensure_future(self.config(platform, community_id))
+            cached = self._cached[key] = (now + CACHED_CONFIG_S, read)
+        try:
+            return await asyncio.shield(cached[1])
+        except Exception:
+            if self._cached.get(key) is cached:  # a failed read is not kept
+                del self._cached[key]
+            raise
+
+    async def check_may_mint(
+        self,
+        platform: str,
+        community_id: str,
+        channel_id: str,
+        asker: Asker,
+        *,
+        author_id: str,
+    ) -> None:
+        """`check_mint` without the database: the community's settings (cached) decide, so a
+        platform can refuse at once and privately, before it acknowledges anything."""
+        config = await self.cached_config(platform, community_id)
+        check_asker(config, channel_id, asker, author_id=author_id)
+
+    def _remember(self, platform: str, community_id: str, config: CommunityConfig) -> None:
+        done: asyncio.Future[CommunityConfig] = asyncio.get_running_loop().create_future()
+        done.set_result(config)
+        self._cached[(platform, community_id)] = (time.monotonic() + CACHED_CONFIG_S, done)
 
     async def configure(
         self,
@@ -94,7 +176,9 @@ class Communities:
             if paused is not None:
                 row.paused = paused
             await session.flush()
-            return _config(row)
+            config = _config(row)
+        self._remember(platform, community_id, config)
+        return config
 
     async def check_mint(
         self,
@@ -107,24 +191,11 @@ class Communities:
     ) -> None:
         """May `asker` mint `author_id`'s image in this channel now? Raises the reason if not.
 
-        The author may always mint their own message (where minting is allowed); minting
-        someone else's needs the community's curator role.
+        The settings are read fresh (`check_asker` decides on them, as `check_may_mint` did
+        before the acknowledgement on a cached read), then the rate limits.
         """
         config = await self.config(platform, community_id)
-        if config.paused:
-            raise MintingPaused("Minting is paused in this community by its admins.")
-        if config.allowed_channels and channel_id not in config.allowed_channels:
-            raise NotAllowed("Minting is not enabled in this channel.")
-        if config.minter_role_id and not (
-            asker.is_admin or config.minter_role_id in asker.role_ids
-        ):
-            raise NotAllowed("Minting here needs the community's minter role.")
-        if author_id != asker.user_id and not (
-            asker.is_admin or (config.curator_role_id and config.curator_role_id in asker.role_ids)
-        ):
-            raise NotAllowed(
-                "Only the message's author or a curator can mint someone else's message."
-            )
+        check_asker(config, channel_id, asker, author_id=author_id)
         await self._check_rate(platform, community_id, author_id)
 
     async def _check_rate(self, platform: str, community_id: str, user_id: str) -> None:

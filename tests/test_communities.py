@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Runtime
-from bot.communities import KEEP, Asker
+from bot.communities import KEEP, Asker, check_announce_channel
 from bot.errors import MintingPaused, NotAllowed, RateLimited
 from tests.support import Inbox, answered, submission
 
@@ -81,3 +81,27 @@ async def test_the_rate_limit_says_when_to_try_again(bot: tuple[Runtime, Inbox])
     assert 1 <= refused.value.retry_after <= 60
     assert f"try again in {refused.value.retry_after} s" in str(refused.value)
     assert await admit(runtime, "99", Asker("someone-else"), author="someone-else")
+
+
+async def test_the_check_before_an_acknowledgement_decides_like_the_full_one(
+    bot: tuple[Runtime, Inbox],
+):
+    """`check_may_mint` (cached settings, no rate limits) refuses what `check_mint` refuses,
+    and sees this process's own configuration changes at once."""
+    runtime, _ = bot
+    communities = runtime.service.communities
+    await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+    await communities.configure("test", "guild", paused=True)
+    with pytest.raises(MintingPaused):
+        await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+    await communities.configure("test", "guild", paused=False, curator_role_id="curators")
+    await communities.check_may_mint("test", "guild", "chat", CURATOR, author_id="u9")
+    with pytest.raises(NotAllowed, match="author or a curator"):
+        await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u9")
+
+
+def test_announcements_go_only_to_a_channel_of_the_same_community():
+    check_announce_channel("guild", "guild")
+    for elsewhere in ("another guild", None):
+        with pytest.raises(NotAllowed, match="only to a channel of this community"):
+            check_announce_channel("guild", elsewhere)
