@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
-from bot.minting.requests import MintResult
+from bot.minting.requests import MintResult, Upload
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -39,12 +39,16 @@ TOKEN_LIFETIME_S = 14 * 60
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 NO_MENTIONS = discord.AllowedMentions.none()
 NOT_MINTED = "Not minted."
+NO_DOWNLOAD = "Discord would not hand over that file; try again."
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 # Connections kept open per host (API, CDN). discord.py's default opens a new one for every
 # concurrent request, so a burst of 500 interactions costs 500 handshakes before the first
 # acknowledgement; a bounded keep-alive pool acknowledges them sooner (bench/discord_ack.py).
 CONNECTIONS_PER_HOST = 32
+# Attachments are read in pieces of this size, so a download stops soon after the size limit.
+DOWNLOAD_CHUNK = 64 * 1024
+DOWNLOAD_TIMEOUT_S = 120
 
 
 def intents() -> discord.Intents:
@@ -79,14 +83,33 @@ def use_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:
+    """Who is asking, as the interaction says: their roles, admin rights, and the guild they
+    are a member of (an interaction from a guild carries the member; one who has not passed
+    the guild's membership screening is not a member yet)."""
     user = interaction.user
     roles = getattr(user, "roles", [])
     permissions = interaction.permissions
+    is_member = isinstance(user, discord.Member) and not user.pending
     return Asker(
         user_id=str(user.id),
         role_ids=frozenset(str(role.id) for role in roles),
         is_admin=permissions.manage_guild or permissions.administrator,
+        member_of=str(interaction.guild_id) if is_member and interaction.guild_id else None,
     )
+
+
+def upload_of(attachment: discord.Attachment | None) -> Upload | None:
+    """What Discord says of an attachment before anyone downloads it: its size, and whether
+    it is an image (Discord measures an image's dimensions, and reports a content type)."""
+    if attachment is None:
+        return None
+    content_type = attachment.content_type or ""
+    looks_like_image = (
+        True
+        if attachment.width or content_type.startswith("image/")
+        else (False if content_type else None)
+    )
+    return Upload(attachment.size, looks_like_image)
 
 
 def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
@@ -143,6 +166,7 @@ class MintBot(commands.Bot):
         )
         self.runtime = runtime
         self.acknowledgements = AcknowledgeFirst()
+        self._downloads: aiohttp.ClientSession | None = None
 
     async def run_until_cancelled(self, token: Secret) -> None:
         """Connect and serve until cancelled (or until Discord refuses the token: that error
@@ -151,6 +175,31 @@ class MintBot(commands.Bot):
             await self.start(token.reveal())
         finally:
             await self.close()
+
+    async def close(self) -> None:
+        if self._downloads is not None:
+            await self._downloads.close()
+        await super().close()
+
+    async def download(self, attachment: discord.Attachment) -> bytes:
+        """An attachment's bytes, streamed and cut off as soon as they pass the image size
+        limit, whatever size Discord announced: `ImageRejected` then. Raises
+        `aiohttp.ClientError` or `TimeoutError` if Discord would not hand the file over."""
+        if self._downloads is None:
+            self._downloads = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST),
+                timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S),
+            )
+        check_size = self.runtime.service.check_size
+        async with self._downloads.get(attachment.url) as response:
+            response.raise_for_status()
+            if response.content_length is not None:
+                check_size(response.content_length)
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                data += chunk
+                check_size(len(data), at_least=True)  # leaving the block drops the rest
+        return bytes(data)
 
     async def setup_hook(self) -> None:
         for extension in COGS:

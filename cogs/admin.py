@@ -13,8 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.communities import KEEP, CommunityConfig
+from bot.communities import KEEP, CommunityConfig, check_announce_channel
 from bot.discord_client import NO_MENTIONS, MintBot, asker_of
+from bot.errors import RequestRejected
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
 
@@ -103,6 +104,14 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
                 await self._reply(interaction, "Mention one channel (#name), or say `off`.")
                 return
             announce_in = mentioned[0] if mentioned else None
+            if announce_in is not None:
+                try:
+                    check_announce_channel(
+                        str(interaction.guild_id), self._guild_of_channel(int(announce_in))
+                    )
+                except RequestRejected as err:
+                    await self._reply(interaction, str(err))
+                    return
         if channels is not None:
             found = tuple(a or b for a, b in CHANNEL_MENTION.findall(channels))
             if channels.strip().lower() != "all" and not found:
@@ -118,6 +127,13 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
             announce_channel_id=announce_in,
         )
         await self._reply(interaction, describe(config))
+
+    def _guild_of_channel(self, channel_id: int) -> str | None:
+        """The guild a channel belongs to, as Discord told the bot (None: a channel it does
+        not know, such as one of a server it is not in)."""
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        return str(guild.id) if guild is not None else None
 
 
 def _role(role: discord.Role | None) -> str | Any | None:

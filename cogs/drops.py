@@ -13,11 +13,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, TOKEN_LIFETIME_S, MintBot, asker_of, result_embed
+from bot.discord_client import (
+    NO_DOWNLOAD,
+    NO_MENTIONS,
+    TOKEN_LIFETIME_S,
+    MintBot,
+    asker_of,
+    result_embed,
+)
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
@@ -75,14 +83,16 @@ class ClaimButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot, user = interaction.client, interaction.user
         drops = bot.runtime.drops
+        asker = asker_of(interaction)
         try:
+            drop = await drops.info(self.drop_id)
             claim = await drops.claim(
                 self.drop_id,
                 PLATFORM,
                 str(user.id),
                 user.display_name,
-                roles=asker_of(interaction).role_ids,
-                is_member=True,
+                roles=asker.role_ids,
+                is_member=asker.is_member(drop.community_id),
                 reply_to={
                     "application_id": str(interaction.application_id),
                     "token": interaction.token,
@@ -97,7 +107,6 @@ class ClaimButton(
         cog = bot.get_cog("Drops")
         if isinstance(cog, Drops):
             cog.counters.touch(self.drop_id)
-        drop = await drops.info(self.drop_id)
         name = discord.utils.escape_markdown(drop.name)
         where = "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
         await interaction.followup.send(
@@ -162,6 +171,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         opens_in_minutes="Open later (default: now)",
         hours="Close after this many hours (default: when an admin closes it)",
         role="Only members with this role may claim",
+        members_only="Only members of this server may claim",
         wallet_required="Only members with a linked wallet may claim",
     )
     async def create_command(
@@ -173,9 +183,15 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         opens_in_minutes: app_commands.Range[int, 0, 525_600] = 0,
         hours: app_commands.Range[float, 0.01, 8760.0] | None = None,
         role: discord.Role | None = None,
+        members_only: bool = False,
         wallet_required: bool = False,
     ) -> None:
         if not await self._admin(interaction):
+            return
+        try:  # refused before the modal, privately: no need to fill it in for nothing
+            self.bot.runtime.service.check_size(image.size)
+        except RequestRejected as err:
+            await interaction.response.send_message(str(err), ephemeral=True)
             return
         options = {
             "nonce": interaction.id,
@@ -185,6 +201,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "opens_in_minutes": opens_in_minutes,
             "hours": hours,
             "role": None if role is None or role.is_default() else str(role.id),
+            "members_only": members_only,
             "wallet_required": wallet_required,
         }
         await interaction.response.send_modal(DropText(self, options))
@@ -200,23 +217,24 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
         ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
         try:
-            self.bot.runtime.service.check_size(attachment.size)
             drop = await self.drops.create_drop(
                 platform=PLATFORM,
                 community_id=str(interaction.guild_id),
                 created_by=str(interaction.user.id),
                 name=name,
                 description=description,
-                image=await attachment.read(),
+                image=await self.bot.download(attachment),
                 supply=options["supply"],
                 per_user_limit=options["per_member"],
                 starts_at=starts,
                 ends_at=ends,
                 gate_roles=[options["role"]] if options["role"] else [],
+                gate_chat_member=options["members_only"],
                 require_linked_address=options["wallet_required"],
             )
-        except RequestRejected as err:
-            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
+            text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)

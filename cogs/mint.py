@@ -11,17 +11,20 @@ import unicodedata
 from pathlib import PurePosixPath
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_client import (
     ALREADY_ACKNOWLEDGED,
+    NO_DOWNLOAD,
     NO_MENTIONS,
     NOT_MINTED,
     MintBot,
     asker_of,
     result_embed,
+    upload_of,
 )
 from bot.errors import RequestRejected
 from bot.minting.requests import MintResult, MintSubmission
@@ -111,14 +114,11 @@ class Mint(commands.Cog):
         self, interaction: discord.Interaction[MintBot], message: discord.Message
     ) -> None:
         attachment = image_attachment(message)
-        if attachment is None:
-            await refuse(interaction, "That message has no image to mint.")
-            return
         await self._mint(
             interaction,
             author=message.author,
             attachment=attachment,
-            name=name_for_message(message, attachment),
+            name=name_for_message(message, attachment) if attachment else "",
             description="",
             recipient=None,
             message_id=str(message.id),
@@ -130,7 +130,7 @@ class Mint(commands.Cog):
         interaction: discord.Interaction[MintBot],
         *,
         author: discord.abc.User,
-        attachment: discord.Attachment,
+        attachment: discord.Attachment | None,
         name: str,
         description: str,
         recipient: str | None,
@@ -138,30 +138,31 @@ class Mint(commands.Cog):
         confirm_repeat: bool,
     ) -> None:
         key = ("discord", str(interaction.channel_id), message_id)
-        try:
-            self.service.check_size(attachment.size)
-        except RequestRejected as err:
-            await refuse(interaction, str(err))
-            return
-        # Acknowledge first, within Discord's 3 seconds even under a burst: every check that
-        # touches the database, the download and the rest follow.
-        original_id = None
-        try:
-            async with self.bot.acknowledgements.acknowledging():
-                acknowledged = await interaction.response.defer(thinking=True)
-            if acknowledged is not None and acknowledged.message_id is not None:
-                original_id = str(acknowledged.message_id)
-        except discord.HTTPException as err:
-            if err.code != ALREADY_ACKNOWLEDGED:
-                raise
-            # The same interaction delivered again, racing the first delivery; whichever
-            # records the request answers, by editing the one response they share.
-            with contextlib.suppress(discord.HTTPException):
-                original_id = str((await interaction.original_response()).id)
+        asker = asker_of(interaction)
+        # Acknowledge first, within Discord's 3 seconds even under a burst. Before that, only
+        # the checks that need no database: their refusals are private and nothing public
+        # ever appears. The database's checks, the download and the rest follow.
+        async with self.bot.acknowledgements.acknowledging():
+            try:
+                await self.service.precheck(
+                    key,
+                    str(interaction.guild_id),
+                    asker,
+                    author_id=str(author.id),
+                    upload=upload_of(attachment),
+                    name=name,
+                    description=description,
+                    recipient=recipient,
+                )
+            except RequestRejected as err:
+                await refuse(interaction, str(err))
+                return
+            original_id = await self._defer(interaction)
+        assert attachment is not None  # the precheck refuses a request without one
         await self.bot.acknowledgements.settled()
         try:
             fresh = await self.service.admit(
-                key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
+                key, str(interaction.guild_id), asker, author_id=str(author.id)
             )
         except RequestRejected as err:
             await refuse(interaction, str(err))
@@ -170,9 +171,12 @@ class Mint(commands.Cog):
             await self._already_minting(interaction, key)
             return
         try:
-            data = await attachment.read()  # now: attachment URLs expire
-        except discord.HTTPException:
-            await refuse(interaction, "Discord would not hand over that file; try again.")
+            data = await self.bot.download(attachment)  # now: attachment URLs expire
+        except RequestRejected as err:
+            await refuse(interaction, str(err))
+            return
+        except (aiohttp.ClientError, TimeoutError):
+            await refuse(interaction, NO_DOWNLOAD)
             return
         submission = MintSubmission(
             platform="discord",
@@ -208,6 +212,22 @@ class Mint(commands.Cog):
                 )
                 return
         await self.submit(interaction, submission)
+
+    async def _defer(self, interaction: discord.Interaction[MintBot]) -> str | None:
+        """Acknowledge with a public "thinking" placeholder; returns its message ID."""
+        try:
+            acknowledged = await interaction.response.defer(thinking=True)
+        except discord.HTTPException as err:
+            if err.code != ALREADY_ACKNOWLEDGED:
+                raise
+            # The same interaction delivered again, racing the first delivery; whichever
+            # records the request answers, by editing the one response they share.
+            with contextlib.suppress(discord.HTTPException):
+                return str((await interaction.original_response()).id)
+            return None
+        if acknowledged is not None and acknowledged.message_id is not None:
+            return str(acknowledged.message_id)
+        return None
 
     async def submit(
         self, interaction: discord.Interaction[MintBot], submission: MintSubmission
