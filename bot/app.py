@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from eth_account import Account
@@ -31,6 +32,7 @@ from bot.content.store import ContentStore
 from bot.drops import Drops
 from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
+from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
 from bot.web import WebServer
@@ -198,7 +200,8 @@ async def wait_for_stop_signal() -> None:
 @dataclass
 class Runtime:
     """The running core: chain, database, content, the mint service, wallet links,
-    withdrawals, drops and the engagement queries (leaderboards, galleries), wired together."""
+    withdrawals, drops, the engagement queries (leaderboards, galleries) and the inbox of
+    chat updates, wired together."""
 
     settings: Settings
     chain: Chain
@@ -212,6 +215,7 @@ class Runtime:
     alerts: BalanceAlerts
     engagement: Engagement
     drops: Drops
+    inbox: DurableInbox
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -290,6 +294,11 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
             )
+            inbox = DurableInbox(
+                sessions,
+                max_attempts=settings.inbox_max_attempts,
+                retention=timedelta(days=settings.inbox_retention_days),
+            )
             runtime = Runtime(
                 settings,
                 chain,
@@ -303,15 +312,18 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 alerts,
                 engagement,
                 drops,
+                inbox,
             )
             background: list[asyncio.Future[None]] = []
             if start:
                 await service.start()
                 background.append(asyncio.ensure_future(withdrawals.run()))
+                background.append(asyncio.ensure_future(inbox.keep_tidy()))
             try:
                 yield runtime
             finally:
                 await drops.close_writer()
+                await inbox.close()
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)

@@ -32,7 +32,18 @@ ANVIL_DEV_KEYS = (
 )
 LOCAL_CHAIN_ID = 31337
 # Where a fault-injection test may have the process kill itself (MINTBOT_CRASH_AT).
-CRASH_POINTS = ("after_sign", "after_send", "after_confirm")
+CRASH_POINTS = (
+    "after_sign",
+    "after_send",
+    "after_confirm",
+    # a chat update's way in: fetched, committed to the inbox, a "minting…" reply sent, its
+    # request recorded, its handlers done (not yet marked processed)
+    "after_fetch",
+    "after_inbox_commit",
+    "after_ack",
+    "after_submit",
+    "after_handling",
+)
 
 # Order of the secp256k1 group: a private key is an integer in [1, n - 1].
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -111,6 +122,8 @@ class Settings:
     rpc_timeout: float = 10.0
     poll_interval: float = 2.0
     crash_at: str | None = None
+    inbox_retention_days: int = 7
+    inbox_max_attempts: int = 5
     discord_token: Secret | None = field(default=None, repr=False)
     discord_dev_guild_id: int | None = None
     discord_api_base_url: str | None = None
@@ -442,4 +455,6 @@ def load_settings(
         rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
         poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
         crash_at=crash_at,
+        inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
+        inbox_max_attempts=_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
     )

@@ -1,16 +1,13 @@
 """Recording submitted requests, many to a database transaction (group commit).
 
 Every `submit` must commit its request row before it returns, and a burst of a thousand
-messages should not cost a thousand commits. Whoever submits while a transaction is in flight
-joins the next one: a lone request still costs one transaction, a burst costs a handful.
-The UNIQUE key decides duplicates (promise 1): rows whose key exists are skipped by the insert
-and answered from the row that holds the key.
+messages should not cost a thousand commits (db/group_commit.py). The UNIQUE key decides
+duplicates (promise 1): rows whose key exists are skipped by the insert and answered from the
+row that holds the key.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import RequestConflict
 from bot.minting.requests import MintHandle
 from db.engine import insert_unless_present
+from db.group_commit import GroupCommit
 from db.models import MintRequest, MintUpload, Phase
 
 Key = tuple[str, str, str]
@@ -34,7 +32,6 @@ _UPLOADS: Table = MintUpload.__table__  # type: ignore[assignment]
 class _Pending:
     row: dict[str, Any]
     upload: bytes | None
-    answer: asyncio.Future[MintHandle]
 
     @property
     def key(self) -> Key:
@@ -44,39 +41,19 @@ class _Pending:
 class Intake:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self._pending: list[_Pending] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group = GroupCommit[_Pending, MintHandle](
+            self._commit, limit=GROUP_LIMIT, name="record-requests"
+        )
 
     async def record(self, row: dict[str, Any], upload: bytes | None) -> MintHandle:
         """Commit a `mint_request` row (column values) with its upload, or find the request
         that already holds its key. Raises `RequestConflict` if that one asked for something
         else (an edited message)."""
-        answer: asyncio.Future[MintHandle] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(row, upload, answer))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="record-requests")
-        return await answer
+        return await self._group.submit(_Pending(row, upload))
 
     async def close(self) -> None:
         """Let the transaction in flight finish."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer
-
-    async def _write(self) -> None:
-        while self._pending:
-            group, self._pending = self._pending[:GROUP_LIMIT], self._pending[GROUP_LIMIT:]
-            try:
-                answers = await self._commit(group)
-            except Exception as err:
-                answers = [err] * len(group)
-            for pending, answer in zip(group, answers, strict=True):
-                if pending.answer.done():  # the caller gave up waiting
-                    continue
-                if isinstance(answer, Exception):
-                    pending.answer.set_exception(answer)
-                else:
-                    pending.answer.set_result(answer)
+        await self._group.close()
 
     async def _commit(self, group: list[_Pending]) -> list[MintHandle | Exception]:
         firsts: dict[Key, _Pending] = {}

@@ -1,0 +1,416 @@
+"""The durable inbox: every update the bot will act on is committed before it is acknowledged.
+
+A chat platform's adapter records an update (a Telegram update, a Discord interaction) here
+before it confirms it to the platform or shows the member anything: before the polling offset
+moves past it, before the webhook answers 200, before a deferral or a "minting…" reply. Then it
+hands the update to its handlers, and the inbox records the outcome: processed, or a failed
+attempt with its error. Rows not processed are dispatched again, after a crash or a failure,
+until processed or, after `max_attempts` failures, given up (listed by `python -m bot status`).
+Dispatching again is safe: the request key still decides duplicates.
+
+Records share transactions (group commit), so a burst costs a few commits, not one per update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import insert_unless_present
+from db.group_commit import GroupCommit
+from db.models import InboxUpdate, aware_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+_INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
+GROUP_LIMIT = 500  # rows per transaction; a larger burst takes several
+# A row taken in hand that is still not processed after this long is taken over by another
+# dispatcher (its handling went silent: say, its process died). Longer than any handler runs.
+DISPATCH_LEASE = timedelta(minutes=5)
+# The wait before a failed row is dispatched again: the first, then tripled each time.
+RETRY_FIRST = timedelta(seconds=5)
+RESUME_EVERY_S = 5.0  # how often `resume` looks for rows to dispatch again
+PRUNE_EVERY_S = 3600.0
+ERROR_CHARS = 2000  # how much of an error is kept
+
+Dispatch = Callable[["InboxEntry"], Awaitable[None]]
+GivenUp = Callable[["InboxEntry", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """An update as recorded: `fresh` is False if its (platform, update_id) was recorded
+    before (a re-delivery: whoever recorded it first dispatches it)."""
+
+    id: int
+    platform: str
+    update_id: str
+    payload: dict[str, Any]
+    fresh: bool
+    attempts: int
+    # What the member was shown for it in an earlier attempt (see `acknowledged`).
+    acknowledgement: dict[str, Any] | None = None
+    last_error: str | None = None
+    received_at: datetime | None = None
+    given_up_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Record:
+    platform: str
+    update_id: str
+    payload: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.platform, self.update_id)
+
+
+class DurableInbox:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_attempts: int,
+        retention: timedelta,
+    ) -> None:
+        self.sessions = sessions
+        self.max_attempts = max_attempts
+        self.retention = retention
+        # Rows taken in hand before this moment were taken by an earlier life of the process
+        # (or by another process): they are ours to dispatch again at once.
+        self.opened_at = utcnow()
+        self._in_hand: set[int] = set()
+        self._records = GroupCommit[_Record, InboxEntry](
+            self._commit_records, limit=GROUP_LIMIT, name="record-inbox"
+        )
+        self._processed = GroupCommit[int, None](
+            self._commit_processed, limit=GROUP_LIMIT, name="inbox-processed"
+        )
+        self._acknowledged = GroupCommit[tuple[int, dict[str, Any]], None](
+            self._commit_acknowledged, limit=GROUP_LIMIT, name="inbox-acknowledged"
+        )
+
+    # ----- recording -------------------------------------------------------------------------
+
+    async def record(self, platform: str, update_id: str, payload: dict[str, Any]) -> InboxEntry:
+        """Commit an update before anything acknowledges it; many concurrent records share a
+        transaction. The entry is `fresh` unless this (platform, update_id) was recorded
+        before. Raises if the database refused it: the caller must then not acknowledge it."""
+        entry = await self._records.submit(_Record(platform, update_id, payload))
+        if entry.fresh:
+            self._in_hand.add(entry.id)
+        return entry
+
+    async def record_many(
+        self, platform: str, items: list[tuple[str, dict[str, Any]]]
+    ) -> list[InboxEntry]:
+        """`record` for a batch (a page of getUpdates), committed together; one entry per
+        item, in order."""
+        entries = await self._records.submit_all(
+            [_Record(platform, update_id, payload) for update_id, payload in items]
+        )
+        self._in_hand.update(e.id for e in entries if e.fresh)
+        return entries
+
+    async def acknowledged(self, entry_id: int, acknowledgement: dict[str, Any]) -> None:
+        """Remember what the member was shown for this update (a "minting…" reply's chat and
+        message IDs), so that handling it again after a crash edits that reply instead of
+        sending another."""
+        await self._acknowledged.submit((entry_id, acknowledgement))
+
+    async def processed(self, entry_id: int) -> None:
+        """The update's handlers finished: it is never dispatched again."""
+        await self._processed.submit(entry_id)
+        self._in_hand.discard(entry_id)
+
+    async def failed(self, entry_id: int, error: str) -> bool:
+        """Dispatching the update failed: count the attempt and keep the error. It is
+        dispatched again after a back-off; after `max_attempts` failures it is given up.
+        Returns True once it is given up."""
+        now = utcnow()
+        try:
+            async with self.sessions.begin() as session:
+                attempts = await session.scalar(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.id == entry_id)
+                    .values(attempts=InboxUpdate.attempts + 1, last_error=error[:ERROR_CHARS])
+                    .returning(InboxUpdate.attempts)
+                )
+                if attempts is None:  # pruned meanwhile
+                    return False
+                given_up = int(attempts) >= self.max_attempts
+                retry_at = now + RETRY_FIRST * 3 ** (attempts - 1)
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.id == entry_id)
+                    .values(
+                        given_up_at=now if given_up else None,
+                        taken_at=now,
+                        due_at=now if given_up else retry_at,
+                    )
+                )
+        finally:
+            self._in_hand.discard(entry_id)
+        return given_up
+
+    # ----- dispatching -----------------------------------------------------------------------
+
+    async def unprocessed(self, platform: str, limit: int = 100) -> list[InboxEntry]:
+        """Take in hand up to `limit` of the platform's rows to dispatch again, oldest first:
+        those taken before this inbox was opened (at start: left by a process that died),
+        those whose handling went silent for DISPATCH_LEASE, and failed ones whose back-off is
+        over. Never those given up, processed, or in hand here. Each row is taken by one
+        dispatcher, even with several processes sharing the database."""
+        now = utcnow()
+        free = and_(
+            InboxUpdate.platform == platform,
+            InboxUpdate.processed_at.is_(None),
+            InboxUpdate.given_up_at.is_(None),
+            or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
+        )
+        wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
+        if self._in_hand:
+            wanted = wanted.where(InboxUpdate.id.not_in(sorted(self._in_hand)))
+        async with self.sessions.begin() as session:
+            # The condition again in the UPDATE: a racing process that took a row first has
+            # moved its taken_at past our opening, so the row is no longer free for us.
+            rows = (
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.id.in_(wanted.scalar_subquery()), free)
+                    .values(taken_at=now, due_at=now + DISPATCH_LEASE)
+                    .returning(*_ENTRY_COLUMNS)
+                )
+            ).all()
+        entries = sorted((_entry(row, fresh=False) for row in rows), key=lambda e: e.id)
+        self._in_hand.update(e.id for e in entries)
+        return entries
+
+    async def handle(self, entry: InboxEntry, dispatch: Dispatch, given_up: GivenUp | None) -> bool:
+        """Run `dispatch(entry)` and record how it went: processed if it returned, a failed
+        attempt with its error if it raised (and `given_up(entry, error)` once it is given
+        up). Returns whether it was processed."""
+        try:
+            await dispatch(entry)
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            log.warning(
+                "%s update %s failed (attempt %d): %s",
+                entry.platform,
+                entry.update_id,
+                entry.attempts + 1,
+                error,
+                exc_info=err,
+            )
+            if await self.failed(entry.id, error) and given_up is not None:
+                log.error("%s update %s given up: %s", entry.platform, entry.update_id, error)
+                await given_up(entry, error)
+            return False
+        await self.processed(entry.id)
+        return True
+
+    async def resume(
+        self,
+        platform: str,
+        dispatch: Dispatch,
+        given_up: GivenUp | None = None,
+        *,
+        every_s: float = RESUME_EVERY_S,
+    ) -> None:
+        """Until cancelled: dispatch the platform's rows that need it again (`unprocessed`),
+        at once and then every `every_s` seconds, each in a task of its own."""
+        tasks: set[asyncio.Task[bool]] = set()
+        try:
+            while True:
+                try:
+                    while entries := await self.unprocessed(platform):
+                        for entry in entries:
+                            task = asyncio.create_task(
+                                self.handle(entry, dispatch, given_up),
+                                name=f"{platform}-update-{entry.update_id}",
+                            )
+                            tasks.add(task)
+                            task.add_done_callback(_forget(tasks))
+                except Exception as err:  # the database is away: look again later
+                    log.warning("%s inbox: could not look for updates to resume: %s", platform, err)
+                await asyncio.sleep(every_s)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    # ----- keeping it small ------------------------------------------------------------------
+
+    async def prune(self) -> int:
+        """Delete rows processed, or given up, longer than the retention ago. Returns how
+        many."""
+        cutoff = utcnow() - self.retention
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(InboxUpdate).where(
+                    or_(InboxUpdate.processed_at < cutoff, InboxUpdate.given_up_at < cutoff)
+                )
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def keep_tidy(self, every_s: float = PRUNE_EVERY_S) -> None:
+        """Until cancelled: prune now and every `every_s` seconds."""
+        while True:
+            try:
+                if pruned := await self.prune():
+                    log.info("inbox: pruned %d updates handled long ago", pruned)
+            except Exception as err:
+                log.warning("inbox: pruning failed (%s); trying again later", err)
+            await asyncio.sleep(every_s)
+
+    async def close(self) -> None:
+        """Let the transactions in flight finish."""
+        for writer in (self._records, self._processed, self._acknowledged):
+            await writer.close()
+
+    # ----- what operators see ----------------------------------------------------------------
+
+    async def given_up(self, platform: str | None = None, limit: int = 100) -> list[InboxEntry]:
+        """Updates given up after `max_attempts` failed dispatches, newest first, with their
+        last error."""
+        query = select(*_ENTRY_COLUMNS).where(InboxUpdate.given_up_at.is_not(None))
+        if platform is not None:
+            query = query.where(InboxUpdate.platform == platform)
+        async with self.sessions() as session:
+            rows = await session.execute(
+                query.order_by(InboxUpdate.given_up_at.desc(), InboxUpdate.id.desc()).limit(limit)
+            )
+            return [_entry(row, fresh=False) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        """How many rows wait to be processed ("waiting") and how many were given up."""
+        async with self.sessions() as session:
+            waiting = await session.scalar(
+                select(func.count()).where(
+                    InboxUpdate.processed_at.is_(None), InboxUpdate.given_up_at.is_(None)
+                )
+            )
+            given_up = await session.scalar(
+                select(func.count()).where(InboxUpdate.given_up_at.is_not(None))
+            )
+        return {"waiting": int(waiting or 0), "given_up": int(given_up or 0)}
+
+    # ----- transactions ----------------------------------------------------------------------
+
+    async def _commit_records(self, group: list[_Record]) -> list[InboxEntry | Exception]:
+        now = utcnow()
+        firsts: dict[tuple[str, str], _Record] = {}
+        for record in group:
+            firsts.setdefault(record.key, record)
+        async with self.sessions.begin() as session:
+            inserted = await session.execute(
+                insert_unless_present(session, _INBOX).returning(
+                    _INBOX.c.id, _INBOX.c.platform, _INBOX.c.update_id
+                ),
+                [
+                    {
+                        "platform": r.platform,
+                        "update_id": r.update_id,
+                        "payload": orjson.dumps(r.payload).decode(),
+                        "received_at": now,
+                        "taken_at": now,
+                        "due_at": now + DISPATCH_LEASE,
+                        "attempts": 0,
+                    }
+                    for r in firsts.values()
+                ],
+            )
+            created = {(r.platform, r.update_id): r.id for r in inserted}
+            before = [key for key in firsts if key not in created]
+            existing: dict[tuple[str, str], Any] = {}
+            if before:
+                found = await session.execute(
+                    select(*_ENTRY_COLUMNS).where(
+                        tuple_(InboxUpdate.platform, InboxUpdate.update_id).in_(before)
+                    )
+                )
+                existing = {(r.platform, r.update_id): r for r in found}
+        entries: list[InboxEntry | Exception] = []
+        for record in group:
+            if record.key in created:
+                fresh = firsts[record.key] is record
+                entries.append(
+                    InboxEntry(
+                        created[record.key],
+                        record.platform,
+                        record.update_id,
+                        record.payload,
+                        fresh,
+                        0,
+                        received_at=now,
+                    )
+                )
+            elif record.key in existing:
+                entries.append(_entry(existing[record.key], fresh=False))
+            else:  # the insert skipped it, yet no row holds the key
+                entries.append(RuntimeError(f"could not record update {record.key}"))
+        return entries
+
+    async def _commit_processed(self, entry_ids: list[int]) -> list[None]:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.id.in_(sorted(set(entry_ids))))
+                .values(processed_at=utcnow())
+            )
+        return [None] * len(entry_ids)
+
+    async def _commit_acknowledged(self, group: list[tuple[int, dict[str, Any]]]) -> list[None]:
+        async with self.sessions.begin() as session:
+            for entry_id, acknowledgement in dict(group).items():  # the latest wins
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.id == entry_id)
+                    .values(acknowledgement=orjson.dumps(acknowledgement).decode())
+                )
+        return [None] * len(group)
+
+
+_ENTRY_COLUMNS = (
+    InboxUpdate.id,
+    InboxUpdate.platform,
+    InboxUpdate.update_id,
+    InboxUpdate.payload,
+    InboxUpdate.attempts,
+    InboxUpdate.acknowledgement,
+    InboxUpdate.last_error,
+    InboxUpdate.received_at,
+    InboxUpdate.given_up_at,
+)
+
+
+def _entry(row: Any, *, fresh: bool) -> InboxEntry:
+    return InboxEntry(
+        row.id,
+        row.platform,
+        row.update_id,
+        orjson.loads(row.payload),
+        fresh,
+        row.attempts,
+        acknowledgement=orjson.loads(row.acknowledgement) if row.acknowledgement else None,
+        last_error=row.last_error,
+        received_at=aware_utc(row.received_at),
+        given_up_at=aware_utc(row.given_up_at) if row.given_up_at else None,
+    )
+
+
+def _forget(tasks: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:
+    def done(task: asyncio.Task[bool]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatching an update failed", exc_info=task.exception())
+
+    return done
