@@ -10,22 +10,24 @@ import asyncio
 import enum
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import MintingPaused, NotAllowed, RateLimited
+from bot.errors import MintingPaused, NotAllowed, RateLimited, RequestRejected
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
-# How old the settings read before a platform's acknowledgement may be (Discord allows 3 s, and
-# a burst must not queue on the database for them). This process's own changes show at once,
-# another process's within this time; the admission after the acknowledgement reads them fresh
-# and decides again.
+# The settings checked before a platform's acknowledgement come from memory (Discord allows
+# 3 s, and a burst must not queue on the database for them). Older than this, they are read
+# again in the background, and a refusal is decided on a fresh read. This process's own changes
+# show at once; the admission after the acknowledgement always reads them fresh.
 CACHED_CONFIG_S = 5.0
 CACHED_COMMUNITIES = 10_000
+WARM_CHUNK = 500
 
 
 class _Keep(enum.Enum):
@@ -42,6 +44,12 @@ class CommunityConfig:
     curator_role_id: str | None = None
     announce_channel_id: str | None = None
     paused: bool = False
+
+
+@dataclass(frozen=True)
+class _Cached:
+    config: CommunityConfig
+    read_at: float  # time.monotonic() when the read began
 
 
 @dataclass(frozen=True)
@@ -98,32 +106,15 @@ class Communities:
         self.sessions = sessions
         self.user_limit = user_mints_per_minute
         self.community_limit = community_mints_per_minute
-        # (platform, community) -> (monotonic expiry, the read in flight or done)
-        self._cached: dict[tuple[str, str], tuple[float, asyncio.Future[CommunityConfig]]] = {}
+        # The settings as last read, for the checks made before an acknowledgement.
+        self._cached: dict[tuple[str, str], _Cached] = {}
+        self._reads: dict[tuple[str, str], asyncio.Task[CommunityConfig]] = {}
 
     async def config(self, platform: str, community_id: str) -> CommunityConfig:
         """The community's settings, read from the database now."""
         async with self.sessions() as session:
             row = await session.get(CommunitySettings, (platform, community_id))
         return _config(row)
-
-    async def cached_config(self, platform: str, community_id: str) -> CommunityConfig:
-        """The community's settings as read at most `CACHED_CONFIG_S` ago, for checks made
-        before a platform's acknowledgement deadline. Concurrent callers share one read."""
-        key = (platform, community_id)
-        now = time.monotonic()
-        cached = self._cached.get(key)
-        if cached is None or cached[0] <= now:
-            if len(self._cached) >= CACHED_COMMUNITIES:
-                self._cached = {k: v for k, v in self._cached.items() if v[0] > now}
-            read = asyncio.ensure_future(self.config(platform, community_id))
-            cached = self._cached[key] = (now + CACHED_CONFIG_S, read)
-        try:
-            return await asyncio.shield(cached[1])
-        except Exception:
-            if self._cached.get(key) is cached:  # a failed read is not kept
-                del self._cached[key]
-            raise
 
     async def check_may_mint(
         self,
@@ -134,15 +125,77 @@ class Communities:
         *,
         author_id: str,
     ) -> None:
-        """`check_mint` without the database: the community's settings (cached) decide, so a
-        platform can refuse at once and privately, before it acknowledges anything."""
-        config = await self.cached_config(platform, community_id)
-        check_asker(config, channel_id, asker, author_id=author_id)
+        """`check_mint` without waiting for the database, so a platform can refuse at once and
+        privately, before it acknowledges anything.
 
-    def _remember(self, platform: str, community_id: str, config: CommunityConfig) -> None:
-        done: asyncio.Future[CommunityConfig] = asyncio.get_running_loop().create_future()
-        done.set_result(config)
-        self._cached[(platform, community_id)] = (time.monotonic() + CACHED_CONFIG_S, done)
+        It decides on the settings as last read (a community never seen is read now; older
+        than `CACHED_CONFIG_S`, they are read again in the background). Letting a request
+        through on old settings is safe: `check_mint`, after the acknowledgement, reads them
+        fresh. Refusing is not, so a refusal on settings older than that is decided again on
+        settings read now.
+        """
+        key = (platform, community_id)
+        cached = self._cached.get(key)
+        if cached is None:
+            config, age = await self._read(key), 0.0
+        else:
+            config, age = cached.config, time.monotonic() - cached.read_at
+            if age > CACHED_CONFIG_S and key not in self._reads:
+                self._start_read(key)
+        try:
+            check_asker(config, channel_id, asker, author_id=author_id)
+        except RequestRejected:
+            if age <= CACHED_CONFIG_S:
+                raise
+            check_asker(await self._read(key), channel_id, asker, author_id=author_id)
+
+    async def warm(self, platform: str, community_ids: Iterable[str]) -> None:
+        """Read these communities' settings for `check_may_mint` at once (a query per few
+        hundred), so the first requests after a start need not wait for them."""
+        wanted = list(dict.fromkeys(community_ids))
+        for start in range(0, len(wanted), WARM_CHUNK):
+            chunk = wanted[start : start + WARM_CHUNK]
+            read_at = time.monotonic()
+            async with self.sessions() as session:
+                rows = {
+                    row.community_id: row
+                    for row in await session.scalars(
+                        select(CommunitySettings).where(
+                            CommunitySettings.platform == platform,
+                            CommunitySettings.community_id.in_(chunk),
+                        )
+                    )
+                }
+            for community_id in chunk:
+                self._keep((platform, community_id), _config(rows.get(community_id)), read_at)
+
+    async def _read(self, key: tuple[str, str]) -> CommunityConfig:
+        """Read a community's settings into the cache; concurrent readers share one read."""
+        task = self._reads.get(key) or self._start_read(key)
+        return await asyncio.shield(task)
+
+    def _start_read(self, key: tuple[str, str]) -> asyncio.Task[CommunityConfig]:
+        read_at = time.monotonic()
+        task = asyncio.create_task(self.config(*key), name="read-community-settings")
+        self._reads[key] = task
+
+        def done(task: asyncio.Task[CommunityConfig]) -> None:
+            if self._reads.get(key) is task:
+                del self._reads[key]
+            if not task.cancelled() and task.exception() is None:
+                self._keep(key, task.result(), read_at)
+
+        task.add_done_callback(done)
+        return task
+
+    def _keep(self, key: tuple[str, str], config: CommunityConfig, read_at: float) -> None:
+        """Cache settings read at `read_at`, unless newer ones are cached already."""
+        cached = self._cached.get(key)
+        if cached is not None and cached.read_at > read_at:
+            return
+        if cached is None and len(self._cached) >= CACHED_COMMUNITIES:
+            self._cached.clear()  # communities come back on their next request
+        self._cached[key] = _Cached(config, read_at)
 
     async def configure(
         self,
@@ -177,7 +230,7 @@ class Communities:
                 row.paused = paused
             await session.flush()
             config = _config(row)
-        self._remember(platform, community_id, config)
+        self._keep((platform, community_id), config, time.monotonic())
         return config
 
     async def check_mint(

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
+from bot.discord_inbox import Deferral, DiscordInbox, too_late
 from bot.minting.requests import MintResult, Upload
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COGS = ("cogs.mint", "cogs.wallet", "cogs.admin", "cogs.engagement", "cogs.drops")
-# Discord: "This interaction has already been acknowledged" (a replayed interaction).
-ALREADY_ACKNOWLEDGED = 40060
 # Discord lets an interaction's token edit its response for 15 minutes; keep a margin.
 TOKEN_LIFETIME_S = 14 * 60
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
@@ -40,8 +39,6 @@ PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_l
 NO_MENTIONS = discord.AllowedMentions.none()
 NOT_MINTED = "Not minted."
 NO_DOWNLOAD = "Discord would not hand over that file; try again."
-INVALID_WEBHOOK_TOKEN = 50027
-UNKNOWN_WEBHOOK = 10015
 # Connections kept open per host (API, CDN). discord.py's default opens a new one for every
 # concurrent request, so a burst of 500 interactions costs 500 handshakes before the first
 # acknowledgement; a bounded keep-alive pool acknowledges them sooner (bench/discord_ack.py).
@@ -112,6 +109,32 @@ def upload_of(attachment: discord.Attachment | None) -> Upload | None:
     return Upload(attachment.size, looks_like_image)
 
 
+async def tell_privately(
+    interaction: discord.Interaction[MintBot],
+    deferral: Deferral,
+    text: str,
+    *,
+    in_channel: str | None = None,
+    embed: discord.Embed | None = None,
+) -> discord.WebhookMessage | None:
+    """Answer an interaction deferred as ephemeral, seen only by the asker; returns the message.
+    If the interaction can show nothing any more, say `in_channel` (default: the same text) in
+    the channel instead, pinging only the asker; returns None then."""
+    kwargs: dict[str, Any] = {"embed": embed} if embed is not None else {}
+    if deferral.answerable:
+        try:
+            return await interaction.followup.send(
+                text, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS, **kwargs
+            )
+        except discord.HTTPException as err:
+            if not too_late(err):
+                raise
+    await interaction.client.tell_in_channel(
+        str(interaction.channel_id), str(interaction.user.id), in_channel or text, embed=embed
+    )
+    return None
+
+
 def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     """The final answer for a minted request: image (from the bot's own gateway, never the
     expiring Discord CDN URL), name, token ID and links."""
@@ -166,6 +189,7 @@ class MintBot(commands.Bot):
         )
         self.runtime = runtime
         self.acknowledgements = AcknowledgeFirst()
+        self.inbox = DiscordInbox(self, runtime.inbox, crash_at=runtime.settings.crash_at)
         self._downloads: aiohttp.ClientSession | None = None
 
     async def run_until_cancelled(self, token: Secret) -> None:
@@ -176,7 +200,15 @@ class MintBot(commands.Bot):
         finally:
             await self.close()
 
+    async def on_ready(self) -> None:
+        self.inbox.start()  # once connected: discord.py knows the guilds and channels
+        try:  # so that the first burst's checks before acknowledging need no database
+            await self.runtime.service.communities.warm("discord", (str(g.id) for g in self.guilds))
+        except Exception as err:  # they are read on first use instead
+            log.warning("could not read the servers' settings in advance: %s", err)
+
     async def close(self) -> None:
+        await self.inbox.close()
         if self._downloads is not None:
             await self._downloads.close()
         await super().close()
@@ -230,7 +262,7 @@ class MintBot(commands.Bot):
                 await self._answer_interaction(result, reply)
                 return
             except discord.HTTPException as err:
-                if err.status >= 500 or err.code not in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK):
+                if not too_late(err):
                     raise
                 log.info("interaction token for %s expired; answering in the channel", result.key)
         await self._answer_in_channel(result)
@@ -266,15 +298,23 @@ class MintBot(commands.Bot):
                 await webhook.delete_message(original)
 
     async def _answer_in_channel(self, result: MintResult) -> None:
-        channel = self.get_partial_messageable(int(result.chat_id))
-        text = f"<@{result.requester_id}> {answer_text(result)}"[:2000]
-        only_requester = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
+        embed = self._embed(result) if result.minted else None
+        await self.tell_in_channel(
+            result.chat_id, result.requester_id, answer_text(result), embed=embed
         )
-        if result.minted:
-            await channel.send(text, embed=self._embed(result), allowed_mentions=only_requester)
-        else:
-            await channel.send(text, allowed_mentions=only_requester)
+
+    async def tell_in_channel(
+        self, channel_id: str, user_id: str, text: str, *, embed: discord.Embed | None = None
+    ) -> None:
+        """Answer a member in the channel, pinging only them: where an interaction can show
+        nothing any more (its token expired, or it was never acknowledged)."""
+        only_them = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(int(user_id))]
+        )
+        kwargs: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        await self.get_partial_messageable(int(channel_id)).send(
+            f"<@{user_id}> {text}"[:2000], allowed_mentions=only_them, **kwargs
+        )
 
     async def announce(self, result: MintResult, channel_id: str) -> None:
         """Post a confirmed mint in the server's announcement channel, pinging nobody."""

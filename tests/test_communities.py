@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot import communities as communities_module
 from bot.app import Runtime
-from bot.communities import KEEP, Asker, check_announce_channel
+from bot.communities import KEEP, Asker, Communities, check_announce_channel
 from bot.errors import MintingPaused, NotAllowed, RateLimited
 from tests.support import Inbox, answered, submission
 
@@ -105,3 +106,28 @@ def test_announcements_go_only_to_a_channel_of_the_same_community():
     for elsewhere in ("another guild", None):
         with pytest.raises(NotAllowed, match="only to a channel of this community"):
             check_announce_channel("guild", elsewhere)
+
+
+async def test_settings_checked_before_acknowledging_refuse_only_when_just_read(
+    bot: tuple[Runtime, Inbox], monkeypatch: pytest.MonkeyPatch
+):
+    """Another process (here: a second Communities on the same database) changes the settings.
+    Passing on old settings is safe (the full check after the acknowledgement reads them
+    fresh); refusing on them is not: a refusal on settings older than the cache's limit is
+    decided again on settings read now."""
+    runtime, _ = bot
+    here = runtime.service.communities
+    elsewhere = Communities(runtime.sessions, user_mints_per_minute=0, community_mints_per_minute=0)
+    await elsewhere.configure("test", "guild", paused=True)
+    with pytest.raises(MintingPaused):  # never seen here: read now
+        await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+
+    await elsewhere.configure("test", "guild", paused=False)
+    monkeypatch.setattr(communities_module, "CACHED_CONFIG_S", 0.0)  # what is cached is old
+    await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")  # read again
+
+    await elsewhere.configure("test", "guild", paused=True)
+    monkeypatch.setattr(communities_module, "CACHED_CONFIG_S", 3600.0)  # ... and now recent
+    await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")  # let through
+    with pytest.raises(MintingPaused):  # and refused by the full check, which reads them now
+        await here.check_mint("test", "guild", "chat", MEMBER, author_id="u1")
