@@ -25,7 +25,9 @@ from bot.discord_client import (
     MintBot,
     asker_of,
     result_embed,
+    tell_privately,
 )
+from bot.discord_inbox import too_late
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
@@ -80,40 +82,47 @@ class ClaimButton(
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
-        await interaction.response.defer(ephemeral=True, thinking=True)
         bot, user = interaction.client, interaction.user
+        entry = await bot.inbox.take(interaction)  # recorded before it is acknowledged
+        if entry is None:
+            return  # the same click delivered again: the first delivery answers
         drops = bot.runtime.drops
         asker = asker_of(interaction)
-        try:
-            drop = await drops.info(self.drop_id)
-            claim = await drops.claim(
-                self.drop_id,
-                PLATFORM,
-                str(user.id),
-                user.display_name,
-                roles=asker.role_ids,
-                is_member=asker.is_member(drop.community_id),
-                reply_to={
-                    "application_id": str(interaction.application_id),
-                    "token": interaction.token,
-                    "issued_at": time.time(),
-                    "channel_id": str(interaction.channel_id),
-                },
-                source=str(interaction.id),
+        async with bot.inbox.handling(entry):
+            deferral = await bot.inbox.defer(interaction, ephemeral=True)
+            try:
+                drop = await drops.info(self.drop_id)
+                claim = await drops.claim(
+                    self.drop_id,
+                    PLATFORM,
+                    str(user.id),
+                    user.display_name,
+                    roles=asker.role_ids,
+                    is_member=asker.is_member(drop.community_id),
+                    reply_to={
+                        "application_id": str(interaction.application_id),
+                        "token": interaction.token if deferral.answerable else None,
+                        "issued_at": interaction.created_at.timestamp(),
+                        "channel_id": str(interaction.channel_id),
+                    },
+                    source=str(interaction.id),
+                )
+            except RequestRejected as err:
+                await tell_privately(interaction, deferral, str(err))
+                return
+            bot.inbox.submitted()
+            cog = bot.get_cog("Drops")
+            if isinstance(cog, Drops):
+                cog.counters.touch(self.drop_id)
+            name = discord.utils.escape_markdown(drop.name)
+            where = (
+                "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
             )
-        except RequestRejected as err:
-            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        cog = bot.get_cog("Drops")
-        if isinstance(cog, Drops):
-            cog.counters.touch(self.drop_id)
-        name = discord.utils.escape_markdown(drop.name)
-        where = "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
-        await interaction.followup.send(
-            f"You claimed **{name}** {claim.edition_text}. Minting it to {where}…",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+            await tell_privately(
+                interaction,
+                deferral,
+                f"You claimed **{name}** {claim.edition_text}. Minting it to {where}…",
+            )
 
 
 class DropText(discord.ui.Modal, title="New drop"):
@@ -334,16 +343,14 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                 self.bot._connection,
             )
             kwargs: dict[str, Any] = {"embed": embed} if embed else {}
-            await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
-            return
-        channel = self.bot.get_partial_messageable(int(reply.get("channel_id", 0)))
-        kwargs = {"embed": embed} if embed else {}
-        await channel.send(
-            f"<@{result.requester_id}> {text}",
-            allowed_mentions=discord.AllowedMentions(
-                everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
-            ),
-            **kwargs,
+            try:
+                await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
+                return
+            except discord.HTTPException as err:
+                if not too_late(err):
+                    raise
+        await self.bot.tell_in_channel(
+            str(reply.get("channel_id", 0)), result.requester_id, text, embed=embed
         )
 
 

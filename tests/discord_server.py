@@ -657,7 +657,12 @@ class DiscordServer:
 
     def _callback(self, interaction_id: str, token: str, body: dict[str, Any]) -> web.Response:
         interaction = self.interactions.get(interaction_id)
-        if interaction is None or interaction.token != token or interaction.timed_out:
+        if (
+            interaction is None
+            or interaction.token != token
+            or interaction.timed_out
+            or interaction.expired
+        ):
             return _json({"message": "Unknown interaction", "code": 10062}, 404)
         if interaction.callbacks:
             return _json(
