@@ -205,14 +205,19 @@ def mint(
 
 
 @cli.command()
-@click.argument("key")
+@click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def status(key: str, as_json: bool) -> None:
-    """Show the request with KEY (platform:chat:message, or a `mint --key` value)."""
+def status(key: str | None, as_json: bool) -> None:
+    """Show the request with KEY (platform:chat:message, or a `mint --key` value); without
+    KEY, what needs an admin's eye: answers that could not be delivered."""
     from bot.app import local_node, open_runtime
     from bot.console import render_result
 
     settings = _settings()
+    if key is None:
+        with local_node(settings):
+            _run(_print_summary, settings, as_json)
+        return
     if key.count(":") < 2:
         key = f"cli:cli:{key}"
     platform, chat, message = key.split(":", 2)
@@ -229,6 +234,21 @@ def status(key: str, as_json: bool) -> None:
     with local_node(settings):
         found = _run(go)
     sys.exit(0 if found else EXIT_CHECK_FAILED)
+
+
+async def _print_summary(settings: Settings, as_json: bool) -> None:
+    from bot.app import open_runtime
+
+    async with open_runtime(settings, start=False) as runtime:
+        total, given_up = await runtime.service.undeliverable()
+    if as_json:
+        click.echo(
+            json.dumps({"undeliverable": total, "latest": [_result_json(r) for r in given_up]})
+        )
+        return
+    click.echo(f"answers given up as undeliverable: {total}")
+    for result in given_up:
+        click.echo(f"  {result.key}  {result.phase}  {result.answer_error or ''}")
 
 
 @cli.command()
@@ -331,12 +351,13 @@ def airdrop(file: Path, drop_id: int) -> None:
     from bot.app import local_node, open_runtime
 
     settings = _settings()
-    rows, bad = read_rows(file.read_text(encoding="utf-8-sig"))
+    text = file.read_text(encoding="utf-8-sig")
     # Wide enough for whole addresses and reasons when the output is a file or a pipe.
     console = Console() if sys.stdout.isatty() else Console(width=200)
 
     async def go() -> list[Any]:
         async with open_runtime(settings) as runtime:
+            rows, bad = read_rows(text, collection=runtime.collection.address)
             with Progress(console=console, transient=True) as progress:
                 decided = progress.add_task("giving editions", total=len(rows))
                 minted = progress.add_task("minting", total=len(rows))
@@ -350,10 +371,11 @@ def airdrop(file: Path, drop_id: int) -> None:
                     if not first or outcome.request_id is None:
                         progress.advance(minted)
 
-                return await run_airdrop(runtime.drops, runtime.service, drop_id, rows, advance)
+                given = await run_airdrop(runtime.drops, runtime.service, drop_id, rows, advance)
+            return [*given, *bad]
 
     with local_node(settings):
-        outcomes = sorted([*_run(go), *bad], key=lambda o: o.line)
+        outcomes = sorted(_run(go), key=lambda o: o.line)
     table = Table(title=f"Airdrop of drop #{drop_id} from {file.name}")
     for column in ("line", "recipient", "status", "edition", "detail"):
         table.add_column(column)

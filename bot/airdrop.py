@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
 
-from bot.config import parse_address
 from bot.drops import Drops
-from bot.errors import ConfigError, RequestRejected
+from bot.errors import RequestRejected
+from bot.minting.recipients import user_address
 from bot.minting.service import MintService
 from db.models import PlatformUser
 
@@ -49,9 +49,12 @@ class RowOutcome:
         return self.status in ("minted", "already given")
 
 
-def read_rows(text: str) -> tuple[list[AirdropRow], list[RowOutcome]]:
+def read_rows(
+    text: str, *, collection: str | None = None
+) -> tuple[list[AirdropRow], list[RowOutcome]]:
     """The file's recipients (first column: an address, or platform:user ID), and its bad rows.
-    Blank lines, `#` comments and a header row are skipped."""
+    Blank lines, `#` comments and a header row are skipped; an address nothing may be minted
+    to (see `user_address`; `collection` is the collection's own) is a bad row."""
     rows: list[AirdropRow] = []
     bad: list[RowOutcome] = []
     for line, cells in enumerate(csv.reader(io.StringIO(text)), 1):
@@ -60,9 +63,11 @@ def read_rows(text: str) -> tuple[list[AirdropRow], list[RowOutcome]]:
             continue
         if cell.lower().startswith("0x"):
             try:
-                rows.append(AirdropRow(line, cell, address=parse_address("address", cell)))
-            except ConfigError as err:
-                bad.append(RowOutcome(line, cell, "bad row", err.problem))
+                address = user_address(cell, collection=collection)
+            except RequestRejected as err:
+                bad.append(RowOutcome(line, cell, "bad row", str(err)))
+            else:
+                rows.append(AirdropRow(line, cell, address=address))
             continue
         platform, _, user_id = cell.partition(":")
         if platform.lower() in PLATFORMS and user_id.strip():

@@ -271,6 +271,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 public_base_url=settings.public_base_url,
                 chain_id=chain.chain_id,
                 allow_unverified=settings.allow_unverified_wallets,
+                collection_address=collection.address,
             )
             withdrawals = Withdrawals(
                 sessions=sessions,
@@ -293,6 +294,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 service=service,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
+                max_image_frames=settings.max_image_frames,
             )
             inbox = DurableInbox(
                 sessions,

@@ -87,12 +87,29 @@ def check_asker(config: CommunityConfig, channel_id: str, asker: Asker, *, autho
         raise NotAllowed("Only the message's author or a curator can mint someone else's message.")
 
 
-def check_announce_channel(community_id: str, channel_community_id: str | None) -> None:
-    """An admin may point announcements only at a channel of their own community: the platform
-    says which community the channel belongs to (None: it knows no such channel). Raises
-    `NotAllowed` otherwise, so no community can post its mints into another's channel."""
-    if channel_community_id is None or channel_community_id != community_id:
-        raise NotAllowed("Announcements can go only to a channel of this community that I can see.")
+@dataclass(frozen=True)
+class AnnounceTarget:
+    """A channel or chat an admin wants every mint announced in, as the platform sees it."""
+
+    channel_id: str
+    community_id: str | None  # the community it belongs to (a Telegram chat is its own)
+    asker_is_admin: bool  # the asker administers that channel's community too
+    bot_can_post: bool
+
+
+def check_announce_target(community_id: str, target: AnnounceTarget) -> None:
+    """May a community's mints be announced in `target`? In the community itself, or in a
+    place its asking admin also administers, so no admin can post into someone else's
+    community; and only where the bot can post. Raises `NotAllowed` saying why not."""
+    if not target.bot_can_post:
+        raise NotAllowed(
+            "I cannot post in that chat: add me to it with the right to send messages first."
+        )
+    if target.community_id != community_id and not target.asker_is_admin:
+        raise NotAllowed(
+            "Mints can be announced only here or in a chat you administer; "
+            "you are not an administrator of that one."
+        )
 
 
 class Communities:

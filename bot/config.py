@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -109,6 +110,8 @@ class Settings:
     database_url: str
     max_image_bytes: int
     max_image_pixels: int
+    max_image_frames: int
+    image_cpu_seconds: float
     batch_max_size: int
     content_workers: int
     user_mints_per_minute: int
@@ -121,6 +124,8 @@ class Settings:
     http_port: int
     rpc_timeout: float = 10.0
     poll_interval: float = 2.0
+    answer_max_attempts: int = 100
+    answer_give_up_after: timedelta = timedelta(hours=24)
     crash_at: str | None = None
     inbox_retention_days: int = 7
     inbox_max_attempts: int = 5
@@ -442,6 +447,8 @@ def load_settings(
         database_url=database_url,
         max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
+        max_image_frames=_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
+        image_cpu_seconds=_number(env, "IMAGE_CPU_SECONDS", 10, low=0.1),
         batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
         content_workers=_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
         user_mints_per_minute=_int(env, "USER_MINTS_PER_MINUTE", 5, low=0),
@@ -454,6 +461,8 @@ def load_settings(
         http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
         rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
         poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
+        answer_max_attempts=_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
+        answer_give_up_after=timedelta(hours=_number(env, "ANSWER_GIVE_UP_HOURS", 24, low=0)),
         crash_at=crash_at,
         inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
         inbox_max_attempts=_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),

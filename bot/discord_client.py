@@ -222,15 +222,16 @@ class MintBot(commands.Bot):
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST),
                 timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S),
             )
-        check_size = self.runtime.service.check_size
+        service, cap = self.runtime.service, self.runtime.settings.max_image_bytes
         async with self._downloads.get(attachment.url) as response:
             response.raise_for_status()
             if response.content_length is not None:
-                check_size(response.content_length)
+                service.check_size(response.content_length)
             data = bytearray()
             async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
                 data += chunk
-                check_size(len(data), at_least=True)  # leaving the block drops the rest
+                if len(data) > cap:  # leaving the block drops the connection and the rest
+                    raise service.too_big(None)
         return bytes(data)
 
     async def setup_hook(self) -> None:

@@ -56,11 +56,15 @@ from db.models import (
     Phase,
     PlatformUser,
     aware_utc,
+    storable,
     utcnow,
 )
 
 # The platform of every claim's mint request; its chat is the drop's ID.
 DROP_PLATFORM = "drop"
+# The answer address of an airdropped edition: nobody asked in a chat, so once decided it
+# counts as answered without a message (the airdrop command reports it).
+NOBODY_TO_TELL: dict[str, object] = {"nobody": True}
 # Room after the drop's name for " #12345 of 12345".
 DROP_NAME_MAX = NAME_MAX - 20
 CSV_COLUMNS = (
@@ -216,12 +220,14 @@ class Drops:
         service: MintService,
         max_image_bytes: int,
         max_image_pixels: int,
+        max_image_frames: int,
     ) -> None:
         self.sessions = sessions
         self.content = content
         self.service = service
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
+        self.max_image_frames = max_image_frames
         self._notifiers: dict[str, Notifier] = {}
         self._pending: list[_PendingClaim] = []
         self._writer: asyncio.Task[None] | None = None
@@ -259,7 +265,11 @@ class Drops:
         if ends is not None and ends <= starts:
             raise RequestRejected("The drop must end after it starts.")
         checked = await asyncio.to_thread(
-            check_image, image, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels
+            check_image,
+            image,
+            max_bytes=self.max_image_bytes,
+            max_pixels=self.max_image_pixels,
+            max_frames=self.max_image_frames,
         )
         image_cid = await asyncio.to_thread(self.content.put_file, checked.data)
         drop = Drop(
@@ -385,7 +395,7 @@ class Drops:
                 drop_id,
                 platform,
                 user_id,
-                user_name[:256],
+                storable(user_name, 256),
                 frozenset(roles),
                 is_member,
                 reply_to,
@@ -412,7 +422,7 @@ class Drops:
                 str(user_id),
                 frozenset(),
                 False,
-                None,
+                NOBODY_TO_TELL,
                 source,
                 asyncio.get_running_loop().create_future(),
                 granted_to=address,
@@ -692,6 +702,8 @@ class Drops:
         self.service.add_notifier(DROP_PLATFORM, self._notify)
 
     async def _notify(self, result: MintResult) -> None:
+        if result.reply_to == NOBODY_TO_TELL:
+            return  # an airdrop: nobody asked in a chat; the outcome is recorded, not told
         platform = result.message_id.split(":", 1)[0]
         notifier = self._notifiers.get(platform)
         if notifier is None:

@@ -40,6 +40,11 @@ class TransactionReverted(ChainError):
     """A transaction was mined but reverted."""
 
 
+class ContentWorkersFailed(MintbotError):
+    """The worker processes that prepare content cannot run at all (a fault of the machine,
+    not of any request): the requests wait for a later try."""
+
+
 class RequestRejected(MintbotError):
     """Bad input: the request is refused with this reason before anything costly happens."""
 

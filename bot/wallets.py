@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import NotAllowed, RequestRejected
-from bot.minting.service import user_address
-from db.models import PlatformUser, WalletChallenge, aware_utc, utcnow
+from bot.minting.recipients import user_address
+from db.models import PlatformUser, WalletChallenge, aware_utc, storable, utcnow
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
@@ -44,6 +44,7 @@ class WalletLinks:
         public_base_url: str,
         chain_id: int,
         allow_unverified: bool,
+        collection_address: str | None = None,
         lifetime: timedelta = CHALLENGE_LIFETIME,
     ) -> None:
         self.sessions = sessions
@@ -51,11 +52,12 @@ class WalletLinks:
         self.domain = urlsplit(public_base_url).netloc
         self.chain_id = chain_id
         self.allow_unverified = allow_unverified
+        self.collection_address = collection_address
         self.lifetime = lifetime
 
     async def challenge(self, platform: str, user_id: str, address: str) -> Challenge:
         """A new Sign-In with Ethereum message for the user to sign with `address`."""
-        checksummed = user_address(address)
+        checksummed = user_address(address, collection=self.collection_address)
         nonce = secrets.token_hex(8)
         issued = utcnow().replace(microsecond=0)
         expires = issued + self.lifetime
@@ -138,7 +140,7 @@ class WalletLinks:
                 "Linking an address without a signature is turned off: use /wallet link to "
                 "prove it is yours."
             )
-        checksummed = user_address(address)
+        checksummed = user_address(address, collection=self.collection_address)
         async with self.sessions.begin() as session:
             await _link(session, platform, user_id, display_name, checksummed, verified=False)
         return checksummed
@@ -165,7 +167,7 @@ async def _link(
     if user is None:
         user = PlatformUser(platform=platform, user_id=user_id)
         session.add(user)
-    user.display_name = display_name[:256]
+    user.display_name = storable(display_name, 256)
     user.address = address
     user.address_verified = verified
     user.linked_at = utcnow()

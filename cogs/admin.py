@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.communities import KEEP, CommunityConfig, check_announce_channel
+from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
 from bot.discord_client import NO_MENTIONS, MintBot, asker_of
 from bot.errors import RequestRejected
 
@@ -106,9 +106,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
             announce_in = mentioned[0] if mentioned else None
             if announce_in is not None:
                 try:
-                    check_announce_channel(
-                        str(interaction.guild_id), self._guild_of_channel(int(announce_in))
-                    )
+                    check_announce_target(str(interaction.guild_id), self._target(announce_in))
                 except RequestRejected as err:
                     await self._reply(interaction, str(err))
                     return
@@ -128,12 +126,18 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         )
         await self._reply(interaction, describe(config))
 
-    def _guild_of_channel(self, channel_id: int) -> str | None:
-        """The guild a channel belongs to, as Discord told the bot (None: a channel it does
-        not know, such as one of a server it is not in)."""
-        channel = self.bot.get_channel(channel_id)
-        guild = getattr(channel, "guild", None)
-        return str(guild.id) if guild is not None else None
+    def _target(self, channel_id: str) -> AnnounceTarget:
+        """A channel as Discord told the bot of it: its guild (None for a channel it does not
+        know, such as one of a server it is not in) and whether the bot may post there. Whether
+        the asker administers another server, an interaction does not say."""
+        channel = self.bot.get_channel(int(channel_id))
+        if not isinstance(channel, discord.abc.GuildChannel):
+            return AnnounceTarget(channel_id, None, asker_is_admin=False, bot_can_post=False)
+        me = channel.guild.me
+        can_post = me is not None and channel.permissions_for(me).send_messages
+        return AnnounceTarget(
+            channel_id, str(channel.guild.id), asker_is_admin=False, bot_can_post=can_post
+        )
 
 
 def _role(role: discord.Role | None) -> str | Any | None:

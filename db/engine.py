@@ -61,6 +61,17 @@ def insert_unless_present(session: AsyncSession, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def upsert_touch(session: AsyncSession, table: Table, touched: dict[str, Any]) -> Insert:
+    """INSERT that, where the primary key is taken, updates the row's `touched` columns
+    instead (ON CONFLICT DO UPDATE). Either way the row is written, hence locked until the
+    transaction ends: callers use it to take turns on a key across processes."""
+    bind = session.get_bind()
+    keys = [column.name for column in table.primary_key.columns]
+    if bind.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_update(index_elements=keys, set_=touched)
+    return sqlite.insert(table).on_conflict_do_update(index_elements=keys, set_=touched)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

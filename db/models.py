@@ -8,6 +8,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -29,6 +30,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# NUL (PostgreSQL text refuses it) and lone surrogates (they have no UTF-8 form).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with what no database could store replaced by
+    U+FFFD: for what members send that is kept as given (display names, refused input)."""
+    return _UNSTORABLE.sub("\ufffd", text[:limit])
 
 
 def aware_utc(moment: datetime) -> datetime:
@@ -119,6 +130,16 @@ class MintRequest(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Group-level failures this request took part in (a preparation group that raised, a
+    # batch that reverted on chain). Each one shrinks the next group it joins, so a culprit
+    # ends up alone; past a bound it fails. Retries are never unbounded.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Delivering the answer: failed tries, when the next is due, the last error, and when
+    # delivery was given up (bounded by ANSWER_MAX_ATTEMPTS / ANSWER_GIVE_UP_HOURS).
+    answer_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answer_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_error: Mapped[str | None] = mapped_column(Text)
+    undeliverable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The withdrawal that holds this custodial token (claimed by a conditional UPDATE, so
     # a token leaves custody at most once); cleared again if that withdrawal fails.
     withdrawal_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -188,6 +209,19 @@ class CommunitySettings(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class RateScope(Base):
+    """One row per rate-limited scope (a member, a community) that has asked. Recording a
+    request first upserts its scopes' rows, which locks them until the transaction ends, so
+    concurrent recorders (other processes on PostgreSQL too) count one after another."""
+
+    __tablename__ = "rate_scope"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "member" | "community"
+    scope_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class MintUpload(Base):

@@ -5,6 +5,8 @@ Modes:
 - `down`: refuse every request with HTTP 503 (as a load balancer in front of a dead node does).
 - `swallow_send`: forward `eth_sendRawTransaction` to the node, then never answer (the
   client's request times out although the node accepted the transaction).
+- `simulations_pass`: answer every `eth_call` against the pending block with success and no
+  data, without asking the node (a simulation that misses what the chain will then refuse).
 """
 
 from __future__ import annotations
@@ -65,5 +67,16 @@ class RpcProxy:
             await self._forward(body)
             self.swallowed += 1
             await asyncio.sleep(3600)  # the client gives up first
+        if self.mode == "simulations_pass" and _simulation(payload):
+            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "result": "0x"})
         answer = await self._forward(body)
         return web.Response(body=answer, content_type="application/json")
+
+
+def _simulation(payload: Any) -> bool:
+    """A single eth_call against the pending block (how the bot simulates a batch)."""
+    return (
+        isinstance(payload, dict)
+        and payload.get("method") == "eth_call"
+        and payload.get("params", [None, None])[1] == "pending"
+    )

@@ -1,11 +1,15 @@
 """A local Telegram Bot API: enough of `/bot<TOKEN>/<method>` and `/file/bot<TOKEN>/<path>` for
 the real python-telegram-bot to run a bot against it, with every call recorded.
 
-Tests build chats and users, then act as users: send photos and image files with captions,
-reply with commands, edit captions, send stickers and voice notes. Updates reach the bot by
-long polling (`getUpdates` honours `offset` and `timeout`, and re-delivers until confirmed) or,
-after `setWebhook`, by POST to the bot's webhook. Any method can be made to answer 429 with
-`retry_after`. HTML in `parse_mode=HTML` texts is checked as strictly as Telegram does.
+Tests build chats and users, then act as users: send photos and files of any name and type
+with captions, reply with commands, edit captions, send stickers, voice notes and videos, write
+as the group (an anonymous admin). Updates reach the bot by long polling (`getUpdates` honours
+`offset` and `timeout`, and re-delivers until confirmed) or, after `setWebhook`, by POST to the
+bot's webhook. Any method can be made to answer 429 with `retry_after`. HTML in
+`parse_mode=HTML` texts is checked as strictly as Telegram does, and so is where the bot may
+write: only to users who have started it, only in chats it is in, a photo only from a photo.
+Files are streamed in chunks and the bytes served counted (`served`), so a test can see how
+much of a file the bot read.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +32,14 @@ from tests.support import poll_until
 
 TOKEN = "123456:TEST-emulator-token"
 BOT_ID = 123456
+# Who messages sent "as the group" by an anonymous administrator come from.
+ANONYMOUS_ADMIN = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+FILE_CHUNK = 64 * 1024
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the public Bot API server's getFile cap
 # The tags Telegram accepts in HTML parse mode.
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
@@ -84,13 +97,19 @@ class TelegramServer:
         self.port = 0
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
-        self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, bytes, size)
+        # file_id -> (path, bytes, size Telegram reports or None)
+        self.files: dict[str, tuple[str, bytes, int | None]] = {}
+        self.file_kinds: dict[str, str] = {}  # file_id -> photo, document, video, ...
         self.admins: dict[int, set[int]] = {}
         self.left: set[tuple[int, int]] = set()  # (chat, user) no longer members
+        # (chat, user) -> restricted, and whether still a member
+        self.restricted: dict[tuple[int, int], bool] = {}
+        self.without_bot: set[int] = set()  # chats the bot is not in
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         self.webhook: dict[str, str] | None = None
         self.downloads: list[str] = []  # file paths the bot fetched
+        self.served: dict[str, int] = {}  # file path -> bytes sent to the bot
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0  # every update_id below this was acknowledged by an offset
         self._new_update = asyncio.Condition()
@@ -134,10 +153,19 @@ class TelegramServer:
     def user(self, first_name: str) -> dict[str, Any]:
         return {"id": next(self._ids), "is_bot": False, "first_name": first_name}
 
-    def group(self, title: str, admins: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    def group(
+        self,
+        title: str,
+        admins: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        *,
+        with_bot: bool = True,
+    ) -> dict[str, Any]:
+        """A supergroup; `with_bot` False: one the bot was never added to."""
         chat = {"id": -next(self._ids), "type": "supergroup", "title": title}
         self.admins[chat["id"]] = {a["id"] for a in admins}
         self.chats[chat["id"]] = chat
+        if not with_bot:
+            self.without_bot.add(chat["id"])
         return chat
 
     @staticmethod
@@ -145,16 +173,25 @@ class TelegramServer:
         return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
 
     def add_file(
-        self, data: bytes, *, size: int | None = None, name: str = "image"
+        self,
+        data: bytes,
+        *,
+        size: int | None = None,
+        name: str = "image",
+        kind: str = "photo",
+        declared: bool = True,
     ) -> dict[str, Any]:
+        """A file on Telegram's servers; `size` is what Telegram reports (the length by
+        default); `declared` False: Telegram reports no size at all."""
         file_id = f"file-{next(self._ids)}"
-        path = f"photos/{file_id}-{name}"
-        self.files[file_id] = (path, data, len(data) if size is None else size)
-        return {
-            "file_id": file_id,
-            "file_unique_id": f"u{file_id}",
-            "file_size": self.files[file_id][2],
-        }
+        path = f"{kind}s/{file_id}-{name}"
+        reported = (len(data) if size is None else size) if declared else None
+        self.files[file_id] = (path, data, reported)
+        self.file_kinds[file_id] = kind
+        entry: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+        if reported is not None:
+            entry["file_size"] = reported
+        return entry
 
     # ----- acting as users ---------------------------------------------------------------------
 
@@ -203,9 +240,26 @@ class TelegramServer:
         caption: str | None = None,
         *,
         size: int | None = None,
+        file_name: str = "art",
+        declared: bool = True,
     ) -> dict[str, Any]:
-        document = {**self.add_file(data, size=size), "file_name": "art", "mime_type": mime_type}
+        """A file "sent as a file", with the name and MIME type the sender's app gave it."""
+        entry = self.add_file(data, size=size, name=file_name, kind="document", declared=declared)
+        document = {**entry, "file_name": file_name, "mime_type": mime_type}
         return self.send(chat, sender, document=document, **self._caption(caption))
+
+    def send_video(
+        self, chat: dict[str, Any], sender: dict[str, Any], data: bytes, caption: str | None = None
+    ) -> dict[str, Any]:
+        entry = self.add_file(data, name="clip.mp4", kind="video")
+        video = {**entry, "width": 64, "height": 64, "duration": 1, "mime_type": "video/mp4"}
+        return self.send(chat, sender, video=video, **self._caption(caption))
+
+    def send_as_chat(self, chat: dict[str, Any], text: str) -> dict[str, Any]:
+        """An anonymous administrator writes: the message comes from the group itself."""
+        return self.send(
+            chat, ANONYMOUS_ADMIN, text=text, entities=_command_entities(text), sender_chat=chat
+        )
 
     def edit_caption(self, message: dict[str, Any], caption: str) -> dict[str, Any]:
         edited = {**message, **self._caption(caption), "edit_date": int(time.time())}
@@ -229,6 +283,11 @@ class TelegramServer:
     def leave(self, chat: dict[str, Any], user: dict[str, Any]) -> None:
         """`user` is no longer a member of `chat` (getChatMember says "left")."""
         self.left.add((chat["id"], user["id"]))
+
+    def restrict(self, chat: dict[str, Any], user: dict[str, Any], *, is_member: bool) -> None:
+        """An admin restricted `user` in `chat`; `is_member` False: they have left since, and
+        Telegram still answers "restricted" (with is_member false) for them."""
+        self.restricted[(chat["id"], user["id"])] = is_member
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
@@ -324,17 +383,37 @@ class TelegramServer:
                 await asyncio.sleep(0.1)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A file, in chunks: with its length when Telegram reports its size, else chunked.
+        `served` counts what left, up to the bot closing the connection."""
         if request.match_info["token"] != TOKEN:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        for path, data, _ in self.files.values():
-            if path == request.match_info["path"]:
-                self.downloads.append(path)
-                return web.Response(body=data)
-        return web.json_response(
-            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-        )
+        found = [f for f in self.files.values() if f[0] == request.match_info["path"]]
+        if not found:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        path, data, reported = found[0]
+        self.downloads.append(path)
+        self.served.setdefault(path, 0)
+        # A small send buffer keeps what sits in the kernel, unread by the bot, small.
+        connection = request.transport.get_extra_info("socket") if request.transport else None
+        if connection is not None:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, FILE_CHUNK)
+        response = web.StreamResponse()
+        if reported is not None:
+            response.content_length = len(data)
+        await response.prepare(request)
+        try:
+            for start in range(0, len(data), FILE_CHUNK):
+                chunk = data[start : start + FILE_CHUNK]
+                await response.write(chunk)
+                self.served[path] += len(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the bot stopped reading
+        return response
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != TOKEN:
@@ -439,14 +518,10 @@ class TelegramServer:
         if file_id not in self.files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         path, _, size = self.files[file_id]
-        if size > DOWNLOAD_LIMIT:
+        if size is not None and size > DOWNLOAD_LIMIT:
             raise _ApiError(400, "Bad Request: file is too big")
-        return {
-            "file_id": file_id,
-            "file_unique_id": f"u{file_id}",
-            "file_size": size,
-            "file_path": path,
-        }
+        file = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_path": path}
+        return file if size is None else {**file, "file_size": size}
 
     async def _m_getChatAdministrators(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
@@ -472,14 +547,21 @@ class TelegramServer:
         }
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+        self._chat(int(params["chat_id"]))
         return True
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
-        """A photo re-sent by its file_id (what the bot does with an image it was sent)."""
+        """A photo re-sent by the file_id of a photo, or uploaded."""
         chat = self._chat(int(params["chat_id"]))
-        file_id = str(params.get("photo", ""))
-        if file_id not in self.files:
-            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        photo = params.get("photo", "")
+        if isinstance(photo, bytes):
+            file_id = self.add_file(photo)["file_id"]
+        else:
+            file_id = str(photo)
+            if file_id not in self.files:
+                raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            if self.file_kinds[file_id] != "photo":
+                raise _ApiError(400, "Bad Request: type of file mismatch")
         caption = str(params.get("caption", ""))
         if caption:
             self._check_text(caption, params.get("parse_mode"), limit=1024)
@@ -523,14 +605,53 @@ class TelegramServer:
 
     async def _m_getChatMember(self, params: dict[str, Any]) -> Any:
         chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
-        user = {"id": user_id, "is_bot": False, "first_name": "member"}
+        self._chat(chat_id)
+        user = {"id": user_id, "is_bot": user_id == BOT_ID, "first_name": "member"}
         if user_id in self.admins.get(chat_id, ()):
             return self._administrator(user_id)
+        if (chat_id, user_id) in self.restricted:
+            return self._restricted(user, is_member=self.restricted[(chat_id, user_id)])
         status = "left" if (chat_id, user_id) in self.left else "member"
         return {"status": status, "user": user}
 
+    @staticmethod
+    def _restricted(user: dict[str, Any], *, is_member: bool) -> dict[str, Any]:
+        may = {
+            f"can_{right}": False
+            for right in [
+                "send_messages",
+                "send_audios",
+                "send_documents",
+                "send_photos",
+                "send_videos",
+                "send_video_notes",
+                "send_voice_notes",
+                "send_polls",
+                "send_other_messages",
+                "add_web_page_previews",
+                "change_info",
+                "invite_users",
+                "pin_messages",
+                "manage_topics",
+                "react_to_messages",
+                "edit_tag",
+            ]
+        }
+        return {
+            "status": "restricted",
+            "user": user,
+            "is_member": is_member,
+            "until_date": 0,
+            **may,
+        }
+
     def _chat(self, chat_id: int) -> dict[str, Any]:
+        """The chat the bot acts in, if Telegram lets it."""
+        if chat_id in self.without_bot:
+            raise _ApiError(403, "Forbidden: bot is not a member of the supergroup chat")
         if chat_id not in self.chats:
+            if chat_id > 0:  # a user's private chat exists once they have written to the bot
+                raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise _ApiError(400, "Bad Request: chat not found")
         return dict(self.chats[chat_id])
 
@@ -564,7 +685,8 @@ async def _params(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         raw |= await request.json()
     elif request.can_read_body:
-        raw |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        for key, value in (await request.post()).items():
+            raw[key] = value if isinstance(value, str) else value.file.read()  # an upload
     params: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, str) and value[:1] in "{[":

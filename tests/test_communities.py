@@ -3,11 +3,13 @@ decisions both chat platforms share)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot import communities as communities_module
 from bot.app import Runtime
-from bot.communities import KEEP, Asker, Communities, check_announce_channel
+from bot.communities import KEEP, AnnounceTarget, Asker, Communities, check_announce_target
 from bot.errors import MintingPaused, NotAllowed, RateLimited
 from tests.support import Inbox, answered, submission
 
@@ -101,13 +103,6 @@ async def test_the_check_before_an_acknowledgement_decides_like_the_full_one(
         await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u9")
 
 
-def test_announcements_go_only_to_a_channel_of_the_same_community():
-    check_announce_channel("guild", "guild")
-    for elsewhere in ("another guild", None):
-        with pytest.raises(NotAllowed, match="only to a channel of this community"):
-            check_announce_channel("guild", elsewhere)
-
-
 async def test_settings_checked_before_acknowledging_refuse_only_when_just_read(
     bot: tuple[Runtime, Inbox], monkeypatch: pytest.MonkeyPatch
 ):
@@ -131,3 +126,14 @@ async def test_settings_checked_before_acknowledging_refuse_only_when_just_read(
     await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")  # let through
     with pytest.raises(MintingPaused):  # and refused by the full check, which reads them now
         await here.check_mint("test", "guild", "chat", MEMBER, author_id="u1")
+
+
+def test_mints_are_announced_only_here_or_where_the_admin_also_administers():
+    here = AnnounceTarget("c1", "guild", asker_is_admin=False, bot_can_post=True)
+    check_announce_target("guild", here)
+    theirs = AnnounceTarget("c2", "another guild", asker_is_admin=False, bot_can_post=True)
+    with pytest.raises(NotAllowed, match="not an administrator of that one"):
+        check_announce_target("guild", theirs)
+    check_announce_target("guild", replace(theirs, asker_is_admin=True))
+    with pytest.raises(NotAllowed, match="I cannot post in that chat"):
+        check_announce_target("guild", replace(here, bot_can_post=False))

@@ -58,6 +58,7 @@ def another_process(runtime: Runtime) -> Drops:
         service=runtime.service,
         max_image_bytes=runtime.settings.max_image_bytes,
         max_image_pixels=runtime.settings.max_image_pixels,
+        max_image_frames=runtime.settings.max_image_frames,
     )
 
 

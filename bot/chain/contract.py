@@ -26,6 +26,25 @@ DEFAULT_ADMIN_ROLE = b"\x00" * 32
 
 
 @cache
+def _error_names() -> dict[str, str]:
+    """The 4-byte selectors of the custom errors the contract declares, to their names."""
+    names = {}
+    for item in artifact()["abi"]:
+        if item["type"] == "error":
+            signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            names["0x" + keccak(text=signature)[:4].hex()] = item["name"]
+    return names
+
+
+def error_name(err: ContractLogicError) -> str:
+    """A revert in words: the custom error's name, the revert string, or what the node said."""
+    data = err.data if isinstance(err.data, str) else None
+    if data and data[:10] in _error_names():
+        return _error_names()[data[:10]]
+    return (err.message or str(err) or "reverted")[:200]
+
+
+@cache
 def artifact() -> dict[str, Any]:
     """The committed compile output of `MintbotCollection.sol`."""
     return json.loads(ARTIFACT_PATH.read_text())  # type: ignore[no-any-return]
@@ -125,6 +144,19 @@ class Collection:
         except ContractLogicError:
             return False
         return True
+
+    async def revert_reason(self, sender: str, data: bytes, gas: int) -> str | None:
+        """Run a call as `sender` would send it, against the pending block, without sending
+        it: None if it would succeed, else the contract's error (its name where the ABI
+        declares it). Faults of the node itself (timeouts, 429s) propagate."""
+        try:
+            await self.w3.eth.call(
+                {"from": sender, "to": self.address, "data": data, "gas": gas},  # type: ignore[typeddict-item]
+                "pending",
+            )
+        except ContractLogicError as err:
+            return error_name(err)
+        return None
 
     def encode_mint_batch(self, recipients: list[str], token_ids: list[int]) -> bytes:
         """Calldata for `mintBatch`, with the single-recipient form where it applies."""

@@ -197,14 +197,14 @@ class TxEngine:
 
         Raises `SpendCapReached` if the worst-case fee would pass today's cap.
         """
-        if self.max_spend_per_day is not None:
-            committed = await self.spent_today(session)
-            if committed + gas_limit * fees.max_fee_per_gas > self.max_spend_per_day:
-                raise SpendCapReached
+        # The nonce row is taken first: it stays locked until the caller's transaction ends,
+        # so concurrent signers (other processes too) check the cap one after another.
+        nonce = await self.nonces.allocate(session)
+        await self._check_spend(session, gas_limit * fees.max_fee_per_gas)
         tx = ChainTx(
             chain_id=self.chain_id,
             wallet=self.wallet.address,
-            nonce=await self.nonces.allocate(session),
+            nonce=nonce,
             kind=kind,
             to_address=to,
             data=data,
@@ -215,6 +215,13 @@ class TxEngine:
         await session.flush()
         self._add_attempt(session, tx, fees, audit)
         return tx
+
+    async def _check_spend(self, session: AsyncSession, more: int) -> None:
+        """Raise `SpendCapReached` if committing `more` wei of worst-case fees would pass
+        today's cap. Call it with the nonce row locked (see `create`)."""
+        cap = self.max_spend_per_day
+        if cap is not None and await self.spent_today(session) + more > cap:
+            raise SpendCapReached
 
     def _add_attempt(
         self, session: AsyncSession, tx: ChainTx, fees: Fees, audit: AuditInfo
@@ -335,6 +342,13 @@ class TxEngine:
                 )
                 return False
             tip = min(tip, max_fee)
+            # A replacement raises the worst case of this transaction: it counts on the cap.
+            await self.nonces.lock(session)
+            try:
+                await self._check_spend(session, tx.gas_limit * (max_fee - last.max_fee_per_gas))
+            except SpendCapReached:
+                log.warning("tx %s is stuck but a bump would pass today's cap", last.tx_hash)
+                return False
             attempt = self._add_attempt(
                 session,
                 tx,

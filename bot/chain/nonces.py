@@ -55,6 +55,11 @@ class NonceAllocator:
         await session.flush()
         return row.next_nonce
 
+    async def lock(self, session: AsyncSession) -> None:
+        """Hold the allocator's row until the caller's transaction ends, as `allocate` does,
+        for a decision that must not interleave with signing (the daily spending cap)."""
+        await self._row(session)
+
     async def allocate(self, session: AsyncSession) -> int:
         """Take the next nonce inside the caller's transaction."""
         row = await self._row(session)

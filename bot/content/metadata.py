@@ -20,7 +20,11 @@ DESCRIPTION_MAX = 1000
 _MASS_MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 # Discord's user, role and channel mention syntax, and slash-command mentions.
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#|/[\w -]+:)\d+>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Control and invisible characters, and lone surrogates (no UTF-8 form: nothing could store
+# or encode them).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 # Markup that chat clients render: **bold**, __underline__, ~~strike~~, ||spoiler||, `code`,
 # [text](link), HTML tags, and a leading # heading or > quote.
 _NAME_MARKUP = re.compile(

@@ -1,32 +1,37 @@
 """Preparing a group of requests' content: check each image, store it and its metadata.
 
 This is the CPU-heavy part of the pipeline (image decoding, hashing, many small file writes), so
-`ContentWorkers` runs it in a separate process: the bot's event loop keeps its core, and the
+`ContentWorkers` runs it in separate processes: the bot's event loop keeps its core, and the
 work does not wait for the GIL. Everything crossing the process boundary is plain data.
+
+One request's upload can fail only that request: each job is checked under its own CPU budget
+and every exception it raises becomes its reason; a job that takes a worker down with it is
+found and refused by `IsolatingPool` (`bot.minting.workers`), and the rest are prepared.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
-import multiprocessing
-import multiprocessing.connection
-import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import TypeVar
 
-from bot.content.images import CheckedImage, check_image
+from bot.content.images import (
+    DEFAULT_MAX_FRAMES,
+    UNPROCESSABLE,
+    CheckedImage,
+    check_image,
+    too_slow,
+)
 from bot.content.metadata import build_metadata, clean_description, clean_name
 from bot.content.store import ContentStore
-from bot.errors import ImageRejected
+from bot.errors import RequestRejected
+from bot.minting.workers import CpuBudgetExceeded, Fault, IsolatingPool, job_budget
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,37 +60,57 @@ class Prepared:
 class ImageLimits:
     max_bytes: int
     max_pixels: int
+    max_frames: int = DEFAULT_MAX_FRAMES
+    cpu_seconds: float = 10.0  # CPU time one image may take in a worker
 
 
 def prepare_contents(
     store_dir: Path, limits: ImageLimits, jobs: list[ContentJob]
 ) -> dict[int, Prepared | str]:
-    """Per request: what was stored, or why its image was refused. Stores with one durability
-    pass per kind of block (images, then metadata), see `ContentStore.put_files`."""
+    """Per request: what was stored, or why it was refused. Any exception while checking one
+    request's image or building its metadata refuses that request alone; only the content
+    store's own failures (a full or failing disk) are raised, since no request caused them.
+    Stores with one durability pass per kind of block (images, then metadata), see
+    `ContentStore.put_files`."""
     store = _store(store_dir)
     outcome: dict[int, Prepared | str] = {}
     checked: list[tuple[ContentJob, CheckedImage]] = []
     for job in jobs:
-        try:
-            image = check_image(
-                job.upload, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels
-            )
-        except ImageRejected as err:
-            outcome[job.request_id] = str(err)
-        else:
+        with _refusing(job, limits, outcome):
+            with job_budget(job.request_id, limits.cpu_seconds):
+                image = check_image(
+                    job.upload,
+                    max_bytes=limits.max_bytes,
+                    max_pixels=limits.max_pixels,
+                    max_frames=limits.max_frames,
+                )
             checked.append((job, image))
     image_cids = store.put_files([image.data for _, image in checked])
-    blocks = [
-        metadata_block(job, cid, image)
-        for (job, image), cid in zip(checked, image_cids, strict=True)
-    ]
-    metadata_cids = store.put_files(blocks)
-    for (job, _), image_cid, metadata_cid, block in zip(
-        checked, image_cids, metadata_cids, blocks, strict=True
-    ):
+    described: list[tuple[ContentJob, str, bytes]] = []
+    for (job, image), image_cid in zip(checked, image_cids, strict=True):
+        with _refusing(job, limits, outcome):
+            described.append((job, image_cid, metadata_block(job, image_cid, image)))
+    metadata_cids = store.put_files([block for _, _, block in described])
+    for (job, image_cid, block), metadata_cid in zip(described, metadata_cids, strict=True):
         token_id = "0x" + hashlib.sha256(block).hexdigest()
         outcome[job.request_id] = Prepared(image_cid, metadata_cid, token_id)
     return outcome
+
+
+@contextlib.contextmanager
+def _refusing(
+    job: ContentJob, limits: ImageLimits, outcome: dict[int, Prepared | str]
+) -> Iterator[None]:
+    """Turn whatever goes wrong with one job into its reason, so the others go on."""
+    try:
+        yield
+    except RequestRejected as err:
+        outcome[job.request_id] = str(err)
+    except CpuBudgetExceeded:
+        outcome[job.request_id] = too_slow(limits.cpu_seconds)
+    except Exception:
+        log.exception("request %s: its content could not be prepared", job.request_id)
+        outcome[job.request_id] = UNPROCESSABLE
 
 
 def metadata_block(job: ContentJob, image_cid: str, image: CheckedImage) -> bytes:
@@ -116,51 +141,48 @@ def _open_store(directory: Path) -> None:
     _store(directory)
 
 
-def _exit_with_parent() -> None:
-    """Worker start-up: exit as soon as the bot process is gone, even if it was killed. An
-    orphaned worker would otherwise wait for work forever, holding the bot's output open."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 class ContentWorkers:
-    """A pool of worker processes for `prepare_contents`, started on first use."""
+    """Worker processes for `prepare_contents`, started on first use, that no request can
+    take down: see `bot.minting.workers`."""
 
     def __init__(self, store_dir: Path, limits: ImageLimits, processes: int) -> None:
         self.store_dir = store_dir
         self.limits = limits
-        self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        # A hung worker (no CPU used, so no CPU cap fires) is ended after this long on one job.
+        self.pool = IsolatingPool(processes, job_wall_seconds=max(60.0, 6 * limits.cpu_seconds))
 
     async def start(self) -> None:
         """Start the workers now rather than on the first request (it takes about a second)."""
-        await self._run(_open_store, self.store_dir)
+        await self.pool.start(_open_store, self.store_dir)
 
     async def prepare(self, jobs: list[ContentJob]) -> dict[int, Prepared | str]:
-        return await self._run(prepare_contents, self.store_dir, self.limits, jobs)
+        """Prepare a group: for EVERY job, what was stored or the member-facing reason it was
+        refused (a bad image, an unexpected error, a worker it crashed twice, its CPU cap).
 
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
-        if self._pool is None:
-            # spawn, not fork: forking a process that runs threads and an event loop is unsafe.
-            self._pool = ProcessPoolExecutor(
-                self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
-            )
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
-        except BrokenProcessPool:
-            self.close()  # a worker died (killed, out of memory): the next call starts afresh
-            raise
+        Raises only for faults no request caused: `ContentWorkersFailed` when fresh worker
+        processes cannot run at all, or the content store's error (such as `OSError` from a
+        failing disk). The group can then be tried again later as it is.
+        """
+        found = await self.pool.isolate(
+            partial(prepare_contents, self.store_dir, self.limits), jobs, _request_id
+        )
+        outcome: dict[int, Prepared | str] = {}
+        for job in jobs:
+            result = found.get(job.request_id)
+            if result is None:
+                log.error("request %s: no preparation outcome; refused", job.request_id)
+                outcome[job.request_id] = UNPROCESSABLE
+            elif result is Fault.OVERRAN:
+                outcome[job.request_id] = too_slow(self.limits.cpu_seconds)
+            elif isinstance(result, Fault):
+                outcome[job.request_id] = UNPROCESSABLE
+            else:
+                outcome[job.request_id] = result
+        return outcome
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self.pool.close()
+
+
+def _request_id(job: ContentJob) -> int:
+    return job.request_id

@@ -72,6 +72,8 @@ class MintHandle:
     key: str
     duplicate: bool
     phase: Phase
+    # A request that had failed for good, opened again by the same message asked again.
+    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class MintResult:
     marketplace_url: str | None
     failure_reason: str | None
     answered: bool = False
+    # The last error of an answer that could not be delivered (given up or still retried).
+    answer_error: str | None = None
     waiting_reason: str | None = None
 
     @property

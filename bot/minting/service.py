@@ -13,8 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -36,18 +35,19 @@ from bot.chain.engine import (
 from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
 from bot.communities import Asker, Communities
-from bot.config import Settings, parse_address
-from bot.content.images import NOT_AN_IMAGE
+from bot.config import Settings
+from bot.content.images import NOT_AN_IMAGE, UNPROCESSABLE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import (
-    ConfigError,
     FeeCapExceeded,
     ImageRejected,
     RequestRejected,
 )
+from bot.minting.batches import without_culprits
 from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepared
-from bot.minting.intake import Intake
+from bot.minting.intake import Intake, RateLimits
+from bot.minting.recipients import user_address
 from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
 from db.models import (
     ChainTx,
@@ -57,6 +57,7 @@ from db.models import (
     Phase,
     PlatformUser,
     aware_utc,
+    storable,
     utcnow,
 )
 
@@ -75,12 +76,35 @@ PREPARE_BYTES = 64 * 1024 * 1024
 DELIVERY_GROUP = 200
 # Seconds before a failed answer is tried again, doubling up to the most.
 ANSWER_RETRY_FIRST = 1.0
-ANSWER_RETRY_MAX = 60.0
+ANSWER_RETRY_MAX = 600.0
 T = TypeVar("T")
 IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
 UNANSWERED = (Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED)
 REPEAT_WINDOW = timedelta(hours=24)
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
+# Group-level failures a request may take part in (see MintRequest.attempts). The group it
+# joins halves with each, so by the last it is alone: 100 -> 50 -> ... -> 1 in 7 steps.
+MAX_GROUP_ATTEMPTS = 9
+
+
+def group_size(largest: int, attempts: int) -> int:
+    """How many requests go in a group that starts with a request with `attempts` failures."""
+    return max(1, largest >> attempts)
+
+
+def content_job(request: MintRequest, upload: bytes) -> ContentJob:
+    return ContentJob(
+        request_id=request.id,
+        upload=upload,
+        name=request.name,
+        description=request.description,
+        platform=request.platform,
+        chat_id=request.chat_id,
+        message_id=request.message_id,
+        requester_id=request.requester_id,
+        requester_name=request.requester_name,
+    )
+
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
 # for a whole group at once (executemany), each guarded by the phase it leaves.
@@ -113,6 +137,30 @@ _END = (
 )
 
 
+# A failed answer: its tries, when the next is due, why, and whether it is given up.
+_ANSWER_FAILED = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.answered_at.is_(None))
+    .values(
+        answer_attempts=bindparam("b_attempts"),
+        answer_due_at=bindparam("b_due"),
+        answer_error=bindparam("b_error"),
+        undeliverable_at=bindparam("b_given_up"),
+        # Kept as it was: it tells when the outcome was decided, which bounds the retries.
+        updated_at=_REQUESTS.c.updated_at,
+    )
+)
+
+
+def refused_mint(reason: str) -> str:
+    return f"The collection contract refused to mint this token ({reason}). You may ask again."
+
+
+def _ending(request_id: int, phase: Phase, reason: str) -> dict[str, Any]:
+    """Parameters of `_END` for one request."""
+    return {"b_id": request_id, "b_phase": phase, "b_reason": reason}
+
+
 def requested_by(platform: str, user_id: str) -> ColumnElement[bool]:
     """The user's own requests: those they made in chat and their drop claims (which are
     filed under the "drop" platform, keyed by the drop)."""
@@ -123,17 +171,6 @@ def requested_by(platform: str, user_id: str) -> ColumnElement[bool]:
         and_(MintRequest.platform == platform, MintRequest.requester_id == user_id),
         MintRequest.id.in_(claims),
     )
-
-
-def user_address(text: str) -> str:
-    """An address a user typed, checksummed; `RequestRejected` says what is wrong with it."""
-    try:
-        return parse_address("address", text)
-    except ConfigError:
-        raise RequestRejected(
-            f"{text!r} is not a valid Ethereum address (check it for typos; mixed-case "
-            "addresses carry a checksum)."
-        ) from None
 
 
 @dataclass
@@ -164,15 +201,21 @@ class MintService:
         engine.own("mint_batch", self.tx_events())
         self.chain = chain
         self.content = content
-        self._intake = Intake(sessions)
+        self._intake = Intake(
+            sessions, RateLimits(communities.user_limit, communities.community_limit)
+        )
         self._contents = ContentWorkers(
             content.directory,
-            ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+            ImageLimits(
+                settings.max_image_bytes,
+                settings.max_image_pixels,
+                settings.max_image_frames,
+                settings.image_cpu_seconds,
+            ),
             settings.content_workers,
         )
         self._notifiers: dict[str, Notifier] = {}
         self._announcers: dict[str, Announcer] = {}
-        self._answer_retry: dict[int, tuple[float, float]] = {}  # request -> (when, delay)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._received = asyncio.Event()
         self._queued = asyncio.Event()
@@ -209,18 +252,20 @@ class MintService:
             "message_id": submission.message_id,
             "fingerprint": submission.fingerprint(),
             "requester_id": submission.requester_id,
-            "requester_name": submission.requester_name[:256],
+            "requester_name": storable(submission.requester_name, 256),
             "community_id": submission.community_id,
             "reply_to": json.dumps(submission.reply_to) if submission.reply_to else None,
-            "name": submission.name[:10_000],
-            "description": submission.description[:10_000],
+            "name": storable(submission.name, 10_000),
+            "description": storable(submission.description, 10_000),
             "upload_digest": hashlib.sha256(submission.image).hexdigest(),
             "requested_recipient": (submission.recipient or None) if problem is None else None,
             "phase": Phase.RECEIVED if problem is None else Phase.REJECTED,
             "failure_reason": problem,
         }
         handle = await self._intake.record(row, submission.image if problem is None else None)
-        if not handle.duplicate:
+        if handle.reopened:
+            (self._queued if handle.phase == Phase.QUEUED else self._received).set()
+        elif not handle.duplicate:
             (self._received if problem is None else self._finalised).set()
         return handle
 
@@ -229,15 +274,18 @@ class MintService:
         such as a drop claim: batch them now rather than at the next idle check."""
         self._queued.set()
 
-    def check_size(self, size: int, *, at_least: bool = False) -> None:
-        """Refuse an upload by its size alone, before anyone downloads it (or, `at_least`, as
-        soon as a download has read more than the limit, whatever size was announced)."""
+    def check_size(self, size: int) -> None:
+        """Refuse an upload by its size alone, before anyone downloads it."""
         if size > self.settings.max_image_bytes:
-            limit = self.settings.max_image_bytes / 1e6
-            over = "over " if at_least else ""
-            raise ImageRejected(
-                f"That file is {over}{size / 1e6:.1f} MB; the limit is {limit:g} MB."
-            )
+            raise self.too_big(size)
+
+    def too_big(self, size: int | None) -> ImageRejected:
+        """The refusal of an upload over the size cap; `size` is None when a download was
+        stopped at the cap before its end."""
+        limit = self.settings.max_image_bytes / 1e6
+        if size is None:
+            return ImageRejected(f"That file is over the limit of {limit:g} MB.")
+        return ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
 
     def check_text(self, name: str, description: str, recipient: str | None) -> None:
         """Refuse what a request says (its name, description and recipient address) before
@@ -245,7 +293,7 @@ class MintService:
         clean_name(name)
         clean_description(description)
         if recipient:
-            user_address(recipient)
+            user_address(recipient, collection=self.chain.collection.address)
 
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
@@ -326,12 +374,22 @@ class MintService:
         acknowledgement): may `asker` mint here and now?
 
         Returns False if the key is already recorded (a replayed or double-clicked message:
-        its answer is on its way, and nothing else should happen). Raises `NotAllowed`,
-        `MintingPaused` or `RateLimited` with the reason.
+        its answer is on its way, and nothing else should happen), unless its request failed
+        for good: asking again retries it. Raises `NotAllowed`, `MintingPaused` or
+        `RateLimited` with the reason (the rate limit is decided again, atomically, when the
+        request is recorded).
         """
-        if await self._request_id(*submission_key) is not None:
+        platform, chat_id, message_id = submission_key
+        async with self.sessions() as session:
+            phase = await session.scalar(
+                select(MintRequest.phase).where(
+                    MintRequest.platform == platform,
+                    MintRequest.chat_id == chat_id,
+                    MintRequest.message_id == message_id,
+                )
+            )
+        if phase is not None and phase != Phase.FAILED:
             return False
-        platform, chat_id, _ = submission_key
         await self.communities.check_mint(
             platform, community_id, chat_id, asker, author_id=author_id
         )
@@ -394,7 +452,8 @@ class MintService:
         return [self._render(r, txs.get(r.tx_id) if r.tx_id else None) for r in rows], total
 
     async def community_stats(self, platform: str, community_id: str) -> dict[str, int]:
-        """Requests from this community by phase, plus distinct requesters."""
+        """Requests from this community by phase, plus distinct requesters, and how many
+        answers were given up as undeliverable (if any)."""
         async with self.sessions() as session:
             by_phase = {
                 str(phase): int(count)
@@ -407,11 +466,18 @@ class MintService:
                     .group_by(MintRequest.phase)
                 )
             }
-            creators = await session.scalar(
-                select(func.count(func.distinct(MintRequest.requester_id))).where(
-                    MintRequest.platform == platform, MintRequest.community_id == community_id
+            creators, undeliverable = (
+                await session.execute(
+                    select(
+                        func.count(func.distinct(MintRequest.requester_id)),
+                        func.count(MintRequest.undeliverable_at),
+                    ).where(
+                        MintRequest.platform == platform, MintRequest.community_id == community_id
+                    )
                 )
-            )
+            ).one()
+        if undeliverable:
+            by_phase["answer undeliverable"] = int(undeliverable)
         return {**by_phase, "creators": int(creators or 0)}
 
     async def hot_wallet(self) -> tuple[str, int, int]:
@@ -469,6 +535,7 @@ class MintService:
             ),
             failure_reason=request.failure_reason,
             answered=request.answered_at is not None,
+            answer_error=request.answer_error,
             waiting_reason=self.waiting_reason if phase == Phase.QUEUED else None,
         )
 
@@ -537,24 +604,30 @@ class MintService:
                 await asyncio.sleep(1)
 
     async def _prepare_group(self) -> bool:
-        """Prepare up to PREPARE_GROUP requests; returns whether there may be more."""
+        """Prepare up to PREPARE_GROUP requests; returns whether there may be more.
+
+        A group whose preparation raised as a whole (no single job was blamed) counts an
+        attempt against each member, and the next group starting with them is smaller, so a
+        culprit ends up alone; alone past MAX_GROUP_ATTEMPTS it fails, and the rest go on.
+        """
         async with self.sessions() as session:
             rows = (
                 await session.execute(
                     select(MintRequest, func.length(MintUpload.data))
                     .outerjoin(MintUpload, MintUpload.request_id == MintRequest.id)
-                    .where(MintRequest.phase.in_((Phase.RECEIVED, Phase.STORED)))
+                    .where(MintRequest.phase.in_(_PREPARING))
                     .order_by(MintRequest.id)
                     .limit(PREPARE_GROUP)
                 )
             ).all()
             group: list[MintRequest] = []
             budget = PREPARE_BYTES
-            for request, size in rows:
-                if group and (size or 0) > budget:
+            size = group_size(PREPARE_GROUP, rows[0][0].attempts if rows else 0)
+            for request, upload_size in rows[:size]:
+                if group and (upload_size or 0) > budget:
                     break  # the rest waits for the next group: memory stays bounded
                 group.append(request)
-                budget -= size or 0
+                budget -= upload_size or 0
             uploads = {
                 row.request_id: row.data
                 for row in await session.execute(
@@ -565,40 +638,33 @@ class MintService:
             }
         if not group:
             return False
-        prepared = await self._contents.prepare(
-            [
-                ContentJob(
-                    request_id=r.id,
-                    upload=uploads[r.id],
-                    name=r.name,
-                    description=r.description,
-                    platform=r.platform,
-                    chat_id=r.chat_id,
-                    message_id=r.message_id,
-                    requester_id=r.requester_id,
-                    requester_name=r.requester_name,
-                )
-                for r in group
-                if r.id in uploads
-            ]
-        )
+        try:
+            prepared = await self._contents.prepare(
+                [content_job(r, uploads[r.id]) for r in group if r.id in uploads]
+            )
+        except Exception:
+            await self._count_group_failure(group)
+            raise
         ready = {i: p for i, p in prepared.items() if isinstance(p, Prepared)}
-        ended = [
-            {"b_id": r.id, "b_phase": Phase.REJECTED, "b_reason": prepared[r.id]}
-            if r.id in prepared
-            else {"b_id": r.id, "b_phase": Phase.FAILED, "b_reason": LOST_UPLOAD}
-            for r in group
-            if not isinstance(prepared.get(r.id), Prepared)
-        ]
+        recipients = await self._recipients([r for r in group if r.id in ready])
+        ended = []
+        for request in group:
+            outcome, recipient = prepared.get(request.id), recipients.get(request.id)
+            if outcome is None:
+                ended.append(_ending(request.id, Phase.FAILED, LOST_UPLOAD))
+            elif isinstance(outcome, str):
+                ended.append(_ending(request.id, Phase.REJECTED, outcome))
+            elif isinstance(recipient, str):
+                ended.append(_ending(request.id, Phase.REJECTED, recipient))
+        queue = {i: p for i, p in ready.items() if not isinstance(recipients[i], str)}
         async with self.sessions.begin() as session:
-            if ready:
-                rows_stored = [{"b_id": i, "b_image_cid": p.image_cid} for i, p in ready.items()]
+            if queue:
+                rows_stored = [{"b_id": i, "b_image_cid": p.image_cid} for i, p in queue.items()]
                 await session.execute(_STORE, rows_stored)
             if ended:
                 await session.execute(_END, ended)
-        recipients = await self._recipients([r for r in group if r.id in ready])
         async with self.sessions.begin() as session:
-            if ready:
+            if queue:
                 await session.execute(
                     _QUEUE,
                     [
@@ -609,7 +675,7 @@ class MintService:
                             "b_recipient": recipients[i][0],
                             "b_custodial": recipients[i][1],
                         }
-                        for i, p in ready.items()
+                        for i, p in queue.items()
                     ],
                 )
             # The bytes are kept until the request has left preparation, whichever way.
@@ -626,9 +692,25 @@ class MintService:
             self._finalised.set()
         return len(rows) == PREPARE_GROUP or len(group) < len(rows)
 
-    async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool]]:
+    async def _count_group_failure(self, group: list[MintRequest]) -> None:
+        """Record that `group` failed as a whole; a request that failed alone too often ends
+        failed, so no group is selected again forever."""
+        ids = [r.id for r in group]
+        log.error("preparing requests %s failed as a group", ids, exc_info=True)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(ids), MintRequest.phase.in_(_PREPARING))
+                .values(attempts=MintRequest.attempts + 1)
+            )
+            if len(group) == 1 and group[0].attempts + 1 >= MAX_GROUP_ATTEMPTS:
+                await session.execute(_END, [_ending(ids[0], Phase.FAILED, UNPROCESSABLE)])
+                await session.execute(delete(MintUpload).where(MintUpload.request_id == ids[0]))
+                self._finalised.set()
+
+    async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool] | str]:
         """For each request: an explicit address, else the requester's linked one, else
-        custody (True)."""
+        custody (True); or why the explicit address cannot be minted to."""
         if not requests:
             return {}
         async with self.sessions() as session:
@@ -640,15 +722,29 @@ class MintService:
                     )
                 )
             }
-        chosen: dict[int, tuple[str, bool]] = {}
+        collection = self.chain.collection.address
+        chosen: dict[int, tuple[str, bool] | str] = {}
         for request in requests:
             user = users.get((request.platform, request.requester_id))
-            if request.requested_recipient:
-                chosen[request.id] = (parse_address("to", request.requested_recipient), False)
-            elif user is not None and user.address:
-                chosen[request.id] = (user.address, False)
-            else:
-                chosen[request.id] = (self.chain.custody_address, True)
+            try:
+                if request.requested_recipient:
+                    address = user_address(request.requested_recipient, collection=collection)
+                    chosen[request.id] = (address, False)
+                    continue
+            except RequestRejected as err:
+                chosen[request.id] = str(err)
+                continue
+            try:
+                linked = (
+                    user_address(user.address, collection=collection)
+                    if user is not None and user.address
+                    else None
+                )
+            except RequestRejected:
+                # A link made before the rules refused such addresses: keep the token safe.
+                log.warning("%s's linked address cannot be minted to; using custody", request.key)
+                linked = None
+            chosen[request.id] = (linked, False) if linked else (self.chain.custody_address, True)
         return chosen
 
     # ----- queued -> signed -> sent ----------------------------------------------------------
@@ -672,9 +768,13 @@ class MintService:
         if not queued:
             self.waiting_reason = None
             return False
+        # After a batch reverted on chain its requests go out in smaller batches.
+        retrying = queued[0].attempts > 0
+        queued = queued[: group_size(self.settings.batch_max_size, queued[0].attempts)]
         oldest = min(aware_utc(r.updated_at) for r in queued)
         wait = timedelta(seconds=self.settings.batch_max_wait) - (utcnow() - oldest)
-        if len(queued) < self.settings.batch_max_size and wait.total_seconds() > 0:
+        full = len(queued) >= self.settings.batch_max_size
+        if not (full or retrying) and wait.total_seconds() > 0:
             await asyncio.sleep(wait.total_seconds())
             return True
         try:
@@ -685,8 +785,11 @@ class MintService:
             self.waiting_reason = str(err)
             log.warning("minting waits: %s", err)
             return False
+        sendable = await self._simulated(queued)
+        if not sendable:
+            return True
         try:
-            tx_id = await self._sign_batch([r.id for r in queued], fees)
+            tx_id = await self._sign_batch([r.id for r in sendable], fees)
         except SpendCapReached as err:
             self.waiting_reason = f"minting waits: {err}"
             log.warning("%s", self.waiting_reason)
@@ -711,6 +814,37 @@ class MintService:
         await self._mark_sent(tx_id)
         return True
 
+    def _mint_call(self, requests: Sequence[MintRequest]) -> tuple[bytes, int]:
+        """A batch's calldata and gas limit."""
+        recipients = [r.recipient or self.chain.custody_address for r in requests]
+        ids = [int(r.token_id or "0x0", 16) for r in requests]
+        gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(requests)
+        return self.chain.collection.encode_mint_batch(recipients, ids), gas_limit
+
+    async def _simulated(self, queued: list[MintRequest]) -> list[MintRequest]:
+        """Simulate the batch before it is signed; requests that would make it revert fail
+        (with the contract's reason) and the others are returned to be sent."""
+
+        async def revert_reason(group: Sequence[MintRequest]) -> str | None:
+            data, gas_limit = self._mint_call(group)
+            sender = self.engine.wallet.address
+            return await self.chain.collection.revert_reason(sender, data, gas_limit)
+
+        decided = await without_culprits(queued, revert_reason)
+        if decided.culprits:
+            async with self.sessions.begin() as session:
+                for request, reason in decided.culprits:
+                    log.warning(
+                        "%s would revert the batch (%s); it fails alone", request.key, reason
+                    )
+                    await session.execute(
+                        update(MintRequest)
+                        .where(MintRequest.id == request.id, MintRequest.phase == Phase.QUEUED)
+                        .values(phase=Phase.FAILED, failure_reason=refused_mint(reason))
+                    )
+            self._finalised.set()
+        return decided.send
+
     async def _sign_batch(self, request_ids: list[int], fees: Any) -> int | None:
         async with self.sessions.begin() as session:
             # Claim the rows: on PostgreSQL another process may be batching the same queue.
@@ -728,10 +862,7 @@ class MintService:
             )
             if not claimed:
                 return None
-            gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(claimed)
-            recipients = [r.recipient or self.chain.custody_address for r in claimed]
-            ids = [int(r.token_id or "0x0", 16) for r in claimed]
-            data = self.chain.collection.encode_mint_batch(recipients, ids)
+            data, gas_limit = self._mint_call(claimed)
             tx = await self.engine.create(
                 session,
                 kind="mint_batch",
@@ -788,13 +919,23 @@ class MintService:
         self._wake_after_commit = True
 
     async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
+        """The batch reverted on chain although its simulation passed: its requests are
+        queued again, in smaller batches, until the culprit is alone; one that reverted too
+        often fails, the others go on."""
+        in_tx = and_(MintRequest.tx_id == tx.id, MintRequest.phase.in_(IN_FLIGHT))
         await session.execute(
             update(MintRequest)
-            .where(MintRequest.tx_id == tx.id, MintRequest.phase.in_(IN_FLIGHT))
+            .where(in_tx, MintRequest.attempts + 1 >= MAX_GROUP_ATTEMPTS)
             .values(
                 phase=Phase.FAILED,
-                failure_reason="The collection contract refused the mint transaction.",
+                attempts=MintRequest.attempts + 1,
+                failure_reason=refused_mint("the transaction reverted"),
             )
+        )
+        await session.execute(
+            update(MintRequest)
+            .where(in_tx)
+            .values(phase=Phase.QUEUED, tx_id=None, attempts=MintRequest.attempts + 1)
         )
         self._wake_after_commit = True
 
@@ -868,10 +1009,11 @@ class MintService:
 
     async def _deliver_due(self) -> bool:
         """Answer decided requests through their platform's notifier and record that they were
-        answered, one transaction for the group. Returns whether more may be due."""
-        now = time.monotonic()
-        # Answers that failed wait their turn apart, so they never hold up the others.
-        backing_off = [i for i, (at, _) in self._answer_retry.items() if at > now]
+        answered, one transaction for the group. Returns whether more may be due.
+
+        An answer that fails waits its turn apart (its back-off is in the database, so it
+        never holds up the others and survives a restart); one that keeps failing is given
+        up, recorded as undeliverable with its last error."""
         async with self.sessions() as session:
             due = list(
                 await session.scalars(
@@ -879,8 +1021,12 @@ class MintService:
                     .where(
                         MintRequest.phase.in_(UNANSWERED),
                         MintRequest.answered_at.is_(None),
+                        MintRequest.undeliverable_at.is_(None),
                         MintRequest.platform.in_(list(self._notifiers)),
-                        MintRequest.id.not_in(backing_off),
+                        or_(
+                            MintRequest.answer_due_at.is_(None),
+                            MintRequest.answer_due_at <= utcnow(),
+                        ),
                     )
                     .order_by(MintRequest.id)
                     .limit(DELIVERY_GROUP)
@@ -900,17 +1046,12 @@ class MintService:
             *(self._notifiers[r.platform](r) for r in results), return_exceptions=True
         )
         answered = []
-        for result, outcome in zip(results, outcomes, strict=True):
+        retries = []
+        for request, outcome in zip(due, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                _, delay = self._answer_retry.get(result.request_id, (0.0, ANSWER_RETRY_FIRST / 2))
-                delay = min(delay * 2, ANSWER_RETRY_MAX)
-                self._answer_retry[result.request_id] = (time.monotonic() + delay, delay)
-                log.error(
-                    "answering %s failed; retrying in %.0f s", result.key, delay, exc_info=outcome
-                )
+                retries.append(self._answer_failed(request, outcome))
             else:
-                answered.append(result.request_id)
-                self._answer_retry.pop(result.request_id, None)
+                answered.append(request.id)
         async with self.sessions.begin() as session:
             await session.execute(
                 update(MintRequest)
@@ -922,8 +1063,52 @@ class MintService:
                 .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
                 .values(answered_at=utcnow())
             )
-        await self._announce([r for r in results if r.minted and r.request_id in set(answered)])
+            if retries:
+                await session.execute(_ANSWER_FAILED, retries)
+        done = set(answered)
+        await self._announce([r for r in results if r.minted and r.request_id in done])
         return True
+
+    def _answer_failed(self, request: MintRequest, error: BaseException) -> dict[str, Any]:
+        """Parameters of `_ANSWER_FAILED`: when to try again, or that it is given up."""
+        tries = request.answer_attempts + 1
+        delay = min(ANSWER_RETRY_FIRST * 2 ** (tries - 1), ANSWER_RETRY_MAX)
+        now = utcnow()
+        decided = aware_utc(request.updated_at)
+        give_up = (
+            tries >= self.settings.answer_max_attempts
+            or now - decided >= self.settings.answer_give_up_after
+        )
+        text = f"{type(error).__name__}: {error}"[:500]
+        if give_up:
+            log.error("answering %s failed %d times; giving up: %s", request.key, tries, text)
+        else:
+            log.warning("answering %s failed (%s); retrying in %.0f s", request.key, text, delay)
+        return {
+            "b_id": request.id,
+            "b_attempts": tries,
+            "b_due": now + timedelta(seconds=delay),
+            "b_error": text,
+            "b_given_up": now if give_up else None,
+        }
+
+    async def undeliverable(self, limit: int = 20) -> tuple[int, list[MintResult]]:
+        """Requests whose answer was given up: how many, and the latest `limit`."""
+        async with self.sessions() as session:
+            total = await session.scalar(
+                select(func.count())
+                .select_from(MintRequest)
+                .where(MintRequest.undeliverable_at.is_not(None))
+            )
+            ids = list(
+                await session.scalars(
+                    select(MintRequest.id)
+                    .where(MintRequest.undeliverable_at.is_not(None))
+                    .order_by(MintRequest.undeliverable_at.desc())
+                    .limit(limit)
+                )
+            )
+        return int(total or 0), [await self.result(i) for i in ids]
 
     async def _announce(self, results: list[MintResult]) -> None:
         """Post newly answered mints where their community wants them. Best effort: a failed

@@ -23,6 +23,7 @@ from bot.communities import Asker
 from bot.minting.requests import MintResult
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
+from bot.telegram.members import sent_as_the_chat
 from bot.telegram.render import NO_PREVIEW, announcement_html, result_html
 from bot.telegram.transport import AiohttpRequest
 
@@ -180,11 +181,14 @@ class TelegramBot:
 
     async def asker(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Asker:
         """The sender as the core sees them: chat administrators hold the "administrators"
-        role and count as curators (checked with getChatAdministrators, cached briefly)."""
+        role and count as curators (checked with getChatAdministrators, cached briefly; an
+        anonymous administrator writes as the chat itself)."""
         user = update.effective_user
         chat = update.effective_chat
         assert user is not None and chat is not None
-        is_admin = chat.type != ChatType.PRIVATE and user.id in await self.admins_of(chat.id)
+        is_admin = chat.type != ChatType.PRIVATE and (
+            sent_as_the_chat(update.effective_message) or user.id in await self.admins_of(chat.id)
+        )
         roles = frozenset({ADMINISTRATORS}) if is_admin else frozenset()
         return Asker(str(user.id), roles, is_admin=is_admin)
 

@@ -11,8 +11,8 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -20,7 +20,9 @@ from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.minting.requests import MintResult
-from bot.telegram.render import NO_PREVIEW, esc, result_html
+from bot.telegram.files import NO_DOWNLOAD, download, media_of
+from bot.telegram.members import is_member
+from bot.telegram.render import NO_PREVIEW, esc, reply, result_html
 from db.models import utcnow
 
 if TYPE_CHECKING:
@@ -35,12 +37,6 @@ CREATE_USAGE = (
     "Send the artwork with the caption <code>/drop_create Name | supply | description</code>, "
     "or reply that to an image. Supply is a number or <code>open</code>; each member may "
     "claim one; only this chat's members can claim."
-)
-MEMBERS = (
-    ChatMemberStatus.MEMBER,
-    ChatMemberStatus.ADMINISTRATOR,
-    ChatMemberStatus.OWNER,
-    ChatMemberStatus.RESTRICTED,
 )
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -84,9 +80,9 @@ class DropHandlers:
         self.drops = bot.runtime.drops
         self.counters = LiveCounters(self._show_count)
 
-    def register(self, images: filters.BaseFilter, new: filters.BaseFilter) -> None:
+    def register(self, new: filters.BaseFilter) -> None:
         add = self.bot.app.add_handler
-        add(MessageHandler(new & images & filters.CaptionRegex(CREATE_COMMAND), self.create))
+        add(MessageHandler(new & filters.CaptionRegex(CREATE_COMMAND), self.create))
         add(CommandHandler("drop_create", self.create, filters=new))
         add(CommandHandler("drops", self.list_drops, filters=new))
         add(CommandHandler("drop_close", self.close, filters=new))
@@ -97,23 +93,20 @@ class DropHandlers:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         if chat.type == ChatType.PRIVATE:
-            await _reply(message, "Drops are made in groups, by the group's administrators.")
+            await reply(message, "Drops are made in groups, by the group's administrators.")
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await _reply(message, "Only this chat's administrators can create drops.")
+            await reply(message, "Only this chat's administrators can create drops.")
             return
-        from bot.telegram.handlers import image_of  # one definition of "an image message"
-
-        source = message if image_of(message) is not None else message.reply_to_message
-        image = image_of(source)
+        source = message if media_of(message) is not None else message.reply_to_message
+        image = media_of(source)  # its bytes decide whether it is a picture
         parsed = parse_create(message.caption or message.text or "")
         if image is None or source is None or parsed is None:
-            await _reply(message, CREATE_USAGE)
+            await reply(message, CREATE_USAGE)
             return
         name, supply, description = parsed
         try:
-            self.bot.service.check_size(image.file_size or 0)
-            data = bytes(await (await image.get_file()).download_as_bytearray())
+            data = await download(self.bot, image)
             drop = await self.drops.create_drop(
                 platform=PLATFORM,
                 community_id=str(chat.id),
@@ -125,15 +118,17 @@ class DropHandlers:
                 gate_chat_member=True,
             )
         except RequestRejected as err:
-            await _reply(message, esc(str(err)))
+            await reply(message, esc(str(err)))
             return
         except TelegramError as err:
             log.info("telegram: could not fetch a drop's artwork: %s", err)
-            await _reply(message, "Telegram would not hand over that image; try again.")
+            await reply(message, NO_DOWNLOAD)
             return
+        # A photo is re-sent by its ID; any other file's checked bytes go up as a photo, which
+        # Telegram would refuse to make of a document's ID.
         announcement = await self.bot.app.bot.send_photo(
             chat.id,
-            image.file_id,
+            image.file_id if isinstance(image, PhotoSize) else data,
             caption=announcement_html(drop),
             parse_mode=ParseMode.HTML,
             reply_markup=claim_keyboard(drop),
@@ -158,7 +153,7 @@ class DropHandlers:
                 PLATFORM,
                 str(user.id),
                 user.full_name,
-                is_member=member.status in MEMBERS,
+                is_member=is_member(member),
                 reply_to={"chat_id": chat_id or int(drop.community_id)},
                 source=query.id,
             )
@@ -178,27 +173,27 @@ class DropHandlers:
             f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
             for d in drops[:20]
         ]
-        await _reply(message, "\n".join(lines) or "No drops here yet.")
+        await reply(message, "\n".join(lines) or "No drops here yet.")
 
     async def close(self, update: Update, context: Context) -> None:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if not (await self.bot.asker(update, context)).is_admin:
-            await _reply(message, "Only this chat's administrators can close drops.")
+            await reply(message, "Only this chat's administrators can close drops.")
             return
         args = context.args or []
         if len(args) != 1 or not args[0].lstrip("#").isdigit():
-            await _reply(message, "Usage: <code>/drop_close ID</code> (see /drops)")
+            await reply(message, "Usage: <code>/drop_close ID</code> (see /drops)")
             return
         drop_id = int(args[0].lstrip("#"))
         try:
             await self.drops.community_drop(drop_id, PLATFORM, str(chat.id))
             drop = await self.drops.close(drop_id)
         except RequestRejected as err:
-            await _reply(message, esc(str(err)))
+            await reply(message, esc(str(err)))
             return
         self.counters.touch(drop_id)
-        await _reply(message, f"Drop #{drop.id} is closed at {drop.claimed} claimed.")
+        await reply(message, f"Drop #{drop.id} is closed at {drop.claimed} claimed.")
 
     async def _show_count(self, drop_id: int) -> None:
         drop = await self.drops.info(drop_id)
@@ -238,9 +233,3 @@ class DropHandlers:
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
         )
-
-
-async def _reply(message: Message, html: str) -> Message:
-    return await message.reply_text(
-        html, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW
-    )

@@ -1,7 +1,9 @@
 """Telegram handlers. Thin: read the update, ask the core, render.
 
 A mint's key is the image message: (telegram, chat ID, message ID of the photo or file), so an
-image mints once however many replies ask, and the token goes to whoever posted it.
+image mints once however many replies ask, and the token goes to whoever posted it. Whether a
+file is a picture is decided by its bytes (the core decodes them), never by its name or the
+type Telegram was told, and every `/mint` the bot sees is answered.
 """
 
 from __future__ import annotations
@@ -11,29 +13,30 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from telegram import Document, Message, PhotoSize, Update
+from telegram import Bot, ChatMember, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.acknowledge import AcknowledgeFirst
-from bot.communities import CommunityConfig
+from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.requests import MintSubmission
 from bot.telegram.drops import DropHandlers
+from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
+from bot.telegram.members import can_post, is_admin
 from bot.telegram.render import (
     HELP,
     MINTING,
-    NO_PREVIEW,
     custody_hint,
     esc,
     gallery_html,
     leaderboard_html,
     link,
+    reply,
     status_line,
-    withdrawals_html,
 )
-from bot.wallets import SIGN_HOWTO, describe_link
+from bot.telegram.wallets import WalletHandlers
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
@@ -45,15 +48,8 @@ USAGE = (
     "Give it a name: send an image with the caption <code>/mint Name | description</code>, "
     "or reply <code>/mint Name</code> to a message with an image."
 )
-TOO_BIG = (
-    "That file is over the 20 MB Telegram lets bots download (a self-hosted Bot API server "
-    "lifts this). Send a smaller version."
-)
-NO_DOWNLOAD = "Telegram would not hand over that file; try again."
-LINK_USAGE = "<code>/wallet link 0x…</code>"
+NOT_A_MEMBERS_FILE = "I can only mint a picture a member posted."
 ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
-# How long a /withdraw answer is kept up to date before "on its way" stays as it is.
-WITHDRAW_ANSWER_WAIT_S = 120
 CONFIG_USAGE = (
     "Usage: <code>/config minters admins|everyone</code>, "
     "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
@@ -71,41 +67,28 @@ def parse_mint(text: str) -> tuple[str, str]:
     return name.strip(), description.strip()
 
 
-def image_of(message: Message | None) -> PhotoSize | Document | None:
-    """The message's image: the largest size of a photo, or a file whose type is an image."""
-    if message is None:
-        return None
-    if message.photo:
-        return max(message.photo, key=lambda size: size.width * size.height)
-    document = message.document
-    if document is not None and (document.mime_type or "").startswith("image/"):
-        return document
-    return None
-
-
 def register(bot: TelegramBot) -> None:
     on = Handlers(bot)
     new = filters.UpdateType.MESSAGE  # not edits, not channel posts
-    images = filters.PHOTO | filters.Document.IMAGE
     add = bot.app.add_handler
-    add(MessageHandler(new & images & filters.CaptionRegex(MINT_COMMAND), on.mint_caption))
+    # Any message captioned /mint, whatever it carries: its bytes decide, or it is told why not.
+    add(MessageHandler(new & filters.CaptionRegex(MINT_COMMAND), on.mint_caption))
     add(CommandHandler("mint", on.mint_reply, filters=new))
     for name, callback in (
         ("start", on.start),
         ("help", on.help),
         ("status", on.status),
         ("mynfts", on.mynfts),
-        ("wallet", on.wallet),
-        ("withdraw", on.withdraw),
         ("leaderboard", on.leaderboard),
         ("gallery", on.gallery),
     ):
         add(CommandHandler(name, callback, filters=new))
     for name in ADMIN_COMMANDS:
         add(CommandHandler(name, on.admin, filters=new))
-    DropHandlers(bot).register(images, new)
+    DropHandlers(bot).register(new)
+    on.wallets.register(new)
     add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.edited))
-    add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.not_an_image))
+    add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.hint))
     bot.app.add_error_handler(on.error)
 
 
@@ -114,6 +97,7 @@ class Handlers:
         self.bot = bot
         self.service = bot.service
         self.communities = bot.service.communities
+        self.wallets = WalletHandlers(bot)
         self._in_hand: set[tuple[tuple[str, str, str], int]] = set()  # (key, asking message)
         # A burst arrives in getUpdates pages of 100, 100-300 ms apart under load: the work
         # after a reply waits that long for the next page's replies (bench/telegram_reply.py).
@@ -130,10 +114,9 @@ class Handlers:
         message = update.effective_message
         assert message is not None
         target = message.reply_to_message
-        if image_of(target) is None:
-            await _reply(message, USAGE)
+        if target is None or media_of(target) is None:  # `/mint` alone, or to a text message
+            await reply(message, USAGE)
             return
-        assert target is not None
         await self._mint(update, context, target, message.text or "")
 
     async def _mint(
@@ -142,13 +125,13 @@ class Handlers:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         name, description = parse_mint(text)
-        image = image_of(image_message)
+        media = media_of(image_message)
         author = image_message.from_user
         if not name:
-            await _reply(message, USAGE)
+            await reply(message, USAGE)
             return
-        if image is None or author is None or author.is_bot:
-            await _reply(message, "I can only mint an image a member posted.")
+        if media is None or author is None or author.is_bot:
+            await reply(message, NOT_A_MEMBERS_FILE)
             return
         key = ("telegram", str(chat.id), str(image_message.message_id))
         # The same update delivered twice at once: the first copy answers, so the second
@@ -158,7 +141,7 @@ class Handlers:
             return
         self._in_hand.add(this)
         try:
-            await self._mint_image(update, context, key, image_message, image, name, description)
+            await self._mint_image(update, context, key, image_message, media, name, description)
         finally:
             self._in_hand.discard(this)
 
@@ -168,22 +151,22 @@ class Handlers:
         context: Context,
         key: tuple[str, str, str],
         image_message: Message,
-        image: PhotoSize | Document,
+        media: Media,
         name: str,
         description: str,
     ) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         author = image_message.from_user
         assert message is not None and chat is not None and user is not None and author
-        try:
-            self.service.check_size(image.file_size or 0)
+        try:  # the size Telegram reports, if it does; the download is capped whatever it says
+            self.service.check_size(media.file_size or 0)
         except RequestRejected as err:
-            await _reply(message, esc(str(err)))
+            await reply(message, esc(str(err)))
             return
         # Answer first, at once even under a burst; the checks that touch the database, the
         # download and the rest follow, and edit this reply.
         async with self.replies.acknowledging():
-            placeholder = await _reply(message, MINTING)
+            placeholder = await reply(message, MINTING)
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
@@ -195,11 +178,13 @@ class Handlers:
             await self._already(message, key, placeholder)
             return
         try:
-            data = bytes(await (await image.get_file()).download_as_bytearray())
+            data = await download(self.bot, media)
+        except RequestRejected as err:
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
         except TelegramError as err:
             log.info("telegram: could not download %s: %s", key, err)
-            too_big = "too big" in str(err).lower()
-            await placeholder.edit_text(TOO_BIG if too_big else NO_DOWNLOAD)
+            await placeholder.edit_text(NO_DOWNLOAD)
             return
         submission = MintSubmission(
             platform="telegram",
@@ -223,6 +208,9 @@ class Handlers:
             won = not handle.duplicate
         except RequestConflict:
             won = False
+        except RequestRejected as err:  # a rate limit, decided as the request was recorded
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
         if not won:  # another request for this image was recorded first; its reply answers
             await self._already(message, key, placeholder)
 
@@ -243,19 +231,20 @@ class Handlers:
         message = update.edited_message
         if message is None or not MINT_COMMAND.match(message.caption or message.text or ""):
             return
-        if image_of(message) is None and image_of(message.reply_to_message) is None:
-            return
-        await _reply(
+        await reply(
             message, "Edits don't mint. To mint, send <code>/mint Name</code> as a new message."
         )
 
-    async def not_an_image(self, update: Update, context: Context) -> None:
-        """Stickers, voice notes, plain text in a private chat: say what works. (In groups,
-        other messages are none of the bot's business.)"""
+    async def hint(self, update: Update, context: Context) -> None:
+        """Stickers, voice notes, plain text in a private chat: say what works. (A photo or
+        file without /mint may be one of an album: no tip for each. In groups, other messages
+        are none of the bot's business.)"""
         message = update.effective_message
-        if message is not None and image_of(message) is None:
-            await _reply(
-                message, "I mint images: send one with the caption <code>/mint Name</code>. /help"
+        if message is not None and not (message.photo or message.document):
+            await reply(
+                message,
+                "I mint images: send one with the caption <code>/mint Name</code>, or reply "
+                "<code>/mint Name</code> to it. /help",
             )
 
     # ----- the rest ----------------------------------------------------------------------------
@@ -263,7 +252,7 @@ class Handlers:
     async def start(self, update: Update, context: Context) -> None:
         """/start, also from deep links (t.me/<bot>?start=wallet, =status, =mynfts)."""
         payload = (context.args or [""])[0].lower()
-        routes = {"wallet": self.wallet, "status": self.status, "mynfts": self.mynfts}
+        routes = {"wallet": self.wallets.wallet, "status": self.status, "mynfts": self.mynfts}
         if payload in routes:
             context.args = []
             await routes[payload](update, context)
@@ -272,7 +261,7 @@ class Handlers:
 
     async def help(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
-        await _reply(update.effective_message, HELP)
+        await reply(update.effective_message, HELP)
 
     async def status(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
@@ -281,7 +270,7 @@ class Handlers:
             "telegram", str(user.id), minted_only=False, limit=5
         )
         text = "\n".join(map(status_line, results)) or "You have no mint requests yet. /help"
-        await _reply(message, text)
+        await reply(message, text)
 
     async def mynfts(self, update: Update, context: Context) -> None:
         """/mynfts [page]: ten at a time, newest first."""
@@ -292,7 +281,7 @@ class Handlers:
             "telegram", str(user.id), minted_only=True, offset=(page - 1) * 10, limit=10
         )
         if total == 0:
-            await _reply(message, "Nothing minted yet. /help")
+            await reply(message, "Nothing minted yet. /help")
             return
         lines = [f"Your NFTs ({total}), page {page} of {(total + 9) // 10}:"]
         lines += [
@@ -309,68 +298,18 @@ class Handlers:
         ]
         if page * 10 < total:
             lines.append(f"More: <code>/mynfts {page + 1}</code>")
-        await _reply(message, "\n".join(lines))
-
-    async def wallet(self, update: Update, context: Context) -> None:
-        """/wallet shows where the user's NFTs go; /wallet link 0x… and /wallet verify 0x…
-        link an address with proof; /wallet [set] 0x… links one without, where allowed."""
-        message, user = update.effective_message, update.effective_user
-        assert message is not None and user is not None
-        wallets, user_id = self.bot.runtime.wallets, str(user.id)
-        args = context.args or []
-        action = args[0].lower() if args else "show"
-        try:
-            if action == "show":
-                found = await wallets.linked("telegram", user_id)
-                text = describe_link(found, code="<code>{}</code>", link=LINK_USAGE)
-            elif action == "link" and len(args) == 2:
-                challenge = await wallets.challenge("telegram", user_id, args[1])
-                howto = SIGN_HOWTO.format(verify="<code>/wallet verify 0x…</code>")
-                text = f"<pre>{esc(challenge.message)}</pre>\n{esc(howto)}"
-            elif action == "verify" and len(args) == 2:
-                address = await wallets.verify("telegram", user_id, user.full_name, args[1])
-                text = f"Verified: your NFTs will go to <code>{address}</code>."
-            elif len(args) == 1 or (action == "set" and len(args) == 2):
-                linked = await wallets.set_unverified("telegram", user_id, user.full_name, args[-1])
-                text = f"Your NFTs will go to <code>{linked}</code> (not verified by a signature)."
-            else:
-                text = (
-                    f"Usage: {LINK_USAGE}, then <code>/wallet verify 0x…</code>; /wallet shows it."
-                )
-        except RequestRejected as err:
-            text = esc(str(err))
-        await _reply(message, text)
-
-    async def withdraw(self, update: Update, context: Context) -> None:
-        """/withdraw [token]: move one or all of the NFTs the bot holds for the user to their
-        verified address. The answer is edited in place once the transfers are confirmed."""
-        message, user = update.effective_message, update.effective_user
-        assert message is not None and user is not None
-        asked_key = f"telegram:{message.chat_id}:{message.message_id}"
-        withdrawals = self.bot.runtime.withdrawals
-        token = context.args[0] if context.args else None
-        try:
-            views = await withdrawals.withdraw(asked_key, "telegram", str(user.id), token)
-        except RequestRejected as err:
-            await _reply(message, esc(str(err)))
-            return
-        answer = await _reply(message, withdrawals_html(views))
-        final = await withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
-        if final != views:
-            await answer.edit_text(
-                withdrawals_html(final), parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-            )
+        await reply(message, "\n".join(lines))
 
     async def leaderboard(self, update: Update, context: Context) -> None:
         """/leaderboard: this group's top creators and collectors."""
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if chat.type == ChatType.PRIVATE:
-            await _reply(message, "Leaderboards are per group: ask in one.")
+            await reply(message, "Leaderboards are per group: ask in one.")
             return
         engagement = self.bot.runtime.engagement
         board = await engagement.leaderboard("telegram", str(chat.id))
-        await _reply(
+        await reply(
             message, leaderboard_html(board, engagement.gallery_url("telegram", str(chat.id)))
         )
 
@@ -379,7 +318,7 @@ class Handlers:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if chat.type == ChatType.PRIVATE:
-            await _reply(message, "Galleries are per group: ask in one (/mynfts lists yours).")
+            await reply(message, "Galleries are per group: ask in one (/mynfts lists yours).")
             return
         engagement = self.bot.runtime.engagement
         replied = message.reply_to_message
@@ -389,7 +328,7 @@ class Handlers:
         url = engagement.gallery_url("telegram", str(chat.id))
         if member_id is not None:
             url += f"?member={member_id}"
-        await _reply(message, gallery_html(page, url, engagement.token_url, member))
+        await reply(message, gallery_html(page, url, engagement.token_url, member))
 
     async def admin(self, update: Update, context: Context) -> None:
         """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""
@@ -397,10 +336,10 @@ class Handlers:
         assert message is not None and chat is not None and message.text is not None
         command = message.text.split()[0].lstrip("/").split("@")[0].lower()
         if chat.type == ChatType.PRIVATE:
-            await _reply(message, "Admin commands work in groups, for the group's administrators.")
+            await reply(message, "Admin commands work in groups, for the group's administrators.")
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await _reply(message, f"Only this chat's administrators can use /{command}.")
+            await reply(message, f"Only this chat's administrators can use /{command}.")
             return
         community = str(chat.id)
         if command in ("pause", "resume"):
@@ -422,11 +361,12 @@ class Handlers:
             lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
             text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
         else:
-            text = await self._config(community, context.args or [])
-        await _reply(message, text)
+            text = await self._config(update, context, community)
+        await reply(message, text)
 
-    async def _config(self, community: str, args: list[str]) -> str:
+    async def _config(self, update: Update, context: Context, community: str) -> str:
         """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
+        args = context.args or []
         changes: dict[str, Any] = {}
         pairs = dict(zip(args[::2], args[1::2], strict=False))
         if len(args) % 2 or set(pairs) - {"minters", "announce"}:
@@ -439,18 +379,44 @@ class Handlers:
             target = pairs["announce"]
             if target not in ("here", "off") and not re.fullmatch(r"-?\d{1,20}", target):
                 return CONFIG_USAGE
-            changes["announce_channel_id"] = {"here": community, "off": None}.get(target, target)
+            chat_id = None if target == "off" else community if target == "here" else target
+            if chat_id is not None:
+                chat_id = str(int(chat_id))
+                try:
+                    check_announce_target(
+                        community, await self._announce_target(update, context, community, chat_id)
+                    )
+                except RequestRejected as err:
+                    return esc(str(err))
+            changes["announce_channel_id"] = chat_id
         config = await self.communities.configure("telegram", community, **changes)
         return describe(config)
+
+    async def _announce_target(
+        self, update: Update, context: Context, community: str, chat_id: str
+    ) -> AnnounceTarget:
+        """What Telegram says of announcing in `chat_id`: does the asker administer that chat
+        (an anonymous admin cannot be told apart there, so does not), may the bot post."""
+        if chat_id == community:
+            return AnnounceTarget(chat_id, community, asker_is_admin=True, bot_can_post=True)
+        user = update.effective_user
+        assert user is not None
+        bot = context.bot
+        asker = await _chat_member(bot, chat_id, user.id)
+        me = await _chat_member(bot, chat_id, bot.id)
+        return AnnounceTarget(
+            chat_id,
+            chat_id,  # a Telegram chat is a community of its own
+            asker_is_admin=asker is not None and is_admin(asker),
+            bot_can_post=me is not None and can_post(me),
+        )
 
     async def error(self, update: object, context: Context) -> None:
         """A handler failed: log it, tell the user if there is one, keep running."""
         log.error("telegram: handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
             with contextlib.suppress(TelegramError):
-                await _reply(
-                    update.effective_message, "Something went wrong on my side; try again."
-                )
+                await reply(update.effective_message, "Something went wrong on my side; try again.")
 
 
 def describe(config: CommunityConfig) -> str:
@@ -468,7 +434,10 @@ def describe(config: CommunityConfig) -> str:
     )
 
 
-async def _reply(message: Message, html: str) -> Message:
-    return await message.reply_text(
-        html, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW
-    )
+async def _chat_member(bot: Bot, chat_id: str, user_id: int) -> ChatMember | None:
+    """The user's membership of the chat, or None if Telegram will not say (an unknown chat,
+    one the bot is not in)."""
+    try:
+        return await bot.get_chat_member(int(chat_id), user_id)
+    except (BadRequest, Forbidden):
+        return None

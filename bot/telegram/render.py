@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from telegram import LinkPreviewOptions, User
+from telegram import LinkPreviewOptions, Message, User
+from telegram.constants import ParseMode
 
 from bot.engagement import GalleryPage, Leaderboard, Ranked
 from bot.minting.requests import MintResult
@@ -28,6 +29,15 @@ HELP = (
     "Admins in groups: /pause, /resume, /balance, /stats, /config"
 )
 
+ANSWERED_IN_PRIVATE = "🔒 I answered you in our private chat."
+
+
+async def reply(message: Message, html: str) -> Message:
+    """Answer `message`, quoting it, in HTML without link previews."""
+    return await message.reply_text(
+        html, parse_mode=ParseMode.HTML, do_quote=True, link_preview_options=NO_PREVIEW
+    )
+
 
 def esc(text: str) -> str:
     return escape(text, quote=True)
@@ -35,6 +45,15 @@ def esc(text: str) -> str:
 
 def link(label: str, url: str | None) -> str | None:
     return f'<a href="{esc(url)}">{esc(label)}</a>' if url else None
+
+
+def private_chat_needed(command: str, start_url: str) -> str:
+    """Asked in a group by a member who never started the bot: the answer would show their
+    wallet, and Telegram lets a bot write only to those who have."""
+    return (
+        f"🔒 I answer {command} in private, so your wallet stays yours. "
+        f"{link('Open a chat with me', start_url)}, then send {command} there."
+    )
 
 
 def result_html(result: MintResult) -> str:

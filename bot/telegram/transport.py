@@ -18,6 +18,16 @@ from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 FORM = "application/x-www-form-urlencoded"
+DOWNLOAD_CHUNK = 64 * 1024
+
+
+class FileTooBig(Exception):
+    """A download passed its byte cap; `size` is the file's length when the server declared
+    it, else None (the rest was never read)."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__("file over the download cap")
+        self.size = size
 
 
 class AiohttpRequest(BaseRequest):
@@ -89,6 +99,38 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp: {err!r}") from err
+
+    async def retrieve_at_most(self, url: str, max_bytes: int) -> bytes:
+        """GET a file's bytes, reading no more than `max_bytes` of it whatever its size is said
+        to be: past that, `FileTooBig`, and the connection is closed on the rest.
+
+        Errors never name the URL: a Bot API file URL carries the bot's token."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=(self._timeouts["pool"] or 0) + (self._timeouts["connect"] or 0) or None,
+            sock_read=self._timeouts["read"],
+        )
+        try:
+            async with self._session.get(url, timeout=timeout) as response:
+                if response.status != 200:
+                    raise NetworkError(f"the file server answered {response.status}")
+                declared = response.content_length
+                if declared is not None and declared > max_bytes:
+                    response.close()
+                    raise FileTooBig(declared)
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        response.close()
+                        raise FileTooBig(None)
+                return bytes(data)
+        except TimeoutError:
+            raise TimedOut("a file download timed out") from None
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"a file download failed: {type(err).__name__}") from None
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> Any:
