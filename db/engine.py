@@ -32,12 +32,19 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys on, and a wait for a busy writer."""
+    """An async engine; on SQLite with WAL, foreign keys on, deleted content zeroed, and a
+    wait for a busy writer. Statement parameters (upload keys among them) never appear in
+    its errors or logs."""
     if url.startswith("sqlite"):
         # One connection: SQLite has one writer at a time anyway, and queueing for the
         # connection in asyncio is far cheaper than writers spinning in SQLite's busy handler.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=120
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=120,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -46,10 +53,14 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left readable in free space.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def insert_unless_present(session: AsyncSession, table: Table) -> Insert:

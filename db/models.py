@@ -225,8 +225,9 @@ class RateScope(Base):
 
 
 class MintUpload(Base):
-    """The uploaded bytes of a request, committed with it and deleted once the request is
-    queued (or rejected): one transaction, so a recorded request always has its bytes."""
+    """The uploaded bytes of a request, sealed (AES-256-GCM, its key in `upload_key`),
+    committed with it and deleted once the request is queued (or rejected): one transaction,
+    so a recorded request always has its bytes."""
 
     __tablename__ = "mint_upload"
 
@@ -442,6 +443,19 @@ class SigningAudit(Base):
     max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
     gas_limit: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UploadKey(Base):
+    """The key of one sealed upload, in a row of its own so that it can be destroyed alone:
+    deleted once its request is prepared, it leaves every copy of the upload unreadable.
+    Deleting the upload deletes its key too."""
+
+    __tablename__ = "upload_key"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("mint_upload.request_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class InboxUpdate(Base):

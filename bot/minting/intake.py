@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RateLimited, RequestConflict
 from bot.minting.requests import MintHandle
+from bot.minting.uploads import UploadVault, seal
 from db.engine import insert_unless_present, upsert_touch
-from db.models import MintRequest, MintUpload, Phase, RateScope, aware_utc, utcnow
+from db.models import MintRequest, Phase, RateScope, aware_utc, utcnow
 
 Key = tuple[str, str, str]
 
@@ -34,7 +35,6 @@ Key = tuple[str, str, str]
 GROUP_LIMIT = 500
 RATE_WINDOW = timedelta(minutes=1)
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
-_UPLOADS: Table = MintUpload.__table__  # type: ignore[assignment]
 _SCOPES: Table = RateScope.__table__  # type: ignore[assignment]
 
 
@@ -129,6 +129,12 @@ class Intake:
         firsts: dict[Key, _Pending] = {}
         for pending in group:
             firsts.setdefault(pending.key, pending)
+        # Sealed before the transaction: the database connection waits for no cipher.
+        sealed = {
+            key: seal(key, pending.upload)
+            for key, pending in firsts.items()
+            if pending.upload is not None
+        }
         async with self.sessions.begin() as session:
             existing = await self._existing(session, list(firsts))
             reopened = await self._reopen_failed(session, firsts, existing)
@@ -147,17 +153,12 @@ class Intake:
                     rows,
                 )
                 created = {(r.platform, r.chat_id, r.message_id): r.id for r in inserted}
-            uploads = [
-                {"request_id": created[key], "data": pending.upload}
-                for key, pending in firsts.items()
-                if key in created and pending.upload is not None
-            ] + [
-                {"request_id": existing[key].id, "data": firsts[key].upload}
+            uploads = {created[key]: upload for key, upload in sealed.items() if key in created} | {
+                existing[key].id: sealed[key]
                 for key in reopened
                 if existing[key].phase == Phase.FAILED and existing[key].token_id is None
-            ]
-            if uploads:
-                await session.execute(insert(_UPLOADS), uploads)
+            }
+            await UploadVault.store(session, uploads)
             # Another process recorded these keys between our look and our insert.
             raced = [key for key in fresh if key not in created and key not in refused]
             if raced:

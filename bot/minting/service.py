@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import Collection
@@ -49,6 +49,7 @@ from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepar
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import user_address
 from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
+from bot.minting.uploads import PREPARING, UploadVault
 from db.models import (
     ChainTx,
     DropClaim,
@@ -108,7 +109,7 @@ def content_job(request: MintRequest, upload: bytes) -> ContentJob:
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
 # for a whole group at once (executemany), each guarded by the phase it leaves.
-_PREPARING = (Phase.RECEIVED, Phase.STORED)
+_PREPARING = PREPARING
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
 _STORE = (
     update(_REQUESTS)
@@ -201,6 +202,7 @@ class MintService:
         engine.own("mint_batch", self.tx_events())
         self.chain = chain
         self.content = content
+        self._uploads = UploadVault(sessions)
         self._intake = Intake(
             sessions, RateLimits(communities.user_limit, communities.community_limit)
         )
@@ -545,6 +547,7 @@ class MintService:
         """Reconcile nonces and resume every unfinished request from its committed phase."""
         await retry_transient(self.engine.reconcile, what="nonce reconciliation")
         await self._contents.start()
+        await self._uploads.scrub()
         # received -> stored -> queued, a group at a time: each arrow is still one committed
         # transaction, shared by the group.
         self._spawn(self._run_steps(self._received, self._prepare_group, "preparing", 5))
@@ -628,14 +631,7 @@ class MintService:
                     break  # the rest waits for the next group: memory stays bounded
                 group.append(request)
                 budget -= upload_size or 0
-            uploads = {
-                row.request_id: row.data
-                for row in await session.execute(
-                    select(MintUpload.request_id, MintUpload.data).where(
-                        MintUpload.request_id.in_([r.id for r in group])
-                    )
-                )
-            }
+            uploads = await self._uploads.open(session, group)
         if not group:
             return False
         try:
@@ -679,14 +675,8 @@ class MintService:
                     ],
                 )
             # The bytes are kept until the request has left preparation, whichever way.
-            await session.execute(
-                delete(MintUpload).where(
-                    MintUpload.request_id.in_([r.id for r in group]),
-                    MintUpload.request_id.in_(
-                        select(MintRequest.id).where(MintRequest.phase.not_in(_PREPARING))
-                    ),
-                )
-            )
+            await self._uploads.shred(session, [r.id for r in group])
+        await self._uploads.scrub()
         self._queued.set()
         if ended:
             self._finalised.set()
@@ -705,8 +695,9 @@ class MintService:
             )
             if len(group) == 1 and group[0].attempts + 1 >= MAX_GROUP_ATTEMPTS:
                 await session.execute(_END, [_ending(ids[0], Phase.FAILED, UNPROCESSABLE)])
-                await session.execute(delete(MintUpload).where(MintUpload.request_id == ids[0]))
+                await self._uploads.shred(session, ids)
                 self._finalised.set()
+        await self._uploads.scrub()
 
     async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool] | str]:
         """For each request: an explicit address, else the requester's linked one, else
