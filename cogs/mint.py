@@ -182,18 +182,17 @@ class Mint(commands.Cog):
                 deferral = await inbox.defer(interaction, ephemeral=False)
             await self.bot.acknowledgements.settled()
             try:
-                fresh = await self.service.admit(
+                if not await self.service.admit(
                     key, str(interaction.guild_id), asker, author_id=str(author.id)
-                )
-                data = await self.bot.download(attachment) if fresh else b""
+                ):
+                    await self._already_minting(interaction, key, deferral)
+                    return
+                data = await self.bot.download(attachment)  # now: attachment URLs expire
             except RequestRejected as err:
                 await refuse(interaction, str(err), deferral)
                 return
-            except (aiohttp.ClientError, TimeoutError):  # attachment URLs expire: fetch now
+            except (aiohttp.ClientError, TimeoutError):
                 await refuse(interaction, NO_DOWNLOAD, deferral)
-                return
-            if not fresh:
-                await self._already_minting(interaction, key, deferral)
                 return
             submission = MintSubmission(
                 platform="discord",
