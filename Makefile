@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops setup browser clean
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web setup browser clean
 
 run: setup
 	$(PY) -m bot run
@@ -34,6 +34,9 @@ bench-telegram: setup
 
 bench-drops: setup
 	$(PY) bench/drop_claims.py
+
+bench-web: setup
+	$(PY) bench/web.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 

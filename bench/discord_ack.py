@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -24,50 +22,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.chain import client  # noqa: E402
-from bot.chain.contract import CollectionParams, deploy_collection  # noqa: E402
+from bench.harness import acknowledged, answered, deploy, mint_burst  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
-from bot.chain.fees import Fees  # noqa: E402
-from bot.chain.wallet import HotWallet  # noqa: E402
-from bot.config import ANVIL_DEV_KEYS, Secret  # noqa: E402
-from tests.discord_server import DiscordServer, Interaction  # noqa: E402
-from tests.support import DEV_ADMIN, bot_process, png  # noqa: E402
-
-GWEI = 10**9
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-async def deploy(node: Anvil, data_dir: str) -> dict[str, str]:
-    """A fresh collection on `node`; the bot's settings to mint into it from `data_dir`."""
-    w3 = await client.connect(node.url, 31337)
-    minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-    admin = DEV_ADMIN.address
-    deployment = await deploy_collection(
-        w3,
-        minter,
-        CollectionParams("Bench", "B", admin, minter.address, admin, 0, ""),
-        Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI),
-    )
-    await client.close(w3)
-    return {
-        "ENV_FILE": "/nonexistent/.env",
-        "RPC_URL": node.url,
-        "CHAIN_ID": "31337",
-        "CONFIRMATIONS": "1",
-        "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
-        "CONTRACT_ADDRESS": deployment.address,
-        "DATA_DIR": data_dir,
-        "HTTP_PORT": "0",
-        "POLL_INTERVAL_S": "0.2",
-        "BATCH_MAX_WAIT_S": "0.5",
-        "USER_MINTS_PER_MINUTE": "0",
-        "COMMUNITY_MINTS_PER_MINUTE": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+from tests.discord_server import DiscordServer  # noqa: E402
+from tests.support import bot_process, png  # noqa: E402
 
 
 async def run(interactions: int, users: int) -> dict[str, Any]:
@@ -83,31 +41,12 @@ async def run(interactions: int, users: int) -> dict[str, Any]:
                 await discord.wait_for(
                     lambda: discord.synced.is_set() and discord.identified.is_set(), 60
                 )
-                sent: list[Interaction] = await asyncio.gather(
-                    *(
-                        discord.mint(members[i % users], images[i], f"Bench {i}")
-                        for i in range(interactions)
-                    )
-                )
-                with contextlib.suppress(AssertionError):  # report what arrived in time
-                    await discord.wait_for(
-                        lambda: all(i.answered_at for i in sent), timeout=interactions * 0.2
-                    )
+                burst = await mint_burst(discord, members, images, "Bench")
+                await acknowledged(discord, burst, timeout=60)
+                await answered(discord, burst, timeout=interactions * 0.2)
         finally:
             await discord.stop()
-    acks = [(i.callback_at - i.dispatched_at) * 1000 for i in sent if i.callback_at]
-    finals = [i.answered_at - i.dispatched_at for i in sent if i.answered_at]
-    minted = sum(1 for i in sent if i.original and i.original.get("embeds"))
-    return {
-        "interactions": interactions,
-        "acked": len(acks),
-        "ack_p50_ms": statistics.median(acks),
-        "ack_p99_ms": percentile(acks, 0.99),
-        "final_p50_s": statistics.median(finals) if finals else None,
-        "final_p99_s": percentile(finals, 0.99) if finals else None,
-        "answered": len(finals),
-        "minted": minted,
-    }
+    return burst.stats()
 
 
 def main() -> None:

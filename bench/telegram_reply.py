@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.discord_ack import deploy, percentile  # noqa: E402
+from bench.harness import deploy, percentile  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
 from tests.support import bot_process, png  # noqa: E402
 from tests.telegram_server import TelegramServer  # noqa: E402

@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
@@ -56,6 +57,27 @@ def run() -> None:
     settings = _settings()
     with local_node(settings):
         _run(serve, settings, True)
+
+
+@cli.command()
+# Given by `run` when it starts this as its child: the listening socket it bound, where the
+# bot serves its own routes, and which paths those are.
+@click.option("--socket-fd", type=int, hidden=True)
+@click.option("--bot-url", hidden=True)
+@click.option("--forward-path", multiple=True, hidden=True)
+@click.option("--niceness", type=int, default=0, hidden=True)
+def web(
+    socket_fd: int | None, bot_url: str | None, forward_path: tuple[str, ...], niceness: int
+) -> None:
+    """Run the web server alone: gallery, token pages, IPFS gateway and explorer pages, from
+    the bot's database and content directory (it needs no key). `run` starts one itself."""
+    from bot.config import load_web_settings
+    from bot.web.role import serve_web
+
+    settings = load_web_settings()
+    configure_logging(settings.log_level)
+    os.nice(niceness)  # before any thread starts: threads inherit it
+    _run(lambda: serve_web(settings, socket_fd=socket_fd, bot_url=bot_url, forwarded=forward_path))
 
 
 @cli.command()

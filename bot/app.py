@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from aiohttp.web import Application
 from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
@@ -36,6 +37,8 @@ from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
 from bot.wallets import WalletLinks
 from bot.web import WebServer
+from bot.web.process import WebProcess
+from bot.web.server import Health
 from bot.withdrawals import Withdrawals
 from db.engine import create_engine, session_factory, upgrade
 
@@ -178,16 +181,19 @@ async def _fund_on_local_chain(w3: AsyncWeb3[Any], address: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM, caught from the moment the block starts."""
+def stop_signals(
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM (or `signals`), caught from the moment the block
+    starts."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     try:
         yield stop
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
 
 
@@ -334,21 +340,34 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             await db.dispose()
 
 
+def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
+    """The web server on the runtime's database, content and chain (not yet started)."""
+    return WebServer(
+        sessions=runtime.sessions,
+        content=runtime.content,
+        engagement=runtime.engagement,
+        collection=runtime.collection,
+        explorer=runtime.chain.explorer,
+        host=host,
+        port=port,
+        health=health(runtime),
+        rpc_timeout=runtime.settings.rpc_timeout,
+    )
+
+
+def health(runtime: Runtime) -> Health:
+    """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
+    return Health(runtime.sessions, runtime.chain.chain_id, lambda: runtime.service.waiting_reason)
+
+
 async def serve(settings: Settings, console: bool) -> None:
     """Run the bot until a stop signal: the mint service, the web server, the chat platforms
     configured and, with none, the local console on the terminal."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings) as runtime:
         with stop_signals() as stop:
-            web = WebServer(
-                service=runtime.service,
-                sessions=runtime.sessions,
-                content=runtime.content,
-                engagement=runtime.engagement,
-                host=settings.http_host,
-                port=settings.http_port,
-            )
-            clients = _chat_clients(settings, runtime, web)
+            web = _web(settings, runtime)
+            clients = _chat_clients(settings, runtime, web.app)
             base_url = await web.start()
             log.info(
                 "ready on chain %d: collection %s, hot wallet %s, web %s",
@@ -373,10 +392,23 @@ async def serve(settings: Settings, console: bool) -> None:
                 log.info("stopping")
 
 
+def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
+    """The web server as WEB_SERVER says: in a child process (so that no web request can
+    delay the bot's answers on this event loop), or inline on this one."""
+    if settings.web_server == "inline":
+        return web_server(runtime, host=settings.http_host, port=settings.http_port)
+    process = WebProcess(
+        settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
+    )
+    process.app.router.add_get("/health", health(runtime).handle)
+    return process
+
+
 def _chat_clients(
-    settings: Settings, runtime: Runtime, web: WebServer
+    settings: Settings, runtime: Runtime, routes: Application
 ) -> dict[str, Coroutine[Any, Any, None]]:
-    """Each configured chat platform's client, ready to run until cancelled."""
+    """Each configured chat platform's client, ready to run until cancelled; `routes` is
+    where the bot's own web routes go (the Telegram webhook)."""
     clients: dict[str, Coroutine[Any, Any, None]] = {}
     if settings.discord_token is not None:
         from bot.discord_client import MintBot, use_endpoints
@@ -388,7 +420,7 @@ def _chat_clients(
 
         telegram_bot = TelegramBot(runtime)
         if telegram_bot.webhook_url is not None:  # routes must exist before the server starts
-            web.app.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
+            routes.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
         clients["telegram"] = telegram_bot.run()
     return clients
 

@@ -144,6 +144,7 @@ class Settings:
     balance_check_s: float = 60.0
     alert_discord_channel_id: int | None = None
     alert_telegram_chat_id: int | None = None
+    web_server: str = "process"  # WEB_SERVER: "process" (a child process) or "inline"
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
 
     @property
@@ -167,6 +168,36 @@ class Settings:
         """Every secret these settings hold, for log redaction."""
         optional = (self.discord_token, self.telegram_token, self.telegram_webhook_secret)
         return [self.hot_wallet_key, *(secret for secret in optional if secret is not None)]
+
+
+WEB_SERVER_MODES = ("process", "inline")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the web role (`python -m bot web`) needs: the database, the content directory, the
+    chain to ask who holds a token, and where to listen. No key and no chat token: the public
+    web server never holds a secret it does not use."""
+
+    data_dir: Path
+    log_level: str
+    database_url: str
+    rpc_url: str  # the local chain's when RPC_URL is unset
+    chain_id: int | None
+    contract_address: str | None
+    explorer_url: str | None
+    public_base_url: str
+    http_host: str
+    http_port: int
+    rpc_timeout: float
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.data_dir / "deployments"
+
+    @property
+    def ipfs_dir(self) -> Path:
+        return self.data_dir / "ipfs"
 
 
 class _Env:
@@ -354,17 +385,9 @@ def load_settings(
     `environ` defaults to the process environment and `env_file` to `ENV_FILE` or `./.env`.
     Values in the environment win over the file.
     """
-    environ = os.environ if environ is None else environ
-    if env_file is None:
-        env_file = Path(environ.get("ENV_FILE") or ".env")
-    file_values = dotenv_values(env_file) if env_file.is_file() else {}
-    env = _Env({**file_values, **environ})
+    env, env_file = _read_env(environ, env_file)
     warnings = tuple(_exposed(env_file))
-
-    level = (env.get("LOG_LEVEL") or "INFO").upper()
-    if level not in _LOG_LEVELS:
-        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
-
+    web = _web_settings(env)
     rpc_url = _url(env, "RPC_URL", ("http", "https", "ws", "wss"))
     local_mode = rpc_url is None
     key, key_is_dev = _hot_wallet_key(env, local_mode)
@@ -380,12 +403,6 @@ def load_settings(
     if priority_fee > max_fee:
         raise ConfigError("PRIORITY_FEE_GWEI", "must not exceed MAX_FEE_PER_GAS_GWEI")
 
-    data_dir = Path(env.get("DATA_DIR") or "data").resolve()
-    database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mintbot.sqlite3'}"
-    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise ConfigError(
-            "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-        )
     spend_cap = _number(env, "MAX_SPEND_PER_DAY_ETH", 0, low=0)
     crash_at = env.get("MINTBOT_CRASH_AT")
     if crash_at is not None and crash_at not in CRASH_POINTS:
@@ -424,13 +441,13 @@ def load_settings(
         alert_discord_channel_id=_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,
         alert_telegram_chat_id=_chat_id(env, "ALERT_TELEGRAM_CHAT_ID"),
         warnings=warnings,
-        data_dir=data_dir,
-        log_level=level,
+        data_dir=web.data_dir,
+        log_level=web.log_level,
         rpc_url=rpc_url,
         chain_id=chain_id,
         hot_wallet_key=key,
         hot_wallet_key_is_dev=key_is_dev,
-        contract_address=_address(env, "CONTRACT_ADDRESS"),
+        contract_address=web.contract_address,
         admin_address=_address(env, "ADMIN_ADDRESS"),
         royalty_receiver=_address(env, "ROYALTY_RECEIVER"),
         royalty_bps=_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
@@ -440,11 +457,11 @@ def load_settings(
         max_fee_per_gas_wei=max_fee,
         priority_fee_wei=priority_fee,
         confirmations=_int(env, "CONFIRMATIONS", 1 if local_mode else 3, low=1, high=1000),
-        explorer_url=_url(env, "EXPLORER_URL", ("http", "https")),
-        public_base_url=_url(env, "PUBLIC_BASE_URL", ("http", "https")) or "http://127.0.0.1:8080",
+        explorer_url=web.explorer_url,
+        public_base_url=web.public_base_url,
         anvil_port=_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
         anvil_block_time=_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
-        database_url=database_url,
+        database_url=web.database_url,
         max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
         max_image_frames=_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
@@ -457,9 +474,10 @@ def load_settings(
         fee_bump_after=_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
         max_spend_per_day_wei=int(spend_cap * 10**18) or None,
         custody_address=_address(env, "CUSTODY_ADDRESS"),
-        http_host=env.get("HTTP_HOST") or "127.0.0.1",
-        http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
-        rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
+        http_host=web.http_host,
+        http_port=web.http_port,
+        rpc_timeout=web.rpc_timeout,
+        web_server=_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
         poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
         answer_max_attempts=_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
         answer_give_up_after=timedelta(hours=_number(env, "ANSWER_GIVE_UP_HOURS", 24, low=0)),
@@ -467,3 +485,54 @@ def load_settings(
         inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
         inbox_max_attempts=_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
     )
+
+
+def load_web_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> WebSettings:
+    """The web role's settings, read like `load_settings` reads them, but nothing secret:
+    the web role never reads the hot wallet's key (nor decrypts its keystore) or a chat token."""
+    env, _ = _read_env(environ, env_file)
+    return _web_settings(env)
+
+
+def _read_env(environ: Mapping[str, str] | None, env_file: Path | None) -> tuple[_Env, Path]:
+    environ = os.environ if environ is None else environ
+    if env_file is None:
+        env_file = Path(environ.get("ENV_FILE") or ".env")
+    file_values = dotenv_values(env_file) if env_file.is_file() else {}
+    return _Env({**file_values, **environ}), env_file
+
+
+def _web_settings(env: _Env) -> WebSettings:
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+    data_dir = Path(env.get("DATA_DIR") or "data").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mintbot.sqlite3'}"
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    rpc_url = _url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    anvil_port = _int(env, "ANVIL_PORT", 8545, low=1, high=65535)
+    return WebSettings(
+        data_dir=data_dir,
+        log_level=level,
+        database_url=database_url,
+        rpc_url=rpc_url or f"http://127.0.0.1:{anvil_port}",
+        chain_id=_int(env, "CHAIN_ID", 0, low=1) or None,
+        contract_address=_address(env, "CONTRACT_ADDRESS"),
+        explorer_url=_url(env, "EXPLORER_URL", ("http", "https")),
+        public_base_url=_url(env, "PUBLIC_BASE_URL", ("http", "https")) or "http://127.0.0.1:8080",
+        http_host=env.get("HTTP_HOST") or "127.0.0.1",
+        http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
+        rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
+    )
+
+
+def _choice(env: _Env, name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).lower()
+    if raw not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
+    return raw

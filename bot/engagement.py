@@ -3,8 +3,9 @@ addresses of the gallery pages.
 
 Only minted requests count (confirmed, or confirmed and answered). The queries are plain
 SQLAlchemy that runs the same on SQLite and PostgreSQL. A token's holder is the one the bot
-minted it to: a member's linked (or chosen) address, or the bot's custody for that member; a
-later transfer on chain is not followed here (the token page asks the chain for its owner).
+minted it to: a member's linked (or chosen) address, or the bot's custody for that member,
+then the address of a withdrawal the bot confirmed; transfers the bot did not make are not
+followed here (the web pages learn them from the chain: bot/owners.py).
 """
 
 from __future__ import annotations

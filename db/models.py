@@ -458,6 +458,28 @@ class UploadKey(Base):
     key: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class TokenOwner(Base):
+    """A minted token's owner as the chain last said (`ownerOf`), and when it was last asked.
+
+    The web pages ask the chain again at most once a minute per token, whichever process serves
+    them: a process takes the turn by moving `checked_at` with a conditional UPDATE. The chain's
+    answer holds while the database still says what it said then (`recorded_owner`, the mint's
+    recipient or a confirmed withdrawal's address); once the bot moves the token itself, the
+    database's newer word wins until the next check.
+    """
+
+    __tablename__ = "token_owner"
+
+    token_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    recorded_owner: Mapped[str] = mapped_column(String(42))
+    owner: Mapped[str | None] = mapped_column(String(42))  # None until the chain answered
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The explorer's address page lists the tokens sent to an address a page at a time.
+Index("ix_mint_request_recipient", MintRequest.recipient, MintRequest.id)
+
+
 class InboxUpdate(Base):
     """An update or interaction from a chat platform, committed before the bot acknowledges it
     in any way; `processed_at` once its handling finished. Rows not processed are dispatched

@@ -24,6 +24,7 @@ class RpcProxy:
         self.upstream = upstream
         self.mode = "pass"
         self.calls: list[str] = []
+        self.requests: list[dict[str, Any]] = []  # every JSON-RPC call, params and all
         self.swallowed = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -61,6 +62,7 @@ class RpcProxy:
             [p["method"] for p in payload] if isinstance(payload, list) else [payload["method"]]
         )
         self.calls.extend(methods)
+        self.requests.extend(payload if isinstance(payload, list) else [payload])
         if self.mode == "down":
             return web.Response(status=503, text="upstream unavailable")
         if self.mode == "swallow_send" and "eth_sendRawTransaction" in methods:

@@ -13,11 +13,10 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime, open_runtime, web_server
 from bot.chain.devchain import free_port
 from bot.config import load_settings
 from bot.minting.requests import MintResult, MintSubmission
-from bot.web import WebServer
 from db.models import Phase
 from tests.browser import Browser, chromium
 from tests.support import COLLECTOR, Inbox, answered, submission
@@ -66,14 +65,7 @@ async def gallery(bot_env: dict[str, str]) -> AsyncIterator[Gallery]:
     async with open_runtime(load_settings(env)) as runtime:
         inbox = Inbox()
         runtime.service.add_notifier("telegram", inbox)
-        web = WebServer(
-            service=runtime.service,
-            sessions=runtime.sessions,
-            content=runtime.content,
-            engagement=runtime.engagement,
-            host="127.0.0.1",
-            port=port,
-        )
+        web = web_server(runtime, host="127.0.0.1", port=port)
         base = await web.start()
         try:
             subs = [group_mint(n) for n in range(1, 13)]

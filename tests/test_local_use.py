@@ -21,10 +21,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime, open_runtime, web_server
 from bot.chain.devchain import free_port
 from bot.config import load_settings
-from bot.web import WebServer
 from db.engine import MIGRATIONS_DIR, create_engine, upgrade
 from db.models import Base
 from tests.support import PROJECT_ROOT, Inbox, answered, png, run_cli, submission
@@ -105,14 +104,7 @@ async def served(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox,
     async with open_runtime(load_settings(bot_env)) as runtime:
         inbox = Inbox()
         runtime.service.add_notifier("test", inbox)
-        web = WebServer(
-            service=runtime.service,
-            sessions=runtime.sessions,
-            content=runtime.content,
-            engagement=runtime.engagement,
-            host="127.0.0.1",
-            port=0,
-        )
+        web = web_server(runtime, host="127.0.0.1", port=0)
         base = await web.start()
         try:
             yield runtime, inbox, base

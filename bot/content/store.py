@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.cid import (
@@ -39,6 +40,17 @@ class BlockNotFoundError(MintbotError):
 
 class CorruptBlockError(MintbotError):
     """A stored block's bytes no longer hash to its CID: the file was damaged on disk."""
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """Where a stored file's bytes lie, in order: block files (raw leaves, to be sent as they
+    are) and the bytes that tree nodes hold themselves; its size, and its first bytes (enough
+    to tell its type)."""
+
+    parts: tuple[Path | bytes, ...]
+    size: int
+    head: bytes
 
 
 class ContentStore:
@@ -132,6 +144,26 @@ class ContentStore:
         self._read_into(cid, out)
         return bytes(out)
 
+    def file_layout(self, cid: str, head: int = 16) -> FileLayout:
+        """Where the bytes of the file whose root is `cid` lie, for sending it as it lies on
+        disk, again and again: tree nodes are read and checked, leaves only measured (never
+        read or hashed here; `put_files` checked them when they were written).
+
+        Raises like `read_file`.
+        """
+        parts: list[Path | bytes] = []
+        size = self._layout_into(cid, parts)
+        first = b""
+        for part in parts:
+            if isinstance(part, bytes):
+                first += part[: head - len(first)]
+            else:
+                with part.open("rb") as leaf:
+                    first += leaf.read(head - len(first))
+            if len(first) >= head:
+                break
+        return FileLayout(tuple(parts), size, first)
+
     def iter_blocks(self) -> Iterator[Block]:
         """Every stored block, verified, in CID order within each shard (a stable order).
 
@@ -165,6 +197,25 @@ class ContentStore:
                 f"file node {cid} declares {node.filesize} bytes but its blocks hold "
                 f"{len(out) - start}"
             )
+
+    def _layout_into(self, cid: str, parts: list[Path | bytes]) -> int:
+        if parse_cid(cid).codec == CODEC_RAW:
+            path = self._block_path(cid)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError as err:
+                raise BlockNotFoundError(f"block {cid} is not in the content store") from err
+            parts.append(path)
+            return size
+        node = decode_file_node(self.get_block(cid))
+        if node.data:
+            parts.append(node.data)
+        size = len(node.data) + sum(self._layout_into(child, parts) for child in node.links)
+        if size != node.filesize:
+            raise MalformedNodeError(
+                f"file node {cid} declares {node.filesize} bytes but its blocks hold {size}"
+            )
+        return size
 
     @staticmethod
     def _intact(cid: str, path: Path) -> bool:

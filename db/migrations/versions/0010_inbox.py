@@ -1,7 +1,7 @@
 """inbox: every update committed before it is acknowledged
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

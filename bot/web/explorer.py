@@ -1,0 +1,110 @@
+"""Simple explorer pages, so that a local chain has transaction, token and address links to
+point at: `/explorer/tx/<hash>`, `/explorer/nft/<contract>/<id>`, `/explorer/address/<addr>`.
+Lists come a page at a time (`?page=N`), each page one bounded query.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+from eth_utils.address import is_hex_address, to_checksum_address
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.web.gallery import GalleryPages
+from bot.web.pages import page, page_links, page_number
+from db.models import ChainTx, MintRequest, Phase
+
+LIST_PAGE_SIZE = 50
+MINTED = (Phase.CONFIRMED, Phase.REPLIED)
+
+
+class ExplorerPages:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], gallery: GalleryPages
+    ) -> None:
+        self.sessions = sessions
+        self.gallery = gallery
+
+    async def tx_page(self, request: web.Request) -> web.Response:
+        tx_hash = request.match_info["tx_hash"].lower()
+        number = page_number(request)
+        async with self.sessions() as session:
+            tx = await session.scalar(select(ChainTx).where(ChainTx.mined_hash == tx_hash))
+            if tx is None:
+                raise web.HTTPNotFound(text="no such transaction here")
+            requests = await _a_page(
+                session,
+                select(MintRequest).where(MintRequest.tx_id == tx.id).order_by(MintRequest.id),
+                number,
+            )
+        if number > 1 and not requests:
+            raise web.HTTPNotFound(text="this transaction has fewer pages")
+        rows = "".join(
+            f"<li>{self._token_link(r)} to <code>{html.escape(r.recipient or '')}</code></li>"
+            for r in requests[:LIST_PAGE_SIZE]
+        )
+        nav = page_links(request.path, number, has_more=len(requests) > LIST_PAGE_SIZE)
+        return page(
+            f"Transaction {tx_hash}",
+            (
+                f"<h1>Transaction</h1><p><code>{html.escape(tx_hash)}</code></p><dl>"
+                f"<dt>Status</dt><dd>{html.escape(tx.status)}</dd>"
+                f"<dt>Block</dt><dd>{tx.block_number}</dd>"
+                f"<dt>From</dt><dd><code>{html.escape(tx.wallet)}</code> (nonce {tx.nonce})</dd>"
+                f"<dt>Gas used</dt><dd>{tx.gas_used}</dd></dl>"
+                f"<h2>Tokens (page {number})</h2><ul>{rows}</ul><nav>{''.join(nav)}</nav>"
+            ),
+        )
+
+    async def token_page(self, request: web.Request) -> web.Response:
+        if request.match_info["contract"].lower() != self.gallery.collection_address.lower():
+            raise web.HTTPNotFound(text="no such collection here")
+        return await self.gallery.token_page(request)
+
+    async def address_page(self, request: web.Request) -> web.Response:
+        """The tokens the bot sent to an address (minted there, or withdrawn there), oldest
+        first, a page at a time."""
+        raw = request.match_info["address"]
+        if not is_hex_address(raw):
+            raise web.HTTPNotFound(text="not an address")
+        address = to_checksum_address(raw)
+        number = page_number(request)
+        async with self.sessions() as session:
+            owned = await _a_page(
+                session,
+                select(MintRequest)
+                # Addresses are stored checksummed; the lower-case form costs nothing to try.
+                .where(
+                    MintRequest.recipient.in_((address, address.lower())),
+                    MintRequest.phase.in_(MINTED),
+                )
+                .order_by(MintRequest.id),
+                number,
+            )
+        if number > 1 and not owned:
+            raise web.HTTPNotFound(text="this address has fewer pages")
+        rows = "".join(f"<li>{self._token_link(r)}</li>" for r in owned[:LIST_PAGE_SIZE])
+        nav = page_links(request.path, number, has_more=len(owned) > LIST_PAGE_SIZE)
+        return page(
+            f"Address {address}",
+            (
+                f"<h1>Address</h1><p><code>{html.escape(address)}</code></p>"
+                f"<h2>Tokens the bot sent here (page {number})</h2><ul>{rows}</ul>"
+                f"<nav>{''.join(nav)}</nav>"
+            ),
+        )
+
+    def _token_link(self, r: MintRequest) -> str:
+        contract = self.gallery.collection_address
+        return f"<a href='/explorer/nft/{contract}/{r.token_id_int}'>{html.escape(r.name)}</a>"
+
+
+async def _a_page(
+    session: AsyncSession, query: Select[MintRequest], number: int
+) -> list[MintRequest]:
+    """Page `number` of the query's rows, and one more if there are more (to link onwards)."""
+    return list(
+        await session.scalars(query.offset((number - 1) * LIST_PAGE_SIZE).limit(LIST_PAGE_SIZE + 1))
+    )

@@ -1,0 +1,164 @@
+"""The web gallery: a community's tokens a page at a time (`/c/<platform>/<community>`), and
+one token's page (`/token/<id>`). Owners come from the database (`bot/owners.py`), never from
+a chain call made while a page waits.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+from aiohttp import web
+
+from bot.chain.explorer import Explorer
+from bot.engagement import GALLERY_PAGE_SIZE, Engagement, GalleryItem, community_path, token_path
+from bot.owners import TokenOwners
+from bot.web.pages import page, page_links, page_number, short
+
+COMMUNITY_KINDS = {"discord": "Discord server", "telegram": "Telegram group"}
+
+
+class GalleryPages:
+    def __init__(
+        self,
+        *,
+        engagement: Engagement,
+        owners: TokenOwners,
+        collection_address: str,
+        explorer: Explorer | None,
+    ) -> None:
+        self.engagement = engagement
+        self.owners = owners
+        self.collection_address = collection_address
+        self.explorer = explorer
+
+    async def community_page(self, request: web.Request) -> web.Response:
+        """A community's minted tokens, newest first, a page at a time (`?page=N`), or one
+        member's (`?member=ID`)."""
+        platform = request.match_info["platform"]
+        community = request.match_info["community"]
+        member = request.query.get("member") or None
+        number = page_number(request)
+        gallery = await self.engagement.gallery(
+            platform,
+            community,
+            member,
+            offset=(number - 1) * GALLERY_PAGE_SIZE,
+            limit=GALLERY_PAGE_SIZE,
+        )
+        pages = max(1, math.ceil(gallery.total / GALLERY_PAGE_SIZE))
+        if number > pages:
+            raise web.HTTPNotFound(text=f"this gallery has {pages} page(s)")
+        owners = await self.owners.last_known(
+            {item.token_id: item.owner for item in gallery.items if item.owner}
+        )
+        kind = COMMUNITY_KINDS.get(platform, f"{platform} community")
+        where = f"{kind} {community}"
+        if member is not None:
+            creator = gallery.items[0].creator_name if gallery.items else member
+            heading = f"NFTs by {creator} in this {kind}"
+        else:
+            heading = f"NFTs minted in this {kind}"
+        path = community_path(platform, community)
+        nav = page_links(
+            path, number, has_more=gallery.has_more, query={"member": member} if member else None
+        )
+        if member is not None:
+            nav.append(f"<a href='{html.escape(path)}'>the whole {kind}</a>")
+        cards = "".join(self._card(item, owners.get(item.token_id)) for item in gallery.items)
+        body = (
+            f"<h1>{html.escape(heading)}</h1>"
+            f"<p class=summary>{gallery.total} token{'s' if gallery.total != 1 else ''}"
+            f" · page {number} of {pages} · <code>{html.escape(where)}</code></p>"
+            + (f"<ul class=grid>{cards}</ul>" if cards else "<p>Nothing minted here yet.</p>")
+            + f"<nav>{''.join(nav)}</nav>"
+        )
+        return page(heading, body)
+
+    def _card(self, item: GalleryItem, owner: str | None) -> str:
+        link = html.escape(token_path(item.token_id))
+        name = html.escape(item.name)
+        image = (
+            f"<a href='{link}'><img src='/ipfs/{html.escape(item.image_cid)}' alt='{name}'></a>"
+            if item.image_cid
+            else ""
+        )
+        tx = (
+            f"<p><a class=tx href='{html.escape(item.tx_url)}'>transaction "
+            f"{html.escape(short(item.tx_hash or ''))}</a></p>"
+            if item.tx_url
+            else ""
+        )
+        return (
+            f"<li class=card data-token-id='{item.token_id}'>{image}"
+            f"<h2 class=name><a href='{link}'>{name}</a></h2>"
+            f"<p class=creator>by {html.escape(item.creator_name)}</p>"
+            f"<p class=owner>owner {self._owner(item, owner, shortened=True)}</p>{tx}</li>"
+        )
+
+    def _owner(self, item: GalleryItem, owner: str | None, *, shortened: bool = False) -> str:
+        """Who holds the token, as HTML: its address (linked to the explorer), and for a token
+        still in custody, for whom the bot holds it."""
+        if owner is None:
+            return "unknown"
+        text = html.escape(short(owner) if shortened else owner)
+        shown = f"<code title='{html.escape(owner)}'>{text}</code>"
+        if self.explorer is not None:
+            shown = f"<a href='{html.escape(self.explorer.address_url(owner))}'>{shown}</a>"
+        # A custodial token's recipient is the custody address: still there, still held.
+        if item.custodial and item.owner is not None and owner.lower() == item.owner.lower():
+            shown += f" (held by the bot for {html.escape(item.creator_name)})"
+        return shown
+
+    async def token_page(self, request: web.Request) -> web.Response:
+        """One token: its image, name, description, creator, owner (as last known: see
+        `TokenOwners`), and links to its transaction and metadata."""
+        text = request.match_info["token_id"]
+        try:
+            token_id = int(text, 16) if text.lower().startswith("0x") else int(text)
+        except ValueError:
+            raise web.HTTPNotFound(text="no such token") from None
+        item = await self.engagement.token(token_id) if 0 <= token_id < 2**256 else None
+        if item is None:
+            raise web.HTTPNotFound(text="no such token here")
+        owner = await self.owners.owner(token_id, item.owner) if item.owner else None
+        rows = [
+            ("Creator", f"<span class=creator>{html.escape(item.creator_name)}</span>"),
+            ("Owner", f"<span class=owner>{self._owner(item, owner)}</span>"),
+            ("Token ID", f"<code>{token_id}</code>"),
+            ("Collection", f"<code>{html.escape(self.collection_address)}</code>"),
+        ]
+        if item.metadata_cid:
+            cid = html.escape(item.metadata_cid)
+            rows.append(("Metadata", f"<a href='/ipfs/{cid}'>ipfs://{cid}</a>"))
+        if item.tx_hash:
+            tx_hash = html.escape(item.tx_hash)
+            shown = f"<code>{tx_hash}</code>"
+            rows.append(
+                (
+                    "Transaction",
+                    f"<a class=tx href='{html.escape(item.tx_url)}'>{shown}</a>"
+                    if item.tx_url
+                    else shown,
+                )
+            )
+        details = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows)
+        image = (
+            f"<img src='/ipfs/{html.escape(item.image_cid)}' alt='{html.escape(item.name)}'>"
+            if item.image_cid
+            else ""
+        )
+        back = (
+            f"<nav><a href='{html.escape(community_path(item.platform, item.community_id))}'>"
+            "more from this community</a></nav>"
+            if item.community_id
+            else ""
+        )
+        return page(
+            item.name,
+            (
+                f"<article class=token><h1 class=name>{html.escape(item.name)}</h1>{image}"
+                f"<p class=description>{html.escape(item.description)}</p>"
+                f"<dl>{details}</dl></article>{back}"
+            ),
+        )

@@ -1,0 +1,112 @@
+"""The web role: the web server in a process of its own (`python -m bot web`).
+
+It reads the bot's database and content directory and asks the chain only who holds a token
+(`bot/owners.py`); it holds no key and no chat token. `python -m bot run` starts it as a child
+process (`bot/web/process.py`): then it serves on the listening socket the bot hands over,
+passes the bot's own routes (`/health`, the Telegram webhook) on to the bot, and ends when the
+bot does, however the bot ends (its stdin is a pipe from the bot, closed when the bot dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from bot.app import stop_signals
+from bot.chain import client
+from bot.chain.contract import Collection, Deployment
+from bot.chain.explorer import explorer_for
+from bot.config import WebSettings
+from bot.content.store import ContentStore
+from bot.engagement import Engagement
+from bot.errors import ConfigError
+from bot.web.server import WebServer
+from db.engine import create_engine, session_factory, upgrade
+
+log = logging.getLogger(__name__)
+
+
+async def serve_web(
+    settings: WebSettings,
+    *,
+    socket_fd: int | None = None,
+    bot_url: str | None = None,
+    forwarded: Sequence[str] = (),
+) -> None:
+    """Serve the web pages until a stop signal or, when the bot started this process, until
+    the bot is gone."""
+    beside_the_bot = socket_fd is not None
+    if beside_the_bot:
+        # A Ctrl-C in the terminal reaches the whole process group; the bot stops this process
+        # itself (SIGTERM, or by closing its stdin), after its own work.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with stop_signals(
+        (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
+    ) as stop:
+        engine = create_engine(settings.database_url)
+        w3 = await client.connect(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
+        try:
+            await upgrade(engine)  # a no-op when the bot is running: it migrated at start
+            chain_id = await w3.eth.chain_id
+            collection = Collection(w3, _collection_address(settings, chain_id))
+            explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
+            sessions = session_factory(engine)
+            server = WebServer(
+                sessions=sessions,
+                content=ContentStore(settings.ipfs_dir),
+                engagement=Engagement(
+                    sessions, explorer=explorer, public_base_url=settings.public_base_url
+                ),
+                collection=collection,
+                explorer=explorer,
+                host=settings.http_host,
+                port=settings.http_port,
+                bot_url=bot_url,
+                forwarded=forwarded,
+                rpc_timeout=settings.rpc_timeout,
+            )
+            sock = socket.socket(fileno=socket_fd) if socket_fd is not None else None
+            base_url = await server.start(sock)
+            log.info("web server ready on %s (collection %s)", base_url, collection.address)
+            watch = asyncio.ensure_future(_until_stdin_closes() if beside_the_bot else _forever())
+            waiting = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait([watch, waiting], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watch.cancel()
+                waiting.cancel()
+                await server.stop()
+        finally:
+            await client.close(w3)
+            await engine.dispose()
+
+
+def _collection_address(settings: WebSettings, chain_id: int) -> str:
+    if settings.contract_address:
+        return settings.contract_address
+    recorded = Deployment.load(settings.deployments_dir, chain_id)
+    if recorded is None:
+        raise ConfigError(
+            "CONTRACT_ADDRESS",
+            f"not set and no deployment recorded for chain {chain_id} under "
+            f"{settings.deployments_dir}",
+        )
+    return recorded.address
+
+
+async def _until_stdin_closes() -> None:
+    """Return once stdin, a pipe from the bot that started this process, is closed: the bot
+    ended (even killed, when it had no chance to stop this process itself)."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(4096):
+        pass
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()

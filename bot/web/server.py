@@ -1,0 +1,166 @@
+"""The HTTP server (aiohttp): its routes, start and stop; `/health`; and, when the server runs
+in a process of its own, the forwarding of the bot's own routes (`/health`, the Telegram
+webhook) to the bot.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.contract import Collection
+from bot.chain.explorer import Explorer
+from bot.content.store import ContentStore
+from bot.engagement import Engagement
+from bot.owners import TokenOwners
+from bot.web.cache import PageCache
+from bot.web.explorer import ExplorerPages
+from bot.web.gallery import GalleryPages
+from bot.web.gateway import IpfsGateway
+from db.models import MintRequest, Phase
+
+IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
+# Not passed on to the bot: they describe one connection, not the request.
+_HOP_BY_HOP = frozenset(
+    ("host", "connection", "keep-alive", "content-length", "transfer-encoding", "upgrade")
+)
+
+
+class Health:
+    """`/health`: the bot's chain, its requests in flight, and why it waits, if it does."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        chain_id: int,
+        waiting_reason: Callable[[], str | None],
+    ) -> None:
+        self.sessions = sessions
+        self.chain_id = chain_id
+        self.waiting_reason = waiting_reason
+
+    async def handle(self, _request: web.Request) -> web.Response:
+        async with self.sessions() as session:
+            in_flight = await session.scalar(
+                select(func.count())
+                .select_from(MintRequest)
+                .where(MintRequest.phase.in_(IN_FLIGHT))
+            )
+        return web.json_response(
+            {
+                "ok": True,
+                "chain_id": self.chain_id,
+                "in_flight": in_flight,
+                "waiting_reason": self.waiting_reason(),
+            }
+        )
+
+
+class WebServer:
+    """The IPFS gateway for stored content, the web gallery and explorer pages for a local
+    chain, on one aiohttp application, and either `health` served here or the `forwarded`
+    paths passed on to the bot at `bot_url` (when this runs in a process of its own)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        content: ContentStore,
+        engagement: Engagement,
+        collection: Collection,
+        explorer: Explorer | None,
+        host: str,
+        port: int,
+        health: Health | None = None,
+        bot_url: str | None = None,
+        forwarded: Sequence[str] = (),
+        rpc_timeout: float = 10.0,
+        page_ttl: float = 2.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.owners = TokenOwners(sessions, collection, rpc_timeout=rpc_timeout)
+        self.bot_url = bot_url
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        gateway = IpfsGateway(content)
+        gallery = GalleryPages(
+            engagement=engagement,
+            owners=self.owners,
+            collection_address=collection.address,
+            explorer=explorer,
+        )
+        explorer_pages = ExplorerPages(sessions=sessions, gallery=gallery)
+        cache = PageCache(ttl=page_ttl)
+        self.app = web.Application()
+        self.app.add_routes(
+            [
+                web.get("/ipfs/{cid}", gateway.handle),
+                web.get("/c/{platform}/{community}", cache.wrap(gallery.community_page)),
+                web.get("/token/{token_id}", cache.wrap(gallery.token_page)),
+                web.get("/explorer/tx/{tx_hash}", cache.wrap(explorer_pages.tx_page)),
+                web.get(
+                    "/explorer/nft/{contract}/{token_id}", cache.wrap(explorer_pages.token_page)
+                ),
+                web.get("/explorer/address/{address}", cache.wrap(explorer_pages.address_page)),
+            ]
+        )
+        if health is not None:
+            self.app.router.add_get("/health", health.handle)
+        for path in forwarded:
+            self.app.router.add_route("*", path, self._forward)
+
+    async def start(self, sock: socket.socket | None = None) -> str:
+        """Serve until `stop`, on HOST:PORT or on a listening socket handed over; returns the
+        base URL (with the real port if 0 was asked)."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(self._runner, sock)
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        if sockets:
+            address = sockets[0].getsockname()
+            self.host = address[0] if sock is not None else self.host
+            self.port = address[1]
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
+        await self.owners.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        """Pass a request for the bot's own routes on to the bot, and its answer back (502 if
+        the bot does not answer: Telegram, for one, then sends the update again)."""
+        assert self.bot_url is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        try:
+            async with self._http.request(
+                request.method,
+                self.bot_url + request.path_qs,
+                headers=headers,
+                data=await request.read(),
+            ) as answer:
+                body = await answer.read()
+                # The body comes decoded: its former encoding no longer describes it.
+                kept = {
+                    k: v
+                    for k, v in answer.headers.items()
+                    if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"
+                }
+                return web.Response(body=body, status=answer.status, headers=kept)
+        except (aiohttp.ClientError, TimeoutError):
+            return web.Response(status=502, text="the bot did not answer")
