@@ -231,7 +231,8 @@ def mint(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def status(key: str | None, as_json: bool) -> None:
     """Show the request with KEY (platform:chat:message, or a `mint --key` value); without
-    KEY, what needs an admin's eye: answers that could not be delivered."""
+    KEY, what needs an admin's eye: answers that could not be delivered, and chat updates
+    waiting to be handled or given up (with their last error)."""
     from bot.app import local_node, open_runtime
     from bot.console import render_result
 
@@ -263,14 +264,39 @@ async def _print_summary(settings: Settings, as_json: bool) -> None:
 
     async with open_runtime(settings, start=False) as runtime:
         total, given_up = await runtime.service.undeliverable()
+        updates = await runtime.inbox.counts()
+        updates_given_up = await runtime.inbox.given_up()
     if as_json:
-        click.echo(
-            json.dumps({"undeliverable": total, "latest": [_result_json(r) for r in given_up]})
-        )
+        rows = [
+            {
+                "platform": e.platform,
+                "update_id": e.update_id,
+                "received_at": e.received_at.isoformat() if e.received_at else None,
+                "given_up_at": e.given_up_at.isoformat() if e.given_up_at else None,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+            }
+            for e in updates_given_up
+        ]
+        summary = {
+            "undeliverable": total,
+            "latest": [_result_json(r) for r in given_up],
+            "inbox": {**updates, "given_up_updates": rows},
+        }
+        click.echo(json.dumps(summary))
         return
     click.echo(f"answers given up as undeliverable: {total}")
     for result in given_up:
         click.echo(f"  {result.key}  {result.phase}  {result.answer_error or ''}")
+    click.echo(
+        f"chat updates: {updates['waiting']} waiting to be handled, {updates['given_up']} given up"
+    )
+    for e in updates_given_up:
+        when = f"{e.given_up_at:%Y-%m-%d %H:%M:%S} UTC" if e.given_up_at else ""
+        click.echo(
+            f"  given up {when}: {e.platform} update {e.update_id} after {e.attempts} "
+            f"attempts: {e.last_error}"
+        )
 
 
 @cli.command()

@@ -18,7 +18,6 @@ and is committed ready to mint (phase queued), so the mint pipeline takes it fro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -47,6 +46,7 @@ from bot.errors import (
 )
 from bot.minting.requests import MintResult
 from bot.minting.service import MintService
+from db.group_commit import GroupCommit
 from db.models import (
     ChainTx,
     Drop,
@@ -162,7 +162,6 @@ class _PendingClaim:
     is_member: bool
     reply_to: dict[str, object] | None
     source: str | None
-    answer: asyncio.Future[ClaimResult]
     # An admin's airdrop: no gates, and straight to this address if one is given.
     granted_to: str | None = None
     granted: bool = False
@@ -229,8 +228,9 @@ class Drops:
         self.max_image_pixels = max_image_pixels
         self.max_image_frames = max_image_frames
         self._notifiers: dict[str, Notifier] = {}
-        self._pending: list[_PendingClaim] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._claims = GroupCommit[_PendingClaim, ClaimResult](
+            self._commit_group, limit=CLAIM_GROUP, name="record-claims"
+        )
 
     # ----- admins ------------------------------------------------------------------------
 
@@ -400,7 +400,6 @@ class Drops:
                 is_member,
                 reply_to,
                 source,
-                asyncio.get_running_loop().create_future(),
             )
         )
 
@@ -424,49 +423,32 @@ class Drops:
                 False,
                 NOBODY_TO_TELL,
                 source,
-                asyncio.get_running_loop().create_future(),
                 granted_to=address,
                 granted=True,
             )
         )
 
     async def _queue(self, pending: _PendingClaim) -> ClaimResult:
-        self._pending.append(pending)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="record-claims")
-        return await pending.answer
+        return await self._claims.submit(pending)
 
     async def close_writer(self) -> None:
         """Let the claims being recorded finish."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer
+        await self._claims.close()
 
-    async def _write(self) -> None:
+    async def _commit_group(self, group: list[_PendingClaim]) -> list[ClaimResult | Exception]:
         """Record pending claims a group per transaction (group commit, as the mint intake
         does): a burst of a thousand claims costs a few transactions, not a thousand."""
-        while self._pending:
-            group, self._pending = self._pending[:CLAIM_GROUP], self._pending[CLAIM_GROUP:]
-            outcomes: list[ClaimResult | Exception]
-            for attempt in range(1, CLAIM_ATTEMPTS + 1):
-                try:
-                    outcomes = await self._commit(group)
-                    break
-                except _DropChanged as err:
-                    if attempt == CLAIM_ATTEMPTS:
-                        outcomes = [RuntimeError(str(err))] * len(group)
-                except Exception as err:
-                    outcomes = [err] * len(group)
-                    break
-            if any(isinstance(o, ClaimResult) for o in outcomes):
-                self.service.queued_elsewhere()
-            for pending, outcome in zip(group, outcomes, strict=True):
-                if pending.answer.done():  # the caller gave up waiting
-                    continue
-                if isinstance(outcome, Exception):
-                    pending.answer.set_exception(outcome)
-                else:
-                    pending.answer.set_result(outcome)
+        outcomes: list[ClaimResult | Exception] = []
+        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+            try:
+                outcomes = await self._commit(group)
+                break
+            except _DropChanged as err:
+                if attempt == CLAIM_ATTEMPTS:
+                    outcomes = [RuntimeError(str(err))] * len(group)
+        if any(isinstance(o, ClaimResult) for o in outcomes):
+            self.service.queued_elsewhere()
+        return outcomes
 
     async def _commit(self, group: list[_PendingClaim]) -> list[ClaimResult | Exception]:
         """Decide and record a group of claims in one transaction: per claim an edition, or

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import insert_unless_present
@@ -178,8 +178,6 @@ class DurableInbox:
             or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
         )
         wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
-        if self._in_hand:
-            wanted = wanted.where(InboxUpdate.id.not_in(sorted(self._in_hand)))
         async with self.sessions.begin() as session:
             # The condition again in the UPDATE: a racing process that took a row first has
             # moved its taken_at past our opening, so the row is no longer free for us.
@@ -191,7 +189,12 @@ class DurableInbox:
                     .returning(*_ENTRY_COLUMNS)
                 )
             ).all()
-        entries = sorted((_entry(row, fresh=False) for row in rows), key=lambda e: e.id)
+        # A row still in hand here past its lease is taken again (its lease renewed), not
+        # handed out twice. (Filtered here, not in the query: the set may be large.)
+        entries = sorted(
+            (_entry(row, fresh=False) for row in rows if row.id not in self._in_hand),
+            key=lambda e: e.id,
+        )
         self._in_hand.update(e.id for e in entries)
         return entries
 
@@ -369,13 +372,17 @@ class DurableInbox:
         return [None] * len(entry_ids)
 
     async def _commit_acknowledged(self, group: list[tuple[int, dict[str, Any]]]) -> list[None]:
+        latest = dict(group)  # one per entry: the last said
         async with self.sessions.begin() as session:
-            for entry_id, acknowledgement in dict(group).items():  # the latest wins
-                await session.execute(
-                    update(InboxUpdate)
-                    .where(InboxUpdate.id == entry_id)
-                    .values(acknowledgement=orjson.dumps(acknowledgement).decode())
-                )
+            await session.execute(
+                update(_INBOX)
+                .where(_INBOX.c.id == bindparam("entry_id"))
+                .values(acknowledgement=bindparam("shown")),
+                [
+                    {"entry_id": entry_id, "shown": orjson.dumps(shown).decode()}
+                    for entry_id, shown in latest.items()
+                ],
+            )
         return [None] * len(group)
 
 

@@ -2,7 +2,9 @@
 
 A caller must not return before its row is committed, and a burst of a thousand callers should
 not cost a thousand commits. Whoever submits while a transaction is in flight joins the next
-one: a lone write still costs one transaction, a burst a handful.
+one: a lone write still costs one transaction, a burst a handful. If a group's transaction
+fails, each of its items is committed in a transaction of its own (once), so an item the
+database refuses fails alone and the others go on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # Commits a group: one outcome per item, in order (an exception fails that item alone).
-# If it raises, every item of the group gets the error.
 Commit = Callable[[list[T]], Awaitable[Sequence[R | Exception]]]
 
 
@@ -67,7 +68,7 @@ class GroupCommit(Generic[T, R]):
             try:
                 outcomes = await self._commit([w.item for w in group])
             except Exception as err:
-                outcomes = [err] * len(group)
+                outcomes = await self._one_by_one(group) if len(group) > 1 else [err]
             for waiting, outcome in zip(group, outcomes, strict=True):
                 if waiting.outcome.done():  # the caller gave up waiting
                     continue
@@ -75,3 +76,12 @@ class GroupCommit(Generic[T, R]):
                     waiting.outcome.set_exception(outcome)
                 else:
                     waiting.outcome.set_result(outcome)
+
+    async def _one_by_one(self, group: list[_Waiting[T, R]]) -> list[R | Exception]:
+        outcomes: list[R | Exception] = []
+        for waiting in group:
+            try:
+                outcomes += await self._commit([waiting.item])
+            except Exception as err:
+                outcomes.append(err)
+        return outcomes

@@ -112,11 +112,16 @@ class TelegramServer:
         self.served: dict[str, int] = {}  # file path -> bytes sent to the bot
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0  # every update_id below this was acknowledged by an offset
+        self._confirmed_ids: set[int] = set()  # webhook deliveries answered 2xx
+        self.webhook_answers: list[int] = []  # the HTTP status of every webhook delivery
         self._new_update = asyncio.Condition()
+        self._stopping = False
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._ids = itertools.count(10_000)
         self._throttled: dict[str, list[int]] = {}
+        self._refusals: dict[str, list[tuple[int, str]]] = {}
+        self.delivered: list[dict[str, Any]] = []  # every update pushed to the bot, in order
         self._runner: web.AppRunner | None = None
         self._pushing: set[asyncio.Task[None]] = set()
         self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "mintbot"}
@@ -135,6 +140,10 @@ class TelegramServer:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        # Long polls still open (a killed bot's among them) end now, not at their timeout.
+        self._stopping = True
+        async with self._new_update:
+            self._new_update.notify_all()
         for task in self._pushing:
             task.cancel()
         if self._runner is not None:
@@ -291,6 +300,7 @@ class TelegramServer:
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
+        self.delivered.append(update)
         self.deliver(update)
         return update
 
@@ -305,9 +315,24 @@ class TelegramServer:
         self._updates.append(update)
         self._wake()
 
+    def confirmed(self, update: dict[str, Any]) -> bool:
+        """Whether the bot acknowledged `update` (a later getUpdates offset, or a 2xx answer to
+        its webhook delivery): Telegram would not deliver it again."""
+        update_id = update["update_id"]
+        return update_id < self._confirmed or update_id in self._confirmed_ids
+
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """Updates held for the bot until a getUpdates offset confirms them."""
+        return list(self._updates)
+
     def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
         """The next `times` calls of `method` answer 429 Too Many Requests."""
         self._throttled.setdefault(method, []).extend([retry_after] * times)
+
+    def refuse(self, method: str, code: int, description: str, times: int = 1) -> None:
+        """The next `times` calls of `method` fail with HTTP `code` (a 5xx: Telegram's side
+        is having trouble)."""
+        self._refusals.setdefault(method, []).extend([(code, description)] * times)
 
     # ----- what users see ----------------------------------------------------------------------
 
@@ -374,13 +399,19 @@ class TelegramServer:
         headers = {}
         if self.webhook.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        # Telegram retries until the webhook answers 2xx, waiting longer each time (here up
+        # to a second, for about two minutes: long enough for a bot to restart).
+        wait = 0.05
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):  # Telegram retries until the webhook answers 2xx
+            for _ in range(150):
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.post(self.webhook["url"], json=update, headers=headers) as r:
+                        self.webhook_answers.append(r.status)
                         if r.status < 300:
+                            self._confirmed_ids.add(update["update_id"])
                             return
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 1.0)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """A file, in chunks: with its length when Telegram reports its size, else chunked.
@@ -428,6 +459,9 @@ class TelegramServer:
                 f"Too Many Requests: retry after {retry_after}",
                 parameters={"retry_after": retry_after},
             )
+        if self._refusals.get(method):
+            code, description = self._refusals[method].pop(0)
+            return _error(code, description)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -466,7 +500,8 @@ class TelegramServer:
         async with self._new_update:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._new_update.wait_for(lambda: bool(self._updates)), timeout
+                    self._new_update.wait_for(lambda: bool(self._updates) or self._stopping),
+                    timeout,
                 )
         return self._updates[:limit]
 

@@ -184,3 +184,15 @@ async def test_handled_updates_are_pruned_after_the_retention(engine: AsyncEngin
     kept = opened(engine, retention=timedelta(days=7))
     await kept.processed(waiting.id)
     assert await kept.prune() == 0
+
+
+async def test_an_update_in_hand_past_its_lease_is_not_handed_out_twice(engine: AsyncEngine):
+    inbox = opened(engine)
+    slow = await inbox.record("telegram", "1", update(1))
+    async with engine.begin() as conn:  # its handler has been running longer than the lease
+        await conn.execute(text("UPDATE inbox SET due_at = received_at"))
+    assert await inbox.unprocessed("telegram") == []  # still being handled here
+    async with engine.connect() as conn:  # and its lease was renewed
+        assert await conn.scalar(text("SELECT due_at > received_at FROM inbox"))
+    await inbox.processed(slow.id)
+    assert await inbox.counts() == {"waiting": 0, "given_up": 0}

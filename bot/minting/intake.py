@@ -1,20 +1,18 @@
 """Recording submitted requests, many to a database transaction (group commit).
 
 Every `submit` must commit its request row before it returns, and a burst of a thousand
-messages should not cost a thousand commits. Whoever submits while a transaction is in flight
-joins the next one: a lone request still costs one transaction, a burst costs a handful.
-The UNIQUE key decides duplicates (promise 1): rows whose key exists are skipped by the insert
-and answered from the row that holds the key. Rate limits are decided in the same transaction,
-with each member's and community's `rate_scope` row locked while it counts, so concurrent
-requests (from any process) can never record more than the limit. A key whose request failed
-for good is opened again when asked again with the same content: its token ID is derived from
-the key, so a retry can never make a second token.
+messages should not cost a thousand commits (db/group_commit.py; if a group's transaction
+fails, each request is tried once more in one of its own, so a row the database refuses fails
+its own request only). The UNIQUE key decides duplicates (promise 1): rows whose key exists are
+skipped by the insert and answered from the row that holds the key. Rate limits are decided in
+the same transaction, with each member's and community's `rate_scope` row locked while it
+counts, so concurrent requests (from any process) can never record more than the limit. A key
+whose request failed for good is opened again when asked again with the same content: its token
+ID is derived from the key, so a retry can never make a second token.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +25,7 @@ from bot.errors import RateLimited, RequestConflict
 from bot.minting.requests import MintHandle
 from bot.minting.uploads import UploadVault, seal
 from db.engine import insert_unless_present, upsert_touch
+from db.group_commit import GroupCommit
 from db.models import MintRequest, Phase, RateScope, aware_utc, utcnow
 
 Key = tuple[str, str, str]
@@ -67,7 +66,6 @@ class RateLimits:
 class _Pending:
     row: dict[str, Any]
     upload: bytes | None
-    answer: asyncio.Future[MintHandle]
 
     @property
     def key(self) -> Key:
@@ -80,50 +78,19 @@ class Intake:
     ) -> None:
         self.sessions = sessions
         self.limits = limits or RateLimits()
-        self._pending: list[_Pending] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group = GroupCommit[_Pending, MintHandle](
+            self._commit, limit=GROUP_LIMIT, name="record-requests"
+        )
 
     async def record(self, row: dict[str, Any], upload: bytes | None) -> MintHandle:
         """Commit a `mint_request` row (column values) with its upload, or find the request
         that already holds its key. Raises `RequestConflict` if that one asked for something
         else (an edited message)."""
-        answer: asyncio.Future[MintHandle] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(row, upload, answer))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="record-requests")
-        return await answer
+        return await self._group.submit(_Pending(row, upload))
 
     async def close(self) -> None:
         """Let the transaction in flight finish."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer
-
-    async def _write(self) -> None:
-        while self._pending:
-            group, self._pending = self._pending[:GROUP_LIMIT], self._pending[GROUP_LIMIT:]
-            try:
-                answers = await self._commit(group)
-            except Exception as err:
-                answers = await self._one_by_one(group) if len(group) > 1 else [err]
-            for pending, answer in zip(group, answers, strict=True):
-                if pending.answer.done():  # the caller gave up waiting
-                    continue
-                if isinstance(answer, Exception):
-                    pending.answer.set_exception(answer)
-                else:
-                    pending.answer.set_result(answer)
-
-    async def _one_by_one(self, group: list[_Pending]) -> list[MintHandle | Exception]:
-        """The group's transaction failed: record each request in one of its own, so a row
-        the database refuses fails its own request only (each is tried once more, no more)."""
-        answers: list[MintHandle | Exception] = []
-        for pending in group:
-            try:
-                answers += await self._commit([pending])
-            except Exception as err:
-                answers.append(err)
-        return answers
+        await self._group.close()
 
     async def _commit(self, group: list[_Pending]) -> list[MintHandle | Exception]:
         firsts: dict[Key, _Pending] = {}

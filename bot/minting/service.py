@@ -265,6 +265,7 @@ class MintService:
             "failure_reason": problem,
         }
         handle = await self._intake.record(row, submission.image if problem is None else None)
+        crash_point("after_submit", self.settings.crash_at)
         if handle.reopened:
             (self._queued if handle.phase == Phase.QUEUED else self._received).set()
         elif not handle.duplicate:

@@ -1,29 +1,40 @@
 """The bot process's Telegram side: a python-telegram-bot Application around the runtime.
 
-Long polling by default; with TELEGRAM_WEBHOOK_URL, Telegram posts updates to the bot's own
-HTTP server instead (`/telegram/webhook`), so several workers can share one bot. Sending goes
-through PTB's AIORateLimiter (Telegram's overall and per-group limits, RetryAfter retried).
+Long polling by default (our own fetch loop, bot/telegram/polling.py); with
+TELEGRAM_WEBHOOK_URL, Telegram posts updates to the bot's own HTTP server instead
+(`/telegram/webhook`), so several workers can share one bot. Either way an update is committed
+to the inbox before Telegram hears it arrived, then handed to PTB's handlers, and marked
+processed once they finished; updates left unprocessed (a crash, a failure) are handled again.
+Sending goes through PTB's AIORateLimiter (Telegram's overall and per-group limits, RetryAfter
+retried).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import BotCommand, ChatMember, ReplyParameters, Update
+from telegram import BotCommand, ChatMember, Message, ReplyParameters, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
+from bot.chain.engine import crash_point
 from bot.communities import Asker
+from bot.inbox import InboxEntry
 from bot.minting.requests import MintResult
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
 from bot.telegram.members import sent_as_the_chat
+from bot.telegram.polling import Polling, UpdatesRequest
 from bot.telegram.render import NO_PREVIEW, announcement_html, result_html
 from bot.telegram.transport import AiohttpRequest
 
@@ -41,6 +52,11 @@ RETRIES_AFTER_429 = 3
 # request insert, so PTB's default of 256 made the 257th message of a burst wait seconds for
 # its first reply (bench/telegram_reply.py).
 CONCURRENT_UPDATES = 1024
+STOP_GRACE_S = 5.0  # at a stop, updates being handled get this long to finish
+SOMETHING_WENT_WRONG = "Something went wrong on my side; try again."
+# What Telegram says to an update handled again after a restart, when the member already
+# reads the text (an edit to the same words), or the button press was answered or expired.
+ALREADY_DONE = ("message is not modified", "query is too old", "query id is invalid")
 COMMANDS = [
     BotCommand("mint", "Mint an image: caption or reply /mint Name | description"),
     BotCommand("status", "Your recent mint requests"),
@@ -61,6 +77,7 @@ class TelegramBot:
         self.service = runtime.service
         self.webhook_url = settings.telegram_webhook_url
         self._webhook_secret = settings.telegram_webhook_secret
+        self._updates_request = UpdatesRequest()
         builder = (
             Application.builder()
             .token(settings.telegram_token.reveal())
@@ -74,30 +91,53 @@ class TelegramBot:
             )
             .concurrent_updates(CONCURRENT_UPDATES)
             .request(AiohttpRequest(connections=64))
-            .get_updates_request(AiohttpRequest(connections=1))
+            .get_updates_request(self._updates_request)
             .post_init(self._post_init)
         )
-        if self.webhook_url is not None:
-            builder = builder.updater(None)
-        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        # No Updater: updates come in through the inbox (`Polling`, `webhook`).
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.updater(None).build()
+        self.inbox = runtime.inbox
+        self._crash_at = settings.crash_at
         self._admins: dict[int, tuple[float, asyncio.Future[tuple[ChatMember, ...]]]] = {}
+        self._ready = asyncio.Event()
+        self._handling: set[asyncio.Task[bool]] = set()
         handlers.register(self)
+        self.app.add_error_handler(self._handler_failed)
 
     # ----- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until cancelled (or until Telegram refuses the token: that error propagates)."""
+        """Run until cancelled (or until Telegram refuses the token, or polling fails for good:
+        that error propagates)."""
         await self.app.initialize()
+        loops: list[asyncio.Task[None]] = []
         try:
             assert self.app.post_init is not None
             await self.app.post_init(self.app)
-            if self.app.updater is not None:
-                await self.app.updater.start_polling(timeout=10, allowed_updates=Update.ALL_TYPES)
             await self.app.start()
-            await asyncio.Event().wait()
+            self._ready.set()
+            resume = self.inbox.resume("telegram", self._dispatch, self._given_up)
+            loops.append(asyncio.create_task(resume, name="telegram-resume"))
+            if self.webhook_url is None:
+                polling = Polling(
+                    self.app.bot,
+                    self._updates_request,
+                    self.inbox,
+                    acts_on=self.acts_on,
+                    take=self.take,
+                    crash_at=self._crash_at,
+                )
+                loops.append(asyncio.create_task(polling.run(), name="telegram-polling"))
+            await asyncio.gather(*loops)
         finally:
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            if self._handling:  # let updates being handled finish, so they are not repeated
+                await asyncio.wait(self._handling, timeout=STOP_GRACE_S)
+            for task in self._handling:
+                task.cancel()
+            await asyncio.gather(*self._handling, return_exceptions=True)
             if self.app.running:
                 await self.app.stop()
             await self.app.shutdown()
@@ -123,17 +163,120 @@ class TelegramBot:
         return "webhook" if self.webhook_url else "long polling"
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST /telegram/webhook: an update from Telegram, checked by its secret header."""
+        """POST /telegram/webhook: an update from Telegram, checked by its secret header. It is
+        answered 200 only once committed to the inbox; 503 if the database refused it, so
+        Telegram sends it again."""
         assert self._webhook_secret is not None
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode(), self._webhook_secret.reveal().encode()):
             return web.Response(status=403)
+        await self._ready.wait()  # after a restart, Telegram may post before we are set up
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except ValueError:
+            payload = await request.json()
+            update = Update.de_json(payload, self.app.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not an update")
-        await self.app.update_queue.put(update)
+        if not self.acts_on(update):
+            return web.Response()
+        try:
+            entry = await self.inbox.record("telegram", str(update.update_id), payload)
+        except Exception:
+            log.exception("telegram: could not record update %s", update.update_id)
+            return web.Response(status=503, text="try again")
+        crash_point("after_inbox_commit", self._crash_at)
+        if entry.fresh:
+            self.take(entry, update)
         return web.Response()
+
+    # ----- handling updates from the inbox -----------------------------------------------------
+
+    def acts_on(self, update: Update) -> bool:
+        """Whether any handler would act on `update`; the others are confirmed unrecorded (in a
+        group, most messages are none of the bot's business)."""
+        return any(
+            handler.check_update(update) not in (None, False)
+            for group in self.app.handlers.values()
+            for handler in group
+        )
+
+    def take(self, entry: InboxEntry, update: Update | None = None) -> None:
+        """Hand a freshly recorded update to its handlers, in a task of its own."""
+
+        async def dispatch(entry: InboxEntry) -> None:
+            await self._dispatch(entry, update)
+
+        task = asyncio.create_task(
+            self.inbox.handle(entry, dispatch, self._given_up),
+            name=f"telegram-update-{entry.update_id}",
+        )
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+
+    async def _dispatch(self, entry: InboxEntry, update: Update | None = None) -> None:
+        """Run the update's handlers, at most CONCURRENT_UPDATES at once as PTB would. Raises
+        the first error a handler raised, so the inbox records a failed attempt."""
+        await self._ready.wait()
+        if update is None:
+            update = Update.de_json(entry.payload, self.app.bot)
+        handling = _Handling(entry)
+        token = _HANDLING.set(handling)
+        try:
+            await self.app.update_processor.process_update(update, self.app.process_update(update))
+        finally:
+            _HANDLING.reset(token)
+        if handling.errors:
+            raise handling.errors[0]
+        crash_point("after_handling", self._crash_at)
+
+    async def _handler_failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's error handler: the error goes to the inbox's record of the update, which
+        handles it again later (and tells the member once it gives up)."""
+        error = context.error
+        if isinstance(error, BadRequest) and any(
+            said in error.message.lower() for said in ALREADY_DONE
+        ):
+            return  # handled again after a restart: there is nothing more to say
+        handling = _HANDLING.get()
+        if handling is None or not isinstance(error, Exception):
+            log.error("telegram: handling an update failed", exc_info=error)
+            return
+        handling.errors.append(error)
+
+    async def _given_up(self, entry: InboxEntry, error: str) -> None:
+        """Tell the member their update will not be handled (a button press: in its alert,
+        not in the chat)."""
+        update = Update.de_json(entry.payload, self.app.bot)
+        with contextlib.suppress(TelegramError):
+            if update.callback_query is not None:
+                await update.callback_query.answer(SOMETHING_WENT_WRONG, show_alert=True)
+            elif update.effective_message is not None:
+                await update.effective_message.reply_text(SOMETHING_WENT_WRONG, do_quote=True)
+
+    async def acknowledge(
+        self, message: Message, send: Callable[[], Awaitable[Message]]
+    ) -> Message:
+        """The update's first answer to the member (its "minting…" reply), shown once however
+        often the update is handled: `send()` it and remember it in the inbox, or, handled
+        again after a crash, the reply sent then."""
+        handling = _HANDLING.get()
+        shown = handling.entry.acknowledgement if handling is not None else None
+        if shown is not None:
+            reply = Message(int(shown["message_id"]), message.date, message.chat)
+            reply.set_bot(message.get_bot())
+            return reply
+        reply = await send()
+        if handling is not None:
+            await self.inbox.acknowledged(
+                handling.entry.id, {"chat_id": reply.chat_id, "message_id": reply.message_id}
+            )
+        crash_point("after_ack", self._crash_at)
+        return reply
+
+    async def given_up_in(self, chat_id: int) -> int:
+        """How many of this chat's updates were given up (for /stats)."""
+        entries = await self.inbox.given_up("telegram", limit=1000)
+        chats = (Update.de_json(e.payload, self.app.bot).effective_chat for e in entries)
+        return sum(1 for chat in chats if chat is not None and chat.id == chat_id)
 
     # ----- answers -----------------------------------------------------------------------------
 
@@ -207,3 +350,16 @@ class TelegramBot:
                 del self._admins[chat_id]  # ask again next time
             raise
         return frozenset(m.user.id for m in members)
+
+
+@dataclass
+class _Handling:
+    """The inbox entry whose handlers run in this task, and the errors they raised."""
+
+    entry: InboxEntry
+    errors: list[Exception] = field(default_factory=list)
+
+
+_HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
+    "telegram_handling", default=None
+)

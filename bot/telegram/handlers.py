@@ -8,7 +8,6 @@ type Telegram was told, and every `/mint` the bot sees is answered.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -89,7 +88,6 @@ def register(bot: TelegramBot) -> None:
     on.wallets.register(new)
     add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on.edited))
     add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, on.hint))
-    bot.app.add_error_handler(on.error)
 
 
 class Handlers:
@@ -166,7 +164,7 @@ class Handlers:
         # Answer first, at once even under a burst; the checks that touch the database, the
         # download and the rest follow, and edit this reply.
         async with self.replies.acknowledging():
-            placeholder = await reply(message, MINTING)
+            placeholder = await self.bot.acknowledge(message, lambda: reply(message, MINTING))
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
@@ -220,8 +218,10 @@ class Handlers:
         """Tell a second asker the image is taken care of; for a re-delivered update (its own
         request is the one recorded, and its answer is on its way) remove the extra reply."""
         recorded = await self.service.find(*key)
-        asked = (recorded.reply_to or {}).get("request_message_id") if recorded else None
-        if asked == message.message_id:
+        reply_to = (recorded.reply_to or {}) if recorded else {}
+        if reply_to.get("message_id") == placeholder.message_id:
+            return  # handled again after a restart: this reply is the request's own
+        if reply_to.get("request_message_id") == message.message_id:
             await placeholder.delete()
         else:
             await placeholder.edit_text(ALREADY)
@@ -360,6 +360,8 @@ class Handlers:
             creators = counts.pop("creators", 0)
             lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
             text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+            if given_up := await self.bot.given_up_in(chat.id):
+                text += f"\nUpdates given up after failing repeatedly: {given_up}"
         else:
             text = await self._config(update, context, community)
         await reply(message, text)
@@ -410,13 +412,6 @@ class Handlers:
             asker_is_admin=asker is not None and is_admin(asker),
             bot_can_post=me is not None and can_post(me),
         )
-
-    async def error(self, update: object, context: Context) -> None:
-        """A handler failed: log it, tell the user if there is one, keep running."""
-        log.error("telegram: handling an update failed", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message is not None:
-            with contextlib.suppress(TelegramError):
-                await reply(update.effective_message, "Something went wrong on my side; try again.")
 
 
 def describe(config: CommunityConfig) -> str:

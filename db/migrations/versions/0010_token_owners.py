@@ -1,7 +1,7 @@
 """token owners: each minted token's owner as the chain last said, and when it was asked;
 mint requests indexed by recipient (the explorer's address pages)
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
