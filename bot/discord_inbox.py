@@ -129,7 +129,9 @@ class DiscordInbox:
             if resumption is not None:  # the inbox's dispatch records it
                 resumption.outcome.set_exception(err)
             else:
-                await self.inbox.failed(entry.id, f"{type(err).__name__}: {err}")
+                error = f"{type(err).__name__}: {err}"
+                if await self.inbox.failed(entry.id, error):
+                    await self._given_up(entry, error)
             raise
         if resumption is not None:
             resumption.outcome.set_result(None)
@@ -179,6 +181,11 @@ class DiscordInbox:
             self._resuming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resuming
+
+    async def given_up_in(self, guild_id: str) -> int:
+        """How many of this server's interactions were given up (for /admin stats)."""
+        entries = await self.inbox.given_up(PLATFORM, limit=1000)
+        return sum(1 for e in entries if str(e.payload.get("guild_id")) == guild_id)
 
     async def _dispatch(self, entry: InboxEntry) -> None:
         """Hand a row to discord.py as the gateway would; return once its handler finished

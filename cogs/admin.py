@@ -76,10 +76,10 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         counts = await self.service.community_stats("discord", str(interaction.guild_id))
         creators = counts.pop("creators", 0)
         lines = [f"{phase}: {count}" for phase, count in sorted(counts.items())]
-        await self._reply(
-            interaction,
-            "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet.",
-        )
+        text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+        if given_up := await self.bot.inbox.given_up_in(str(interaction.guild_id)):
+            text += f"\nInteractions given up after failing repeatedly: {given_up}"
+        await self._reply(interaction, text)
 
     @app_commands.command(name="config", description="Where and by whom minting is allowed")
     @app_commands.describe(

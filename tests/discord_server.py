@@ -149,6 +149,7 @@ class DiscordServer:
         self.channel_messages: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self.gateway_ops: list[int] = []
+        self.refusing_callbacks = False  # answer every interaction callback 403 Missing Access
         self.identified = asyncio.Event()
         self.synced = asyncio.Event()
         self._socket: web.WebSocketResponse | None = None
@@ -664,6 +665,8 @@ class DiscordServer:
             or interaction.expired
         ):
             return _json({"message": "Unknown interaction", "code": 10062}, 404)
+        if self.refusing_callbacks:
+            return _json({"message": "Missing Access", "code": 50001}, 403)
         if interaction.callbacks:
             return _json(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, 400

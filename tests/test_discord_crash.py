@@ -151,3 +151,29 @@ async def test_a_claim_killed_after_its_acknowledgement_gets_its_one_edition(
             )
         )
     assert await balance(collection, DEV_MINTER.address) == 2
+
+
+async def test_an_interaction_that_keeps_failing_is_given_up_and_the_member_told(
+    discord: DiscordServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    """Discord refuses the acknowledgement (403) every time: after INBOX_MAX_ATTEMPTS failed
+    attempts the interaction is given up, the member hears so in the channel, and the admins
+    see it in /admin stats."""
+    from tests.test_discord import discord_bot
+
+    author, admin = discord.add_member("Ada"), discord.add_member("Ana", admin=True)
+    env = {**bot_env, "INBOX_MAX_ATTEMPTS": "2"}
+    async with discord_bot(discord, env, tmp_path / "bot.log"):
+        discord.refusing_callbacks = True
+        mint = await discord.mint(author, png(9), "Never acknowledged")
+        await discord.wait_for(lambda: discord.posted(), timeout=60)  # tried again after 5 s
+        discord.refusing_callbacks = False
+        (told,) = discord.posted()
+        assert told["content"].startswith(f"<@{author}> Sorry, I could not handle that request")
+        assert told["allowed_mentions"] == {"parse": [], "users": [int(author)]}
+        stats = await discord.slash(admin, "admin", [{"name": "stats", "type": 1}])
+        await discord.wait_for(lambda: stats.callbacks)
+        text = stats.callbacks[0]["data"]["content"]
+        assert "Interactions given up after failing repeatedly: 1" in text
+    assert not mint.callbacks
+    assert await balance(collection, DEV_MINTER.address) == 0
