@@ -62,6 +62,20 @@ from db.models import (
 
 # The platform of every claim's mint request; its chat is the drop's ID.
 DROP_PLATFORM = "drop"
+# The most editions a drop may have, and a member may claim: far beyond any community's need,
+# and within every database's integer columns.
+MAX_SUPPLY = 1_000_000
+# Drop IDs are INTEGER columns: 32-bit signed on PostgreSQL.
+MAX_DROP_ID = 2**31 - 1
+
+
+def known_id(drop_id: int) -> None:
+    """Refuse a drop number no drop can have (a forged button or a typo) before it reaches
+    the database, which would fail on it rather than find nothing."""
+    if not 1 <= drop_id <= MAX_DROP_ID:
+        raise DropNotFound(f"There is no drop #{drop_id}.")
+
+
 # The answer address of an airdropped edition: nobody asked in a chat, so once decided it
 # counts as answered without a message (the airdrop command reports it).
 NOBODY_TO_TELL: dict[str, object] = {"nobody": True}
@@ -256,10 +270,15 @@ class Drops:
         Raises `RequestRejected` (or a subclass) saying what is wrong with the request."""
         name = clean_name(name, max_length=DROP_NAME_MAX)
         description = clean_description(description)
-        if supply is not None and supply < 1:
-            raise RequestRejected("The supply must be at least 1 (or none, for an open edition).")
-        if per_user_limit < 1:
-            raise RequestRejected("The per-member limit must be at least 1.")
+        if supply is not None and not 1 <= supply <= MAX_SUPPLY:
+            raise RequestRejected(
+                f"The supply must be at least 1 and at most {MAX_SUPPLY:,} "
+                "(or none, for an open edition)."
+            )
+        if not 1 <= per_user_limit <= MAX_SUPPLY:
+            raise RequestRejected(
+                f"The per-member limit must be at least 1 and at most {MAX_SUPPLY:,}."
+            )
         starts = aware_utc(starts_at) if starts_at is not None else utcnow()
         ends = aware_utc(ends_at) if ends_at is not None else None
         if ends is not None and ends <= starts:
@@ -299,6 +318,7 @@ class Drops:
     async def close(self, drop_id: int) -> DropInfo:
         """Close the drop early: claims committed before this are minted, later ones are
         refused. Closing a closed drop changes nothing."""
+        known_id(drop_id)
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Drop)
@@ -309,6 +329,7 @@ class Drops:
 
     async def info(self, drop_id: int) -> DropInfo:
         """The drop with its current count of claimed editions. Raises `DropNotFound`."""
+        known_id(drop_id)
         async with self.sessions() as session:
             drop = await session.get(Drop, drop_id)
         if drop is None:
@@ -390,6 +411,7 @@ class Drops:
         back (`duplicate=True`). Raises `DropNotFound`, `NotAllowed` (a gate), `DropNeedsWallet`,
         `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
         """
+        known_id(drop_id)
         return await self._queue(
             _PendingClaim(
                 drop_id,

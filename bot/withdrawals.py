@@ -384,7 +384,7 @@ def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:
         if t.token_id is not None
         and (
             t.token_id[2:].startswith(text.zfill(64) if len(text) > 32 else text)
-            or (text.isdigit() and int(text) == t.token_id_int)
+            or (text.isdecimal() and int(text) == t.token_id_int)
         )
     ]
     if len(matches) == 1:

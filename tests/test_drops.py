@@ -25,6 +25,7 @@ from bot.errors import (
     DropSoldOut,
     ImageRejected,
     NotAllowed,
+    RequestRejected,
 )
 from db.models import PlatformUser, utcnow
 from tests.support import (
@@ -315,3 +316,28 @@ async def test_drops_from_the_command_line(bot_env: dict[str, str], tmp_path: Pa
     art.write_bytes(b"not an image")
     refused = await cli("create", *where, "--name", "Bad", "--image", str(art))
     assert refused.returncode == 1 and "Traceback" not in refused.output
+
+
+async def test_drop_numbers_and_sizes_no_database_can_hold_get_a_reason(
+    drops: tuple[Runtime, Inbox],
+):
+    """A forged Claim button (any digits) or an admin's typo: a clear refusal for that
+    request, never an internal error, and good claims made at the same moment go through."""
+    runtime, _ = drops
+    drop = await create(runtime)
+    forged = [2**31, 2**63, 10**30, 0, -1]
+    outcomes = await asyncio.gather(
+        *(claim(runtime, drop, f"g{i}") for i in range(2)),
+        *(runtime.drops.claim(n, "test", "forger", "Forger") for n in forged),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, ClaimResult) for o in outcomes[:2]), outcomes
+    assert all(isinstance(o, DropNotFound) for o in outcomes[2:]), outcomes
+    for n in forged:
+        with pytest.raises(DropNotFound):
+            await runtime.drops.info(n)
+        with pytest.raises(DropNotFound):
+            await runtime.drops.close(n)
+    for field, value in (("supply", 2**31), ("per_user_limit", 2**63)):
+        with pytest.raises(RequestRejected, match="at most 1,000,000"):
+            await create(runtime, **{field: value})

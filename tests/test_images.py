@@ -79,6 +79,7 @@ def test_gps_and_exif_are_removed_and_orientation_applied():
     assert not stored.getexif().get_ifd(0x8825)
     assert b"SpyCam" not in checked.data
     assert stored.size == (20, 60)  # turned upright
+    assert (checked.width, checked.height) == (20, 60)  # and the metadata says so
 
 
 def test_png_text_chunks_are_removed_but_the_colour_profile_kept():

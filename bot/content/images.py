@@ -133,6 +133,10 @@ def check_image(
             stored = _reencode(image, fmt, frames)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
             raise ImageRejected(DAMAGED) from None
+    if frames == 1 and fmt == "JPEG":
+        # A photo is stored turned upright (EXIF orientation): record the size it has now.
+        with Image.open(io.BytesIO(stored)) as upright:
+            width, height = upright.size
     return CheckedImage(stored, MIME_TYPES[fmt], fmt, width, height, frames)
 
 

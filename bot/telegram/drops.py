@@ -67,7 +67,7 @@ def parse_create(text: str) -> tuple[str, int | None, str] | None:
     supply_text = parts[1].lower()
     if supply_text == "open":
         supply = None
-    elif supply_text.isdigit() and int(supply_text) > 0:
+    elif supply_text.isdecimal() and int(supply_text) > 0:
         supply = int(supply_text)
     else:
         return None
@@ -182,7 +182,7 @@ class DropHandlers:
             await reply(message, "Only this chat's administrators can close drops.")
             return
         args = context.args or []
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        if len(args) != 1 or not args[0].lstrip("#").isdecimal():
             await reply(message, "Usage: <code>/drop_close ID</code> (see /drops)")
             return
         drop_id = int(args[0].lstrip("#"))

@@ -54,6 +54,7 @@ CONFIG_USAGE = (
     "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
     "in a chat), or both"
 )
+MAX_PAGE = 100_000
 ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
 ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
 Context = ContextTypes.DEFAULT_TYPE
@@ -276,7 +277,10 @@ class Handlers:
         """/mynfts [page]: ten at a time, newest first."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
-        page = max(1, int(context.args[0])) if context.args and context.args[0].isdigit() else 1
+        asked = context.args[0] if context.args else ""
+        # isdecimal, not isdigit: int() refuses digits such as "²"; the cap keeps the offset
+        # within every database's integers.
+        page = min(max(1, int(asked)), MAX_PAGE) if asked.isdecimal() and len(asked) < 10 else 1
         results, total = await self.service.requests_of(
             "telegram", str(user.id), minted_only=True, offset=(page - 1) * 10, limit=10
         )
