@@ -6,18 +6,28 @@ typed errors (`NotAllowed`, `MintingPaused`, `RateLimited`) these checks raise.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import MintingPaused, NotAllowed, RateLimited
+from bot.errors import MintingPaused, NotAllowed, RateLimited, RequestRejected
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
+# The settings checked before a platform's acknowledgement come from memory (Discord allows
+# 3 s, and a burst must not queue on the database for them). Older than this, they are read
+# again in the background, and a refusal is decided on a fresh read. This process's own changes
+# show at once; the admission after the acknowledgement always reads them fresh.
+CACHED_CONFIG_S = 5.0
+CACHED_COMMUNITIES = 10_000
+WARM_CHUNK = 500
 
 
 class _Keep(enum.Enum):
@@ -37,12 +47,44 @@ class CommunityConfig:
 
 
 @dataclass(frozen=True)
+class _Cached:
+    config: CommunityConfig
+    read_at: float  # time.monotonic() when the read began
+
+
+@dataclass(frozen=True)
 class Asker:
     """Who is asking, as the platform knows them: enough for the core to decide."""
 
     user_id: str
     role_ids: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
+    # The community the platform says the asker belongs to, where it says so (a Discord
+    # interaction from a guild member carries its guild); None when it does not.
+    member_of: str | None = None
+
+    def is_member(self, community_id: str) -> bool:
+        """Does the platform vouch that the asker belongs to `community_id`?"""
+        return self.member_of is not None and self.member_of == community_id
+
+
+def check_asker(config: CommunityConfig, channel_id: str, asker: Asker, *, author_id: str) -> None:
+    """May `asker` mint `author_id`'s image in this channel, by the community's settings alone?
+    Raises the reason if not (`MintingPaused`, `NotAllowed`).
+
+    The author may always mint their own message (where minting is allowed); minting someone
+    else's needs the community's curator role (or admin rights).
+    """
+    if config.paused:
+        raise MintingPaused("Minting is paused in this community by its admins.")
+    if config.allowed_channels and channel_id not in config.allowed_channels:
+        raise NotAllowed("Minting is not enabled in this channel.")
+    if config.minter_role_id and not (asker.is_admin or config.minter_role_id in asker.role_ids):
+        raise NotAllowed("Minting here needs the community's minter role.")
+    if author_id != asker.user_id and not (
+        asker.is_admin or (config.curator_role_id and config.curator_role_id in asker.role_ids)
+    ):
+        raise NotAllowed("Only the message's author or a curator can mint someone else's message.")
 
 
 @dataclass(frozen=True)
@@ -81,11 +123,96 @@ class Communities:
         self.sessions = sessions
         self.user_limit = user_mints_per_minute
         self.community_limit = community_mints_per_minute
+        # The settings as last read, for the checks made before an acknowledgement.
+        self._cached: dict[tuple[str, str], _Cached] = {}
+        self._reads: dict[tuple[str, str], asyncio.Task[CommunityConfig]] = {}
 
     async def config(self, platform: str, community_id: str) -> CommunityConfig:
+        """The community's settings, read from the database now."""
         async with self.sessions() as session:
             row = await session.get(CommunitySettings, (platform, community_id))
         return _config(row)
+
+    async def check_may_mint(
+        self,
+        platform: str,
+        community_id: str,
+        channel_id: str,
+        asker: Asker,
+        *,
+        author_id: str,
+    ) -> None:
+        """`check_mint` without waiting for the database, so a platform can refuse at once and
+        privately, before it acknowledges anything.
+
+        It decides on the settings as last read (a community never seen is read now; older
+        than `CACHED_CONFIG_S`, they are read again in the background). Letting a request
+        through on old settings is safe: `check_mint`, after the acknowledgement, reads them
+        fresh. Refusing is not, so a refusal on settings older than that is decided again on
+        settings read now.
+        """
+        key = (platform, community_id)
+        cached = self._cached.get(key)
+        if cached is None:
+            config, age = await self._read(key), 0.0
+        else:
+            config, age = cached.config, time.monotonic() - cached.read_at
+            if age > CACHED_CONFIG_S and key not in self._reads:
+                self._start_read(key)
+        try:
+            check_asker(config, channel_id, asker, author_id=author_id)
+        except RequestRejected:
+            if age <= CACHED_CONFIG_S:
+                raise
+            check_asker(await self._read(key), channel_id, asker, author_id=author_id)
+
+    async def warm(self, platform: str, community_ids: Iterable[str]) -> None:
+        """Read these communities' settings for `check_may_mint` at once (a query per few
+        hundred), so the first requests after a start need not wait for them."""
+        wanted = list(dict.fromkeys(community_ids))
+        for start in range(0, len(wanted), WARM_CHUNK):
+            chunk = wanted[start : start + WARM_CHUNK]
+            read_at = time.monotonic()
+            async with self.sessions() as session:
+                rows = {
+                    row.community_id: row
+                    for row in await session.scalars(
+                        select(CommunitySettings).where(
+                            CommunitySettings.platform == platform,
+                            CommunitySettings.community_id.in_(chunk),
+                        )
+                    )
+                }
+            for community_id in chunk:
+                self._keep((platform, community_id), _config(rows.get(community_id)), read_at)
+
+    async def _read(self, key: tuple[str, str]) -> CommunityConfig:
+        """Read a community's settings into the cache; concurrent readers share one read."""
+        task = self._reads.get(key) or self._start_read(key)
+        return await asyncio.shield(task)
+
+    def _start_read(self, key: tuple[str, str]) -> asyncio.Task[CommunityConfig]:
+        read_at = time.monotonic()
+        task = asyncio.create_task(self.config(*key), name="read-community-settings")
+        self._reads[key] = task
+
+        def done(task: asyncio.Task[CommunityConfig]) -> None:
+            if self._reads.get(key) is task:
+                del self._reads[key]
+            if not task.cancelled() and task.exception() is None:
+                self._keep(key, task.result(), read_at)
+
+        task.add_done_callback(done)
+        return task
+
+    def _keep(self, key: tuple[str, str], config: CommunityConfig, read_at: float) -> None:
+        """Cache settings read at `read_at`, unless newer ones are cached already."""
+        cached = self._cached.get(key)
+        if cached is not None and cached.read_at > read_at:
+            return
+        if cached is None and len(self._cached) >= CACHED_COMMUNITIES:
+            self._cached.clear()  # communities come back on their next request
+        self._cached[key] = _Cached(config, read_at)
 
     async def configure(
         self,
@@ -119,7 +246,9 @@ class Communities:
             if paused is not None:
                 row.paused = paused
             await session.flush()
-            return _config(row)
+            config = _config(row)
+        self._keep((platform, community_id), config, time.monotonic())
+        return config
 
     async def check_mint(
         self,
@@ -132,24 +261,11 @@ class Communities:
     ) -> None:
         """May `asker` mint `author_id`'s image in this channel now? Raises the reason if not.
 
-        The author may always mint their own message (where minting is allowed); minting
-        someone else's needs the community's curator role.
+        The settings are read fresh (`check_asker` decides on them, as `check_may_mint` did
+        before the acknowledgement on a cached read), then the rate limits.
         """
         config = await self.config(platform, community_id)
-        if config.paused:
-            raise MintingPaused("Minting is paused in this community by its admins.")
-        if config.allowed_channels and channel_id not in config.allowed_channels:
-            raise NotAllowed("Minting is not enabled in this channel.")
-        if config.minter_role_id and not (
-            asker.is_admin or config.minter_role_id in asker.role_ids
-        ):
-            raise NotAllowed("Minting here needs the community's minter role.")
-        if author_id != asker.user_id and not (
-            asker.is_admin or (config.curator_role_id and config.curator_role_id in asker.role_ids)
-        ):
-            raise NotAllowed(
-                "Only the message's author or a curator can mint someone else's message."
-            )
+        check_asker(config, channel_id, asker, author_id=author_id)
         await self._check_rate(platform, community_id, author_id)
 
     async def _check_rate(self, platform: str, community_id: str, user_id: str) -> None:

@@ -21,7 +21,8 @@ from discord.ext import commands
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
-from bot.minting.requests import MintResult
+from bot.discord_inbox import Deferral, DiscordInbox, too_late
+from bot.minting.requests import MintResult, Upload
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COGS = ("cogs.mint", "cogs.wallet", "cogs.admin", "cogs.engagement", "cogs.drops")
-# Discord: "This interaction has already been acknowledged" (a replayed interaction).
-ALREADY_ACKNOWLEDGED = 40060
 # Discord lets an interaction's token edit its response for 15 minutes; keep a margin.
 TOKEN_LIFETIME_S = 14 * 60
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
@@ -39,12 +38,14 @@ TOKEN_LIFETIME_S = 14 * 60
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 NO_MENTIONS = discord.AllowedMentions.none()
 NOT_MINTED = "Not minted."
-INVALID_WEBHOOK_TOKEN = 50027
-UNKNOWN_WEBHOOK = 10015
+NO_DOWNLOAD = "Discord would not hand over that file; try again."
 # Connections kept open per host (API, CDN). discord.py's default opens a new one for every
 # concurrent request, so a burst of 500 interactions costs 500 handshakes before the first
 # acknowledgement; a bounded keep-alive pool acknowledges them sooner (bench/discord_ack.py).
 CONNECTIONS_PER_HOST = 32
+# Attachments are read in pieces of this size, so a download stops soon after the size limit.
+DOWNLOAD_CHUNK = 64 * 1024
+DOWNLOAD_TIMEOUT_S = 120
 
 
 def intents() -> discord.Intents:
@@ -79,14 +80,59 @@ def use_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:
+    """Who is asking, as the interaction says: their roles, admin rights, and the guild they
+    are a member of (an interaction from a guild carries the member; one who has not passed
+    the guild's membership screening is not a member yet)."""
     user = interaction.user
     roles = getattr(user, "roles", [])
     permissions = interaction.permissions
+    is_member = isinstance(user, discord.Member) and not user.pending
     return Asker(
         user_id=str(user.id),
         role_ids=frozenset(str(role.id) for role in roles),
         is_admin=permissions.manage_guild or permissions.administrator,
+        member_of=str(interaction.guild_id) if is_member and interaction.guild_id else None,
     )
+
+
+def upload_of(attachment: discord.Attachment | None) -> Upload | None:
+    """What Discord says of an attachment before anyone downloads it: its size, and whether
+    it is an image (Discord measures an image's dimensions, and reports a content type)."""
+    if attachment is None:
+        return None
+    content_type = attachment.content_type or ""
+    looks_like_image = (
+        True
+        if attachment.width or content_type.startswith("image/")
+        else (False if content_type else None)
+    )
+    return Upload(attachment.size, looks_like_image)
+
+
+async def tell_privately(
+    interaction: discord.Interaction[MintBot],
+    deferral: Deferral,
+    text: str,
+    *,
+    in_channel: str | None = None,
+    embed: discord.Embed | None = None,
+) -> discord.WebhookMessage | None:
+    """Answer an interaction deferred as ephemeral, seen only by the asker; returns the message.
+    If the interaction can show nothing any more, say `in_channel` (default: the same text) in
+    the channel instead, pinging only the asker; returns None then."""
+    kwargs: dict[str, Any] = {"embed": embed} if embed is not None else {}
+    if deferral.answerable:
+        try:
+            return await interaction.followup.send(
+                text, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS, **kwargs
+            )
+        except discord.HTTPException as err:
+            if not too_late(err):
+                raise
+    await interaction.client.tell_in_channel(
+        str(interaction.channel_id), str(interaction.user.id), in_channel or text, embed=embed
+    )
+    return None
 
 
 def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
@@ -143,6 +189,8 @@ class MintBot(commands.Bot):
         )
         self.runtime = runtime
         self.acknowledgements = AcknowledgeFirst()
+        self.inbox = DiscordInbox(self, runtime.inbox, crash_at=runtime.settings.crash_at)
+        self._downloads: aiohttp.ClientSession | None = None
 
     async def run_until_cancelled(self, token: Secret) -> None:
         """Connect and serve until cancelled (or until Discord refuses the token: that error
@@ -151,6 +199,40 @@ class MintBot(commands.Bot):
             await self.start(token.reveal())
         finally:
             await self.close()
+
+    async def on_ready(self) -> None:
+        self.inbox.start()  # once connected: discord.py knows the guilds and channels
+        try:  # so that the first burst's checks before acknowledging need no database
+            await self.runtime.service.communities.warm("discord", (str(g.id) for g in self.guilds))
+        except Exception as err:  # they are read on first use instead
+            log.warning("could not read the servers' settings in advance: %s", err)
+
+    async def close(self) -> None:
+        await self.inbox.close()
+        if self._downloads is not None:
+            await self._downloads.close()
+        await super().close()
+
+    async def download(self, attachment: discord.Attachment) -> bytes:
+        """An attachment's bytes, streamed and cut off as soon as they pass the image size
+        limit, whatever size Discord announced: `ImageRejected` then. Raises
+        `aiohttp.ClientError` or `TimeoutError` if Discord would not hand the file over."""
+        if self._downloads is None:
+            self._downloads = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST),
+                timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S),
+            )
+        service, cap = self.runtime.service, self.runtime.settings.max_image_bytes
+        async with self._downloads.get(attachment.url) as response:
+            response.raise_for_status()
+            if response.content_length is not None:
+                service.check_size(response.content_length)
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                data += chunk
+                if len(data) > cap:  # leaving the block drops the connection and the rest
+                    raise service.too_big(None)
+        return bytes(data)
 
     async def setup_hook(self) -> None:
         for extension in COGS:
@@ -181,7 +263,7 @@ class MintBot(commands.Bot):
                 await self._answer_interaction(result, reply)
                 return
             except discord.HTTPException as err:
-                if err.status >= 500 or err.code not in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK):
+                if not too_late(err):
                     raise
                 log.info("interaction token for %s expired; answering in the channel", result.key)
         await self._answer_in_channel(result)
@@ -217,15 +299,23 @@ class MintBot(commands.Bot):
                 await webhook.delete_message(original)
 
     async def _answer_in_channel(self, result: MintResult) -> None:
-        channel = self.get_partial_messageable(int(result.chat_id))
-        text = f"<@{result.requester_id}> {answer_text(result)}"[:2000]
-        only_requester = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
+        embed = self._embed(result) if result.minted else None
+        await self.tell_in_channel(
+            result.chat_id, result.requester_id, answer_text(result), embed=embed
         )
-        if result.minted:
-            await channel.send(text, embed=self._embed(result), allowed_mentions=only_requester)
-        else:
-            await channel.send(text, allowed_mentions=only_requester)
+
+    async def tell_in_channel(
+        self, channel_id: str, user_id: str, text: str, *, embed: discord.Embed | None = None
+    ) -> None:
+        """Answer a member in the channel, pinging only them: where an interaction can show
+        nothing any more (its token expired, or it was never acknowledged)."""
+        only_them = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(int(user_id))]
+        )
+        kwargs: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        await self.get_partial_messageable(int(channel_id)).send(
+            f"<@{user_id}> {text}"[:2000], allowed_mentions=only_them, **kwargs
+        )
 
     async def announce(self, result: MintResult, channel_id: str) -> None:
         """Post a confirmed mint in the server's announcement channel, pinging nobody."""

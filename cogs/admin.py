@@ -13,8 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.communities import KEEP, CommunityConfig
+from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
 from bot.discord_client import NO_MENTIONS, MintBot, asker_of
+from bot.errors import RequestRejected
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
 
@@ -75,10 +76,10 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         counts = await self.service.community_stats("discord", str(interaction.guild_id))
         creators = counts.pop("creators", 0)
         lines = [f"{phase}: {count}" for phase, count in sorted(counts.items())]
-        await self._reply(
-            interaction,
-            "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet.",
-        )
+        text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+        if given_up := await self.bot.inbox.given_up_in(str(interaction.guild_id)):
+            text += f"\nInteractions given up after failing repeatedly: {given_up}"
+        await self._reply(interaction, text)
 
     @app_commands.command(name="config", description="Where and by whom minting is allowed")
     @app_commands.describe(
@@ -103,6 +104,12 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
                 await self._reply(interaction, "Mention one channel (#name), or say `off`.")
                 return
             announce_in = mentioned[0] if mentioned else None
+            if announce_in is not None:
+                try:
+                    check_announce_target(str(interaction.guild_id), self._target(announce_in))
+                except RequestRejected as err:
+                    await self._reply(interaction, str(err))
+                    return
         if channels is not None:
             found = tuple(a or b for a, b in CHANNEL_MENTION.findall(channels))
             if channels.strip().lower() != "all" and not found:
@@ -118,6 +125,19 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
             announce_channel_id=announce_in,
         )
         await self._reply(interaction, describe(config))
+
+    def _target(self, channel_id: str) -> AnnounceTarget:
+        """A channel as Discord told the bot of it: its guild (None for a channel it does not
+        know, such as one of a server it is not in) and whether the bot may post there. Whether
+        the asker administers another server, an interaction does not say."""
+        channel = self.bot.get_channel(int(channel_id))
+        if not isinstance(channel, discord.abc.GuildChannel):
+            return AnnounceTarget(channel_id, None, asker_is_admin=False, bot_can_post=False)
+        me = channel.guild.me
+        can_post = me is not None and channel.permissions_for(me).send_messages
+        return AnnounceTarget(
+            channel_id, str(channel.guild.id), asker_is_admin=False, bot_can_post=can_post
+        )
 
 
 def _role(role: discord.Role | None) -> str | Any | None:

@@ -13,11 +13,21 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, TOKEN_LIFETIME_S, MintBot, asker_of, result_embed
+from bot.discord_client import (
+    NO_DOWNLOAD,
+    NO_MENTIONS,
+    TOKEN_LIFETIME_S,
+    MintBot,
+    asker_of,
+    result_embed,
+    tell_privately,
+)
+from bot.discord_inbox import too_late
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
@@ -72,39 +82,47 @@ class ClaimButton(
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
-        await interaction.response.defer(ephemeral=True, thinking=True)
         bot, user = interaction.client, interaction.user
+        entry = await bot.inbox.take(interaction)  # recorded before it is acknowledged
+        if entry is None:
+            return  # the same click delivered again: the first delivery answers
         drops = bot.runtime.drops
-        try:
-            claim = await drops.claim(
-                self.drop_id,
-                PLATFORM,
-                str(user.id),
-                user.display_name,
-                roles=asker_of(interaction).role_ids,
-                is_member=True,
-                reply_to={
-                    "application_id": str(interaction.application_id),
-                    "token": interaction.token,
-                    "issued_at": time.time(),
-                    "channel_id": str(interaction.channel_id),
-                },
-                source=str(interaction.id),
+        asker = asker_of(interaction)
+        async with bot.inbox.handling(entry):
+            deferral = await bot.inbox.defer(interaction, ephemeral=True)
+            try:
+                drop = await drops.info(self.drop_id)
+                claim = await drops.claim(
+                    self.drop_id,
+                    PLATFORM,
+                    str(user.id),
+                    user.display_name,
+                    roles=asker.role_ids,
+                    is_member=asker.is_member(drop.community_id),
+                    reply_to={
+                        "application_id": str(interaction.application_id),
+                        "token": interaction.token if deferral.answerable else None,
+                        "issued_at": interaction.created_at.timestamp(),
+                        "channel_id": str(interaction.channel_id),
+                    },
+                    source=str(interaction.id),
+                )
+            except RequestRejected as err:
+                await tell_privately(interaction, deferral, str(err))
+                return
+            bot.inbox.submitted()
+            cog = bot.get_cog("Drops")
+            if isinstance(cog, Drops):
+                cog.counters.touch(self.drop_id)
+            name = discord.utils.escape_markdown(drop.name)
+            where = (
+                "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
             )
-        except RequestRejected as err:
-            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        cog = bot.get_cog("Drops")
-        if isinstance(cog, Drops):
-            cog.counters.touch(self.drop_id)
-        drop = await drops.info(self.drop_id)
-        name = discord.utils.escape_markdown(drop.name)
-        where = "your linked wallet" if not claim.custodial else "the bot, for you (`/withdraw`)"
-        await interaction.followup.send(
-            f"You claimed **{name}** {claim.edition_text}. Minting it to {where}…",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+            await tell_privately(
+                interaction,
+                deferral,
+                f"You claimed **{name}** {claim.edition_text}. Minting it to {where}…",
+            )
 
 
 class DropText(discord.ui.Modal, title="New drop"):
@@ -162,6 +180,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         opens_in_minutes="Open later (default: now)",
         hours="Close after this many hours (default: when an admin closes it)",
         role="Only members with this role may claim",
+        members_only="Only members of this server may claim",
         wallet_required="Only members with a linked wallet may claim",
     )
     async def create_command(
@@ -173,9 +192,15 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         opens_in_minutes: app_commands.Range[int, 0, 525_600] = 0,
         hours: app_commands.Range[float, 0.01, 8760.0] | None = None,
         role: discord.Role | None = None,
+        members_only: bool = False,
         wallet_required: bool = False,
     ) -> None:
         if not await self._admin(interaction):
+            return
+        try:  # refused before the modal, privately: no need to fill it in for nothing
+            self.bot.runtime.service.check_size(image.size)
+        except RequestRejected as err:
+            await interaction.response.send_message(str(err), ephemeral=True)
             return
         options = {
             "nonce": interaction.id,
@@ -185,6 +210,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "opens_in_minutes": opens_in_minutes,
             "hours": hours,
             "role": None if role is None or role.is_default() else str(role.id),
+            "members_only": members_only,
             "wallet_required": wallet_required,
         }
         await interaction.response.send_modal(DropText(self, options))
@@ -200,23 +226,24 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
         ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
         try:
-            self.bot.runtime.service.check_size(attachment.size)
             drop = await self.drops.create_drop(
                 platform=PLATFORM,
                 community_id=str(interaction.guild_id),
                 created_by=str(interaction.user.id),
                 name=name,
                 description=description,
-                image=await attachment.read(),
+                image=await self.bot.download(attachment),
                 supply=options["supply"],
                 per_user_limit=options["per_member"],
                 starts_at=starts,
                 ends_at=ends,
                 gate_roles=[options["role"]] if options["role"] else [],
+                gate_chat_member=options["members_only"],
                 require_linked_address=options["wallet_required"],
             )
-        except RequestRejected as err:
-            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
+            text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
@@ -316,16 +343,14 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                 self.bot._connection,
             )
             kwargs: dict[str, Any] = {"embed": embed} if embed else {}
-            await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
-            return
-        channel = self.bot.get_partial_messageable(int(reply.get("channel_id", 0)))
-        kwargs = {"embed": embed} if embed else {}
-        await channel.send(
-            f"<@{result.requester_id}> {text}",
-            allowed_mentions=discord.AllowedMentions(
-                everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
-            ),
-            **kwargs,
+            try:
+                await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
+                return
+            except discord.HTTPException as err:
+                if not too_late(err):
+                    raise
+        await self.bot.tell_in_channel(
+            str(reply.get("channel_id", 0)), result.requester_id, text, embed=embed
         )
 
 

@@ -11,41 +11,57 @@ import unicodedata
 from pathlib import PurePosixPath
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_client import (
-    ALREADY_ACKNOWLEDGED,
+    NO_DOWNLOAD,
     NO_MENTIONS,
     NOT_MINTED,
     MintBot,
     asker_of,
     result_embed,
+    upload_of,
 )
+from bot.discord_inbox import Deferral, too_late
 from bot.errors import RequestRejected
 from bot.minting.requests import MintResult, MintSubmission
 
 GALLERY_PAGE_TIMEOUT_S = 600
 
 
-async def refuse(interaction: discord.Interaction[Any], reason: str) -> None:
+async def refuse(
+    interaction: discord.Interaction[MintBot], reason: str, deferral: Deferral | None = None
+) -> None:
     """Tell only the requester, in plain words.
 
+    Before any acknowledgement (no `deferral`): one ephemeral reply, and nothing else appears.
     After a deferral Discord turns the first message, whatever its flags, into the public
     "thinking" placeholder, and deleting the placeholder while it thinks ends the interaction.
-    So: fill it with a neutral word, say why privately, then remove it.
+    So: fill it with a neutral word, say why privately, then remove it. An interaction that can
+    show nothing any more is answered in the channel, pinging only the requester.
     """
-    if not interaction.response.is_done():
-        await interaction.response.send_message(
-            reason, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
-        return
-    with contextlib.suppress(discord.HTTPException):
-        await interaction.edit_original_response(content=NOT_MINTED, embed=None, view=None)
-    await interaction.followup.send(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    with contextlib.suppress(discord.HTTPException):  # already gone is fine
-        await interaction.delete_original_response()
+    try:
+        if deferral is None:
+            await interaction.response.send_message(
+                reason, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if deferral.answerable:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=NOT_MINTED, embed=None, view=None)
+            await interaction.followup.send(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            with contextlib.suppress(discord.HTTPException):  # already gone is fine
+                await interaction.delete_original_response()
+            return
+    except discord.HTTPException as err:
+        if not too_late(err):
+            raise
+    await interaction.client.tell_in_channel(
+        str(interaction.channel_id), str(interaction.user.id), reason
+    )
 
 
 def image_attachment(message: discord.Message) -> discord.Attachment | None:
@@ -111,14 +127,11 @@ class Mint(commands.Cog):
         self, interaction: discord.Interaction[MintBot], message: discord.Message
     ) -> None:
         attachment = image_attachment(message)
-        if attachment is None:
-            await refuse(interaction, "That message has no image to mint.")
-            return
         await self._mint(
             interaction,
             author=message.author,
             attachment=attachment,
-            name=name_for_message(message, attachment),
+            name=name_for_message(message, attachment) if attachment else "",
             description="",
             recipient=None,
             message_id=str(message.id),
@@ -130,7 +143,7 @@ class Mint(commands.Cog):
         interaction: discord.Interaction[MintBot],
         *,
         author: discord.abc.User,
-        attachment: discord.Attachment,
+        attachment: discord.Attachment | None,
         name: str,
         description: str,
         recipient: str | None,
@@ -138,99 +151,128 @@ class Mint(commands.Cog):
         confirm_repeat: bool,
     ) -> None:
         key = ("discord", str(interaction.channel_id), message_id)
-        try:
-            self.service.check_size(attachment.size)
-        except RequestRejected as err:
-            await refuse(interaction, str(err))
+        asker = asker_of(interaction)
+        inbox = self.bot.inbox
+        # Acknowledge first, within Discord's 3 seconds even under a burst. Before that, only
+        # the checks that need no database (their refusals are private: nothing public ever
+        # appears) and the interaction's record in the inbox. The database's checks, the
+        # download and the rest follow.
+        async with self.bot.acknowledgements.acknowledging():
+            if not inbox.resumed(interaction):  # a re-dispatch passed them before its record
+                try:
+                    await self.service.precheck(
+                        key,
+                        str(interaction.guild_id),
+                        asker,
+                        author_id=str(author.id),
+                        upload=upload_of(attachment),
+                        name=name,
+                        description=description,
+                        recipient=recipient,
+                    )
+                except RequestRejected as err:
+                    await refuse(interaction, str(err))
+                    return
+            entry = await inbox.take(interaction)
+        if entry is None:  # recorded before: a re-delivery, handled where it was recorded
             return
-        # Acknowledge first, within Discord's 3 seconds even under a burst: every check that
-        # touches the database, the download and the rest follow.
-        original_id = None
-        try:
+        assert attachment is not None  # the precheck refuses a request without one
+        async with inbox.handling(entry):
             async with self.bot.acknowledgements.acknowledging():
-                acknowledged = await interaction.response.defer(thinking=True)
-            if acknowledged is not None and acknowledged.message_id is not None:
-                original_id = str(acknowledged.message_id)
-        except discord.HTTPException as err:
-            if err.code != ALREADY_ACKNOWLEDGED:
-                raise
-            # The same interaction delivered again, racing the first delivery; whichever
-            # records the request answers, by editing the one response they share.
-            with contextlib.suppress(discord.HTTPException):
-                original_id = str((await interaction.original_response()).id)
-        await self.bot.acknowledgements.settled()
-        try:
-            fresh = await self.service.admit(
-                key, str(interaction.guild_id), asker_of(interaction), author_id=str(author.id)
-            )
-        except RequestRejected as err:
-            await refuse(interaction, str(err))
-            return
-        if not fresh:
-            await self._already_minting(interaction, key)
-            return
-        try:
-            data = await attachment.read()  # now: attachment URLs expire
-        except discord.HTTPException:
-            await refuse(interaction, "Discord would not hand over that file; try again.")
-            return
-        submission = MintSubmission(
-            platform="discord",
-            chat_id=str(interaction.channel_id),
-            message_id=message_id,
-            requester_id=str(author.id),
-            requester_name=getattr(author, "display_name", author.name),
-            image=data,
-            name=name,
-            description=description,
-            recipient=recipient,
-            community_id=str(interaction.guild_id),
-            reply_to={
-                "application_id": str(interaction.application_id),
-                "token": interaction.token,
-                "original_id": original_id,
-                "issued_at": interaction.created_at.timestamp(),
-                "asked_by": str(interaction.user.id),
-            },
-        )
-        if confirm_repeat:
-            earlier = await self.service.recent_same_image("discord", str(author.id), data)
-            if earlier is not None:
-                view = ConfirmRepeat(self, submission, owner_id=interaction.user.id)
-                earlier_name = discord.utils.escape_markdown(earlier.name)
-                await interaction.edit_original_response(
-                    content=(
-                        f"You minted this image as **{earlier_name}** within the last day. "
-                        "Mint it again?"
-                    ),
-                    view=view,
-                    allowed_mentions=NO_MENTIONS,
-                )
+                deferral = await inbox.defer(interaction, ephemeral=False)
+            await self.bot.acknowledgements.settled()
+            try:
+                if not await self.service.admit(
+                    key, str(interaction.guild_id), asker, author_id=str(author.id)
+                ):
+                    await self._already_minting(interaction, key, deferral)
+                    return
+                data = await self.bot.download(attachment)  # now: attachment URLs expire
+            except RequestRejected as err:
+                await refuse(interaction, str(err), deferral)
                 return
-        await self.submit(interaction, submission)
+            except (aiohttp.ClientError, TimeoutError):
+                await refuse(interaction, NO_DOWNLOAD, deferral)
+                return
+            submission = MintSubmission(
+                platform="discord",
+                chat_id=str(interaction.channel_id),
+                message_id=message_id,
+                requester_id=str(author.id),
+                requester_name=getattr(author, "display_name", author.name),
+                image=data,
+                name=name,
+                description=description,
+                recipient=recipient,
+                community_id=str(interaction.guild_id),
+                reply_to={
+                    "application_id": str(interaction.application_id),
+                    "interaction_id": str(interaction.id),
+                    # Past Discord's 3 s unacknowledged, the answer goes to the channel.
+                    "token": interaction.token if deferral.answerable else None,
+                    "original_id": deferral.original_id,
+                    "issued_at": interaction.created_at.timestamp(),
+                    "asked_by": str(interaction.user.id),
+                },
+            )
+            if confirm_repeat:
+                earlier = await self.service.recent_same_image("discord", str(author.id), data)
+                if earlier is not None:
+                    await self._confirm_repeat(interaction, submission, earlier, deferral)
+                    return
+            await self.submit(interaction, submission, deferral)
+
+    async def _confirm_repeat(
+        self,
+        interaction: discord.Interaction[MintBot],
+        submission: MintSubmission,
+        earlier: MintResult,
+        deferral: Deferral,
+    ) -> None:
+        """The same image from the same member within a day: ask before minting it again."""
+        earlier_name = discord.utils.escape_markdown(earlier.name)
+        question = f"You minted this image as **{earlier_name}** within the last day."
+        if not deferral.answerable:  # nowhere to ask: the member asks again if they mean it
+            await refuse(interaction, f"{question} Not minted; send it again to mint it.", deferral)
+            return
+        view = ConfirmRepeat(self, submission, owner_id=interaction.user.id)
+        await interaction.edit_original_response(
+            content=f"{question} Mint it again?", view=view, allowed_mentions=NO_MENTIONS
+        )
 
     async def submit(
-        self, interaction: discord.Interaction[MintBot], submission: MintSubmission
+        self,
+        interaction: discord.Interaction[MintBot],
+        submission: MintSubmission,
+        deferral: Deferral,
     ) -> None:
         try:
             handle = await self.service.submit(submission)
         except RequestRejected as err:
-            await refuse(interaction, str(err))
+            await refuse(interaction, str(err), deferral)
             return
+        self.bot.inbox.submitted()
         if handle.duplicate:
             key = (submission.platform, submission.chat_id, submission.message_id)
-            await self._already_minting(interaction, key)
+            await self._already_minting(interaction, key, deferral)
 
     async def _already_minting(
-        self, interaction: discord.Interaction[MintBot], key: tuple[str, str, str]
+        self,
+        interaction: discord.Interaction[MintBot],
+        key: tuple[str, str, str],
+        deferral: Deferral,
     ) -> None:
         """The key is recorded already. By this very interaction (a replay racing the first
-        delivery): its answer is on the way. By another click: tell this one where to look."""
+        delivery, or a re-dispatch after a crash): its answer is on the way. By another click:
+        tell this one where to look."""
         existing = await self.service.find(*key)
-        if existing is not None and (existing.reply_to or {}).get("token") == interaction.token:
+        asked = (existing.reply_to or {}) if existing is not None else {}
+        if asked.get("interaction_id") == str(interaction.id) or (
+            asked.get("token") and asked.get("token") == interaction.token
+        ):
             return
         text = "That is already being minted; the answer appears where it was first asked."
-        await refuse(interaction, text)
+        await refuse(interaction, text, deferral)
 
     @app_commands.command(name="status", description="Your latest mint requests")
     async def status(self, interaction: discord.Interaction[MintBot]) -> None:
@@ -282,7 +324,7 @@ class ConfirmRepeat(discord.ui.View):
     ) -> None:
         self.stop()
         await interaction.response.edit_message(content="Minting…", view=None)
-        await self.cog.submit(interaction, self.submission)
+        await self.cog.submit(interaction, self.submission, Deferral(None, answerable=True))
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(

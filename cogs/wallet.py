@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import ALREADY_ACKNOWLEDGED, NO_MENTIONS, MintBot
+from bot.discord_client import NO_MENTIONS, MintBot, tell_privately
 from bot.errors import RequestRejected
 from bot.wallets import SIGN_HOWTO, describe_link
 from bot.withdrawals import WithdrawalView
@@ -85,22 +85,29 @@ class Custody(commands.Cog):
     async def withdraw(
         self, interaction: discord.Interaction[MintBot], nft: str | None = None
     ) -> None:
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        except discord.HTTPException as err:
-            if err.code == ALREADY_ACKNOWLEDGED:
-                return  # the same interaction delivered again: the first delivery answers
-            raise
+        bot = interaction.client
+        entry = await bot.inbox.take(interaction)  # recorded before it is acknowledged
+        if entry is None:
+            return  # the same interaction delivered again: the first delivery answers
         asked_key = f"discord:{interaction.channel_id}:{interaction.id}"
-        user_id = str(interaction.user.id)
-        try:
-            views = await self.withdrawals.withdraw(asked_key, "discord", user_id, nft)
-        except RequestRejected as err:
-            await interaction.followup.send(str(err), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        async with bot.inbox.handling(entry):
+            deferral = await bot.inbox.defer(interaction, ephemeral=True)
+            try:
+                views = await self.withdrawals.withdraw(
+                    asked_key, "discord", str(interaction.user.id), nft
+                )
+            except RequestRejected as err:
+                await tell_privately(interaction, deferral, str(err))
+                return
+            bot.inbox.submitted()
+            answer = await tell_privately(
+                interaction,
+                deferral,
+                withdrawals_markdown(views),
+                in_channel="your withdrawal is on its way; `/mynfts` shows where it stands.",
+            )
+        if answer is None:
             return
-        answer = await interaction.followup.send(
-            withdrawals_markdown(views), ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS
-        )
         final = await self.withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
         if final != views:
             await answer.edit(content=withdrawals_markdown(final))

@@ -92,6 +92,8 @@ class Member:
     name: str
     role_ids: list[str] = field(default_factory=list)
     permissions: int = DEFAULT_PERMISSIONS
+    guild_id: str = ""
+    pending: bool = False  # has not passed the guild's membership screening
 
 
 @dataclass
@@ -109,6 +111,8 @@ class Interaction:
     original_deleted: bool = False
     followups: list[dict[str, Any]] = field(default_factory=list)
     expired: bool = False
+    # Discord's 3 seconds to acknowledge have passed: a callback now is refused.
+    timed_out: bool = False
     # Discord: a deferred response is a "thinking" placeholder until the first edit or
     # follow-up fills it (keeping the deferral's public or ephemeral state); deleting it while
     # it is still thinking ends the interaction's webhook.
@@ -128,11 +132,24 @@ class DiscordServer:
         self.members: dict[str, Member] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.attachments: dict[str, tuple[bytes, str]] = {}
+        # Attachments served as a stream of `size` bytes, whatever size they were announced
+        # with; and how many bytes of each the bot was sent before it hung up.
+        self.streamed: dict[str, int] = {}
+        self.bytes_sent: dict[str, int] = {}
+        self.sent_whole: dict[str, bool] = {}  # set once a stream ends: to its end, or cut off
+        # Every guild the bot is in: its name and channels (the first is its main channel).
+        self.guilds: dict[str, dict[str, Any]] = {
+            self.guild_id: {
+                "name": "Test community",
+                "channels": [self._channel(self.channel_id, "art", self.guild_id)],
+            }
+        }
         self.commands: dict[str, dict[str, Any]] = {}
         self.interactions: dict[str, Interaction] = {}
         self.channel_messages: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self.gateway_ops: list[int] = []
+        self.refusing_callbacks = False  # answer every interaction callback 403 Missing Access
         self.identified = asyncio.Event()
         self.synced = asyncio.Event()
         self._socket: web.WebSocketResponse | None = None
@@ -193,31 +210,80 @@ class DiscordServer:
             "flags": 0,
         }
 
+    @staticmethod
+    def _channel(channel_id: str, name: str, guild_id: str) -> dict[str, Any]:
+        return {
+            "id": channel_id,
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "guild_id": guild_id,
+        }
+
+    def add_guild(self, name: str) -> str:
+        """Another server the bot is in, with one text channel; call before the bot starts."""
+        guild_id = snowflake()
+        self.guilds[guild_id] = {"name": name, "channels": []}
+        self.add_channel("general", guild_id)
+        return guild_id
+
+    def add_channel(self, name: str, guild_id: str | None = None) -> str:
+        """A text channel of the main guild (or `guild_id`); call before the bot starts."""
+        guild_id = guild_id or self.guild_id
+        channel_id = snowflake()
+        self.guilds[guild_id]["channels"].append(self._channel(channel_id, name, guild_id))
+        return channel_id
+
     def add_role(self, name: str, permissions: int = 0) -> str:
         role_id = snowflake()
         self.roles[role_id] = self._role(role_id, name, permissions, len(self.roles))
         return role_id
 
-    def add_member(self, name: str, *, roles: list[str] | None = None, admin: bool = False) -> str:
+    def add_member(
+        self,
+        name: str,
+        *,
+        roles: list[str] | None = None,
+        admin: bool = False,
+        guild_id: str | None = None,
+    ) -> str:
+        """A member of the main guild (or of `guild_id`); they act from its main channel."""
         user_id = snowflake()
         permissions = DEFAULT_PERMISSIONS | (MANAGE_GUILD if admin else 0)
-        self.members[user_id] = Member(user_id, name, list(roles or []), permissions)
+        self.members[user_id] = Member(
+            user_id, name, list(roles or []), permissions, guild_id or self.guild_id
+        )
         return user_id
 
-    def add_attachment(self, data: bytes, filename: str = "art.png") -> dict[str, Any]:
+    def add_attachment(
+        self,
+        data: bytes,
+        filename: str = "art.png",
+        *,
+        content_type: str | None = "image/png",
+        streamed: int | None = None,
+    ) -> dict[str, Any]:
+        """An uploaded file as Discord describes it: image dimensions only for an image type.
+        With `streamed`, downloading it yields that many bytes (a PNG's start, then filler),
+        without a length, while it is announced with the size of `data`."""
         attachment_id = snowflake()
-        self.attachments[attachment_id] = (data, "image/png")
+        self.attachments[attachment_id] = (data, content_type or "application/octet-stream")
+        if streamed is not None:
+            self.streamed[attachment_id] = streamed
         url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
-        return {
+        described: dict[str, Any] = {
             "id": attachment_id,
             "filename": filename,
             "size": len(data),
             "url": url,
             "proxy_url": url,
-            "content_type": "image/png",
-            "width": 32,
-            "height": 32,
         }
+        if content_type is not None:
+            described["content_type"] = content_type
+        if (content_type or "").startswith("image/"):
+            described |= {"width": 32, "height": 32}
+        return described
 
     def add_message(self, author_id: str, content: str, attachments: list[dict[str, Any]]) -> str:
         message_id = snowflake()
@@ -239,28 +305,27 @@ class DiscordServer:
             "deaf": False,
             "mute": False,
             "flags": 0,
+            "pending": member.pending,
             "permissions": str(member.permissions),
         }
 
-    def _guild_object(self) -> dict[str, Any]:
+    def _guild_object(self, guild_id: str) -> dict[str, Any]:
         bot_member = Member(APPLICATION_ID, "mintbot")
+        guild = self.guilds[guild_id]
+        members = [m for m in self.members.values() if m.guild_id == guild_id]
+        roles = (
+            list(self.roles.values())
+            if guild_id == self.guild_id
+            else [self._role(guild_id, "@everyone", DEFAULT_PERMISSIONS, 0)]
+        )
         return {
-            "id": self.guild_id,
-            "name": "Test community",
-            "owner_id": next(iter(self.members), APPLICATION_ID),
-            "roles": list(self.roles.values()),
-            "channels": [
-                {
-                    "id": self.channel_id,
-                    "type": 0,
-                    "name": "art",
-                    "position": 0,
-                    "permission_overwrites": [],
-                    "guild_id": self.guild_id,
-                }
-            ],
-            "members": [self._member_object(m) for m in [bot_member, *self.members.values()]],
-            "member_count": len(self.members) + 1,
+            "id": guild_id,
+            "name": guild["name"],
+            "owner_id": next((m.user_id for m in members), APPLICATION_ID),
+            "roles": roles,
+            "channels": guild["channels"],
+            "members": [self._member_object(m) for m in [bot_member, *members]],
+            "member_count": len(members) + 1,
             "emojis": [],
             "stickers": [],
             "features": [],
@@ -338,6 +403,8 @@ class DiscordServer:
         self, user_id: str, kind: int, data: dict[str, Any], **extra: Any
     ) -> Interaction:
         member = self.members[user_id]
+        guild_id = member.guild_id
+        channel = self.guilds[guild_id]["channels"][0]
         interaction_id = snowflake()
         token = f"interaction-token-{interaction_id}"
         payload = {
@@ -346,16 +413,16 @@ class DiscordServer:
             "type": kind,
             "token": token,
             "version": 1,
-            "guild_id": self.guild_id,
-            "channel_id": self.channel_id,
-            "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "art"},
+            "guild_id": guild_id,
+            "channel_id": channel["id"],
+            "channel": {"id": channel["id"], "type": 0, "guild_id": guild_id, "name": "art"},
             "member": self._member_object(member),
             "app_permissions": str(DEFAULT_PERMISSIONS),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
             "attachment_size_limit": 25 * 1024 * 1024,
-            "authorizing_integration_owners": {"0": self.guild_id},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "data": data,
             **extra,
@@ -372,6 +439,11 @@ class DiscordServer:
     def expire(self, interaction: Interaction) -> None:
         """Its webhook token stops working, as Discord's do after 15 minutes."""
         interaction.expired = True
+
+    def time_out(self, interaction: Interaction) -> None:
+        """Discord's 3 seconds to acknowledge it pass: a late callback is refused (and an
+        interaction never acknowledged has no response to edit or follow up)."""
+        interaction.timed_out = True
 
     async def force_resume(self) -> None:
         """Drop the connection with a resumable close code; discord.py reconnects and RESUMEs."""
@@ -431,7 +503,7 @@ class DiscordServer:
             {
                 "v": 10,
                 "user": {**self.bot_user, "bot": True, "verified": True, "flags": 0},
-                "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "guilds": [{"id": guild_id, "unavailable": True} for guild_id in self.guilds],
                 "session_id": self._session_id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": APPLICATION_ID, "flags": 0},
@@ -439,7 +511,8 @@ class DiscordServer:
                 "relationships": [],
             },
         )
-        await self.dispatch("GUILD_CREATE", self._guild_object())
+        for guild_id in self.guilds:
+            await self.dispatch("GUILD_CREATE", self._guild_object(guild_id))
         self.identified.set()
 
     async def _resume(self, data: dict[str, Any]) -> None:
@@ -496,9 +569,28 @@ class DiscordServer:
                 return _json({"message": "401: Unauthorized", "code": 0}, 401)
         return await handler(request)
 
-    async def _attachment(self, request: web.Request) -> web.Response:
-        data, content_type = self.attachments[request.match_info["id"]]
-        return web.Response(body=data, content_type=content_type)
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        attachment_id = request.match_info["id"]
+        data, content_type = self.attachments[attachment_id]
+        size = self.streamed.get(attachment_id)
+        if size is None:
+            return web.Response(body=data, content_type=content_type)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        self.bytes_sent[attachment_id] = 0
+        try:
+            while (sent := self.bytes_sent[attachment_id]) < size:
+                piece = data[sent : sent + 65536]  # the file itself, then zeros
+                piece += bytes(min(65536, size - sent) - len(piece))
+                await response.write(piece)
+                self.bytes_sent[attachment_id] += len(piece)
+            await response.write_eof()
+        except ConnectionError:
+            self.sent_whole[attachment_id] = False
+        else:
+            self.sent_whole[attachment_id] = True
+        return response
 
     async def _rest(self, request: web.Request) -> web.Response:
         parts = request.match_info["path"].strip("/").split("/")
@@ -566,8 +658,15 @@ class DiscordServer:
 
     def _callback(self, interaction_id: str, token: str, body: dict[str, Any]) -> web.Response:
         interaction = self.interactions.get(interaction_id)
-        if interaction is None or interaction.token != token:
+        if (
+            interaction is None
+            or interaction.token != token
+            or interaction.timed_out
+            or interaction.expired
+        ):
             return _json({"message": "Unknown interaction", "code": 10062}, 404)
+        if self.refusing_callbacks:
+            return _json({"message": "Missing Access", "code": 50001}, 403)
         if interaction.callbacks:
             return _json(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
@@ -575,7 +674,7 @@ class DiscordServer:
         interaction.callbacks.append(body)
         interaction.callback_at = time.monotonic()
         data = body.get("data") or {}
-        message = self._message(data, self.channel_id)
+        message = self._message(data, interaction.payload["channel_id"])
         if body["type"] in (4, 5):
             interaction.original = message
             interaction.loading = body["type"] == 5
@@ -598,6 +697,8 @@ class DiscordServer:
         interaction = self._find(token)
         if interaction is None or interaction.expired:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
+        if not interaction.callbacks:  # never acknowledged: there is nothing to follow up
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
         if interaction.dead:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         if not rest and interaction.loading and interaction.original is not None:
@@ -608,7 +709,7 @@ class DiscordServer:
             interaction.loading = False
             return _json(interaction.original)
         if not rest:  # POST: a follow-up
-            message = self._message(body or {}, self.channel_id)
+            message = self._message(body or {}, interaction.payload["channel_id"])
             interaction.followups.append(message)
             if message["flags"] & EPHEMERAL:
                 interaction.answered_at = interaction.answered_at or time.monotonic()

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from bot import communities as communities_module
 from bot.app import Runtime
-from bot.communities import KEEP, AnnounceTarget, Asker, check_announce_target
+from bot.communities import KEEP, AnnounceTarget, Asker, Communities, check_announce_target
 from bot.errors import MintingPaused, NotAllowed, RateLimited
 from tests.support import Inbox, answered, submission
 
@@ -83,6 +84,48 @@ async def test_the_rate_limit_says_when_to_try_again(bot: tuple[Runtime, Inbox])
     assert 1 <= refused.value.retry_after <= 60
     assert f"try again in {refused.value.retry_after} s" in str(refused.value)
     assert await admit(runtime, "99", Asker("someone-else"), author="someone-else")
+
+
+async def test_the_check_before_an_acknowledgement_decides_like_the_full_one(
+    bot: tuple[Runtime, Inbox],
+):
+    """`check_may_mint` (cached settings, no rate limits) refuses what `check_mint` refuses,
+    and sees this process's own configuration changes at once."""
+    runtime, _ = bot
+    communities = runtime.service.communities
+    await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+    await communities.configure("test", "guild", paused=True)
+    with pytest.raises(MintingPaused):
+        await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+    await communities.configure("test", "guild", paused=False, curator_role_id="curators")
+    await communities.check_may_mint("test", "guild", "chat", CURATOR, author_id="u9")
+    with pytest.raises(NotAllowed, match="author or a curator"):
+        await communities.check_may_mint("test", "guild", "chat", MEMBER, author_id="u9")
+
+
+async def test_settings_checked_before_acknowledging_refuse_only_when_just_read(
+    bot: tuple[Runtime, Inbox], monkeypatch: pytest.MonkeyPatch
+):
+    """Another process (here: a second Communities on the same database) changes the settings.
+    Passing on old settings is safe (the full check after the acknowledgement reads them
+    fresh); refusing on them is not: a refusal on settings older than the cache's limit is
+    decided again on settings read now."""
+    runtime, _ = bot
+    here = runtime.service.communities
+    elsewhere = Communities(runtime.sessions, user_mints_per_minute=0, community_mints_per_minute=0)
+    await elsewhere.configure("test", "guild", paused=True)
+    with pytest.raises(MintingPaused):  # never seen here: read now
+        await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")
+
+    await elsewhere.configure("test", "guild", paused=False)
+    monkeypatch.setattr(communities_module, "CACHED_CONFIG_S", 0.0)  # what is cached is old
+    await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")  # read again
+
+    await elsewhere.configure("test", "guild", paused=True)
+    monkeypatch.setattr(communities_module, "CACHED_CONFIG_S", 3600.0)  # ... and now recent
+    await here.check_may_mint("test", "guild", "chat", MEMBER, author_id="u1")  # let through
+    with pytest.raises(MintingPaused):  # and refused by the full check, which reads them now
+        await here.check_mint("test", "guild", "chat", MEMBER, author_id="u1")
 
 
 def test_mints_are_announced_only_here_or_where_the_admin_also_administers():

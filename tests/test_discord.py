@@ -34,12 +34,16 @@ async def discord() -> AsyncIterator[DiscordServer]:
 @pytest.fixture
 async def world(discord: DiscordServer) -> dict[str, str]:
     curator_role = discord.add_role("Curator")
+    other_server = discord.add_guild("Another server")
     return {
         "curator_role": curator_role,
         "author": discord.add_member("Ada"),
         "curator": discord.add_member("Cleo", roles=[curator_role]),
         "member": discord.add_member("Max"),
         "admin": discord.add_member("Ana", admin=True),
+        "hall": discord.add_channel("hall"),
+        "other_server": other_server,
+        "other_channel": discord.guilds[other_server]["channels"][0]["id"],
     }
 
 
@@ -176,14 +180,70 @@ async def test_mint_as_nft_by_author_and_curator_at_once_mints_once_for_the_auth
     assert await balance(collection, HOLDER) == 1
 
 
-async def test_a_member_cannot_mint_someone_elses_message(
+def refused_privately(interaction: Interaction) -> str:
+    """The one thing the member saw: an ephemeral reply, with no public "thinking"
+    placeholder before it, no follow-up and no edit. Returns its text."""
+    (callback,) = interaction.callbacks
+    assert callback["type"] == 4 and callback["data"]["flags"] & EPHEMERAL, callback
+    assert not interaction.followups and not interaction.original_edits
+    return str(callback["data"]["content"])
+
+
+async def test_a_member_cannot_mint_someone_elses_message_and_nobody_else_sees_it(
     running_bot: DiscordServer, world: dict[str, str], collection: Collection
 ):
     discord = running_bot
     message = discord.add_message(world["author"], "mine", [discord.add_attachment(png(4))])
     attempt = await discord.message_command(world["member"], "Mint as NFT", message)
     await answered(discord, attempt)
-    assert any("author or a curator" in t for t in ephemeral_texts(attempt))
+    assert "author or a curator" in refused_privately(attempt)
+    await asyncio.sleep(1)  # and nothing later either
+    assert len(attempt.callbacks) == 1 and not attempt.followups
+    assert not discord.posted()
+    assert await balance(collection, DEV_MINTER.address) == 0
+
+
+async def test_refusals_that_need_no_database_are_private_and_immediate(
+    running_bot: DiscordServer, world: dict[str, str], collection: Collection
+):
+    discord = running_bot
+    not_a_picture = discord.add_attachment(b"a poem", "poem.txt", content_type="text/plain")
+    no_image = discord.add_message(world["author"], "words only", [not_a_picture])
+    menu = await discord.message_command(world["author"], "Mint as NFT", no_image)
+    await answered(discord, menu)
+    assert "no image to mint" in refused_privately(menu)
+
+    text_file = discord.add_attachment(b"a poem", "poem.txt", content_type="text/plain")
+    typed = await discord.slash(
+        world["author"],
+        "mint",
+        [
+            {"name": "image", "type": 11, "value": text_file["id"]},
+            {"name": "name", "type": 3, "value": "Poem"},
+        ],
+        attachments={text_file["id"]: text_file},
+    )
+    await answered(discord, typed)
+    assert "not a picture" in refused_privately(typed)
+
+    huge = discord.add_attachment(png(5))
+    huge["size"] = 11_000_000  # over the default 10 MB
+    too_big = await discord.slash(
+        world["author"],
+        "mint",
+        [
+            {"name": "image", "type": 11, "value": huge["id"]},
+            {"name": "name", "type": 3, "value": "Huge"},
+        ],
+        attachments={huge["id"]: huge},
+    )
+    await answered(discord, too_big)
+    assert "the limit is 10 MB" in refused_privately(too_big)
+
+    bad_address = await discord.mint(world["author"], png(6), "Sent away", to="0x1234")
+    await answered(discord, bad_address)
+    assert "not a valid Ethereum address" in refused_privately(bad_address)
+    assert not discord.posted()
     assert await balance(collection, DEV_MINTER.address) == 0
 
 
@@ -401,20 +461,28 @@ async def test_every_mint_is_announced_in_the_channel_the_admins_chose(
     running_bot: DiscordServer, world: dict[str, str]
 ):
     discord = running_bot
-    hall = "424242424242424242"
-    config = await discord.slash(
-        world["admin"],
-        "admin",
-        [
-            {
-                "name": "config",
-                "type": 1,
-                "options": [{"name": "announce", "type": 3, "value": f"<#{hall}>"}],
-            }
-        ],
-    )
-    await answered(discord, config)
-    assert f"Announcing every mint: <#{hall}>" in ephemeral_texts(config)[0]
+    hall = world["hall"]
+
+    async def announce_in(channel: str) -> str:
+        config = await discord.slash(
+            world["admin"],
+            "admin",
+            [
+                {
+                    "name": "config",
+                    "type": 1,
+                    "options": [{"name": "announce", "type": 3, "value": f"<#{channel}>"}],
+                }
+            ],
+        )
+        await answered(discord, config)
+        return ephemeral_texts(config)[0]
+
+    assert f"Announcing every mint: <#{hall}>" in await announce_in(hall)
+    # Another server's channel (the bot is in both), and a channel the bot knows nothing of:
+    # refused, and the hall stays the announcement channel.
+    assert "only here or in a chat you administer" in await announce_in(world["other_channel"])
+    assert "I cannot post in that chat" in await announce_in("424242424242424242")
     mint = await discord.mint(world["author"], png(95), "Loud *and* proud")
     await answered(discord, mint)
     await discord.wait_for(lambda: discord.posted())
@@ -607,3 +675,56 @@ async def test_a_restart_keeps_the_button_and_the_counter_and_admins_export(
         assert [r["edition"] for r in rows] == ["1", "2"]
         assert [r["claimer_name"] for r in rows] == ["Ada", "Max"]
     assert await balance(collection, DEV_MINTER.address) == 2
+
+
+async def test_members_only_drops_and_role_gates_follow_what_discord_says(
+    discord: DiscordServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    admin = discord.add_member("Ana", admin=True)
+    ada = discord.add_member("Ada")
+    newcomer = discord.add_member("Neo")
+    discord.members[newcomer].pending = True  # has not passed the membership screening yet
+    stranger = discord.add_member("Stray", guild_id=discord.add_guild("Another server"))
+    async with discord_bot(discord, bot_env, tmp_path / "bot.log"):
+        drop = await create_drop(discord, admin, "Club only", supply=5, members_only=True)
+        for outsider in (stranger, newcomer):
+            assert "is for members of the chat" in await claim(discord, outsider, drop)
+        assert "#1 of 5" in await claim(discord, ada, drop)
+        await discord.wait_for(lambda: counter(drop) == "1 / 5")
+        await discord.wait_for(
+            lambda: any(
+                f["content"].startswith("Your edition is minted")
+                for i in discord.interactions.values()
+                for f in i.followups
+            )
+        )
+    assert await balance(collection, DEV_MINTER.address) == 1
+
+
+async def test_a_download_larger_than_announced_is_cut_off_at_the_limit(
+    discord: DiscordServer,
+    world: dict[str, str],
+    bot_env: dict[str, str],
+    collection: Collection,
+    tmp_path: Path,
+):
+    total = 64 * 1024 * 1024
+    async with discord_bot(discord, {**bot_env, "MAX_IMAGE_MB": "0.5"}, tmp_path / "bot.log"):
+        # Announced with a small PNG's size; the download goes on for 64 MB.
+        liar = discord.add_attachment(png(7), streamed=total)
+        mint = await discord.slash(
+            world["author"],
+            "mint",
+            [
+                {"name": "image", "type": 11, "value": liar["id"]},
+                {"name": "name", "type": 3, "value": "Endless"},
+            ],
+            attachments={liar["id"]: liar},
+        )
+        await answered(discord, mint)
+        (text,) = ephemeral_texts(mint)
+        assert "That file is over the limit of 0.5 MB." in text
+        await discord.wait_for(lambda: liar["id"] in discord.sent_whole)
+    assert not discord.sent_whole[liar["id"]]  # the bot hung up ...
+    assert discord.bytes_sent[liar["id"]] < total // 4  # ... long before the end
+    assert await balance(collection, DEV_MINTER.address) == 0

@@ -56,6 +56,15 @@ class MintSubmission:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """An attachment as the platform describes it, before anyone downloads it: its size in
+    bytes and whether the platform took it for an image (None where it does not say)."""
+
+    size: int | None
+    looks_like_image: bool | None = None
+
+
+@dataclass(frozen=True)
 class MintHandle:
     """The answer to `submit`: the request exists (now or already) and runs in the background."""
 

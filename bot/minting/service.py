@@ -36,7 +36,7 @@ from bot.chain.explorer import Explorer, marketplace_url
 from bot.chain.fees import current_fees
 from bot.communities import Asker, Communities
 from bot.config import Settings
-from bot.content.images import UNPROCESSABLE
+from bot.content.images import NOT_AN_IMAGE, UNPROCESSABLE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import (
@@ -48,7 +48,7 @@ from bot.minting.batches import without_culprits
 from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepared
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import user_address
-from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission
+from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
 from bot.minting.uploads import PREPARING, UploadVault
 from db.models import (
     ChainTx,
@@ -290,16 +290,21 @@ class MintService:
             return ImageRejected(f"That file is over the limit of {limit:g} MB.")
         return ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
 
+    def check_text(self, name: str, description: str, recipient: str | None) -> None:
+        """Refuse what a request says (its name, description and recipient address) before
+        anything is downloaded or stored."""
+        clean_name(name)
+        clean_description(description)
+        if recipient:
+            user_address(recipient, collection=self.chain.collection.address)
+
     def _quick_check(self, submission: MintSubmission) -> str | None:
         """Checks that need no decoding, done before anything is stored."""
         try:
-            clean_name(submission.name)
-            clean_description(submission.description)
+            self.check_text(submission.name, submission.description, submission.recipient)
             self.check_size(len(submission.image))
             if not submission.image:
                 raise ImageRejected("That file is empty.")
-            if submission.recipient:
-                user_address(submission.recipient, collection=self.chain.collection.address)
         except RequestRejected as err:
             return str(err)
         return None
@@ -328,6 +333,38 @@ class MintService:
 
     # ----- what chat commands ask of the core ----------------------------------------------
 
+    async def precheck(
+        self,
+        submission_key: tuple[str, str, str],
+        community_id: str,
+        asker: Asker,
+        *,
+        author_id: str,
+        upload: Upload | None,
+        name: str,
+        description: str = "",
+        recipient: str | None = None,
+    ) -> None:
+        """Before a chat request is acknowledged: every check that needs no database, so a
+        refusal is answered at once and privately, with nothing shown to anyone else.
+
+        The upload as the platform describes it (None: there is none), what the request
+        says, and who may mint here by the community's settings (a read a few seconds old at
+        most). Raises `RequestRejected` (or a subclass) with the reason. `admit` decides the
+        rest (duplicates, rate limits) once acknowledged; the image's bytes decide at last.
+        """
+        if upload is None:
+            raise ImageRejected("That message has no image to mint.")
+        if upload.looks_like_image is False:
+            raise ImageRejected(NOT_AN_IMAGE)
+        if upload.size is not None:
+            self.check_size(upload.size)
+        self.check_text(name, description, recipient)
+        platform, chat_id, _ = submission_key
+        await self.communities.check_may_mint(
+            platform, community_id, chat_id, asker, author_id=author_id
+        )
+
     async def admit(
         self,
         submission_key: tuple[str, str, str],
@@ -336,7 +373,8 @@ class MintService:
         *,
         author_id: str,
     ) -> bool:
-        """Before a chat request is fetched and submitted: may `asker` mint here and now?
+        """Before a chat request is fetched and submitted (after `precheck` and the platform's
+        acknowledgement): may `asker` mint here and now?
 
         Returns False if the key is already recorded (a replayed or double-clicked message:
         its answer is on its way, and nothing else should happen), unless its request failed
