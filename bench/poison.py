@@ -20,8 +20,8 @@ receive, or with an unclean name, or with a stored image that keeps its GPS posi
 not match its metadata (`tests.hostile.mint_problems`). A token on chain that no answer
 accounts for is counted apart (`unexplained_mints`). Mints per second are good mints over the
 time from the first submit until the last good answer (or until no answer came for --give-up
-seconds). The scenarios alternate for --rounds pairs (3); rates are medians, counts the worst
-round's.
+seconds). The scenarios alternate for --rounds pairs (5), each pair in the other order than
+the last; rates are medians, counts the worst round's.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--good", type=int, default=900)
     parser.add_argument("--hostile", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3, help="clean/poisoned pairs, alternating")
+    parser.add_argument("--rounds", type=int, default=5, help="clean/poisoned pairs, alternating")
     parser.add_argument(
         "--give-up", type=float, default=60.0, help="seconds without a new answer that end a run"
     )
@@ -230,9 +230,14 @@ def main() -> None:
         print(json.dumps(asyncio.run(scenario(args.good, args.hostile, args.give_up))))
         return
     clean, poisoned = [], []
-    for _ in range(args.rounds):
-        clean.append(run_scenario(args.good, 0, args.give_up))
-        poisoned.append(run_scenario(args.good, args.hostile, args.give_up))
+    for round_number in range(args.rounds):
+        # Which goes first alternates too: on a shared machine the load drifts.
+        if round_number % 2:
+            poisoned.append(run_scenario(args.good, args.hostile, args.give_up))
+            clean.append(run_scenario(args.good, 0, args.give_up))
+        else:
+            clean.append(run_scenario(args.good, 0, args.give_up))
+            poisoned.append(run_scenario(args.good, args.hostile, args.give_up))
     figures = report(clean, poisoned)
     if args.json:
         print(json.dumps({**figures, "clean_runs": clean, "poisoned_runs": poisoned}))
