@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import AsyncWeb3
@@ -16,8 +17,10 @@ from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from tests.discord_server import DiscordServer
 from tests.rpc_proxy import RpcProxy
 from tests.support import DEV_ADMIN, FEES, Inbox, running
+from tests.telegram_server import TelegramServer
 
 # Screenshots the browser tests saved, listed at the end of the run.
 SCREENSHOTS = pytest.StashKey[list[str]]()
@@ -40,6 +43,30 @@ def pytest_terminal_summary(
 def screenshot_saved(request: pytest.FixtureRequest) -> Callable[[Path], None]:
     """Note a screenshot's path for the run's summary."""
     return lambda path: request.config.stash[SCREENSHOTS].append(str(path))
+
+
+# The chat platforms' emulators, one per test that asks for them.
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramServer]:
+    server = TelegramServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[DiscordServer]:
+    server = DiscordServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def world(telegram: TelegramServer) -> dict[str, Any]:
+    """A Telegram group with its members (a Discord test module defines its own world)."""
+    people = {name: telegram.user(name) for name in ("Ada", "Ana", "Max", "Zoe")}
+    return {**people, "group": telegram.group("Art club", admins=[people["Ana"]])}
 
 
 @pytest.fixture(scope="session")
