@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -15,8 +16,10 @@ from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from tests.discord_server import DiscordServer
 from tests.rpc_proxy import RpcProxy
 from tests.support import DEV_ADMIN, FEES, Inbox, running, scratch_database
+from tests.telegram_server import TelegramServer
 
 # Property tests (tests/test_blast_radius.py) share one running bot across a test's examples,
 # which is what the function-scoped-fixture health check warns about; their examples are slow
@@ -66,6 +69,30 @@ def pytest_terminal_summary(
 def screenshot_saved(request: pytest.FixtureRequest) -> Callable[[Path], None]:
     """Note a screenshot's path for the run's summary."""
     return lambda path: request.config.stash[SCREENSHOTS].append(str(path))
+
+
+# The chat platforms' emulators, one per test that asks for them.
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramServer]:
+    server = TelegramServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[DiscordServer]:
+    server = DiscordServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def world(telegram: TelegramServer) -> dict[str, Any]:
+    """A Telegram group with its members (a Discord test module defines its own world)."""
+    people = {name: telegram.user(name) for name in ("Ada", "Ana", "Max", "Zoe")}
+    return {**people, "group": telegram.group("Art club", admins=[people["Ana"]])}
 
 
 @pytest.fixture(scope="session")

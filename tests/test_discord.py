@@ -24,14 +24,6 @@ HOLDER = COLLECTOR.address  # the author's own wallet
 
 
 @pytest.fixture
-async def discord() -> AsyncIterator[DiscordServer]:
-    server = DiscordServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def world(discord: DiscordServer) -> dict[str, str]:
     curator_role = discord.add_role("Curator")
     other_server = discord.add_guild("Another server")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,6 @@ from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
 from tests.support import DEV_MINTER, balance, bot_process, png
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-async def discord() -> AsyncIterator[DiscordServer]:
-    server = DiscordServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def killed_at(

@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.chain.contract import Collection
 from bot.config import ANVIL_DEV_KEYS
@@ -27,14 +24,6 @@ from tests.support import (
 )
 from tests.telegram_server import TelegramServer
 from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[TelegramServer]:
-    server = TelegramServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraws(

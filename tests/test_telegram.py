@@ -23,20 +23,6 @@ from tests.telegram_server import TOKEN, TelegramServer, plain_text
 HOLDER = COLLECTOR.address  # Ada's own wallet
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[TelegramServer]:
-    server = TelegramServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def world(telegram: TelegramServer) -> dict[str, Any]:
-    people = {name: telegram.user(name) for name in ("Ada", "Ana", "Max", "Zoe")}
-    return {**people, "group": telegram.group("Art club", admins=[people["Ana"]])}
-
-
 def polling(telegram: TelegramServer) -> bool:
     return bool(telegram.sent("getUpdates"))
 

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.db
 
 WEBHOOK_POINTS = ["after_inbox_commit", "after_ack", "after_submit", "after_handling"]
 POLLING_POINTS = ["after_fetch", *WEBHOOK_POINTS]
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[TelegramServer]:
-    server = TelegramServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class Scene:

@@ -20,20 +20,6 @@ from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, r
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[TelegramServer]:
-    server = TelegramServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def world(telegram: TelegramServer) -> dict[str, Any]:
-    people = {name: telegram.user(name) for name in ("Ada", "Ana", "Max", "Zoe")}
-    return {**people, "group": telegram.group("Art club", admins=[people["Ana"]])}
-
-
 @contextlib.asynccontextmanager
 async def bot(
     telegram: TelegramServer, bot_env: dict[str, str], tmp_path: Path, **settings: str
