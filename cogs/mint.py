@@ -7,6 +7,7 @@ rate limits and recipients; the answer to a mint arrives later through `MintBot.
 from __future__ import annotations
 
 import contextlib
+import re
 import unicodedata
 from pathlib import PurePosixPath
 from typing import Any
@@ -71,16 +72,28 @@ def image_attachment(message: discord.Message) -> discord.Attachment | None:
     return None
 
 
+# Discord markup that is no word of a name: custom emoji (<:name:id>, <a:name:id>), timestamps
+# (<t:1700000000:R>), and at a line's start a heading, subtext or quote marker.
+_EMOJI_AND_TIMES = re.compile(r"<a?:\w+:\d+>|<t:-?\d+(?::[tTdDfFR])?>")
+_LINE_MARKERS = re.compile(r"^\s*(?:#{1,3}|-#|>>>|>)\s+")
+
+
 def name_for_message(message: discord.Message, attachment: discord.Attachment) -> str:
-    """A token name for a message minted from the context menu: its first line of text, or
-    the file's name. Mentions and markup are dropped, so the name is only words."""
-    text = discord.utils.remove_markdown(message.clean_content).replace("@", "")
+    """A token name for a message minted from the context menu (see `name_from_text`)."""
+    return name_from_text(message.clean_content, attachment.filename)
+
+
+def name_from_text(text: str, filename: str) -> str:
+    """The first line of a message's text, or the file's name. Mentions and markup are
+    dropped, so the name is only words."""
+    text = discord.utils.remove_markdown(_EMOJI_AND_TIMES.sub("", text)).replace("@", "")
     # clean_content defuses mentions with zero-width spaces: drop all invisible characters.
     lines = [
-        "".join(c for c in line if unicodedata.category(c)[0] != "C") for line in text.splitlines()
+        _LINE_MARKERS.sub("", "".join(c for c in line if unicodedata.category(c)[0] != "C"))
+        for line in text.splitlines()
     ]
     first_line = next((line.strip() for line in lines if line.strip()), "")
-    return (first_line or PurePosixPath(attachment.filename).stem or "Untitled")[:100]
+    return (first_line or PurePosixPath(filename).stem or "Untitled")[:100]
 
 
 class Mint(commands.Cog):
