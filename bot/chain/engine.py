@@ -1,6 +1,6 @@
 """The hot wallet's transaction engine: sign, persist, then send; watch; replace; recover.
 
-Promise 3 of DESIGN.md in code: the signed bytes, hash and nonce are committed before the
+The rule: the signed bytes, hash and nonce are committed before the
 first broadcast, so a crash at any point leaves either nothing (the transaction rolls back
 with its nonce) or bytes that recovery re-sends unchanged. A fee bump signs the same nonce with
 higher fees and records the new hash beside the old ones; whichever is mined wins. A nonce is
