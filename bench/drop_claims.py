@@ -16,15 +16,12 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ADMIN = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second development account
-GWEI = 10**9
 TARGETS = {"gas_per_claim": 49_000, "all_confirmed_s": 10.0}
 
 # The content worker process imports this script as its main module, so the heavy imports
@@ -36,98 +33,65 @@ async def run(claims: int, supply: int, block_time: float) -> dict[str, Any]:
     from sqlalchemy import select
     from web3 import Web3
 
-    from bot.app import open_runtime
-    from bot.chain import client
-    from bot.chain.contract import CollectionParams, deploy_collection
-    from bot.chain.devchain import Anvil
-    from bot.chain.fees import Fees
-    from bot.chain.wallet import HotWallet
-    from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+    from bench.burst import bench_runtime
     from bot.drops import ClaimResult
     from bot.errors import DropSoldOut
     from bot.minting.requests import MintResult
     from db.models import ChainTx, PlatformUser
     from tests.support import png
 
-    fees = Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI)
-    with Anvil(block_time=block_time) as node, tempfile.TemporaryDirectory() as tmp:
-        w3 = await client.connect(node.url, 31337)
-        minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-        deployment = await deploy_collection(
-            w3, minter, CollectionParams("Bench", "B", ADMIN, minter.address, ADMIN, 0, ""), fees
+    async with bench_runtime(block_time) as runtime:
+        holders = [str(Account.create().address) for _ in range(claims)]
+        async with runtime.sessions.begin() as session:
+            session.add_all(
+                PlatformUser(platform="bench", user_id=f"u{i}", address=holder)
+                for i, holder in enumerate(holders)
+            )
+        drop = await runtime.drops.create_drop(
+            platform="bench",
+            community_id="guild",
+            created_by="admin",
+            name="Bench drop",
+            image=png(7, (64, 64)),
+            supply=supply,
         )
-        settings = load_settings(
+        answered: dict[str, float] = {}
+        all_answered = asyncio.Event()
+
+        async def notify(result: MintResult) -> None:
+            answered.setdefault(result.key, time.monotonic())
+            if len(answered) >= supply:
+                all_answered.set()
+
+        runtime.drops.add_notifier("bench", notify)
+
+        start = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(runtime.drops.claim(drop.id, "bench", f"u{i}", f"user {i}") for i in range(claims)),
+            return_exceptions=True,
+        )
+        last_claim = time.monotonic()
+        accepted = [o for o in outcomes if isinstance(o, ClaimResult)]
+        sold_out = sum(isinstance(o, DropSoldOut) for o in outcomes)
+        other = [o for o in outcomes if not isinstance(o, ClaimResult | DropSoldOut)]
+        if other:
+            raise RuntimeError(f"unexpected claim outcomes: {other[:3]}")
+        await asyncio.wait_for(all_answered.wait(), 300)
+        confirmed = max(answered.values())
+        async with runtime.sessions() as session:
+            txs = list(await session.scalars(select(ChainTx)))
+        gas = sum(int(tx.gas_used or 0) for tx in txs)
+        mint_topic = Web3.keccak(text="Transfer(address,address,uint256)")
+        logs = await runtime.chain.w3.eth.get_logs(
             {
-                "RPC_URL": node.url,
-                "CHAIN_ID": "31337",
-                "CONFIRMATIONS": "1",
-                "HOT_WALLET_PRIVATE_KEY": ANVIL_DEV_KEYS[0],
-                "CONTRACT_ADDRESS": deployment.address,
-                "DATA_DIR": tmp,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-                "BATCH_MAX_SIZE": "100",
-                "BATCH_MAX_WAIT_S": "0.2",
-                "POLL_INTERVAL_S": "0.1",
-                "HTTP_PORT": "0",
-                "ENV_FILE": "/nonexistent/.env",
+                "address": runtime.collection.address,  # type: ignore[typeddict-item]
+                "fromBlock": 0,
+                "toBlock": "latest",
+                "topics": [mint_topic, "0x" + "00" * 32],
             }
         )
-        async with open_runtime(settings) as runtime:
-            holders = [str(Account.create().address) for _ in range(claims)]
-            async with runtime.sessions.begin() as session:
-                session.add_all(
-                    PlatformUser(platform="bench", user_id=f"u{i}", address=holder)
-                    for i, holder in enumerate(holders)
-                )
-            drop = await runtime.drops.create_drop(
-                platform="bench",
-                community_id="guild",
-                created_by="admin",
-                name="Bench drop",
-                image=png(7, (64, 64)),
-                supply=supply,
-            )
-            answered: dict[str, float] = {}
-            all_answered = asyncio.Event()
-
-            async def notify(result: MintResult) -> None:
-                answered.setdefault(result.key, time.monotonic())
-                if len(answered) >= supply:
-                    all_answered.set()
-
-            runtime.drops.add_notifier("bench", notify)
-
-            start = time.monotonic()
-            outcomes = await asyncio.gather(
-                *(
-                    runtime.drops.claim(drop.id, "bench", f"u{i}", f"user {i}")
-                    for i in range(claims)
-                ),
-                return_exceptions=True,
-            )
-            last_claim = time.monotonic()
-            accepted = [o for o in outcomes if isinstance(o, ClaimResult)]
-            sold_out = sum(isinstance(o, DropSoldOut) for o in outcomes)
-            other = [o for o in outcomes if not isinstance(o, ClaimResult | DropSoldOut)]
-            if other:
-                raise RuntimeError(f"unexpected claim outcomes: {other[:3]}")
-            await asyncio.wait_for(all_answered.wait(), 300)
-            confirmed = max(answered.values())
-            async with runtime.sessions() as session:
-                txs = list(await session.scalars(select(ChainTx)))
-            gas = sum(int(tx.gas_used or 0) for tx in txs)
-            mint_topic = Web3.keccak(text="Transfer(address,address,uint256)")
-            logs = await w3.eth.get_logs(
-                {
-                    "address": deployment.address,  # type: ignore[typeddict-item]
-                    "fromBlock": 0,
-                    "toBlock": "latest",
-                    "topics": [mint_topic, "0x" + "00" * 32],
-                }
-            )
-            owners = [await runtime.collection.owner_of(c.token_id) for c in accepted]
-            owners_ok = owners == [c.recipient for c in accepted]
-        await client.close(w3)
+        owners = [await runtime.collection.owner_of(c.token_id) for c in accepted]
+        owners_ok = owners == [c.recipient for c in accepted]
     return {
         "claims": claims,
         "supply": supply,
