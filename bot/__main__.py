@@ -24,7 +24,7 @@ from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.drops import DropInfo
-    from bot.minting.requests import MintResult
+    from bot.minting.types import MintResult
 
 log = logging.getLogger("bot")
 
@@ -185,7 +185,7 @@ def mint(
     """Mint IMAGE through the same pipeline as the chat platforms, wait, and print the links."""
     from bot.app import local_node, open_runtime
     from bot.console import render_result
-    from bot.minting.requests import MintSubmission
+    from bot.minting.types import MintSubmission
 
     settings = _settings()
     try:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bot.errors import RequestRejected
-from bot.minting.requests import MintResult, MintSubmission
+from bot.minting.types import MintResult, MintSubmission
 from bot.minting.service import MintService
 
 HELP = """commands:

@@ -44,7 +44,7 @@ from bot.errors import (
     NotAllowed,
     RequestRejected,
 )
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from bot.minting.service import MintService
 from db.group_commit import GroupCommit
 from db.models import (

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import Collection
-from bot.minting.requests import short_token_id
+from bot.minting.types import short_token_id
 from db.engine import insert_unless_present
 from db.models import TokenOwner, aware_utc, utcnow
 

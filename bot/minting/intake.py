@@ -22,7 +22,7 @@ from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RateLimited, RequestConflict
-from bot.minting.requests import MintHandle
+from bot.minting.types import MintHandle
 from bot.minting.uploads import UploadVault, seal
 from db.engine import insert_unless_present, upsert_touch
 from db.group_commit import GroupCommit

@@ -48,7 +48,7 @@ from bot.minting.batches import without_culprits
 from bot.minting.contents import ContentJob, ContentWorkers, ImageLimits, Prepared
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import user_address
-from bot.minting.requests import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
+from bot.minting.types import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
 from bot.minting.uploads import PREPARING, UploadVault
 from db.models import (
     ChainTx,

@@ -30,7 +30,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes
 from bot.chain.engine import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
 from bot.telegram.members import sent_as_the_chat

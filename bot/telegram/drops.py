@@ -19,7 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, Mes
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
 from bot.telegram.render import NO_PREVIEW, esc, reply, result_html

@@ -20,7 +20,7 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 from bot.acknowledge import AcknowledgeFirst
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
 from bot.errors import RequestConflict, RequestRejected
-from bot.minting.requests import MintSubmission
+from bot.minting.types import MintSubmission
 from bot.telegram.drops import DropHandlers
 from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
 from bot.telegram.members import can_post, is_admin

@@ -10,7 +10,7 @@ from telegram import LinkPreviewOptions, Message, User
 from telegram.constants import ParseMode
 
 from bot.engagement import GalleryPage, Leaderboard, Ranked
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
