@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.app import Runtime
-    from bot.minting.requests import MintResult, MintSubmission
+    from bot.minting.types import MintResult, MintSubmission
 
 ADMIN = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second development account
 USERS = 100
@@ -158,7 +158,7 @@ async def burst(
 
 def submission(i: int, image: bytes, name: str, **fields: Any) -> MintSubmission:
     """Request `i` of a burst, from member i % USERS in one of ten chats."""
-    from bot.minting.requests import MintSubmission
+    from bot.minting.types import MintSubmission
 
     return MintSubmission(
         **{

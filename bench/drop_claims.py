@@ -36,7 +36,7 @@ async def run(claims: int, supply: int, block_time: float) -> dict[str, Any]:
     from bench.burst import bench_runtime
     from bot.drops import ClaimResult
     from bot.errors import DropSoldOut
-    from bot.minting.requests import MintResult
+    from bot.minting.types import MintResult
     from db.models import ChainTx, PlatformUser
     from tests.support import png
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from aiohttp.web import Application
 
-    from bot.app import Runtime
     from bot.chain.fees import Fees
     from bot.communities import Asker
     from bot.config import Settings
@@ -65,9 +65,13 @@ class ChatPlatform(Answerer, Protocol):
         token, say), which stops the bot with that error."""
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True)
-class PlatformKind:
-    """A chat platform as the registry knows it before anything runs."""
+class PlatformKind(Generic[R]):
+    """A chat platform as the registry knows it before anything runs. `R` is the runtime it
+    is built on (`bot.app.Runtime`; generic so that this module needs nothing of the app)."""
 
     name: str
     # How people call the platform and its communities: "Discord", "Discord server".
@@ -77,7 +81,7 @@ class PlatformKind:
     configured: Callable[[Settings], bool]
     # Build the running platform on the runtime; `routes` is the bot's own web application,
     # where a platform may add routes (a webhook) before the server starts.
-    build: Callable[[Runtime, Application], ChatPlatform]
+    build: Callable[[R, Application], ChatPlatform]
     # Runs when no other platform is configured (the local console).
     fallback: bool = False
 
@@ -131,8 +135,8 @@ class ChainKind:
     """A kind of chain as the registry knows it: how to open it from the settings."""
 
     name: str
-    # An async context manager yielding the open backend, closed when the block ends.
-    open: Callable[[Settings], Any]
+    # Open the chain for these settings: an async context manager yielding the backend.
+    open: Callable[[Settings], AbstractAsyncContextManager[ChainBackend]]
 
 
 # ----- drop gates -------------------------------------------------------------------------------
@@ -231,6 +235,6 @@ class Registry(Generic[T]):
 
 
 # Filled by `bot.registry`, one line per implementation.
-PLATFORMS: Registry[PlatformKind] = Registry("chat platform")
+PLATFORMS: Registry[PlatformKind[Any]] = Registry("chat platform")
 CHAINS: Registry[ChainKind] = Registry("chain kind")
 GATES: Registry[type[DropGate]] = Registry("drop gate")

@@ -31,7 +31,7 @@ from bot.discord_inbox import too_late
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from db.models import utcnow
 
 PLATFORM = "discord"

@@ -28,7 +28,7 @@ from bot.discord_client import (
 )
 from bot.discord_inbox import Deferral, too_late
 from bot.errors import RequestRejected
-from bot.minting.requests import MintResult, MintSubmission
+from bot.minting.types import MintResult, MintSubmission
 
 GALLERY_PAGE_TIMEOUT_S = 600
 

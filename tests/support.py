@@ -23,7 +23,7 @@ from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
 from bot.config import ANVIL_DEV_KEYS, Settings
-from bot.minting.requests import MintResult, MintSubmission
+from bot.minting.types import MintResult, MintSubmission
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

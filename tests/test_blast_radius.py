@@ -42,7 +42,7 @@ from bot.chain.contract import Collection
 from bot.config import load_settings
 from bot.drops import ClaimResult
 from bot.errors import RequestRejected
-from bot.minting.requests import MintHandle, MintResult, MintSubmission
+from bot.minting.types import MintHandle, MintResult, MintSubmission
 from db.models import MintRequest, Phase, PlatformUser, utcnow
 from tests import hostile
 from tests.hostile import Expect, MintAsk

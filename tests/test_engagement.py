@@ -9,7 +9,7 @@ from eth_account import Account
 
 from bot.app import Runtime
 from bot.engagement import Ranked, community_path, token_path
-from bot.minting.requests import MintResult, MintSubmission
+from bot.minting.types import MintResult, MintSubmission
 from db.models import Phase
 from tests.support import COLLECTOR, Inbox, answered, sign_message, submission
 

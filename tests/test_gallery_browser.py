@@ -16,7 +16,7 @@ from PIL import Image
 from bot.app import Runtime, open_runtime, web_server
 from bot.chain.devchain import free_port
 from bot.config import load_settings
-from bot.minting.requests import MintResult, MintSubmission
+from bot.minting.types import MintResult, MintSubmission
 from db.models import Phase
 from tests.browser import Browser, chromium
 from tests.support import COLLECTOR, Inbox, answered, submission

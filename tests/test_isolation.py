@@ -20,7 +20,7 @@ from bot.config import load_settings
 from bot.errors import RateLimited, RequestRejected
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import ZERO_ADDRESS
-from bot.minting.requests import MintResult
+from bot.minting.types import MintResult
 from db.engine import create_engine, session_factory
 from db.models import MintRequest, Phase
 from tests.rpc_proxy import RpcProxy

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.errors import RequestConflict
-from bot.minting.requests import MintHandle, MintResult
+from bot.minting.types import MintHandle, MintResult
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
 from tests.support import DEV_MINTER, Inbox, answered, balance, png, submission
 

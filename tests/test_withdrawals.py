@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.errors import NotAllowed, RequestRejected
-from bot.minting.requests import short_token_id
+from bot.minting.types import short_token_id
 from db.models import ChainTx, SigningAudit, WithdrawalStatus
 from tests.support import COLLECTOR, DEV_MINTER, Inbox, answered, balance, sign_message, submission
 
