@@ -302,7 +302,7 @@ async def _print_summary(settings: Settings, as_json: bool) -> None:
 @cli.command()
 def invite() -> None:
     """Print the URL that adds the bot to a Discord server, with the permissions it needs."""
-    from bot.discord_client import application_id_from_token, invite_url
+    from bot.discord.client import application_id_from_token, invite_url
 
     settings = _settings()
     if settings.discord_token is None:

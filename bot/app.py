@@ -411,7 +411,7 @@ def _chat_clients(
     where the bot's own web routes go (the Telegram webhook)."""
     clients: dict[str, Coroutine[Any, Any, None]] = {}
     if settings.discord_token is not None:
-        from bot.discord_client import MintBot, use_endpoints
+        from bot.discord.client import MintBot, use_endpoints
 
         use_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
         clients["discord"] = MintBot(runtime).run_until_cancelled(settings.discord_token)

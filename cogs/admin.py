@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
-from bot.discord_client import NO_MENTIONS, MintBot, asker_of
+from bot.discord.client import NO_MENTIONS, MintBot, asker_of
 from bot.errors import RequestRejected
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")

@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import (
+from bot.discord.client import (
     NO_DOWNLOAD,
     NO_MENTIONS,
     TOKEN_LIFETIME_S,
@@ -27,7 +27,7 @@ from bot.discord_client import (
     result_embed,
     tell_privately,
 )
-from bot.discord_inbox import too_late
+from bot.discord.inbox import too_late
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters

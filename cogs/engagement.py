@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, MintBot
+from bot.discord.client import NO_MENTIONS, MintBot
 from bot.engagement import Leaderboard, Ranked
 
 GALLERY_LINES = 10

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import (
+from bot.discord.client import (
     NO_DOWNLOAD,
     NO_MENTIONS,
     NOT_MINTED,
@@ -26,7 +26,7 @@ from bot.discord_client import (
     result_embed,
     upload_of,
 )
-from bot.discord_inbox import Deferral, too_late
+from bot.discord.inbox import Deferral, too_late
 from bot.errors import RequestRejected
 from bot.minting.types import MintResult, MintSubmission
 

@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_client import NO_MENTIONS, MintBot, tell_privately
+from bot.discord.client import NO_MENTIONS, MintBot, tell_privately
 from bot.errors import RequestRejected
 from bot.wallets import SIGN_HOWTO, describe_link
 from bot.withdrawals import WithdrawalView

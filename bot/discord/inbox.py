@@ -27,7 +27,7 @@ from bot.chain.engine import crash_point
 from bot.inbox import DurableInbox, InboxEntry
 
 if TYPE_CHECKING:
-    from bot.discord_client import MintBot
+    from bot.discord.client import MintBot
 
 log = logging.getLogger(__name__)
 

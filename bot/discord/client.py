@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
-from bot.discord_inbox import Deferral, DiscordInbox, too_late
+from bot.discord.inbox import Deferral, DiscordInbox, too_late
 from bot.minting.types import MintResult, Upload
 
 if TYPE_CHECKING:

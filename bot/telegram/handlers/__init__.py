@@ -21,7 +21,7 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.types import MintSubmission
-from bot.telegram.drops import DropHandlers
+from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
 from bot.telegram.members import can_post, is_admin
 from bot.telegram.render import (
@@ -35,7 +35,7 @@ from bot.telegram.render import (
     reply,
     status_line,
 )
-from bot.telegram.wallets import WalletHandlers
+from bot.telegram.handlers.wallet import WalletHandlers
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
