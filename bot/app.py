@@ -9,16 +9,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp.web import Application
 from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 
+import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
@@ -35,6 +36,7 @@ from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
+from bot.ports import PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -222,6 +224,8 @@ class Runtime:
     engagement: Engagement
     drops: Drops
     inbox: DurableInbox
+    # The chat platforms running, each added once it can answer.
+    platforms: RunningPlatforms = field(default_factory=RunningPlatforms)
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -361,13 +365,15 @@ def health(runtime: Runtime) -> Health:
 
 
 async def serve(settings: Settings, console: bool) -> None:
-    """Run the bot until a stop signal: the mint service, the web server, the chat platforms
-    configured and, with none, the local console on the terminal."""
+    """Run the bot until a stop signal: the mint service, the web server, and every chat
+    platform the settings configure or, with none and `console`, the fallback platforms
+    (the local console on the terminal)."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings) as runtime:
+        runtime.platforms = _OldHooks(runtime)  # stand-in, see _OldHooks
         with stop_signals() as stop:
             web = _web(settings, runtime)
-            clients = _chat_clients(settings, runtime, web.app)
+            platforms = _chat_platforms(settings, runtime, web.app, console=console)
             base_url = await web.start()
             log.info(
                 "ready on chain %d: collection %s, hot wallet %s, web %s",
@@ -376,12 +382,8 @@ async def serve(settings: Settings, console: bool) -> None:
                 runtime.chain.wallet.address,
                 base_url,
             )
-            chats = [asyncio.ensure_future(client) for client in clients.values()]
+            chats = [asyncio.ensure_future(platform.run()) for platform in platforms]
             others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
-            if not chats and console:  # no chat platform: the terminal is the chat
-                from bot.console import Console
-
-                others.append(asyncio.ensure_future(Console(runtime.service).run()))
             try:
                 await _until_stopped(stop, chats)
             finally:
@@ -404,38 +406,77 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
     return process
 
 
-def _chat_clients(
-    settings: Settings, runtime: Runtime, routes: Application
-) -> dict[str, Coroutine[Any, Any, None]]:
-    """Each configured chat platform's client, ready to run until cancelled; `routes` is
-    where the bot's own web routes go (the Telegram webhook)."""
-    clients: dict[str, Coroutine[Any, Any, None]] = {}
-    if settings.discord_token is not None:
-        from bot.discord.client import MintBot, use_endpoints
-
-        use_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
-        clients["discord"] = MintBot(runtime).run_until_cancelled(settings.discord_token)
-    if settings.telegram_token is not None:
-        from bot.telegram.client import WEBHOOK_PATH, TelegramBot
-
-        telegram_bot = TelegramBot(runtime)
-        if telegram_bot.webhook_url is not None:  # routes must exist before the server starts
-            routes.router.add_post(WEBHOOK_PATH, telegram_bot.webhook)
-        clients["telegram"] = telegram_bot.run()
-    return clients
+def _chat_platforms(
+    settings: Settings, runtime: Runtime, routes: Application, *, console: bool
+) -> list[ChatPlatform]:
+    """The chat platforms to run, built on the runtime: every registered kind the settings
+    configure; with none, and `console`, the fallback kinds. `routes` is where the bot's own
+    web routes go (a platform's webhook), before the server starts."""
+    kinds: list[PlatformKind[Runtime]] = list(PLATFORMS)
+    chosen = [kind for kind in kinds if kind.configured(settings)]
+    if not chosen and console:
+        chosen = [kind for kind in kinds if kind.fallback]
+    return [kind.build(runtime, routes) for kind in chosen]
 
 
-async def _until_stopped(stop: asyncio.Event, clients: Sequence[asyncio.Future[None]]) -> None:
-    """Wait for a stop signal; a chat client that fails to run (a bad token, say) stops the
-    bot too, with its error."""
+async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future[None]]) -> None:
+    """Wait for a stop signal. A platform that fails to run (a bad token, say) stops the bot
+    too, with its error; one that ends quietly (the console at the end of its input) leaves
+    the bot running."""
     stopped: asyncio.Future[None] = asyncio.ensure_future(_wait(stop))
-    done, _ = await asyncio.wait([stopped, *clients], return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    for task in done:
-        error = None if task is stopped or task.cancelled() else task.exception()
-        if error is not None:
-            raise error
+    running = set(platforms)
+    try:
+        while True:
+            done, running = await asyncio.wait(
+                [stopped, *running], return_when=asyncio.FIRST_COMPLETED
+            )
+            running.discard(stopped)
+            for task in done:
+                error = None if task is stopped or task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
+            if stopped in done:
+                return
+    finally:
+        stopped.cancel()
 
 
 async def _wait(event: asyncio.Event) -> None:
     await event.wait()
+
+
+class _OldHooks(RunningPlatforms):
+    """Stand-in until the mint service, the balance alerts and drops reach the running
+    platforms themselves: a platform added here is also registered with their hooks."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def add(self, platform: ChatPlatform) -> None:
+        super().add(platform)
+        self.runtime.service.add_notifier(platform.name, platform.deliver)
+        self.runtime.service.add_announcer(platform.name, platform.announce)
+        self.runtime.alerts.add(platform.name, platform.tell_admins)
+        self.runtime.drops.add_notifier(platform.name, platform.tell_claimer)
+
+
+def _old_console(runtime: Runtime, routes: Application) -> ChatPlatform:
+    """Stand-in until the console platform (bot/console/) is a kind of its own."""
+    from bot.console import Console
+
+    return cast(ChatPlatform, Console(runtime.service))
+
+
+PLATFORMS.unregister("console")
+PLATFORMS.register(
+    "console",
+    PlatformKind(
+        name="console",
+        label="Console",
+        community_label="console",
+        configured=lambda settings: False,
+        build=_old_console,
+        fallback=True,
+    ),
+)

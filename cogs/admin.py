@@ -14,7 +14,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
-from bot.discord.client import NO_MENTIONS, MintBot, asker_of
+from bot.discord.asker import asker_of
+from bot.discord.client import DiscordBot
+from bot.discord.render import NO_MENTIONS
 from bot.errors import RequestRejected
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
@@ -36,7 +38,7 @@ def describe(config: CommunityConfig) -> str:
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="admin", group_description="Run minting here"):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.service = bot.runtime.service
         self.communities = bot.runtime.service.communities
@@ -49,21 +51,21 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         )
         return False
 
-    async def _reply(self, interaction: discord.Interaction[MintBot], text: str) -> None:
+    async def _reply(self, interaction: discord.Interaction[DiscordBot], text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="pause", description="Stop new mints in this server")
-    async def pause(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def pause(self, interaction: discord.Interaction[DiscordBot]) -> None:
         await self.communities.configure("discord", str(interaction.guild_id), paused=True)
         await self._reply(interaction, "Minting is paused here. Requests already made go on.")
 
     @app_commands.command(name="resume", description="Allow new mints in this server again")
-    async def resume(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def resume(self, interaction: discord.Interaction[DiscordBot]) -> None:
         await self.communities.configure("discord", str(interaction.guild_id), paused=False)
         await self._reply(interaction, "Minting is on again.")
 
     @app_commands.command(name="balance", description="The hot wallet's balance and today's spend")
-    async def balance(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def balance(self, interaction: discord.Interaction[DiscordBot]) -> None:
         address, balance, spent = await self.service.hot_wallet()
         await self._reply(
             interaction,
@@ -72,7 +74,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         )
 
     @app_commands.command(name="stats", description="Mint requests from this server")
-    async def stats(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def stats(self, interaction: discord.Interaction[DiscordBot]) -> None:
         counts = await self.service.community_stats("discord", str(interaction.guild_id))
         creators = counts.pop("creators", 0)
         lines = [f"{phase}: {count}" for phase, count in sorted(counts.items())]
@@ -90,7 +92,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
     )
     async def config(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         channels: str | None = None,
         minter_role: discord.Role | None = None,
         curator_role: discord.Role | None = None,
@@ -147,5 +149,5 @@ def _role(role: discord.Role | None) -> str | Any | None:
     return None if role.is_default() else str(role.id)
 
 
-async def setup(bot: MintBot) -> None:
+async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Admin(bot))

@@ -9,7 +9,6 @@ before a restart keep working.
 from __future__ import annotations
 
 import io
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,46 +17,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import (
-    NO_DOWNLOAD,
-    NO_MENTIONS,
-    TOKEN_LIFETIME_S,
-    MintBot,
-    asker_of,
-    result_embed,
-    tell_privately,
-)
-from bot.discord.inbox import too_late
+from bot.discord.answers import tell_privately
+from bot.discord.asker import asker_of
+from bot.discord.client import DiscordBot
+from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
-from bot.minting.types import MintResult
 from db.models import utcnow
 
 PLATFORM = "discord"
-
-
-def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
-    """The announcement: artwork, text, and the live count."""
-    embed = discord.Embed(
-        title=discord.utils.escape_markdown(drop.name)[:256],
-        description=discord.utils.escape_markdown(drop.description)[:4000] or None,
-        colour=discord.Colour.gold(),
-    )
-    embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{drop.image_cid}")
-    supply = str(drop.supply) if drop.supply is not None else "∞ (open edition)"
-    embed.add_field(name="Claimed", value=f"{drop.claimed} / {supply}")
-    embed.add_field(name="Per member", value=str(drop.per_user_limit))
-    status = drop.status(utcnow())
-    if drop.ends_at is not None and status == "open":
-        status += f", until {discord.utils.format_dt(drop.ends_at, 'R')}"
-    elif status == "not open yet":
-        status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
-    embed.add_field(name="Status", value=status)
-    if drop.gate_roles:
-        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in drop.gate_roles))
-    embed.set_footer(text=f"Drop #{drop.id}")
-    return embed
 
 
 class ClaimButton(
@@ -81,7 +50,7 @@ class ClaimButton(
     ) -> ClaimButton:
         return cls(int(match["id"]))
 
-    async def callback(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[DiscordBot]) -> None:  # type: ignore[override]
         bot, user = interaction.client, interaction.user
         entry = await bot.inbox.take(interaction)  # recorded before it is acknowledged
         if entry is None:
@@ -142,7 +111,7 @@ class DropText(discord.ui.Modal, title="New drop"):
         self.cog = cog
         self.options = options
 
-    async def on_submit(self, interaction: discord.Interaction[MintBot]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction[DiscordBot]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.cog.create(
             interaction, str(self.name.value), str(self.description.value), self.options
@@ -151,7 +120,7 @@ class DropText(discord.ui.Modal, title="New drop"):
 
 @app_commands.guild_only()
 class Drops(commands.GroupCog, group_name="drop", group_description="Community drops"):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.drops = bot.runtime.drops
         self.base_url = bot.runtime.settings.public_base_url
@@ -159,12 +128,11 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ClaimButton)
-        self.drops.add_notifier(PLATFORM, self.deliver_claim)
 
     async def cog_unload(self) -> None:
         await self.counters.close()
 
-    async def _admin(self, interaction: discord.Interaction[MintBot]) -> bool:
+    async def _admin(self, interaction: discord.Interaction[DiscordBot]) -> bool:
         if asker_of(interaction).is_admin:
             return True
         await interaction.response.send_message(
@@ -185,7 +153,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
     )
     async def create_command(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         image: discord.Attachment,
         supply: app_commands.Range[int, 1, 1_000_000] | None = None,
         per_member: app_commands.Range[int, 1, 1000] = 1,
@@ -217,7 +185,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
 
     async def create(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         name: str,
         description: str,
         options: dict[str, Any],
@@ -273,7 +241,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             await message.edit(embed=drop_embed(drop, self.base_url), view=self._view(drop))
 
     @app_commands.command(name="list", description="This server's drops")
-    async def list_command(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def list_command(self, interaction: discord.Interaction[DiscordBot]) -> None:
         drops = await self.drops.list_drops(PLATFORM, str(interaction.guild_id))
         now = utcnow()
         lines = [
@@ -286,7 +254,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         )
 
     @app_commands.command(name="info", description="One drop")
-    async def info_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+    async def info_command(self, interaction: discord.Interaction[DiscordBot], drop: int) -> None:
         try:
             found = await self.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
         except RequestRejected as err:
@@ -297,7 +265,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         )
 
     @app_commands.command(name="close", description="End a drop early")
-    async def close_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+    async def close_command(self, interaction: discord.Interaction[DiscordBot], drop: int) -> None:
         if not await self._admin(interaction):
             return
         try:
@@ -312,7 +280,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         )
 
     @app_commands.command(name="export", description="A drop's claims as CSV")
-    async def export_command(self, interaction: discord.Interaction[MintBot], drop: int) -> None:
+    async def export_command(self, interaction: discord.Interaction[DiscordBot], drop: int) -> None:
         if not await self._admin(interaction):
             return
         try:
@@ -327,32 +295,6 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             ephemeral=True,
         )
 
-    async def deliver_claim(self, result: MintResult) -> None:
-        """A claim's token is minted (or failed): tell the claimer privately while the
-        interaction lasts, else in the drop's channel."""
-        reply = result.reply_to or {}
-        text = (
-            f"Your edition is minted: **{discord.utils.escape_markdown(result.name)}**"
-            if result.minted
-            else f"Your claim could not be minted: {result.failure_reason or result.status_text}"
-        )
-        embed = result_embed(result, self.base_url) if result.minted else None
-        if reply.get("token") and time.time() - float(reply.get("issued_at", 0)) < TOKEN_LIFETIME_S:
-            webhook = discord.Webhook.from_state(
-                {"id": reply["application_id"], "type": 3, "token": reply["token"]},
-                self.bot._connection,
-            )
-            kwargs: dict[str, Any] = {"embed": embed} if embed else {}
-            try:
-                await webhook.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
-                return
-            except discord.HTTPException as err:
-                if not too_late(err):
-                    raise
-        await self.bot.tell_in_channel(
-            str(reply.get("channel_id", 0)), result.requester_id, text, embed=embed
-        )
 
-
-async def setup(bot: MintBot) -> None:
+async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Drops(bot))

@@ -6,7 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import NO_MENTIONS, MintBot
+from bot.discord.client import DiscordBot
+from bot.discord.render import NO_MENTIONS
 from bot.engagement import Leaderboard, Ranked
 
 GALLERY_LINES = 10
@@ -30,11 +31,11 @@ def leaderboard_embed(board: Leaderboard, gallery_url: str) -> discord.Embed:
 
 @app_commands.guild_only()
 class Showcase(commands.Cog):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.engagement = bot.runtime.engagement
 
     @app_commands.command(name="leaderboard", description="Top creators and collectors here")
-    async def leaderboard(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def leaderboard(self, interaction: discord.Interaction[DiscordBot]) -> None:
         community = str(interaction.guild_id)
         board = await self.engagement.leaderboard("discord", community)
         await interaction.response.send_message(
@@ -45,7 +46,7 @@ class Showcase(commands.Cog):
     @app_commands.command(name="gallery", description="This server's NFTs, or one member's")
     @app_commands.describe(member="Only the NFTs this member created")
     async def gallery(
-        self, interaction: discord.Interaction[MintBot], member: discord.Member | None = None
+        self, interaction: discord.Interaction[DiscordBot], member: discord.Member | None = None
     ) -> None:
         community = str(interaction.guild_id)
         member_id = str(member.id) if member is not None else None
@@ -73,5 +74,5 @@ class Showcase(commands.Cog):
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
 
 
-async def setup(bot: MintBot) -> None:
+async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Showcase(bot))

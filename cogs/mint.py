@@ -1,7 +1,7 @@
 """/mint, the "Mint as NFT" message command, /status and /mynfts.
 
 Thin: parse the interaction, ask the core, render. The core decides who may mint, duplicates,
-rate limits and recipients; the answer to a mint arrives later through `MintBot.deliver`.
+rate limits and recipients; the answer to a mint arrives later through `DiscordChat.deliver`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import (
-    NO_DOWNLOAD,
-    NO_MENTIONS,
-    NOT_MINTED,
-    MintBot,
-    asker_of,
-    result_embed,
-    upload_of,
-)
-from bot.discord.inbox import Deferral, too_late
+from bot.discord.answers import Deferral, tell_in_channel, too_late
+from bot.discord.asker import asker_of, upload_of
+from bot.discord.client import DiscordBot
+from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, NOT_MINTED, result_embed
 from bot.errors import RequestRejected
 from bot.minting.types import MintResult, MintSubmission
 
@@ -34,7 +28,7 @@ GALLERY_PAGE_TIMEOUT_S = 600
 
 
 async def refuse(
-    interaction: discord.Interaction[MintBot], reason: str, deferral: Deferral | None = None
+    interaction: discord.Interaction[DiscordBot], reason: str, deferral: Deferral | None = None
 ) -> None:
     """Tell only the requester, in plain words.
 
@@ -60,8 +54,8 @@ async def refuse(
     except discord.HTTPException as err:
         if not too_late(err):
             raise
-    await interaction.client.tell_in_channel(
-        str(interaction.channel_id), str(interaction.user.id), reason
+    await tell_in_channel(
+        interaction.client, str(interaction.channel_id), str(interaction.user.id), reason
     )
 
 
@@ -97,7 +91,7 @@ def name_from_text(text: str, filename: str) -> str:
 
 
 class Mint(commands.Cog):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.service = bot.runtime.service
         self.mint_message_menu = app_commands.ContextMenu(
@@ -119,7 +113,7 @@ class Mint(commands.Cog):
     )
     async def mint(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         image: discord.Attachment,
         name: app_commands.Range[str, 1, 100],
         description: app_commands.Range[str, 0, 1000] | None = None,
@@ -137,7 +131,7 @@ class Mint(commands.Cog):
         )
 
     async def mint_message(
-        self, interaction: discord.Interaction[MintBot], message: discord.Message
+        self, interaction: discord.Interaction[DiscordBot], message: discord.Message
     ) -> None:
         attachment = image_attachment(message)
         await self._mint(
@@ -153,7 +147,7 @@ class Mint(commands.Cog):
 
     async def _mint(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         *,
         author: discord.abc.User,
         attachment: discord.Attachment | None,
@@ -237,7 +231,7 @@ class Mint(commands.Cog):
 
     async def _confirm_repeat(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         submission: MintSubmission,
         earlier: MintResult,
         deferral: Deferral,
@@ -255,7 +249,7 @@ class Mint(commands.Cog):
 
     async def submit(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         submission: MintSubmission,
         deferral: Deferral,
     ) -> None:
@@ -271,7 +265,7 @@ class Mint(commands.Cog):
 
     async def _already_minting(
         self,
-        interaction: discord.Interaction[MintBot],
+        interaction: discord.Interaction[DiscordBot],
         key: tuple[str, str, str],
         deferral: Deferral,
     ) -> None:
@@ -288,7 +282,7 @@ class Mint(commands.Cog):
         await refuse(interaction, text, deferral)
 
     @app_commands.command(name="status", description="Your latest mint requests")
-    async def status(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def status(self, interaction: discord.Interaction[DiscordBot]) -> None:
         results, _ = await self.service.requests_of(
             "discord", str(interaction.user.id), minted_only=False, limit=5
         )
@@ -306,7 +300,7 @@ class Mint(commands.Cog):
         )
 
     @app_commands.command(name="mynfts", description="The NFTs minted from your images")
-    async def mynfts(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def mynfts(self, interaction: discord.Interaction[DiscordBot]) -> None:
         gallery = Gallery(self, owner_id=interaction.user.id)
         page, total = await gallery.page(0)
         if total == 0:
@@ -333,7 +327,7 @@ class ConfirmRepeat(discord.ui.View):
 
     @discord.ui.button(label="Mint again", style=discord.ButtonStyle.primary)
     async def again(
-        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[ConfirmRepeat]
+        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[ConfirmRepeat]
     ) -> None:
         self.stop()
         await interaction.response.edit_message(content="Minting…", view=None)
@@ -341,7 +335,7 @@ class ConfirmRepeat(discord.ui.View):
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(
-        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[ConfirmRepeat]
+        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[ConfirmRepeat]
     ) -> None:
         self.stop()
         await interaction.response.edit_message(content="Not minted.", view=None)
@@ -378,18 +372,18 @@ class Gallery(discord.ui.View):
 
     @discord.ui.button(label="◀", style=discord.ButtonStyle.secondary)
     async def previous(
-        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[Gallery]
+        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[Gallery]
     ) -> None:
         embed, _total = await self.page(max(0, self.index - 1))
         await interaction.response.edit_message(embed=embed, view=self)
 
     @discord.ui.button(label="▶", style=discord.ButtonStyle.secondary)
     async def next(
-        self, interaction: discord.Interaction[MintBot], _: discord.ui.Button[Gallery]
+        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[Gallery]
     ) -> None:
         embed, _total = await self.page(self.index + 1)
         await interaction.response.edit_message(embed=embed, view=self)
 
 
-async def setup(bot: MintBot) -> None:
+async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Mint(bot))

@@ -7,7 +7,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import NO_MENTIONS, MintBot, tell_privately
+from bot.discord.answers import tell_privately
+from bot.discord.client import DiscordBot
+from bot.discord.render import NO_MENTIONS
 from bot.errors import RequestRejected
 from bot.wallets import SIGN_HOWTO, describe_link
 from bot.withdrawals import WithdrawalView
@@ -18,18 +20,18 @@ WITHDRAW_ANSWER_WAIT_S = 120
 
 
 class Wallet(commands.GroupCog, group_name="wallet", group_description="Your payout wallet"):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.wallets = bot.runtime.wallets
 
-    async def _reply(self, interaction: discord.Interaction[MintBot], text: str) -> None:
+    async def _reply(self, interaction: discord.Interaction[DiscordBot], text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(
         name="link", description="Prove an address is yours and send your NFTs there"
     )
     @app_commands.describe(address="Your Ethereum address (0x...)")
-    async def link(self, interaction: discord.Interaction[MintBot], address: str) -> None:
+    async def link(self, interaction: discord.Interaction[DiscordBot], address: str) -> None:
         try:
             challenge = await self.wallets.challenge("discord", str(interaction.user.id), address)
         except RequestRejected as err:
@@ -42,7 +44,7 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
 
     @app_commands.command(name="verify", description="Finish /wallet link with your signature")
     @app_commands.describe(signature="The 0x... signature your wallet gave you")
-    async def verify(self, interaction: discord.Interaction[MintBot], signature: str) -> None:
+    async def verify(self, interaction: discord.Interaction[DiscordBot], signature: str) -> None:
         user = interaction.user
         try:
             address = await self.wallets.verify(
@@ -56,7 +58,7 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
 
     @app_commands.command(name="set", description="Send your future NFTs to this address")
     @app_commands.describe(address="An Ethereum address (0x...)")
-    async def set_address(self, interaction: discord.Interaction[MintBot], address: str) -> None:
+    async def set_address(self, interaction: discord.Interaction[DiscordBot], address: str) -> None:
         user = interaction.user
         try:
             linked = await self.wallets.set_unverified(
@@ -69,13 +71,13 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
         await self._reply(interaction, text)
 
     @app_commands.command(name="show", description="Where your NFTs go")
-    async def show(self, interaction: discord.Interaction[MintBot]) -> None:
+    async def show(self, interaction: discord.Interaction[DiscordBot]) -> None:
         linked = await self.wallets.linked("discord", str(interaction.user.id))
         await self._reply(interaction, describe_link(linked, code="`{}`", link="/wallet link"))
 
 
 class Custody(commands.Cog):
-    def __init__(self, bot: MintBot) -> None:
+    def __init__(self, bot: DiscordBot) -> None:
         self.withdrawals = bot.runtime.withdrawals
 
     @app_commands.command(
@@ -83,7 +85,7 @@ class Custody(commands.Cog):
     )
     @app_commands.describe(nft="The token's short ID from /mynfts (default: all of them)")
     async def withdraw(
-        self, interaction: discord.Interaction[MintBot], nft: str | None = None
+        self, interaction: discord.Interaction[DiscordBot], nft: str | None = None
     ) -> None:
         bot = interaction.client
         entry = await bot.inbox.take(interaction)  # recorded before it is acknowledged
@@ -123,6 +125,6 @@ def withdrawals_markdown(views: list[WithdrawalView]) -> str:
     return "\n".join(lines)[:2000]
 
 
-async def setup(bot: MintBot) -> None:
+async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Wallet(bot))
     await bot.add_cog(Custody(bot))

@@ -18,27 +18,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 import orjson
 
 from bot.chain.engine import crash_point
+from bot.discord.answers import ALREADY_ACKNOWLEDGED, UNKNOWN_INTERACTION, Deferral, tell_in_channel
 from bot.inbox import DurableInbox, InboxEntry
-
-if TYPE_CHECKING:
-    from bot.discord.client import MintBot
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-# Discord's error codes: "This interaction has already been acknowledged" (a replay, or a
-# re-dispatch); "Unknown interaction" (its 3 s to acknowledge are over); "Invalid Webhook
-# Token" (its 15 minutes are over); "Unknown Webhook" (it was never acknowledged).
-ALREADY_ACKNOWLEDGED = 40060
-UNKNOWN_INTERACTION = 10062
-INVALID_WEBHOOK_TOKEN = 50027
-UNKNOWN_WEBHOOK = 10015
 # How long a re-dispatched row may wait for its handler to take it before the attempt counts
 # as failed (a command that no longer exists, say); the inbox then tries again later.
 TAKE_TIMEOUT_S = 60.0
@@ -60,26 +51,18 @@ class _Resumption:
     outcome: asyncio.Future[None]
 
 
-@dataclass(frozen=True)
-class Deferral:
-    """How an interaction was acknowledged: its placeholder's message ID where Discord said
-    it, and whether the interaction can still show anything (False once past Discord's 3 s
-    without an acknowledgement: answers then go to the channel)."""
-
-    original_id: str | None
-    answerable: bool
-
-
 class DiscordInbox:
     """The Discord side of `DurableInbox`, for the cogs: `take` an interaction before
     acknowledging it, `defer` it, do the work inside `handling`."""
 
-    def __init__(self, bot: MintBot, inbox: DurableInbox, *, crash_at: str | None) -> None:
-        self.bot = bot
+    def __init__(
+        self, client: discord.Client, inbox: DurableInbox, *, crash_at: str | None
+    ) -> None:
+        self.client = client
         self.inbox = inbox
         self.crash_at = crash_at
         self._resuming: asyncio.Task[None] | None = None
-        state = bot._connection  # discord.py has no hook for the raw payload of an event
+        state = client._connection  # discord.py has no hook for the raw payload of an event
         parse = state.parsers["INTERACTION_CREATE"]
 
         def parse_keeping_payload(data: dict[str, Any]) -> None:
@@ -209,14 +192,6 @@ class DiscordInbox:
         payload = entry.payload
         user = (payload.get("member") or {}).get("user") or payload.get("user") or {}
         if payload.get("channel_id") and user.get("id"):
-            await self.bot.tell_in_channel(str(payload["channel_id"]), str(user["id"]), GIVEN_UP)
-
-
-def too_late(err: discord.HTTPException) -> bool:
-    """Is this Discord saying the interaction can show nothing any more (too late to
-    acknowledge, its token expired, never acknowledged)? Then answer in the channel."""
-    return err.status < 500 and err.code in (
-        UNKNOWN_INTERACTION,
-        INVALID_WEBHOOK_TOKEN,
-        UNKNOWN_WEBHOOK,
-    )
+            await tell_in_channel(
+                self.client, str(payload["channel_id"]), str(user["id"]), GIVEN_UP
+            )

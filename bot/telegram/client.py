@@ -1,4 +1,6 @@
-"""The bot process's Telegram side: a python-telegram-bot Application around the runtime.
+"""The bot process's Telegram side: a python-telegram-bot Application around the runtime, and
+Telegram as the core sees it (`bot.ports.ChatPlatform`): answers, announcements, claim
+outcomes, operator alerts, and the members of a chat.
 
 Long polling by default (our own fetch loop, bot/telegram/polling.py); with
 TELEGRAM_WEBHOOK_URL, Telegram posts updates to the bot's own HTTP server instead
@@ -24,18 +26,22 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from telegram import BotCommand, ChatMember, Message, ReplyParameters, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from bot.chain.engine import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
-from bot.telegram import handlers
-from bot.telegram.handlers import ADMINISTRATORS
-from bot.telegram.members import sent_as_the_chat
+from bot.telegram.members import ADMINISTRATORS, is_member, sent_as_the_chat
+from bot.telegram.members import is_admin as is_chat_admin
 from bot.telegram.polling import Polling, UpdatesRequest
-from bot.telegram.render import NO_PREVIEW, announcement_html, result_html
+from bot.telegram.render import (
+    NO_PREVIEW,
+    announcement_html,
+    claim_told_in_chat_html,
+    result_html,
+)
 from bot.telegram.transport import AiohttpRequest
 
 if TYPE_CHECKING:
@@ -70,6 +76,11 @@ COMMANDS = [
 
 
 class TelegramBot:
+    """The running Telegram platform. Its feature handlers (`bot.telegram.handlers`) are
+    added by whoever builds it, before it runs."""
+
+    name = "telegram"
+
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
         assert settings.telegram_token is not None
@@ -101,7 +112,6 @@ class TelegramBot:
         self._admins: dict[int, tuple[float, asyncio.Future[tuple[ChatMember, ...]]]] = {}
         self._ready = asyncio.Event()
         self._handling: set[asyncio.Task[bool]] = set()
-        handlers.register(self)
         self.app.add_error_handler(self._handler_failed)
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -151,11 +161,7 @@ class TelegramBot:
                 secret_token=self._webhook_secret.reveal(),
                 allowed_updates=Update.ALL_TYPES,
             )
-        self.service.add_notifier("telegram", self.deliver)
-        self.service.add_announcer("telegram", self.announce)
-        chat_id = self.runtime.settings.alert_telegram_chat_id
-        if chat_id is not None:
-            self.runtime.alerts.add("telegram", lambda text: app.bot.send_message(chat_id, text))
+        self.runtime.platforms.add(self)  # it can answer from now on
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property
@@ -320,7 +326,46 @@ class TelegramBot:
             link_preview_options=NO_PREVIEW,
         )
 
+    async def tell_claimer(self, result: MintResult) -> None:
+        """A claimed edition is minted (or failed): tell the claimer in private if they have
+        talked to the bot, else in the drop's chat."""
+        try:
+            await self.app.bot.send_message(
+                int(result.requester_id),
+                result_html(result),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+            return
+        except (Forbidden, BadRequest):
+            pass  # no private chat with this member
+        await self.app.bot.send_message(
+            int((result.reply_to or {}).get("chat_id", 0)),
+            claim_told_in_chat_html(result),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def tell_admins(self, text: str) -> None:
+        """Say `text` in ALERT_TELEGRAM_CHAT_ID, if it is set."""
+        chat_id = self.runtime.settings.alert_telegram_chat_id
+        if chat_id is not None:
+            await self.app.bot.send_message(chat_id, text)
+
     # ----- who is asking -----------------------------------------------------------------------
+
+    async def member(self, community_id: str, user_id: str) -> Asker | None:
+        """The chat's member `user_id` as Telegram says now (getChatMember), or None if they
+        are not in the chat (or Telegram will not say)."""
+        try:
+            found = await self.app.bot.get_chat_member(int(community_id), int(user_id))
+        except (BadRequest, Forbidden, ValueError):  # ValueError: not a Telegram ID at all
+            return None
+        if not is_member(found):
+            return None
+        admin = is_chat_admin(found)
+        roles = frozenset({ADMINISTRATORS}) if admin else frozenset()
+        return Asker(user_id, roles, is_admin=admin, member_of=community_id)
 
     async def asker(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Asker:
         """The sender as the core sees them: chat administrators hold the "administrators"

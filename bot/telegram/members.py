@@ -12,6 +12,8 @@ from telegram import (
     Message,
 )
 
+ADMINISTRATORS = "administrators"  # the one role Telegram groups have, as the core sees it
+
 
 def is_member(member: ChatMember) -> bool:
     """In the chat now. A restricted user may have left it: Telegram keeps their restrictions

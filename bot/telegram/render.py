@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from telegram import LinkPreviewOptions, Message, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, User
 from telegram.constants import ParseMode
 
+from bot.drops import DropInfo
 from bot.engagement import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
+from db.models import utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MINTING = "⏳ Minting…"
@@ -157,3 +159,31 @@ def gallery_html(
         lines.append("Nothing minted yet.")
     lines.append(str(link("See them all", url)))
     return "\n".join(lines)
+
+
+def drop_announcement_html(drop: DropInfo) -> str:
+    """A drop's announcement, the caption under its artwork, with the live count."""
+    supply = str(drop.supply) if drop.supply is not None else "∞"
+    lines = [
+        f"🎁 <b>{esc(drop.name)}</b>",
+        esc(drop.description) if drop.description else "",
+        f"Claimed: <b>{drop.claimed} / {supply}</b> · one per member · {drop.status(utcnow())}",
+        f"Drop #{drop.id}",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
+    """The Claim button under a drop's announcement, while the drop is not over."""
+    if drop.is_over(utcnow()):
+        return None
+    button = InlineKeyboardButton("🎁 Claim", callback_data=f"drop:claim:{drop.id}")
+    return InlineKeyboardMarkup([[button]])
+
+
+def claim_told_in_chat_html(result: MintResult) -> str:
+    """A claim's outcome said in the drop's chat, to a claimer the bot cannot write to in
+    private: their name links to them."""
+    name = esc(result.requester_name or "member")
+    mention = f'<a href="tg://user?id={int(result.requester_id)}">{name}</a>'
+    return f"{mention}: {result_html(result)}"

@@ -1,8 +1,9 @@
 """Telegram drops: /drop_create (chat administrators), the announcement with its inline Claim
 button and live counter, /drops and /drop_close.
 
-Thin, like the rest of `bot/telegram/`: the core (`bot/drops.py`) decides every claim; this
-module reads what Telegram knows (is the claimer a member of the chat) and renders.
+Thin, like the rest of `bot/telegram/handlers/`: the core (`bot/drops.py`) decides every
+claim; this module reads what Telegram knows (is the claimer a member of the chat) and
+renders. The outcome of a claim reaches the claimer through `TelegramBot.tell_claimer`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram import PhotoSize, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.drops import DropInfo
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
-from bot.minting.types import MintResult
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
-from bot.telegram.render import NO_PREVIEW, esc, reply, result_html
+from bot.telegram.render import claim_keyboard, drop_announcement_html, esc, reply
 from db.models import utcnow
 
 if TYPE_CHECKING:
@@ -39,24 +38,6 @@ CREATE_USAGE = (
     "claim one; only this chat's members can claim."
 )
 Context = ContextTypes.DEFAULT_TYPE
-
-
-def announcement_html(drop: DropInfo) -> str:
-    supply = str(drop.supply) if drop.supply is not None else "∞"
-    lines = [
-        f"🎁 <b>{esc(drop.name)}</b>",
-        esc(drop.description) if drop.description else "",
-        f"Claimed: <b>{drop.claimed} / {supply}</b> · one per member · {drop.status(utcnow())}",
-        f"Drop #{drop.id}",
-    ]
-    return "\n".join(line for line in lines if line)
-
-
-def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
-    if drop.is_over(utcnow()):
-        return None
-    button = InlineKeyboardButton("🎁 Claim", callback_data=f"drop:claim:{drop.id}")
-    return InlineKeyboardMarkup([[button]])
 
 
 def parse_create(text: str) -> tuple[str, int | None, str] | None:
@@ -87,7 +68,6 @@ class DropHandlers:
         add(CommandHandler("drops", self.list_drops, filters=new))
         add(CommandHandler("drop_close", self.close, filters=new))
         add(CallbackQueryHandler(self.claim, pattern=CLAIM_DATA))
-        self.drops.add_notifier(PLATFORM, self.deliver_claim)
 
     async def create(self, update: Update, context: Context) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
@@ -129,7 +109,7 @@ class DropHandlers:
         announcement = await self.bot.app.bot.send_photo(
             chat.id,
             image.file_id if isinstance(image, PhotoSize) else data,
-            caption=announcement_html(drop),
+            caption=drop_announcement_html(drop),
             parse_mode=ParseMode.HTML,
             reply_markup=claim_keyboard(drop),
         )
@@ -202,34 +182,10 @@ class DropHandlers:
                 await self.bot.app.bot.edit_message_caption(
                     chat_id=int(chat_id),
                     message_id=int(message_id),
-                    caption=announcement_html(drop),
+                    caption=drop_announcement_html(drop),
                     parse_mode=ParseMode.HTML,
                     reply_markup=claim_keyboard(drop),
                 )
             except BadRequest as err:
                 if "not modified" not in err.message.lower():
                     raise
-
-    async def deliver_claim(self, result: MintResult) -> None:
-        """A claimed edition is minted (or failed): tell the claimer in private if they have
-        talked to the bot, else in the drop's chat."""
-        text = result_html(result)
-        try:
-            await self.bot.app.bot.send_message(
-                int(result.requester_id),
-                text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-            )
-            return
-        except (Forbidden, BadRequest):
-            pass  # no private chat with this member
-        chat_id = int((result.reply_to or {}).get("chat_id", 0))
-        name = esc(result.requester_name or "member")
-        mention = f'<a href="tg://user?id={int(result.requester_id)}">{name}</a>'
-        await self.bot.app.bot.send_message(
-            chat_id,
-            f"{mention}: {text}",
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
-        )

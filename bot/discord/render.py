@@ -1,0 +1,109 @@
+"""What the bot says on Discord: answers, announcements and drop cards as text and embeds.
+
+Every piece of member text is escaped for Discord's markdown; nothing here pings anyone
+unless it names who (`NO_MENTIONS` is the default everywhere).
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.drops import DropInfo
+from bot.minting.types import MintResult
+from db.models import utcnow
+
+NO_MENTIONS = discord.AllowedMentions.none()
+NOT_MINTED = "Not minted."
+NO_DOWNLOAD = "Discord would not hand over that file; try again."
+
+
+def only(user_id: str) -> discord.AllowedMentions:
+    """Mentions that ping `user_id` and nobody else."""
+    return discord.AllowedMentions(
+        everyone=False, roles=False, users=[discord.Object(int(user_id))]
+    )
+
+
+def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
+    """The final answer for a minted request: image (from the bot's own gateway, never the
+    expiring Discord CDN URL), name, token ID and links."""
+    name = discord.utils.escape_markdown(result.name)
+    embed = discord.Embed(title=name[:256], colour=discord.Colour.green())
+    if result.token_url:
+        embed.url = result.token_url
+    if result.image_cid:
+        embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{result.image_cid}")
+    if result.token_id is not None:
+        embed.add_field(name="Token ID", value=f"`{result.token_id:#066x}`"[:1024], inline=False)
+    links = [
+        f"[{label}]({url})"
+        for label, url in (
+            ("Transaction", result.tx_url),
+            ("Token", result.token_url),
+            ("Marketplace", result.marketplace_url),
+        )
+        if url
+    ]
+    if links:
+        embed.add_field(name="Links", value=" · ".join(links), inline=False)
+    owner = (
+        f"held for you by the bot: `/withdraw {result.short_token_id}` sends it to the wallet "
+        "you link with `/wallet link`"
+        if result.custodial
+        else (f"`{result.recipient}`")
+    )
+    embed.add_field(name="Owner", value=owner, inline=False)
+    return embed
+
+
+def answer_text(result: MintResult) -> str:
+    if result.minted:
+        asked_by = (result.reply_to or {}).get("asked_by")
+        if asked_by and asked_by != result.requester_id:
+            return f"<@{result.requester_id}>, <@{asked_by}> minted your message as an NFT."
+        return "Minted!"
+    return f"Could not mint that: {result.failure_reason or result.status_text}"
+
+
+def answer_mentions(result: MintResult) -> discord.AllowedMentions:
+    """Only the author of a message minted by someone else is pinged."""
+    asked_by = (result.reply_to or {}).get("asked_by")
+    if asked_by and asked_by != result.requester_id:
+        return only(result.requester_id)
+    return NO_MENTIONS
+
+
+def announcement_text(result: MintResult) -> str:
+    """A confirmed mint, as posted in a server's announcement channel (with its embed)."""
+    name = discord.utils.escape_markdown(result.requester_name or "a member")
+    return f"🎨 New NFT by **{name}**"[:2000]
+
+
+def claim_text(result: MintResult) -> str:
+    """The outcome of a drop claim, for the claimer."""
+    if result.minted:
+        return f"Your edition is minted: **{discord.utils.escape_markdown(result.name)}**"
+    return f"Your claim could not be minted: {result.failure_reason or result.status_text}"
+
+
+def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
+    """A drop's announcement: artwork, text, and the live count."""
+    embed = discord.Embed(
+        title=discord.utils.escape_markdown(drop.name)[:256],
+        description=discord.utils.escape_markdown(drop.description)[:4000] or None,
+        colour=discord.Colour.gold(),
+    )
+    embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{drop.image_cid}")
+    supply = str(drop.supply) if drop.supply is not None else "∞ (open edition)"
+    embed.add_field(name="Claimed", value=f"{drop.claimed} / {supply}")
+    embed.add_field(name="Per member", value=str(drop.per_user_limit))
+    status = drop.status(utcnow())
+    if drop.ends_at is not None and status == "open":
+        status += f", until {discord.utils.format_dt(drop.ends_at, 'R')}"
+    elif status == "not open yet":
+        status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
+    embed.add_field(name="Status", value=status)
+    if drop.gate_roles:
+        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in drop.gate_roles))
+    embed.set_footer(text=f"Drop #{drop.id}")
+    return embed

@@ -1,0 +1,145 @@
+"""Telegram /pause, /resume, /balance, /stats and /config, for a group's administrators."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from telegram import Bot, ChatMember, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import CommandHandler, ContextTypes, filters
+
+from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
+from bot.errors import RequestRejected
+from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
+from bot.telegram.render import esc, reply
+
+if TYPE_CHECKING:
+    from bot.telegram.client import TelegramBot
+
+CONFIG_USAGE = (
+    "Usage: <code>/config minters admins|everyone</code>, "
+    "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
+    "in a chat), or both"
+)
+ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class AdminHandlers:
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+        self.communities = bot.service.communities
+
+    def register(self, new: filters.BaseFilter) -> None:
+        for name in ADMIN_COMMANDS:
+            self.bot.app.add_handler(CommandHandler(name, self.admin, filters=new))
+
+    async def admin(self, update: Update, context: Context) -> None:
+        """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None and message.text is not None
+        command = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        if chat.type == ChatType.PRIVATE:
+            await reply(message, "Admin commands work in groups, for the group's administrators.")
+            return
+        if not (await self.bot.asker(update, context)).is_admin:
+            await reply(message, f"Only this chat's administrators can use /{command}.")
+            return
+        community = str(chat.id)
+        if command in ("pause", "resume"):
+            await self.communities.configure("telegram", community, paused=command == "pause")
+            text = (
+                "Minting is paused here. Requests already made go on."
+                if command == "pause"
+                else "Minting is on again."
+            )
+        elif command == "balance":
+            address, balance, spent = await self.service.hot_wallet()
+            text = (
+                f"Hot wallet <code>{address}</code>: {balance / 1e18:.6f} in native currency; "
+                f"fees committed today (UTC): {spent / 1e18:.6f}."
+            )
+        elif command == "stats":
+            counts = await self.service.community_stats("telegram", community)
+            creators = counts.pop("creators", 0)
+            lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
+            text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
+            if given_up := await self.bot.given_up_in(chat.id):
+                text += f"\nUpdates given up after failing repeatedly: {given_up}"
+        else:
+            text = await self._config(update, context, community)
+        await reply(message, text)
+
+    async def _config(self, update: Update, context: Context, community: str) -> str:
+        """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
+        args = context.args or []
+        changes: dict[str, Any] = {}
+        pairs = dict(zip(args[::2], args[1::2], strict=False))
+        if len(args) % 2 or set(pairs) - {"minters", "announce"}:
+            return CONFIG_USAGE
+        if "minters" in pairs:
+            if pairs["minters"] not in ("admins", "everyone"):
+                return CONFIG_USAGE
+            changes["minter_role_id"] = ADMINISTRATORS if pairs["minters"] == "admins" else None
+        if "announce" in pairs:
+            target = pairs["announce"]
+            if target not in ("here", "off") and not re.fullmatch(r"-?\d{1,20}", target):
+                return CONFIG_USAGE
+            chat_id = None if target == "off" else community if target == "here" else target
+            if chat_id is not None:
+                chat_id = str(int(chat_id))
+                try:
+                    check_announce_target(
+                        community, await self._announce_target(update, context, community, chat_id)
+                    )
+                except RequestRejected as err:
+                    return esc(str(err))
+            changes["announce_channel_id"] = chat_id
+        config = await self.communities.configure("telegram", community, **changes)
+        return describe(config)
+
+    async def _announce_target(
+        self, update: Update, context: Context, community: str, chat_id: str
+    ) -> AnnounceTarget:
+        """What Telegram says of announcing in `chat_id`: does the asker administer that chat
+        (an anonymous admin cannot be told apart there, so does not), may the bot post."""
+        if chat_id == community:
+            return AnnounceTarget(chat_id, community, asker_is_admin=True, bot_can_post=True)
+        user = update.effective_user
+        assert user is not None
+        bot = context.bot
+        asker = await _chat_member(bot, chat_id, user.id)
+        me = await _chat_member(bot, chat_id, bot.id)
+        return AnnounceTarget(
+            chat_id,
+            chat_id,  # a Telegram chat is a community of its own
+            asker_is_admin=asker is not None and is_admin(asker),
+            bot_can_post=me is not None and can_post(me),
+        )
+
+
+def describe(config: CommunityConfig) -> str:
+    who = "chat administrators" if config.minter_role_id else "every member"
+    announce = (
+        f"chat <code>{esc(config.announce_channel_id)}</code>"
+        if config.announce_channel_id
+        else "off"
+    )
+    return (
+        f"Minting: {'<b>paused</b>' if config.paused else 'on'}\n"
+        f"Who may mint: {who}\n"
+        "Who may mint others' images: chat administrators\n"
+        f"Announcing every mint: {announce}"
+    )
+
+
+async def _chat_member(bot: Bot, chat_id: str, user_id: int) -> ChatMember | None:
+    """The user's membership of the chat, or None if Telegram will not say (an unknown chat,
+    one the bot is not in)."""
+    try:
+        return await bot.get_chat_member(int(chat_id), user_id)
+    except (BadRequest, Forbidden):
+        return None

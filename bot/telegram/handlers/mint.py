@@ -1,0 +1,256 @@
+"""Telegram /mint (as a caption, or replied to an image), /status and /mynfts.
+
+A mint's key is the image message: (telegram, chat ID, message ID of the photo or file), so an
+image mints once however many replies ask, and the token goes to whoever posted it. Whether a
+file is a picture is decided by its bytes (the core decodes them), never by its name or the
+type Telegram was told, and every `/mint` the bot sees is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.acknowledge import AcknowledgeFirst
+from bot.errors import RequestConflict, RequestRejected
+from bot.minting.types import MintSubmission
+from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
+from bot.telegram.render import MINTING, custody_hint, esc, link, reply, status_line
+
+if TYPE_CHECKING:
+    from bot.telegram.client import TelegramBot
+
+log = logging.getLogger(__name__)
+
+MINT_COMMAND = re.compile(r"^/mint(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
+USAGE = (
+    "Give it a name: send an image with the caption <code>/mint Name | description</code>, "
+    "or reply <code>/mint Name</code> to a message with an image."
+)
+NOT_A_MEMBERS_FILE = "I can only mint a picture a member posted."
+ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
+MAX_PAGE = 100_000
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def parse_mint(text: str) -> tuple[str, str]:
+    """`/mint Name | description` → (name, description); both may be empty."""
+    rest = MINT_COMMAND.sub("", text.strip(), count=1)
+    name, _, description = rest.partition("|")
+    return name.strip(), description.strip()
+
+
+class MintHandlers:
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+        self._in_hand: set[tuple[tuple[str, str, str], int]] = set()  # (key, asking message)
+        # A burst arrives in getUpdates pages of 100, 100-300 ms apart under load: the work
+        # after a reply waits that long for the next page's replies (bench/telegram_reply.py).
+        self.replies = AcknowledgeFirst(quiet_s=0.25)
+
+    def register(self, new: filters.BaseFilter) -> None:
+        add = self.bot.app.add_handler
+        # Any message captioned /mint, whatever it carries: its bytes decide, or it is told why.
+        add(MessageHandler(new & filters.CaptionRegex(MINT_COMMAND), self.mint_caption))
+        add(CommandHandler("mint", self.mint_reply, filters=new))
+        add(CommandHandler("status", self.status, filters=new))
+        add(CommandHandler("mynfts", self.mynfts, filters=new))
+
+    def register_last(self, new: filters.BaseFilter) -> None:
+        """Edits and stray private messages: after every command, which come first."""
+        add = self.bot.app.add_handler
+        add(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.edited))
+        add(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.COMMAND, self.hint))
+
+    async def mint_caption(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None
+        await self._mint(update, context, message, message.caption or "")
+
+    async def mint_reply(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None
+        target = message.reply_to_message
+        if target is None or media_of(target) is None:  # `/mint` alone, or to a text message
+            await reply(message, USAGE)
+            return
+        await self._mint(update, context, target, message.text or "")
+
+    async def _mint(
+        self, update: Update, context: Context, image_message: Message, text: str
+    ) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        name, description = parse_mint(text)
+        media = media_of(image_message)
+        author = image_message.from_user
+        if not name:
+            await reply(message, USAGE)
+            return
+        if media is None or author is None or author.is_bot:
+            await reply(message, NOT_A_MEMBERS_FILE)
+            return
+        key = ("telegram", str(chat.id), str(image_message.message_id))
+        # The same update delivered twice at once: the first copy answers, so the second
+        # stays silent. Only that: which request for an image wins, the database decides.
+        this = (key, message.message_id)
+        if this in self._in_hand:
+            return
+        self._in_hand.add(this)
+        try:
+            await self._mint_image(update, context, key, image_message, media, name, description)
+        finally:
+            self._in_hand.discard(this)
+
+    async def _mint_image(
+        self,
+        update: Update,
+        context: Context,
+        key: tuple[str, str, str],
+        image_message: Message,
+        media: Media,
+        name: str,
+        description: str,
+    ) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        author = image_message.from_user
+        assert message is not None and chat is not None and user is not None and author
+        try:  # the size Telegram reports, if it does; the download is capped whatever it says
+            self.service.check_size(media.file_size or 0)
+        except RequestRejected as err:
+            await reply(message, esc(str(err)))
+            return
+        # Answer first, at once even under a burst; the checks that touch the database, the
+        # download and the rest follow, and edit this reply.
+        async with self.replies.acknowledging():
+            placeholder = await self.bot.acknowledge(message, lambda: reply(message, MINTING))
+        await self.replies.settled()
+        try:
+            asker = await self.bot.asker(update, context)
+            fresh = await self.service.admit(key, str(chat.id), asker, author_id=str(author.id))
+        except RequestRejected as err:
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
+        if not fresh:  # a re-delivered update, or another ask for an image already in hand
+            await self._already(message, key, placeholder)
+            return
+        try:
+            data = await download(self.bot, media)
+        except RequestRejected as err:
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
+        except TelegramError as err:
+            log.info("telegram: could not download %s: %s", key, err)
+            await placeholder.edit_text(NO_DOWNLOAD)
+            return
+        submission = MintSubmission(
+            platform="telegram",
+            chat_id=str(chat.id),
+            message_id=str(image_message.message_id),
+            requester_id=str(author.id),
+            requester_name=author.full_name,
+            image=data,
+            name=name,
+            description=description,
+            community_id=str(chat.id),
+            reply_to={
+                "chat_id": chat.id,
+                "message_id": placeholder.message_id,
+                "asked_by": str(user.id),
+                "request_message_id": message.message_id,
+            },
+        )
+        try:
+            handle = await self.service.submit(submission)
+            won = not handle.duplicate
+        except RequestConflict:
+            won = False
+        except RequestRejected as err:  # a rate limit, decided as the request was recorded
+            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            return
+        if not won:  # another request for this image was recorded first; its reply answers
+            await self._already(message, key, placeholder)
+
+    async def _already(
+        self, message: Message, key: tuple[str, str, str], placeholder: Message
+    ) -> None:
+        """Tell a second asker the image is taken care of; for a re-delivered update (its own
+        request is the one recorded, and its answer is on its way) remove the extra reply."""
+        recorded = await self.service.find(*key)
+        reply_to = (recorded.reply_to or {}) if recorded else {}
+        if reply_to.get("message_id") == placeholder.message_id:
+            return  # handled again after a restart: this reply is the request's own
+        if reply_to.get("request_message_id") == message.message_id:
+            await placeholder.delete()
+        else:
+            await placeholder.edit_text(ALREADY)
+
+    async def edited(self, update: Update, context: Context) -> None:
+        """Edits never mint: a hint if someone edits /mint into (or within) a message."""
+        message = update.edited_message
+        if message is None or not MINT_COMMAND.match(message.caption or message.text or ""):
+            return
+        await reply(
+            message, "Edits don't mint. To mint, send <code>/mint Name</code> as a new message."
+        )
+
+    async def hint(self, update: Update, context: Context) -> None:
+        """Stickers, voice notes, plain text in a private chat: say what works. (A photo or
+        file without /mint may be one of an album: no tip for each. In groups, other messages
+        are none of the bot's business.)"""
+        message = update.effective_message
+        if message is not None and not (message.photo or message.document):
+            await reply(
+                message,
+                "I mint images: send one with the caption <code>/mint Name</code>, or reply "
+                "<code>/mint Name</code> to it. /help",
+            )
+
+    # ----- what was asked --------------------------------------------------------------------
+
+    async def status(self, update: Update, context: Context) -> None:
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        results, _ = await self.service.requests_of(
+            "telegram", str(user.id), minted_only=False, limit=5
+        )
+        text = "\n".join(map(status_line, results)) or "You have no mint requests yet. /help"
+        await reply(message, text)
+
+    async def mynfts(self, update: Update, context: Context) -> None:
+        """/mynfts [page]: ten at a time, newest first."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        asked = context.args[0] if context.args else ""
+        # isdecimal, not isdigit: int() refuses digits such as "²"; the cap keeps the offset
+        # within every database's integers.
+        page = min(max(1, int(asked)), MAX_PAGE) if asked.isdecimal() and len(asked) < 10 else 1
+        results, total = await self.service.requests_of(
+            "telegram", str(user.id), minted_only=True, offset=(page - 1) * 10, limit=10
+        )
+        if total == 0:
+            await reply(message, "Nothing minted yet. /help")
+            return
+        lines = [f"Your NFTs ({total}), page {page} of {(total + 9) // 10}:"]
+        lines += [
+            " · ".join(
+                x
+                for x in (
+                    f"<b>{esc(r.name)}</b>",
+                    link("token", r.token_url),
+                    f"in custody: {custody_hint(r)}" if r.custodial else None,
+                )
+                if x
+            )
+            for r in results
+        ]
+        if page * 10 < total:
+            lines.append(f"More: <code>/mynfts {page + 1}</code>")
+        await reply(message, "\n".join(lines))
