@@ -20,13 +20,19 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import bot.registry  # noqa: F401  (fills PLATFORMS)
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.recipients import user_address
+from bot.ports import PLATFORMS
 from db.models import PlatformUser, WalletChallenge, aware_utc, storable, utcnow
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
-PLATFORM_NAMES = {"discord": "Discord", "telegram": "Telegram"}
+
+
+def platform_label(platform: str) -> str:
+    """What people call the platform ("Discord"), as its kind says; else its name."""
+    return PLATFORMS.get(platform).label if platform in PLATFORMS else platform
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,7 @@ class WalletLinks:
             domain=self.domain,
             address=checksummed,
             statement=(
-                f"Link this address to my {PLATFORM_NAMES.get(platform, platform)} account "
-                "for mintbot NFTs."
+                f"Link this address to my {platform_label(platform)} account for mintbot NFTs."
             ),
             uri=self.uri,
             chain_id=self.chain_id,

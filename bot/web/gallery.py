@@ -10,12 +10,19 @@ import math
 
 from aiohttp import web
 
+import bot.registry  # noqa: F401  (fills PLATFORMS)
 from bot.chain.explorer import Explorer
 from bot.engagement import GALLERY_PAGE_SIZE, Engagement, GalleryItem, community_path, token_path
 from bot.owners import TokenOwners
+from bot.ports import PLATFORMS
 from bot.web.pages import page, page_links, page_number, short
 
-COMMUNITY_KINDS = {"discord": "Discord server", "telegram": "Telegram group"}
+
+def community_label(platform: str) -> str:
+    """What a community of `platform` is called ("Discord server"), as its kind says."""
+    if platform in PLATFORMS:
+        return PLATFORMS.get(platform).community_label
+    return f"{platform} community"
 
 
 class GalleryPages:
@@ -52,7 +59,7 @@ class GalleryPages:
         owners = await self.owners.last_known(
             {item.token_id: item.owner for item in gallery.items if item.owner}
         )
-        kind = COMMUNITY_KINDS.get(platform, f"{platform} community")
+        kind = community_label(platform)
         where = f"{kind} {community}"
         if member is not None:
             creator = gallery.items[0].creator_name if gallery.items else member
