@@ -23,7 +23,6 @@ from bot.errors import ConfigError, MintbotError
 from bot.logs import configure_logging
 
 if TYPE_CHECKING:
-    from bot.drops import DropInfo
     from bot.minting.types import MintResult
 
 log = logging.getLogger("bot")
@@ -488,6 +487,8 @@ def drop_create(
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
     from bot.app import local_node, open_runtime
+    from bot.drops import gates_for, listing_line
+    from db.models import utcnow
 
     settings = _settings()
     try:
@@ -508,11 +509,9 @@ def drop_create(
                 per_user_limit=per_user,
                 starts_at=starts.replace(tzinfo=UTC) if starts else None,
                 ends_at=ends.replace(tzinfo=UTC) if ends else None,
-                gate_roles=roles,
-                gate_chat_member=members_only,
-                require_linked_address=require_wallet,
+                gates=gates_for(roles, chat_member=members_only, linked_wallet=require_wallet),
             )
-        click.echo(f"created drop #{created.id}: {_drop_line(created)}")
+        click.echo(f"created drop {listing_line(created, utcnow())}")
 
     with local_node(settings):
         _run(go)
@@ -524,14 +523,17 @@ def drop_create(
 def drop_list(platform: str, community: str) -> None:
     """List a community's drops, newest first."""
     from bot.app import local_node, open_runtime
+    from bot.drops import listing_line
+    from db.models import utcnow
 
     settings = _settings()
 
     async def go() -> None:
         async with open_runtime(settings, start=False) as runtime:
             drops = await runtime.drops.list_drops(platform, community)
+        now = utcnow()
         for info in drops:
-            click.echo(f"#{info.id} {_drop_line(info)}")
+            click.echo(listing_line(info, now))
         click.echo(f"{len(drops)} drop(s)", err=True)
 
     with local_node(settings):
@@ -543,13 +545,15 @@ def drop_list(platform: str, community: str) -> None:
 def drop_close(drop_id: int) -> None:
     """Close drop DROP_ID early: editions claimed so far are minted, no more are given."""
     from bot.app import local_node, open_runtime
+    from bot.drops import listing_line
+    from db.models import utcnow
 
     settings = _settings()
 
     async def go() -> None:
         async with open_runtime(settings, start=False) as runtime:
             info = await runtime.drops.close(drop_id)
-        click.echo(f"#{info.id} {_drop_line(info)}")
+        click.echo(listing_line(info, utcnow()))
 
     with local_node(settings):
         _run(go)
@@ -569,13 +573,6 @@ def drop_export(drop_id: int) -> None:
 
     with local_node(settings):
         click.echo(_run(go), nl=False)
-
-
-def _drop_line(info: DropInfo) -> str:
-    from db.models import utcnow
-
-    supply = "open edition" if info.supply is None else f"of {info.supply}"
-    return f"{info.name}: {info.claimed} claimed {supply}, {info.status(utcnow())}"
 
 
 def _result_json(result: MintResult) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
+from bot.ports import RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -222,6 +223,7 @@ class Runtime:
     engagement: Engagement
     drops: Drops
     inbox: DurableInbox
+    platforms: RunningPlatforms
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -294,10 +296,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
+            platforms = RunningPlatforms()
             drops = Drops(
                 sessions=sessions,
                 content=content,
                 service=service,
+                platforms=platforms,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
@@ -321,6 +325,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 engagement,
                 drops,
                 inbox,
+                platforms,
             )
             background: list[asyncio.Future[None]] = []
             if start:
