@@ -385,7 +385,7 @@ class Drop(Base):
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Who may claim: a list of {"kind": ..., "params": {...}}, each kind a registered gate
     # (bot.drops.gates); a claimant must pass them all. Empty: anyone.
-    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -55,9 +55,13 @@ def columns_of(drop_id: int, gates: Any) -> dict[str, Any]:
     }
 
 
+# Columns are added and dropped in place (SQLite 3.35+ drops a column natively): copying the
+# table, as a batch operation would on SQLite, means dropping it, which the foreign keys of
+# the claims and announcements that refer to it refuse.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.add_column(sa.Column("gates", sa.JSON(), nullable=True))
+    op.add_column("nft_drop", sa.Column("gates", sa.JSON(), nullable=False, server_default="[]"))
     bind = op.get_bind()
     drops = sa.table("nft_drop", sa.column("id", sa.Integer()), sa.column("gates", sa.JSON()))
     rows = bind.execute(
@@ -73,20 +77,21 @@ def upgrade() -> None:
                 for row in rows
             ],
         )
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.alter_column("gates", existing_type=sa.JSON(), nullable=False)
-        for column in _OLD:
-            batch.drop_column(column)
+    for column in _OLD:
+        op.drop_column("nft_drop", column)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, gates FROM nft_drop")).all()
     values = [columns_of(row[0], row[1]) for row in rows]  # before anything changes
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.add_column(sa.Column("gate_roles", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("gate_chat_member", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("require_linked_address", sa.Boolean(), nullable=True))
+    op.add_column(
+        "nft_drop", sa.Column("gate_roles", sa.Text(), nullable=False, server_default="[]")
+    )
+    for column in _OLD[1:]:
+        op.add_column(
+            "nft_drop", sa.Column(column, sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     if values:
         bind.execute(
             sa.text(
@@ -95,8 +100,4 @@ def downgrade() -> None:
             ),
             values,
         )
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.alter_column("gate_roles", existing_type=sa.Text(), nullable=False)
-        batch.alter_column("gate_chat_member", existing_type=sa.Boolean(), nullable=False)
-        batch.alter_column("require_linked_address", existing_type=sa.Boolean(), nullable=False)
-        batch.drop_column("gates")
+    op.drop_column("nft_drop", "gates")
