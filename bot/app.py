@@ -19,6 +19,7 @@ from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 
+import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
@@ -35,6 +36,7 @@ from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
+from bot.ports import PLATFORMS, PlatformKind
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -378,10 +380,11 @@ async def serve(settings: Settings, console: bool) -> None:
             )
             chats = [asyncio.ensure_future(client) for client in clients.values()]
             others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
-            if not chats and console:  # no chat platform: the terminal is the chat
-                from bot.console import Console
-
-                others.append(asyncio.ensure_future(Console(runtime.service).run()))
+            if not chats and console:  # no chat platform: the fallback ones (the terminal)
+                others += [
+                    asyncio.ensure_future(kind.build(runtime, web.app).run())
+                    for kind in _fallback_kinds()
+                ]
             try:
                 await _until_stopped(stop, chats)
             finally:
@@ -402,6 +405,19 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
     )
     process.app.router.add_get("/health", health(runtime).handle)
     return process
+
+
+def _fallback_kinds() -> list[PlatformKind[Runtime]]:
+    """The registered platform kinds that run when no platform is configured."""
+    kinds = []
+    for name in PLATFORMS.names():
+        try:
+            kind = PLATFORMS.get(name)
+        except ModuleNotFoundError:  # a kind whose package is not on this branch yet
+            continue
+        if kind.fallback:
+            kinds.append(kind)
+    return kinds
 
 
 def _chat_clients(

@@ -1,134 +1,147 @@
-"""The local console: a chat on the terminal, for trying mintbot without any account.
+"""ConsoleChat: the local console as a chat platform. Each line typed is a message from the
+console's one member, the admin of its community; answers, claims' outcomes, announcements
+and alerts are printed like chat replies.
 
-    /mint PATH Name | optional description
-    /status [KEY]
-    /help
-
-Each line is a message; its key is ("console", "local", a fresh ID), so every /mint line is
-a new request. Results arrive like chat replies.
+Lines are read by a thread, so a test (or a pipe) can be the terminal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shlex
+import logging
 import sys
 import threading
-import time
-from pathlib import Path
+from typing import TextIO
 
+from bot.app import Runtime
+from bot.communities import Asker
+from bot.console.admin import AdminCommands
+from bot.console.drops import DropCommands
+from bot.console.local import ASKER, COMMUNITY, PLATFORM, USER_ID, Handler, Screen
+from bot.console.mint import MintCommands
+from bot.console.render import announcement_text, render_result
+from bot.console.showcase import ShowcaseCommands
+from bot.console.wallet import WalletCommands
 from bot.errors import RequestRejected
-from bot.minting.types import MintResult, MintSubmission
-from bot.minting.service import MintService
+from bot.minting.types import MintResult
+
+log = logging.getLogger(__name__)
 
 HELP = """commands:
-  /mint PATH Name | optional description   mint the image at PATH
-  /status [KEY]                            show a request (default: the last one)
+  /mint PATH Name | optional description   mint the image at PATH (add to:0x… to send it there)
+  /status [KEY]                            your latest requests, or the one with KEY
+  /mynfts [PAGE]                           the NFTs minted from your images
+  /wallet show|link|verify|set …           where your NFTs go (/wallet link 0x… proves it)
+  /withdraw [TOKEN|all]                    send the NFTs the bot holds for you to your wallet
+  /drop create PATH Name | supply | text   a drop members claim as numbered editions
+  /drop list | info ID | claim ID | close ID | export ID
+  /leaderboard                             top creators and collectors here
+  /gallery                                 this community's NFTs and its web page
+  /admin pause|resume|balance|stats|config you administer this console's community
   /help                                    this text"""
 
 
-def render_result(result: MintResult) -> str:
-    """A result as the console (and the CLI) print it."""
-    if result.minted:
-        lines = [f"✓ minted {result.name!r} (token {result.token_id})"]
-        for label, url in (
-            ("transaction", result.tx_url),
-            ("token", result.token_url),
-            ("marketplace", result.marketplace_url),
-        ):
-            if url:
-                lines.append(f"  {label}: {url}")
-        if result.image_cid:
-            lines.append(f"  image: ipfs://{result.image_cid}")
-        owner = "held in custody by the bot" if result.custodial else result.recipient
-        lines.append(f"  owner: {owner}")
-        return "\n".join(lines)
-    if result.failure_reason:
-        return f"✗ {result.key}: {result.status_text}: {result.failure_reason}"
-    waiting = f" ({result.waiting_reason})" if result.waiting_reason else ""
-    return f"… {result.key}: {result.status_text}{waiting}"
-
-
-def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed on stdin, read by a daemon thread: a blocking read in the default executor
-    would keep the process from exiting on Ctrl-C until the user pressed Enter."""
+def _lines(source: TextIO) -> asyncio.Queue[str | None]:
+    """Lines read from `source` by a daemon thread (None at its end): a blocking read in the
+    default executor would keep the process from exiting on Ctrl-C until Enter."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read() -> None:
-        for line in sys.stdin:
+        for line in source:
             loop.call_soon_threadsafe(queue.put_nowait, line)
         loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    threading.Thread(target=read, name="console-input", daemon=True).start()
     return queue
 
 
-class Console:
-    def __init__(self, service: MintService) -> None:
-        self.service = service
-        self.last_key: str | None = None
-        service.add_notifier("console", self._answer)
+class ConsoleChat:
+    """The console as the core sees a chat platform (`bot.ports.ChatPlatform`)."""
 
-    async def _answer(self, result: MintResult) -> None:
-        print(render_result(result), flush=True)
+    name = PLATFORM
+
+    def __init__(
+        self, runtime: Runtime, *, source: TextIO | None = None, output: TextIO | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.source = source if source is not None else sys.stdin
+        self.screen = Screen(output if output is not None else sys.stdout)
+        mint = MintCommands(runtime.service)
+        wallet = WalletCommands(runtime.wallets, runtime.withdrawals, self.screen)
+        showcase = ShowcaseCommands(runtime.engagement)
+        self.commands: dict[str, Handler] = {
+            "/help": self.help,
+            "/mint": mint.mint,
+            "/status": mint.status,
+            "/mynfts": mint.mynfts,
+            "/wallet": wallet.wallet,
+            "/withdraw": wallet.withdraw,
+            "/drop": DropCommands(runtime.drops, runtime.settings.public_base_url).drop,
+            "/leaderboard": showcase.leaderboard,
+            "/gallery": showcase.gallery,
+            "/admin": AdminCommands(runtime.service).admin,
+        }
+
+    # ----- the platform port -------------------------------------------------------------
+
+    async def deliver(self, result: MintResult) -> None:
+        self.screen.say(render_result(result))
+
+    async def announce(self, result: MintResult, channel_id: str) -> None:
+        self.screen.say(announcement_text(result))
+
+    async def tell_claimer(self, result: MintResult) -> None:
+        self.screen.say(f"🎁 your drop claim: {render_result(result)}")
+
+    async def tell_admins(self, text: str) -> None:
+        self.screen.say(text)
+
+    async def member(self, community_id: str, user_id: str) -> Asker | None:
+        return ASKER if (community_id, user_id) == (COMMUNITY, USER_ID) else None
 
     async def run(self) -> None:
-        print("local console ready; type /help", flush=True)
-        lines = _stdin_lines()
-        while True:
-            line = await lines.get()
-            if line is None:
-                return  # stdin closed: the bot keeps running without the console
-            try:
+        """Answer lines until cancelled. When the input ends (a closed stdin), the console
+        stops reading and still prints what it is told."""
+        self._connect()
+        self.screen.say("local console ready; type /help")
+        lines = _lines(self.source)
+        try:
+            while (line := await lines.get()) is not None:
                 reply = await self.handle(line.strip())
-            except RequestRejected as err:
-                reply = f"✗ {err}"
-            if reply:
-                print(reply, flush=True)
+                if reply:
+                    self.screen.say(reply)
+            await asyncio.Event().wait()
+        finally:
+            await self.screen.close()
+
+    def _connect(self) -> None:
+        """Be reachable by the core: answers to the console's requests and claims,
+        announcements in its community, alerts for its admin."""
+        runtime = self.runtime
+        runtime.service.add_notifier(PLATFORM, self.deliver)
+        runtime.service.add_announcer(PLATFORM, self.announce)
+        runtime.drops.add_notifier(PLATFORM, self.tell_claimer)
+        runtime.alerts.add(PLATFORM, self.tell_admins)
+
+    # ----- the commands ------------------------------------------------------------------
 
     async def handle(self, line: str) -> str | None:
+        """The answer to one line. A refusal is said in a line starting with ✗; whatever
+        fails, fails only this line."""
         if not line:
             return None
         command, _, rest = line.partition(" ")
-        if command == "/help":
-            return HELP
-        if command == "/status":
-            key = rest.strip() or self.last_key
-            if key is None:
-                return "nothing minted yet; try /mint PATH Name"
-            platform, _, chat_message = key.partition(":")
-            chat, _, message = chat_message.partition(":")
-            result = await self.service.find(platform, chat, message)
-            return render_result(result) if result else f"no request {key}"
-        if command == "/mint":
-            return await self._mint(rest)
-        return f"unknown command {command!r}; type /help"
+        handler = self.commands.get(command.lower())
+        if handler is None:
+            return f"✗ unknown command {command!r}; type /help"
+        try:
+            return await handler(rest)
+        except RequestRejected as err:
+            return f"✗ {err}"
+        except Exception:  # a fault of ours: logged, and the console goes on
+            log.exception("console: %s failed", command)
+            return f"✗ {command} failed on our side (the log says why); nothing else changed"
 
-    async def _mint(self, rest: str) -> str:
-        try:
-            words = shlex.split(rest.partition("|")[0])
-        except ValueError:
-            return "usage: /mint PATH Name | optional description"
-        if len(words) < 2:
-            return "usage: /mint PATH Name | optional description"
-        path, name = words[0], " ".join(words[1:])
-        description = rest.partition("|")[2].strip()
-        try:
-            image = await asyncio.to_thread(lambda: Path(path).expanduser().read_bytes())
-        except OSError as err:
-            return f"✗ cannot read {path}: {err.strerror}"
-        handle = await self.service.submit(
-            MintSubmission(
-                platform="console",
-                chat_id="local",
-                message_id=str(time.time_ns()),
-                requester_id="local",
-                requester_name="console",
-                image=image,
-                name=name,
-                description=description,
-            )
-        )
-        self.last_key = handle.key
-        return f"… {handle.key}: received; you will see the result here"
+    async def help(self, rest: str) -> str:
+        return HELP
