@@ -36,7 +36,7 @@ from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
-from bot.ports import PLATFORMS, PlatformKind
+from bot.ports import PLATFORMS
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -380,11 +380,12 @@ async def serve(settings: Settings, console: bool) -> None:
             )
             chats = [asyncio.ensure_future(client) for client in clients.values()]
             others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
-            if not chats and console:  # no chat platform: the fallback ones (the terminal)
-                others += [
-                    asyncio.ensure_future(kind.build(runtime, web.app).run())
-                    for kind in _fallback_kinds()
-                ]
+            if not chats and console:  # no platform configured: the fallback kinds run
+                for name in PLATFORMS.names():
+                    with contextlib.suppress(ModuleNotFoundError):  # not in this checkout
+                        kind = PLATFORMS.get(name)
+                        if kind.fallback:
+                            others.append(asyncio.ensure_future(kind.build(runtime, web.app).run()))
             try:
                 await _until_stopped(stop, chats)
             finally:
@@ -405,19 +406,6 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
     )
     process.app.router.add_get("/health", health(runtime).handle)
     return process
-
-
-def _fallback_kinds() -> list[PlatformKind[Runtime]]:
-    """The registered platform kinds that run when no platform is configured."""
-    kinds = []
-    for name in PLATFORMS.names():
-        try:
-            kind = PLATFORMS.get(name)
-        except ModuleNotFoundError:  # a kind whose package is not on this branch yet
-            continue
-        if kind.fallback:
-            kinds.append(kind)
-    return kinds
 
 
 def _chat_clients(

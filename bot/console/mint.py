@@ -57,6 +57,7 @@ class MintCommands:
         if parsed is None:
             return MINT_USAGE
         path, name, description, recipient = parsed
+        self.service.check_text(name, description, recipient)
         try:
             image = await asyncio.to_thread(read_file, path)
         except OSError as err:
