@@ -10,9 +10,9 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from aiohttp.web import Application
 from eth_account import Account
@@ -224,8 +224,7 @@ class Runtime:
     engagement: Engagement
     drops: Drops
     inbox: DurableInbox
-    # The chat platforms running, each added once it can answer.
-    platforms: RunningPlatforms = field(default_factory=RunningPlatforms)
+    platforms: RunningPlatforms
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -298,10 +297,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
+            platforms = RunningPlatforms()
             drops = Drops(
                 sessions=sessions,
                 content=content,
                 service=service,
+                platforms=platforms,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
@@ -325,6 +326,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 engagement,
                 drops,
                 inbox,
+                platforms,
             )
             background: list[asyncio.Future[None]] = []
             if start:
@@ -370,7 +372,6 @@ async def serve(settings: Settings, console: bool) -> None:
     (the local console on the terminal)."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings) as runtime:
-        runtime.platforms = _OldHooks(runtime)  # stand-in, see _OldHooks
         with stop_signals() as stop:
             web = _web(settings, runtime)
             platforms = _chat_platforms(settings, runtime, web.app, console=console)
@@ -443,40 +444,3 @@ async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future
 
 async def _wait(event: asyncio.Event) -> None:
     await event.wait()
-
-
-class _OldHooks(RunningPlatforms):
-    """Stand-in until the mint service, the balance alerts and drops reach the running
-    platforms themselves: a platform added here is also registered with their hooks."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__()
-        self.runtime = runtime
-
-    def add(self, platform: ChatPlatform) -> None:
-        super().add(platform)
-        self.runtime.service.add_notifier(platform.name, platform.deliver)
-        self.runtime.service.add_announcer(platform.name, platform.announce)
-        self.runtime.alerts.add(platform.name, platform.tell_admins)
-        self.runtime.drops.add_notifier(platform.name, platform.tell_claimer)
-
-
-def _old_console(runtime: Runtime, routes: Application) -> ChatPlatform:
-    """Stand-in until the console platform (bot/console/) is a kind of its own."""
-    from bot.console import Console
-
-    return cast(ChatPlatform, Console(runtime.service))
-
-
-PLATFORMS.unregister("console")
-PLATFORMS.register(
-    "console",
-    PlatformKind(
-        name="console",
-        label="Console",
-        community_label="console",
-        configured=lambda settings: False,
-        build=_old_console,
-        fallback=True,
-    ),
-)

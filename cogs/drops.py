@@ -1,6 +1,6 @@
 """/drop create|list|info|close|export, and the Claim button under a drop's announcement.
 
-Thin: the core (`bot/drops.py`) decides who may claim, supply, limits and windows; this cog
+Thin: the core (`bot/drops/`) decides who may claim, supply, limits and windows; this cog
 collects what Discord knows (the claimer's roles), renders, and keeps the announcement's
 counter current. The Claim button is a dynamic item keyed by the drop's ID, so buttons posted
 before a restart keep working.
@@ -21,9 +21,10 @@ from bot.discord.answers import tell_privately
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
-from bot.drops import DropInfo
+from bot.drops import DropInfo, gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
+from bot.ports import Claimant
 from db.models import utcnow
 
 PLATFORM = "discord"
@@ -61,13 +62,16 @@ class ClaimButton(
             deferral = await bot.inbox.defer(interaction, ephemeral=True)
             try:
                 drop = await drops.info(self.drop_id)
-                claim = await drops.claim(
-                    self.drop_id,
+                claimant = Claimant(
                     PLATFORM,
                     str(user.id),
-                    user.display_name,
-                    roles=asker.role_ids,
+                    asker.role_ids,
                     is_member=asker.is_member(drop.community_id),
+                )
+                claim = await drops.claim(
+                    self.drop_id,
+                    claimant,
+                    user.display_name,
                     reply_to={
                         "application_id": str(interaction.application_id),
                         "token": interaction.token if deferral.answerable else None,
@@ -205,9 +209,11 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                 per_user_limit=options["per_member"],
                 starts_at=starts,
                 ends_at=ends,
-                gate_roles=[options["role"]] if options["role"] else [],
-                gate_chat_member=options["members_only"],
-                require_linked_address=options["wallet_required"],
+                gates=gates_for(
+                    [options["role"]] if options["role"] else [],
+                    chat_member=options["members_only"],
+                    linked_wallet=options["wallet_required"],
+                ),
             )
         except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
             text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD
@@ -244,11 +250,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
     async def list_command(self, interaction: discord.Interaction[DiscordBot]) -> None:
         drops = await self.drops.list_drops(PLATFORM, str(interaction.guild_id))
         now = utcnow()
-        lines = [
-            f"#{d.id} **{discord.utils.escape_markdown(d.name)}**: {d.claimed}"
-            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
-            for d in drops[:20]
-        ]
+        lines = [listing_line(d, now, name=_bold) for d in drops[:20]]
         await interaction.response.send_message(
             "\n".join(lines) or "No drops yet.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -294,6 +296,10 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             file=discord.File(io.BytesIO(table.encode()), filename=f"drop-{drop}-claims.csv"),
             ephemeral=True,
         )
+
+
+def _bold(name: str) -> str:
+    return f"**{discord.utils.escape_markdown(name)}**"
 
 
 async def setup(bot: DiscordBot) -> None:

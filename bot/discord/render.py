@@ -103,7 +103,8 @@ def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
     elif status == "not open yet":
         status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
     embed.add_field(name="Status", value=status)
-    if drop.gate_roles:
-        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in drop.gate_roles))
+    roles = [r for gate in drop.gates if gate.kind == "role" for r in gate.params()["role_ids"]]
+    if roles:
+        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in roles))
     embed.set_footer(text=f"Drop #{drop.id}")
     return embed

@@ -162,6 +162,10 @@ class TelegramBot:
                 allowed_updates=Update.ALL_TYPES,
             )
         self.runtime.platforms.add(self)  # it can answer from now on
+        # Stand-in until the mint service and the alerts reach running platforms themselves.
+        self.service.add_notifier(self.name, self.deliver)
+        self.service.add_announcer(self.name, self.announce)
+        self.runtime.alerts.add(self.name, self.tell_admins)
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property

@@ -1,7 +1,7 @@
 """Telegram drops: /drop_create (chat administrators), the announcement with its inline Claim
 button and live counter, /drops and /drop_close.
 
-Thin, like the rest of `bot/telegram/handlers/`: the core (`bot/drops.py`) decides every
+Thin, like the rest of `bot/telegram/handlers/`: the core (`bot/drops/`) decides every
 claim; this module reads what Telegram knows (is the claimer a member of the chat) and
 renders. The outcome of a claim reaches the claimer through `TelegramBot.tell_claimer`.
 """
@@ -17,8 +17,10 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.drops import gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
+from bot.ports import Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
 from bot.telegram.render import claim_keyboard, drop_announcement_html, esc, reply
@@ -95,7 +97,7 @@ class DropHandlers:
                 description=description,
                 image=data,
                 supply=supply,
-                gate_chat_member=True,
+                gates=gates_for(chat_member=True),
             )
         except RequestRejected as err:
             await reply(message, esc(str(err)))
@@ -130,10 +132,8 @@ class DropHandlers:
             member = await self.bot.app.bot.get_chat_member(int(drop.community_id), user.id)
             claim = await self.drops.claim(
                 drop_id,
-                PLATFORM,
-                str(user.id),
+                Claimant(PLATFORM, str(user.id), is_member=is_member(member)),
                 user.full_name,
-                is_member=is_member(member),
                 reply_to={"chat_id": chat_id or int(drop.community_id)},
                 source=query.id,
             )
@@ -148,11 +148,7 @@ class DropHandlers:
         assert message is not None and chat is not None
         drops = await self.drops.list_drops(PLATFORM, str(chat.id))
         now = utcnow()
-        lines = [
-            f"#{d.id} <b>{esc(d.name)}</b>: {d.claimed}"
-            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
-            for d in drops[:20]
-        ]
+        lines = [listing_line(d, now, name=lambda n: f"<b>{esc(n)}</b>") for d in drops[:20]]
         await reply(message, "\n".join(lines) or "No drops here yet.")
 
     async def close(self, update: Update, context: Context) -> None:
