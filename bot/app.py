@@ -19,6 +19,7 @@ from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 
+import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
@@ -35,6 +36,7 @@ from bot.engagement import Engagement
 from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
 from bot.minting.service import ChainContext, MintService
+from bot.ports import PLATFORMS, RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -222,6 +224,7 @@ class Runtime:
     engagement: Engagement
     drops: Drops
     inbox: DurableInbox
+    platforms: RunningPlatforms
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -294,10 +297,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
+            platforms = RunningPlatforms()
             drops = Drops(
                 sessions=sessions,
                 content=content,
                 service=service,
+                platforms=platforms,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
@@ -321,6 +326,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 engagement,
                 drops,
                 inbox,
+                platforms,
             )
             background: list[asyncio.Future[None]] = []
             if start:
@@ -378,10 +384,12 @@ async def serve(settings: Settings, console: bool) -> None:
             )
             chats = [asyncio.ensure_future(client) for client in clients.values()]
             others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
-            if not chats and console:  # no chat platform: the terminal is the chat
-                from bot.console import Console
-
-                others.append(asyncio.ensure_future(Console(runtime.service).run()))
+            if not chats and console:  # no platform configured: the fallback kinds run
+                for name in PLATFORMS.names():
+                    with contextlib.suppress(ModuleNotFoundError):  # not in this checkout
+                        kind = PLATFORMS.get(name)
+                        if kind.fallback:
+                            others.append(asyncio.ensure_future(kind.build(runtime, web.app).run()))
             try:
                 await _until_stopped(stop, chats)
             finally:

@@ -29,8 +29,8 @@ from bot.chain.engine import (
 )
 from bot.chain.fees import Fees, current_fees
 from bot.errors import FeeCapExceeded, NotAllowed, RequestRejected
-from bot.minting.types import short_token_id
 from bot.minting.service import ChainContext, requested_by
+from bot.minting.types import short_token_id
 from bot.wallets import WalletLinks
 from db.models import (
     ChainTx,

@@ -50,6 +50,7 @@ from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import user_address
 from bot.minting.types import PHASE_TEXT, MintHandle, MintResult, MintSubmission, Upload
 from bot.minting.uploads import PREPARING, UploadVault
+from bot.ports import Answerer
 from db.models import (
     ChainTx,
     DropClaim,
@@ -234,6 +235,10 @@ class MintService:
         marked answered once it returns; if it raises, delivery is retried."""
         self._notifiers[platform] = notifier
         self._finalised.set()
+
+    def answer_through(self, origin: str, answerer: Answerer) -> None:
+        """Deliver final results of `origin`'s requests through `answerer`."""
+        self.add_notifier(origin, answerer.deliver)
 
     def add_announcer(self, platform: str, announcer: Announcer) -> None:
         """Announce `platform`'s confirmed mints through `announcer` in communities that set an
