@@ -26,7 +26,7 @@ from bot.minting.types import MintResult, Upload
 
 if TYPE_CHECKING:
     from bot.app import Runtime
-    from bot.config import Secret
+    from bot.env_values import Secret
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.env_values import Secret
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.rpc_proxy import RpcProxy
