@@ -24,10 +24,10 @@ from bot.drops.gates import LinkWallet, load_gates, store_gates
 from bot.errors import NotAllowed
 from bot.ports import GATES, Claimant, DropGate, GatedDrop, Refusal
 from db.engine import MIGRATIONS_DIR, create_engine, upgrade
-from tests.discord_server import DiscordServer
+from tests.emulators.discord import DiscordServer
+from tests.emulators.telegram import TelegramServer
 from tests.platform_stub import RecordingPlatform
 from tests.support import Inbox, answered, png
-from tests.telegram_server import TelegramServer
 
 DROP = GatedDrop(id=7, name="Harbour", platform="discord", community_id="g1")
 

@@ -9,9 +9,9 @@ import click
 
 from bot.app import open_chain
 from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
-from bot.config import parse_address
 from bot.contracts.build import write_artifact
 from bot.doctor import Check, run_checks
+from bot.env_values import parse_address
 from bot.errors import ConfigError
 
 

@@ -10,7 +10,8 @@ import click
 from bot.app import Runtime
 from bot.chain.wallet import HotWallet
 from bot.cli.runtime import in_runtime, settings
-from bot.config import ANVIL_DEV_KEYS, Secret, parse_address, validate_private_key
+from bot.config import ANVIL_DEV_KEYS
+from bot.env_values import Secret, parse_address, validate_private_key
 from bot.rotation import KeyRotation
 
 
