@@ -52,7 +52,8 @@ def cli() -> None:
 @cli.command()
 def run() -> None:
     """Run the bot. Without RPC_URL it runs on a local anvil chain, deploying on first start."""
-    from bot.app import local_node, serve
+    from bot.app import serve
+    from bot.chain.setup import local_node
 
     settings = _settings()
     with local_node(settings):
@@ -84,7 +85,7 @@ def web(
 @click.option("--admin", help="Contract admin address (default: ADMIN_ADDRESS).")
 def deploy(admin: str | None) -> None:
     """Deploy a new collection contract and record its address under DATA_DIR."""
-    from bot.app import local_node, open_chain
+    from bot.chain.setup import local_node, open_chain
 
     settings = _settings()
 
@@ -103,7 +104,8 @@ def deploy(admin: str | None) -> None:
 @cli.command()
 def devchain() -> None:
     """Run the local chain (anvil on 127.0.0.1:ANVIL_PORT) in the foreground."""
-    from bot.app import local_node, wait_for_stop_signal
+    from bot.app import wait_for_stop_signal
+    from bot.chain.setup import local_node
 
     settings = _settings()
     if not settings.local_mode:
@@ -116,7 +118,7 @@ def devchain() -> None:
 @cli.command()
 def doctor() -> None:
     """Check settings, RPC, chain ID, balance, contract and roles. Exit 1 if any check fails."""
-    from bot.app import local_node
+    from bot.chain.setup import local_node
     from bot.doctor import Check, run_checks
 
     try:
@@ -183,7 +185,8 @@ def mint(
     as_json: bool,
 ) -> None:
     """Mint IMAGE through the same pipeline as the chat platforms, wait, and print the links."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
     from bot.console import render_result
     from bot.minting.types import MintSubmission
 
@@ -197,9 +200,10 @@ def mint(
         async with open_runtime(settings) as runtime:
             answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-            async def printed(result: MintResult) -> None:
-                if result.key == submission.key and not answered.done():
-                    answered.set_result(None)
+            class Printed:
+                async def deliver(self, result: MintResult) -> None:
+                    if result.key == submission.key and not answered.done():
+                        answered.set_result(None)
 
             submission = MintSubmission(
                 platform="cli",
@@ -212,7 +216,7 @@ def mint(
                 description=description,
                 recipient=recipient,
             )
-            runtime.service.add_notifier("cli", printed)
+            runtime.service.answer_through("cli", Printed())
             handle = await runtime.service.submit(submission)
             result = await runtime.service.wait_final(handle.request_id)
             if not result.answered:  # let this run's answer be recorded before we stop
@@ -233,7 +237,8 @@ def status(key: str | None, as_json: bool) -> None:
     """Show the request with KEY (platform:chat:message, or a `mint --key` value); without
     KEY, what needs an admin's eye: answers that could not be delivered, and chat updates
     waiting to be handled or given up (with their last error)."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
     from bot.console import render_result
 
     settings = _settings()
@@ -323,8 +328,9 @@ def invite() -> None:
 def audit(since: datetime | None) -> None:
     """Print every transaction the hot wallet signed as CSV: who asked (platform and user), why
     (the request keys), the fee cap and the fee paid, and the outcome."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
     from bot.audit import audit_rows, write_csv
+    from bot.chain.setup import local_node
 
     settings = _settings()
     moment = since.replace(tzinfo=UTC) if since is not None else None
@@ -357,7 +363,8 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
     transactions, let it move the old custody's tokens, revoke the old key. Run it with the
     bot stopped and the settings still holding the old key; then switch the settings to the
     new key. Each step is recorded, and a re-run finishes an interrupted rotation."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
     from bot.chain.wallet import HotWallet
     from bot.config import ANVIL_DEV_KEYS, Secret, validate_private_key
     from bot.rotation import KeyRotation
@@ -396,7 +403,8 @@ def airdrop(file: Path, drop_id: int) -> None:
     from rich.table import Table
 
     from bot.airdrop import read_rows, run_airdrop
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
 
     settings = _settings()
     text = file.read_text(encoding="utf-8-sig")
@@ -487,7 +495,8 @@ def drop_create(
     require_wallet: bool,
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
 
     settings = _settings()
     try:
@@ -523,7 +532,8 @@ def drop_create(
 @click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
 def drop_list(platform: str, community: str) -> None:
     """List a community's drops, newest first."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
 
     settings = _settings()
 
@@ -542,7 +552,8 @@ def drop_list(platform: str, community: str) -> None:
 @click.argument("drop_id", type=int)
 def drop_close(drop_id: int) -> None:
     """Close drop DROP_ID early: editions claimed so far are minted, no more are given."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
 
     settings = _settings()
 
@@ -559,7 +570,8 @@ def drop_close(drop_id: int) -> None:
 @click.argument("drop_id", type=int)
 def drop_export(drop_id: int) -> None:
     """Print the claims of drop DROP_ID as CSV."""
-    from bot.app import local_node, open_runtime
+    from bot.app import open_runtime
+    from bot.chain.setup import local_node
 
     settings = _settings()
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bot.errors import RequestRejected
-from bot.minting.types import MintResult, MintSubmission
 from bot.minting.service import MintService
+from bot.minting.types import MintResult, MintSubmission
 
 HELP = """commands:
   /mint PATH Name | optional description   mint the image at PATH
@@ -68,9 +68,9 @@ class Console:
     def __init__(self, service: MintService) -> None:
         self.service = service
         self.last_key: str | None = None
-        service.add_notifier("console", self._answer)
+        service.answer_through("console", self)
 
-    async def _answer(self, result: MintResult) -> None:
+    async def deliver(self, result: MintResult) -> None:
         print(render_result(result), flush=True)
 
     async def run(self) -> None:

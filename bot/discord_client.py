@@ -244,14 +244,7 @@ class MintBot(commands.Bot):
             await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
-        self.runtime.service.add_notifier("discord", self.deliver)
-        self.runtime.service.add_announcer("discord", self.announce)
-        channel_id = self.runtime.settings.alert_discord_channel_id
-        if channel_id is not None:
-            channel = self.get_partial_messageable(channel_id)
-            self.runtime.alerts.add(
-                "discord", lambda text: channel.send(text, allowed_mentions=NO_MENTIONS)
-            )
+        self.runtime.platforms.add(_RunningDiscord(self))
 
     async def deliver(self, result: MintResult) -> None:
         """Give a request its final answer. Raises if Discord could not be reached, so the
@@ -338,3 +331,34 @@ class MintBot(commands.Bot):
                 everyone=False, roles=False, users=[discord.Object(int(result.requester_id))]
             )
         return NO_MENTIONS
+
+
+class _RunningDiscord:
+    """The client as the core reaches it among the running platforms (answers, announcements,
+    admin alerts). Drop claims are still told through `Drops.add_notifier` by the drops cog."""
+
+    name = "discord"
+
+    def __init__(self, client: MintBot) -> None:
+        self.client = client
+
+    async def deliver(self, result: MintResult) -> None:
+        await self.client.deliver(result)
+
+    async def announce(self, result: MintResult, channel_id: str) -> None:
+        await self.client.announce(result, channel_id)
+
+    async def tell_claimer(self, result: MintResult) -> None:
+        raise NotImplementedError("drop claims are told through Drops.add_notifier")
+
+    async def tell_admins(self, text: str) -> None:
+        channel_id = self.client.runtime.settings.alert_discord_channel_id
+        if channel_id is not None:
+            channel = self.client.get_partial_messageable(channel_id)
+            await channel.send(text, allowed_mentions=NO_MENTIONS)
+
+    async def member(self, community_id: str, user_id: str) -> Asker | None:
+        return None
+
+    async def run(self) -> None:
+        raise NotImplementedError("the Discord client runs through bot.app.serve")

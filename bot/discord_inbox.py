@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 import orjson
 
-from bot.chain.engine import crash_point
+from bot.chain.faults import crash_point
 from bot.inbox import DurableInbox, InboxEntry
 
 if TYPE_CHECKING:

@@ -44,10 +44,11 @@ from bot.errors import (
     NotAllowed,
     RequestRejected,
 )
-from bot.minting.types import MintResult
 from bot.minting.service import MintService
+from bot.minting.types import MintResult
 from db.group_commit import GroupCommit
 from db.models import (
+    MINTED,
     ChainTx,
     Drop,
     DropAnnouncement,
@@ -95,7 +96,6 @@ CSV_COLUMNS = (
     "tx_hash",
 )
 _DROPS: Table = Drop.__table__  # type: ignore[assignment]
-_MINTED = (Phase.CONFIRMED, Phase.REPLIED)
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
 _CLAIMS: Table = DropClaim.__table__  # type: ignore[assignment]
 # Claims decided and recorded per transaction; a larger burst takes several.
@@ -379,7 +379,7 @@ class Drops:
                     "claimer_name": _cell(claim.user_name),
                     "nth_claim": claim.n,
                     "claimed_at": aware_utc(claim.created_at).isoformat(),
-                    "status": "minted" if request.phase in _MINTED else request.phase,
+                    "status": "minted" if request.phase in MINTED else request.phase,
                     "recipient": request.recipient or "",
                     "custodial": "yes" if request.custodial else "no",
                     "token_id": request.token_id_int if request.token_id else "",
@@ -469,7 +469,7 @@ class Drops:
                 if attempt == CLAIM_ATTEMPTS:
                     outcomes = [RuntimeError(str(err))] * len(group)
         if any(isinstance(o, ClaimResult) for o in outcomes):
-            self.service.queued_elsewhere()
+            self.service.batch_queued_by_others()
         return outcomes
 
     async def _commit(self, group: list[_PendingClaim]) -> list[ClaimResult | Exception]:
@@ -703,9 +703,9 @@ class Drops:
         """Deliver the final results of claims made on `platform` through `notifier` (the mint
         service's contract: the claim counts as answered once it returns)."""
         self._notifiers[platform] = notifier
-        self.service.add_notifier(DROP_PLATFORM, self._notify)
+        self.service.answer_through(DROP_PLATFORM, self)
 
-    async def _notify(self, result: MintResult) -> None:
+    async def deliver(self, result: MintResult) -> None:
         if result.reply_to == NOBODY_TO_TELL:
             return  # an airdrop: nobody asked in a chat; the outcome is recorded, not told
         platform = result.message_id.split(":", 1)[0]

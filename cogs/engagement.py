@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_client import NO_MENTIONS, MintBot
-from bot.engagement import Leaderboard, Ranked
+from bot.leaderboard_gallery import Leaderboard, Ranked
 
 GALLERY_LINES = 10
 

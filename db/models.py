@@ -78,7 +78,20 @@ class Phase(enum.StrEnum):
     @property
     def is_final(self) -> bool:
         """The request's outcome is decided (its answer may still be unsent)."""
-        return self in (Phase.CONFIRMED, Phase.REPLIED, Phase.REJECTED, Phase.FAILED)
+        return self in FINAL
+
+
+# Named sets of phases, for queries and checks that ask "which requests are ...".
+# Minted: the token is on chain (its requester may not be answered yet).
+MINTED = frozenset({Phase.CONFIRMED, Phase.REPLIED})
+# Being prepared: the upload is not yet stored as content.
+PREPARING = frozenset({Phase.RECEIVED, Phase.STORED})
+# Still on their way to an outcome.
+IN_FLIGHT = frozenset({Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT})
+# Decided, with an answer that may still be owed to whoever asked.
+UNANSWERED = frozenset({Phase.CONFIRMED, Phase.REJECTED, Phase.FAILED})
+# Decided for good.
+FINAL = MINTED | {Phase.REJECTED, Phase.FAILED}
 
 
 class TxStatus(enum.StrEnum):

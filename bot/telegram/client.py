@@ -27,7 +27,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
-from bot.chain.engine import crash_point
+from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
@@ -151,11 +151,7 @@ class TelegramBot:
                 secret_token=self._webhook_secret.reveal(),
                 allowed_updates=Update.ALL_TYPES,
             )
-        self.service.add_notifier("telegram", self.deliver)
-        self.service.add_announcer("telegram", self.announce)
-        chat_id = self.runtime.settings.alert_telegram_chat_id
-        if chat_id is not None:
-            self.runtime.alerts.add("telegram", lambda text: app.bot.send_message(chat_id, text))
+        self.runtime.platforms.add(_RunningTelegram(self))
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property
@@ -363,3 +359,33 @@ class _Handling:
 _HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
     "telegram_handling", default=None
 )
+
+
+class _RunningTelegram:
+    """The bot as the core reaches it among the running platforms (answers, announcements,
+    admin alerts). Drop claims are still told through `Drops.add_notifier` by the handlers."""
+
+    name = "telegram"
+
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+
+    async def deliver(self, result: MintResult) -> None:
+        await self.bot.deliver(result)
+
+    async def announce(self, result: MintResult, channel_id: str) -> None:
+        await self.bot.announce(result, channel_id)
+
+    async def tell_claimer(self, result: MintResult) -> None:
+        raise NotImplementedError("drop claims are told through Drops.add_notifier")
+
+    async def tell_admins(self, text: str) -> None:
+        chat_id = self.bot.runtime.settings.alert_telegram_chat_id
+        if chat_id is not None:
+            await self.bot.app.bot.send_message(chat_id, text)
+
+    async def member(self, community_id: str, user_id: str) -> Asker | None:
+        return None
+
+    async def run(self) -> None:
+        raise NotImplementedError("the Telegram bot runs through bot.app.serve")

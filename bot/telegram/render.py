@@ -9,7 +9,7 @@ from html import escape
 from telegram import LinkPreviewOptions, Message, User
 from telegram.constants import ParseMode
 
-from bot.engagement import GalleryPage, Leaderboard, Ranked
+from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
 

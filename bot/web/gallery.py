@@ -11,7 +11,13 @@ import math
 from aiohttp import web
 
 from bot.chain.explorer import Explorer
-from bot.engagement import GALLERY_PAGE_SIZE, Engagement, GalleryItem, community_path, token_path
+from bot.leaderboard_gallery import (
+    GALLERY_PAGE_SIZE,
+    Engagement,
+    GalleryItem,
+    community_path,
+    token_path,
+)
 from bot.owners import TokenOwners
 from bot.web.pages import page, page_links, page_number, short
 
