@@ -178,7 +178,7 @@ class KeyRotation:
         log.info("key rotation %s -> %s: %s: %s", self.old, self.new, step, detail)
         self.say(f"{step}: {detail}" + (f" (tx {tx_hash})" if tx_hash else ""))
 
-    # The engine reports the approval's outcome inside its own database transaction.
+    # The transaction engine reports the approval's outcome inside its own database transaction.
     async def _confirmed(self, _session: AsyncSession, tx: ChainTx, _minted: set[int]) -> None:
         self._outcomes[tx.id] = True
 

@@ -311,7 +311,7 @@ class Withdrawals:
             )
             return tx.id
 
-    # ----- transaction events (inside the engine's database transaction) --------------------
+    # ----- transaction events (inside the TxEngine's database transaction) -----------------
 
     async def _of(self, session: AsyncSession, tx: ChainTx) -> tuple[Withdrawal, MintRequest]:
         withdrawal = await session.scalar(select(Withdrawal).where(Withdrawal.tx_id == tx.id))

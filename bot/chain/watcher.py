@@ -1,9 +1,10 @@
 """The transaction watcher: one loop per runtime that looks at every open transaction of the
 hot wallet now and then (mined? deep enough? reorged away? stalled?).
 
-The engine routes what a look decides (confirmed, dropped, reverted) by transaction kind to
-whoever owns the kind (`TxEngine.own`): mints, withdrawals, key rotations. Followers hear,
-after each look has committed, that it happened, and whether the wallet lacks gas money.
+The transaction engine routes what a look decides (confirmed, dropped, reverted) by the
+transaction's kind to whoever owns the kind (`TxEngine.own`): mints (and the drops that share
+their kind), withdrawals, key rotations. Followers hear, after each look has committed, that
+it happened, and whether the wallet lacks gas money.
 """
 
 from __future__ import annotations
