@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +88,23 @@ class Runtime:
     drops: Drops
     inbox: DurableInbox
     platforms: RunningPlatforms
+    _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
+
+    async def start(self) -> None:
+        """Resume unfinished work and run the background loops: the mint pipeline, the
+        transaction watcher, withdrawals and the inbox's tidying."""
+        await self.service.start()
+        for loop in (self.watcher.run(), self.withdrawals.run(), self.inbox.keep_tidy()):
+            self._background.append(asyncio.ensure_future(loop))
+
+    async def close(self) -> None:
+        """Stop what `start` runs, letting answers being given finish recording."""
+        await self.drops.close_writer()
+        await self.inbox.close()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.service.stop()
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -195,21 +212,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 inbox,
                 platforms,
             )
-            background: list[asyncio.Future[None]] = []
             if start:
-                await service.start()
-                background.append(asyncio.ensure_future(watcher.run()))
-                background.append(asyncio.ensure_future(withdrawals.run()))
-                background.append(asyncio.ensure_future(inbox.keep_tidy()))
+                await runtime.start()
             try:
                 yield runtime
             finally:
-                await drops.close_writer()
-                await inbox.close()
-                for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
-                await service.stop()
+                await runtime.close()
         finally:
             await db.dispose()
 

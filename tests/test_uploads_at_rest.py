@@ -170,7 +170,7 @@ async def test_a_minted_photo_leaves_no_readable_original_in_the_database_files(
         before = traces(await database_files(runtime.db), {**photo.needles, **keys})
         assert {label for label, _ in before} == set(keys), before
 
-        await runtime.service.start()
+        await runtime.start()
         results = [await answered(runtime, inbox, sub.key) for sub in (sent, *others)]
         assert all(r.minted for r in results), [r.failure_reason for r in results]
         stored = runtime.content.read_file(results[0].image_cid or "")
@@ -212,7 +212,7 @@ async def test_keys_a_busy_database_kept_on_disk_are_scrubbed_by_the_next_mint(
         await runtime.service.submit(first)
         keys = {f"key of request {i}": s.key for i, s in (await sealed_uploads(runtime)).items()}
         async with scrub_blocked(database_url):
-            await runtime.service.start()
+            await runtime.start()
             assert (await answered(runtime, inbox, first.key)).minted
             assert await count(runtime, UploadKey) == 0
             # Deleted, but the scrub could not run: the key is still readable on disk.
@@ -249,7 +249,7 @@ async def test_an_upload_whose_key_is_lost_is_asked_again_and_its_group_mints(
                 .where(UploadKey.request_id == moved)
                 .values(key=sealed[source].key)
             )
-        await runtime.service.start()
+        await runtime.start()
         results = [await answered(runtime, inbox, sub.key) for sub in subs]
         for result in results[:2]:
             assert result.phase == Phase.FAILED
@@ -308,7 +308,7 @@ async def test_an_upload_waiting_at_the_upgrade_is_sealed_and_still_mints(
         assert await count(runtime, UploadKey) == 1
         inbox = Inbox()
         runtime.service.answer_through("test", inbox)
-        await runtime.service.start()
+        await runtime.start()
         result = await answered(runtime, inbox, sent.key)
         assert result.minted, result.failure_reason
         assert traces(await database_files(runtime.db), photo.needles) == set()
