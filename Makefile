@@ -20,6 +20,7 @@ lint: setup
 	$(VENV)/bin/ruff check bot cogs db tests bench
 	$(VENV)/bin/ruff format --check bot cogs db tests bench
 	$(VENV)/bin/mypy
+	$(PY) -m tests.import_graph
 
 bench-gas: setup
 	$(PY) bench/gas.py

@@ -2,7 +2,7 @@
 
     python bench/discord_ack.py [--json] [--interactions N] [--users N]
 
-The bot runs as `python -m bot run` against the local Discord emulator (tests/discord_server.py)
+The bot runs as `python -m bot run` against the local Discord emulator (tests/emulators/discord/)
 and an anvil with automine. Every interaction is dispatched at once over the gateway; we time
 from each dispatch to its deferred acknowledgement (Discord allows 3 s) and to its final
 answer (the response edited with the links). Rate limits are off: this measures the bot.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import acknowledged, answered, deploy, mint_burst  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
-from tests.discord_server import DiscordServer  # noqa: E402
+from tests.emulators.discord import DiscordServer  # noqa: E402
 from tests.support import bot_process, png  # noqa: E402
 
 

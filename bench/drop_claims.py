@@ -37,7 +37,9 @@ async def run(claims: int, supply: int, block_time: float) -> dict[str, Any]:
     from bot.drops import ClaimResult
     from bot.errors import DropSoldOut
     from bot.minting.types import MintResult
+    from bot.ports import Claimant
     from db.models import ChainTx, PlatformUser
+    from tests.platform_stub import RecordingPlatform
     from tests.support import png
 
     async with bench_runtime(block_time) as runtime:
@@ -63,11 +65,14 @@ async def run(claims: int, supply: int, block_time: float) -> dict[str, Any]:
             if len(answered) >= supply:
                 all_answered.set()
 
-        runtime.drops.add_notifier("bench", notify)
+        runtime.platforms.add(RecordingPlatform("bench", notify))
 
         start = time.monotonic()
         outcomes = await asyncio.gather(
-            *(runtime.drops.claim(drop.id, "bench", f"u{i}", f"user {i}") for i in range(claims)),
+            *(
+                runtime.drops.claim(drop.id, Claimant("bench", f"u{i}"), f"user {i}")
+                for i in range(claims)
+            ),
             return_exceptions=True,
         )
         last_claim = time.monotonic()

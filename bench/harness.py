@@ -1,6 +1,6 @@
 """What the bot benchmarks share: a fresh collection and the bot's settings to mint into it,
 percentiles, and a burst of Discord `/mint` interactions through the emulator
-(tests/discord_server.py) with its acknowledgement times.
+(tests/emulators/discord/) with its acknowledgement times.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from bot.chain.contract import CollectionParams, deploy_collection  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
 from bot.chain.fees import Fees  # noqa: E402
 from bot.chain.wallet import HotWallet  # noqa: E402
-from bot.config import ANVIL_DEV_KEYS, Secret  # noqa: E402
-from tests.discord_server import DiscordServer, Interaction  # noqa: E402
+from bot.config import ANVIL_DEV_KEYS  # noqa: E402
+from bot.env_values import Secret  # noqa: E402
+from tests.emulators.discord import DiscordServer, Interaction  # noqa: E402
 from tests.support import DEV_ADMIN  # noqa: E402
 
 GWEI = 10**9

@@ -2,7 +2,7 @@
 
     python bench/telegram_reply.py [--json] [--messages N] [--chats N]
 
-The bot runs as `python -m bot run` against the local Bot API emulator (tests/telegram_server.py)
+The bot runs as `python -m bot run` against the local Bot API emulator (tests/emulators/telegram/)
 and an anvil with automine, long polling. We time from each photo's delivery to the bot's first
 reply ("minting…") and to the final edit with the links, once with Telegram's documented
 overall limit (30 messages a second, TELEGRAM_MESSAGES_PER_S=30) and once with the paid
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import deploy, percentile  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
+from tests.emulators.telegram import TelegramServer  # noqa: E402
 from tests.support import bot_process, png  # noqa: E402
-from tests.telegram_server import TelegramServer  # noqa: E402
 
 RATES = (("Telegram's limit", 30), ("paid broadcasts", 1000))
 

@@ -4,7 +4,7 @@
                         [--env NAME=VALUE ...]
 
 The bot runs as `python -m bot run` (its web server as it ships) against the Discord emulator
-(tests/discord_server.py) and an anvil with automine. First it mints the tokens the web load
+(tests/emulators/discord/) and an anvil with automine. First it mints the tokens the web load
 asks for: 24 noise images, 4 of them larger than one 256 KiB IPFS block, and sends the web load
 once to each server without a burst (a steady state, not a cold start, is measured). Then each
 round runs three bursts of N `/mint` interactions dispatched at once, each after the previous
@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import Burst, acknowledged, answered, deploy, mint_burst  # noqa: E402
 from bot.chain.devchain import Anvil, free_port  # noqa: E402
-from tests.discord_server import DiscordServer  # noqa: E402
+from tests.emulators.discord import DiscordServer  # noqa: E402
 from tests.support import bot_process, png  # noqa: E402
 
 SEED_SMALL, SEED_LARGE = 20, 4

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
 
+import bot.registry  # noqa: F401  (fills PLATFORMS)
 from bot.drops import Drops
 from bot.errors import RequestRejected
 from bot.minting.recipients import user_address
 from bot.minting.service import MintService
+from bot.ports import PLATFORMS
 from db.models import PlatformUser
 
-PLATFORMS = ("discord", "telegram")
 HEADERS = ("recipient", "address", "member", "user")
 CONFIRM_TIMEOUT_S = 600
 
@@ -70,6 +71,7 @@ def read_rows(
                 rows.append(AirdropRow(line, cell, address=address))
             continue
         platform, _, user_id = cell.partition(":")
+        # Any chat platform the bot knows of by name; a member it never met is a bad row.
         if platform.lower() in PLATFORMS and user_id.strip():
             rows.append(AirdropRow(line, cell, member=f"{platform.lower()}:{user_id.strip()}"))
         else:

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp.web import Application
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
 from bot.chain.setup import Chain, open_chain
@@ -31,7 +32,7 @@ from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
-from bot.ports import RunningPlatforms
+from bot.ports import PLATFORMS, RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -185,6 +186,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 sessions=sessions,
                 content=content,
                 service=service,
+                platforms=platforms,
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
@@ -260,10 +262,12 @@ async def serve(settings: Settings, console: bool) -> None:
             )
             chats = [asyncio.ensure_future(client) for client in clients.values()]
             others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
-            if not chats and console:  # no chat platform: the terminal is the chat
-                from bot.console import Console
-
-                others.append(asyncio.ensure_future(Console(runtime.service).run()))
+            if not chats and console:  # no platform configured: the fallback kinds run
+                for name in PLATFORMS.names():
+                    with contextlib.suppress(ModuleNotFoundError):  # not in this checkout
+                        kind = PLATFORMS.get(name)
+                        if kind.fallback:
+                            others.append(asyncio.ensure_future(kind.build(runtime, web.app).run()))
             try:
                 await _until_stopped(stop, chats)
             finally:

@@ -9,20 +9,28 @@ Docker and Kubernetes secrets do.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
-
+from bot.env_values import (
+    Env,
+    Secret,
+    env_address,
+    env_chat_id,
+    env_choice,
+    env_flag,
+    env_gwei,
+    env_int,
+    env_number,
+    env_url,
+    exposed_file,
+    keystore_key,
+    read_env,
+    validate_private_key,
+)
 from bot.errors import ConfigError
 
 # The published development accounts of anvil (and hardhat), derived from the mnemonic
@@ -46,41 +54,9 @@ CRASH_POINTS = (
     "after_handling",
 )
 
-# Order of the secp256k1 group: a private key is an integer in [1, n - 1].
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 log = logging.getLogger(__name__)
-
-
-class Secret:
-    """A secret string that never shows itself; `reveal()` is the one way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return repr(self)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("a Secret is not picklable")
 
 
 @dataclass(frozen=True)
@@ -200,167 +176,9 @@ class WebSettings:
         return self.data_dir / "ipfs"
 
 
-class _Env:
-    """Reads raw values: the process environment wins over `.env`; `NAME_FILE` holds secrets."""
-
-    def __init__(self, values: Mapping[str, str | None]) -> None:
-        self._values = values
-
-    def get(self, name: str) -> str | None:
-        value = self._values.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def secret(self, name: str) -> Secret | None:
-        direct = self.get(name)
-        path = self.get(f"{name}_FILE")
-        if direct is not None and path is not None:
-            raise ConfigError(name, f"set either {name} or {name}_FILE, not both")
-        if path is not None:
-            try:
-                return Secret(Path(path).read_text().strip())
-            except OSError as err:
-                raise ConfigError(f"{name}_FILE", f"cannot read {path}: {err.strerror}") from None
-        return Secret(direct) if direct is not None else None
-
-
-def _int(env: _Env, name: str, default: int, *, low: int, high: int | None = None) -> int:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise ConfigError(name, f"not a whole number: {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ConfigError(name, f"must be {bounds}, got {value}")
-    return value
-
-
-def _number(env: _Env, name: str, default: float, *, low: float) -> float:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, f"not a number: {raw!r}") from None
-    if not value >= low:  # also refuses NaN
-        raise ConfigError(name, f"must be at least {low}, got {raw}")
-    return value
-
-
-def _exposed(env_file: Path) -> list[str]:
-    """A settings file that other users may read (or change) gives its secrets away."""
-    try:
-        mode = env_file.stat().st_mode
-    except OSError:
-        return []
-    if not stat.S_ISREG(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return []
-    return [
-        f"{env_file} can be read or changed by other users (mode {stat.S_IMODE(mode):04o}) "
-        f"and holds secrets: run chmod 600 {env_file}"
-    ]
-
-
-def _chat_id(env: _Env, name: str) -> int | None:
-    """A Telegram chat ID: negative for groups and channels."""
-    raw = env.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(name, f"not a chat ID (a whole number): {raw!r}") from None
-
-
-def _flag(env: _Env, name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value not in ("1", "true", "yes", "0", "false", "no"):
-        raise ConfigError(name, f"say true or false, not {raw!r}")
-    return value in ("1", "true", "yes")
-
-
-def _gwei(env: _Env, name: str, default_gwei: float) -> int:
-    return int(_number(env, name, default_gwei, low=0) * 10**9)
-
-
-def _address(env: _Env, name: str) -> str | None:
-    raw = env.get(name)
-    return None if raw is None else parse_address(name, raw)
-
-
-def parse_address(name: str, raw: str) -> str:
-    """`raw` as a checksummed address; all-lowercase input is accepted, a wrong checksum not."""
-    if not is_hex_address(raw):
-        raise ConfigError(name, f"not an Ethereum address: {raw!r}")
-    if raw != raw.lower() and not is_checksum_address(raw):
-        raise ConfigError(name, "the address has a wrong EIP-55 checksum (check for a typo)")
-    return to_checksum_address(raw)
-
-
-def _url(env: _Env, name: str, schemes: tuple[str, ...]) -> str | None:
-    raw = env.get(name)
-    if raw is None:
-        return None
-    parts = urlsplit(raw)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(name, f"not a {' or '.join(schemes)} URL: {raw!r}")
-    return raw.rstrip("/")
-
-
-def validate_private_key(name: str, secret: Secret) -> Secret:
-    """Check that `secret` is a usable secp256k1 key; the message never contains the value."""
-    value = secret.reveal()
-    if not _HEX_KEY.fullmatch(value):
-        raise ConfigError(name, "not a 32-byte hex key")
-    number = int(value.removeprefix("0x"), 16)
-    if not 0 < number < _SECP256K1_N:
-        raise ConfigError(name, "not a valid secp256k1 private key (out of range)")
-    return Secret("0x" + value.removeprefix("0x").lower())
-
-
-def _keystore_key(env: _Env) -> Secret | None:
-    path_raw = env.get("HOT_WALLET_KEYSTORE")
-    if path_raw is None:
-        return None
-    path = Path(path_raw)
-    try:
-        keystore = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"file not found: {path}") from None
-    except (OSError, ValueError):
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"not a JSON keystore file: {path}") from None
-    if not isinstance(keystore, dict) or keystore.get("version") != 3 or "crypto" not in keystore:
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"not an Ethereum V3 keystore: {path}")
-    password = env.secret("HOT_WALLET_KEYSTORE_PASSWORD")
-    if password is None:
-        raise ConfigError(
-            "HOT_WALLET_KEYSTORE_PASSWORD",
-            "required with HOT_WALLET_KEYSTORE (or HOT_WALLET_KEYSTORE_PASSWORD_FILE)",
-        )
-    from eth_account import Account
-
-    try:
-        key = Account.decrypt(keystore, password.reveal())
-    except ValueError:
-        raise ConfigError(
-            "HOT_WALLET_KEYSTORE_PASSWORD", "wrong password for the keystore"
-        ) from None
-    except Exception:  # malformed crypto parameters inside a file that looked like V3
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"cannot decrypt the keystore {path}") from None
-    return Secret("0x" + bytes(key).hex())
-
-
-def _hot_wallet_key(env: _Env, local_mode: bool) -> tuple[Secret, bool]:
+def _hot_wallet_key(env: Env, local_mode: bool) -> tuple[Secret, bool]:
     raw = env.secret("HOT_WALLET_PRIVATE_KEY")
-    from_keystore = _keystore_key(env)
+    from_keystore = keystore_key(env)
     if raw is not None and from_keystore is not None:
         raise ConfigError(
             "HOT_WALLET_PRIVATE_KEY", "set either a raw key or HOT_WALLET_KEYSTORE, not both"
@@ -385,25 +203,25 @@ def load_settings(
     `environ` defaults to the process environment and `env_file` to `ENV_FILE` or `./.env`.
     Values in the environment win over the file.
     """
-    env, env_file = _read_env(environ, env_file)
-    warnings = tuple(_exposed(env_file))
+    env, env_file = read_env(environ, env_file)
+    warnings = tuple(exposed_file(env_file))
     web = _web_settings(env)
-    rpc_url = _url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    rpc_url = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
     local_mode = rpc_url is None
     key, key_is_dev = _hot_wallet_key(env, local_mode)
 
-    chain_id = _int(env, "CHAIN_ID", LOCAL_CHAIN_ID if local_mode else 0, low=1) or None
+    chain_id = env_int(env, "CHAIN_ID", LOCAL_CHAIN_ID if local_mode else 0, low=1) or None
     if local_mode and chain_id != LOCAL_CHAIN_ID:
         raise ConfigError(
             "CHAIN_ID", f"the local chain is {LOCAL_CHAIN_ID}; set RPC_URL for another"
         )
 
-    max_fee = _gwei(env, "MAX_FEE_PER_GAS_GWEI", 100)
-    priority_fee = _gwei(env, "PRIORITY_FEE_GWEI", 0.01)
+    max_fee = env_gwei(env, "MAX_FEE_PER_GAS_GWEI", 100)
+    priority_fee = env_gwei(env, "PRIORITY_FEE_GWEI", 0.01)
     if priority_fee > max_fee:
         raise ConfigError("PRIORITY_FEE_GWEI", "must not exceed MAX_FEE_PER_GAS_GWEI")
 
-    spend_cap = _number(env, "MAX_SPEND_PER_DAY_ETH", 0, low=0)
+    spend_cap = env_number(env, "MAX_SPEND_PER_DAY_ETH", 0, low=0)
     crash_at = env.get("MINTBOT_CRASH_AT")
     if crash_at is not None and crash_at not in CRASH_POINTS:
         raise ConfigError("MINTBOT_CRASH_AT", f"must be one of {', '.join(CRASH_POINTS)}")
@@ -424,7 +242,7 @@ def load_settings(
 
     return Settings(
         discord_token=env.secret("DISCORD_TOKEN"),
-        discord_dev_guild_id=_int(env, "DISCORD_DEV_GUILD_ID", 0, low=1) or None,
+        discord_dev_guild_id=env_int(env, "DISCORD_DEV_GUILD_ID", 0, low=1) or None,
         discord_api_base_url=discord_api.rstrip("/") if discord_api else None,
         discord_gateway_url=discord_gateway,
         telegram_token=env.secret("TELEGRAM_TOKEN"),
@@ -432,14 +250,14 @@ def load_settings(
         telegram_file_base_url=(
             env.get("TELEGRAM_FILE_BASE_URL") or Settings.telegram_file_base_url
         ),
-        telegram_webhook_url=_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
+        telegram_webhook_url=env_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
-        telegram_messages_per_s=_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
-        allow_unverified_wallets=_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
-        low_balance_wei=int(_number(env, "LOW_BALANCE_ETH", 0.01, low=0) * 10**18),
-        balance_check_s=_number(env, "BALANCE_CHECK_S", 60, low=0.1),
-        alert_discord_channel_id=_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,
-        alert_telegram_chat_id=_chat_id(env, "ALERT_TELEGRAM_CHAT_ID"),
+        telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
+        allow_unverified_wallets=env_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
+        low_balance_wei=int(env_number(env, "LOW_BALANCE_ETH", 0.01, low=0) * 10**18),
+        balance_check_s=env_number(env, "BALANCE_CHECK_S", 60, low=0.1),
+        alert_discord_channel_id=env_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,
+        alert_telegram_chat_id=env_chat_id(env, "ALERT_TELEGRAM_CHAT_ID"),
         warnings=warnings,
         data_dir=web.data_dir,
         log_level=web.log_level,
@@ -448,42 +266,42 @@ def load_settings(
         hot_wallet_key=key,
         hot_wallet_key_is_dev=key_is_dev,
         contract_address=web.contract_address,
-        admin_address=_address(env, "ADMIN_ADDRESS"),
-        royalty_receiver=_address(env, "ROYALTY_RECEIVER"),
-        royalty_bps=_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
+        admin_address=env_address(env, "ADMIN_ADDRESS"),
+        royalty_receiver=env_address(env, "ROYALTY_RECEIVER"),
+        royalty_bps=env_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
         collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
         collection_symbol=env.get("COLLECTION_SYMBOL") or "MINT",
         contract_uri=env.get("CONTRACT_URI") or "",
         max_fee_per_gas_wei=max_fee,
         priority_fee_wei=priority_fee,
-        confirmations=_int(env, "CONFIRMATIONS", 1 if local_mode else 3, low=1, high=1000),
+        confirmations=env_int(env, "CONFIRMATIONS", 1 if local_mode else 3, low=1, high=1000),
         explorer_url=web.explorer_url,
         public_base_url=web.public_base_url,
-        anvil_port=_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
-        anvil_block_time=_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
+        anvil_port=env_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
+        anvil_block_time=env_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
         database_url=web.database_url,
-        max_image_bytes=int(_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
-        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
-        max_image_frames=_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
-        image_cpu_seconds=_number(env, "IMAGE_CPU_SECONDS", 10, low=0.1),
-        batch_max_size=_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
-        content_workers=_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
-        user_mints_per_minute=_int(env, "USER_MINTS_PER_MINUTE", 5, low=0),
-        community_mints_per_minute=_int(env, "COMMUNITY_MINTS_PER_MINUTE", 60, low=0),
-        batch_max_wait=_number(env, "BATCH_MAX_WAIT_S", 1.0 if local_mode else 5.0, low=0),
-        fee_bump_after=_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
+        max_image_bytes=int(env_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
+        max_image_pixels=env_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
+        max_image_frames=env_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
+        image_cpu_seconds=env_number(env, "IMAGE_CPU_SECONDS", 10, low=0.1),
+        batch_max_size=env_int(env, "BATCH_MAX_SIZE", 100, low=1, high=500),
+        content_workers=env_int(env, "CONTENT_WORKERS", 1, low=1, high=64),
+        user_mints_per_minute=env_int(env, "USER_MINTS_PER_MINUTE", 5, low=0),
+        community_mints_per_minute=env_int(env, "COMMUNITY_MINTS_PER_MINUTE", 60, low=0),
+        batch_max_wait=env_number(env, "BATCH_MAX_WAIT_S", 1.0 if local_mode else 5.0, low=0),
+        fee_bump_after=env_number(env, "FEE_BUMP_AFTER_S", 60, low=1),
         max_spend_per_day_wei=int(spend_cap * 10**18) or None,
-        custody_address=_address(env, "CUSTODY_ADDRESS"),
+        custody_address=env_address(env, "CUSTODY_ADDRESS"),
         http_host=web.http_host,
         http_port=web.http_port,
         rpc_timeout=web.rpc_timeout,
-        web_server=_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
-        poll_interval=_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
-        answer_max_attempts=_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
-        answer_give_up_after=timedelta(hours=_number(env, "ANSWER_GIVE_UP_HOURS", 24, low=0)),
+        web_server=env_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
+        poll_interval=env_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
+        answer_max_attempts=env_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
+        answer_give_up_after=timedelta(hours=env_number(env, "ANSWER_GIVE_UP_HOURS", 24, low=0)),
         crash_at=crash_at,
-        inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
-        inbox_max_attempts=_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
+        inbox_retention_days=env_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
+        inbox_max_attempts=env_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
     )
 
 
@@ -492,19 +310,11 @@ def load_web_settings(
 ) -> WebSettings:
     """The web role's settings, read like `load_settings` reads them, but nothing secret:
     the web role never reads the hot wallet's key (nor decrypts its keystore) or a chat token."""
-    env, _ = _read_env(environ, env_file)
+    env, _ = read_env(environ, env_file)
     return _web_settings(env)
 
 
-def _read_env(environ: Mapping[str, str] | None, env_file: Path | None) -> tuple[_Env, Path]:
-    environ = os.environ if environ is None else environ
-    if env_file is None:
-        env_file = Path(environ.get("ENV_FILE") or ".env")
-    file_values = dotenv_values(env_file) if env_file.is_file() else {}
-    return _Env({**file_values, **environ}), env_file
-
-
-def _web_settings(env: _Env) -> WebSettings:
+def _web_settings(env: Env) -> WebSettings:
     level = (env.get("LOG_LEVEL") or "INFO").upper()
     if level not in _LOG_LEVELS:
         raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
@@ -514,25 +324,19 @@ def _web_settings(env: _Env) -> WebSettings:
         raise ConfigError(
             "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
-    rpc_url = _url(env, "RPC_URL", ("http", "https", "ws", "wss"))
-    anvil_port = _int(env, "ANVIL_PORT", 8545, low=1, high=65535)
+    rpc_url = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    anvil_port = env_int(env, "ANVIL_PORT", 8545, low=1, high=65535)
     return WebSettings(
         data_dir=data_dir,
         log_level=level,
         database_url=database_url,
         rpc_url=rpc_url or f"http://127.0.0.1:{anvil_port}",
-        chain_id=_int(env, "CHAIN_ID", 0, low=1) or None,
-        contract_address=_address(env, "CONTRACT_ADDRESS"),
-        explorer_url=_url(env, "EXPLORER_URL", ("http", "https")),
-        public_base_url=_url(env, "PUBLIC_BASE_URL", ("http", "https")) or "http://127.0.0.1:8080",
+        chain_id=env_int(env, "CHAIN_ID", 0, low=1) or None,
+        contract_address=env_address(env, "CONTRACT_ADDRESS"),
+        explorer_url=env_url(env, "EXPLORER_URL", ("http", "https")),
+        public_base_url=env_url(env, "PUBLIC_BASE_URL", ("http", "https"))
+        or "http://127.0.0.1:8080",
         http_host=env.get("HTTP_HOST") or "127.0.0.1",
-        http_port=_int(env, "HTTP_PORT", 8080, low=0, high=65535),
-        rpc_timeout=_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
+        http_port=env_int(env, "HTTP_PORT", 8080, low=0, high=65535),
+        rpc_timeout=env_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
     )
-
-
-def _choice(env: _Env, name: str, choices: tuple[str, ...]) -> str:
-    raw = (env.get(name) or choices[0]).lower()
-    if raw not in choices:
-        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
-    return raw

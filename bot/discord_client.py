@@ -23,10 +23,11 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.communities import Asker
 from bot.discord_inbox import Deferral, DiscordInbox, too_late
 from bot.minting.types import MintResult, Upload
+from bot.ports import ChatPlatform
 
 if TYPE_CHECKING:
     from bot.app import Runtime
-    from bot.config import Secret
+    from bot.env_values import Secret
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,8 @@ class MintBot(commands.Bot):
             await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
-        self.runtime.platforms.add(_RunningDiscord(self))
+        claims = self.runtime.platforms.get("discord")  # the drops cog's stand-in, if any
+        self.runtime.platforms.add(_RunningDiscord(self, claims))
 
     async def deliver(self, result: MintResult) -> None:
         """Give a request its final answer. Raises if Discord could not be reached, so the
@@ -335,12 +337,13 @@ class MintBot(commands.Bot):
 
 class _RunningDiscord:
     """The client as the core reaches it among the running platforms (answers, announcements,
-    admin alerts). Drop claims are still told through `Drops.add_notifier` by the drops cog."""
+    admin alerts). Drop claims are told by the drops cog's stand-in it replaces."""
 
     name = "discord"
 
-    def __init__(self, client: MintBot) -> None:
+    def __init__(self, client: MintBot, claims: ChatPlatform | None) -> None:
         self.client = client
+        self.claims = claims
 
     async def deliver(self, result: MintResult) -> None:
         await self.client.deliver(result)
@@ -349,7 +352,9 @@ class _RunningDiscord:
         await self.client.announce(result, channel_id)
 
     async def tell_claimer(self, result: MintResult) -> None:
-        raise NotImplementedError("drop claims are told through Drops.add_notifier")
+        if self.claims is None:
+            raise LookupError("no drops cog tells Discord claimers")
+        await self.claims.tell_claimer(result)
 
     async def tell_admins(self, text: str) -> None:
         channel_id = self.client.runtime.settings.alert_discord_channel_id

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-from bot.config import Secret
+from bot.env_values import Secret
 
 REDACTED = "[REDACTED]"
 

@@ -1,6 +1,6 @@
 """/drop create|list|info|close|export, and the Claim button under a drop's announcement.
 
-Thin: the core (`bot/drops.py`) decides who may claim, supply, limits and windows; this cog
+Thin: the core (`bot/drops/`) decides who may claim, supply, limits and windows; this cog
 collects what Discord knows (the claimer's roles), renders, and keeps the announcement's
 counter current. The Claim button is a dynamic item keyed by the drop's ID, so buttons posted
 before a restart keep working.
@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import time
 from datetime import timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import discord
@@ -28,10 +29,11 @@ from bot.discord_client import (
     tell_privately,
 )
 from bot.discord_inbox import too_late
-from bot.drops import DropInfo
+from bot.drops import DropInfo, gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.minting.types import MintResult
+from bot.ports import ChatPlatform, Claimant
 from db.models import utcnow
 
 PLATFORM = "discord"
@@ -54,8 +56,9 @@ def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
     elif status == "not open yet":
         status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
     embed.add_field(name="Status", value=status)
-    if drop.gate_roles:
-        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in drop.gate_roles))
+    roles = [r for gate in drop.gates if gate.kind == "role" for r in gate.params()["role_ids"]]
+    if roles:
+        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in roles))
     embed.set_footer(text=f"Drop #{drop.id}")
     return embed
 
@@ -92,13 +95,16 @@ class ClaimButton(
             deferral = await bot.inbox.defer(interaction, ephemeral=True)
             try:
                 drop = await drops.info(self.drop_id)
-                claim = await drops.claim(
-                    self.drop_id,
+                claimant = Claimant(
                     PLATFORM,
                     str(user.id),
-                    user.display_name,
-                    roles=asker.role_ids,
+                    asker.role_ids,
                     is_member=asker.is_member(drop.community_id),
+                )
+                claim = await drops.claim(
+                    self.drop_id,
+                    claimant,
+                    user.display_name,
                     reply_to={
                         "application_id": str(interaction.application_id),
                         "token": interaction.token if deferral.answerable else None,
@@ -159,7 +165,10 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ClaimButton)
-        self.drops.add_notifier(PLATFORM, self.deliver_claim)
+        # Stand-in until the Discord platform object, which tells claimers itself, runs.
+        if PLATFORM not in self.bot.runtime.platforms:
+            stand_in = SimpleNamespace(name=PLATFORM, tell_claimer=self.deliver_claim)
+            self.bot.runtime.platforms.add(cast(ChatPlatform, stand_in))
 
     async def cog_unload(self) -> None:
         await self.counters.close()
@@ -237,9 +246,11 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                 per_user_limit=options["per_member"],
                 starts_at=starts,
                 ends_at=ends,
-                gate_roles=[options["role"]] if options["role"] else [],
-                gate_chat_member=options["members_only"],
-                require_linked_address=options["wallet_required"],
+                gates=gates_for(
+                    [options["role"]] if options["role"] else [],
+                    chat_member=options["members_only"],
+                    linked_wallet=options["wallet_required"],
+                ),
             )
         except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
             text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD
@@ -276,11 +287,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
     async def list_command(self, interaction: discord.Interaction[MintBot]) -> None:
         drops = await self.drops.list_drops(PLATFORM, str(interaction.guild_id))
         now = utcnow()
-        lines = [
-            f"#{d.id} **{discord.utils.escape_markdown(d.name)}**: {d.claimed}"
-            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
-            for d in drops[:20]
-        ]
+        lines = [listing_line(d, now, name=_bold) for d in drops[:20]]
         await interaction.response.send_message(
             "\n".join(lines) or "No drops yet.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -352,6 +359,10 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         await self.bot.tell_in_channel(
             str(reply.get("channel_id", 0)), result.requester_id, text, embed=embed
         )
+
+
+def _bold(name: str) -> str:
+    return f"**{discord.utils.escape_markdown(name)}**"
 
 
 async def setup(bot: MintBot) -> None:

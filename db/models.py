@@ -10,8 +10,10 @@ from __future__ import annotations
 import enum
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -394,10 +396,9 @@ class Drop(Base):
     per_user_limit: Mapped[int] = mapped_column(Integer, default=1)
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # JSON list of role IDs; a claimer needs one of them. Empty: no role gate.
-    gate_roles: Mapped[str] = mapped_column(Text, default="[]")
-    gate_chat_member: Mapped[bool] = mapped_column(Boolean, default=False)
-    require_linked_address: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who may claim: a list of {"kind": ..., "params": {...}}, each kind a registered gate
+    # (bot.drops.gates); a claimant must pass them all. Empty: anyone.
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

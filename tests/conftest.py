@@ -15,11 +15,12 @@ from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
-from tests.discord_server import DiscordServer
+from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.env_values import Secret
+from tests.emulators.discord import DiscordServer
+from tests.emulators.telegram import TelegramServer
 from tests.rpc_proxy import RpcProxy
 from tests.support import DEV_ADMIN, FEES, Inbox, running, scratch_database
-from tests.telegram_server import TelegramServer
 
 # Property tests (tests/test_blast_radius.py) share one running bot across a test's examples,
 # which is what the function-scoped-fixture health check warns about; their examples are slow

@@ -40,12 +40,14 @@ from bot.airdrop import HEADERS, read_rows, run_airdrop
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
-from bot.drops import ClaimResult
+from bot.drops import ClaimResult, gates_for
 from bot.errors import RequestRejected
 from bot.minting.types import MintHandle, MintResult, MintSubmission
+from bot.ports import Claimant
 from db.models import MintRequest, Phase, PlatformUser, utcnow
 from tests import hostile
 from tests.hostile import Expect, MintAsk
+from tests.platform_stub import RecordingPlatform
 from tests.support import DEV_MINTER, Inbox, running, scratch_database
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(900)]
@@ -98,7 +100,7 @@ class Blast:
             )
         self.runs += 1
         runtime, inbox = await stack.enter_async_context(running(load_settings(env)))
-        runtime.drops.add_notifier("test", inbox)
+        runtime.platforms.add(RecordingPlatform("test", inbox))
         self._bot = runtime, inbox
         return self._bot
 
@@ -391,7 +393,7 @@ async def test_hostile_airdrop_rows_fail_only_themselves(
                         PlatformUser(platform=platform, user_id=user, address=line.lands_at)
                     )
         for platform in ("discord", "telegram"):
-            runtime.drops.add_notifier(platform, ex.inbox)
+            runtime.platforms.add(RecordingPlatform(platform, ex.inbox))
         drop = await runtime.drops.create_drop(
             platform="test",
             community_id=ex.chat,
@@ -487,9 +489,11 @@ async def test_hostile_drop_parameters_and_claimers_fail_only_themselves(
                 per_user_limit=drop.per_user_limit,
                 starts_at=starts,
                 ends_at=ends,
-                gate_roles=drop.gate_roles,
-                gate_chat_member=drop.gate_chat_member,
-                require_linked_address=drop.require_linked_address,
+                gates=gates_for(
+                    drop.gate_roles,
+                    chat_member=drop.gate_chat_member,
+                    linked_wallet=drop.require_linked_address,
+                ),
             )
         except RequestRejected as err:
             made = err
@@ -519,7 +523,11 @@ async def test_hostile_drop_parameters_and_claimers_fail_only_themselves(
             ]
         outcomes = await asyncio.gather(
             *(
-                drops.claim(drop_id, "test", user, name, is_member=True, roles=drop.gate_roles)
+                drops.claim(
+                    drop_id,
+                    Claimant("test", user, frozenset(drop.gate_roles), is_member=True),
+                    name,
+                )
                 for user, drop_id, name, _ in asks
             ),
             return_exceptions=True,

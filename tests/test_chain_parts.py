@@ -7,7 +7,7 @@ import pytest
 from bot.chain.explorer import EXPLORERS, explorer_for
 from bot.chain.fees import fees_for_base_fee
 from bot.chain.wallet import HotWallet
-from bot.config import Secret
+from bot.env_values import Secret
 from bot.errors import FeeCapExceeded
 from tests.support import CANARY, CANARY_KEY
 

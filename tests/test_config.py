@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from bot.config import ANVIL_DEV_KEYS, Secret, load_settings
+from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.env_values import Secret
 from bot.errors import ConfigError
 from bot.logs import RedactingFormatter
 from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT, run_cli

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.chain.contract import Collection
-from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
+from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 
 pytestmark = pytest.mark.db
@@ -514,8 +514,8 @@ async def test_leaderboard_and_gallery_show_who_made_and_holds_what(
         world["member"],
         "gallery",
         [{"name": "member", "type": 6, "value": world["author"]}],
-        members={world["author"]: discord._member_object(discord.members[world["author"]])},
-        users={world["author"]: discord._member_object(discord.members[world["author"]])["user"]},
+        members={world["author"]: discord.member_object(discord.members[world["author"]])},
+        users={world["author"]: discord.member_object(discord.members[world["author"]])["user"]},
     )
     await discord.wait_for(lambda: theirs.callbacks)
     mine = theirs.callbacks[0]["data"]["embeds"][0]

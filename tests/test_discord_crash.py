@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.chain.contract import Collection
-from tests.discord_server import EPHEMERAL, DiscordServer, Interaction
+from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.support import DEV_MINTER, balance, bot_process, png
 
 pytestmark = pytest.mark.db

@@ -1,4 +1,4 @@
-"""Drops in the core (bot/drops.py) against a real anvil: create, claim, limits, windows, gates,
+"""Drops in the core (bot/drops/) against a real anvil: create, claim, limits, windows, gates,
 closing, CSV export, and supply under a thousand simultaneous claims (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.drops import ClaimResult, DropInfo, Drops
+from bot.drops import ClaimResult, DropInfo, Drops, gates_for
 from bot.errors import (
     DropClosed,
     DropLimitReached,
@@ -27,7 +27,9 @@ from bot.errors import (
     NotAllowed,
     RequestRejected,
 )
+from bot.ports import Claimant
 from db.models import PlatformUser, utcnow
+from tests.platform_stub import RecordingPlatform
 from tests.support import (
     DEV_MINTER,
     CliResult,
@@ -47,7 +49,7 @@ HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 def drops(bot: tuple[Runtime, Inbox]) -> tuple[Runtime, Inbox]:
     """The bot, with the "test" platform's drop claims answered into its inbox too."""
     runtime, inbox = bot
-    runtime.drops.add_notifier("test", inbox)
+    runtime.platforms.add(RecordingPlatform("test", inbox))
     return runtime, inbox
 
 
@@ -57,6 +59,7 @@ def another_process(runtime: Runtime) -> Drops:
         sessions=runtime.sessions,
         content=runtime.content,
         service=runtime.service,
+        platforms=runtime.platforms,
         max_image_bytes=runtime.settings.max_image_bytes,
         max_image_pixels=runtime.settings.max_image_pixels,
         max_image_frames=runtime.settings.max_image_frames,
@@ -78,8 +81,11 @@ async def create(runtime: Runtime, **changes: Any) -> DropInfo:
     return await runtime.drops.create_drop(**fields)
 
 
-async def claim(runtime: Runtime, drop: DropInfo, user: str, **gates: Any) -> ClaimResult:
-    return await runtime.drops.claim(drop.id, "test", user, f"name of {user}", **gates)
+async def claim(
+    runtime: Runtime, drop: DropInfo, user: str, *, roles: Any = (), is_member: bool = False
+) -> ClaimResult:
+    claimant = Claimant("test", user, frozenset(roles), is_member=is_member)
+    return await runtime.drops.claim(drop.id, claimant, f"name of {user}")
 
 
 async def test_each_claim_is_its_own_edition_and_token_of_one_stored_artwork(
@@ -163,21 +169,23 @@ async def test_before_the_start_after_the_end_and_closed_early(drops: tuple[Runt
         await claim(runtime, drop, "u2")
     assert (await runtime.drops.info(drop.id)).claimed == 1
     with pytest.raises(DropNotFound):
-        await runtime.drops.claim(9999, "test", "u1", "Ada")
+        await runtime.drops.claim(9999, Claimant("test", "u1"), "Ada")
 
 
 async def test_role_and_membership_gates_are_decided_by_the_core(drops: tuple[Runtime, Inbox]):
     runtime, _ = drops
-    by_role = await create(runtime, gate_roles=["r-gold", "r-silver"], supply=None)
+    by_role = await create(runtime, gates=gates_for(["r-gold", "r-silver"]), supply=None)
     with pytest.raises(NotAllowed, match="role"):
         await claim(runtime, by_role, "u1", roles={"r-bronze"})
     with pytest.raises(NotAllowed, match="role"):
         await claim(runtime, by_role, "u1")
     assert (await claim(runtime, by_role, "u1", roles={"r-bronze", "r-silver"})).edition == 1
     with pytest.raises(NotAllowed, match="only from its own test community"):
-        await runtime.drops.claim(by_role.id, "telegram", "u9", "Max", roles={"r-gold"})
+        await runtime.drops.claim(
+            by_role.id, Claimant("telegram", "u9", frozenset({"r-gold"})), "Max"
+        )
 
-    members = await create(runtime, gate_chat_member=True, supply=None)
+    members = await create(runtime, gates=gates_for(chat_member=True), supply=None)
     with pytest.raises(NotAllowed, match="members of the chat"):
         await claim(runtime, members, "u2", is_member=False)
     assert (await claim(runtime, members, "u2", is_member=True)).edition == 1
@@ -185,7 +193,7 @@ async def test_role_and_membership_gates_are_decided_by_the_core(drops: tuple[Ru
 
 async def test_a_drop_for_linked_wallets_only(drops: tuple[Runtime, Inbox], collection: Collection):
     runtime, inbox = drops
-    drop = await create(runtime, require_linked_address=True)
+    drop = await create(runtime, gates=gates_for(linked_wallet=True))
     with pytest.raises(DropNeedsWallet, match="link yours first"):
         await claim(runtime, drop, "u1")
     async with runtime.sessions.begin() as session:
@@ -212,7 +220,7 @@ async def test_a_bad_artwork_or_setting_creates_no_drop(drops: tuple[Runtime, In
 async def test_claims_export_as_csv(drops: tuple[Runtime, Inbox]):
     runtime, inbox = drops
     drop = await create(runtime)
-    first = await runtime.drops.claim(drop.id, "test", "u1", "=HYPERLINK(1)")
+    first = await runtime.drops.claim(drop.id, Claimant("test", "u1"), "=HYPERLINK(1)")
     second = await claim(runtime, drop, "u2")
     for c in (first, second):
         await answered(runtime, inbox, c.key)
@@ -234,7 +242,10 @@ async def test_a_thousand_simultaneous_claims_on_a_hundred_editions(
     drop = await create(runtime, supply=100)
     services = [runtime.drops, *(another_process(runtime) for _ in range(3))]
     outcomes = await asyncio.gather(
-        *(services[i % 4].claim(drop.id, "test", f"u{i}", f"name of u{i}") for i in range(1000)),
+        *(
+            services[i % 4].claim(drop.id, Claimant("test", f"u{i}"), f"name of u{i}")
+            for i in range(1000)
+        ),
         return_exceptions=True,
     )
     won = [o for o in outcomes if isinstance(o, ClaimResult)]
@@ -257,7 +268,7 @@ async def test_one_member_racing_themself_gets_only_their_limit(drops: tuple[Run
     drop = await create(runtime, supply=None, per_user_limit=3)
     services = [runtime.drops, *(another_process(runtime) for _ in range(2))]
     outcomes = await asyncio.gather(
-        *(services[i % 3].claim(drop.id, "test", "u1", "Ada") for i in range(30)),
+        *(services[i % 3].claim(drop.id, Claimant("test", "u1"), "Ada") for i in range(30)),
         return_exceptions=True,
     )
     won = [o for o in outcomes if isinstance(o, ClaimResult)]
@@ -276,14 +287,17 @@ async def test_a_redelivered_claim_gets_the_same_edition(
     drop = await create(runtime, supply=None, per_user_limit=5)
     services = [runtime.drops, another_process(runtime)]
     together = await asyncio.gather(
-        *(services[i % 2].claim(drop.id, "test", "u1", "Ada", source="msg-1") for i in range(10))
+        *(
+            services[i % 2].claim(drop.id, Claimant("test", "u1"), "Ada", source="msg-1")
+            for i in range(10)
+        )
     )
     assert len({(c.edition, c.request_id, c.token_id) for c in together}) == 1
     assert sum(not c.duplicate for c in together) == 1
-    later = await runtime.drops.claim(drop.id, "test", "u1", "Ada", source="msg-1")
+    later = await runtime.drops.claim(drop.id, Claimant("test", "u1"), "Ada", source="msg-1")
     assert later.duplicate and later.token_id == together[0].token_id
     assert later.key == together[0].key
-    other = await runtime.drops.claim(drop.id, "test", "u1", "Ada", source="msg-2")
+    other = await runtime.drops.claim(drop.id, Claimant("test", "u1"), "Ada", source="msg-2")
     assert not other.duplicate and other.edition == 2 and other.n == 2
     for c in (later, other):
         assert (await answered(runtime, inbox, c.key)).minted
@@ -303,11 +317,11 @@ async def test_drops_from_the_command_line(bot_env: dict[str, str], tmp_path: Pa
         "create", *where, "--name", "Launch", "--image", str(art), "--supply", "50", "--role", "r1"
     )
     assert created.returncode == 0, created.output
-    assert created.stdout.startswith("created drop #1: Launch: 0 claimed of 50, open")
+    assert created.stdout.startswith("created drop #1 Launch: 0 / 50 claimed, open")
     listed = await cli("list", *where)
-    assert listed.stdout.splitlines() == ["#1 Launch: 0 claimed of 50, open"]
+    assert listed.stdout.splitlines() == ["#1 Launch: 0 / 50 claimed, open"]
     closed = await cli("close", "1")
-    assert closed.stdout.strip() == "#1 Launch: 0 claimed of 50, closed"
+    assert closed.stdout.strip() == "#1 Launch: 0 / 50 claimed, closed"
     exported = await cli("export", "1")
     assert exported.returncode == 0 and exported.stdout.startswith("edition,claimer_platform,")
     missing = await cli("export", "7")
@@ -328,7 +342,7 @@ async def test_drop_numbers_and_sizes_no_database_can_hold_get_a_reason(
     forged = [2**31, 2**63, 10**30, 0, -1]
     outcomes = await asyncio.gather(
         *(claim(runtime, drop, f"g{i}") for i in range(2)),
-        *(runtime.drops.claim(n, "test", "forger", "Forger") for n in forged),
+        *(runtime.drops.claim(n, Claimant("test", "forger"), "Forger") for n in forged),
         return_exceptions=True,
     )
     assert all(isinstance(o, ClaimResult) for o in outcomes[:2]), outcomes

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.chain.contract import Collection
 from bot.config import ANVIL_DEV_KEYS
 from bot.telegram.render import MINTING
+from tests.emulators.telegram import TelegramServer
 from tests.support import (
     CANARY,
     CANARY_KEY,
@@ -22,7 +23,6 @@ from tests.support import (
     rpc,
     run_cli,
 )
-from tests.telegram_server import TelegramServer
 from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from bot.chain.contract import Collection
 from bot.telegram.render import MINTING
+from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
 from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
-from tests.telegram_server import TOKEN, TelegramServer, plain_text
 
 HOLDER = COLLECTOR.address  # Ada's own wallet
 
@@ -101,7 +101,7 @@ async def test_the_same_update_delivered_twice_mints_and_answers_once(
     telegram = running_bot
     update = telegram.push(
         {
-            "message": telegram._new_message(
+            "message": telegram.new_message(
                 world["group"],
                 world["Ada"],
                 photo=[{**telegram.add_file(png(2)), "width": 8, "height": 8}],

@@ -19,8 +19,8 @@ from bot.chain.contract import Collection
 from bot.inbox import DurableInbox
 from bot.telegram.render import MINTING
 from db.engine import create_db_engine, session_factory
+from tests.emulators.telegram import TelegramServer
 from tests.support import DEV_MINTER, balance, bot_process, png, run_cli
-from tests.telegram_server import TelegramServer
 from tests.test_telegram import free_port, readable
 
 pytestmark = pytest.mark.db

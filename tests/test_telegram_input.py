@@ -13,8 +13,8 @@ import pytest
 
 from bot.chain.contract import Collection
 from bot.content.images import NOT_AN_IMAGE
+from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
 from tests.support import DEV_MINTER, balance, png
-from tests.telegram_server import TOKEN, TelegramServer, plain_text
 from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
 
 pytestmark = pytest.mark.db

@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 from bot.app import Runtime, web_server
 from bot.chain.contract import Collection
 from bot.chain.wallet import HotWallet
-from bot.config import Secret, load_settings
+from bot.config import load_settings
+from bot.env_values import Secret
 from bot.web import WebServer
 from bot.web.explorer import LIST_PAGE_SIZE
 from db.models import TokenOwner, utcnow

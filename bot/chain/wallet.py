@@ -13,7 +13,7 @@ from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_keys.backends import get_backend
 
-from bot.config import Secret
+from bot.env_values import Secret
 
 
 class HotWallet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from eth_utils.address import is_hex_address
 
-from bot.config import parse_address
+from bot.env_values import parse_address
 from bot.errors import ConfigError, RequestRejected
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"

@@ -31,6 +31,7 @@ from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
+from bot.ports import ChatPlatform
 from bot.telegram import handlers
 from bot.telegram.handlers import ADMINISTRATORS
 from bot.telegram.members import sent_as_the_chat
@@ -151,7 +152,8 @@ class TelegramBot:
                 secret_token=self._webhook_secret.reveal(),
                 allowed_updates=Update.ALL_TYPES,
             )
-        self.runtime.platforms.add(_RunningTelegram(self))
+        claims = self.runtime.platforms.get("telegram")  # the drops handlers' stand-in
+        self.runtime.platforms.add(_RunningTelegram(self, claims))
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property
@@ -363,12 +365,13 @@ _HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
 
 class _RunningTelegram:
     """The bot as the core reaches it among the running platforms (answers, announcements,
-    admin alerts). Drop claims are still told through `Drops.add_notifier` by the handlers."""
+    admin alerts). Drop claims are told by the drops handlers' stand-in it replaces."""
 
     name = "telegram"
 
-    def __init__(self, bot: TelegramBot) -> None:
+    def __init__(self, bot: TelegramBot, claims: ChatPlatform | None) -> None:
         self.bot = bot
+        self.claims = claims
 
     async def deliver(self, result: MintResult) -> None:
         await self.bot.deliver(result)
@@ -377,7 +380,9 @@ class _RunningTelegram:
         await self.bot.announce(result, channel_id)
 
     async def tell_claimer(self, result: MintResult) -> None:
-        raise NotImplementedError("drop claims are told through Drops.add_notifier")
+        if self.claims is None:
+            raise LookupError("no drops handlers tell Telegram claimers")
+        await self.claims.tell_claimer(result)
 
     async def tell_admins(self, text: str) -> None:
         chat_id = self.bot.runtime.settings.alert_telegram_chat_id

@@ -1,7 +1,7 @@
 """Telegram drops: /drop_create (chat administrators), the announcement with its inline Claim
 button and live counter, /drops and /drop_close.
 
-Thin, like the rest of `bot/telegram/`: the core (`bot/drops.py`) decides every claim; this
+Thin, like the rest of `bot/telegram/`: the core (`bot/drops/`) decides every claim; this
 module reads what Telegram knows (is the claimer a member of the chat) and renders.
 """
 
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.drops import DropInfo
+from bot.drops import DropInfo, gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.minting.types import MintResult
+from bot.ports import ChatPlatform, Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
 from bot.telegram.render import NO_PREVIEW, esc, reply, result_html
@@ -87,7 +89,10 @@ class DropHandlers:
         add(CommandHandler("drops", self.list_drops, filters=new))
         add(CommandHandler("drop_close", self.close, filters=new))
         add(CallbackQueryHandler(self.claim, pattern=CLAIM_DATA))
-        self.drops.add_notifier(PLATFORM, self.deliver_claim)
+        # Stand-in until the Telegram platform object, which tells claimers itself, runs.
+        if PLATFORM not in self.bot.runtime.platforms:
+            stand_in = SimpleNamespace(name=PLATFORM, tell_claimer=self.deliver_claim)
+            self.bot.runtime.platforms.add(cast(ChatPlatform, stand_in))
 
     async def create(self, update: Update, context: Context) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
@@ -115,7 +120,7 @@ class DropHandlers:
                 description=description,
                 image=data,
                 supply=supply,
-                gate_chat_member=True,
+                gates=gates_for(chat_member=True),
             )
         except RequestRejected as err:
             await reply(message, esc(str(err)))
@@ -150,10 +155,8 @@ class DropHandlers:
             member = await self.bot.app.bot.get_chat_member(int(drop.community_id), user.id)
             claim = await self.drops.claim(
                 drop_id,
-                PLATFORM,
-                str(user.id),
+                Claimant(PLATFORM, str(user.id), is_member=is_member(member)),
                 user.full_name,
-                is_member=is_member(member),
                 reply_to={"chat_id": chat_id or int(drop.community_id)},
                 source=query.id,
             )
@@ -168,11 +171,7 @@ class DropHandlers:
         assert message is not None and chat is not None
         drops = await self.drops.list_drops(PLATFORM, str(chat.id))
         now = utcnow()
-        lines = [
-            f"#{d.id} <b>{esc(d.name)}</b>: {d.claimed}"
-            f"{f' / {d.supply}' if d.supply is not None else ''} claimed, {d.status(now)}"
-            for d in drops[:20]
-        ]
+        lines = [listing_line(d, now, name=lambda n: f"<b>{esc(n)}</b>") for d in drops[:20]]
         await reply(message, "\n".join(lines) or "No drops here yet.")
 
     async def close(self, update: Update, context: Context) -> None:

@@ -1,0 +1,67 @@
+"""The mintbot command line: `python -m bot COMMAND` (or `mintbot COMMAND`), one module per
+command group, each opening the runtime through `bot.cli.runtime`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.cli.airdrop import airdrop
+from bot.cli.audit import audit
+from bot.cli.chain import contracts, deploy, doctor
+from bot.cli.content import export_car
+from bot.cli.db import db
+from bot.cli.drop import drop
+from bot.cli.invite import invite
+from bot.cli.mint import mint, status
+from bot.cli.runtime import EXIT_CHECK_FAILED, EXIT_CONFIG
+from bot.cli.serve import devchain, run, web
+from bot.cli.wallet import wallet
+from bot.errors import ConfigError, MintbotError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """mintbot: mint members' art as NFTs from Discord and Telegram."""
+
+
+for command in (
+    run,
+    web,
+    deploy,
+    devchain,
+    doctor,
+    db,
+    mint,
+    status,
+    invite,
+    audit,
+    wallet,
+    airdrop,
+    export_car,
+    drop,
+    contracts,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: turn expected errors into one clear line and an exit code, no traceback."""
+    try:
+        cli.main(prog_name="mintbot", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except MintbotError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+    except KeyboardInterrupt:
+        sys.exit(130)

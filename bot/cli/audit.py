@@ -1,0 +1,31 @@
+"""`audit`: every transaction the hot wallet signed, as CSV."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from bot.app import Runtime
+from bot.audit import audit_rows, write_csv
+from bot.cli.runtime import in_runtime, settings
+
+
+@click.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only signatures from this UTC date (or date and time) on.",
+)
+def audit(since: datetime | None) -> None:
+    """Print every transaction the hot wallet signed as CSV: who asked (platform and user), why
+    (the request keys), the fee cap and the fee paid, and the outcome."""
+    loaded = settings()
+    moment = since.replace(tzinfo=UTC) if since is not None else None
+
+    async def go(runtime: Runtime) -> list[dict[str, object]]:
+        return await audit_rows(runtime.sessions, moment)
+
+    count = write_csv(in_runtime(loaded, go), sys.stdout)
+    click.echo(f"{count} signature(s)", err=True)

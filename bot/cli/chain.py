@@ -1,0 +1,69 @@
+"""`deploy`, `doctor` and `contracts build`: the collection contract and the checks that it,
+the RPC and the hot wallet are as the settings say."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.chain.setup import open_chain
+from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
+from bot.contracts.build import write_artifact
+from bot.doctor import Check, run_checks
+from bot.env_values import parse_address
+from bot.errors import ConfigError
+
+
+@click.command()
+@click.option("--admin", help="Contract admin address (default: ADMIN_ADDRESS).")
+def deploy(admin: str | None) -> None:
+    """Deploy a new collection contract and record its address under DATA_DIR."""
+    loaded = settings()
+
+    async def go() -> None:
+        async with open_chain(loaded) as chain:
+            deployment = await chain.deploy(admin)
+        click.echo(f"deployed on chain {deployment.chain_id} at {deployment.address}")
+        click.echo(f"CONTRACT_ADDRESS={deployment.address}")
+
+    if admin is not None:
+        admin = parse_address("--admin", admin)
+    on_local_node(loaded, go)
+
+
+@click.command()
+def doctor() -> None:
+    """Check settings, RPC, chain ID, balance, contract and roles. Exit 1 if any check fails."""
+    try:
+        loaded = settings()
+    except ConfigError as err:
+        click.echo(
+            Check(
+                "settings",
+                False,
+                str(err),
+                "fix the setting in .env or the environment; .env.example documents each one",
+            ).render()
+        )
+        sys.exit(EXIT_CHECK_FAILED)
+
+    async def go() -> bool:
+        ok = True
+        async for check in run_checks(loaded):
+            click.echo(check.render())
+            ok = ok and check.ok
+        return ok
+
+    sys.exit(0 if on_local_node(loaded, go) else EXIT_CHECK_FAILED)
+
+
+@click.group()
+def contracts() -> None:
+    """Developer tools for the Solidity contract."""
+
+
+@contracts.command("build")
+def contracts_build() -> None:
+    """Recompile the contract with the pinned solc and rewrite the committed artifact."""
+    click.echo(f"wrote {write_artifact()}")

@@ -1,0 +1,59 @@
+"""What every command shares: the settings (with logging set up from them), the runtime
+opened on the local chain when there is one, and how a result is printed as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from bot.app import Runtime, open_runtime
+from bot.chain.setup import local_node
+from bot.config import Settings, load_settings
+from bot.logs import configure_logging
+from bot.minting.types import MintResult
+
+T = TypeVar("T")
+
+EXIT_CHECK_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def settings() -> Settings:
+    """The settings from the environment and .env, with logging configured from them (and
+    their warnings logged)."""
+    loaded = load_settings()
+    configure_logging(loaded.log_level, loaded.secrets())
+    for warning in loaded.warnings:
+        logging.getLogger("mintbot").warning("%s", warning)
+    return loaded
+
+
+def on_local_node(settings: Settings, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` to its end, with the local chain up for it in local mode."""
+    with local_node(settings):
+        return asyncio.run(work())
+
+
+def in_runtime(
+    settings: Settings, work: Callable[[Runtime], Awaitable[T]], *, start: bool = False
+) -> T:
+    """Open the runtime (with `start`, resuming unfinished work too), run `work` in it, close
+    it, and return what `work` returned."""
+
+    async def opened() -> T:
+        async with open_runtime(settings, start=start) as runtime:
+            return await work(runtime)
+
+    return on_local_node(settings, opened)
+
+
+def result_json(result: MintResult) -> dict[str, Any]:
+    """A mint result as `--json` prints it."""
+    data = dataclasses.asdict(result)
+    data.pop("reply_to")  # the platform's answer address: an interaction token, for one
+    data["phase"] = str(result.phase)
+    data["token_id"] = str(result.token_id) if result.token_id is not None else None
+    return data

@@ -1,0 +1,54 @@
+"""`run`, `web` and `devchain`: the bot, its web server alone, and the local chain alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from bot.app import serve, wait_for_stop_signal
+from bot.chain.setup import local_node
+from bot.cli.runtime import on_local_node, settings
+from bot.config import load_web_settings
+from bot.errors import ConfigError
+from bot.logs import configure_logging
+from bot.web.role import serve_web
+
+
+@click.command()
+def run() -> None:
+    """Run the bot. Without RPC_URL it runs on a local anvil chain, deploying on first start."""
+    loaded = settings()
+    on_local_node(loaded, lambda: serve(loaded, True))
+
+
+@click.command()
+# Given by `run` when it starts this as its child: the listening socket it bound, where the
+# bot serves its own routes, and which paths those are.
+@click.option("--socket-fd", type=int, hidden=True)
+@click.option("--bot-url", hidden=True)
+@click.option("--forward-path", multiple=True, hidden=True)
+@click.option("--niceness", type=int, default=0, hidden=True)
+def web(
+    socket_fd: int | None, bot_url: str | None, forward_path: tuple[str, ...], niceness: int
+) -> None:
+    """Run the web server alone: gallery, token pages, IPFS gateway and explorer pages, from
+    the bot's database and content directory (it needs no key). `run` starts one itself."""
+    web_settings = load_web_settings()
+    configure_logging(web_settings.log_level)
+    os.nice(niceness)  # before any thread starts: threads inherit it
+    asyncio.run(
+        serve_web(web_settings, socket_fd=socket_fd, bot_url=bot_url, forwarded=forward_path)
+    )
+
+
+@click.command()
+def devchain() -> None:
+    """Run the local chain (anvil on 127.0.0.1:ANVIL_PORT) in the foreground."""
+    loaded = settings()
+    if not loaded.local_mode:
+        raise ConfigError("RPC_URL", "is set; devchain runs only the local chain (unset RPC_URL)")
+    with local_node(loaded) as url:
+        click.echo(f"local chain (chain ID 31337) on {url}; Ctrl-C stops it")
+        asyncio.run(wait_for_stop_signal())

@@ -1,0 +1,53 @@
+"""`wallet rotate`: move minting to a new hot wallet."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from bot.app import Runtime
+from bot.chain.wallet import HotWallet
+from bot.cli.runtime import in_runtime, settings
+from bot.config import ANVIL_DEV_KEYS
+from bot.env_values import Secret, parse_address, validate_private_key
+from bot.rotation import KeyRotation
+
+
+@click.group()
+def wallet() -> None:
+    """The hot wallet."""
+
+
+@wallet.command("rotate")
+@click.option("--to", "new_address", required=True, help="The new hot wallet's address.")
+@click.option(
+    "--admin-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the contract admin's private key (default: asked for, hidden; in "
+    "local mode anvil's development admin key).",
+)
+def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
+    """Move minting to a new hot wallet: grant it MINTER_ROLE, finish the old key's in-flight
+    transactions, let it move the old custody's tokens, revoke the old key. Run it with the
+    bot stopped and the settings still holding the old key; then switch the settings to the
+    new key. Each step is recorded, and a re-run finishes an interrupted rotation."""
+    loaded = settings()
+    new_address = parse_address("--to", new_address)
+    if admin_key_file is not None:
+        raw = admin_key_file.read_text().strip()
+    elif loaded.local_mode:
+        raw = ANVIL_DEV_KEYS[1]  # the local chain's published admin account
+    else:
+        raw = getpass.getpass("The contract admin's private key (hidden): ").strip()
+    admin = HotWallet(validate_private_key("admin key", Secret(raw)))
+
+    async def go(runtime: Runtime) -> None:
+        await KeyRotation(runtime, admin, new_address, click.echo).run()
+
+    in_runtime(loaded, go)
+    click.echo(
+        f"Rotated. Now set HOT_WALLET_PRIVATE_KEY (or the keystore) to the key of {new_address} "
+        "and start the bot."
+    )

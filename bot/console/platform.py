@@ -1,0 +1,17 @@
+"""The console as the registry knows it: the chat platform that runs when no other is
+configured, on the bot's own terminal."""
+
+from __future__ import annotations
+
+from bot.app import Runtime
+from bot.console.chat import ConsoleChat
+from bot.ports import PlatformKind
+
+CONSOLE = PlatformKind[Runtime](
+    name="console",
+    label="Console",
+    community_label="local console",
+    configured=lambda settings: False,
+    build=lambda runtime, routes: ConsoleChat(runtime),
+    fallback=True,
+)

@@ -1,0 +1,13 @@
+"""Community drops: one artwork, stored once, claimed by members as numbered editions.
+
+`service.Drops` is what adapters call; `types` holds what it hands out; `claims` decides and
+records claims; `gates` holds who may claim, one module per kind; `export` writes the CSV.
+"""
+
+from __future__ import annotations
+
+from bot.drops.gates import gates_for
+from bot.drops.service import Drops
+from bot.drops.types import ClaimResult, DropInfo, edition_label, listing_line
+
+__all__ = ["ClaimResult", "DropInfo", "Drops", "edition_label", "gates_for", "listing_line"]

@@ -1,0 +1,128 @@
+"""Drop gates: who may claim a drop. A drop stores its gates as data, a list of
+`{"kind": ..., "params": {...}}`; each kind is a class registered by name in `bot.registry`
+(one module here per built-in kind). This module turns stored gates into gate objects and back,
+and decides a claim against all of a drop's gates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import bot.registry  # noqa: F401  (fills GATES with the built-in kinds)
+from bot.ports import GATES, Claimant, DropGate, GatedDrop, Refusal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkWallet(Refusal):
+    """A refusal the claimant lifts by linking a wallet: it holds for an airdrop to them too,
+    since the drop mints to members' own wallets only."""
+
+
+def elsewhere(claimant: Claimant, drop: GatedDrop) -> Refusal | None:
+    """What the platform vouches for (roles, membership) means something only on the drop's
+    own platform: a claim from any other is refused."""
+    if claimant.platform == drop.platform:
+        return None
+    return Refusal(f"{drop.name} can be claimed only from its own {drop.platform} community.")
+
+
+@dataclass(frozen=True)
+class UnknownGate:
+    """A stored gate this bot cannot read (a kind it does not know, or parameters its kind
+    refuses): it refuses every claim, so nobody slips past a condition meant to hold."""
+
+    kind: ClassVar[str] = "unknown"
+    stored_kind: str
+    stored_params: Mapping[str, Any]
+    problem: str
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DropGate:
+        return cls("unknown", params, "no gate kind")
+
+    def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
+        return Refusal(
+            f"{drop.name} has a claim condition this bot cannot check ({self.problem}); "
+            "ask an admin of the drop."
+        )
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.stored_params)
+
+    def describe(self) -> str:
+        return f"a condition this bot cannot check ({self.problem})"
+
+
+def load_gates(stored: object) -> tuple[DropGate, ...]:
+    """The gate objects of a drop's stored gates; anything unreadable is an `UnknownGate`."""
+    if not isinstance(stored, list):
+        return (UnknownGate("?", {}, "the gates are not a list"),)
+    return tuple(_load(entry) for entry in stored)
+
+
+def _load(entry: object) -> DropGate:
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+        return UnknownGate("?", {}, "a gate without a kind")
+    kind, params = entry["kind"], entry.get("params", {})
+    if kind not in GATES:
+        return UnknownGate(kind, {}, f"unknown kind {kind!r}")
+    if not isinstance(params, dict):
+        return UnknownGate(kind, {}, f"{kind} gate without parameters")
+    try:
+        return GATES.get(kind).from_params(params)
+    except ValueError as err:
+        return UnknownGate(kind, params, f"{kind} gate: {err}")
+
+
+def store_gates(gates: Iterable[DropGate]) -> list[dict[str, Any]]:
+    """The gates as a drop stores them. Raises `ValueError` for a kind not registered, which
+    could not be read back."""
+    stored = []
+    for gate in gates:
+        if gate.kind not in GATES:
+            raise ValueError(f"no drop gate kind {gate.kind!r} is registered")
+        stored.append({"kind": gate.kind, "params": gate.params()})
+    return stored
+
+
+def first_refusal(
+    gates: Sequence[DropGate],
+    claimant: Claimant,
+    drop: GatedDrop,
+    *,
+    only: type[Refusal] = Refusal,
+) -> Refusal | None:
+    """Why the first gate that turns `claimant` away does so (counting only refusals of the
+    kind `only`), or None if all let them in. A gate that fails while checking refuses this
+    claim alone."""
+    for gate in gates:
+        try:
+            refusal = gate.check(claimant, drop)
+        except Exception:
+            log.exception("checking the %s gate of drop %d failed", gate.kind, drop.id)
+            refusal = Refusal(
+                f"{drop.name}'s claim conditions could not be checked just now; try again later."
+            )
+        if isinstance(refusal, only):
+            return refusal
+    return None
+
+
+def gates_for(
+    role_ids: Iterable[str] = (), *, chat_member: bool = False, linked_wallet: bool = False
+) -> list[DropGate]:
+    """The built-in gates as the drop-creating commands offer them: one of these roles,
+    membership of the chat, a linked wallet."""
+    gates = []
+    roles = sorted(set(role_ids))
+    if roles:
+        gates.append(GATES.get("role").from_params({"role_ids": roles}))
+    if chat_member:
+        gates.append(GATES.get("chat_member").from_params({}))
+    if linked_wallet:
+        gates.append(GATES.get("linked_wallet").from_params({}))
+    return gates

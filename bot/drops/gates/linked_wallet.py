@@ -1,0 +1,33 @@
+"""The wallet gate: editions go only to claimers' own linked wallets, never into custody."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bot.drops.gates import LinkWallet
+from bot.ports import Claimant, DropGate, GatedDrop, Refusal
+
+
+@dataclass(frozen=True)
+class LinkedWalletGate:
+    kind: ClassVar[str] = "linked_wallet"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DropGate:
+        return cls()
+
+    def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
+        if claimant.linked_address:
+            return None
+        return LinkWallet(
+            f"{drop.name} is minted only to members' own wallets: link yours first, "
+            "then claim again."
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self) -> str:
+        return "members with a linked wallet"

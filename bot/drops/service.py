@@ -1,0 +1,283 @@
+"""The drops service (`Runtime.drops`): what admins and claimers ask of drops, and the answerer
+that tells each claimer, on their own platform, how their edition's mint ended."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content.images import check_image
+from bot.content.metadata import clean_description, clean_name
+from bot.content.store import ContentStore
+from bot.drops.claims import ClaimWriter
+from bot.drops.editions import PendingClaim
+from bot.drops.export import claims_csv
+from bot.drops.gates import load_gates, store_gates
+from bot.drops.types import (
+    DROP_NAME_MAX,
+    DROP_ORIGIN,
+    MAX_SUPPLY,
+    NOBODY_TO_TELL,
+    ClaimResult,
+    DropInfo,
+    known_id,
+)
+from bot.errors import DropNotFound, RequestRejected
+from bot.minting.service import MintService
+from bot.minting.types import MintResult
+from bot.ports import Claimant, DropGate, RunningPlatforms
+from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
+
+
+class Drops:
+    """Creating, claiming, closing and exporting drops. Adapters pass what only the chat
+    platform knows (the claimant's roles, whether they are a member of the chat); every
+    decision is made here and by the database."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        content: ContentStore,
+        service: MintService,
+        platforms: RunningPlatforms,
+        max_image_bytes: int,
+        max_image_pixels: int,
+        max_image_frames: int,
+    ) -> None:
+        self.sessions = sessions
+        self.content = content
+        self.service = service
+        self.platforms = platforms
+        self.max_image_bytes = max_image_bytes
+        self.max_image_pixels = max_image_pixels
+        self.max_image_frames = max_image_frames
+        self._writer = ClaimWriter(sessions, content, service)
+        service.answer_through(DROP_ORIGIN, self)
+
+    # ----- admins ------------------------------------------------------------------------
+
+    async def create_drop(
+        self,
+        *,
+        platform: str,
+        community_id: str,
+        created_by: str,
+        name: str,
+        image: bytes,
+        description: str = "",
+        supply: int | None = None,
+        per_user_limit: int = 1,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        gates: Sequence[DropGate] = (),
+    ) -> DropInfo:
+        """Check and store the artwork once, and record the drop. `supply` None is an open
+        edition; `starts_at` None opens it now, `ends_at` None leaves it open until closed;
+        a claimant must pass every one of `gates`. Raises `RequestRejected` (or a subclass)
+        saying what is wrong with the request."""
+        name = clean_name(name, max_length=DROP_NAME_MAX)
+        description = clean_description(description)
+        if supply is not None and not 1 <= supply <= MAX_SUPPLY:
+            raise RequestRejected(
+                f"The supply must be at least 1 and at most {MAX_SUPPLY:,} "
+                "(or none, for an open edition)."
+            )
+        if not 1 <= per_user_limit <= MAX_SUPPLY:
+            raise RequestRejected(
+                f"The per-member limit must be at least 1 and at most {MAX_SUPPLY:,}."
+            )
+        starts = aware_utc(starts_at) if starts_at is not None else utcnow()
+        ends = aware_utc(ends_at) if ends_at is not None else None
+        if ends is not None and ends <= starts:
+            raise RequestRejected("The drop must end after it starts.")
+        stored_gates = store_gates(gates)
+        checked = await asyncio.to_thread(
+            check_image,
+            image,
+            max_bytes=self.max_image_bytes,
+            max_pixels=self.max_image_pixels,
+            max_frames=self.max_image_frames,
+        )
+        image_cid = await asyncio.to_thread(self.content.put_file, checked.data)
+        drop = Drop(
+            platform=platform,
+            community_id=community_id,
+            created_by=created_by,
+            name=name,
+            description=description,
+            image_cid=image_cid,
+            image_digest=hashlib.sha256(image).hexdigest(),
+            image_mime=checked.mime,
+            image_width=checked.width,
+            image_height=checked.height,
+            supply=supply,
+            per_user_limit=per_user_limit,
+            starts_at=starts,
+            ends_at=ends,
+            gates=stored_gates,
+            claimed=0,
+        )
+        async with self.sessions.begin() as session:
+            session.add(drop)
+        return drop_info(drop)
+
+    async def close(self, drop_id: int) -> DropInfo:
+        """Close the drop early: claims committed before this are minted, later ones are
+        refused. Closing a closed drop changes nothing."""
+        known_id(drop_id)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Drop)
+                .where(Drop.id == drop_id, Drop.closed_at.is_(None))
+                .values(closed_at=utcnow())
+            )
+        return await self.info(drop_id)
+
+    async def info(self, drop_id: int) -> DropInfo:
+        """The drop with its current count of claimed editions. Raises `DropNotFound`."""
+        known_id(drop_id)
+        async with self.sessions() as session:
+            drop = await session.get(Drop, drop_id)
+        if drop is None:
+            raise DropNotFound(f"There is no drop #{drop_id}.")
+        return drop_info(drop)
+
+    async def community_drop(self, drop_id: int, platform: str, community_id: str) -> DropInfo:
+        """The drop, if it belongs to this community (drop IDs are global; a community sees
+        only its own). Raises `DropNotFound`."""
+        drop = await self.info(drop_id)
+        if drop.platform != platform or drop.community_id != community_id:
+            raise DropNotFound(f"There is no drop #{drop_id} here.")
+        return drop
+
+    async def list_drops(self, platform: str, community_id: str) -> list[DropInfo]:
+        """The community's drops, newest first."""
+        async with self.sessions() as session:
+            drops = await session.scalars(
+                select(Drop)
+                .where(Drop.platform == platform, Drop.community_id == community_id)
+                .order_by(Drop.id.desc())
+            )
+            return [drop_info(drop) for drop in drops]
+
+    async def export_csv(self, drop_id: int) -> str:
+        """Every claim of the drop as CSV, by edition: who claimed it, and its mint's state."""
+        await self.info(drop_id)  # DropNotFound
+        return await claims_csv(self.sessions, drop_id)
+
+    # ----- claimers ----------------------------------------------------------------------
+
+    async def claim(
+        self,
+        drop_id: int,
+        claimant: Claimant,
+        user_name: str,
+        *,
+        reply_to: dict[str, object] | None = None,
+        source: str | None = None,
+    ) -> ClaimResult:
+        """Claim the next edition of a drop for a chat member and queue its mint.
+
+        `claimant` is who claims as their platform vouches for them (their roles, whether
+        they belong to the drop's chat); `reply_to` is the adapter's own data for answering
+        when the token is minted. `source` is the ID of the message or interaction that
+        asked, if the platform may deliver it again: a source claims once, and a repeat gets
+        that claim back (`duplicate=True`). Raises `DropNotFound`, `NotAllowed` (a gate),
+        `DropNeedsWallet`, `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
+        """
+        known_id(drop_id)
+        return await self._writer.submit(
+            PendingClaim(drop_id, claimant, storable(user_name, 256), reply_to, source)
+        )
+
+    async def airdrop(
+        self, drop_id: int, *, source: str, address: str | None = None, member: str | None = None
+    ) -> ClaimResult:
+        """An admin gives an edition to an `address`, or to a chat `member` ("platform:user ID",
+        minted where they linked, else to custody). Gates on who may claim do not apply; a
+        drop for linked wallets only, supply, window, closure and the per-recipient limit do.
+        `source` makes it idempotent: the same source gets the same edition back
+        (`duplicate=True`)."""
+        if (address is None) == (member is None):
+            raise ValueError("an airdrop goes to an address or to a member")
+        platform, user_id = ("address", address) if address else str(member).split(":", 1)
+        return await self._writer.submit(
+            PendingClaim(
+                drop_id,
+                Claimant(platform, str(user_id)),
+                str(user_id),
+                NOBODY_TO_TELL,
+                source,
+                granted_to=address,
+                granted=True,
+            )
+        )
+
+    async def close_writer(self) -> None:
+        """Let the claims being recorded finish."""
+        await self._writer.close()
+
+    async def announced(self, drop_id: int, platform: str, chat_id: str, message_id: str) -> None:
+        """Remember a message announcing the drop, so its counter can be kept current (also
+        after a restart)."""
+        async with self.sessions.begin() as session:
+            session.add(
+                DropAnnouncement(
+                    drop_id=drop_id, platform=platform, chat_id=chat_id, message_id=message_id
+                )
+            )
+
+    async def announcements(self, drop_id: int, platform: str) -> list[tuple[str, str]]:
+        """The (chat, message) pairs announcing the drop on `platform`."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(DropAnnouncement.chat_id, DropAnnouncement.message_id).where(
+                    DropAnnouncement.drop_id == drop_id, DropAnnouncement.platform == platform
+                )
+            )
+            return [(chat_id, message_id) for chat_id, message_id in rows]
+
+    # ----- answering claims --------------------------------------------------------------
+
+    async def deliver(self, result: MintResult) -> None:
+        """Tell the claimer how their edition's mint ended, through the platform they claimed
+        on (their claim's row says which). An airdrop has nobody to tell: it counts as
+        answered. Raises `LookupError` while that platform is not running, so the answer
+        waits its turn and is tried again."""
+        if result.reply_to == NOBODY_TO_TELL:
+            return
+        async with self.sessions() as session:
+            platform_name = await session.scalar(
+                select(DropClaim.platform).where(DropClaim.request_id == result.request_id)
+            )
+        if platform_name is None:
+            raise LookupError(f"no drop claim made request {result.key}")
+        platform = self.platforms.get(platform_name)
+        if platform is None:
+            raise LookupError(f"drop claims made on {platform_name!r} cannot be answered here")
+        await platform.tell_claimer(result)
+
+
+def drop_info(drop: Drop) -> DropInfo:
+    """The drop row as people are shown it."""
+    return DropInfo(
+        id=drop.id,
+        platform=drop.platform,
+        community_id=drop.community_id,
+        name=drop.name,
+        description=drop.description,
+        image_cid=drop.image_cid,
+        supply=drop.supply,
+        claimed=drop.claimed,
+        per_user_limit=drop.per_user_limit,
+        starts_at=aware_utc(drop.starts_at),
+        ends_at=aware_utc(drop.ends_at) if drop.ends_at is not None else None,
+        gates=load_gates(drop.gates),
+        closed_at=aware_utc(drop.closed_at) if drop.closed_at is not None else None,
+    )

@@ -1,0 +1,39 @@
+"""What the bot did on the emulated Telegram, for tests to assert on: every Bot API call,
+callback-query answers, and the files it downloaded and how many bytes of each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.support import poll_until
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+class TelegramRecording:
+    """Everything the bot called, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.downloads: list[str] = []  # file paths the bot fetched
+        self.served: dict[str, int] = {}  # file path -> bytes sent to the bot
+
+    def sent(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, check: Callable[[], object], timeout: float = 30) -> None:
+        """Poll `check`; on timeout, fail with the calls the bot made."""
+
+        def explain() -> str:
+            calls = "\n".join(f"{c.method} {c.params}"[:300] for c in self.calls[-40:])
+            return f"the bot's last calls:\n{calls}"
+
+        await poll_until(check, timeout, explain)

@@ -1,0 +1,157 @@
+"""A local Telegram Bot API: enough of `/bot<TOKEN>/<method>` and `/file/bot<TOKEN>/<path>` for
+the real python-telegram-bot to run a bot against it, with every call recorded.
+
+Tests build chats and users, then act as users: send photos and files of any name and type
+with captions, reply with commands, edit captions, send stickers, voice notes and videos, write
+as the group (an anonymous admin), press inline buttons. Updates reach the bot by long polling
+or its webhook (updates.py); the Bot API's methods and rules are in bot_api.py, files in
+files.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from tests.emulators.telegram.bot_api import BotApi
+from tests.emulators.telegram.files import FileServer
+from tests.emulators.telegram.protocol import TOKEN
+from tests.emulators.telegram.recording import TelegramRecording
+from tests.emulators.telegram.text import command_entities
+from tests.emulators.telegram.updates import UpdateFeed
+from tests.emulators.telegram.world import ANONYMOUS_ADMIN, TelegramWorld
+
+
+class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
+    """The world tests build, what the bot did in it and the updates it is sent, over HTTP."""
+
+    def __init__(self) -> None:
+        TelegramWorld.__init__(self)
+        TelegramRecording.__init__(self)
+        UpdateFeed.__init__(self)
+        self.port = 0
+        self._files = FileServer(self, self)
+        self._bot_api = BotApi(self, self, {**self.update_methods(), **self._files.file_methods()})
+        self._runner: web.AppRunner | None = None
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._bot_api.call)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._files.download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        await self.close_feed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def env(self) -> dict[str, str]:
+        base = f"http://127.0.0.1:{self.port}"
+        return {
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": f"{base}/bot",
+            "TELEGRAM_FILE_BASE_URL": f"{base}/file/bot",
+        }
+
+    def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
+        """The next `times` calls of `method` answer 429 Too Many Requests."""
+        self._bot_api.throttle(method, retry_after, times)
+
+    def refuse(self, method: str, code: int, description: str, times: int = 1) -> None:
+        """The next `times` calls of `method` fail with HTTP `code`."""
+        self._bot_api.refuse(method, code, description, times)
+
+    # ----- acting as users ---------------------------------------------------------------------
+
+    def send(
+        self, chat: dict[str, Any], sender: dict[str, Any] | None, **content: Any
+    ) -> dict[str, Any]:
+        """A new message from `sender` in `chat`, delivered to the bot as an update."""
+        message = self.new_message(chat, sender, **content)
+        key = "channel_post" if chat["type"] == "channel" else "message"
+        self.push({key: message})
+        return message
+
+    def send_text(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        text: str,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {"reply_to_message": reply_to} if reply_to else {}
+        return self.send(chat, sender, text=text, entities=command_entities(text), **extra)
+
+    def send_photo(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any] | None,
+        sizes: list[bytes],
+        caption: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A photo as Telegram sends it: one entry per size, smallest first; `sizes` are the
+        bytes of each (the last is the original)."""
+        photo = []
+        for i, data in enumerate(sizes):
+            entry = self.add_file(data, size=size if i == len(sizes) - 1 else None)
+            photo.append({**entry, "width": 90 * (i + 1), "height": 90 * (i + 1)})
+        return self.send(chat, sender, photo=photo, **self.caption(caption))
+
+    def send_document(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        data: bytes,
+        mime_type: str,
+        caption: str | None = None,
+        *,
+        size: int | None = None,
+        file_name: str = "art",
+        declared: bool = True,
+    ) -> dict[str, Any]:
+        """A file "sent as a file", with the name and MIME type the sender's app gave it."""
+        entry = self.add_file(data, size=size, name=file_name, kind="document", declared=declared)
+        document = {**entry, "file_name": file_name, "mime_type": mime_type}
+        return self.send(chat, sender, document=document, **self.caption(caption))
+
+    def send_video(
+        self, chat: dict[str, Any], sender: dict[str, Any], data: bytes, caption: str | None = None
+    ) -> dict[str, Any]:
+        entry = self.add_file(data, name="clip.mp4", kind="video")
+        video = {**entry, "width": 64, "height": 64, "duration": 1, "mime_type": "video/mp4"}
+        return self.send(chat, sender, video=video, **self.caption(caption))
+
+    def send_as_chat(self, chat: dict[str, Any], text: str) -> dict[str, Any]:
+        """An anonymous administrator writes: the message comes from the group itself."""
+        return self.send(
+            chat, ANONYMOUS_ADMIN, text=text, entities=command_entities(text), sender_chat=chat
+        )
+
+    def edit_caption(self, message: dict[str, Any], caption: str) -> dict[str, Any]:
+        edited = {**message, **self.caption(caption), "edit_date": int(time.time())}
+        self.messages[(message["chat"]["id"], message["message_id"])] = edited
+        self.push({"edited_message": edited})
+        return edited
+
+    def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> dict[str, Any]:
+        """`user` presses the inline button carrying `data` under the bot's `message`; the
+        callback query's ID keys its answer in `callback_answers`."""
+        query = {
+            "id": f"cq-{next(self._ids)}",
+            "from": user,
+            "message": self.messages.get((message["chat"]["id"], message["message_id"]), message),
+            "chat_instance": f"ci{message['chat']['id']}",
+            "data": data,
+        }
+        self.push({"callback_query": query})
+        return query
