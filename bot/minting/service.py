@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,9 +34,9 @@ from bot.minting.delivery import Delivery
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.prepare import Preparer
 from bot.minting.progress import Progress
-from bot.minting.queries import REPEAT_WINDOW, ChainContext, MintQueries
+from bot.minting.queries import ChainContext, MintQueries
 from bot.minting.recipients import user_address
-from bot.minting.types import MintHandle, MintResult, MintSubmission, Upload
+from bot.minting.types import MintHandle, MintSubmission, Upload
 from bot.minting.uploads import UploadVault
 from bot.ports import Answerer, RunningPlatforms
 from db.models import Phase, storable
@@ -47,7 +46,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class MintService:
+class MintService(MintQueries):
+    """The mint pipeline as adapters see it: submit a request and learn its outcome. The
+    read-only questions come from `MintQueries`; the stages run in the background."""
+
     def __init__(
         self,
         *,
@@ -60,14 +62,13 @@ class MintService:
         content: ContentStore,
         platforms: RunningPlatforms,
     ) -> None:
+        self._progress = Progress()
+        super().__init__(sessions, chain, self._progress, settings.poll_interval)
         self.settings = settings
-        self.sessions = sessions
         self.communities = communities
         self.txs = txs
-        self.chain = chain
         self.content = content
         self._poll = settings.poll_interval
-        self._progress = Progress()
         self._uploads = UploadVault(sessions)
         self._intake = Intake(
             sessions, RateLimits(communities.user_limit, communities.community_limit)
@@ -82,13 +83,10 @@ class MintService:
             ),
             settings.content_workers,
         )
-        self._queries = MintQueries(sessions, chain, self._progress, settings.poll_interval)
         self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
         self._batcher = Batcher(settings, sessions, txs, chain, self._progress)
         watcher.follow(self._batcher)
-        self._delivery = Delivery(
-            settings, sessions, communities, platforms, self._queries, self._progress
-        )
+        self._delivery = Delivery(settings, sessions, communities, platforms, self, self._progress)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -233,7 +231,7 @@ class MintService:
         `RateLimited` with the reason (the rate limit is decided again, atomically, when the
         request is recorded).
         """
-        phase = await self._queries.phase_of(*submission_key)
+        phase = await self.phase_of(*submission_key)
         if phase is not None and phase != Phase.FAILED:
             return False
         platform, chat_id, _ = submission_key
@@ -248,50 +246,6 @@ class MintService:
         async with self.sessions() as session:
             spent = await self.txs.spent_today(session)
         return self.txs.wallet.address, int(balance), spent
-
-    # ----- read-only questions, answered by `MintQueries` --------------------------------
-
-    async def result(self, request_id: int) -> MintResult:
-        """The request as it stands; `KeyError` if there is none with this ID."""
-        return await self._queries.result(request_id)
-
-    async def find(self, platform: str, chat_id: str, message_id: str) -> MintResult | None:
-        """The request with this key, if any."""
-        return await self._queries.find(platform, chat_id, message_id)
-
-    async def wait_final(self, request_id: int, timeout: float | None = None) -> MintResult:
-        """Wait until the request's outcome is decided (by this process or another)."""
-        return await self._queries.wait_final(request_id, timeout)
-
-    async def recent_same_image(
-        self, platform: str, requester_id: str, image: bytes, within: timedelta = REPEAT_WINDOW
-    ) -> MintResult | None:
-        """The requester's latest request for the same image bytes within `within`, if any:
-        adapters ask before minting it again."""
-        return await self._queries.recent_same_image(platform, requester_id, image, within)
-
-    async def requests_of(
-        self,
-        platform: str,
-        requester_id: str,
-        *,
-        minted_only: bool,
-        offset: int = 0,
-        limit: int = 10,
-    ) -> tuple[list[MintResult], int]:
-        """A page of the user's requests, newest first, and how many there are in all."""
-        return await self._queries.requests_of(
-            platform, requester_id, minted_only=minted_only, offset=offset, limit=limit
-        )
-
-    async def community_stats(self, platform: str, community_id: str) -> dict[str, int]:
-        """Requests from this community by phase, plus distinct requesters, and how many
-        answers were given up as undeliverable (if any)."""
-        return await self._queries.community_stats(platform, community_id)
-
-    async def undeliverable(self, limit: int = 20) -> tuple[int, list[MintResult]]:
-        """Requests whose answer was given up: how many, and the latest `limit`."""
-        return await self._queries.undeliverable(limit)
 
     # ----- lifecycle -----------------------------------------------------------------------
 
