@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ async def burst(
         progress.set()
 
     for platform in platforms:
-        runtime.service.add_notifier(platform, notify)
+        runtime.service.answer_through(platform, SimpleNamespace(deliver=notify))
 
     async def submit(submission: MintSubmission) -> None:
         outcome.submitted[submission.key] = time.monotonic()

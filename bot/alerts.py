@@ -1,8 +1,9 @@
 """Telling the operators when the hot wallet runs low, before minting stops.
 
-The chat platforms register where their admins read (ALERT_DISCORD_CHANNEL_ID,
-ALERT_TELEGRAM_CHAT_ID); the watcher checks the balance now and then and says it once per
-`repeat_s` while it stays under LOW_BALANCE_ETH, with the address to fund.
+Every running chat platform is told through `tell_admins` (each sends it where its settings
+say admins read, if anywhere); the check runs now and then and says it once per `repeat_s`
+while the balance stays under LOW_BALANCE_ETH, with the address to fund. A platform that
+starts while an alert is in force hears it at once.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from bot.minting.service import MintService
+from bot.ports import ChatPlatform, RunningPlatforms
 
 log = logging.getLogger(__name__)
 
-Alerter = Callable[[str], Awaitable[object]]
 CHECK_EVERY_S = 60.0
 REPEAT_S = 6 * 3600.0
 
@@ -25,26 +25,25 @@ class BalanceAlerts:
     def __init__(
         self,
         service: MintService,
+        platforms: RunningPlatforms,
         low_wei: int,
         *,
         check_every_s: float = CHECK_EVERY_S,
         repeat_s: float = REPEAT_S,
     ) -> None:
         self.service = service
+        self.platforms = platforms
         self.low_wei = low_wei
         self.check_every_s = check_every_s
         self.repeat_s = repeat_s
-        self._alerters: dict[str, Alerter] = {}
         self._last_alert: float | None = None
-        self._active: str | None = None  # the alert in force, for platforms that connect later
+        self._active: str | None = None  # the alert in force, for platforms that start later
         self._telling: set[asyncio.Task[None]] = set()
+        platforms.on_add(self._started)
 
-    def add(self, where: str, alerter: Alerter) -> None:
-        """Also tell `where` (a platform's admin channel or chat) through `alerter`; if the
-        balance is already low, it hears so now."""
-        self._alerters[where] = alerter
+    def _started(self, platform: ChatPlatform) -> None:
         if self._active is not None:
-            task = asyncio.ensure_future(self._tell(where, alerter, self._active))
+            task = asyncio.ensure_future(self._tell(platform, self._active))
             self._telling.add(task)
             task.add_done_callback(self._telling.discard)
 
@@ -74,13 +73,13 @@ class BalanceAlerts:
         )
         log.warning("%s", text)
         self._active, self._last_alert = text, now
-        for where, alerter in list(self._alerters.items()):
-            await self._tell(where, alerter, text)
+        for platform in self.platforms:
+            await self._tell(platform, text)
         return True
 
     @staticmethod
-    async def _tell(where: str, alerter: Alerter, text: str) -> None:
+    async def _tell(platform: ChatPlatform, text: str) -> None:
         try:
-            await alerter(text)
+            await platform.tell_admins(text)
         except Exception:
-            log.warning("could not send the low-balance alert to %s", where, exc_info=True)
+            log.warning("could not send the low-balance alert to %s", platform.name, exc_info=True)

@@ -1,4 +1,5 @@
-"""Composition root: builds the chain connection, hot wallet and collection from the settings.
+"""Composition root: builds the runtime (chain, database, content, the services and the
+transaction watcher) from the settings, and runs the bot.
 
 Nothing below this module reads settings or environment on its own; everything is passed in.
 """
@@ -10,176 +11,35 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from aiohttp.web import Application
-from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from web3 import AsyncWeb3
 
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
-from bot.chain import client
-from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
-from bot.chain.devchain import Anvil, rpc_chain_id
-from bot.chain.engine import TxEngine
-from bot.chain.explorer import Explorer, explorer_for
-from bot.chain.fees import Fees, current_fees
-from bot.chain.wallet import HotWallet
+from bot.chain.contract import Collection
+from bot.chain.setup import Chain, open_chain
+from bot.chain.tx_engine import TxEngine
+from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
-from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
+from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.drops import Drops
-from bot.engagement import Engagement
-from bot.errors import ChainError, ConfigError
 from bot.inbox import DurableInbox
-from bot.minting.service import ChainContext, MintService
+from bot.leaderboard_gallery import Engagement
+from bot.minting.queries import ChainContext
+from bot.minting.service import MintService
 from bot.ports import PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
 from bot.web.server import Health
 from bot.withdrawals import Withdrawals
-from db.engine import create_engine, session_factory, upgrade
+from db.engine import create_db_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def local_node(settings: Settings) -> Iterator[str]:
-    """In local mode, make sure anvil answers on ANVIL_PORT: reuse one already running there
-    (say, `python -m bot devchain` in another terminal), else start one until the block ends.
-    With RPC_URL set this does nothing. Yields the RPC URL either way."""
-    url = settings.effective_rpc_url
-    if not settings.local_mode or rpc_chain_id(url, timeout=0.5) == LOCAL_CHAIN_ID:
-        yield url
-        return
-    anvil_dir = settings.data_dir / "anvil"
-    anvil_dir.mkdir(parents=True, exist_ok=True)
-    with Anvil(
-        settings.anvil_port,
-        state_file=anvil_dir / "state.json",
-        block_time=settings.anvil_block_time,
-        log_file=anvil_dir / "anvil.log",
-    ):
-        log.info("started the local chain (anvil) on %s, state in %s", url, anvil_dir)
-        yield url
-
-
-def local_admin_address() -> str:
-    """In local mode the contract admin is anvil's second published account."""
-    return str(Account.from_key(ANVIL_DEV_KEYS[1]).address)
-
-
-def collection_params(settings: Settings, wallet: HotWallet, admin: str | None) -> CollectionParams:
-    admin = (
-        admin or settings.admin_address or (local_admin_address() if settings.local_mode else None)
-    )
-    if admin is None:
-        raise ConfigError(
-            "ADMIN_ADDRESS", "required to deploy: the contract admin, not the hot wallet"
-        )
-    return CollectionParams(
-        name=settings.collection_name,
-        symbol=settings.collection_symbol,
-        admin=admin,
-        minter=wallet.address,
-        royalty_receiver=settings.royalty_receiver or admin,
-        royalty_bps=settings.royalty_bps,
-        contract_uri=settings.contract_uri,
-    )
-
-
-@dataclass
-class Chain:
-    """Everything the bot needs to act on chain, built once by `open_chain`."""
-
-    settings: Settings
-    w3: AsyncWeb3[Any]
-    chain_id: int
-    wallet: HotWallet
-    explorer: Explorer | None
-
-    async def fees(self) -> Fees:
-        return await current_fees(
-            self.w3, self.settings.priority_fee_wei, self.settings.max_fee_per_gas_wei
-        )
-
-    def recorded_deployment(self) -> Deployment | None:
-        return Deployment.load(self.settings.deployments_dir, self.chain_id)
-
-    def configured_address(self) -> str | None:
-        """CONTRACT_ADDRESS if set, else the deployment recorded for this chain, if any."""
-        if self.settings.contract_address:
-            return self.settings.contract_address
-        recorded = self.recorded_deployment()
-        return recorded.address if recorded else None
-
-    async def deploy(self, admin: str | None = None) -> Deployment:
-        """Deploy a new collection and record it under DATA_DIR/deployments/."""
-        params = collection_params(self.settings, self.wallet, admin)
-        deployment = await deploy_collection(self.w3, self.wallet, params, await self.fees())
-        deployment.save(self.settings.deployments_dir)
-        log.info(
-            "deployed the collection at %s (admin %s, minter %s)",
-            deployment.address,
-            params.admin,
-            params.minter,
-        )
-        return deployment
-
-    async def collection(self) -> Collection:
-        """The collection to mint into. In local mode it is deployed on first start and reused
-        afterwards; elsewhere it must be configured or deployed with `python -m bot deploy`."""
-        address = self.configured_address()
-        if address is not None:
-            collection = Collection(self.w3, address)
-            if await collection.has_code():
-                return collection
-            if self.settings.contract_address or not self.settings.local_mode:
-                raise ChainError(
-                    f"CONTRACT_ADDRESS: no contract code at {address} on chain {self.chain_id}"
-                )
-            log.info("the recorded local collection is gone (fresh chain state); deploying anew")
-        elif not self.settings.local_mode:
-            raise ChainError(
-                f"CONTRACT_ADDRESS: not set and no deployment recorded for chain {self.chain_id}; "
-                "run `python -m bot deploy`"
-            )
-        return Collection(self.w3, (await self.deploy()).address)
-
-
-@contextlib.asynccontextmanager
-async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
-    """Connect to the configured chain and build the hot wallet; close the connection after."""
-    w3 = await client.connect(
-        settings.effective_rpc_url, settings.chain_id, timeout=settings.rpc_timeout
-    )
-    try:
-        wallet = HotWallet(settings.hot_wallet_key)
-        if settings.hot_wallet_key_is_dev:
-            log.warning(
-                "LOCAL MODE: the hot wallet is anvil's PUBLISHED development key (%s). "
-                "Anyone can spend from it. It is only for the local chain; set RPC_URL and "
-                "HOT_WALLET_PRIVATE_KEY for a real one.",
-                wallet.address,
-            )
-        chain_id = await w3.eth.chain_id
-        if settings.local_mode:
-            await _fund_on_local_chain(w3, wallet.address)
-        explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
-        yield Chain(settings, w3, chain_id, wallet, explorer)
-    finally:
-        await client.close(w3)
-
-
-async def _fund_on_local_chain(w3: AsyncWeb3[Any], address: str) -> None:
-    """Local anvil funds its dev accounts; a hot wallet of your own gets test ether too."""
-    if await w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
-        await w3.provider.make_request("anvil_setBalance", [address, hex(10_000 * 10**18)])  # type: ignore[arg-type]
-        log.info("funded the hot wallet %s with 10000 test ether on the local chain", address)
 
 
 @contextlib.contextmanager
@@ -207,9 +67,10 @@ async def wait_for_stop_signal() -> None:
 
 @dataclass
 class Runtime:
-    """The running core: chain, database, content, the mint service, wallet links,
-    withdrawals, drops, the engagement queries (leaderboards, galleries) and the inbox of
-    chat updates, wired together."""
+    """The running core: chain, database, content, the hot wallet's transactions and their
+    watcher, the mint service, wallet links, withdrawals, drops, the engagement queries
+    (leaderboards, galleries), the inbox of chat updates and the chat platforms running,
+    wired together."""
 
     settings: Settings
     chain: Chain
@@ -217,6 +78,8 @@ class Runtime:
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     content: ContentStore
+    txs: TxEngine
+    watcher: TxWatcher
     service: MintService
     wallets: WalletLinks
     withdrawals: Withdrawals
@@ -225,15 +88,32 @@ class Runtime:
     drops: Drops
     inbox: DurableInbox
     platforms: RunningPlatforms
+    _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
+
+    async def start(self) -> None:
+        """Resume unfinished work and run the background loops: the mint pipeline, the
+        transaction watcher, withdrawals and the inbox's tidying."""
+        await self.service.start()
+        for loop in (self.watcher.run(), self.withdrawals.run(), self.inbox.keep_tidy()):
+            self._background.append(asyncio.ensure_future(loop))
+
+    async def close(self) -> None:
+        """Stop what `start` runs, letting answers being given finish recording."""
+        await self.drops.close_writer()
+        await self.inbox.close()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.service.stop()
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
-    """The engine for DATABASE_URL, migrated to the newest schema."""
+    """The database engine for DATABASE_URL, migrated to the newest schema."""
     if settings.database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
-    return engine
+    db = create_db_engine(settings.database_url)
+    await upgrade(db)
+    return db
 
 
 @contextlib.asynccontextmanager
@@ -245,7 +125,8 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
         try:
             sessions = session_factory(db)
             content = ContentStore(settings.ipfs_dir)
-            engine = TxEngine(
+            platforms = RunningPlatforms()
+            txs = TxEngine(
                 sessions=sessions,
                 w3=chain.w3,
                 wallet=chain.wallet,
@@ -256,6 +137,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_spend_per_day=settings.max_spend_per_day_wei,
                 crash_at=settings.crash_at,
             )
+            watcher = TxWatcher(txs, settings.poll_interval)
             communities = Communities(
                 sessions,
                 user_mints_per_minute=settings.user_mints_per_minute,
@@ -271,9 +153,11 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 settings=settings,
                 sessions=sessions,
                 communities=communities,
-                engine=engine,
+                txs=txs,
+                watcher=watcher,
                 content=content,
                 chain=chain_context,
+                platforms=platforms,
             )
             wallets = WalletLinks(
                 sessions,
@@ -284,7 +168,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             )
             withdrawals = Withdrawals(
                 sessions=sessions,
-                engine=engine,
+                txs=txs,
                 chain=chain_context,
                 wallets=wallets,
                 priority_fee_wei=settings.priority_fee_wei,
@@ -292,12 +176,11 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 poll_interval=settings.poll_interval,
             )
             alerts = BalanceAlerts(
-                service, settings.low_balance_wei, check_every_s=settings.balance_check_s
+                service, platforms, settings.low_balance_wei, check_every_s=settings.balance_check_s
             )
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
-            platforms = RunningPlatforms()
             drops = Drops(
                 sessions=sessions,
                 content=content,
@@ -319,6 +202,8 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 db,
                 sessions,
                 content,
+                txs,
+                watcher,
                 service,
                 wallets,
                 withdrawals,
@@ -328,20 +213,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 inbox,
                 platforms,
             )
-            background: list[asyncio.Future[None]] = []
             if start:
-                await service.start()
-                background.append(asyncio.ensure_future(withdrawals.run()))
-                background.append(asyncio.ensure_future(inbox.keep_tidy()))
+                await runtime.start()
             try:
                 yield runtime
             finally:
-                await drops.close_writer()
-                await inbox.close()
-                for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
-                await service.stop()
+                await runtime.close()
         finally:
             await db.dispose()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot.app import Chain, open_chain
 from bot.chain.contract import Collection
+from bot.chain.setup import Chain, open_chain
 from bot.config import Settings
 from bot.errors import ChainError
 

@@ -92,9 +92,17 @@ class RunningPlatforms:
 
     def __init__(self) -> None:
         self._running: dict[str, ChatPlatform] = {}
+        self._listeners: list[Callable[[ChatPlatform], None]] = []
 
     def add(self, platform: ChatPlatform) -> None:
         self._running[platform.name] = platform
+        for listener in list(self._listeners):
+            listener(platform)
+
+    def on_add(self, listener: Callable[[ChatPlatform], None]) -> None:
+        """Call `listener` with every platform added from now on (the core tells a platform
+        that starts late what it would have heard, and gives it the answers it missed)."""
+        self._listeners.append(listener)
 
     def get(self, name: str) -> ChatPlatform | None:
         return self._running.get(name)

@@ -8,7 +8,8 @@ in `key_rotation_step` and printed:
 2. drain: the old key's in-flight transactions are carried to confirmation (re-sent, fee-bumped,
    their requests updated), so no work is left behind a key that is about to lose its role;
 3. custody: if the old address holds members' tokens, it approves the new one to move them
-   (setApprovalForAll, through the engine and the signing audit), so /withdraw keeps working;
+   (setApprovalForAll, through the transaction engine and the signing audit), so /withdraw
+   keeps working;
 4. revoke: the admin revokes the old key's MINTER_ROLE.
 
 The new key itself is never needed: only its address. Afterwards the operator puts the new key
@@ -27,8 +28,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chain.contract import MINTER_ROLE
-from bot.chain.engine import AuditInfo, TxEvents, WalletNeedsFunds
 from bot.chain.fees import current_fees
+from bot.chain.tx_engine import AuditInfo, TxEvents, WalletNeedsFunds
 from bot.chain.wallet import HotWallet
 from bot.errors import ChainError, TransactionReverted
 from db.models import ChainTx, KeyRotationStep, MintRequest
@@ -51,9 +52,9 @@ class KeyRotation:
         self.new = to_checksum_address(new_address)
         self.say = say
         self.collection = runtime.collection
-        self.engine = runtime.service.engine
+        self.txs = runtime.txs
         self._outcomes: dict[int, bool] = {}  # rotation transaction -> succeeded
-        self.engine.own("rotate", TxEvents(self._confirmed, self._ignored, self._reverted))
+        self.txs.own("rotate", TxEvents(self._confirmed, self._ignored, self._reverted))
 
     async def run(self) -> None:
         """Carry out (or finish) the rotation; raises `ChainError` on anything it cannot do."""
@@ -87,18 +88,18 @@ class KeyRotation:
         await self._record("grant", "MINTER_ROLE granted", receipt)
 
     async def _drain(self) -> None:
-        open_ids = await self.engine.open_transactions()
+        open_ids = await self.txs.open_transactions()
         await self._record("drain", f"{len(open_ids)} transaction(s) of the old key in flight")
         while open_ids:
             for tx_id in open_ids:
                 try:
-                    await self.engine.check(tx_id)
+                    await self.txs.check(tx_id)
                 except WalletNeedsFunds:
                     raise ChainError(
                         f"the old hot wallet {self.old} needs funds to finish its transactions"
                     ) from None
             await asyncio.sleep(self.runtime.settings.poll_interval)
-            open_ids = await self.engine.open_transactions()
+            open_ids = await self.txs.open_transactions()
         await self._record("drain", "no transaction of the old key is in flight")
 
     async def _approve_custody(self) -> None:
@@ -115,12 +116,12 @@ class KeyRotation:
             await self._record("custody", f"{held} token(s) in the old custody; no approval needed")
             return
         fees = await current_fees(
-            self.engine.w3,
+            self.txs.w3,
             self.runtime.settings.priority_fee_wei,
             self.runtime.settings.max_fee_per_gas_wei,
         )
         async with self.runtime.sessions.begin() as session:
-            tx = await self.engine.create(
+            tx = await self.txs.create(
                 session,
                 kind="rotate",
                 to=self.collection.address,
@@ -130,10 +131,10 @@ class KeyRotation:
                 audit=AuditInfo("rotate", [f"approve {self.new} for custody"], ["operator"]),
             )
             tx_id = tx.id
-        await self.engine.send(tx_id)
+        await self.txs.send(tx_id)
         while tx_id not in self._outcomes:
             await asyncio.sleep(self.runtime.settings.poll_interval)
-            await self.engine.check(tx_id)
+            await self.txs.check(tx_id)
         async with self.runtime.sessions() as session:
             mined = await session.get(ChainTx, tx_id)
             tx_hash = mined.mined_hash if mined is not None else None
@@ -155,7 +156,7 @@ class KeyRotation:
 
     async def _as_admin(self, function: str, *args: object) -> str:
         fees = await current_fees(
-            self.engine.w3,
+            self.txs.w3,
             self.runtime.settings.priority_fee_wei,
             self.runtime.settings.max_fee_per_gas_wei,
         )
@@ -177,7 +178,7 @@ class KeyRotation:
         log.info("key rotation %s -> %s: %s: %s", self.old, self.new, step, detail)
         self.say(f"{step}: {detail}" + (f" (tx {tx_hash})" if tx_hash else ""))
 
-    # The engine reports the approval's outcome inside its own database transaction.
+    # The transaction engine reports the approval's outcome inside its own database transaction.
     async def _confirmed(self, _session: AsyncSession, tx: ChainTx, _minted: set[int]) -> None:
         self._outcomes[tx.id] = True
 

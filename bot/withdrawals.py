@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -19,33 +20,22 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.engine import (
-    AuditInfo,
-    SpendCapReached,
-    TxEngine,
-    TxEvents,
-    WalletNeedsFunds,
-    is_transient,
-)
+from bot.chain.faults import is_transient
 from bot.chain.fees import Fees, current_fees
-from bot.errors import FeeCapExceeded, NotAllowed, RequestRejected
-from bot.minting.service import ChainContext, requested_by
+from bot.chain.sending import sign_and_send
+from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
+from bot.errors import NotAllowed, RequestRejected
+from bot.minting.queries import ChainContext, requested_by
 from bot.minting.types import short_token_id
 from bot.wallets import WalletLinks
-from db.models import (
-    ChainTx,
-    MintRequest,
-    Phase,
-    Withdrawal,
-    WithdrawalStatus,
-)
+from db.models import MINTED, ChainTx, MintRequest, Withdrawal, WithdrawalStatus
 
 log = logging.getLogger(__name__)
 
 # transferFrom from custody to a new holder costs about 35,000 gas on the Solady ERC-721
 # (tests/test_withdrawals.py reads the receipts); the limit leaves room.
 WITHDRAW_GAS = 80_000
-MINTED = (Phase.CONFIRMED, Phase.REPLIED)
+WITHDRAW_KIND = "withdraw"
 STATUS_TEXT = {
     WithdrawalStatus.QUEUED: "waiting to be sent",
     WithdrawalStatus.SIGNED: "on its way",
@@ -80,7 +70,7 @@ class Withdrawals:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        engine: TxEngine,
+        txs: TxEngine,
         chain: ChainContext,
         wallets: WalletLinks,
         priority_fee_wei: int,
@@ -88,7 +78,7 @@ class Withdrawals:
         poll_interval: float,
     ) -> None:
         self.sessions = sessions
-        self.engine = engine
+        self.txs = txs
         self.chain = chain
         self.wallets = wallets
         self.priority_fee_wei = priority_fee_wei
@@ -96,7 +86,7 @@ class Withdrawals:
         self.poll_interval = poll_interval
         self.waiting_reason: str | None = None
         self._due = asyncio.Event()
-        engine.own("withdraw", TxEvents(self._confirmed, self._dropped, self._reverted))
+        txs.own(WITHDRAW_KIND, TxEvents(self._confirmed, self._dropped, self._reverted))
 
     # ----- what chat commands ask ----------------------------------------------------------
 
@@ -140,9 +130,7 @@ class Withdrawals:
             raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
         chosen = _choose(held, token)
         for custody in {_custody_of(request) for request in chosen}:
-            if not await self.chain.collection.may_transfer_for(
-                custody, self.engine.wallet.address
-            ):
+            if not await self.chain.collection.may_transfer_for(custody, self.txs.wallet.address):
                 raise NotAllowed(
                     "Withdrawals are not set up here: the custody address has not approved the "
                     "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
@@ -254,8 +242,8 @@ class Withdrawals:
     # ----- queued -> signed (in the background) --------------------------------------------
 
     async def run(self) -> None:
-        """Sign and send queued withdrawals until cancelled; the engine's watcher (run by the
-        mint service for every open transaction) takes them to confirmation."""
+        """Sign and send queued withdrawals until cancelled; the runtime's transaction
+        watcher takes them to confirmation."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(self.poll_interval, 1.0)):
@@ -279,27 +267,16 @@ class Withdrawals:
                 )
             )
         for withdrawal_id in queued:
-            try:
-                fees = await current_fees(
-                    self.engine.w3, self.priority_fee_wei, self.max_fee_per_gas_wei
-                )
-                tx_id = await self._sign(withdrawal_id, fees)
-            except (FeeCapExceeded, SpendCapReached) as err:
-                self.waiting_reason = str(err)
-                log.warning("withdrawals wait: %s", err)
+            sign = functools.partial(self._sign, withdrawal_id)
+            outcome = await sign_and_send(self.txs, self._fees, sign, what="a withdrawal")
+            self.waiting_reason = outcome.waiting
+            if outcome.waiting is not None:
+                # Signed and persisted, or not signed at all: either way it goes out later.
+                log.warning("withdrawals wait: %s", outcome.waiting)
                 return
-            self.waiting_reason = None
-            if tx_id is None:
-                continue
-            try:
-                await self.engine.send(tx_id)
-            except WalletNeedsFunds:
-                log.warning("withdrawals wait: the hot wallet needs funds for gas")
-                return  # signed and persisted: the watcher sends it once funded
-            except Exception as err:
-                if not is_transient(err):
-                    raise
-                log.warning("sending a withdrawal: transient fault; the watcher retries")
+
+    async def _fees(self) -> Fees:
+        return await current_fees(self.txs.w3, self.priority_fee_wei, self.max_fee_per_gas_wei)
 
     async def _sign(self, withdrawal_id: int, fees: Fees) -> int | None:
         async with self.sessions.begin() as session:
@@ -310,9 +287,9 @@ class Withdrawals:
                 return None  # another process signs it
             request = await session.get(MintRequest, withdrawal.request_id)
             assert request is not None and request.token_id_int is not None
-            tx = await self.engine.create(
+            tx = await self.txs.create(
                 session,
-                kind="withdraw",
+                kind=WITHDRAW_KIND,
                 to=self.chain.collection.address,
                 data=self.chain.collection.encode_transfer(
                     _custody_of(request), withdrawal.to_address, request.token_id_int
@@ -334,7 +311,7 @@ class Withdrawals:
             )
             return tx.id
 
-    # ----- engine events (inside the engine's database transaction) -------------------------
+    # ----- transaction events (inside the TxEngine's database transaction) -----------------
 
     async def _of(self, session: AsyncSession, tx: ChainTx) -> tuple[Withdrawal, MintRequest]:
         withdrawal = await session.scalar(select(Withdrawal).where(Withdrawal.tx_id == tx.id))

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_MENTIONS
-from bot.engagement import Leaderboard, Ranked
+from bot.leaderboard_gallery import Leaderboard, Ranked
 
 GALLERY_LINES = 10
 

@@ -31,14 +31,14 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'mintbot.sqlite3'}"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys on, deleted content zeroed, and a
-    wait for a busy writer. Statement parameters (upload keys among them) never appear in
-    its errors or logs."""
+def create_db_engine(url: str) -> AsyncEngine:
+    """An async SQLAlchemy engine; on SQLite with WAL, foreign keys on, deleted content
+    zeroed, and a wait for a busy writer. Statement parameters (upload keys among them) never
+    appear in its errors or logs."""
     if url.startswith("sqlite"):
         # One connection: SQLite has one writer at a time anyway, and queueing for the
         # connection in asyncio is far cheaper than writers spinning in SQLite's busy handler.
-        engine = create_async_engine(
+        db = create_async_engine(
             url,
             connect_args={"timeout": 30},
             pool_size=1,
@@ -47,7 +47,7 @@ def create_engine(url: str) -> AsyncEngine:
             hide_parameters=True,
         )
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(db.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -57,7 +57,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
-        return engine
+        return db
     return create_async_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
     )
@@ -83,8 +83,8 @@ def upsert_touch(session: AsyncSession, table: Table, touched: dict[str, Any]) -
     return sqlite.insert(table).on_conflict_do_update(index_elements=keys, set_=touched)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(db: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(db, expire_on_commit=False)
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -98,32 +98,33 @@ def _alembic_config(connection: Connection) -> Config:
 _MIGRATION_LOCK = 0x6D696E74
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` over the engine's own connection. Processes starting
-    together take turns: the first migrates, the others then find the schema current."""
+async def upgrade(db: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` over the database engine's own connection. Processes
+    starting together take turns: the first migrates, the others then find the schema
+    current."""
 
     def migrate(sync: Connection) -> None:
         command.upgrade(_alembic_config(sync), revision)
 
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
+    if db.dialect.name == "postgresql":
+        async with db.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             await conn.run_sync(migrate)
         return
-    database = engine.url.database
+    database = db.url.database
     lock_path = Path(f"{database}.migrate.lock") if database not in (None, "", ":memory:") else None
     with contextlib.ExitStack() as stack:
         if lock_path is not None:  # SQLite DDL is not transactional: lock a file instead
             lock_file = stack.enter_context(open(lock_path, "a+b"))  # noqa: ASYNC230
             await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
-        async with engine.begin() as conn:
+        async with db.begin() as conn:
             await conn.run_sync(migrate)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revision(db: AsyncEngine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    async with engine.connect() as conn:
+    async with db.connect() as conn:
         return await conn.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,8 +152,15 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Inbox]]:
     """A started bot whose "test" platform answers land in an Inbox."""
     async with open_runtime(settings) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+        runtime.service.answer_through("test", inbox)
         yield runtime, inbox
+
+
+class Answering:
+    """An answerer of one origin that hands every answer to `deliver`."""
+
+    def __init__(self, deliver: Callable[[MintResult], Awaitable[None]]) -> None:
+        self.deliver = deliver
 
 
 class Inbox:
@@ -162,8 +169,11 @@ class Inbox:
     def __init__(self) -> None:
         self.answers: list[MintResult] = []
 
-    async def __call__(self, result: MintResult) -> None:
+    async def deliver(self, result: MintResult) -> None:
         self.answers.append(result)
+
+    async def __call__(self, result: MintResult) -> None:
+        await self.deliver(result)
 
     def for_key(self, key: str) -> list[MintResult]:
         return [a for a in self.answers if a.key == key]

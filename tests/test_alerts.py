@@ -4,14 +4,24 @@ address to fund, to every platform's admin channel, including one that connects 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from bot.alerts import BalanceAlerts
 from bot.app import Runtime
+from bot.ports import RunningPlatforms
 from tests.support import DEV_MINTER, Inbox
 
 pytestmark = pytest.mark.db
+
+
+class AdminChannel:
+    """A running platform as far as alerts go: where its admins read."""
+
+    def __init__(self, name: str, tell: Callable[[str], Awaitable[None]]) -> None:
+        self.name = name
+        self.tell_admins = tell
 
 
 async def test_a_low_balance_is_said_once_with_the_address_to_fund(bot: tuple[Runtime, Inbox]):
@@ -21,13 +31,15 @@ async def test_a_low_balance_is_said_once_with_the_address_to_fund(bot: tuple[Ru
     async def to(where: str, text: str) -> None:
         heard[where].append(text)
 
-    alerts = BalanceAlerts(runtime.service, low_wei=10**30)  # more than anvil's test ether
-    alerts.add("discord", lambda text: to("discord", text))
+    platforms = RunningPlatforms()
+    alerts = BalanceAlerts(runtime.service, platforms, low_wei=10**30)  # more than anvil has
+    platforms.add(AdminChannel("discord", lambda text: to("discord", text)))  # type: ignore[arg-type]
     assert await alerts.check()
     assert not await alerts.check()  # once per repeat period, not at every check
     (said,) = heard["discord"]
     assert f"Send funds to {DEV_MINTER.address}" in said and "alert below 1e+12" in said
-    alerts.add("telegram", lambda text: to("telegram", text))  # a platform connecting later
+    # a platform connecting later
+    platforms.add(AdminChannel("telegram", lambda text: to("telegram", text)))  # type: ignore[arg-type]
     await asyncio.sleep(0.1)
     assert heard["telegram"] == [said]
 
@@ -48,8 +60,9 @@ async def test_a_failing_platform_does_not_silence_the_others(bot: tuple[Runtime
     async def working(text: str) -> None:
         heard.append(text)
 
-    alerts = BalanceAlerts(runtime.service, low_wei=10**30)
-    alerts.add("discord", broken)
-    alerts.add("telegram", working)
+    platforms = RunningPlatforms()
+    alerts = BalanceAlerts(runtime.service, platforms, low_wei=10**30)
+    platforms.add(AdminChannel("discord", broken))  # type: ignore[arg-type]
+    platforms.add(AdminChannel("telegram", working))  # type: ignore[arg-type]
     assert await alerts.check()
     assert len(heard) == 1

@@ -58,7 +58,6 @@ pytestmark = [pytest.mark.db, pytest.mark.timeout(900)]
 STALL_S = 30.0
 MINT_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 ZERO_TOPIC = "0x" + "00" * 32
-MINTED = (Phase.CONFIRMED, Phase.REPLIED)
 # What an internal fault looks like when it leaks into a member's answer.
 _INTERNAL = re.compile(r"Traceback|\b\w*(Error|Exception)\b|^\W*\w+\W*$")
 # A reason must fit in a chat message beside the rest of the answer.

@@ -18,7 +18,7 @@ from PIL import Image
 from bot.app import Runtime
 from bot.content.images import UNPROCESSABLE, too_slow
 from bot.content.store import ContentStore
-from bot.minting.contents import (
+from bot.minting.content_workers import (
     ContentJob,
     ContentWorkers,
     ImageLimits,

@@ -23,7 +23,7 @@ from bot.drops import ClaimResult, gates_for
 from bot.drops.gates import LinkWallet, load_gates, store_gates
 from bot.errors import NotAllowed
 from bot.ports import GATES, Claimant, DropGate, GatedDrop, Refusal
-from db.engine import MIGRATIONS_DIR, create_engine, upgrade
+from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.platform_stub import RecordingPlatform
@@ -180,7 +180,7 @@ def _migrate(direction: str, revision: str) -> Any:
 
 @pytest.mark.db
 async def test_the_migration_carries_the_old_gate_columns_over_and_back(database_url: str):
-    engine = create_engine(database_url)
+    engine = create_db_engine(database_url)
     now = datetime.now(UTC)
     old = [
         (1, "Open to all", "[]", False, False),

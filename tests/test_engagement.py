@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 
 from bot.app import Runtime
-from bot.engagement import Ranked, community_path, token_path
+from bot.leaderboard_gallery import Ranked, community_path, token_path
 from bot.minting.types import MintResult, MintSubmission
 from db.models import Phase
 from tests.support import COLLECTOR, Inbox, answered, sign_message, submission

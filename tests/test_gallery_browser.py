@@ -64,7 +64,7 @@ async def gallery(bot_env: dict[str, str]) -> AsyncIterator[Gallery]:
     env = {**bot_env, "HTTP_PORT": str(port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     async with open_runtime(load_settings(env)) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("telegram", inbox)
+        runtime.service.answer_through("telegram", inbox)
         web = web_server(runtime, host="127.0.0.1", port=port)
         base = await web.start()
         try:

@@ -14,14 +14,14 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.inbox import DurableInbox, InboxEntry
-from db.engine import create_engine, session_factory, upgrade
+from db.engine import create_db_engine, session_factory, upgrade
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    db = create_engine(database_url)
+    db = create_db_engine(database_url)
     await upgrade(db)
     yield db
     await db.dispose()

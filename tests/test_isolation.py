@@ -14,19 +14,20 @@ from sqlalchemy import func, select
 from bot.airdrop import read_rows
 from bot.app import Runtime, open_runtime
 from bot.chain.contract import MINTER_ROLE, Collection
-from bot.chain.engine import AuditInfo, SpendCapReached
+from bot.chain.tx_engine import AuditInfo, SpendCapReached
 from bot.chain.wallet import HotWallet
 from bot.config import load_settings
 from bot.errors import RateLimited, RequestRejected
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import ZERO_ADDRESS
 from bot.minting.types import MintResult
-from db.engine import create_engine, session_factory
+from db.engine import create_db_engine, session_factory
 from db.models import MintRequest, Phase
 from tests.rpc_proxy import RpcProxy
 from tests.support import (
     DEV_ADMIN,
     FEES,
+    Answering,
     Inbox,
     answered,
     png,
@@ -62,7 +63,7 @@ async def test_thirty_concurrent_requests_over_three_processes_record_exactly_th
 ):
     """Three recorders with connections of their own, as three processes have: 30 requests
     from one member at once, with a limit of 5 a minute, record exactly 5."""
-    engines = [create_engine(database_url) for _ in range(3)]
+    engines = [create_db_engine(database_url) for _ in range(3)]
     try:
         intakes = [Intake(session_factory(e), RateLimits(member_per_minute=5)) for e in engines]
         outcomes = await asyncio.gather(
@@ -142,7 +143,7 @@ async def queue_old_row(runtime: Runtime, message_id: str, recipient: str) -> No
                 recipient=recipient,
             )
         )
-    runtime.service.queued_elsewhere()
+    runtime.service.batch_queued_by_others()
 
 
 async def test_a_batch_that_would_revert_fails_only_its_culprit(
@@ -232,7 +233,7 @@ async def test_an_answer_that_cannot_be_delivered_ends_recorded_and_listed(
             tries.append(result.key)
             raise ConnectionError("the chat is gone")
 
-        runtime.service.add_notifier("gone", gone)
+        runtime.service.answer_through("gone", Answering(gone))
         await runtime.service.submit(submission("900", platform="gone"))
         good = submission("901")
         await runtime.service.submit(good)
@@ -257,7 +258,7 @@ async def test_an_answer_that_cannot_be_delivered_ends_recorded_and_listed(
 async def test_the_daily_spend_cap_is_decided_one_signer_at_a_time(bot_env: dict[str, str]):
     """Two transactions signed at once with room for one under the cap: one is refused."""
     async with open_runtime(load_settings(bot_env), start=False) as runtime:
-        engine = runtime.service.engine
+        engine = runtime.txs
         await engine.reconcile()
         async with runtime.sessions() as session:
             spent = await engine.spent_today(session)

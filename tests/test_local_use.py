@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 from bot.app import Runtime, open_runtime, web_server
 from bot.chain.devchain import free_port
 from bot.config import load_settings
-from db.engine import MIGRATIONS_DIR, create_engine, upgrade
+from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from db.models import Base
 from tests.support import PROJECT_ROOT, Inbox, answered, png, run_cli, submission
 from tests.test_content_store import car_check
@@ -45,7 +45,7 @@ async def test_db_upgrade_creates_the_schema(bot_env: dict[str, str]):
 
 async def test_the_migrations_build_exactly_the_models(database_url: str):
     """A model change without its migration (or the reverse) shows up here, on both backends."""
-    engine = create_engine(database_url)
+    engine = create_db_engine(database_url)
     try:
         await upgrade(engine)
         async with engine.connect() as conn:
@@ -103,7 +103,7 @@ async def test_mint_refuses_bad_input_with_its_reason(bot_env: dict[str, str], t
 async def served(bot_env: dict[str, str]) -> AsyncIterator[tuple[Runtime, Inbox, str]]:
     async with open_runtime(load_settings(bot_env)) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+        runtime.service.answer_through("test", inbox)
         web = web_server(runtime, host="127.0.0.1", port=0)
         base = await web.start()
         try:

@@ -15,7 +15,7 @@ from bot.chain.contract import Collection
 from bot.errors import RequestConflict
 from bot.minting.types import MintHandle, MintResult
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
-from tests.support import DEV_MINTER, Inbox, answered, balance, png, submission
+from tests.support import DEV_MINTER, Answering, Inbox, answered, balance, png, submission
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -206,14 +206,14 @@ async def test_an_answer_that_keeps_failing_holds_up_no_other(
     """A chat that refuses every answer (say, a deleted channel) is retried with growing
     pauses and never blocks the queue, even when it is at the head of every group."""
     runtime, inbox = bot
-    monkeypatch.setattr("bot.minting.service.DELIVERY_GROUP", 1)
+    monkeypatch.setattr("bot.minting.delivery.DELIVERY_GROUP", 1)
     attempts: list[float] = []
 
     async def unreachable(result: MintResult) -> None:
         attempts.append(asyncio.get_running_loop().time())
         raise ConnectionError("the chat is gone")
 
-    runtime.service.add_notifier("gone", unreachable)
+    runtime.service.answer_through("gone", Answering(unreachable))
     await runtime.service.submit(submission("400", platform="gone"))
     await asyncio.sleep(0.5)
     good = submission("401")

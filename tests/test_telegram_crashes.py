@@ -18,7 +18,7 @@ import pytest
 from bot.chain.contract import Collection
 from bot.inbox import DurableInbox
 from bot.telegram.render import MINTING
-from db.engine import create_engine, session_factory
+from db.engine import create_db_engine, session_factory
 from tests.emulators.telegram import TelegramServer
 from tests.support import DEV_MINTER, balance, bot_process, png, run_cli
 from tests.test_telegram import free_port, readable
@@ -71,7 +71,7 @@ class Scene:
 
 
 async def inbox_waiting(database_url: str) -> int:
-    engine = create_engine(database_url)
+    engine = create_db_engine(database_url)
     try:
         inbox = DurableInbox(session_factory(engine), max_attempts=5, retention=timedelta(days=7))
         return (await inbox.counts())["waiting"]

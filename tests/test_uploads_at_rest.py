@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Runtime, open_runtime
 from bot.config import load_settings
 from bot.minting.uploads import SealedUpload, unseal
-from db.engine import create_engine, upgrade
+from db.engine import create_db_engine, upgrade
 from db.models import MintUpload, Phase, UploadKey, utcnow
 from tests.support import Inbox, answered, poll_until, submission
 
@@ -152,7 +152,7 @@ async def test_a_minted_photo_leaves_no_readable_original_in_the_database_files(
     others = [submission(str(i)) for i in range(2, 6)]
     async with open_runtime(load_settings(bot_env), start=False) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+        runtime.service.answer_through("test", inbox)
         for sub in (sent, *others):
             await runtime.service.submit(sub)
 
@@ -170,7 +170,7 @@ async def test_a_minted_photo_leaves_no_readable_original_in_the_database_files(
         before = traces(await database_files(runtime.db), {**photo.needles, **keys})
         assert {label for label, _ in before} == set(keys), before
 
-        await runtime.service.start()
+        await runtime.start()
         results = [await answered(runtime, inbox, sub.key) for sub in (sent, *others)]
         assert all(r.minted for r in results), [r.failure_reason for r in results]
         stored = runtime.content.read_file(results[0].image_cid or "")
@@ -208,11 +208,11 @@ async def test_keys_a_busy_database_kept_on_disk_are_scrubbed_by_the_next_mint(
     first, second = submission("1"), submission("2")
     async with open_runtime(load_settings(bot_env), start=False) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+        runtime.service.answer_through("test", inbox)
         await runtime.service.submit(first)
         keys = {f"key of request {i}": s.key for i, s in (await sealed_uploads(runtime)).items()}
         async with scrub_blocked(database_url):
-            await runtime.service.start()
+            await runtime.start()
             assert (await answered(runtime, inbox, first.key)).minted
             assert await count(runtime, UploadKey) == 0
             # Deleted, but the scrub could not run: the key is still readable on disk.
@@ -233,7 +233,7 @@ async def test_an_upload_whose_key_is_lost_is_asked_again_and_its_group_mints(
     subs = [submission(str(i)) for i in range(1, 6)]
     async with open_runtime(load_settings(bot_env), start=False) as runtime:
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
+        runtime.service.answer_through("test", inbox)
         handles = [await runtime.service.submit(sub) for sub in subs]
         lost, moved, source = (h.request_id for h in handles[:3])
         sealed = await sealed_uploads(runtime)
@@ -249,7 +249,7 @@ async def test_an_upload_whose_key_is_lost_is_asked_again_and_its_group_mints(
                 .where(UploadKey.request_id == moved)
                 .values(key=sealed[source].key)
             )
-        await runtime.service.start()
+        await runtime.start()
         results = [await answered(runtime, inbox, sub.key) for sub in subs]
         for result in results[:2]:
             assert result.phase == Phase.FAILED
@@ -271,7 +271,7 @@ async def test_an_upload_waiting_at_the_upgrade_is_sealed_and_still_mints(
 ):
     photo = Photo(2)
     sent = submission("1", image=photo.data)
-    engine = create_engine(database_url)
+    engine = create_db_engine(database_url)
     try:
         await upgrade(engine, BEFORE_SEALING)
         async with engine.begin() as connection:
@@ -307,8 +307,8 @@ async def test_an_upload_waiting_at_the_upgrade_is_sealed_and_still_mints(
     async with open_runtime(load_settings(bot_env), start=False) as runtime:
         assert await count(runtime, UploadKey) == 1
         inbox = Inbox()
-        runtime.service.add_notifier("test", inbox)
-        await runtime.service.start()
+        runtime.service.answer_through("test", inbox)
+        await runtime.start()
         result = await answered(runtime, inbox, sent.key)
         assert result.minted, result.failure_reason
         assert traces(await database_files(runtime.db), photo.needles) == set()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.app import open_chain
+from bot.chain.setup import open_chain
 from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
 from bot.contracts.build import write_artifact
 from bot.doctor import Check, run_checks

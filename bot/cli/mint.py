@@ -58,11 +58,12 @@ def mint(
     async def go(runtime: Runtime) -> bool:
         answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def printed(result: MintResult) -> None:
-            if result.key == submission.key and not answered.done():
-                answered.set_result(None)
+        class Printed:
+            async def deliver(self, result: MintResult) -> None:
+                if result.key == submission.key and not answered.done():
+                    answered.set_result(None)
 
-        runtime.service.add_notifier("cli", printed)
+        runtime.service.answer_through("cli", Printed())
         handle = await runtime.service.submit(submission)
         result = await runtime.service.wait_final(handle.request_id)
         if not result.answered:  # let this run's answer be recorded before we stop

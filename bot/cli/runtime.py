@@ -9,7 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from bot.app import Runtime, local_node, open_runtime
+from bot.app import Runtime, open_runtime
+from bot.chain.setup import local_node
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 from bot.minting.types import MintResult

@@ -7,7 +7,8 @@ import os
 
 import click
 
-from bot.app import local_node, serve, wait_for_stop_signal
+from bot.app import serve, wait_for_stop_signal
+from bot.chain.setup import local_node
 from bot.cli.runtime import on_local_node, settings
 from bot.config import load_web_settings
 from bot.errors import ConfigError

@@ -120,9 +120,6 @@ class ConsoleChat:
         announcements in its community, alerts for its admin."""
         runtime = self.runtime
         runtime.platforms.add(self)
-        runtime.service.add_notifier(PLATFORM, self.deliver)
-        runtime.service.add_announcer(PLATFORM, self.announce)
-        runtime.alerts.add(PLATFORM, self.tell_admins)
 
     # ----- the commands ------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.drops import DropInfo, listing_line
-from bot.engagement import GalleryPage, Leaderboard, Ranked
+from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
 from db.models import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.console.local import COMMUNITY, PLATFORM
 from bot.console.render import gallery_text, leaderboard_text
-from bot.engagement import Engagement
+from bot.leaderboard_gallery import Engagement
 
 GALLERY_LINES = 10
 

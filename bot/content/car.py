@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeAlias
 
+from bot.atomic_files import write_atomically
 from bot.content.cid import Block, cid_to_bytes, encode_varint
 from bot.content.store import ContentStore
-from bot.durable import write_atomically
 
 _CID_TAG = 42
 """The CBOR tag DAG-CBOR gives a CID (a link)."""

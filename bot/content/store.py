@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.atomic_files import make_durable, write_files_atomically
 from bot.content.cid import (
     CODEC_RAW,
     Block,
@@ -30,7 +31,6 @@ from bot.content.cid import (
     parse_cid,
     unixfs_file,
 )
-from bot.durable import make_durable, write_files_atomically
 from bot.errors import MintbotError
 
 

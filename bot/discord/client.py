@@ -132,7 +132,3 @@ class DiscordBot(commands.Bot):
         else:
             await self.tree.sync()
         self.runtime.platforms.add(self.platform)  # it can answer from now on
-        # Stand-in until the mint service and the alerts reach running platforms themselves.
-        self.runtime.service.add_notifier(self.platform.name, self.platform.deliver)
-        self.runtime.service.add_announcer(self.platform.name, self.platform.announce)
-        self.runtime.alerts.add(self.platform.name, self.platform.tell_admins)

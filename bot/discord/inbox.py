@@ -23,7 +23,7 @@ from typing import Any
 import discord
 import orjson
 
-from bot.chain.engine import crash_point
+from bot.chain.faults import crash_point
 from bot.discord.answers import ALREADY_ACKNOWLEDGED, UNKNOWN_INTERACTION, Deferral, tell_in_channel
 from bot.inbox import DurableInbox, InboxEntry
 

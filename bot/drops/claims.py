@@ -113,7 +113,7 @@ class ClaimWriter:
                 if attempt == CLAIM_ATTEMPTS:
                     outcomes = [RuntimeError(str(err))] * len(group)
         if any(isinstance(o, ClaimResult) for o in outcomes):
-            self.service.queued_elsewhere()
+            self.service.batch_queued_by_others()
         return outcomes
 
     async def _commit(self, group: list[PendingClaim]) -> list[ClaimResult | Exception]:

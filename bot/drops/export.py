@@ -8,9 +8,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import ChainTx, DropClaim, MintRequest, Phase, aware_utc
-
-_MINTED = (Phase.CONFIRMED, Phase.REPLIED)
+from db.models import MINTED, ChainTx, DropClaim, MintRequest, aware_utc
 
 CSV_COLUMNS = (
     "edition",
@@ -51,7 +49,7 @@ async def claims_csv(sessions: async_sessionmaker[AsyncSession], drop_id: int) -
                 "claimer_name": _cell(claim.user_name),
                 "nth_claim": claim.n,
                 "claimed_at": aware_utc(claim.created_at).isoformat(),
-                "status": "minted" if request.phase in _MINTED else request.phase,
+                "status": "minted" if request.phase in MINTED else request.phase,
                 "recipient": request.recipient or "",
                 "custodial": "yes" if request.custodial else "no",
                 "token_id": request.token_id_int if request.token_id else "",

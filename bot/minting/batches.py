@@ -1,4 +1,5 @@
-"""Finding the requests that make a batch revert, so only they fail and the rest are minted.
+"""Finding the requests that make a batch revert, so only they fail and the rest are minted;
+and how groups shrink around a request that keeps failing with its group.
 
 A batch is one transaction for many members' requests: one recipient the contract refuses
 would revert them all. Before a batch is signed it is simulated; if it would revert, halves
@@ -53,3 +54,13 @@ async def without_culprits(
             else:
                 reverting.append((half, half_reason))
     return sorted_
+
+
+# Group-level failures a request may take part in (see MintRequest.attempts). The group it
+# joins halves with each, so by the last it is alone: 100 -> 50 -> ... -> 1 in 7 steps.
+MAX_GROUP_ATTEMPTS = 9
+
+
+def group_size(largest: int, attempts: int) -> int:
+    """How many requests go in a group that starts with a request with `attempts` failures."""
+    return max(1, largest >> attempts)

@@ -3,8 +3,9 @@
 Every `submit` must commit its request row before it returns, and a burst of a thousand
 messages should not cost a thousand commits (db/group_commit.py; if a group's transaction
 fails, each request is tried once more in one of its own, so a row the database refuses fails
-its own request only). The UNIQUE key decides duplicates (promise 1): rows whose key exists are
-skipped by the insert and answered from the row that holds the key. Rate limits are decided in
+its own request only). The UNIQUE key decides duplicates, so a chat message makes one request
+however often it arrives: rows whose key exists are skipped by the insert and answered from
+the row that holds the key. Rate limits are decided in
 the same transaction, with each member's and community's `rate_scope` row locked while it
 counts, so concurrent requests (from any process) can never record more than the limit. A key
 whose request failed for good is opened again when asked again with the same content: its token

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from db.models import Phase
+from db.models import MINTED, Phase
 
 PHASE_TEXT = {
     Phase.RECEIVED: "received; checking the image",
@@ -113,7 +113,7 @@ class MintResult:
 
     @property
     def minted(self) -> bool:
-        return self.phase in (Phase.CONFIRMED, Phase.REPLIED)
+        return self.phase in MINTED
 
     @property
     def short_token_id(self) -> str | None:

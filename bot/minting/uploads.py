@@ -24,12 +24,10 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from db.models import MintRequest, MintUpload, Phase, UploadKey
+from db.models import PREPARING, MintRequest, MintUpload, UploadKey
 
 log = logging.getLogger(__name__)
 
-# A request needs its upload while it is in these phases (preparation may be resumed).
-PREPARING = (Phase.RECEIVED, Phase.STORED)
 NONCE_BYTES = 12
 # How long a scrub waits for a lock or for readers before leaving the work to the next one:
 # while it waits for its lock on PostgreSQL, new uploads wait behind it.

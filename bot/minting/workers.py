@@ -1,6 +1,6 @@
 """Worker processes that no single job can take down with it, and each job's CPU budget.
 
-Content is prepared in worker processes (`bot.minting.contents`). There a job does whatever a
+Content is prepared in worker processes (`bot.minting.content_workers`). There a job does whatever a
 hostile file makes a decoder do: raise, spin, eat memory, crash the process. Inside the worker
 each job runs under `job_budget`; outside, `IsolatingPool.isolate` restarts a pool whose worker
 died and splits the group to find the job that killed it. How a fault is told apart from a

@@ -29,7 +29,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
-from bot.chain.engine import crash_point
+from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
@@ -162,10 +162,6 @@ class TelegramBot:
                 allowed_updates=Update.ALL_TYPES,
             )
         self.runtime.platforms.add(self)  # it can answer from now on
-        # Stand-in until the mint service and the alerts reach running platforms themselves.
-        self.service.add_notifier(self.name, self.deliver)
-        self.service.add_announcer(self.name, self.announce)
-        self.runtime.alerts.add(self.name, self.tell_admins)
         log.info("telegram: @%s ready (%s)", app.bot.username, self.mode)
 
     @property

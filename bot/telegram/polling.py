@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from telegram import Bot, Update
 from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
 
-from bot.chain.engine import crash_point
+from bot.chain.faults import crash_point
 from bot.errors import MintbotError
 from bot.inbox import DurableInbox, InboxEntry
 from bot.telegram.transport import AiohttpRequest

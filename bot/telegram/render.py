@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 
 from bot.drops import DropInfo
-from bot.engagement import GalleryPage, Leaderboard, Ranked
+from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
 from db.models import utcnow

@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.web.gallery import GalleryPages
 from bot.web.pages import page, page_links, page_number
-from db.models import ChainTx, MintRequest, Phase
+from db.models import MINTED, ChainTx, MintRequest
 
 LIST_PAGE_SIZE = 50
-MINTED = (Phase.CONFIRMED, Phase.REPLIED)
 
 
 class ExplorerPages:

@@ -12,7 +12,13 @@ from aiohttp import web
 
 import bot.registry  # noqa: F401  (fills PLATFORMS)
 from bot.chain.explorer import Explorer
-from bot.engagement import GALLERY_PAGE_SIZE, Engagement, GalleryItem, community_path, token_path
+from bot.leaderboard_gallery import (
+    GALLERY_PAGE_SIZE,
+    Engagement,
+    GalleryItem,
+    community_path,
+    token_path,
+)
 from bot.owners import TokenOwners
 from bot.ports import PLATFORMS
 from bot.web.pages import page, page_links, page_number, short

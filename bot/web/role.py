@@ -22,10 +22,10 @@ from bot.chain.contract import Collection, Deployment
 from bot.chain.explorer import explorer_for
 from bot.config import WebSettings
 from bot.content.store import ContentStore
-from bot.engagement import Engagement
 from bot.errors import ConfigError
+from bot.leaderboard_gallery import Engagement
 from bot.web.server import WebServer
-from db.engine import create_engine, session_factory, upgrade
+from db.engine import create_db_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,14 @@ async def serve_web(
     with stop_signals(
         (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
     ) as stop:
-        engine = create_engine(settings.database_url)
+        db = create_db_engine(settings.database_url)
         w3 = await client.connect(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
         try:
-            await upgrade(engine)  # a no-op when the bot is running: it migrated at start
+            await upgrade(db)  # a no-op when the bot is running: it migrated at start
             chain_id = await w3.eth.chain_id
             collection = Collection(w3, _collection_address(settings, chain_id))
             explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
-            sessions = session_factory(engine)
+            sessions = session_factory(db)
             server = WebServer(
                 sessions=sessions,
                 content=ContentStore(settings.ipfs_dir),
@@ -82,7 +82,7 @@ async def serve_web(
                 await server.stop()
         finally:
             await client.close(w3)
-            await engine.dispose()
+            await db.dispose()
 
 
 def _collection_address(settings: WebSettings, chain_id: int) -> str:

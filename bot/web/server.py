@@ -16,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.contract import Collection
 from bot.chain.explorer import Explorer
 from bot.content.store import ContentStore
-from bot.engagement import Engagement
+from bot.leaderboard_gallery import Engagement
 from bot.owners import TokenOwners
 from bot.web.cache import PageCache
 from bot.web.explorer import ExplorerPages
 from bot.web.gallery import GalleryPages
 from bot.web.gateway import IpfsGateway
-from db.models import MintRequest, Phase
+from db.models import IN_FLIGHT, MintRequest
 
-IN_FLIGHT = (Phase.RECEIVED, Phase.STORED, Phase.QUEUED, Phase.SIGNED, Phase.SENT)
 # Not passed on to the bot: they describe one connection, not the request.
 _HOP_BY_HOP = frozenset(
     ("host", "connection", "keep-alive", "content-length", "transfer-encoding", "upgrade")

@@ -18,9 +18,8 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.explorer import Explorer
-from db.models import ChainTx, MintRequest, Phase, PlatformUser, aware_utc
+from db.models import MINTED, ChainTx, MintRequest, PlatformUser, aware_utc
 
-MINTED = (Phase.CONFIRMED, Phase.REPLIED)
 GALLERY_PAGE_SIZE = 12
 _MEMBER = "member:"
 _ADDRESS = "address:"

@@ -10,23 +10,20 @@ the work certainly not on chain and safe to queue again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
+from bot.chain.contract import minted_token_ids
+from bot.chain.faults import crash_point, is_transient
 from bot.chain.fees import Fees
 from bot.chain.nonces import NonceAllocator
 from bot.chain.wallet import HotWallet
@@ -50,26 +47,6 @@ class SpendCapReached(Exception):
             "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; it resumes tomorrow (UTC) "
             "or when an admin raises it"
         )
-
-
-def is_transient(err: BaseException) -> bool:
-    """Faults that say nothing about the transaction: retry them with backoff (promise 5)."""
-    if isinstance(err, (TimeoutError, ConnectionError, aiohttp.ClientError, OSError)):
-        return True
-    text = str(err).lower()
-    return any(
-        s in text
-        for s in (
-            "429",
-            "too many requests",
-            "timeout",
-            "timed out",
-            "503",
-            "502",
-            "temporarily unavailable",
-            "connection",
-        )
-    )
 
 
 def _rpc_message(err: BaseException) -> str:
@@ -104,26 +81,6 @@ async def _unowned(_session: AsyncSession, tx: ChainTx, *_: object) -> None:
 
 
 UNOWNED = TxEvents(_unowned, _unowned, _unowned)
-
-
-TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-
-
-def minted_token_ids(receipt: Any) -> set[int]:
-    """Token IDs that a receipt's ERC-721 Transfer events show coming from the zero address."""
-    minted = set()
-    for entry in receipt["logs"]:
-        topics = [HexBytes(t).to_0x_hex() for t in entry["topics"]]
-        if len(topics) == 4 and topics[0] == TRANSFER_TOPIC and int(topics[1], 16) == 0:
-            minted.add(int(topics[3], 16))
-    return minted
-
-
-def crash_point(name: str, configured: str | None) -> None:
-    """Fault injection for recovery tests: die here, at once, as a power cut would."""
-    if configured == name:
-        log.warning("MINTBOT_CRASH_AT=%s: killing the process now", name)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class TxEngine:
@@ -482,24 +439,3 @@ class TxEngine:
             )
             or 0
         )
-
-
-T = TypeVar("T")
-
-
-async def retry_transient(
-    operation: Callable[[], Awaitable[T]], *, what: str, max_delay: float = 10.0
-) -> T:
-    """Run `operation` until it succeeds or fails for a reason that is not transient."""
-    delay = 0.2
-    while True:
-        try:
-            return await operation()
-        except Exception as err:
-            if not is_transient(err):
-                raise
-            log.warning(
-                "%s: transient fault (%s); retrying in %.1f s", what, type(err).__name__, delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)

@@ -53,7 +53,7 @@ class ContentJob:
 class Prepared:
     image_cid: str
     metadata_cid: str
-    token_id: str  # 0x-hex: the sha2-256 digest of the metadata block (promise 2)
+    token_id: str  # 0x-hex: sha2-256 of the metadata block, so equal content, equal ID
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""Signing and sending one transaction of the hot wallet, with the faults every sender meets
+handled the same way: caps that make it wait, a wallet short of gas money, a node that cannot
+be reached. Used by the mint batcher and by withdrawals."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.chain.faults import crash_point, is_transient
+from bot.chain.fees import Fees
+from bot.chain.tx_engine import SpendCapReached, TxEngine, WalletNeedsFunds
+from bot.errors import FeeCapExceeded
+
+log = logging.getLogger(__name__)
+
+
+def needs_funds_reason(address: str) -> str:
+    """Why work waits while the hot wallet cannot pay for gas, with the address to fund."""
+    return f"the hot wallet {address} needs funds for gas"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """How far one attempt got."""
+
+    # The transaction signed and committed, if any (None: nothing was due, or it waits).
+    tx_id: int | None = None
+    # Broadcast; if signed but not sent, the watcher sends the committed bytes later.
+    sent: bool = False
+    # Why nothing more can go out now (a cap, or a wallet without gas money).
+    waiting: str | None = None
+
+
+async def sign_and_send(
+    txs: TxEngine,
+    fees: Callable[[], Awaitable[Fees]],
+    sign: Callable[[Fees], Awaitable[int | None]],
+    *,
+    what: str,
+    crash_at: str | None = None,
+) -> SendOutcome:
+    """Take the fees, `sign` (which commits the transaction through `txs` and returns its ID,
+    or None if there is nothing to sign), then send it.
+
+    A fee or spending cap makes the work wait with nothing signed; a wallet without gas money
+    leaves it signed, to be sent by the watcher once funded; a transient fault while sending
+    leaves it signed for the watcher too. Anything else raises.
+    """
+    try:
+        tx_id = await sign(await fees())
+    except (FeeCapExceeded, SpendCapReached) as err:
+        return SendOutcome(waiting=str(err))
+    if tx_id is None:
+        return SendOutcome()
+    crash_point("after_sign", crash_at)
+    try:
+        await txs.send(tx_id)
+    except WalletNeedsFunds:
+        return SendOutcome(tx_id, waiting=needs_funds_reason(txs.wallet.address))
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        log.warning(
+            "sending %s: transient fault (%s); the watcher retries", what, type(err).__name__
+        )
+        return SendOutcome(tx_id)
+    return SendOutcome(tx_id, sent=True)

@@ -1,0 +1,268 @@
+"""The chain stages of the mint pipeline: queued -> signed -> sent, and back from the chain.
+
+Queued requests are grouped into one batch transaction (waiting up to BATCH_MAX_WAIT for more
+to join), simulated so that a request the contract would refuse fails alone, then signed,
+committed and sent through the transaction engine. What the engine later learns of a batch
+(confirmed, dropped, reverted) moves its requests on, inside the engine's own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.fees import Fees, current_fees
+from bot.chain.sending import sign_and_send
+from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
+from bot.config import Settings
+from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
+from bot.minting.progress import Progress
+from bot.minting.queries import ChainContext
+from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, aware_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+MINT_KIND = "mint_batch"
+# Gas limit of a batch: measured worst case (new holders, bench/gas.py) plus a quarter.
+BATCH_BASE_GAS = 60_000
+BATCH_GAS_PER_TOKEN = 62_000
+
+
+def refused_mint(reason: str) -> str:
+    return f"The collection contract refused to mint this token ({reason}). You may ask again."
+
+
+class Batcher:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        txs: TxEngine,
+        chain: ChainContext,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.txs = txs
+        self.chain = chain
+        self.progress = progress
+        self.paused_by_admin = False
+        self._wake_after_commit = False
+        txs.own(MINT_KIND, TxEvents(self._confirmed, self._dropped, self._reverted))
+
+    # ----- queued -> signed -> sent ----------------------------------------------------------
+
+    async def send_one_batch(self) -> bool:
+        """Sign and send one batch if one is due. Returns whether another may be due."""
+        progress = self.progress
+        if self.paused_by_admin:
+            progress.waiting_reason = "minting is paused by an admin"
+            return False
+        if self.txs.needs_funds:
+            return False  # the watcher retries the unfunded transaction first
+        async with self.sessions() as session:
+            queued = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(MintRequest.phase == Phase.QUEUED, MintRequest.tx_id.is_(None))
+                    .order_by(MintRequest.id)
+                    .limit(self.settings.batch_max_size)
+                )
+            )
+        if not queued:
+            progress.waiting_reason = None
+            return False
+        # After a batch reverted on chain its requests go out in smaller batches.
+        retrying = queued[0].attempts > 0
+        queued = queued[: group_size(self.settings.batch_max_size, queued[0].attempts)]
+        oldest = min(aware_utc(r.updated_at) for r in queued)
+        wait = timedelta(seconds=self.settings.batch_max_wait) - (utcnow() - oldest)
+        full = len(queued) >= self.settings.batch_max_size
+        if not (full or retrying) and wait.total_seconds() > 0:
+            await asyncio.sleep(wait.total_seconds())
+            return True
+        all_refused = False
+
+        async def sign(fees: Fees) -> int | None:
+            nonlocal all_refused
+            sendable = await self._simulated(queued)
+            all_refused = not sendable
+            return await self._sign_batch([r.id for r in sendable], fees) if sendable else None
+
+        outcome = await sign_and_send(
+            self.txs, self._fees, sign, what="a batch", crash_at=self.settings.crash_at
+        )
+        if outcome.waiting is not None:
+            progress.waiting_reason = outcome.waiting
+            log.warning("minting waits: %s", outcome.waiting)
+            return False
+        if outcome.tx_id is None:
+            return all_refused  # the others in the queue form the next batch
+        if not outcome.sent:
+            return False
+        progress.waiting_reason = None
+        await self._mark_sent(outcome.tx_id)
+        return True
+
+    async def _fees(self) -> Fees:
+        return await current_fees(
+            self.txs.w3, self.settings.priority_fee_wei, self.settings.max_fee_per_gas_wei
+        )
+
+    def _mint_call(self, requests: Sequence[MintRequest]) -> tuple[bytes, int]:
+        """A batch's calldata and gas limit."""
+        recipients = [r.recipient or self.chain.custody_address for r in requests]
+        ids = [int(r.token_id or "0x0", 16) for r in requests]
+        gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(requests)
+        return self.chain.collection.encode_mint_batch(recipients, ids), gas_limit
+
+    async def _simulated(self, queued: list[MintRequest]) -> list[MintRequest]:
+        """Simulate the batch before it is signed; requests that would make it revert fail
+        (with the contract's reason) and the others are returned to be sent."""
+
+        async def revert_reason(group: Sequence[MintRequest]) -> str | None:
+            data, gas_limit = self._mint_call(group)
+            sender = self.txs.wallet.address
+            return await self.chain.collection.revert_reason(sender, data, gas_limit)
+
+        decided = await without_culprits(queued, revert_reason)
+        if decided.culprits:
+            async with self.sessions.begin() as session:
+                for request, reason in decided.culprits:
+                    log.warning(
+                        "%s would revert the batch (%s); it fails alone", request.key, reason
+                    )
+                    await session.execute(
+                        update(MintRequest)
+                        .where(MintRequest.id == request.id, MintRequest.phase == Phase.QUEUED)
+                        .values(phase=Phase.FAILED, failure_reason=refused_mint(reason))
+                    )
+            self.progress.finalised.set()
+        return decided.send
+
+    async def _sign_batch(self, request_ids: list[int], fees: Fees) -> int | None:
+        async with self.sessions.begin() as session:
+            # Claim the rows: on PostgreSQL another process may be batching the same queue.
+            claimed = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(
+                        MintRequest.id.in_(request_ids),
+                        MintRequest.phase == Phase.QUEUED,
+                        MintRequest.tx_id.is_(None),
+                    )
+                    .order_by(MintRequest.id)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not claimed:
+                return None
+            data, gas_limit = self._mint_call(claimed)
+            tx = await self.txs.create(
+                session,
+                kind=MINT_KIND,
+                to=self.chain.collection.address,
+                data=data,
+                gas_limit=gas_limit,
+                fees=fees,
+                audit=AuditInfo(
+                    "mint",
+                    [r.key for r in claimed],
+                    [f"{r.platform}:{r.requester_id}" for r in claimed],
+                ),
+            )
+            for request in claimed:
+                request.phase = Phase.SIGNED
+                request.tx_id = tx.id
+            log.info("signed a batch of %d mint(s) at nonce %d", len(claimed), tx.nonce)
+            return tx.id
+
+    async def _mark_sent(self, tx_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.tx_id == tx_id, MintRequest.phase == Phase.SIGNED)
+                .values(phase=Phase.SENT)
+            )
+
+    # ----- sent -> confirmed (engine events, inside the engine's transaction) ----------------
+
+    async def _confirmed(self, session: AsyncSession, tx: ChainTx, minted: set[int]) -> None:
+        requests = list(
+            await session.scalars(select(MintRequest).where(MintRequest.tx_id == tx.id))
+        )
+        for request in requests:
+            token_id = request.token_id_int
+            assert token_id is not None
+            # mintBatch skips IDs that exist, so a token missing from this transaction's
+            # Transfer events may come from an earlier transaction of the same request.
+            if token_id in minted or await self.chain.collection.exists(token_id):
+                request.phase = Phase.CONFIRMED
+            else:
+                request.phase, request.tx_id = Phase.QUEUED, None
+        self._wake_after_commit = True
+
+    async def _dropped(self, session: AsyncSession, tx: ChainTx) -> None:
+        await session.execute(
+            update(MintRequest)
+            .where(MintRequest.tx_id == tx.id, MintRequest.phase.in_(IN_FLIGHT))
+            .values(phase=Phase.QUEUED, tx_id=None)
+        )
+        self._wake_after_commit = True
+
+    async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
+        """The batch reverted on chain although its simulation passed: its requests are
+        queued again, in smaller batches, until the culprit is alone; one that reverted too
+        often fails, the others go on."""
+        in_tx = and_(MintRequest.tx_id == tx.id, MintRequest.phase.in_(IN_FLIGHT))
+        await session.execute(
+            update(MintRequest)
+            .where(in_tx, MintRequest.attempts + 1 >= MAX_GROUP_ATTEMPTS)
+            .values(
+                phase=Phase.FAILED,
+                attempts=MintRequest.attempts + 1,
+                failure_reason=refused_mint("the transaction reverted"),
+            )
+        )
+        await session.execute(
+            update(MintRequest)
+            .where(in_tx)
+            .values(phase=Phase.QUEUED, tx_id=None, attempts=MintRequest.attempts + 1)
+        )
+        self._wake_after_commit = True
+
+    # ----- what the watcher tells (bot.chain.watcher.TxFollower) ----------------------------
+
+    async def after_look(self, tx_id: int, checked: bool) -> None:
+        """A look at a transaction committed: mark the batch sent if the watcher sent it, and
+        wake the loops that act on what the look's events decided (only now: before the
+        commit they would look too early)."""
+        try:
+            if checked:
+                await self._sync_sent(tx_id)
+        finally:
+            if self._wake_after_commit:
+                self._wake_after_commit = False
+                self.progress.queued.set()
+                self.progress.finalised.set()
+
+    def needs_funds(self, reason: str) -> None:
+        self.progress.waiting_reason = reason
+
+    def funded(self) -> None:
+        waiting = self.progress.waiting_reason
+        if waiting and "needs funds" in waiting:
+            self.progress.waiting_reason = None
+            self.progress.queued.set()
+
+    async def _sync_sent(self, tx_id: int) -> None:
+        async with self.sessions() as session:
+            tx = await session.get(ChainTx, tx_id)
+            sent = tx is not None and tx.status != "signed"
+        if sent:
+            await self._mark_sent(tx_id)

@@ -1,0 +1,213 @@
+"""The last stage of the mint pipeline: decided (confirmed, rejected, failed) -> answered.
+
+Each request is answered by whoever answers its origin (the `platform` it was made on): an
+answerer registered for that origin (drops, the CLI), else the running chat platform of that
+name. A confirmed mint is then announced where its community wants it, through its platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.faults import crash_point
+from bot.communities import Communities
+from bot.config import Settings
+from bot.minting.progress import Progress
+from bot.minting.queries import MintQueries
+from bot.minting.types import MintResult
+from bot.ports import Answerer, ChatPlatform, RunningPlatforms
+from db.models import UNANSWERED, MintRequest, Phase, aware_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+DELIVERY_GROUP = 200
+# Seconds before a failed answer is tried again, doubling up to the most.
+ANSWER_RETRY_FIRST = 1.0
+ANSWER_RETRY_MAX = 600.0
+
+# A failed answer: its tries, when the next is due, why, and whether it is given up.
+_REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
+_ANSWER_FAILED = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.answered_at.is_(None))
+    .values(
+        answer_attempts=bindparam("b_attempts"),
+        answer_due_at=bindparam("b_due"),
+        answer_error=bindparam("b_error"),
+        undeliverable_at=bindparam("b_given_up"),
+        # Kept as it was: it tells when the outcome was decided, which bounds the retries.
+        updated_at=_REQUESTS.c.updated_at,
+    )
+)
+
+
+class Delivery:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        communities: Communities,
+        platforms: RunningPlatforms,
+        queries: MintQueries,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.communities = communities
+        self.platforms = platforms
+        self.queries = queries
+        self.progress = progress
+        self._answerers: dict[str, Answerer] = {}
+        self._round: asyncio.Task[bool] | None = None
+        # A platform that starts running may have answers waiting for it.
+        platforms.on_add(lambda _platform: progress.finalised.set())
+
+    def answer_through(self, origin: str, answerer: Answerer) -> None:
+        """Answer the requests of `origin` through `answerer` (for origins that are not a chat
+        platform of their own: drop claims, the CLI)."""
+        self._answerers[origin] = answerer
+        self.progress.finalised.set()
+
+    def answerer_of(self, origin: str) -> Answerer | None:
+        """Who answers requests made on `origin` now, if anyone."""
+        return self._answerers.get(origin) or self.platforms.get(origin)
+
+    def _origins(self) -> list[str]:
+        return [*self._answerers, *(p.name for p in self.platforms)]
+
+    async def run(self) -> None:
+        """Answer decided requests until cancelled."""
+        finalised = self.progress.finalised
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await finalised.wait()
+            finalised.clear()
+            try:
+                # A task of its own, so that stopping can let it finish recording.
+                self._round = asyncio.create_task(self.deliver_due(), name="deliver-answers")
+                more = await self._round
+            except Exception as err:
+                log.warning("answering: %s; retrying", type(err).__name__)
+                await asyncio.sleep(1)
+                more = True
+            if more:
+                finalised.set()
+
+    async def finish_round(self, grace: float) -> None:
+        """Give the answers being given now up to `grace` seconds to be recorded, so a user
+        who was answered is not answered again after a restart."""
+        if self._round is not None and not self._round.done():
+            await asyncio.wait([self._round], timeout=grace)
+
+    async def deliver_due(self) -> bool:
+        """Answer decided requests through their origin's answerer and record that they were
+        answered, one transaction for the group. Returns whether more may be due.
+
+        An answer that fails waits its turn apart (its back-off is in the database, so it
+        never holds up the others and survives a restart); one that keeps failing is given
+        up, recorded as undeliverable with its last error."""
+        async with self.sessions() as session:
+            due = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(
+                        MintRequest.phase.in_(UNANSWERED),
+                        MintRequest.answered_at.is_(None),
+                        MintRequest.undeliverable_at.is_(None),
+                        MintRequest.platform.in_(self._origins()),
+                        or_(
+                            MintRequest.answer_due_at.is_(None),
+                            MintRequest.answer_due_at <= utcnow(),
+                        ),
+                    )
+                    .order_by(MintRequest.id)
+                    .limit(DELIVERY_GROUP)
+                )
+            )
+            txs = await self.queries.transactions_of(session, due)
+        if not due:
+            return False
+        results = [self.queries.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in due]
+        if any(r.phase == Phase.CONFIRMED for r in results):
+            crash_point("after_confirm", self.settings.crash_at)
+        outcomes = await asyncio.gather(*(self._answer(r) for r in results), return_exceptions=True)
+        answered = []
+        retries = []
+        for request, outcome in zip(due, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                retries.append(self._answer_failed(request, outcome))
+            else:
+                answered.append(request.id)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(answered), MintRequest.phase == Phase.CONFIRMED)
+                .values(phase=Phase.REPLIED)
+            )
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
+                .values(answered_at=utcnow())
+            )
+            if retries:
+                await session.execute(_ANSWER_FAILED, retries)
+        done = set(answered)
+        await self._announce([r for r in results if r.minted and r.request_id in done])
+        return True
+
+    async def _answer(self, result: MintResult) -> None:
+        answerer = self.answerer_of(result.platform)
+        if answerer is None:  # it stopped running since the requests were selected
+            raise LookupError(f"nobody answers requests made on {result.platform!r} now")
+        await answerer.deliver(result)
+
+    def _answer_failed(self, request: MintRequest, error: BaseException) -> dict[str, Any]:
+        """Parameters of `_ANSWER_FAILED`: when to try again, or that it is given up."""
+        tries = request.answer_attempts + 1
+        delay = min(ANSWER_RETRY_FIRST * 2 ** (tries - 1), ANSWER_RETRY_MAX)
+        now = utcnow()
+        decided = aware_utc(request.updated_at)
+        give_up = (
+            tries >= self.settings.answer_max_attempts
+            or now - decided >= self.settings.answer_give_up_after
+        )
+        text = f"{type(error).__name__}: {error}"[:500]
+        if give_up:
+            log.error("answering %s failed %d times; giving up: %s", request.key, tries, text)
+        else:
+            log.warning("answering %s failed (%s); retrying in %.0f s", request.key, text, delay)
+        return {
+            "b_id": request.id,
+            "b_attempts": tries,
+            "b_due": now + timedelta(seconds=delay),
+            "b_error": text,
+            "b_given_up": now if give_up else None,
+        }
+
+    async def _announce(self, results: list[MintResult]) -> None:
+        """Post newly answered mints where their community wants them. Best effort: a failed
+        announcement is logged and not retried, so it never repeats the requester's answer."""
+        posts = []
+        targets: dict[tuple[str, str], str | None] = {}
+        for result in results:
+            platform: ChatPlatform | None = self.platforms.get(result.platform)
+            if platform is None or result.community_id is None:
+                continue
+            community = (result.platform, result.community_id)
+            if community not in targets:
+                targets[community] = (await self.communities.config(*community)).announce_channel_id
+            target = targets[community]
+            if target:
+                posts.append((result, platform.announce(result, target)))
+        outcomes = await asyncio.gather(*(post for _, post in posts), return_exceptions=True)
+        for (result, _), outcome in zip(posts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("announcing %s failed: %s", result.key, outcome)

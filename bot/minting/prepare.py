@@ -1,0 +1,228 @@
+"""The first stages of the mint pipeline: received -> stored -> queued.
+
+A group of received requests at a time: their uploads are opened, their content prepared in
+the worker processes (image checked, stored with its metadata), the recipient chosen, and each
+arrow committed as one statement for the whole group. A request leaves preparation rejected
+or failed with its reason when its own upload or recipient is at fault; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content.images import UNPROCESSABLE
+from bot.errors import RequestRejected
+from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size
+from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
+from bot.minting.progress import Progress
+from bot.minting.queries import ChainContext
+from bot.minting.recipients import user_address
+from bot.minting.uploads import UploadVault
+from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser
+
+log = logging.getLogger(__name__)
+
+# Requests prepared together, and the most upload bytes one group may hold in memory.
+PREPARE_GROUP = 100
+PREPARE_BYTES = 64 * 1024 * 1024
+LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
+
+# received -> stored -> queued, and out of preparation for good: one statement each, executed
+# for a whole group at once (executemany), each guarded by the phase it leaves.
+_REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
+_STORE = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.phase == Phase.RECEIVED)
+    .values(phase=Phase.STORED, image_cid=bindparam("b_image_cid"))
+)
+_QUEUE = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.phase == Phase.STORED)
+    .values(
+        phase=Phase.QUEUED,
+        metadata_cid=bindparam("b_metadata_cid"),
+        token_id=bindparam("b_token_id"),
+        recipient=bindparam("b_recipient"),
+        custodial=bindparam("b_custodial"),
+    )
+)
+_END = (
+    update(_REQUESTS)
+    # executemany takes no IN lists
+    .where(
+        _REQUESTS.c.id == bindparam("b_id"),
+        or_(*(_REQUESTS.c.phase == phase for phase in sorted(PREPARING))),
+    )
+    .values(phase=bindparam("b_phase"), failure_reason=bindparam("b_reason"))
+)
+
+
+def _ending(request_id: int, phase: Phase, reason: str) -> dict[str, Any]:
+    """Parameters of `_END` for one request."""
+    return {"b_id": request_id, "b_phase": phase, "b_reason": reason}
+
+
+def content_job(request: MintRequest, upload: bytes) -> ContentJob:
+    return ContentJob(
+        request_id=request.id,
+        upload=upload,
+        name=request.name,
+        description=request.description,
+        platform=request.platform,
+        chat_id=request.chat_id,
+        message_id=request.message_id,
+        requester_id=request.requester_id,
+        requester_name=request.requester_name,
+    )
+
+
+class Preparer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        chain: ChainContext,
+        uploads: UploadVault,
+        contents: ContentWorkers,
+        progress: Progress,
+    ) -> None:
+        self.sessions = sessions
+        self.chain = chain
+        self.uploads = uploads
+        self.contents = contents
+        self.progress = progress
+
+    async def prepare_group(self) -> bool:
+        """Prepare up to PREPARE_GROUP requests; returns whether there may be more.
+
+        A group whose preparation raised as a whole (no single job was blamed) counts an
+        attempt against each member, and the next group starting with them is smaller, so a
+        culprit ends up alone; alone past MAX_GROUP_ATTEMPTS it fails, and the rest go on.
+        """
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(MintRequest, func.length(MintUpload.data))
+                    .outerjoin(MintUpload, MintUpload.request_id == MintRequest.id)
+                    .where(MintRequest.phase.in_(PREPARING))
+                    .order_by(MintRequest.id)
+                    .limit(PREPARE_GROUP)
+                )
+            ).all()
+            group: list[MintRequest] = []
+            budget = PREPARE_BYTES
+            size = group_size(PREPARE_GROUP, rows[0][0].attempts if rows else 0)
+            for request, upload_size in rows[:size]:
+                if group and (upload_size or 0) > budget:
+                    break  # the rest waits for the next group: memory stays bounded
+                group.append(request)
+                budget -= upload_size or 0
+            uploads = await self.uploads.open(session, group)
+        if not group:
+            return False
+        try:
+            prepared = await self.contents.prepare(
+                [content_job(r, uploads[r.id]) for r in group if r.id in uploads]
+            )
+        except Exception:
+            await self._count_group_failure(group)
+            raise
+        ready = {i: p for i, p in prepared.items() if isinstance(p, Prepared)}
+        recipients = await self._recipients([r for r in group if r.id in ready])
+        ended = []
+        for request in group:
+            outcome, recipient = prepared.get(request.id), recipients.get(request.id)
+            if outcome is None:
+                ended.append(_ending(request.id, Phase.FAILED, LOST_UPLOAD))
+            elif isinstance(outcome, str):
+                ended.append(_ending(request.id, Phase.REJECTED, outcome))
+            elif isinstance(recipient, str):
+                ended.append(_ending(request.id, Phase.REJECTED, recipient))
+        queue = {i: p for i, p in ready.items() if not isinstance(recipients[i], str)}
+        async with self.sessions.begin() as session:
+            if queue:
+                rows_stored = [{"b_id": i, "b_image_cid": p.image_cid} for i, p in queue.items()]
+                await session.execute(_STORE, rows_stored)
+            if ended:
+                await session.execute(_END, ended)
+        async with self.sessions.begin() as session:
+            if queue:
+                await session.execute(
+                    _QUEUE,
+                    [
+                        {
+                            "b_id": i,
+                            "b_metadata_cid": p.metadata_cid,
+                            "b_token_id": p.token_id,
+                            "b_recipient": recipients[i][0],
+                            "b_custodial": recipients[i][1],
+                        }
+                        for i, p in queue.items()
+                    ],
+                )
+            # The bytes are kept until the request has left preparation, whichever way.
+            await self.uploads.shred(session, [r.id for r in group])
+        await self.uploads.scrub()
+        self.progress.queued.set()
+        if ended:
+            self.progress.finalised.set()
+        return len(rows) == PREPARE_GROUP or len(group) < len(rows)
+
+    async def _count_group_failure(self, group: list[MintRequest]) -> None:
+        """Record that `group` failed as a whole; a request that failed alone too often ends
+        failed, so no group is selected again forever."""
+        ids = [r.id for r in group]
+        log.error("preparing requests %s failed as a group", ids, exc_info=True)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(MintRequest)
+                .where(MintRequest.id.in_(ids), MintRequest.phase.in_(PREPARING))
+                .values(attempts=MintRequest.attempts + 1)
+            )
+            if len(group) == 1 and group[0].attempts + 1 >= MAX_GROUP_ATTEMPTS:
+                await session.execute(_END, [_ending(ids[0], Phase.FAILED, UNPROCESSABLE)])
+                await self.uploads.shred(session, ids)
+                self.progress.finalised.set()
+        await self.uploads.scrub()
+
+    async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool] | str]:
+        """For each request: an explicit address, else the requester's linked one, else
+        custody (True); or why the explicit address cannot be minted to."""
+        if not requests:
+            return {}
+        async with self.sessions() as session:
+            users = {
+                (u.platform, u.user_id): u
+                for u in await session.scalars(
+                    select(PlatformUser).where(
+                        PlatformUser.user_id.in_({r.requester_id for r in requests})
+                    )
+                )
+            }
+        collection = self.chain.collection.address
+        chosen: dict[int, tuple[str, bool] | str] = {}
+        for request in requests:
+            user = users.get((request.platform, request.requester_id))
+            try:
+                if request.requested_recipient:
+                    address = user_address(request.requested_recipient, collection=collection)
+                    chosen[request.id] = (address, False)
+                    continue
+            except RequestRejected as err:
+                chosen[request.id] = str(err)
+                continue
+            try:
+                linked = (
+                    user_address(user.address, collection=collection)
+                    if user is not None and user.address
+                    else None
+                )
+            except RequestRejected:
+                # A link made before the rules refused such addresses: keep the token safe.
+                log.warning("%s's linked address cannot be minted to; using custody", request.key)
+                linked = None
+            chosen[request.id] = (linked, False) if linked else (self.chain.custody_address, True)
+        return chosen

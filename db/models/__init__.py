@@ -1,0 +1,72 @@
+"""SQLAlchemy 2 models: mint requests, chain transactions, nonces, communities and members,
+drops, the inbox and the signing audit, one module per part of the bot.
+
+Everything irreversible is decided by constraints: one request per chat message
+(`uq_mint_request_key`), one transaction per wallet nonce (`uq_chain_tx_nonce`), one row per
+broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from db.models.base import Base, aware_utc, storable, utcnow
+from db.models.drops import Drop, DropAnnouncement, DropClaim
+from db.models.inbox import InboxUpdate
+from db.models.members import (
+    CommunitySettings,
+    PlatformUser,
+    RateScope,
+    TokenOwner,
+    WalletChallenge,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from db.models.pipeline import (
+    FINAL,
+    IN_FLIGHT,
+    MINTED,
+    PREPARING,
+    UNANSWERED,
+    ChainTx,
+    KeyRotationStep,
+    MintRequest,
+    MintUpload,
+    NonceState,
+    Phase,
+    SigningAudit,
+    TxAttempt,
+    TxStatus,
+    UploadKey,
+)
+
+__all__ = [
+    "FINAL",
+    "IN_FLIGHT",
+    "MINTED",
+    "PREPARING",
+    "UNANSWERED",
+    "Base",
+    "ChainTx",
+    "CommunitySettings",
+    "Drop",
+    "DropAnnouncement",
+    "DropClaim",
+    "InboxUpdate",
+    "KeyRotationStep",
+    "MintRequest",
+    "MintUpload",
+    "NonceState",
+    "Phase",
+    "PlatformUser",
+    "RateScope",
+    "SigningAudit",
+    "TokenOwner",
+    "TxAttempt",
+    "TxStatus",
+    "UploadKey",
+    "WalletChallenge",
+    "Withdrawal",
+    "WithdrawalStatus",
+    "aware_utc",
+    "storable",
+    "utcnow",
+]
