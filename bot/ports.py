@@ -29,6 +29,11 @@ T = TypeVar("T")
 # ----- chat platforms -------------------------------------------------------------------------
 
 
+class NotReachableHere(LookupError):
+    """Raised by an answerer whose asker is on a chat platform this process does not run
+    (yet): the answer waits for it, and the wait is not counted as a failed try."""
+
+
 @runtime_checkable
 class Answerer(Protocol):
     """Whoever answers the requests of one origin (a chat platform answers its own members'
@@ -36,7 +41,8 @@ class Answerer(Protocol):
 
     async def deliver(self, result: MintResult) -> None:
         """Give `result` to whoever asked. Returning means answered; raising means "try
-        again later" (the pipeline backs off, bounded, and records the error)."""
+        again later" (the pipeline backs off, bounded, and records the error);
+        `NotReachableHere` means "not from this process now" (it waits, uncounted)."""
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.ports import Claimant
-from db.models import PlatformUser, utcnow
+from db.models import MintRequest, Phase, PlatformUser, utcnow
 from tests.platform_stub import RecordingPlatform
 from tests.support import (
     DEV_MINTER,
@@ -355,3 +355,30 @@ async def test_drop_numbers_and_sizes_no_database_can_hold_get_a_reason(
     for field, value in (("supply", 2**31), ("per_user_limit", 2**63)):
         with pytest.raises(RequestRejected, match="at most 1,000,000"):
             await create(runtime, **{field: value})
+
+
+async def test_a_claim_made_on_a_platform_not_running_here_waits_for_it(
+    drops: tuple[Runtime, Inbox],
+):
+    """The answer to a claim goes through the claimer's platform. While that platform does
+    not run in this process, the answer waits for it without counting failed tries (so it is
+    never given up for that), and is given once the platform runs."""
+    runtime, inbox = drops
+    drop = await create(runtime, platform="elsewhere")
+    claimed = await runtime.drops.claim(drop.id, Claimant("elsewhere", "u1"), "Ada")
+
+    async def waiting() -> MintRequest | None:
+        async with runtime.sessions() as session:
+            request = await session.get(MintRequest, claimed.request_id)
+        minted = request is not None and request.phase == Phase.CONFIRMED
+        return request if minted and request.answer_due_at is not None else None
+
+    async with asyncio.timeout(60):
+        while (request := await waiting()) is None:
+            await asyncio.sleep(0.1)
+    assert request.answered_at is None and request.answer_attempts == 0
+    assert request.undeliverable_at is None
+
+    runtime.platforms.add(RecordingPlatform("elsewhere", inbox))
+    result = await answered(runtime, inbox, claimed.key)
+    assert result.minted and result.token_id == claimed.token_id

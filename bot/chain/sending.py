@@ -31,6 +31,8 @@ class SendOutcome:
     sent: bool = False
     # Why nothing more can go out now (a cap, or a wallet without gas money).
     waiting: str | None = None
+    # The waiting is today's spending cap (the work was ready; the budget is not).
+    over_budget: bool = False
 
 
 async def sign_and_send(
@@ -50,8 +52,10 @@ async def sign_and_send(
     """
     try:
         tx_id = await sign(await fees())
-    except (FeeCapExceeded, SpendCapReached) as err:
+    except FeeCapExceeded as err:
         return SendOutcome(waiting=str(err))
+    except SpendCapReached as err:
+        return SendOutcome(waiting=str(err), over_budget=True)
     if tx_id is None:
         return SendOutcome()
     crash_point("after_sign", crash_at)

@@ -30,7 +30,7 @@ from bot.drops.types import (
 from bot.errors import DropNotFound, RequestRejected
 from bot.minting.service import MintService
 from bot.minting.types import MintResult
-from bot.ports import Claimant, DropGate, RunningPlatforms
+from bot.ports import Claimant, DropGate, NotReachableHere, RunningPlatforms
 from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
 
 
@@ -248,8 +248,8 @@ class Drops:
     async def deliver(self, result: MintResult) -> None:
         """Tell the claimer how their edition's mint ended, through the platform they claimed
         on (their claim's row says which). An airdrop has nobody to tell: it counts as
-        answered. Raises `LookupError` while that platform is not running, so the answer
-        waits its turn and is tried again."""
+        answered. Raises `NotReachableHere` while that platform is not running here, so the
+        answer waits for it."""
         if result.reply_to == NOBODY_TO_TELL:
             return
         async with self.sessions() as session:
@@ -260,7 +260,7 @@ class Drops:
             raise LookupError(f"no drop claim made request {result.key}")
         platform = self.platforms.get(platform_name)
         if platform is None:
-            raise LookupError(f"drop claims made on {platform_name!r} cannot be answered here")
+            raise NotReachableHere(f"drop claims made on {platform_name!r} are answered elsewhere")
         await platform.tell_claimer(result)
 
 

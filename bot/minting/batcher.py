@@ -98,8 +98,9 @@ class Batcher:
             self.txs, self._fees, sign, what="a batch", crash_at=self.settings.crash_at
         )
         if outcome.waiting is not None:
-            progress.waiting_reason = outcome.waiting
-            log.warning("minting waits: %s", outcome.waiting)
+            reason = outcome.waiting
+            progress.waiting_reason = f"minting waits: {reason}" if outcome.over_budget else reason
+            log.warning("minting waits: %s", reason)
             return False
         if outcome.tx_id is None:
             return all_refused  # the others in the queue form the next batch

@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries
 from bot.minting.types import MintResult
-from bot.ports import Answerer, ChatPlatform, RunningPlatforms
+from bot.ports import Answerer, ChatPlatform, NotReachableHere, RunningPlatforms
 from db.models import UNANSWERED, MintRequest, Phase, aware_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ DELIVERY_GROUP = 200
 # Seconds before a failed answer is tried again, doubling up to the most.
 ANSWER_RETRY_FIRST = 1.0
 ANSWER_RETRY_MAX = 600.0
+# How often an answer whose platform does not run in this process looks for it again.
+AWAY_RECHECK = timedelta(seconds=10)
 
 # A failed answer: its tries, when the next is due, why, and whether it is given up.
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
@@ -142,7 +144,9 @@ class Delivery:
         answered = []
         retries = []
         for request, outcome in zip(due, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, NotReachableHere):
+                retries.append(self._answer_away(request, outcome))
+            elif isinstance(outcome, BaseException):
                 retries.append(self._answer_failed(request, outcome))
             else:
                 answered.append(request.id)
@@ -166,8 +170,21 @@ class Delivery:
     async def _answer(self, result: MintResult) -> None:
         answerer = self.answerer_of(result.platform)
         if answerer is None:  # it stopped running since the requests were selected
-            raise LookupError(f"nobody answers requests made on {result.platform!r} now")
+            raise NotReachableHere(f"nobody answers requests made on {result.platform!r} now")
         await answerer.deliver(result)
+
+    def _answer_away(self, request: MintRequest, away: NotReachableHere) -> dict[str, Any]:
+        """Parameters of `_ANSWER_FAILED` for an answer that cannot be given from here now:
+        looked at again soon, its tries unchanged, until the give-up time bounds it."""
+        if utcnow() - aware_utc(request.updated_at) >= self.settings.answer_give_up_after:
+            return self._answer_failed(request, away)
+        return {
+            "b_id": request.id,
+            "b_attempts": request.answer_attempts,
+            "b_due": utcnow() + AWAY_RECHECK,
+            "b_error": request.answer_error,
+            "b_given_up": None,
+        }
 
     def _answer_failed(self, request: MintRequest, error: BaseException) -> dict[str, Any]:
         """Parameters of `_ANSWER_FAILED`: when to try again, or that it is given up."""
