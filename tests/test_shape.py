@@ -256,7 +256,7 @@ def test_the_path_parser_reads_a_sample() -> None:
         "# Layers\n"
         "The ports live in `bot/ports.py`; drops in `bot/drops/`, cogs in `cogs/`.\n"
         "Handlers: `bot/telegram/handlers/{mint,wallet}.py`. See [the README](README.md) and\n"
-        "[the models](db/models.py). Not paths: `make lint`, `Drops.claim()`, `bot`.\n"
+        "[the models](db/engine.py). Not paths: `make lint`, `Drops.claim()`, `bot`.\n"
         "A new platform goes in `bot/<name>/`; register `bot.discord.platform:DISCORD`.\n"
         "```\nbot/only/in/a/fence.py\n```\n"
     )
@@ -266,10 +266,10 @@ def test_the_path_parser_reads_a_sample() -> None:
         "cogs/",
         "bot/telegram/handlers/mint.py",
         "bot/telegram/handlers/wallet.py",
-        "db/models.py",
+        "db/engine.py",
     ]
     assert named_module_lines(sample) == [("bot.discord.platform", "DISCORD")]
-    assert _exists("db/models.py")
+    assert _exists("db/engine.py")
     assert not _exists("bot/no_such_module.py")
     assert _defines("tests.import_graph", "build_graph")
     assert not _defines("tests.import_graph", "no_such_name")
