@@ -20,18 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
-from bot.chain.setup import Chain, open_chain
+from bot.chain.setup import Chain
 from bot.chain.tx_engine import TxEngine
 from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.drops import Drops
+from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
-from bot.ports import PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -116,10 +117,25 @@ async def open_database(settings: Settings) -> AsyncEngine:
     return db
 
 
+def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContextManager[Chain]:
+    """Open the chain kind that CHAIN_KIND names, from the registry. The runtime signs EVM
+    transactions, so every kind opens a backend shaped like `Chain` (the ports it meets, plus
+    its web3 connection and hot wallet)."""
+    try:
+        kind = CHAINS.get(settings.chain_kind)
+    except LookupError:
+        known = ", ".join(CHAINS.names())
+        raise ConfigError(
+            "CHAIN_KIND", f"no chain kind named {settings.chain_kind!r}; one of {known}"
+        ) from None
+    opened: contextlib.AbstractAsyncContextManager[Chain] = kind.open(settings)
+    return opened
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
     """Build everything from the settings; with `start`, resume unfinished work too."""
-    async with open_chain(settings) as chain:
+    async with open_configured_chain(settings) as chain:
         collection = await chain.collection()
         db = await open_database(settings)
         try:

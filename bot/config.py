@@ -120,6 +120,7 @@ class Settings:
     balance_check_s: float = 60.0
     alert_discord_channel_id: int | None = None
     alert_telegram_chat_id: int | None = None
+    chain_kind: str = "evm"  # CHAIN_KIND: a registered chain kind
     web_server: str = "process"  # WEB_SERVER: "process" (a child process) or "inline"
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
 
@@ -295,6 +296,7 @@ def load_settings(
         http_host=web.http_host,
         http_port=web.http_port,
         rpc_timeout=web.rpc_timeout,
+        chain_kind=(env.get("CHAIN_KIND") or "evm").lower(),
         web_server=env_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
         poll_interval=env_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
         answer_max_attempts=env_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),

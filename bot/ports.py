@@ -144,13 +144,17 @@ class ChainBackend(Protocol):
         """Calldata moving `token_id` from `owner` to `to`."""
 
 
+B = TypeVar("B", bound=ChainBackend)
+
+
 @dataclass(frozen=True)
-class ChainKind:
-    """A kind of chain as the registry knows it: how to open it from the settings."""
+class ChainKind(Generic[B]):
+    """A kind of chain as the registry knows it: how to open it from the settings (CHAIN_KIND
+    names the kind). `B` is the backend it opens."""
 
     name: str
     # Open the chain for these settings: an async context manager yielding the backend.
-    open: Callable[[Settings], AbstractAsyncContextManager[ChainBackend]]
+    open: Callable[[Settings], AbstractAsyncContextManager[B]]
 
 
 # ----- drop gates -------------------------------------------------------------------------------
@@ -250,5 +254,5 @@ class Registry(Generic[T]):
 
 # Filled by `bot.registry`, one line per implementation.
 PLATFORMS: Registry[PlatformKind[Any]] = Registry("chat platform")
-CHAINS: Registry[ChainKind] = Registry("chain kind")
+CHAINS: Registry[ChainKind[Any]] = Registry("chain kind")
 GATES: Registry[type[DropGate]] = Registry("drop gate")

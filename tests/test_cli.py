@@ -136,6 +136,14 @@ def test_run_refuses_a_contract_address_without_code(cli_env: dict[str, str]):
     assert not Path(cli_env["DATA_DIR"]).exists()
 
 
+def test_an_unknown_chain_kind_stops_with_one_line(cli_env: dict[str, str]):
+    for command in ("deploy", "run"):
+        result = run_cli(command, env={**cli_env, "CHAIN_KIND": "solana"})
+        assert_one_clear_line(result, "CHAIN_KIND: no chain kind named 'solana'; one of evm")
+        assert result.returncode == 2
+    assert not Path(cli_env["DATA_DIR"]).exists()
+
+
 def test_a_wrong_setting_exits_2_without_traceback(tmp_path: Path):
     result = run_cli("run", env={"DATA_DIR": str(tmp_path / "d"), "LOG_LEVEL": "loud"})
     assert result.returncode == 2

@@ -186,4 +186,4 @@ async def _fund_on_local_chain(w3: AsyncWeb3[Any], address: str) -> None:
         log.info("funded the hot wallet %s with 10000 test ether on the local chain", address)
 
 
-EVM = ChainKind("evm", open_chain)
+EVM = ChainKind[Chain]("evm", open_chain)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.chain.setup import open_chain
+from bot.app import open_configured_chain
 from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
 from bot.contracts.build import write_artifact
 from bot.doctor import Check, run_checks
@@ -22,7 +22,7 @@ def deploy(admin: str | None) -> None:
     loaded = settings()
 
     async def go() -> None:
-        async with open_chain(loaded) as chain:
+        async with open_configured_chain(loaded) as chain:
             deployment = await chain.deploy(admin)
         click.echo(f"deployed on chain {deployment.chain_id} at {deployment.address}")
         click.echo(f"CONTRACT_ADDRESS={deployment.address}")
