@@ -226,7 +226,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             view=self._view(drop),
             allowed_mentions=NO_MENTIONS,
         )
-        await self.drops.announced(
+        await self.drops.remember_announcement(
             drop.id, PLATFORM, str(announcement.channel.id), str(announcement.id)
         )
         await interaction.followup.send(

@@ -223,7 +223,9 @@ class Drops:
         """Let the claims being recorded finish."""
         await self._writer.close()
 
-    async def announced(self, drop_id: int, platform: str, chat_id: str, message_id: str) -> None:
+    async def remember_announcement(
+        self, drop_id: int, platform: str, chat_id: str, message_id: str
+    ) -> None:
         """Remember a message announcing the drop, so its counter can be kept current (also
         after a restart)."""
         async with self.sessions.begin() as session:

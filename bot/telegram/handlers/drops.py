@@ -115,7 +115,7 @@ class DropHandlers:
             parse_mode=ParseMode.HTML,
             reply_markup=claim_keyboard(drop),
         )
-        await self.drops.announced(
+        await self.drops.remember_announcement(
             drop.id, PLATFORM, str(announcement.chat_id), str(announcement.message_id)
         )
 
