@@ -10,7 +10,7 @@ import click
 
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.app import Runtime
-from bot.cli.runtime import in_runtime, settings
+from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
 from bot.ports import PLATFORMS
 from db.models import utcnow
@@ -63,10 +63,7 @@ def drop_create(
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
     loaded = settings()
-    try:
-        data = image.read_bytes()
-    except OSError as err:
-        raise click.ClickException(f"cannot read {image}: {err.strerror}") from None
+    data = read_image(image)
 
     async def go(runtime: Runtime) -> DropInfo:
         return await runtime.drops.create_drop(

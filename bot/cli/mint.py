@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from bot.app import Runtime
-from bot.cli.runtime import EXIT_CHECK_FAILED, in_runtime, result_json, settings
+from bot.cli.runtime import EXIT_CHECK_FAILED, in_runtime, read_image, result_json, settings
 from bot.console.render import render_result
 from bot.minting.types import MintResult, MintSubmission
 
@@ -39,10 +39,7 @@ def mint(
 ) -> None:
     """Mint IMAGE through the same pipeline as the chat platforms, wait, and print the links."""
     loaded = settings()
-    try:
-        data = image.read_bytes()
-    except OSError as err:
-        raise click.ClickException(f"cannot read {image}: {err.strerror}") from None
+    data = read_image(image)
     submission = MintSubmission(
         platform="cli",
         chat_id="cli",

@@ -7,7 +7,10 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
+
+import click
 
 from bot.app import Runtime, open_runtime
 from bot.chain.setup import local_node
@@ -57,3 +60,11 @@ def result_json(result: MintResult) -> dict[str, Any]:
     data["phase"] = str(result.phase)
     data["token_id"] = str(result.token_id) if result.token_id is not None else None
     return data
+
+
+def read_image(path: Path) -> bytes:
+    """The bytes of an image file named on the command line, or one line saying why not."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise click.ClickException(f"cannot read {path}: {err.strerror}") from None
