@@ -10,7 +10,6 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
@@ -24,17 +23,6 @@ from bot.errors import ChainError
 
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
-TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-
-
-def minted_token_ids(receipt: Any) -> set[int]:
-    """Token IDs that a receipt's ERC-721 Transfer events show coming from the zero address."""
-    minted = set()
-    for entry in receipt["logs"]:
-        topics = [HexBytes(t).to_0x_hex() for t in entry["topics"]]
-        if len(topics) == 4 and topics[0] == TRANSFER_TOPIC and int(topics[1], 16) == 0:
-            minted.add(int(topics[3], 16))
-    return minted
 
 
 @cache

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from bot.chain.contract import minted_token_ids
 from bot.chain.faults import crash_point, is_transient
 from bot.chain.fees import Fees
 from bot.chain.nonces import NonceAllocator
+from bot.chain.receipts import Receipt, fetch_receipt, minted_token_ids
 from bot.chain.wallet import HotWallet
 from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
 
@@ -349,10 +349,10 @@ class TxEngine:
                 await self._events(tx).dropped(session, tx)
         await self.reconcile()
 
-    async def _receipt(self, tx_hash: str) -> Any:
+    async def _receipt(self, tx_hash: str) -> Receipt | None:
         try:
-            return await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+            return await fetch_receipt(self.w3, tx_hash)
+        except TransactionNotFound:  # some nodes answer an unknown hash with this error
             return None
 
     async def open_transactions(self) -> list[int]:
@@ -404,33 +404,34 @@ class TxEngine:
                 await self.bump(tx_id)
             return
         head = await self.w3.eth.block_number
-        depth = head - receipt["blockNumber"] + 1
-        mined_block_hash = receipt["blockHash"].to_0x_hex()
+        depth = head - receipt.block_number + 1
+        mined_block_hash = receipt.block_hash
         if block_hash is not None and block_hash != mined_block_hash:
             log.warning(
-                "tx at nonce %d moved to block %d after a reorg", nonce, receipt["blockNumber"]
+                "tx at nonce %d moved to block %d after a reorg", nonce, receipt.block_number
             )
         async with self.sessions.begin() as session:
             tx = await session.get(ChainTx, tx_id, with_for_update=True)
             if tx is None or tx.status not in OPEN_STATUSES:
                 return
             tx.status = TxStatus.MINED
-            tx.mined_hash = receipt["transactionHash"].to_0x_hex()
-            tx.block_number = receipt["blockNumber"]
+            tx.mined_hash = receipt.transaction_hash
+            tx.block_number = receipt.block_number
             tx.block_hash = mined_block_hash
-            tx.gas_used = receipt["gasUsed"]
-            tx.fee_paid_wei = str(receipt["gasUsed"] * receipt["effectiveGasPrice"])
-            tx.reverted = receipt["status"] != 1
+            tx.gas_used = receipt.gas_used
+            tx.fee_paid_wei = str(receipt.fee_paid_wei)
+            tx.reverted = not receipt.succeeded
             if depth < self.confirmations:
                 return
-            canonical = await self.w3.eth.get_block(receipt["blockNumber"])
+            canonical = await self.w3.eth.get_block(receipt.block_number)
             if canonical["hash"].to_0x_hex() != mined_block_hash:
                 return  # the block was replaced under us; look again next pass
             tx.status = TxStatus.CONFIRMED
             if tx.reverted:
                 await self._events(tx).reverted(session, tx)
             else:
-                await self._events(tx).confirmed(session, tx, minted_token_ids(receipt))
+                minted = minted_token_ids(receipt, tx.to_address)
+                await self._events(tx).confirmed(session, tx, minted)
 
     async def count_open(self, session: AsyncSession) -> int:
         return int(
