@@ -5,6 +5,8 @@ Modes:
 - `down`: refuse every request with HTTP 503 (as a load balancer in front of a dead node does).
 - `swallow_send`: forward `eth_sendRawTransaction` to the node, then never answer (the
   client's request times out although the node accepted the transaction).
+- `already_imported`: forward `eth_sendRawTransaction` to the node, then answer with the error
+  an OpenEthereum-style node gives for a transaction already in its pool.
 - `simulations_pass`: answer every `eth_call` against the pending block with success and no
   data, without asking the node (a simulation that misses what the chain will then refuse).
 """
@@ -17,6 +19,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+ALREADY_IMPORTED = "Transaction with the same hash was already imported."
 
 
 class RpcProxy:
@@ -69,6 +73,11 @@ class RpcProxy:
             await self._forward(body)
             self.swallowed += 1
             await asyncio.sleep(3600)  # the client gives up first
+        if self.mode == "already_imported" and methods == ["eth_sendRawTransaction"]:
+            await self._forward(body)
+            self.swallowed += 1
+            error = {"code": -32010, "message": ALREADY_IMPORTED}
+            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "error": error})
         if self.mode == "simulations_pass" and _simulation(payload):
             return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "result": "0x"})
         answer = await self._forward(body)

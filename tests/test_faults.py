@@ -121,6 +121,24 @@ async def test_send_times_out_although_the_node_took_it(
     assert await balance(collection, DEV_MINTER.address) == 1
 
 
+async def test_a_node_that_already_imported_the_transaction(
+    bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
+):
+    proxy.mode = "already_imported"
+    settings = load_settings({**bot_env, "RPC_URL": proxy.url})
+    async with running(settings) as (runtime, inbox):
+        result = await run_one(runtime, inbox, "11")
+        async with runtime.sessions() as session:
+            tx = await session.scalar(select(ChainTx))
+            assert tx is not None
+            attempts = [(a.tx_hash, a.sent_at is not None) for a in tx.attempts]
+    assert proxy.swallowed >= 1
+    assert result.minted
+    assert await balance(collection, DEV_MINTER.address) == 1
+    # Taken as sent at once: one signature, recorded as broadcast, never re-signed.
+    assert attempts == [(tx.mined_hash, True)]
+
+
 async def test_rpc_down_for_thirty_seconds_mid_batch(
     bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
 ):

@@ -57,6 +57,17 @@ def _rpc_message(err: BaseException) -> str:
     return str(err).lower()
 
 
+# What nodes answer when the raw transaction is already in their pool (geth and anvil:
+# "already known"; OpenEthereum-style nodes: "transaction with the same hash was already
+# imported").
+_ALREADY_HAVE = ("already known", "known transaction", "already imported")
+
+
+def _node_has_it(message: str) -> bool:
+    """Whether a send's error says the node already holds these very bytes."""
+    return any(phrase in message for phrase in _ALREADY_HAVE)
+
+
 @dataclass(frozen=True)
 class AuditInfo:
     """Why a transaction is signed: recorded with every signature."""
@@ -244,8 +255,8 @@ class TxEngine:
             if is_transient(err) and not isinstance(err, Web3RPCError):
                 raise
             message = _rpc_message(err)
-            if "already known" in message or "known transaction" in message:
-                pass  # the node has it: as good as sent
+            if _node_has_it(message):
+                pass  # as good as sent
             elif "insufficient funds" in message:
                 self.needs_funds = True
                 raise WalletNeedsFunds(message) from None
