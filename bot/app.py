@@ -33,12 +33,13 @@ from bot.leaderboard_gallery import Engagement
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.records import open_database
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
 from bot.web.server import Health
 from bot.withdrawals import Withdrawals
-from db.engine import create_db_engine, session_factory, upgrade
+from db.engine import session_factory
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +107,6 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.service.stop()
-
-
-async def open_database(settings: Settings) -> AsyncEngine:
-    """The database engine for DATABASE_URL, migrated to the newest schema."""
-    if settings.database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = create_db_engine(settings.database_url)
-    await upgrade(db)
-    return db
 
 
 def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContextManager[Chain]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -15,6 +14,7 @@ from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
+from bot.chain.deployments import Deployment
 from bot.chain.fees import Fees
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
@@ -61,35 +61,6 @@ class CollectionParams:
     royalty_receiver: str
     royalty_bps: int
     contract_uri: str
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """Where the collection lives on one chain; saved under DATA_DIR/deployments/."""
-
-    chain_id: int
-    address: str
-    tx_hash: str
-    block_number: int
-
-    @staticmethod
-    def path(deployments_dir: Path, chain_id: int) -> Path:
-        return deployments_dir / f"{chain_id}.json"
-
-    @classmethod
-    def load(cls, deployments_dir: Path, chain_id: int) -> Deployment | None:
-        path = cls.path(deployments_dir, chain_id)
-        if not path.exists():
-            return None
-        return cls(**json.loads(path.read_text()))
-
-    def save(self, deployments_dir: Path) -> Path:
-        deployments_dir.mkdir(parents=True, exist_ok=True)
-        path = self.path(deployments_dir, self.chain_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
-        return path
 
 
 async def deploy_collection(

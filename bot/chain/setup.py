@@ -14,7 +14,8 @@ from eth_account import Account
 from web3 import AsyncWeb3
 
 from bot.chain import client
-from bot.chain.contract import Collection, CollectionParams, Deployment, deploy_collection
+from bot.chain.contract import Collection, CollectionParams, deploy_collection
+from bot.chain.deployments import Deployment
 from bot.chain.devchain import Anvil, rpc_chain_id
 from bot.chain.explorer import Explorer, explorer_for
 from bot.chain.fees import Fees, current_fees

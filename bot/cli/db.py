@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
-from bot.app import open_database
 from bot.cli.runtime import settings
+from bot.records import open_database
 from db.engine import current_revision
 
 

@@ -9,17 +9,31 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.contract import Collection
 from bot.chain.explorer import Explorer, marketplace_url
 from bot.minting.progress import Progress
 from bot.minting.types import PHASE_TEXT, MintResult
 from db.models import MINTED, ChainTx, DropClaim, MintRequest, Phase, utcnow
 
+if TYPE_CHECKING:
+    # Only named in annotations: reading requests needs no connection to the chain.
+    from bot.chain.contract import Collection
+
 REPEAT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class TokenLinks:
+    """Where a stored request's transaction and token are shown: the chain, its explorer
+    and the collection's address."""
+
+    chain_id: int
+    explorer: Explorer | None
+    contract: str
 
 
 @dataclass
@@ -30,6 +44,9 @@ class ChainContext:
     collection: Collection
     explorer: Explorer | None
     custody_address: str
+
+    def links(self) -> TokenLinks:
+        return TokenLinks(self.chain_id, self.explorer, self.collection.address)
 
 
 def requested_by(platform: str, user_id: str) -> ColumnElement[bool]:
@@ -48,12 +65,12 @@ class MintQueries:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        chain: ChainContext,
+        links: TokenLinks,
         progress: Progress,
         poll_interval: float,
     ) -> None:
         self.sessions = sessions
-        self.chain = chain
+        self.links = links
         self.progress = progress
         self.poll_interval = poll_interval
 
@@ -213,11 +230,11 @@ class MintQueries:
     def render(self, request: MintRequest, tx: ChainTx | None) -> MintResult:
         """The stored request (and its transaction) as adapters show it."""
         phase = Phase(request.phase)
-        explorer = self.chain.explorer
+        explorer = self.links.explorer
         token_id = request.token_id_int
         minted = phase in MINTED
         tx_hash = tx.mined_hash if tx is not None else None
-        contract = self.chain.collection.address
+        contract = self.links.contract
         return MintResult(
             request_id=request.id,
             key=request.key,
@@ -244,7 +261,7 @@ class MintQueries:
                 else None
             ),
             marketplace_url=(
-                marketplace_url(self.chain.chain_id, contract, token_id)
+                marketplace_url(self.links.chain_id, contract, token_id)
                 if minted and token_id is not None
                 else None
             ),

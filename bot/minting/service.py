@@ -63,7 +63,8 @@ class MintService(MintQueries):
         platforms: RunningPlatforms,
     ) -> None:
         self._progress = Progress()
-        super().__init__(sessions, chain, self._progress, settings.poll_interval)
+        super().__init__(sessions, chain.links(), self._progress, settings.poll_interval)
+        self.chain = chain
         self.settings = settings
         self.communities = communities
         self.txs = txs

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from bot.app import stop_signals
 from bot.chain import client
-from bot.chain.contract import Collection, Deployment
+from bot.chain.contract import Collection
+from bot.chain.deployments import Deployment
 from bot.chain.explorer import explorer_for
 from bot.config import WebSettings
 from bot.content.store import ContentStore
