@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, tuple_
 
 import bot.registry  # noqa: F401  (fills PLATFORMS)
-from bot.drops import Drops
+from bot.drops.service import Drops
 from bot.errors import RequestRejected
 from bot.minting.recipients import user_address
 from bot.minting.service import MintService

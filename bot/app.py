@@ -26,7 +26,7 @@ from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.config import Settings
 from bot.content.store import ContentStore
-from bot.drops import Drops
+from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement

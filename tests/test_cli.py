@@ -251,3 +251,44 @@ def test_canary_key_never_appears_anywhere(cli_env: dict[str, str], anvil: Anvil
     for path in Path(cli_env["DATA_DIR"]).rglob("*"):
         if path.is_file():
             assert bare.encode() not in path.read_bytes().lower()
+
+
+# Runs the command line's own entry point in a fresh interpreter, then names the libraries
+# it loaded (of those that make a start slow: the chain stack and the chat libraries).
+LOADED_BY = """
+import sys
+from bot.cli import main
+try:
+    main()
+except SystemExit as end:
+    code = end.code
+else:
+    code = 0
+heavy = ("web3", "eth_account", "py_ecc", "discord", "telegram")
+print(sorted({m.split(".")[0] for m in sys.modules} & set(heavy)))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", [["--help"], ["status"], ["status", "k1"], ["audit"]])
+def test_reading_commands_load_no_chain_or_chat_library(tmp_path: Path, command: list[str]):
+    # Local mode, no node running: these commands read the records alone.
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED_BY, *command],
+        env={
+            "PATH": os.environ["PATH"],
+            "ENV_FILE": "/nonexistent/.env",
+            "DATA_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    loaded = proc.stdout.strip().splitlines()[-1]
+    assert loaded == "[]", proc.stdout + proc.stderr
+    if command == ["status", "k1"]:
+        assert proc.returncode == 1 and "no request cli:cli:k1" in proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr

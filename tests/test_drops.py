@@ -15,7 +15,8 @@ import pytest
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.drops import ClaimResult, DropInfo, Drops, gates_for
+from bot.drops import ClaimResult, DropInfo, gates_for
+from bot.drops.service import Drops
 from bot.errors import (
     DropClosed,
     DropLimitReached,

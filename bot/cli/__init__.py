@@ -1,5 +1,10 @@
 """The mintbot command line: `python -m bot COMMAND` (or `mintbot COMMAND`), one module per
-command group, each opening the runtime through `bot.cli.runtime`."""
+command group, each opening the runtime through `bot.cli.runtime`.
+
+Every command module is imported for `--help`, so none imports the chain stack (web3,
+eth-account), the runtime (`bot.app`) or a chat library at module level: a command that needs
+them imports them in its body, when it runs. That is the one place function-level imports are
+used; `--help`, `status` and `audit` stay fast that way (tests/test_cli.py checks it)."""
 
 from __future__ import annotations
 

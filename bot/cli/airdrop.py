@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from bot.airdrop import RowOutcome, read_rows, run_airdrop
-from bot.app import Runtime
 from bot.cli.runtime import EXIT_CHECK_FAILED, in_runtime, settings
+
+if TYPE_CHECKING:
+    from bot.airdrop import RowOutcome
+    from bot.app import Runtime
 
 
 @click.command()
@@ -22,6 +25,8 @@ def airdrop(file: Path, drop_id: int) -> None:
     """Give a drop's editions to the addresses or members (platform:user ID) in FILE, one per
     row, and wait until they are minted. Running the same file again mints nothing new; bad
     rows are listed with their line numbers and do not stop the others."""
+    from bot.airdrop import read_rows, run_airdrop  # the chain stack, when it runs (see bot.cli)
+
     loaded = settings()
     text = file.read_text(encoding="utf-8-sig")
     # Wide enough for whole addresses and reasons when the output is a file or a pipe.

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import click
 
-from bot.app import Runtime
 from bot.audit import audit_rows, write_csv
-from bot.cli.runtime import in_runtime, settings
+from bot.cli.runtime import in_records, settings
+from bot.records import Records
 
 
 @click.command()
@@ -24,8 +24,8 @@ def audit(since: datetime | None) -> None:
     loaded = settings()
     moment = since.replace(tzinfo=UTC) if since is not None else None
 
-    async def go(runtime: Runtime) -> list[dict[str, object]]:
-        return await audit_rows(runtime.sessions, moment)
+    async def go(records: Records) -> list[dict[str, object]]:
+        return await audit_rows(records.sessions, moment)
 
-    count = write_csv(in_runtime(loaded, go), sys.stdout)
+    count = write_csv(in_records(loaded, go), sys.stdout)
     click.echo(f"{count} signature(s)", err=True)

@@ -7,10 +7,8 @@ import sys
 
 import click
 
-from bot.app import open_configured_chain
 from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
 from bot.contracts.build import write_artifact
-from bot.doctor import Check, run_checks
 from bot.env_values import parse_address
 from bot.errors import ConfigError
 
@@ -19,6 +17,8 @@ from bot.errors import ConfigError
 @click.option("--admin", help="Contract admin address (default: ADMIN_ADDRESS).")
 def deploy(admin: str | None) -> None:
     """Deploy a new collection contract and record its address under DATA_DIR."""
+    from bot.app import open_configured_chain  # the chain stack, when it runs (see bot.cli)
+
     loaded = settings()
 
     async def go() -> None:
@@ -35,6 +35,8 @@ def deploy(admin: str | None) -> None:
 @click.command()
 def doctor() -> None:
     """Check settings, RPC, chain ID, balance, contract and roles. Exit 1 if any check fails."""
+    from bot.doctor import Check, run_checks  # the chain stack, when it runs (see bot.cli)
+
     try:
         loaded = settings()
     except ConfigError as err:

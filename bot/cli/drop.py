@@ -5,14 +5,17 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 import bot.registry  # noqa: F401  (fills the registries)
-from bot.app import Runtime
 from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
 from bot.ports import PLATFORMS
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 from db.models import utcnow
 
 

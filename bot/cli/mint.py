@@ -10,13 +10,24 @@ import json
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.app import Runtime
-from bot.cli.runtime import EXIT_CHECK_FAILED, in_runtime, read_image, result_json, settings
+from bot.cli.runtime import (
+    EXIT_CHECK_FAILED,
+    in_records,
+    in_runtime,
+    read_image,
+    result_json,
+    settings,
+)
 from bot.console.render import render_result
 from bot.minting.types import MintResult, MintSubmission
+from bot.records import Records
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 # How long a finished mint waits for its answer to be recorded before the command stops.
 ANSWER_WAIT_S = 10
@@ -82,16 +93,16 @@ def status(key: str | None, as_json: bool) -> None:
     waiting to be handled or given up (with their last error)."""
     loaded = settings()
     if key is None:
-        in_runtime(loaded, lambda runtime: _print_summary(runtime, as_json))
+        in_records(loaded, lambda records: _print_summary(records, as_json))
         return
     if key.count(":") < 2:
         key = f"cli:cli:{key}"
     platform, chat, message = key.split(":", 2)
 
-    async def go(runtime: Runtime) -> MintResult | None:
-        return await runtime.service.find(platform, chat, message)
+    async def go(records: Records) -> MintResult | None:
+        return await records.requests.find(platform, chat, message)
 
-    result = in_runtime(loaded, go)
+    result = in_records(loaded, go)
     if result is None:
         click.echo(f"no request {key}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
@@ -99,10 +110,10 @@ def status(key: str | None, as_json: bool) -> None:
     sys.exit(0)
 
 
-async def _print_summary(runtime: Runtime, as_json: bool) -> None:
-    total, given_up = await runtime.service.undeliverable()
-    updates = await runtime.inbox.counts()
-    updates_given_up = await runtime.inbox.given_up()
+async def _print_summary(records: Records, as_json: bool) -> None:
+    total, given_up = await records.requests.undeliverable()
+    updates = await records.inbox.counts()
+    updates_given_up = await records.inbox.given_up()
     if as_json:
         rows = [
             {

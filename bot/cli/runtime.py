@@ -1,5 +1,6 @@
 """What every command shares: the settings (with logging set up from them), the runtime
-opened on the local chain when there is one, and how a result is printed as JSON."""
+opened on the local chain when there is one (or the records alone, for commands that only
+read them), and how a result is printed as JSON."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.app import Runtime, open_runtime
-from bot.chain.setup import local_node
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 from bot.minting.types import MintResult
+from bot.records import Records, open_records
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 T = TypeVar("T")
 
@@ -36,6 +39,8 @@ def settings() -> Settings:
 
 def on_local_node(settings: Settings, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run `work` to its end, with the local chain up for it in local mode."""
+    from bot.chain.setup import local_node  # the chain stack, when a command runs (see bot.cli)
+
     with local_node(settings):
         return asyncio.run(work())
 
@@ -45,12 +50,24 @@ def in_runtime(
 ) -> T:
     """Open the runtime (with `start`, resuming unfinished work too), run `work` in it, close
     it, and return what `work` returned."""
+    from bot.app import open_runtime  # the chain stack, when a command runs (see bot.cli)
 
     async def opened() -> T:
         async with open_runtime(settings, start=start) as runtime:
             return await work(runtime)
 
     return on_local_node(settings, opened)
+
+
+def in_records(settings: Settings, work: Callable[[Records], Awaitable[T]]) -> T:
+    """Open the database alone (no chain, no local node), run `work` on its records, close
+    it, and return what `work` returned."""
+
+    async def opened() -> T:
+        async with open_records(settings) as records:
+            return await work(records)
+
+    return asyncio.run(opened())
 
 
 def result_json(result: MintResult) -> dict[str, Any]:

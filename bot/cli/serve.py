@@ -7,18 +7,17 @@ import os
 
 import click
 
-from bot.app import serve, wait_for_stop_signal
-from bot.chain.setup import local_node
 from bot.cli.runtime import on_local_node, settings
 from bot.config import load_web_settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
-from bot.web.role import serve_web
 
 
 @click.command()
 def run() -> None:
     """Run the bot. Without RPC_URL it runs on a local anvil chain, deploying on first start."""
+    from bot.app import serve  # the chain stack, when it runs (see bot.cli)
+
     loaded = settings()
     on_local_node(loaded, lambda: serve(loaded, True))
 
@@ -35,6 +34,8 @@ def web(
 ) -> None:
     """Run the web server alone: gallery, token pages, IPFS gateway and explorer pages, from
     the bot's database and content directory (it needs no key). `run` starts one itself."""
+    from bot.web.role import serve_web  # the chain stack, when it runs (see bot.cli)
+
     web_settings = load_web_settings()
     configure_logging(web_settings.log_level)
     os.nice(niceness)  # before any thread starts: threads inherit it
@@ -46,6 +47,9 @@ def web(
 @click.command()
 def devchain() -> None:
     """Run the local chain (anvil on 127.0.0.1:ANVIL_PORT) in the foreground."""
+    from bot.app import wait_for_stop_signal  # the chain stack, when it runs (see bot.cli)
+    from bot.chain.setup import local_node
+
     loaded = settings()
     if not loaded.local_mode:
         raise ConfigError("RPC_URL", "is set; devchain runs only the local chain (unset RPC_URL)")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.app import Runtime
-from bot.chain.wallet import HotWallet
 from bot.cli.runtime import in_runtime, settings
 from bot.config import ANVIL_DEV_KEYS
 from bot.env_values import Secret, parse_address, validate_private_key
-from bot.rotation import KeyRotation
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 
 @click.group()
@@ -33,6 +34,9 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
     transactions, let it move the old custody's tokens, revoke the old key. Run it with the
     bot stopped and the settings still holding the old key; then switch the settings to the
     new key. Each step is recorded, and a re-run finishes an interrupted rotation."""
+    from bot.chain.wallet import HotWallet  # the chain stack, when it runs (see bot.cli)
+    from bot.rotation import KeyRotation
+
     loaded = settings()
     new_address = parse_address("--to", new_address)
     if admin_key_file is not None:

@@ -8,7 +8,7 @@ import shlex
 
 from bot.console.local import COMMUNITY, PLATFORM, USER_ID, USER_NAME, fresh_id, read_file
 from bot.console.render import drop_line, drop_text
-from bot.drops import Drops
+from bot.drops.service import Drops
 from bot.ports import Claimant
 
 CREATE_USAGE = "usage: /drop create PATH Name | supply (a number, or open) | description"

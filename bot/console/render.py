@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.drops import DropInfo, listing_line
-from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
+from bot.drops import listing_line
 from bot.minting.types import MintResult
-from bot.withdrawals import WithdrawalView
 from db.models import utcnow
+
+if TYPE_CHECKING:
+    # Named in annotations only: `status` renders a result without loading the chain stack.
+    from bot.drops import DropInfo
+    from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
+    from bot.withdrawals import WithdrawalView
 
 
 def render_result(result: MintResult) -> str:

@@ -1,13 +1,14 @@
 """Community drops: one artwork, stored once, claimed by members as numbered editions.
 
-`service.Drops` is what adapters call; `types` holds what it hands out; `claims` decides and
-records claims; `gates` holds who may claim, one module per kind; `export` writes the CSV.
+`service.Drops` is what adapters call (import it from `bot.drops.service`: this front holds
+the light parts only, so rendering a drop does not load the minting pipeline); `types` holds
+what it hands out; `claims` decides and records claims; `gates` holds who may claim, one
+module per kind; `export` writes the CSV.
 """
 
 from __future__ import annotations
 
 from bot.drops.gates import gates_for
-from bot.drops.service import Drops
 from bot.drops.types import ClaimResult, DropInfo, edition_label, listing_line
 
-__all__ = ["ClaimResult", "DropInfo", "Drops", "edition_label", "gates_for", "listing_line"]
+__all__ = ["ClaimResult", "DropInfo", "edition_label", "gates_for", "listing_line"]
