@@ -38,6 +38,17 @@ def is_transient(err: BaseException) -> bool:
     )
 
 
+# What nodes answer when a raw transaction is already in their pool (geth and anvil:
+# "already known"; OpenEthereum-style nodes: "transaction with the same hash was already
+# imported").
+_ALREADY_HAVE = ("already known", "known transaction", "already imported")
+
+
+def node_already_has(message: str) -> bool:
+    """Whether a send's error (lowercased) says the node already holds these very bytes."""
+    return any(phrase in message for phrase in _ALREADY_HAVE)
+
+
 async def retry_transient(
     operation: Callable[[], Awaitable[T]], *, what: str, max_delay: float = 10.0
 ) -> T:

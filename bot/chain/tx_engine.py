@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from bot.chain.faults import crash_point, is_transient
+from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
 from bot.chain.nonces import NonceAllocator
 from bot.chain.receipts import Receipt, fetch_receipt, minted_token_ids
@@ -55,17 +55,6 @@ def _rpc_message(err: BaseException) -> str:
         if isinstance(error, dict):
             return str(error.get("message", err)).lower()
     return str(err).lower()
-
-
-# What nodes answer when the raw transaction is already in their pool (geth and anvil:
-# "already known"; OpenEthereum-style nodes: "transaction with the same hash was already
-# imported").
-_ALREADY_HAVE = ("already known", "known transaction", "already imported")
-
-
-def _node_has_it(message: str) -> bool:
-    """Whether a send's error says the node already holds these very bytes."""
-    return any(phrase in message for phrase in _ALREADY_HAVE)
 
 
 @dataclass(frozen=True)
@@ -255,7 +244,7 @@ class TxEngine:
             if is_transient(err) and not isinstance(err, Web3RPCError):
                 raise
             message = _rpc_message(err)
-            if _node_has_it(message):
+            if node_already_has(message):
                 pass  # as good as sent
             elif "insufficient funds" in message:
                 self.needs_funds = True
