@@ -1,5 +1,6 @@
 # Set-up is part of every target: a fresh machine needs only Python 3.11+, Node.js 20+ and npm
-# (and, for the tests, Debian's chromium and chromium-driver, which `browser` installs as root).
+# (and, for the tests, a Chromium or Chrome with its chromedriver on the PATH; `browser`
+# installs Debian's packages when they are missing and it runs as root on Debian).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +15,7 @@ run: setup
 	$(PY) -m bot run
 
 test: setup browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check bot cogs db tests bench
@@ -45,7 +46,8 @@ bench-poison: setup
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
-# The web gallery tests drive headless Chromium: apt-get installs it if it is missing.
+# The web gallery tests drive headless Chromium: the one on the PATH, else apt-get installs
+# it (root on Debian), else one line says what to install.
 browser:
 	bash .ci/chromium.sh
 

@@ -1,4 +1,4 @@
-"""Headless Chromium for the web page tests, driven through Debian's chromedriver (packages
+"""Headless Chromium for the web page tests, driven through chromedriver (Debian packages
 `chromium` and `chromium-driver`, installed by `.ci/chromium.sh`, which `make test` runs).
 
 Selenium is synchronous and the bot's web server runs on the test's event loop, so every call
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,21 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# A Chromium or Chrome and its driver, found on the PATH (Debian's packages put them in
+# /usr/bin); MINTBOT_CHROMIUM and MINTBOT_CHROMEDRIVER name others.
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _found(override: str, names: tuple[str, ...]) -> Path | None:
+    named = os.environ.get(override)
+    if named:
+        return Path(named) if Path(named).exists() else None
+    for name in names:
+        if path := shutil.which(name):
+            return Path(path)
+    return None
+
+
 # Offline and quiet: no first-run UI, no background fetches, no updates, no sync, no QUIC.
 CHROMIUM_FLAGS = (
     "--headless",
@@ -95,16 +110,24 @@ _ATTRIBUTES = (
 )
 
 
-def _chromium_options(directory: Path) -> Options:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver "
-            "(`bash .ci/chromium.sh`, which `make test` runs first)"
+def _browser_and_driver() -> tuple[Path, Path]:
+    browser = _found("MINTBOT_CHROMIUM", BROWSER_NAMES)
+    driver = _found("MINTBOT_CHROMEDRIVER", ("chromedriver",))
+    if browser is None or driver is None:
+        missing = " and ".join(
+            what for what, path in (("Chromium", browser), ("chromedriver", driver)) if not path
         )
+        pytest.fail(
+            f"{missing} not found on the PATH: install them (`bash .ci/chromium.sh`, which "
+            "`make test` runs first, says how)"
+        )
+    return browser, driver
+
+
+def _chromium_options(directory: Path, browser: Path) -> Options:
     directory.mkdir(parents=True, exist_ok=True)
     options = Options()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = str(browser)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={directory / 'profile'}"):
         options.add_argument(flag)
     return options
@@ -114,9 +137,10 @@ def _chromium_options(directory: Path) -> Options:
 async def chromium(directory: Path) -> AsyncIterator[Browser]:
     """Start chromedriver and a headless Chromium with a fresh profile under `directory`
     (chromedriver's log goes there too); quit both at the end."""
-    options = _chromium_options(directory)
+    browser, chromedriver = _browser_and_driver()
+    options = _chromium_options(directory, browser)
     # Naming the driver's path keeps Selenium Manager (which downloads drivers) out of it.
-    service = Service(str(CHROMEDRIVER), log_output=str(directory / "chromedriver.log"))
+    service = Service(str(chromedriver), log_output=str(directory / "chromedriver.log"))
     driver = await asyncio.to_thread(webdriver.Chrome, options=options, service=service)
     try:
         yield Browser(driver)
