@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Test processes: most end-to-end tests wait on anvil, the database or a subprocess, so more
+# workers than cores still pay. Each worker has its own anvil and data directories.
+TEST_WORKERS ?= 4
 
 .PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
 	bench-poison setup browser clean
@@ -15,7 +18,7 @@ run: setup
 	$(PY) -m bot run
 
 test: setup browser
-	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check bot cogs db tests bench
