@@ -322,6 +322,7 @@ async def test_an_upload_whose_key_is_lost_is_asked_again_and_its_group_mints(
         assert inbox.for_key(subs[0].key)[1].minted
 
 
+@pytest.mark.empty_database
 async def test_an_upload_waiting_at_the_upgrade_is_sealed_and_still_mints(
     bot_env: dict[str, str], database_url: str
 ):
