@@ -16,11 +16,13 @@ import aiohttp
 import pytest
 
 from bot.chain.contract import Collection
-from bot.telegram.render import MINTING
+from bot.telegram.handlers.mint import parse_mint
+from bot.telegram.render import MINTING, PENDING_LINE
 from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
 from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 
 HOLDER = COLLECTOR.address  # Ada's own wallet
+BOARD = "Mint requests here:"  # how a busy chat's status message starts
 
 
 def polling(telegram: TelegramServer) -> bool:
@@ -66,13 +68,34 @@ def readable(message: dict[str, Any]) -> str:
     return plain_text(message["text"], message.get("parse_mode"))
 
 
+def answer_of(telegram: TelegramServer, message: dict[str, Any]) -> str | None:
+    """What the bot shows as the answer to the mint `message` asked: its reply of its own
+    (a quiet chat), or its line of the chat's status message (a busy one)."""
+    for reply in telegram.replies_to(message):
+        text = readable(reply)
+        if not text.startswith(BOARD):
+            return text
+    name, _ = parse_mint(message.get("caption") or message.get("text") or "")
+    for post in reversed(telegram.in_chat(message["chat"])):
+        text = readable(post)
+        if text.startswith(BOARD):
+            line = next((x for x in text.split("\n") if f" · {name}: " in x), None)
+            if line is not None:
+                return line
+    return None
+
+
 async def final_reply(telegram: TelegramServer, message: dict[str, Any]) -> str:
-    """The bot's reply to `message` once it is no longer "minting…"."""
-    await telegram.wait_for(
-        lambda: any(readable(m) != MINTING for m in telegram.replies_to(message))
-    )
-    (reply,) = telegram.replies_to(message)
-    return readable(reply)
+    """The answer to `message` once it is no longer "minting…"."""
+
+    def final() -> bool:
+        answer = answer_of(telegram, message)
+        return answer is not None and answer != MINTING and PENDING_LINE not in answer
+
+    await telegram.wait_for(final)
+    answer = answer_of(telegram, message)
+    assert answer is not None
+    return answer
 
 
 async def test_a_photo_with_a_caption_is_answered_then_edited_with_the_links(
