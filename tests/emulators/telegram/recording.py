@@ -12,9 +12,13 @@ from tests.support import poll_until
 
 @dataclass
 class Call:
+    """One Bot API call: when it arrived and the HTTP status it was answered with (None while
+    it is being answered)."""
+
     method: str
     params: dict[str, Any]
     at: float
+    status: int | None = None
 
 
 class TelegramRecording:
