@@ -117,6 +117,7 @@ class BotApi:
             result = await handler(params)
         except ApiError as err:
             return error_response(err.code, err.description)
+        call.result = dict(result) if isinstance(result, dict) else result
         return web.json_response({"ok": True, "result": result})
 
     # ----- where the bot may write, and what ---------------------------------------------------
