@@ -1,8 +1,8 @@
 """The Bot API's `/bot<TOKEN>/<method>` route: every call recorded, any method made to answer
 429 with `retry_after` or another failure, message calls held to Telegram's flood limits
-(limits.py), and the chat methods (messages, captions, photos,
-callback answers, chat members) with Telegram's rules on where the bot may write: only to users
-who have started it, only in chats it is in, a photo only from a photo, text that parses."""
+(limits.py), and the chat methods (messages, captions, photos, callback answers, chat members)
+with Telegram's rules on where the bot may write: only to users who have started it, only in
+chats it is in, a photo only from a photo, text that parses."""
 
 from __future__ import annotations
 

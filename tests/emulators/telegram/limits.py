@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-# The methods that send or edit a message: what Telegram's limits count.
+# The methods that send or edit a message: what Telegram's limits count, one a call (an album
+# sent with sendMediaGroup counts once).
 MESSAGE_METHODS = frozenset(
     {
         "sendMessage",
