@@ -76,7 +76,7 @@ class Scenario:
     """What one scenario sent, and how the bot answered."""
 
     requests: list[Request] = field(default_factory=list)
-    violations: int = 0
+    violations: dict[str, int] = field(default_factory=dict)  # refused calls by limit
     bot_messages: int = 0  # message calls Telegram performed
 
     def all_answered(self) -> bool:
@@ -92,7 +92,8 @@ class Scenario:
             f"{prefix}_final_p50_s": _finite(statistics.median(finals)),
             f"{prefix}_final_p99_s": _finite(percentile(finals, 0.99)),
             f"{prefix}_answered": sum(1 for r in self.requests if r.final_at is not None),
-            f"{prefix}_limit_violations": self.violations,
+            f"{prefix}_limit_violations": sum(self.violations.values()),
+            f"{prefix}_limit_violations_by_limit": self.violations,
             f"{prefix}_bot_messages": self.bot_messages,
         }
 
@@ -195,7 +196,8 @@ async def run_scenario(
         finally:
             await telegram.stop()
     answers.read(telegram.calls)
-    scenario.violations = len(telegram.limit_violations)
+    for violation in telegram.limit_violations:
+        scenario.violations[violation.limit] = scenario.violations.get(violation.limit, 0) + 1
     scenario.bot_messages = sum(
         1 for c in telegram.calls if c.status == 200 and c.method in MESSAGE_METHODS
     )
@@ -217,7 +219,7 @@ async def run(messages: int, chats: int, steady_seconds: float, steady_rate: flo
         "steady_first_reply_p99_ms": results["steady_first_reply_p99_ms"],
         "steady_final_p99_s": results["steady_final_p99_s"],
         "answered": results["burst_answered"] + results["steady_answered"],
-        "limit_violations": burst_run.violations + steady_run.violations,
+        "limit_violations": results["burst_limit_violations"] + results["steady_limit_violations"],
         "requests": messages + len(steady),
         # One message in each chat at the overall limit; for the finals, two (a first reply,
         # then one edit into final states).
@@ -268,6 +270,10 @@ NOTES = [
     ("bot messages burst / steady", "burst_bot_messages", "steady_bot_messages"),
     ("violations burst / steady", "burst_limit_violations", "steady_limit_violations"),
 ]
+BY_LIMIT = [
+    ("burst violations by limit", "burst_limit_violations_by_limit"),
+    ("steady violations by limit", "steady_limit_violations_by_limit"),
+]
 
 
 def _cell(value: Any) -> str:
@@ -287,6 +293,9 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{label:<34}{_cell(value):>12}{floor_cell:>10}  {target:<12}{verdict}")
     for label, *keys in NOTES:
         lines.append(f"{label:<34}{' / '.join(_cell(results[k]) for k in keys):>12}")
+    for label, key in BY_LIMIT:
+        counts = ", ".join(f"{limit} {n}" for limit, n in sorted(results[key].items()))
+        lines.append(f"{label:<34}  {counts or 'none'}")
     return "\n".join(lines)
 
 
