@@ -146,3 +146,12 @@ async def test_retry_after_is_obeyed_a_bounded_number_of_times():
             await limits.process_request(always_refused, (), {}, "sendMessage", data, None)
     finally:
         await limits.shutdown()
+
+
+def test_updates_leave_room_in_a_window_for_first_answers():
+    window = Window(20, 60.0)
+    for _ in range(17):
+        window.begin()
+        window.end(0.0)
+    assert window.ready_at(1.0, reserve=3) == 60.0  # an update waits for the oldest to leave
+    assert window.ready_at(1.0) == 1.0  # a first answer goes now

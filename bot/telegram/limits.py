@@ -10,7 +10,8 @@ window on Telegram's side can then hold more than `count` of them.
 
 One dispatcher hands out turns, most urgent first and in order of asking within a priority
 (`NOW`: a member is waiting for this answer; `LATER`: an update of a message they already
-see). A chat that is at its own limit does not hold up the others.
+see), and keeps a sixth of each window for urgent messages. A chat that is at its own limit
+does not hold up the others.
 """
 
 from __future__ import annotations
@@ -72,15 +73,16 @@ class Window:
         self._ended: deque[float] = deque()  # when each counted message ended, oldest first
         self._open = 0
 
-    def ready_at(self, now: float) -> float:
+    def ready_at(self, now: float, reserve: int = 0) -> float:
         """The earliest time a message may start (`now` if it may now; inf while only a
-        message under way could free a place)."""
+        message under way could free a place), leaving `reserve` places to others."""
         while self._ended and self._ended[0] <= now - self.period:
             self._ended.popleft()
         used = self._open + len(self._ended)
-        if used < self.count:
+        limit = max(1, self.count - reserve)
+        if used < limit:
             return now
-        expiring = used - self.count  # this many must leave the window first, oldest first
+        expiring = used - limit  # this many must leave the window first, oldest first
         if expiring >= len(self._ended):
             return math.inf
         return self._ended[expiring] + self.period
@@ -252,7 +254,8 @@ class MessageLimits(BaseRateLimiter[int]):
         for ticket in self._waiting:
             if ticket.granted.done():  # its caller gave up waiting
                 continue
-            ready = max((w.ready_at(now) for w in ticket.windows), default=now)
+            reserve = _reserve if ticket.priority > NOW else _none
+            ready = max((w.ready_at(now, reserve(w)) for w in ticket.windows), default=now)
             if ready <= now:
                 for window in ticket.windows:
                     window.begin()
@@ -262,6 +265,16 @@ class MessageLimits(BaseRateLimiter[int]):
                 still.append(ticket)
         self._waiting = still
         return wake_at
+
+
+def _reserve(window: Window) -> int:
+    """Places of a window that only urgent messages may take: a member's first answer never
+    waits for a chat's window to make room after updates of answers already shown."""
+    return window.count // 6
+
+
+def _none(window: Window) -> int:
+    return 0
 
 
 def _window(per_period: float, period: float) -> Window | None:
