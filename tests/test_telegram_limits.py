@@ -151,8 +151,20 @@ async def test_a_429_a_test_injects_is_no_violation_and_counts_nothing(api: Api)
     chat = started_private_chat(api.server)
     api.server.throttle("sendMessage", 7)
     assert await api.say(chat) == (429, too_many(7))
+    api.clock.now += 7
     assert (await api.say(chat))[0] == 200
     assert api.server.limit_violations == []
+
+
+async def test_a_chat_told_to_wait_that_does_not_is_a_violation(api: Api) -> None:
+    chat = started_private_chat(api.server)
+    api.server.throttle("sendMessage", 7)
+    assert await api.say(chat) == (429, too_many(7))
+    api.clock.now += 6.5
+    assert await api.say(chat) == (429, too_many(1))
+    assert [(v.chat_id, v.limit) for v in api.server.limit_violations] == [
+        (chat["id"], "retry_after")
+    ]
 
 
 async def test_the_report_lists_each_refused_call_with_its_time_into_the_test(api: Api) -> None:

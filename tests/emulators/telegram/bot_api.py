@@ -102,7 +102,9 @@ class BotApi:
     async def _answer(self, call: Call) -> web.Response:
         method, params = call.method, call.params
         if self._throttled.get(method):
-            return too_many_requests(self._throttled[method].pop(0))
+            retry_after = self._throttled[method].pop(0)
+            self._flood.told_to_wait(method, params, call.at, retry_after)
+            return too_many_requests(retry_after)
         if self._refusals.get(method):
             code, description = self._refusals[method].pop(0)
             return error_response(code, description)

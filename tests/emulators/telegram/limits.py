@@ -3,7 +3,9 @@
 group (a negative chat id), `private_per_s` in any 1 s window in one private chat. A call over a
 limit is not performed: it is answered 429 with the `retry_after` that frees its window, as
 Telegram answers, and written down as a violation. Refused calls do not count into the
-windows."""
+windows. A chat told to wait by a 429 a test injected must wait: a message call there before its
+`retry_after` is up is refused again, and written down as a violation too (over a limit, the
+window itself refuses a call that comes too early)."""
 
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ class FloodControl:
         self.violations: list[LimitViolation] = []
         self._overall = _Window(limits.overall_per_s, 1.0)
         self._chats: dict[int, _Window] = {}
+        self._wait_until: dict[int | None, float] = {}  # per chat: the end of a 429's wait
 
     def admit(self, method: str, params: dict[str, Any], now: float) -> int | None:
         """None if the call may go ahead (and it is counted); else the `retry_after` it is
@@ -89,6 +92,11 @@ class FloodControl:
         if method not in MESSAGE_METHODS:
             return None
         chat_id = _chat_id(params)
+        early = self._wait_until.get(chat_id, 0.0) - now
+        if early > 0:
+            retry_after = max(1, math.ceil(early))
+            self.violations.append(LimitViolation(method, chat_id, now, "retry_after", retry_after))
+            return retry_after
         windows = [("overall", self._overall)]
         if chat_id is not None:
             windows.append(("group" if chat_id < 0 else "private", self._chat(chat_id)))
@@ -101,6 +109,12 @@ class FloodControl:
         retry_after = max(1, math.ceil(wait))
         self.violations.append(LimitViolation(method, chat_id, now, limit, retry_after))
         return retry_after
+
+    def told_to_wait(self, method: str, params: dict[str, Any], now: float, seconds: int) -> None:
+        """A message call was answered 429: its chat may not be written to for `seconds`."""
+        if method in MESSAGE_METHODS:
+            chat_id = _chat_id(params)
+            self._wait_until[chat_id] = max(self._wait_until.get(chat_id, 0.0), now + seconds)
 
     def _chat(self, chat_id: int) -> _Window:
         if chat_id not in self._chats:
