@@ -93,7 +93,7 @@ async def test_after_a_restart_the_same_status_message_is_finished(
     people = members(telegram, 3)
     env = {**bot_env, "USER_MINTS_PER_MINUTE": "0", "COMMUNITY_MINTS_PER_MINUTE": "0"}
     async with polling_bot(
-        telegram, {**env, "CRASH_AT": "after_confirm"}, tmp_path / "a.log"
+        telegram, {**env, "MINTBOT_CRASH_AT": "after_confirm"}, tmp_path / "a.log"
     ) as proc:
         photos = [
             telegram.send_photo(group, member, [png(800 + i)], f"/mint Phoenix {i}")

@@ -270,23 +270,30 @@ class TelegramBot:
                     message.chat_id, message.message_id, esc(SOMETHING_WENT_WRONG)
                 )
 
-    async def acknowledge(self, message: Message, who: str, name: str) -> AnswerLine:
+    def acknowledge(self, message: Message, who: str, name: str) -> AnswerLine:
         """The update's first answer to the member (their request's "minting…" line), shown
-        once however often the update is handled: shown and remembered in the inbox, or,
-        handled again after a crash, the line shown then."""
+        once however often the update is handled: queued now (Telegram shows it when its
+        limits allow; `acknowledged` waits for that), or, handled again after a crash, the line
+        shown then."""
         handling = _HANDLING.get()
         shown = handling.entry.acknowledgement if handling is not None else None
         if shown is not None:
             return self.posts.resumed(
                 int(shown["chat_id"]), int(shown["message_id"]), message.message_id
             )
-        line = await self.posts.ask(message.chat_id, message.message_id, who, name)
+        return self.posts.open(message.chat_id, message.message_id, who, name)
+
+    async def acknowledged(self, line: AnswerLine) -> None:
+        """Wait until the member sees `line`, and remember where in the update's inbox entry."""
+        if not line.fresh:
+            return
+        await line.shown()
+        handling = _HANDLING.get()
         if handling is not None:
             await self.inbox.acknowledged(
-                handling.entry.id, {"chat_id": message.chat_id, "message_id": line.message_id}
+                handling.entry.id, {"chat_id": line.chat_id, "message_id": line.message_id}
             )
         crash_point("after_ack", self._crash_at)
-        return line
 
     async def given_up_in(self, chat_id: int) -> int:
         """How many of this chat's updates were given up (for /stats)."""

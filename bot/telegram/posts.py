@@ -41,6 +41,10 @@ from bot.telegram.render import (
 
 # Requests one status message shows; the next start a new one.
 MAX_LINES = 20
+# An update of lines already shown, while others of its message are still minting, waits this
+# long for more of them to finish, so that one edit shows them all (answers in a burst arrive
+# batch by batch, and each edit costs the chat one of its 20 messages a minute).
+LINGER_S = 2.0
 # Tries of one send or edit (a 429, a message deleted meanwhile) before the answers waiting
 # for it hear the error; the pipeline answers again later.
 SHOW_ATTEMPTS = 5
@@ -75,6 +79,7 @@ class Post:
         self.shown = -1  # the version Telegram shows
         self.waiters: list[tuple[int, bool, asyncio.Future[None]]] = []
         self.task: asyncio.Task[None] | None = None
+        self.changed = asyncio.Event()
 
     def add(self, line: Line) -> None:
         """In the order asked: a chat's message IDs grow with time."""
@@ -136,16 +141,15 @@ class Posts:
         self._posts: dict[tuple[int, int], Post] = {}  # sent messages still in flight
         self._rebuilding: dict[tuple[int, int], asyncio.Task[Post]] = {}
 
-    async def ask(self, chat_id: int, asked: int, who: str, name: str) -> AnswerLine:
-        """Show the request asked by message `asked`, pending; returns once Telegram shows it."""
+    def open(self, chat_id: int, asked: int, who: str, name: str) -> AnswerLine:
+        """Show the request asked by message `asked`, pending, as soon as Telegram's limits
+        allow (`AnswerLine.shown` waits for that)."""
         post = self._joinable.get(chat_id)
         if post is None or post.settled or len(post.lines) >= MAX_LINES:
             post = Post(chat_id, reply_to=asked)
             self._joinable[chat_id] = post
-        line = Line(str(asked), who, name)
-        post.add(line)
-        await self._change(post, first=True)
-        return AnswerLine(self, chat_id, str(asked), post)
+        post.add(Line(str(asked), who, name))
+        return AnswerLine(self, chat_id, str(asked), post, shown=self._changed(post, first=True))
 
     def resumed(self, chat_id: int, message_id: int, asked: int) -> AnswerLine:
         """The line shown for `asked` before the update was handled again (in `message_id`)."""
@@ -224,17 +228,25 @@ class Posts:
 
     async def _change(self, post: Post, *, first: bool) -> None:
         """Wait until Telegram shows `post` as it is now (or later)."""
+        await self._changed(post, first=first)
+
+    def _changed(self, post: Post, *, first: bool) -> asyncio.Future[None]:
+        """`post` changed: the future of Telegram showing it as it is now (or later)."""
         post.version += 1
-        shown = asyncio.get_running_loop().create_future()
+        post.changed.set()
+        shown: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Its error is also its waiter's, who may have stopped waiting: never left unread.
+        shown.add_done_callback(lambda done: done.cancelled() or done.exception())
         post.waiters.append((post.version, first, shown))
         if post.task is None or post.task.done():
             post.task = asyncio.create_task(self._show(post), name=f"telegram-post-{post.chat_id}")
-        await shown
+        return shown
 
     async def _show(self, post: Post) -> None:
         """Send or edit `post` until Telegram shows its latest version."""
         failures = 0
         while post.shown < post.version:
+            await self._linger(post)
             priority = NOW if post.urgent() else LATER
             try:
                 async with self._limits.turn(post.chat_id, priority):
@@ -260,6 +272,20 @@ class Posts:
                 del self._joinable[post.chat_id]
             if post.message_id is not None:
                 self._posts.pop((post.chat_id, post.message_id), None)
+
+    @staticmethod
+    async def _linger(post: Post) -> None:
+        """Hold an update back while other lines of its message are about to finish."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + LINGER_S
+        while not post.urgent() and not all(line.final for line in post.lines):
+            post.changed.clear()
+            left = until - loop.time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await post.changed.wait()
 
     async def _put(self, post: Post) -> None:
         """Tell Telegram what `post` says now: delete it once no line is left, send it the first
@@ -313,12 +339,28 @@ class AnswerLine:
         asked: str,
         post: Post | None,
         message_id: int | None = None,
+        shown: asyncio.Future[None] | None = None,
     ) -> None:
         self._posts = posts
         self._chat_id = chat_id
         self._asked = asked
         self._post = post  # None: shown before a restart, in a message no longer in memory
         self._message_id = message_id
+        self._shown = shown  # None: shown before this handler held it
+
+    @property
+    def fresh(self) -> bool:
+        """Whether this handler showed it (not a line shown before the update came again)."""
+        return self._shown is not None
+
+    async def shown(self) -> None:
+        """Wait until the member sees the line."""
+        if self._shown is not None:
+            await asyncio.shield(self._shown)
+
+    @property
+    def chat_id(self) -> int:
+        return self._chat_id
 
     @property
     def message_id(self) -> int:

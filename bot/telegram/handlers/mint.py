@@ -127,10 +127,11 @@ class MintHandlers:
         except RequestRejected as err:
             await reply(message, esc(str(err)))
             return
-        # Answer first, at once even under a burst; the checks that touch the database, the
-        # download and the rest follow, and end this line.
+        # Answer first: the line is queued at once, and shown as soon as Telegram's limits
+        # allow. The checks that touch the database and the download go on meanwhile; the
+        # request is recorded once the member sees its line, which the answer then ends.
         async with self.replies.acknowledging():
-            line = await self.bot.acknowledge(message, mention(str(user.id), user.full_name), name)
+            line = self.bot.acknowledge(message, mention(str(user.id), user.full_name), name)
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
@@ -150,6 +151,7 @@ class MintHandlers:
             log.info("telegram: could not download %s: %s", key, err)
             await line.settle(esc(NO_DOWNLOAD))
             return
+        await self.bot.acknowledged(line)
         submission = MintSubmission(
             platform="telegram",
             chat_id=str(chat.id),
@@ -186,6 +188,7 @@ class MintHandlers:
         line shown the first time (then this one goes)."""
         recorded = await self.service.find(*key)
         reply_to = (recorded.reply_to or {}) if recorded else {}
+        await line.shown()
         if reply_to.get("request_message_id") != message.message_id:
             await line.settle(esc(ALREADY))
         elif reply_to.get("message_id") != line.message_id:
