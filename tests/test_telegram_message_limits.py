@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
 from bot.telegram.limits import LATER, NOW, MessageLimits, Window
+from bot.telegram.sent_journal import SentJournal
 
 # (arrives, seconds to reach Telegram, seconds for the answer to come back)
 calls = st.lists(
@@ -155,3 +156,36 @@ def test_updates_leave_room_in_a_window_for_first_answers():
         window.end(0.0)
     assert window.ready_at(1.0, reserve=3) == 60.0  # an update waits for the oldest to leave
     assert window.ready_at(1.0) == 1.0  # a first answer goes now
+
+
+async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_path):
+    """Telegram counts per bot: the next process starts with the last one's windows."""
+    journal = tmp_path / "telegram-sent.log"
+    before = MessageLimits(
+        overall_per_s=30,
+        group_per_minute=1,
+        private_per_s=1,
+        max_retries=0,
+        journal=SentJournal(journal),
+    )
+    await before.initialize()
+    await _turn(before, -100)
+    await before.shutdown()  # killed or stopped: the journal has the message
+    journal.write_text(journal.read_text() + "torn line\n")
+    after = MessageLimits(
+        overall_per_s=30,
+        group_per_minute=1,
+        private_per_s=1,
+        max_retries=0,
+        journal=SentJournal(journal),
+    )
+    await after.initialize()
+    try:
+        blocked = asyncio.create_task(_turn(after, -100))
+        await asyncio.wait_for(_turn(after, -200), 10)  # a chat it did not write to
+        assert not blocked.done()  # the group's minute is not over
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+    finally:
+        await after.shutdown()

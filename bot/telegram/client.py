@@ -45,6 +45,7 @@ from bot.telegram.render import (
     esc,
     result_html,
 )
+from bot.telegram.sent_journal import SentJournal
 from bot.telegram.transport import AiohttpRequest
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class TelegramBot:
             group_per_minute=settings.telegram_group_messages_per_minute,
             private_per_s=settings.telegram_chat_messages_per_s,
             max_retries=RETRIES_AFTER_429,
+            journal=SentJournal(settings.data_dir / "telegram-sent.log"),
         )
         builder = (
             Application.builder()

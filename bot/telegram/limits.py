@@ -31,6 +31,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.telegram.sent_journal import SentJournal
+
 log = logging.getLogger(__name__)
 
 NOW = 0
@@ -87,6 +89,10 @@ class Window:
             return math.inf
         return self._ended[expiring] + self.period
 
+    def seed(self, ended: float) -> None:
+        """A message that ended at `ended` before this window was made (oldest first)."""
+        self._ended.append(ended)
+
     def begin(self) -> None:
         self._open += 1
 
@@ -119,6 +125,7 @@ class MessageLimits(BaseRateLimiter[int]):
         group_per_minute: float,
         private_per_s: float,
         max_retries: int,
+        journal: SentJournal | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._overall = _window(overall_per_s, 1.0)
@@ -132,8 +139,14 @@ class MessageLimits(BaseRateLimiter[int]):
         self._changed = asyncio.Event()
         self._paused_until = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
+        self._journal = journal
 
     async def initialize(self) -> None:
+        if self._journal is not None and self._dispatcher is None:
+            now = self._clock()
+            for ago, chat in self._journal.open():  # what the last process sent lately
+                for window in self._windows(chat):
+                    window.seed(now - ago)
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="telegram-limits")
 
@@ -143,6 +156,8 @@ class MessageLimits(BaseRateLimiter[int]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
             self._dispatcher = None
+        if self._journal is not None:
+            self._journal.close()
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no message starts for `seconds`."""
@@ -160,6 +175,8 @@ class MessageLimits(BaseRateLimiter[int]):
             yield
         finally:
             self._ended(windows)
+            if self._journal is not None and chat_id is not None:
+                self._journal.record(chat_id)
 
     async def process_request(
         self,
