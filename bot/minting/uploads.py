@@ -18,6 +18,7 @@ of times, and the log says so each time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -91,6 +92,8 @@ class UploadVault:
         self._deleted_before: int | None = None
         self._failed_scrubs = 0
         self._retry_at = 0.0  # time.monotonic() before which an idle retry does nothing
+        self._shreds = 0  # a scrub settles only the shreds made before it started
+        self._scrubbing = asyncio.Lock()  # one scrub at a time
 
     @staticmethod
     async def store(session: AsyncSession, sealed: dict[int, SealedUpload]) -> None:
@@ -138,6 +141,7 @@ class UploadVault:
         if session.get_bind().dialect.name == "postgresql":
             deleter = (await session.execute(select(func.pg_current_xact_id()))).scalar_one()
             self._deleted_before = max(deleter + 1, self._deleted_before or 0)
+        self._shreds += 1
         self._scrub_due, self._failed_scrubs, self._retry_at = True, 0, 0.0
 
     async def scrub(self) -> None:
@@ -148,37 +152,44 @@ class UploadVault:
         may find the database busy: what it could not do stays due and the log says so. The
         call after the next shred does it, and so does any call once the wait after a failure
         (SCRUB_RETRY_S, doubling) has passed; an earlier one returns at once."""
-        if not self._scrub_due or time.monotonic() < self._retry_at:
-            return
+        async with self._scrubbing:
+            if not self._scrub_due or time.monotonic() < self._retry_at:
+                return
+            shreds = self._shreds
+            problem = await self._scrub_once()
+            if self._shreds != shreds:
+                return  # what was shredded since is scrubbed by the call after that shred
+            if problem is None:
+                self._scrub_due, self._failed_scrubs = False, 0
+                return
+            self._failed_scrubs += 1
+            if self._failed_scrubs >= SCRUB_TRIES:
+                self._scrub_due = False
+                log.error(
+                    "shredded upload keys stay on disk until the next mint or start, after %d "
+                    "tries: %s",
+                    self._failed_scrubs,
+                    problem,
+                )
+                return
+            wait = min(SCRUB_RETRY_S * 2 ** (self._failed_scrubs - 1), SCRUB_RETRY_MAX_S)
+            self._retry_at = time.monotonic() + wait
+            log.warning("shredded upload keys stay on disk until a later scrub: %s", problem)
+
+    async def _scrub_once(self) -> str | None:
+        """Scrub now; what was in the way, if anything."""
         try:
             async with self.sessions() as session:
                 connection = await session.connection(
                     execution_options={"isolation_level": "AUTOCOMMIT"}
                 )
-                if connection.dialect.name == "postgresql":
-                    if self._deleted_before is None:
-                        self._deleted_before = (await connection.execute(_NEXT_XID)).scalar_one()
-                    problem = await _rewrite_key_table(connection, int(self._deleted_before))
-                else:
-                    problem = await _truncate_log(connection)
+                if connection.dialect.name != "postgresql":
+                    return await _truncate_log(connection)
+                if self._deleted_before is None:
+                    self._deleted_before = (await connection.execute(_NEXT_XID)).scalar_one()
+                return await _rewrite_key_table(connection, int(self._deleted_before))
         except (DBAPIError, OSError) as err:
-            problem = f"the database failed ({type(err).__name__})"
-        if problem is None:
-            self._scrub_due, self._failed_scrubs = False, 0
-            return
-        self._failed_scrubs += 1
-        if self._failed_scrubs >= SCRUB_TRIES:
-            self._scrub_due = False
-            log.error(
-                "shredded upload keys stay on disk until the next mint or start, after %d "
-                "tries: %s",
-                self._failed_scrubs,
-                problem,
-            )
-            return
-        wait = min(SCRUB_RETRY_S * 2 ** (self._failed_scrubs - 1), SCRUB_RETRY_MAX_S)
-        self._retry_at = time.monotonic() + wait
-        log.warning("shredded upload keys stay on disk until a later scrub: %s", problem)
+            return f"the database failed ({type(err).__name__})"
 
 
 async def _truncate_log(connection: AsyncConnection) -> str | None:
