@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
 from bot.errors import ConfigError
 
@@ -149,6 +148,10 @@ def env_address(env: Env, name: str) -> str | None:
 
 def parse_address(name: str, raw: str) -> str:
     """`raw` as a checksummed address; all-lowercase input is accepted, a wrong checksum not."""
+    # Here, not at the top: eth_utils (pydantic and all) takes most of a second to import, and
+    # every content worker process imports this module (through bot.logs) without needing it.
+    from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
+
     if not is_hex_address(raw):
         raise ConfigError(name, f"not an Ethereum address: {raw!r}")
     if raw != raw.lower() and not is_checksum_address(raw):
