@@ -73,6 +73,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` first, the rest in their usual order. Parallel workers take tests
+    in this order one at a time (`--maxschedchunk=1` in pyproject.toml): a long test started
+    last would keep one worker busy while the others have nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:

@@ -23,6 +23,7 @@ def summary(output: str) -> dict[str, list[str]]:
     return {cells[0]: cells[1:] for cells in rows if cells and cells[0].isdigit()}
 
 
+@pytest.mark.slow
 async def test_an_airdrop_gives_each_good_row_once(
     bot_env: dict[str, str], collection: Collection, tmp_path: Path
 ):

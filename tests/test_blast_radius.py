@@ -335,6 +335,7 @@ async def check_outcome(ex: Example, s: Sent, label: str) -> None:
 # phase), then draws more.
 
 
+@pytest.mark.slow
 @example(case=hostile.every_image_kind())
 @given(case=hostile.mint_cases(hostile.hostile_image_asks()))
 async def test_hostile_image_bytes_fail_only_their_own_request(
@@ -343,6 +344,7 @@ async def test_hostile_image_bytes_fail_only_their_own_request(
     await check_mint_case(blast, case)
 
 
+@pytest.mark.slow
 @example(case=hostile.every_text_kind())
 @given(case=hostile.mint_cases(hostile.hostile_text_asks()))
 async def test_hostile_names_and_descriptions_fail_only_their_own_request(
@@ -351,6 +353,7 @@ async def test_hostile_names_and_descriptions_fail_only_their_own_request(
     await check_mint_case(blast, case)
 
 
+@pytest.mark.slow
 @example(case=hostile.every_address_kind())
 @given(case=hostile.mint_cases(hostile.hostile_address_asks()))
 async def test_hostile_addresses_fail_only_their_own_request(
@@ -369,6 +372,7 @@ async def test_a_mix_of_everything_hostile_fails_only_its_own_requests(
 # ----- airdrop rows ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @example(lines=hostile.every_airdrop_kind())
 @given(lines=hostile.airdrop_files())
 async def test_hostile_airdrop_rows_fail_only_themselves(

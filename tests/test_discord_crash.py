@@ -17,7 +17,7 @@ from bot.chain.contract import Collection
 from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.support import DEV_MINTER, balance, bot_process, png
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
 async def killed_at(

@@ -306,6 +306,7 @@ async def test_a_redelivered_claim_gets_the_same_edition(
     assert (await runtime.drops.info(drop.id)).claimed == 2
 
 
+@pytest.mark.slow
 async def test_drops_from_the_command_line(bot_env: dict[str, str], tmp_path: Path):
     art = tmp_path / "art.png"
     art.write_bytes(png(3, (16, 16)))

@@ -56,6 +56,7 @@ def mint_cli(env: dict[str, str], image: Path, key: str, **extra: str):  # type:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["after_sign", "after_send", "after_confirm"])
 async def test_killed_mid_mint_then_restart_finishes(
     point: str, bot_env: dict[str, str], collection: Collection, tmp_path: Path
@@ -76,6 +77,7 @@ async def test_killed_mid_mint_then_restart_finishes(
     assert json.loads(status.stdout)["phase"] == "replied"
 
 
+@pytest.mark.slow
 async def test_same_key_from_two_processes_at_once(
     bot_env: dict[str, str], collection: Collection, tmp_path: Path
 ):
@@ -139,6 +141,7 @@ async def test_a_node_that_already_imported_the_transaction(
     assert attempts == [(tx.mined_hash, True)]
 
 
+@pytest.mark.slow
 async def test_rpc_down_for_thirty_seconds_mid_batch(
     bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
 ):
@@ -162,6 +165,7 @@ async def test_rpc_down_for_thirty_seconds_mid_batch(
     assert len({r.token_id for r in results}) == 5
 
 
+@pytest.mark.slow
 async def test_nonce_used_by_a_transaction_from_outside(
     bot_env: dict[str, str], collection: Collection, w3: AsyncWeb3, tmp_path: Path
 ):

@@ -285,6 +285,7 @@ async def test_the_daily_spend_cap_is_decided_one_signer_at_a_time(bot_env: dict
         assert sorted(await asyncio.gather(sign(), sign())) == ["refused", "signed"]
 
 
+@pytest.mark.slow
 async def test_a_group_whose_preparation_keeps_failing_ends_and_the_rest_go_on(
     bot: tuple[Runtime, Inbox],
 ):

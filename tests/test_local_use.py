@@ -59,6 +59,7 @@ async def test_the_migrations_build_exactly_the_models(database_url: str):
     assert differences == []
 
 
+@pytest.mark.slow
 async def test_mint_status_and_export_car_from_the_command_line(
     bot_env: dict[str, str], tmp_path: Path
 ):
@@ -93,6 +94,7 @@ async def test_mint_status_and_export_car_from_the_command_line(
     assert {result["image_cid"], result["metadata_cid"]} <= set(report["roots"])
 
 
+@pytest.mark.slow
 async def test_mint_refuses_bad_input_with_its_reason(bot_env: dict[str, str], tmp_path: Path):
     text = tmp_path / "notes.png"
     text.write_text("not really a picture")
@@ -176,6 +178,7 @@ class Output:
         return self.seen[start:]
 
 
+@pytest.mark.slow
 def test_the_local_console_mints_with_no_accounts(tmp_path: Path):
     image = tmp_path / "console.png"
     image.write_bytes(png(9))

@@ -22,7 +22,7 @@ from tests.emulators.telegram import TelegramServer
 from tests.support import DEV_MINTER, balance, bot_process, png, run_cli
 from tests.test_telegram import answers_of, free_port, pending, readable
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 WEBHOOK_POINTS = ["after_inbox_commit", "after_ack", "after_submit", "after_handling"]
 POLLING_POINTS = ["after_fetch", *WEBHOOK_POINTS]

@@ -29,6 +29,7 @@ async def _answers(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 async def test_the_web_server_runs_beside_the_bot_and_ends_with_it(
     bot_env: dict[str, str], tmp_path: Path
 ):
