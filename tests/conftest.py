@@ -20,7 +20,14 @@ from bot.env_values import Secret
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.rpc_proxy import RpcProxy
-from tests.support import DEV_ADMIN, FEES, Inbox, running, scratch_database
+from tests.support import (
+    DEV_ADMIN,
+    FEES,
+    Inbox,
+    database_template,
+    running,
+    scratch_database,
+)
 
 # Property tests (tests/test_blast_radius.py) share one running bot across a test's examples,
 # which is what the function-scoped-fixture health check warns about; their examples are slow
@@ -166,11 +173,22 @@ def cli_env(tmp_path: Path, anvil: Anvil) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This test process's database at the head revision, copied for each test."""
+    with database_template(tmp_path_factory.mktemp("template")) as url:
+        yield url
+
+
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    tmp_path: Path, request: pytest.FixtureRequest, migrated_template: str
+) -> AsyncIterator[str]:
     """SQLite in the test's directory, or a fresh PostgreSQL database when
-    MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way)."""
-    async with scratch_database(tmp_path) as url:
+    MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way): a copy
+    of a database at the head revision, or empty for a test marked `empty_database`."""
+    empty = request.node.get_closest_marker("empty_database") is not None
+    async with scratch_database(tmp_path, template=None if empty else migrated_template) as url:
         yield url
 
 

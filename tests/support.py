@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from bot.chain.contract import Collection
 from bot.chain.fees import Fees
 from bot.config import ANVIL_DEV_KEYS, Settings
 from bot.minting.types import MintResult, MintSubmission
+from db.engine import create_db_engine, upgrade
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,31 +123,82 @@ def submission(message_id: str, image: bytes | None = None, **changes: str) -> M
     return MintSubmission(**fields)  # type: ignore[arg-type]
 
 
-@contextlib.asynccontextmanager
-async def scratch_database(directory: Path, name: str = "mintbot") -> AsyncIterator[str]:
-    """SQLite at `directory`/NAME.sqlite3, or a fresh PostgreSQL database (dropped at the end)
-    when MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way)."""
+def _postgres_admin_dsn() -> str | None:
     base = os.environ.get("MINTBOT_TEST_POSTGRES_URL")
-    if not base:
-        yield f"sqlite+aiosqlite:///{directory / f'{name}.sqlite3'}"
-        return
+    return base.replace("postgresql+asyncpg://", "postgresql://") if base else None
+
+
+def _postgres_url(database: str) -> str:
+    return os.environ["MINTBOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0] + "/" + database
+
+
+async def _postgres_admin(statement: str) -> None:
     import asyncpg
 
-    database = f"mintbot_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(admin_dsn)
+    admin = await asyncpg.connect(_postgres_admin_dsn())
     try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(
+    directory: Path, name: str = "mintbot", template: str | None = None
+) -> AsyncIterator[str]:
+    """SQLite at `directory`/NAME.sqlite3, or a fresh PostgreSQL database (dropped at the end)
+    when MINTBOT_TEST_POSTGRES_URL is set (CI runs the `db` tests a second time that way).
+    Empty, or a copy of `template` (a database from `database_template`)."""
+    if not _postgres_admin_dsn():
+        path = directory / f"{name}.sqlite3"
+        if template is not None:
+            shutil.copyfile(template.split("///", 1)[1], path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    database = f"mintbot_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template is not None else ""
+    await _postgres_admin(f'CREATE DATABASE "{database}"{copy}')
     try:
-        yield base.rsplit("/", 1)[0] + "/" + database
+        yield _postgres_url(database)
     finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def _migrated(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        await upgrade(engine)
+        if engine.dialect.name == "sqlite":  # all of it in the one file that is copied
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await engine.dispose()
+
+
+def _run_apart(work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` to the end on an event loop of its own, in a thread of its own: a sync
+    fixture must not replace the event loop pytest-asyncio set for the test thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(lambda: asyncio.run(work())).result()  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def database_template(directory: Path) -> Iterator[str]:
+    """A database migrated to the head revision, for `scratch_database` to copy: the
+    migrations run once per test process rather than once per test. No connection to it may
+    stay open (PostgreSQL copies only a database nobody is connected to)."""
+    if not _postgres_admin_dsn():
+        url = f"sqlite+aiosqlite:///{directory / 'template.sqlite3'}"
+        _run_apart(lambda: _migrated(url))
+        yield url
+        return
+    database = f"mintbot_template_{uuid.uuid4().hex[:12]}"
+    _run_apart(lambda: _postgres_admin(f'CREATE DATABASE "{database}"'))
+    try:
+        _run_apart(lambda: _migrated(_postgres_url(database)))
+        yield _postgres_url(database)
+    finally:
+        _run_apart(lambda: _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 @contextlib.asynccontextmanager

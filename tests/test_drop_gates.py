@@ -178,6 +178,7 @@ def _migrate(direction: str, revision: str) -> Any:
     return run
 
 
+@pytest.mark.empty_database
 @pytest.mark.db
 async def test_the_migration_carries_the_old_gate_columns_over_and_back(database_url: str):
     engine = create_db_engine(database_url)

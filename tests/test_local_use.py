@@ -36,6 +36,7 @@ async def cli(*args: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
     return await asyncio.to_thread(run_cli, *args, env=env, timeout=120)
 
 
+@pytest.mark.empty_database
 async def test_db_upgrade_creates_the_schema(bot_env: dict[str, str]):
     result = await cli("db", "upgrade", env=bot_env)
     assert result.returncode == 0, result.output
@@ -43,6 +44,7 @@ async def test_db_upgrade_creates_the_schema(bot_env: dict[str, str]):
     assert result.stdout.strip() == f"database at revision {head}"
 
 
+@pytest.mark.empty_database
 async def test_the_migrations_build_exactly_the_models(database_url: str):
     """A model change without its migration (or the reverse) shows up here, on both backends."""
     engine = create_db_engine(database_url)

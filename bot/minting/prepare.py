@@ -122,6 +122,7 @@ class Preparer:
                 budget -= upload_size or 0
             uploads = await self.uploads.open(session, group)
         if not group:
+            await self.uploads.scrub()  # idle: a scrub left undone is tried again here
             return False
         try:
             prepared = await self.contents.prepare(

@@ -8,6 +8,12 @@ key of its own, kept in a row of its own (`upload_key`), with the request's mess
 associated data: a sealed upload opens only as the request it was sent with. Once the request
 is prepared (or refused) the key row is deleted and the small key table is scrubbed, so that
 no copy of a key survives on disk; the ciphertext, wherever a copy lingers, is then noise.
+
+A scrub can find the database in its way: a SQLite reader pins the write-ahead log, and on
+PostgreSQL any transaction whose snapshot is older than the deleting one can still see the
+deleted rows, so VACUUM FULL has to copy them into the new file. Such a scrub is not counted as
+done: it is tried again after the next group, and when the pipeline is idle, a bounded number
+of times, and the log says so each time.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
@@ -32,6 +39,12 @@ NONCE_BYTES = 12
 # How long a scrub waits for a lock or for readers before leaving the work to the next one:
 # while it waits for its lock on PostgreSQL, new uploads wait behind it.
 SCRUB_WAIT_MS = 250
+# A scrub left undone is tried again when the pipeline is idle: first after SCRUB_RETRY_S, then
+# twice as long each time up to SCRUB_RETRY_MAX_S. After SCRUB_TRIES failed tries (about an
+# hour) it is given up, with an error in the log, until the next shred or start.
+SCRUB_RETRY_S = 5.0
+SCRUB_RETRY_MAX_S = 300.0
+SCRUB_TRIES = 16
 
 RequestKey = tuple[str, str, str]  # (platform, chat, message)
 _UPLOADS: Table = MintUpload.__table__  # type: ignore[assignment]
@@ -72,6 +85,12 @@ class UploadVault:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._scrub_due = True  # whatever a previous run left behind
+        # PostgreSQL: the rows to scrub were deleted by transactions with IDs below this one
+        # (IDs only grow); None until the first shred, or the first scrub of what a previous
+        # run left behind.
+        self._deleted_before: int | None = None
+        self._failed_scrubs = 0
+        self._retry_at = 0.0  # time.monotonic() before which an idle retry does nothing
 
     @staticmethod
     async def store(session: AsyncSession, sealed: dict[int, SealedUpload]) -> None:
@@ -116,15 +135,20 @@ class UploadVault:
         )
         await session.execute(delete(UploadKey).where(UploadKey.request_id.in_(prepared)))
         await session.execute(delete(MintUpload).where(MintUpload.request_id.in_(prepared)))
-        self._scrub_due = True
+        if session.get_bind().dialect.name == "postgresql":
+            deleter = (await session.execute(select(func.pg_current_xact_id()))).scalar_one()
+            self._deleted_before = max(deleter + 1, self._deleted_before or 0)
+        self._scrub_due, self._failed_scrubs, self._retry_at = True, 0, 0.0
 
     async def scrub(self) -> None:
         """Leave no copy of a deleted key on disk. SQLite (with secure_delete, which zeroes
         deleted rows in the database file) copies its write-ahead log into the database and
         truncates it; PostgreSQL rewrites the key table into a new file, as VACUUM FULL does,
-        and drops the old one. Either may find the database busy: what it could not do is done
-        by the next scrub, and the log says so."""
-        if not self._scrub_due:
+        and drops the old one, once no transaction can see the deleted rows any more. Either
+        may find the database busy: what it could not do stays due and the log says so. The
+        call after the next shred does it, and so does any call once the wait after a failure
+        (SCRUB_RETRY_S, doubling) has passed; an earlier one returns at once."""
+        if not self._scrub_due or time.monotonic() < self._retry_at:
             return
         try:
             async with self.sessions() as session:
@@ -132,14 +156,29 @@ class UploadVault:
                     execution_options={"isolation_level": "AUTOCOMMIT"}
                 )
                 if connection.dialect.name == "postgresql":
-                    problem = await _rewrite_key_table(connection)
+                    if self._deleted_before is None:
+                        self._deleted_before = (await connection.execute(_NEXT_XID)).scalar_one()
+                    problem = await _rewrite_key_table(connection, int(self._deleted_before))
                 else:
                     problem = await _truncate_log(connection)
         except (DBAPIError, OSError) as err:
             problem = f"the database failed ({type(err).__name__})"
-        self._scrub_due = problem is not None
-        if problem is not None:
-            log.warning("shredded upload keys stay on disk until the next scrub: %s", problem)
+        if problem is None:
+            self._scrub_due, self._failed_scrubs = False, 0
+            return
+        self._failed_scrubs += 1
+        if self._failed_scrubs >= SCRUB_TRIES:
+            self._scrub_due = False
+            log.error(
+                "shredded upload keys stay on disk until the next mint or start, after %d "
+                "tries: %s",
+                self._failed_scrubs,
+                problem,
+            )
+            return
+        wait = min(SCRUB_RETRY_S * 2 ** (self._failed_scrubs - 1), SCRUB_RETRY_MAX_S)
+        self._retry_at = time.monotonic() + wait
+        log.warning("shredded upload keys stay on disk until a later scrub: %s", problem)
 
 
 async def _truncate_log(connection: AsyncConnection) -> str | None:
@@ -153,7 +192,41 @@ async def _truncate_log(connection: AsyncConnection) -> str | None:
     return "another connection is reading the database" if busy else None
 
 
-async def _rewrite_key_table(connection: AsyncConnection) -> str | None:
+# The ID the next transaction will get: every transaction that deleted anything so far is below.
+_NEXT_XID = select(func.pg_snapshot_xmax(func.pg_current_snapshot()))
+
+# Whatever keeps rows deleted by transactions below :before from being removed, as VACUUM
+# (FULL too) decides it: a session of this database (or of none, as a standby's feedback)
+# whose snapshot or own transaction is older, a prepared transaction, a replication slot.
+# Transaction IDs wrap around, so they are compared by age; the oldest holder comes first.
+_HOLDERS = text(
+    """
+    SELECT 'a transaction of session ' || pid AS holder, xact_start AS since
+      FROM pg_stat_activity
+     WHERE (datname = current_database() OR datid IS NULL) AND pid <> pg_backend_pid()
+       AND (age(backend_xmin) > age(xid(CAST(:before AS xid8)))
+            OR age(backend_xid) > age(xid(CAST(:before AS xid8))))
+    UNION ALL
+    SELECT 'the prepared transaction ' || quote_literal(gid), prepared
+      FROM pg_prepared_xacts
+     WHERE database = current_database() AND age(transaction) > age(xid(CAST(:before AS xid8)))
+    UNION ALL
+    SELECT 'the replication slot ' || quote_literal(slot_name), NULL
+      FROM pg_replication_slots
+     WHERE age(xmin) > age(xid(CAST(:before AS xid8)))
+    ORDER BY since NULLS FIRST
+    LIMIT 1
+    """
+)
+
+
+async def _rewrite_key_table(connection: AsyncConnection, deleted_before: int) -> str | None:
+    # VACUUM FULL keeps (copies into the new file) every deleted row some snapshot may still
+    # see, and says so only in a notice: so it waits until none may.
+    holder = (await connection.execute(_HOLDERS, {"before": deleted_before})).first()
+    if holder is not None:
+        since = f" (open since {holder.since:%Y-%m-%d %H:%M:%S %Z})" if holder.since else ""
+        return f"{holder.holder}{since} may still read them"
     filenode = select(func.pg_relation_filenode(_KEYS.name))
     before = await connection.scalar(filenode)
     await connection.exec_driver_sql(f"SET lock_timeout = {SCRUB_WAIT_MS}")
