@@ -6,11 +6,17 @@ import base64
 import hashlib
 
 import pytest
-from eth_utils import keccak
-from web3 import AsyncWeb3
+from eth_utils import keccak, to_checksum_address
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE, Collection
+from bot.chain.contract import (
+    DEFAULT_ADMIN_ROLE,
+    MINTER_ROLE,
+    Collection,
+    artifact,
+    mint_batch_calldata,
+)
 from bot.chain.wallet import HotWallet
 from tests.support import FEES
 
@@ -103,6 +109,34 @@ async def test_batch_with_one_recipient_gives_it_every_token(
     )
     assert call[1]["to"] == [HOLDER]
     assert [await collection.owner_of(t) for t in ids] == [HOLDER] * 5
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 100])
+def test_mint_batch_calldata_is_the_abi_encoding_web3_makes(count: int):
+    unbound = Web3().eth.contract(abi=artifact()["abi"])
+    recipients = [to_checksum_address(keccak(b"holder %d" % n)[:20]) for n in range(count)]
+    ids = [token_id(b"id %d" % n) for n in range(count - 1)] + [2**256 - 1] * (count > 0)
+    for to in (recipients, recipients[:1]):
+        expected = unbound.encode_abi("mintBatch", [to, ids])
+        assert "0x" + mint_batch_calldata(to, ids).hex() == expected
+
+
+@pytest.mark.parametrize(
+    ("recipients", "ids"),
+    [
+        ([HOLDER[:-2]], [1]),
+        (["0xnothex" + HOLDER[9:]], [1]),
+        ([HOLDER[:-2] + " a"], [1]),
+        ([HOLDER[2:] + "00"], [1]),
+        ([HOLDER], [-1]),
+        ([HOLDER], [2**256]),
+    ],
+)
+def test_mint_batch_calldata_refuses_what_is_not_an_address_or_uint256(
+    recipients: list[str], ids: list[int]
+):
+    with pytest.raises(ValueError):
+        mint_batch_calldata(recipients, ids)
 
 
 async def test_batch_with_mismatched_lengths_reverts(collection: Collection, minter: HotWallet):
