@@ -10,6 +10,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from bot.chain import client
 from bot.chain.contract import (
     DEFAULT_ADMIN_ROLE,
     MINTER_ROLE,
@@ -18,6 +19,7 @@ from bot.chain.contract import (
     mint_batch_calldata,
 )
 from bot.chain.wallet import HotWallet
+from tests.rpc_proxy import RpcProxy
 from tests.support import FEES
 
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil dev account 3
@@ -137,6 +139,23 @@ def test_mint_batch_calldata_refuses_what_is_not_an_address_or_uint256(
 ):
     with pytest.raises(ValueError):
         mint_batch_calldata(recipients, ids)
+
+
+async def test_a_simulation_is_one_call_to_the_node(
+    proxy: RpcProxy, collection: Collection, minter: HotWallet
+):
+    """Hosted RPC providers bill per call: simulating a batch asks the node once, not also
+    for its chain ID (web3's validation does that around every eth_call unless cached)."""
+    w3 = await client.connect(proxy.url, 31337)
+    try:
+        through_proxy = Collection(w3, collection.address)
+        data = through_proxy.encode_mint_batch([HOLDER], [token_id(b"simulated")])
+        proxy.calls.clear()
+        for _ in range(3):
+            assert await through_proxy.revert_reason(minter.address, data, 200_000) is None
+        assert proxy.calls == ["eth_call"] * 3
+    finally:
+        await client.close(w3)
 
 
 async def test_batch_with_mismatched_lengths_reverts(collection: Collection, minter: HotWallet):

@@ -7,8 +7,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
+from web3.types import RPCEndpoint
 
 from bot.errors import ChainError
+
+# web3's validation middleware asks the node for its chain ID before and after every
+# eth_call and gas estimate: two more round trips for each simulation and contract read. An
+# endpoint's chain does not change under it (`connect` checks it once), so the answer is
+# kept; nothing else is cached.
+CHAIN_ID_CACHED: dict[str, Any] = {
+    "cache_allowed_requests": True,
+    "cacheable_requests": {RPCEndpoint("eth_chainId")},
+}
 
 
 def _describe(url: str) -> str:
@@ -24,13 +34,16 @@ async def connect(
     w3: AsyncWeb3[Any]
     try:
         if rpc_url.startswith(("ws://", "wss://")):
-            w3 = await AsyncWeb3(WebSocketProvider(rpc_url))
+            w3 = await AsyncWeb3(WebSocketProvider(rpc_url, **CHAIN_ID_CACHED))
         else:
             # No provider-level retries: callers own retry policy, and a start-up check
             # against a dead endpoint should fail in seconds, not after a backoff series.
             w3 = AsyncWeb3(
                 AsyncHTTPProvider(
-                    rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+                    rpc_url,
+                    request_kwargs={"timeout": timeout},
+                    exception_retry_configuration=None,
+                    **CHAIN_ID_CACHED,
                 )
             )
         chain_id = await asyncio.wait_for(w3.eth.chain_id, timeout)
