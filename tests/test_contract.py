@@ -145,15 +145,19 @@ async def test_a_simulation_is_one_call_to_the_node(
     proxy: RpcProxy, collection: Collection, minter: HotWallet
 ):
     """Hosted RPC providers bill per call: simulating a batch asks the node once, not also
-    for its chain ID (web3's validation does that around every eth_call unless cached)."""
+    for its chain ID (web3's validation does that around every eth_call unless cached), and
+    over the connection the last call used."""
     w3 = await client.connect(proxy.url, 31337)
     try:
         through_proxy = Collection(w3, collection.address)
         data = through_proxy.encode_mint_batch([HOLDER], [token_id(b"simulated")])
         proxy.calls.clear()
+        proxy.peers.clear()
         for _ in range(3):
             assert await through_proxy.revert_reason(minter.address, data, 200_000) is None
         assert proxy.calls == ["eth_call"] * 3
+        # Over one connection kept open, not a new one (and on https a handshake) per call.
+        assert len(set(proxy.peers)) == 1
     finally:
         await client.close(w3)
 
