@@ -139,6 +139,12 @@ def test_text_that_is_not_a_cid_never_becomes_a_path(text: str, store: ContentSt
         store.get_block(text)
     with pytest.raises(InvalidCidError):
         store.read_file(text)
+    with pytest.raises(InvalidCidError):
+        store.put_dags([(text, [Block(text, b"")])])
+    traversal = "b" + "a" * 55 + "/.."  # CID-sized, but a path
+    with pytest.raises(InvalidCidError):
+        store.put_dags([(traversal, [Block(traversal, b"")])])
+    assert list(store.iter_blocks()) == []
 
 
 def test_leftover_temp_files_are_not_blocks(store: ContentStore) -> None:
