@@ -3,7 +3,9 @@
 Layout under the store's directory:
 
     blocks/<shard>/<cid>   the exact bytes of one block
-    roots/<shard>/<cid>    an empty marker: <cid> is the root of a file stored whole
+    roots/<shard>/<cid>    a marker: <cid> is the root of a file stored whole (a hard link to
+                           the root's block where the file system has them, else empty;
+                           only its name is read)
 
 A shard is the next-to-last two characters of the CID. The leading characters are the same for
 every CID ("bafkrei", "bafybei") and the last one carries only 3 bits, so these two spread blocks
@@ -101,11 +103,11 @@ class ContentStore:
                     missing[path] = block.data
         self._new_shards(missing, self._blocks)
         write_files_atomically(missing)
-        roots = (_in_shard(self._roots, _file_name(root)) for root, _ in dags)
-        markers = list(dict.fromkeys(path for path in roots if not path.exists()))
+        roots = {_in_shard(self._roots, _file_name(root)): root for root, _ in dags}
+        markers = {path: root for path, root in roots.items() if not path.exists()}
         self._new_shards(markers, self._roots)
-        for marker in markers:
-            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+        for marker, root in markers.items():
+            _mark(marker, _in_shard(self._blocks, root))
         make_durable(marker.parent for marker in markers)
 
     @staticmethod
@@ -238,6 +240,18 @@ class ContentStore:
     def _root_path(self, cid: str) -> Path:
         parse_cid(cid)
         return _in_shard(self._roots, cid)
+
+
+def _mark(marker: Path, block: Path) -> None:
+    """Record a root: a hard link to its block, which allocates no inode (a new file does,
+    and on some file systems that costs a millisecond each: two per mint), or else, where
+    the file system has no hard links, an empty file."""
+    try:
+        os.link(block, marker)
+    except FileExistsError:
+        pass  # another process recorded it meanwhile
+    except OSError:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
 
 
 def _in_shard(top: Path, cid: str) -> Path:
