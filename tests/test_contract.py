@@ -162,6 +162,30 @@ async def test_a_simulation_is_one_call_to_the_node(
         await client.close(w3)
 
 
+async def test_a_simulation_names_the_error_the_contract_would_revert_with(
+    collection: Collection, minter: HotWallet, admin: HotWallet
+):
+    zero = "0x0000000000000000000000000000000000000000"
+    taken = token_id(b"taken")
+    await collection.mint(minter, HOLDER, taken, FEES)
+    cases = [
+        (minter, [HOLDER, zero], [1, 2], "TransferToZeroAddress()"),
+        (admin, [HOLDER], [3], "AccessControlUnauthorizedAccount(address,bytes32)"),
+        (minter, [HOLDER], [taken], None),  # a batch skips IDs that exist
+        (minter, [HOLDER, OTHER], [4, 5], None),
+    ]
+    for sender, to, ids, error in cases:
+        data = collection.encode_mint_batch(to, ids)
+        reason = await collection.revert_reason(sender.address, data, 500_000)
+        assert reason == (error.split("(")[0] if error else None)
+        if error is not None:  # web3's own call raises the same error
+            with pytest.raises(ContractCustomError) as caught:
+                await collection.contract.functions.mintBatch(to, ids).call(
+                    {"from": sender.address}
+                )
+            assert reverted_with(caught.value, error)
+
+
 async def test_batch_with_mismatched_lengths_reverts(collection: Collection, minter: HotWallet):
     with pytest.raises(ContractCustomError) as caught:
         await collection.mint_batch(minter, [HOLDER, OTHER], [1, 2, 3], FEES)
