@@ -149,7 +149,8 @@ class MintQueries:
                 )
             )
             txs = await self.transactions_of(session, requests)
-        return [self.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in requests]
+        hashes = {tx_id: tx.mined_hash for tx_id, tx in txs.items()}
+        return [self.render(r, hashes.get(r.tx_id) if r.tx_id else None) for r in requests]
 
     async def request_id(self, platform: str, chat_id: str, message_id: str) -> int | None:
         async with self.sessions() as session:
