@@ -29,6 +29,7 @@ class RpcProxy:
         self.mode = "pass"
         self.calls: list[str] = []
         self.requests: list[dict[str, Any]] = []  # every JSON-RPC call, params and all
+        self.peers: list[Any] = []  # the client's address and port of each HTTP request
         self.swallowed = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -61,6 +62,9 @@ class RpcProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        self.peers.append(
+            request.transport.get_extra_info("peername") if request.transport else None
+        )
         payload: Any = json.loads(body)
         methods = (
             [p["method"] for p in payload] if isinstance(payload, list) else [payload["method"]]

@@ -86,6 +86,29 @@ def test_a_stored_file_reads_back_whole(name: str, store: ContentStore) -> None:
     }
 
 
+def test_a_stored_file_takes_one_inode_per_block(store: ContentStore) -> None:
+    """The record that a file is stored whole (its root marker) is a second name for its
+    root block, not a file of its own: a mint stores two files, and inodes are finite."""
+    cid = store.put_file(payload("3-MB"))
+    store.put_file(payload("3-MB"))  # a second put records nothing new
+    (marker,) = (store.directory / "roots").rglob(cid)
+    assert marker.stat().st_ino == stored_block(store, cid).stat().st_ino
+    inodes = {ino for ino, _ in block_files(store).values()}
+    assert len(inodes) == len(unixfs_file(payload("3-MB"))[1])
+
+
+def test_without_hard_links_a_root_is_still_recorded(
+    store: ContentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*_: object) -> None:
+        raise PermissionError("this file system has no hard links")
+
+    monkeypatch.setattr("bot.content.store.os.link", refused)
+    cid = store.put_file(b"hello world")
+    assert list(store.iter_roots()) == [cid]
+    assert store.read_file(cid) == b"hello world"
+
+
 def test_putting_the_same_file_again_writes_nothing(store: ContentStore) -> None:
     data = payload("3-MB")
     cid = store.put_file(data)
@@ -139,6 +162,12 @@ def test_text_that_is_not_a_cid_never_becomes_a_path(text: str, store: ContentSt
         store.get_block(text)
     with pytest.raises(InvalidCidError):
         store.read_file(text)
+    with pytest.raises(InvalidCidError):
+        store.put_dags([(text, [Block(text, b"")])])
+    traversal = "b" + "a" * 55 + "/.."  # CID-sized, but a path
+    with pytest.raises(InvalidCidError):
+        store.put_dags([(traversal, [Block(traversal, b"")])])
+    assert list(store.iter_blocks()) == []
 
 
 def test_leftover_temp_files_are_not_blocks(store: ContentStore) -> None:

@@ -6,12 +6,20 @@ import base64
 import hashlib
 
 import pytest
-from eth_utils import keccak
-from web3 import AsyncWeb3
+from eth_utils import keccak, to_checksum_address
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE, Collection
+from bot.chain import client
+from bot.chain.contract import (
+    DEFAULT_ADMIN_ROLE,
+    MINTER_ROLE,
+    Collection,
+    artifact,
+    mint_batch_calldata,
+)
 from bot.chain.wallet import HotWallet
+from tests.rpc_proxy import RpcProxy
 from tests.support import FEES
 
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil dev account 3
@@ -103,6 +111,79 @@ async def test_batch_with_one_recipient_gives_it_every_token(
     )
     assert call[1]["to"] == [HOLDER]
     assert [await collection.owner_of(t) for t in ids] == [HOLDER] * 5
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 100])
+def test_mint_batch_calldata_is_the_abi_encoding_web3_makes(count: int):
+    unbound = Web3().eth.contract(abi=artifact()["abi"])
+    recipients = [to_checksum_address(keccak(b"holder %d" % n)[:20]) for n in range(count)]
+    ids = [token_id(b"id %d" % n) for n in range(count - 1)] + [2**256 - 1] * (count > 0)
+    for to in (recipients, recipients[:1]):
+        expected = unbound.encode_abi("mintBatch", [to, ids])
+        assert "0x" + mint_batch_calldata(to, ids).hex() == expected
+
+
+@pytest.mark.parametrize(
+    ("recipients", "ids"),
+    [
+        ([HOLDER[:-2]], [1]),
+        (["0xnothex" + HOLDER[9:]], [1]),
+        ([HOLDER[:-2] + " a"], [1]),
+        ([HOLDER[2:] + "00"], [1]),
+        ([HOLDER], [-1]),
+        ([HOLDER], [2**256]),
+    ],
+)
+def test_mint_batch_calldata_refuses_what_is_not_an_address_or_uint256(
+    recipients: list[str], ids: list[int]
+):
+    with pytest.raises(ValueError):
+        mint_batch_calldata(recipients, ids)
+
+
+async def test_a_simulation_is_one_call_to_the_node(
+    proxy: RpcProxy, collection: Collection, minter: HotWallet
+):
+    """Hosted RPC providers bill per call: simulating a batch asks the node once, not also
+    for its chain ID (web3's validation does that around every eth_call unless cached), and
+    over the connection the last call used."""
+    w3 = await client.connect(proxy.url, 31337)
+    try:
+        through_proxy = Collection(w3, collection.address)
+        data = through_proxy.encode_mint_batch([HOLDER], [token_id(b"simulated")])
+        proxy.calls.clear()
+        proxy.peers.clear()
+        for _ in range(3):
+            assert await through_proxy.revert_reason(minter.address, data, 200_000) is None
+        assert proxy.calls == ["eth_call"] * 3
+        # Over one connection kept open, not a new one (and on https a handshake) per call.
+        assert len(set(proxy.peers)) == 1
+    finally:
+        await client.close(w3)
+
+
+async def test_a_simulation_names_the_error_the_contract_would_revert_with(
+    collection: Collection, minter: HotWallet, admin: HotWallet
+):
+    zero = "0x0000000000000000000000000000000000000000"
+    taken = token_id(b"taken")
+    await collection.mint(minter, HOLDER, taken, FEES)
+    cases = [
+        (minter, [HOLDER, zero], [1, 2], "TransferToZeroAddress()"),
+        (admin, [HOLDER], [3], "AccessControlUnauthorizedAccount(address,bytes32)"),
+        (minter, [HOLDER], [taken], None),  # a batch skips IDs that exist
+        (minter, [HOLDER, OTHER], [4, 5], None),
+    ]
+    for sender, to, ids, error in cases:
+        data = collection.encode_mint_batch(to, ids)
+        reason = await collection.revert_reason(sender.address, data, 500_000)
+        assert reason == (error.split("(")[0] if error else None)
+        if error is not None:  # web3's own call raises the same error
+            with pytest.raises(ContractCustomError) as caught:
+                await collection.contract.functions.mintBatch(to, ids).call(
+                    {"from": sender.address}
+                )
+            assert reverted_with(caught.value, error)
 
 
 async def test_batch_with_mismatched_lengths_reverts(collection: Collection, minter: HotWallet):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.errors import RequestConflict
+from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
 from bot.minting.types import MintHandle, MintResult
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
 from tests.support import DEV_MINTER, Answering, Inbox, answered, balance, png, submission
@@ -198,6 +199,31 @@ async def test_a_request_whose_upload_is_lost_fails_with_a_reason(bot: tuple[Run
     result = await answered(runtime, inbox, "test:chat:9")
     assert result.phase == Phase.FAILED
     assert result.failure_reason and "send it again" in result.failure_reason
+
+
+async def test_groups_prepared_at_once_never_share_a_request(
+    bot: tuple[Runtime, Inbox], monkeypatch: pytest.MonkeyPatch
+):
+    """Two groups are on their way at once (one in the workers while the next is read): no
+    request is handed to the workers twice, and every one is minted and answered once."""
+    runtime, inbox = bot
+    monkeypatch.setattr("bot.minting.prepare.PREPARE_GROUP", 10)
+    handed: list[int] = []
+    prepare = ContentWorkers.prepare
+
+    async def recorded(self: ContentWorkers, jobs: list[ContentJob]) -> dict[int, Prepared | str]:
+        handed.extend(job.request_id for job in jobs)
+        return await prepare(self, jobs)
+
+    monkeypatch.setattr(ContentWorkers, "prepare", recorded)
+    burst = [submission(str(500 + i)) for i in range(45)]
+    await asyncio.gather(*(runtime.service.submit(s) for s in burst))
+    results = [await answered(runtime, inbox, s.key, timeout=120) for s in burst]
+
+    assert all(r.minted for r in results)
+    assert sorted(handed) == sorted(r.request_id for r in results)
+    await asyncio.sleep(0.5)  # a second answer would have arrived by now
+    assert all(len(inbox.for_key(s.key)) == 1 for s in burst)
 
 
 async def test_an_answer_that_keeps_failing_holds_up_no_other(

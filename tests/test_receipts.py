@@ -9,7 +9,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.contract import Collection
 from bot.chain.faults import is_transient
-from bot.chain.receipts import fetch_receipt, minted_token_ids
+from bot.chain.receipts import block_hash_at, fetch_receipt, minted_token_ids
 from bot.chain.wallet import HotWallet
 from tests.rpc_proxy import RpcProxy
 from tests.support import DEV_ADMIN, FEES
@@ -49,6 +49,14 @@ async def test_a_batch_of_fifty_reads_as_web3_formats_it(
     transfer = await fetch_receipt(w3, moved["transactionHash"].to_0x_hex())
     assert transfer is not None and len(transfer.logs) == 1
     assert minted_token_ids(transfer, collection.address) == set()  # moved, not minted
+
+
+async def test_a_block_hash_reads_as_web3_formats_it(w3: AsyncWeb3):
+    head = await w3.eth.block_number
+    for number in {0, head}:
+        block = await w3.eth.get_block(number)
+        assert await block_hash_at(w3, number) == block["hash"].to_0x_hex()
+    assert await block_hash_at(w3, head + 1000) is None
 
 
 async def test_a_transaction_not_mined_has_no_receipt(w3: AsyncWeb3):

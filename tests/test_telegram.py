@@ -36,7 +36,7 @@ async def polling_bot(
     """`python -m bot run` with `env` against the emulator, once it polls for updates."""
     async with bot_process({**env, **telegram.env()}, log) as proc:
         try:
-            await telegram.wait_for(lambda: polling(telegram))
+            await telegram.wait_for(lambda: polling(telegram), 90)  # a start under load
         except AssertionError:
             raise AssertionError(await asyncio.to_thread(log.read_text)) from None
         yield proc

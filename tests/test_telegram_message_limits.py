@@ -161,24 +161,22 @@ def test_updates_leave_room_in_a_window_for_first_answers():
 async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_path):
     """Telegram counts per bot: the next process starts with the last one's windows."""
     journal = tmp_path / "telegram-sent.log"
-    before = MessageLimits(
-        overall_per_s=30,
-        group_per_minute=1,
-        private_per_s=1,
-        max_retries=0,
-        journal=SentJournal(journal),
-    )
+
+    def one_a_minute_in_groups() -> MessageLimits:
+        return MessageLimits(
+            overall_per_s=30,
+            group_per_minute=1,
+            private_per_s=1,
+            max_retries=0,
+            journal=SentJournal(journal),
+        )
+
+    before = one_a_minute_in_groups()
     await before.initialize()
     await _turn(before, -100)
     await before.shutdown()  # killed or stopped: the journal has the message
     journal.write_text(journal.read_text() + "torn line\n")
-    after = MessageLimits(
-        overall_per_s=30,
-        group_per_minute=1,
-        private_per_s=1,
-        max_retries=0,
-        journal=SentJournal(journal),
-    )
+    after = one_a_minute_in_groups()
     await after.initialize()
     try:
         blocked = asyncio.create_task(_turn(after, -100))

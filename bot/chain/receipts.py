@@ -1,5 +1,6 @@
 """Transaction receipts read raw: one `eth_getTransactionReceipt` call, parsed from hex into
-the few fields the transaction engine uses, and the tokens a receipt shows minted.
+the few fields the transaction engine uses, and the tokens a receipt shows minted; and, as
+raw, the hash of the block at a height (to tell a receipt's block is still canonical).
 
 web3's receipt formatters convert every field of every log (checksummed addresses, HexBytes
 topics, AttributeDicts); for a batch mint's hundred Transfer logs they cost more CPU than the
@@ -18,6 +19,7 @@ from web3.types import RPCEndpoint
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 GET_RECEIPT = RPCEndpoint("eth_getTransactionReceipt")
+GET_BLOCK = RPCEndpoint("eth_getBlockByNumber")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,15 @@ async def fetch_receipt(w3: AsyncWeb3[Any], tx_hash: str) -> Receipt | None:
     # Validates the JSON-RPC envelope and raises on an error answer; applies no formatters.
     raw = w3.manager.formatted_response(response, params)
     return None if raw is None else parse_receipt(raw)
+
+
+async def block_hash_at(w3: AsyncWeb3[Any], number: int) -> str | None:
+    """The hash (lowercase hex) of the canonical block at `number`, or None if the node has
+    no block there; read raw like receipts (without its transactions, unformatted)."""
+    params = [hex(number), False]
+    response = await w3.provider.make_request(GET_BLOCK, params)
+    block = w3.manager.formatted_response(response, params)
+    return None if block is None else str(block["hash"]).lower()
 
 
 def minted_token_ids(receipt: Receipt, collection: str) -> set[int]:

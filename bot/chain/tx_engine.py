@@ -25,7 +25,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
 from bot.chain.nonces import NonceAllocator
-from bot.chain.receipts import Receipt, fetch_receipt, minted_token_ids
+from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
 from bot.chain.wallet import HotWallet
 from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
 
@@ -403,8 +403,10 @@ class TxEngine:
             else:
                 await self.bump(tx_id)
             return
-        head = await self.w3.eth.block_number
-        depth = head - receipt.block_number + 1
+        # A receipt is at least one block deep; the head is asked only when more are needed.
+        depth = 1
+        if self.confirmations > 1:
+            depth = await self.w3.eth.block_number - receipt.block_number + 1
         mined_block_hash = receipt.block_hash
         if block_hash is not None and block_hash != mined_block_hash:
             log.warning(
@@ -423,8 +425,7 @@ class TxEngine:
             tx.reverted = not receipt.succeeded
             if depth < self.confirmations:
                 return
-            canonical = await self.w3.eth.get_block(receipt.block_number)
-            if canonical["hash"].to_0x_hex() != mined_block_hash:
+            if await block_hash_at(self.w3, receipt.block_number) != mined_block_hash:
                 return  # the block was replaced under us; look again next pass
             tx.status = TxStatus.CONFIRMED
             if tx.reverted:

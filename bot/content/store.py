@@ -3,7 +3,9 @@
 Layout under the store's directory:
 
     blocks/<shard>/<cid>   the exact bytes of one block
-    roots/<shard>/<cid>    an empty marker: <cid> is the root of a file stored whole
+    roots/<shard>/<cid>    a marker: <cid> is the root of a file stored whole (a hard link to
+                           the root's block where the file system has them, else empty;
+                           only its name is read)
 
 A shard is the next-to-last two characters of the CID. The leading characters are the same for
 every CID ("bafkrei", "bafybei") and the last one carries only 3 bits, so these two spread blocks
@@ -16,6 +18,7 @@ The methods are synchronous: they do small amounts of local disk I/O. Async code
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from bot.atomic_files import make_durable, write_files_atomically
 from bot.content.cid import (
     CODEC_RAW,
     Block,
+    InvalidCidError,
     MalformedNodeError,
     block_matches,
     decode_file_node,
@@ -82,25 +86,29 @@ class ContentStore:
     def put_files(self, files: Sequence[bytes]) -> list[str]:
         """`put_file` for several files at once: their root CIDs, in order. One durability pass
         covers them all, which costs far less per file than storing them one at a time."""
-        roots: list[str] = []
+        dags = [unixfs_file(data) for data in files]
+        self.put_dags(dags)
+        return [root for root, _ in dags]
+
+    def put_dags(self, dags: Sequence[tuple[str, Sequence[Block]]]) -> None:
+        """`put_files` for files whose DAGs are built already, each as `unixfs_file` returns
+        it (its root CID and blocks), for a caller that needed the CIDs first."""
         missing: dict[Path, bytes] = {}
-        for data in files:
-            root, blocks = unixfs_file(data)
-            roots.append(root)
+        for _, blocks in dags:
             for block in blocks:
-                path = self._block_path(block.cid)
+                path = _in_shard(self._blocks, _file_name(block.cid))
                 # A damaged copy is replaced too: since puts skip intact blocks, this is how
                 # it heals.
                 if path not in missing and not self._intact(block.cid, path):
                     missing[path] = block.data
         self._new_shards(missing, self._blocks)
         write_files_atomically(missing)
-        markers = [path for path in map(self._root_path, roots) if not path.exists()]
+        roots = {_in_shard(self._roots, _file_name(root)): root for root, _ in dags}
+        markers = {path: root for path, root in roots.items() if not path.exists()}
         self._new_shards(markers, self._roots)
-        for marker in markers:
-            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+        for marker, root in markers.items():
+            _mark(marker, _in_shard(self._blocks, root))
         make_durable(marker.parent for marker in markers)
-        return roots
 
     @staticmethod
     def _new_shards(paths: Iterable[Path], top: Path) -> None:
@@ -227,12 +235,38 @@ class ContentStore:
     def _block_path(self, cid: str) -> Path:
         # parse_cid validates first: a CID is used as a file name, so it must never be a path.
         parse_cid(cid)
-        return self._blocks / _shard(cid) / cid
+        return _in_shard(self._blocks, cid)
 
     def _root_path(self, cid: str) -> Path:
         parse_cid(cid)
-        return self._roots / _shard(cid) / cid
+        return _in_shard(self._roots, cid)
 
 
-def _shard(cid: str) -> str:
-    return cid[-3:-1]
+def _mark(marker: Path, block: Path) -> None:
+    """Record a root: a hard link to its block, which allocates no inode (a new file does,
+    and on some file systems that costs a millisecond each: two per mint), or else, where
+    the file system has no hard links, an empty file."""
+    try:
+        os.link(block, marker)
+    except FileExistsError:
+        pass  # another process recorded it meanwhile
+    except OSError:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+
+
+def _in_shard(top: Path, cid: str) -> Path:
+    """Where `cid` lies under `top`; `cid` must be valid (see `_block_path`)."""
+    return top / cid[-3:-1] / cid
+
+
+# The text form of every CID this store holds: multibase 'b', then 58 characters of
+# lower-case base32 (36 bytes). Safe as a file name; `parse_cid` checks the rest.
+_CID_TEXT = re.compile(r"b[a-z2-7]{58}")
+
+
+def _file_name(cid: str) -> str:
+    """`cid`, checked to be a file name and not a path: a cheaper check than `parse_cid`, for
+    CIDs `unixfs_file` computed (whose blocks the reads verify anyway)."""
+    if not _CID_TEXT.fullmatch(cid):
+        raise InvalidCidError(f"{cid[:80]!r} is not a base32 CIDv1 of a sha2-256 block")
+    return cid

@@ -13,17 +13,17 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Row, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
 from bot.minting.progress import Progress
-from bot.minting.queries import MintQueries
+from bot.minting.queries import MintQueries, request_key
 from bot.minting.types import MintResult
 from bot.ports import Answerer, ChatPlatform, NotReachableHere, RunningPlatforms
-from db.models import UNANSWERED, MintRequest, Phase, aware_utc, utcnow
+from db.models import UNANSWERED, ChainTx, MintRequest, Phase, aware_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ AWAY_RECHECK = timedelta(seconds=10)
 
 # A failed answer: its tries, when the next is due, why, and whether it is given up.
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
+_TXS: Table = ChainTx.__table__  # type: ignore[assignment]
+Due = Row[*tuple[Any, ...]]  # a mint_request row and its transaction's hash (`tx_hash`)
 _ANSWER_FAILED = (
     update(_REQUESTS)
     .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.answered_at.is_(None))
@@ -116,28 +118,29 @@ class Delivery:
         An answer that fails waits its turn apart (its back-off is in the database, so it
         never holds up the others and survives a restart); one that keeps failing is given
         up, recorded as undeliverable with its last error."""
+        # Rows, not ORM objects: a round answers up to DELIVERY_GROUP requests.
+        r = _REQUESTS.c
         async with self.sessions() as session:
-            due = list(
-                await session.scalars(
-                    select(MintRequest)
-                    .where(
-                        MintRequest.phase.in_(UNANSWERED),
-                        MintRequest.answered_at.is_(None),
-                        MintRequest.undeliverable_at.is_(None),
-                        MintRequest.platform.in_(self._origins()),
-                        or_(
-                            MintRequest.answer_due_at.is_(None),
-                            MintRequest.answer_due_at <= utcnow(),
-                        ),
+            due: list[Due] = list(
+                (
+                    await session.execute(
+                        select(_REQUESTS, _TXS.c.mined_hash.label("tx_hash"))
+                        .outerjoin(_TXS, _TXS.c.id == r.tx_id)
+                        .where(
+                            r.phase.in_(UNANSWERED),
+                            r.answered_at.is_(None),
+                            r.undeliverable_at.is_(None),
+                            r.platform.in_(self._origins()),
+                            or_(r.answer_due_at.is_(None), r.answer_due_at <= utcnow()),
+                        )
+                        .order_by(r.id)
+                        .limit(DELIVERY_GROUP)
                     )
-                    .order_by(MintRequest.id)
-                    .limit(DELIVERY_GROUP)
-                )
+                ).all()
             )
-            txs = await self.queries.transactions_of(session, due)
         if not due:
             return False
-        results = [self.queries.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in due]
+        results = [self.queries.render(row, row.tx_hash) for row in due]
         if any(r.phase == Phase.CONFIRMED for r in results):
             crash_point("after_confirm", self.settings.crash_at)
         outcomes = await asyncio.gather(*(self._answer(r) for r in results), return_exceptions=True)
@@ -173,7 +176,7 @@ class Delivery:
             raise NotReachableHere(f"nobody answers requests made on {result.platform!r} now")
         await answerer.deliver(result)
 
-    def _answer_away(self, request: MintRequest, away: NotReachableHere) -> dict[str, Any]:
+    def _answer_away(self, request: Due, away: NotReachableHere) -> dict[str, Any]:
         """Parameters of `_ANSWER_FAILED` for an answer that cannot be given from here now:
         looked at again soon, its tries unchanged, until the give-up time bounds it."""
         if utcnow() - aware_utc(request.updated_at) >= self.settings.answer_give_up_after:
@@ -186,7 +189,7 @@ class Delivery:
             "b_given_up": None,
         }
 
-    def _answer_failed(self, request: MintRequest, error: BaseException) -> dict[str, Any]:
+    def _answer_failed(self, request: Due, error: BaseException) -> dict[str, Any]:
         """Parameters of `_ANSWER_FAILED`: when to try again, or that it is given up."""
         tries = request.answer_attempts + 1
         delay = min(ANSWER_RETRY_FIRST * 2 ** (tries - 1), ANSWER_RETRY_MAX)
@@ -198,9 +201,13 @@ class Delivery:
         )
         text = f"{type(error).__name__}: {error}"[:500]
         if give_up:
-            log.error("answering %s failed %d times; giving up: %s", request.key, tries, text)
+            log.error(
+                "answering %s failed %d times; giving up: %s", request_key(request), tries, text
+            )
         else:
-            log.warning("answering %s failed (%s); retrying in %.0f s", request.key, text, delay)
+            log.warning(
+                "answering %s failed (%s); retrying in %.0f s", request_key(request), text, delay
+            )
         return {
             "b_id": request.id,
             "b_attempts": tries,

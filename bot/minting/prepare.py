@@ -4,14 +4,20 @@ A group of received requests at a time: their uploads are opened, their content 
 the worker processes (image checked, stored with its metadata), the recipient chosen, and each
 arrow committed as one statement for the whole group. A request leaves preparation rejected
 or failed with its reason when its own upload or recipient is at fault; the others go on.
+
+Two groups are on their way at once (`Service.start` runs two preparing loops): while the
+workers prepare one, the bot reads and opens the next, or records the last, so the workers
+wait for neither. Requests are read as plain rows, not ORM objects: a group is a hundred.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.images import UNPROCESSABLE
@@ -26,8 +32,10 @@ from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser
 
 log = logging.getLogger(__name__)
 
-# Requests prepared together, and the most upload bytes one group may hold in memory.
+# Requests prepared together; groups on their way at once; the most upload bytes they may
+# hold in memory together.
 PREPARE_GROUP = 100
+PREPARE_IN_FLIGHT = 2
 PREPARE_BYTES = 64 * 1024 * 1024
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
 
@@ -66,7 +74,27 @@ def _ending(request_id: int, phase: Phase, reason: str) -> dict[str, Any]:
     return {"b_id": request_id, "b_phase": phase, "b_reason": reason}
 
 
-def content_job(request: MintRequest, upload: bytes) -> ContentJob:
+# What preparation reads of a request.
+_PREPARE_COLUMNS = (
+    _REQUESTS.c.id,
+    _REQUESTS.c.platform,
+    _REQUESTS.c.chat_id,
+    _REQUESTS.c.message_id,
+    _REQUESTS.c.requester_id,
+    _REQUESTS.c.requester_name,
+    _REQUESTS.c.name,
+    _REQUESTS.c.description,
+    _REQUESTS.c.requested_recipient,
+    _REQUESTS.c.attempts,
+)
+Preparing = Row[*tuple[Any, ...]]  # a row of _PREPARE_COLUMNS
+
+
+def request_key(request: Preparing) -> str:
+    return f"{request.platform}:{request.chat_id}:{request.message_id}"
+
+
+def content_job(request: Preparing, upload: bytes) -> ContentJob:
     return ContentJob(
         request_id=request.id,
         upload=upload,
@@ -94,6 +122,9 @@ class Preparer:
         self.uploads = uploads
         self.contents = contents
         self.progress = progress
+        # Requests of the groups on their way; a group is chosen under the lock.
+        self._claimed: set[int] = set()
+        self._choosing = asyncio.Lock()
 
     async def prepare_group(self) -> bool:
         """Prepare up to PREPARE_GROUP requests; returns whether there may be more.
@@ -102,28 +133,47 @@ class Preparer:
         attempt against each member, and the next group starting with them is smaller, so a
         culprit ends up alone; alone past MAX_GROUP_ATTEMPTS it fails, and the rest go on.
         """
-        async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(MintRequest, func.length(MintUpload.data))
-                    .outerjoin(MintUpload, MintUpload.request_id == MintRequest.id)
-                    .where(MintRequest.phase.in_(PREPARING))
-                    .order_by(MintRequest.id)
-                    .limit(PREPARE_GROUP)
-                )
-            ).all()
-            group: list[MintRequest] = []
-            budget = PREPARE_BYTES
-            size = group_size(PREPARE_GROUP, rows[0][0].attempts if rows else 0)
-            for request, upload_size in rows[:size]:
-                if group and (upload_size or 0) > budget:
-                    break  # the rest waits for the next group: memory stays bounded
-                group.append(request)
-                budget -= upload_size or 0
-            uploads = await self.uploads.open(session, group)
+        async with self._choosing:
+            more, group, uploads = await self._choose()
+            self._claimed.update(r.id for r in group)
         if not group:
             await self.uploads.scrub()  # idle: a scrub left undone is tried again here
             return False
+        try:
+            await self._prepare(group, uploads)
+        finally:
+            self._claimed.difference_update(r.id for r in group)
+        return more
+
+    async def _choose(self) -> tuple[bool, list[Preparing], dict[int, bytes]]:
+        """The next group not on its way already, its uploads opened, and whether more may
+        be waiting behind it."""
+        query = (
+            select(*_PREPARE_COLUMNS, func.length(MintUpload.data))
+            .outerjoin(MintUpload, MintUpload.request_id == _REQUESTS.c.id)
+            .where(_REQUESTS.c.phase.in_(PREPARING))
+            .order_by(_REQUESTS.c.id)
+            .limit(PREPARE_GROUP)
+        )
+        if self._claimed:
+            query = query.where(_REQUESTS.c.id.not_in(self._claimed))
+        async with self.sessions() as session:
+            rows = (await session.execute(query)).all()
+            group: list[Preparing] = []
+            budget = PREPARE_BYTES // PREPARE_IN_FLIGHT
+            size = group_size(PREPARE_GROUP, rows[0].attempts if rows else 0)
+            for row in rows[:size]:
+                upload_size = row[-1] or 0
+                if group and upload_size > budget:
+                    break  # the rest waits for the next group: memory stays bounded
+                group.append(row)
+                budget -= upload_size
+            uploads = await self.uploads.open(
+                session, {r.id: (r.platform, r.chat_id, r.message_id) for r in group}
+            )
+        return len(rows) == PREPARE_GROUP or len(group) < len(rows), group, uploads
+
+    async def _prepare(self, group: list[Preparing], uploads: dict[int, bytes]) -> None:
         try:
             prepared = await self.contents.prepare(
                 [content_job(r, uploads[r.id]) for r in group if r.id in uploads]
@@ -170,9 +220,8 @@ class Preparer:
         self.progress.queued.set()
         if ended:
             self.progress.finalised.set()
-        return len(rows) == PREPARE_GROUP or len(group) < len(rows)
 
-    async def _count_group_failure(self, group: list[MintRequest]) -> None:
+    async def _count_group_failure(self, group: list[Preparing]) -> None:
         """Record that `group` failed as a whole; a request that failed alone too often ends
         failed, so no group is selected again forever."""
         ids = [r.id for r in group]
@@ -189,7 +238,7 @@ class Preparer:
                 self.progress.finalised.set()
         await self.uploads.scrub()
 
-    async def _recipients(self, requests: list[MintRequest]) -> dict[int, tuple[str, bool] | str]:
+    async def _recipients(self, requests: Sequence[Preparing]) -> dict[int, tuple[str, bool] | str]:
         """For each request: an explicit address, else the requester's linked one, else
         custody (True); or why the explicit address cannot be minted to."""
         if not requests:
@@ -223,7 +272,9 @@ class Preparer:
                 )
             except RequestRejected:
                 # A link made before the rules refused such addresses: keep the token safe.
-                log.warning("%s's linked address cannot be minted to; using custody", request.key)
+                log.warning(
+                    "%s's linked address cannot be minted to; using custody", request_key(request)
+                )
                 linked = None
             chosen[request.id] = (linked, False) if linked else (self.chain.custody_address, True)
         return chosen

@@ -8,8 +8,8 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,6 +49,52 @@ class ChainContext:
         return TokenLinks(self.chain_id, self.explorer, self.collection.address)
 
 
+class StoredRequest(Protocol):
+    """What rendering reads of a stored request: a `MintRequest`, or a row of its columns
+    (which costs far less to read in hundreds than the objects)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def requester_id(self) -> str: ...
+    @property
+    def requester_name(self) -> str: ...
+    @property
+    def community_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def recipient(self) -> str | None: ...
+    @property
+    def custodial(self) -> bool: ...
+    @property
+    def token_id(self) -> str | None: ...
+    @property
+    def image_cid(self) -> str | None: ...
+    @property
+    def metadata_cid(self) -> str | None: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def answer_error(self) -> str | None: ...
+
+
+def request_key(request: StoredRequest) -> str:
+    return f"{request.platform}:{request.chat_id}:{request.message_id}"
+
+
 def requested_by(platform: str, user_id: str) -> ColumnElement[bool]:
     """The user's own requests: those they made in chat and their drop claims (which are
     filed under the "drop" platform, keyed by the drop)."""
@@ -81,7 +127,7 @@ class MintQueries:
             if request is None:
                 raise KeyError(request_id)
             tx = await session.get(ChainTx, request.tx_id) if request.tx_id else None
-            return self.render(request, tx)
+            return self.render(request, tx.mined_hash if tx is not None else None)
 
     async def find(self, platform: str, chat_id: str, message_id: str) -> MintResult | None:
         """The request with this key, if any."""
@@ -103,7 +149,8 @@ class MintQueries:
                 )
             )
             txs = await self.transactions_of(session, requests)
-        return [self.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in requests]
+        hashes = {tx_id: tx.mined_hash for tx_id, tx in txs.items()}
+        return [self.render(r, hashes.get(r.tx_id) if r.tx_id else None) for r in requests]
 
     async def request_id(self, platform: str, chat_id: str, message_id: str) -> int | None:
         async with self.sessions() as session:
@@ -176,7 +223,8 @@ class MintQueries:
                 )
             )
             txs = await self.transactions_of(session, rows)
-        return [self.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in rows], total
+        hashes = {tx_id: tx.mined_hash for tx_id, tx in txs.items()}
+        return [self.render(r, hashes.get(r.tx_id) if r.tx_id else None) for r in rows], total
 
     @staticmethod
     async def transactions_of(
@@ -244,17 +292,17 @@ class MintQueries:
                     return current
                 await asyncio.sleep(self.poll_interval)
 
-    def render(self, request: MintRequest, tx: ChainTx | None) -> MintResult:
-        """The stored request (and its transaction) as adapters show it."""
+    def render(self, request: StoredRequest, tx_hash: str | None) -> MintResult:
+        """The stored request (and the hash its transaction was mined with) as adapters show
+        it."""
         phase = Phase(request.phase)
         explorer = self.links.explorer
-        token_id = request.token_id_int
+        token_id = int(request.token_id, 16) if request.token_id else None
         minted = phase in MINTED
-        tx_hash = tx.mined_hash if tx is not None else None
         contract = self.links.contract
         return MintResult(
             request_id=request.id,
-            key=request.key,
+            key=request_key(request),
             platform=request.platform,
             chat_id=request.chat_id,
             message_id=request.message_id,

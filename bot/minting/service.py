@@ -32,7 +32,7 @@ from bot.minting.batcher import Batcher
 from bot.minting.content_workers import ContentWorkers, ImageLimits
 from bot.minting.delivery import Delivery
 from bot.minting.intake import Intake, RateLimits
-from bot.minting.prepare import Preparer
+from bot.minting.prepare import PREPARE_IN_FLIGHT, Preparer
 from bot.minting.progress import Progress
 from bot.minting.queries import ChainContext, MintQueries
 from bot.minting.recipients import user_address
@@ -258,10 +258,12 @@ class MintService(MintQueries):
         await self._uploads.scrub()
         progress = self._progress
         # received -> stored -> queued, a group at a time: each arrow is still one committed
-        # transaction, shared by the group.
-        self._spawn(
-            self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
-        )
+        # transaction, shared by the group. Several groups are on their way at once, so the
+        # content workers never wait for the bot to read or record one.
+        for _ in range(PREPARE_IN_FLIGHT):
+            self._spawn(
+                self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
+            )
         batch_idle = max(self.settings.batch_max_wait, self._poll)
         self._spawn(
             self._run_steps(progress.queued, self._batcher.send_one_batch, "batching", batch_idle)

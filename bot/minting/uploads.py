@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -108,26 +108,23 @@ class UploadVault:
         )
 
     async def open(
-        self, session: AsyncSession, requests: Iterable[MintRequest]
+        self, session: AsyncSession, requests: Mapping[int, RequestKey]
     ) -> dict[int, bytes]:
-        """The original uploads of these requests, by request ID. One whose key is gone, or
-        that does not open as its own request, is left out: the caller asks for it again."""
-        by_id = {r.id: r for r in requests}
+        """The original uploads of these requests (their message keys by request ID), by
+        request ID. One whose key is gone, or that does not open as its own request, is left
+        out: the caller asks for it again."""
         rows = await session.execute(
             select(MintUpload.request_id, MintUpload.data, UploadKey.key)
             .join(UploadKey, UploadKey.request_id == MintUpload.request_id)
-            .where(MintUpload.request_id.in_(by_id))
+            .where(MintUpload.request_id.in_(requests))
         )
         opened: dict[int, bytes] = {}
         for request_id, data, key in rows:
-            request = by_id[request_id]
+            request = requests[request_id]
             try:
-                opened[request_id] = unseal(
-                    (request.platform, request.chat_id, request.message_id),
-                    SealedUpload(data, key),
-                )
+                opened[request_id] = unseal(request, SealedUpload(data, key))
             except InvalidTag:
-                log.warning("the upload of request %s does not open; it is lost", request.key)
+                log.warning("the upload of request %s does not open; it is lost", ":".join(request))
         return opened
 
     async def shred(self, session: AsyncSession, request_ids: list[int]) -> None:

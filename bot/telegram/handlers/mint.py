@@ -127,11 +127,13 @@ class MintHandlers:
         except RequestRejected as err:
             await reply(message, esc(str(err)))
             return
-        # Answer first: the line is queued at once, and shown as soon as Telegram's limits
-        # allow. The checks that touch the database and the download go on meanwhile; the
-        # request is recorded once the member sees its line, which the answer then ends.
+        # Answer first: the line is shown as soon as Telegram's limits allow, before any work
+        # on the request. Under a burst the work after one line (the database, the download)
+        # waits for the others' lines, so that it does not slow down the updates still
+        # coming in, whose lines then join the chat's status message before it is sent.
         async with self.replies.acknowledging():
             line = self.bot.acknowledge(message, mention(str(user.id), user.full_name), name)
+            await self.bot.acknowledged(line)
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
@@ -151,7 +153,6 @@ class MintHandlers:
             log.info("telegram: could not download %s: %s", key, err)
             await line.settle(esc(NO_DOWNLOAD))
             return
-        await self.bot.acknowledged(line)
         submission = MintSubmission(
             platform="telegram",
             chat_id=str(chat.id),
