@@ -115,6 +115,8 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: Secret | None = field(default=None, repr=False)
     telegram_messages_per_s: float = 30.0
+    telegram_group_messages_per_minute: float = 20.0
+    telegram_chat_messages_per_s: float = 1.0
     allow_unverified_wallets: bool = False
     low_balance_wei: int = 10**16
     balance_check_s: float = 60.0
@@ -254,6 +256,10 @@ def load_settings(
         telegram_webhook_url=env_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
+        telegram_group_messages_per_minute=env_number(
+            env, "TELEGRAM_GROUP_MESSAGES_PER_MINUTE", 20, low=0
+        ),
+        telegram_chat_messages_per_s=env_number(env, "TELEGRAM_CHAT_MESSAGES_PER_S", 1, low=0),
         allow_unverified_wallets=env_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
         low_balance_wei=int(env_number(env, "LOW_BALANCE_ETH", 0.01, low=0) * 10**18),
         balance_check_s=env_number(env, "BALANCE_CHECK_S", 60, low=0.1),

@@ -53,8 +53,17 @@ settings.load_profile("ci")
 SCREENSHOTS = pytest.StashKey[list[str]]()
 
 
+# A test that means its bot to go over Telegram's flood limits says so with this marker.
+OVER_TELEGRAM_LIMITS = "telegram_over_limits"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SCREENSHOTS] = []
+    config.addinivalue_line(
+        "markers",
+        f"{OVER_TELEGRAM_LIMITS}: the Telegram emulator may refuse calls over its flood limits "
+        "without failing the test",
+    )
 
 
 def pytest_terminal_summary(
@@ -74,11 +83,21 @@ def screenshot_saved(request: pytest.FixtureRequest) -> Callable[[Path], None]:
 
 # The chat platforms' emulators, one per test that asks for them.
 @pytest.fixture
-async def telegram() -> AsyncIterator[TelegramServer]:
+async def telegram(request: pytest.FixtureRequest) -> AsyncIterator[TelegramServer]:
+    """The Telegram emulator, enforcing Telegram's flood limits. Telegram refuses a bot that
+    goes over them, so a test whose bot did fails at teardown (unless marked
+    `telegram_over_limits`)."""
     server = TelegramServer()
     await server.start()
     yield server
     await server.stop()
+    if server.limit_violations and not request.node.get_closest_marker(OVER_TELEGRAM_LIMITS):
+        pytest.fail(
+            f"the bot went over Telegram's flood limits ({server.limits}): "
+            f"{len(server.limit_violations)} calls refused, seconds into the test:\n"
+            f"{server.limit_report()}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.support import (
     rpc,
     run_cli,
 )
-from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
+from tests.test_telegram import HOLDER, final_reply, link_wallet, minted, polling_bot, readable
 
 
 async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraws(
@@ -67,7 +67,7 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
     canary_env = {**bot_env, "HOT_WALLET_PRIVATE_KEY": CANARY_KEY, "LOG_LEVEL": "DEBUG"}
     async with polling_bot(telegram, canary_env, log) as proc:
         # The request that was in flight during the rotation gets its answer now.
-        assert "Minted In flight" in await final_reply(telegram, in_flight)
+        assert minted(await final_reply(telegram, in_flight), "In flight")
         # A drop, claimed into custody, signed with the canary too.
         telegram.send_photo(group, ana, [png(74)], "/drop_create Canary drop | 5")
         await telegram.wait_for(lambda: any(m.get("photo") for m in telegram.in_chat(group)))

@@ -16,11 +16,13 @@ import aiohttp
 import pytest
 
 from bot.chain.contract import Collection
-from bot.telegram.render import MINTING
+from bot.telegram.handlers.mint import parse_mint
+from bot.telegram.render import MINTING, PENDING_LINE
 from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
 from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 
 HOLDER = COLLECTOR.address  # Ada's own wallet
+BOARD = "Mint requests here:"  # how a busy chat's status message starts
 
 
 def polling(telegram: TelegramServer) -> bool:
@@ -66,13 +68,46 @@ def readable(message: dict[str, Any]) -> str:
     return plain_text(message["text"], message.get("parse_mode"))
 
 
+def answers_of(telegram: TelegramServer, message: dict[str, Any]) -> list[str]:
+    """Every answer the bot shows to the mint `message` asked, oldest first: its replies of
+    its own (a quiet chat), and its lines of the chat's status messages (a busy one)."""
+    name, _ = parse_mint(message.get("caption") or message.get("text") or "")
+    found = []
+    for post in telegram.in_chat(message["chat"]):
+        text = readable(post) if "text" in post else ""
+        if text.startswith(BOARD):
+            found += [x for x in text.split("\n") if f" · {name}: " in x]
+        elif (post.get("reply_to_message") or {}).get("message_id") == message["message_id"]:
+            found.append(text)
+    return found
+
+
+def answer_of(telegram: TelegramServer, message: dict[str, Any]) -> str | None:
+    """The latest answer the bot shows to the mint `message` asked."""
+    found = answers_of(telegram, message)
+    return found[-1] if found else None
+
+
+def pending(answer: str) -> bool:
+    return answer == MINTING or PENDING_LINE in answer
+
+
+def minted(answer: str, name: str) -> bool:
+    """Whether `answer` (a reply of its own, or a status message's line) says `name` is minted."""
+    return f"Minted {name}" in answer or (f" · {name}: " in answer and "✅ Minted" in answer)
+
+
 async def final_reply(telegram: TelegramServer, message: dict[str, Any]) -> str:
-    """The bot's reply to `message` once it is no longer "minting…"."""
-    await telegram.wait_for(
-        lambda: any(readable(m) != MINTING for m in telegram.replies_to(message))
-    )
-    (reply,) = telegram.replies_to(message)
-    return readable(reply)
+    """The answer to `message` once it is no longer "minting…"."""
+
+    def final() -> bool:
+        answer = answer_of(telegram, message)
+        return answer is not None and not pending(answer)
+
+    await telegram.wait_for(final)
+    answer = answer_of(telegram, message)
+    assert answer is not None
+    return answer
 
 
 async def test_a_photo_with_a_caption_is_answered_then_edited_with_the_links(
@@ -112,7 +147,7 @@ async def test_the_same_update_delivered_twice_mints_and_answers_once(
     )
     telegram.deliver(update)  # Telegram re-delivers what was not yet acknowledged
     photo = update["message"]
-    assert "Minted Twice" in await final_reply(telegram, photo)
+    assert minted(await final_reply(telegram, photo), "Twice")
     telegram.deliver(update)  # and again after the answer
     await telegram.wait_for(lambda: not telegram.unconfirmed())
     assert len(telegram.sent("sendMessage")) == 1  # the inbox knew it: nothing said again
@@ -132,14 +167,7 @@ async def test_three_replies_to_one_photo_mint_once_for_its_author(
         telegram.send_text(group, who, f"/mint Shared by {who['first_name']}", reply_to=photo)
         for who in (author, world["Ana"], world["Max"])  # the author, an admin, a member
     ]
-    await telegram.wait_for(
-        lambda: (
-            all(telegram.replies_to(a) for a in asks)
-            and MINTING not in [readable(m) for a in asks for m in telegram.replies_to(a)]
-        )
-    )
-    answers = [readable(m) for a in asks for m in telegram.replies_to(a)]
-    assert len(answers) == 3
+    answers = [await final_reply(telegram, a) for a in asks]
     assert len([a for a in answers if "Minted" in a]) == 1, answers
     assert len([a for a in answers if "already minted" in a]) >= 1, answers
     other = telegram.send_photo(group, author, [png(30)])  # nothing in hand for this one
@@ -158,7 +186,7 @@ async def test_a_refused_ask_does_not_keep_the_authors_own_from_minting(
     refused = telegram.send_text(group, world["Max"], "/mint Not mine", reply_to=photo)
     own = telegram.send_text(group, author, "/mint Mine", reply_to=photo)  # at the same time
     assert "Only the message's author or a curator" in await final_reply(telegram, refused)
-    assert "Minted Mine" in await final_reply(telegram, own)
+    assert minted(await final_reply(telegram, own), "Mine")
     assert await balance(collection, DEV_MINTER.address) == 1
 
 
@@ -167,7 +195,7 @@ async def test_an_edited_caption_does_not_mint_again(
 ):
     telegram = running_bot
     photo = telegram.send_photo(world["group"], world["Ada"], [png(4)], "/mint First")
-    assert "Minted First" in await final_reply(telegram, photo)
+    assert minted(await final_reply(telegram, photo), "First")
     edited = telegram.edit_caption(photo, "/mint Second")
     await telegram.wait_for(lambda: len(telegram.sent("sendMessage")) == 2)
     assert "Edits don't mint" in readable(telegram.replies_to(edited)[-1])
@@ -203,7 +231,7 @@ async def test_a_429_is_waited_out_and_the_user_still_answered(
     telegram.throttle("sendMessage", retry_after=1)
     telegram.throttle("editMessageText", retry_after=1, times=2)
     photo = telegram.send_photo(world["group"], world["Ada"], [png(6)], "/mint Patient")
-    assert "Minted Patient" in await final_reply(telegram, photo)
+    assert minted(await final_reply(telegram, photo), "Patient")
     assert len(telegram.sent("sendMessage")) == 2 and len(telegram.sent("editMessageText")) == 3
     assert await balance(collection, DEV_MINTER.address) == 1
 
@@ -267,7 +295,7 @@ async def test_stickers_voice_notes_and_channel_posts_are_ignored_politely(
     await telegram.wait_for(lambda: telegram.replies_to(sticker))
     assert "I mint images" in readable(telegram.replies_to(sticker)[0])
     photo = telegram.send_photo(group, ada, [png(9)], "/mint Still here")
-    assert "Minted Still here" in await final_reply(telegram, photo)
+    assert minted(await final_reply(telegram, photo), "Still here")
     assert not telegram.in_chat(group)[:-1]  # nothing said in the group but the mint's answer
     assert await balance(collection, DEV_MINTER.address) == 1
 
@@ -325,7 +353,7 @@ async def test_a_restart_in_the_middle_of_a_mint_still_answers(
     assert first.returncode == -signal.SIGKILL, log.read_text()
     assert readable(telegram.replies_to(photo)[0]) == MINTING
     async with polling_bot(telegram, bot_env, log):
-        assert "Minted Survives" in await final_reply(telegram, photo)
+        assert minted(await final_reply(telegram, photo), "Survives")
         await asyncio.sleep(1)  # had the update come again, its extra reply would be gone
     assert len(telegram.replies_to(photo)) == 1
     assert await balance(collection, DEV_MINTER.address) == 1
@@ -353,7 +381,7 @@ async def test_webhook_mode_takes_updates_posted_to_the_bots_web_server(
             "secret_token": "a-shared-secret",
         }
         photo = telegram.send_photo(world["group"], world["Ada"], [png(11)], "/mint Hooked")
-        assert "Minted Hooked" in await final_reply(telegram, photo)
+        assert minted(await final_reply(telegram, photo), "Hooked")
         async with aiohttp.ClientSession() as session:  # anyone else is turned away
             forged = {"update_id": 1, "message": photo}
             async with session.post(env["TELEGRAM_WEBHOOK_URL"], json=forged) as response:
@@ -431,7 +459,7 @@ async def test_every_mint_is_announced_where_the_admins_asked(
     assert f"Announcing every mint: chat {group['id']}" in readable(telegram.replies_to(config)[0])
 
     photo = telegram.send_photo(group, world["Ada"], [png(62)], "/mint Tom & Jerry")
-    assert "Minted Tom & Jerry" in await final_reply(telegram, photo)
+    assert minted(await final_reply(telegram, photo), "Tom & Jerry")
 
     def announcements() -> list[Any]:
         return [c for c in telegram.sent("sendMessage") if c.params["text"].startswith("🎨")]

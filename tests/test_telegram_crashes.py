@@ -17,11 +17,10 @@ import pytest
 
 from bot.chain.contract import Collection
 from bot.inbox import DurableInbox
-from bot.telegram.render import MINTING
 from db.engine import create_db_engine, session_factory
 from tests.emulators.telegram import TelegramServer
 from tests.support import DEV_MINTER, balance, bot_process, png, run_cli
-from tests.test_telegram import free_port, readable
+from tests.test_telegram import answers_of, free_port, pending, readable
 
 pytestmark = pytest.mark.db
 
@@ -61,7 +60,7 @@ class Scene:
         )
 
     def answers(self, photo: dict[str, Any]) -> list[str]:
-        return [readable(m) for m in self.telegram.replies_to(photo)]
+        return answers_of(self.telegram, photo)
 
     def answered(self, photo: dict[str, Any]) -> bool:
         return any("Minted" in a for a in self.answers(photo))
@@ -135,7 +134,7 @@ async def test_killed_at_each_point_every_message_is_minted_and_answered_once(
         await asyncio.wait_for(first.wait(), 60)
     assert first.returncode == -signal.SIGKILL, scene.log.read_text()
     if point in ("after_ack", "after_submit", "after_handling"):  # it had said "minting…"
-        assert any(MINTING in scene.answers(p) for p in scene.photos)
+        assert any(pending(a) for p in scene.photos for a in scene.answers(p))
     else:  # Telegram was not told the update arrived, or the member anything
         assert not any(scene.answers(p) for p in scene.photos)
 

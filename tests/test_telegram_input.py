@@ -15,7 +15,7 @@ from bot.chain.contract import Collection
 from bot.content.images import NOT_AN_IMAGE
 from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
 from tests.support import DEV_MINTER, balance, png
-from tests.test_telegram import HOLDER, final_reply, link_wallet, polling_bot, readable
+from tests.test_telegram import HOLDER, final_reply, link_wallet, minted, polling_bot, readable
 
 pytestmark = pytest.mark.db
 
@@ -49,7 +49,7 @@ async def test_the_bytes_decide_what_a_file_is_and_every_mint_is_answered(
         disguised = telegram.send_document(
             group, ada, png(200), "text/plain", "/mint Disguised", file_name="x.txt"
         )
-        assert "Minted Disguised" in await final_reply(telegram, disguised)
+        assert minted(await final_reply(telegram, disguised), "Disguised")
         notes = telegram.send_document(
             group, ada, b"shopping list: eggs\n", "image/png", "/mint Notes", file_name="a.png"
         )
@@ -98,7 +98,7 @@ async def test_a_download_stops_at_the_cap_whatever_size_telegram_reports(
         fine = telegram.send_document(
             group, ada, png(211), "image/png", "/mint Fine", declared=False
         )
-        assert "Minted Fine" in await final_reply(telegram, fine)
+        assert minted(await final_reply(telegram, fine), "Fine")
     assert await balance(collection, DEV_MINTER.address) == 1
 
 
@@ -128,7 +128,7 @@ async def test_admins_act_only_on_chats_telegram_says_they_administer(
         resumed = telegram.send_as_chat(group, "/resume")
         assert "Minting is on again" in await answer(telegram, resumed)
         photo = telegram.send_photo(group, world["Ada"], [png(221)], "/mint Announced")
-        assert "Minted Announced" in await final_reply(telegram, photo)
+        assert minted(await final_reply(telegram, photo), "Announced")
         await telegram.wait_for(lambda: telegram.in_chat(own))
     assert not telegram.in_chat(foreign)
     (announcement,) = telegram.in_chat(own)

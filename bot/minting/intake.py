@@ -176,6 +176,7 @@ class Intake:
                     failure_reason=None,
                     attempts=0,
                     reply_to=pending.row["reply_to"],
+                    answered_in=pending.row.get("answered_in"),
                     answered_at=None,
                     answer_attempts=0,
                     answer_due_at=None,

@@ -134,6 +134,23 @@ class MintQueries:
         request_id = await self.request_id(platform, chat_id, message_id)
         return None if request_id is None else await self.result(request_id)
 
+    async def answered_in(self, platform: str, chat_id: str, message: str) -> list[MintResult]:
+        """The requests whose answer `message` of the chat shows, in the order they came."""
+        async with self.sessions() as session:
+            requests = list(
+                await session.scalars(
+                    select(MintRequest)
+                    .where(
+                        MintRequest.platform == platform,
+                        MintRequest.chat_id == chat_id,
+                        MintRequest.answered_in == message,
+                    )
+                    .order_by(MintRequest.id)
+                )
+            )
+            txs = await self.transactions_of(session, requests)
+        return [self.render(r, txs.get(r.tx_id) if r.tx_id else None) for r in requests]
+
     async def request_id(self, platform: str, chat_id: str, message_id: str) -> int | None:
         async with self.sessions() as session:
             return await session.scalar(

@@ -128,6 +128,7 @@ class MintService(MintQueries):
             "requester_name": storable(submission.requester_name, 256),
             "community_id": submission.community_id,
             "reply_to": json.dumps(submission.reply_to) if submission.reply_to else None,
+            "answered_in": submission.answered_in,
             "name": storable(submission.name, 10_000),
             "description": storable(submission.description, 10_000),
             "upload_digest": hashlib.sha256(submission.image).hexdigest(),

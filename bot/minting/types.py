@@ -39,6 +39,8 @@ class MintSubmission:
     # data); neither is part of what was asked.
     community_id: str | None = None
     reply_to: dict[str, Any] | None = None
+    # The message that shows the answer, where the adapter shares one between requests.
+    answered_in: str | None = None
 
     @property
     def key(self) -> str:

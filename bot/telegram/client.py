@@ -7,8 +7,9 @@ TELEGRAM_WEBHOOK_URL, Telegram posts updates to the bot's own HTTP server instea
 (`/telegram/webhook`), so several workers can share one bot. Either way an update is committed
 to the inbox before Telegram hears it arrived, then handed to PTB's handlers, and marked
 processed once they finished; updates left unprocessed (a crash, a failure) are handled again.
-Sending goes through PTB's AIORateLimiter (Telegram's overall and per-group limits, RetryAfter
-retried).
+Every message goes out within Telegram's flood limits (`MessageLimits`: overall, per group, per
+private chat; RetryAfter obeyed), and mint answers through `Posts` (a reply per request in a
+quiet chat, one status message in a busy one).
 """
 
 from __future__ import annotations
@@ -19,29 +20,32 @@ import contextvars
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import BotCommand, ChatMember, Message, ReplyParameters, Update
+from telegram import BotCommand, ChatMember, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
+from bot.telegram.limits import MessageLimits
 from bot.telegram.members import ADMINISTRATORS, is_member, sent_as_the_chat
 from bot.telegram.members import is_admin as is_chat_admin
 from bot.telegram.polling import Polling, UpdatesRequest
+from bot.telegram.posts import AnswerLine, Posts
 from bot.telegram.render import (
     NO_PREVIEW,
     announcement_html,
     claim_told_in_chat_html,
+    esc,
     result_html,
 )
+from bot.telegram.sent_journal import SentJournal
 from bot.telegram.transport import AiohttpRequest
 
 if TYPE_CHECKING:
@@ -89,17 +93,19 @@ class TelegramBot:
         self.webhook_url = settings.telegram_webhook_url
         self._webhook_secret = settings.telegram_webhook_secret
         self._updates_request = UpdatesRequest()
+        self.limits = MessageLimits(
+            overall_per_s=settings.telegram_messages_per_s,
+            group_per_minute=settings.telegram_group_messages_per_minute,
+            private_per_s=settings.telegram_chat_messages_per_s,
+            max_retries=RETRIES_AFTER_429,
+            journal=SentJournal(settings.data_dir / "telegram-sent.log"),
+        )
         builder = (
             Application.builder()
             .token(settings.telegram_token.reveal())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(
-                AIORateLimiter(
-                    overall_max_rate=settings.telegram_messages_per_s,
-                    max_retries=RETRIES_AFTER_429,
-                )
-            )
+            .rate_limiter(self.limits)
             .concurrent_updates(CONCURRENT_UPDATES)
             .request(AiohttpRequest(connections=64))
             .get_updates_request(self._updates_request)
@@ -107,6 +113,11 @@ class TelegramBot:
         )
         # No Updater: updates come in through the inbox (`Polling`, `webhook`).
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.updater(None).build()
+        self.posts = Posts(
+            self.app.bot,
+            self.limits,
+            lambda chat, message: runtime.service.answered_in("telegram", chat, message),
+        )
         self.inbox = runtime.inbox
         self._crash_at = settings.crash_at
         self._admins: dict[int, tuple[float, asyncio.Future[tuple[ChatMember, ...]]]] = {}
@@ -255,28 +266,36 @@ class TelegramBot:
         with contextlib.suppress(TelegramError):
             if update.callback_query is not None:
                 await update.callback_query.answer(SOMETHING_WENT_WRONG, show_alert=True)
-            elif update.effective_message is not None:
-                await update.effective_message.reply_text(SOMETHING_WENT_WRONG, do_quote=True)
+            elif (message := update.effective_message) is not None:
+                # A mint's line ends saying so; any other update gets a reply.
+                await self.posts.settle(
+                    message.chat_id, message.message_id, esc(SOMETHING_WENT_WRONG)
+                )
 
-    async def acknowledge(
-        self, message: Message, send: Callable[[], Awaitable[Message]]
-    ) -> Message:
-        """The update's first answer to the member (its "minting…" reply), shown once however
-        often the update is handled: `send()` it and remember it in the inbox, or, handled
-        again after a crash, the reply sent then."""
+    def acknowledge(self, message: Message, who: str, name: str) -> AnswerLine:
+        """The update's first answer to the member (their request's "minting…" line), shown
+        once however often the update is handled: queued now (Telegram shows it when its
+        limits allow; `acknowledged` waits for that), or, handled again after a crash, the line
+        shown then."""
         handling = _HANDLING.get()
         shown = handling.entry.acknowledgement if handling is not None else None
         if shown is not None:
-            reply = Message(int(shown["message_id"]), message.date, message.chat)
-            reply.set_bot(message.get_bot())
-            return reply
-        reply = await send()
+            return self.posts.resumed(
+                int(shown["chat_id"]), int(shown["message_id"]), message.message_id
+            )
+        return self.posts.open(message.chat_id, message.message_id, who, name)
+
+    async def acknowledged(self, line: AnswerLine) -> None:
+        """Wait until the member sees `line`, and remember where in the update's inbox entry."""
+        if not line.fresh:
+            return
+        await line.shown()
+        handling = _HANDLING.get()
         if handling is not None:
             await self.inbox.acknowledged(
-                handling.entry.id, {"chat_id": reply.chat_id, "message_id": reply.message_id}
+                handling.entry.id, {"chat_id": line.chat_id, "message_id": line.message_id}
             )
         crash_point("after_ack", self._crash_at)
-        return reply
 
     async def given_up_in(self, chat_id: int) -> int:
         """How many of this chat's updates were given up (for /stats)."""
@@ -287,35 +306,10 @@ class TelegramBot:
     # ----- answers -----------------------------------------------------------------------------
 
     async def deliver(self, result: MintResult) -> None:
-        """Edit the request's "minting…" reply into its answer; if that reply is gone, answer
-        with a new one. Raises if Telegram could not be reached, so the pipeline retries."""
-        reply = result.reply_to or {}
-        text = result_html(result)
-        chat_id = int(reply.get("chat_id", result.chat_id))
-        if reply.get("message_id"):
-            try:
-                await self.app.bot.edit_message_text(
-                    text,
-                    chat_id=chat_id,
-                    message_id=int(reply["message_id"]),
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=NO_PREVIEW,
-                )
-                return
-            except BadRequest as err:
-                if "not modified" in err.message.lower():
-                    return  # answered before a restart
-                if "not found" not in err.message.lower():
-                    raise
-        await self.app.bot.send_message(
-            chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
-            reply_parameters=ReplyParameters(
-                int(result.message_id), allow_sending_without_reply=True
-            ),
-        )
+        """Show the request's answer where its "minting…" line is (a reply of its own in a
+        quiet chat, a line of the chat's status message in a busy one); if that message is
+        gone, in a new one. Raises if Telegram could not be reached, so the pipeline retries."""
+        await self.posts.deliver(result)
 
     async def announce(self, result: MintResult, chat_id: str) -> None:
         """Post a confirmed mint in the community's announcement chat."""

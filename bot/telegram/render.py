@@ -88,6 +88,46 @@ def result_html(result: MintResult) -> str:
     return "\n".join(line for line in lines if line)
 
 
+PENDING_LINE = "⏳ minting…"
+# A status message shows at most this many requests; each line is kept short, so that the
+# message stays well under Telegram's 4096 characters.
+BOARD_NAME_CHARS = 40
+BOARD_WHO_CHARS = 32
+BOARD_REASON_CHARS = 100
+
+
+def clip(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def mention(user_id: str, name: str) -> str:
+    """A member by name, linked so Telegram notifies them."""
+    return f'<a href="tg://user?id={esc(user_id)}">{esc(clip(name, BOARD_WHO_CHARS))}</a>'
+
+
+def result_line_html(result: MintResult) -> str:
+    """A request's final state on its line of a chat's status message, with its token's links."""
+    if not result.minted:
+        reason = result.failure_reason or result.status_text
+        return f"❌ Not minted: {esc(clip(reason, BOARD_REASON_CHARS))}"
+    parts = ["✅ Minted", link("token", result.token_url), link("transaction", result.tx_url)]
+    if result.custodial:
+        parts.append(f"held for you by the bot (<code>/withdraw {result.short_token_id}</code>)")
+    return " · ".join(x for x in parts if x)
+
+
+def board_html(lines: list[tuple[str, str, str, bool]]) -> str:
+    """A busy chat's status message: (who asked, what, state, final) for each request, in the
+    order they were asked."""
+    done = sum(1 for *_, final in lines if final)
+    rows = [f"Mint requests here: {done} of {len(lines)} done"]
+    rows += [
+        f"{n}. {who} · <b>{esc(clip(name, BOARD_NAME_CHARS))}</b>: {state}"
+        for n, (who, name, state, _) in enumerate(lines, 1)
+    ]
+    return "\n".join(rows)
+
+
 def status_line(result: MintResult) -> str:
     line = f"<b>{esc(result.name)}</b>: {esc(result.status_text)}"
     if result.waiting_reason:

@@ -76,6 +76,7 @@ class MintRequest(Base):
         Index("ix_mint_request_phase", "phase"),
         Index("ix_mint_request_requester", "platform", "requester_id"),
         Index("ix_mint_request_community", "platform", "community_id", "created_at"),
+        Index("ix_mint_request_answered_in", "platform", "chat_id", "answered_in"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +92,8 @@ class MintRequest(Base):
     community_id: Mapped[str | None] = mapped_column(String(64))
     # Where the adapter answers (JSON of its own: an interaction token, a message to edit).
     reply_to: Mapped[str | None] = mapped_column(Text)
+    # The platform message that shows its answer, when several requests may share one.
+    answered_in: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     # sha256 of the uploaded bytes; the bytes themselves wait in `mint_upload` until stored.

@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -21,7 +20,8 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.errors import RequestConflict, RequestRejected
 from bot.minting.types import MintSubmission
 from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
-from bot.telegram.render import MINTING, custody_hint, esc, link, reply, status_line
+from bot.telegram.posts import AnswerLine
+from bot.telegram.render import custody_hint, esc, link, mention, reply, status_line
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
@@ -34,7 +34,7 @@ USAGE = (
     "or reply <code>/mint Name</code> to a message with an image."
 )
 NOT_A_MEMBERS_FILE = "I can only mint a picture a member posted."
-ALREADY = "This image is already minted, or being minted: the answer is in the reply to it."
+ALREADY = "This image is already minted, or being minted: its answer is with the first request."
 MAX_PAGE = 100_000
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -127,29 +127,31 @@ class MintHandlers:
         except RequestRejected as err:
             await reply(message, esc(str(err)))
             return
-        # Answer first, at once even under a burst; the checks that touch the database, the
-        # download and the rest follow, and edit this reply.
+        # Answer first: the line is queued at once, and shown as soon as Telegram's limits
+        # allow. The checks that touch the database and the download go on meanwhile; the
+        # request is recorded once the member sees its line, which the answer then ends.
         async with self.replies.acknowledging():
-            placeholder = await self.bot.acknowledge(message, lambda: reply(message, MINTING))
+            line = self.bot.acknowledge(message, mention(str(user.id), user.full_name), name)
         await self.replies.settled()
         try:
             asker = await self.bot.asker(update, context)
             fresh = await self.service.admit(key, str(chat.id), asker, author_id=str(author.id))
         except RequestRejected as err:
-            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            await line.settle(esc(str(err)))
             return
         if not fresh:  # a re-delivered update, or another ask for an image already in hand
-            await self._already(message, key, placeholder)
+            await self._already(message, key, line)
             return
         try:
             data = await download(self.bot, media)
         except RequestRejected as err:
-            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            await line.settle(esc(str(err)))
             return
         except TelegramError as err:
             log.info("telegram: could not download %s: %s", key, err)
-            await placeholder.edit_text(NO_DOWNLOAD)
+            await line.settle(esc(NO_DOWNLOAD))
             return
+        await self.bot.acknowledged(line)
         submission = MintSubmission(
             platform="telegram",
             chat_id=str(chat.id),
@@ -160,10 +162,12 @@ class MintHandlers:
             name=name,
             description=description,
             community_id=str(chat.id),
+            answered_in=str(line.message_id),
             reply_to={
                 "chat_id": chat.id,
-                "message_id": placeholder.message_id,
+                "message_id": line.message_id,
                 "asked_by": str(user.id),
+                "asked_by_name": user.full_name,
                 "request_message_id": message.message_id,
             },
         )
@@ -173,24 +177,22 @@ class MintHandlers:
         except RequestConflict:
             won = False
         except RequestRejected as err:  # a rate limit, decided as the request was recorded
-            await placeholder.edit_text(esc(str(err)), parse_mode=ParseMode.HTML)
+            await line.settle(esc(str(err)))
             return
-        if not won:  # another request for this image was recorded first; its reply answers
-            await self._already(message, key, placeholder)
+        if not won:  # another request for this image was recorded first; its line answers
+            await self._already(message, key, line)
 
-    async def _already(
-        self, message: Message, key: tuple[str, str, str], placeholder: Message
-    ) -> None:
-        """Tell a second asker the image is taken care of; for a re-delivered update (its own
-        request is the one recorded, and its answer is on its way) remove the extra reply."""
+    async def _already(self, message: Message, key: tuple[str, str, str], line: AnswerLine) -> None:
+        """Tell a second asker the image is taken care of. For a re-delivered update its own
+        request is the one recorded, and its answer is on its way: in this line, or in the
+        line shown the first time (then this one goes)."""
         recorded = await self.service.find(*key)
         reply_to = (recorded.reply_to or {}) if recorded else {}
-        if reply_to.get("message_id") == placeholder.message_id:
-            return  # handled again after a restart: this reply is the request's own
-        if reply_to.get("request_message_id") == message.message_id:
-            await placeholder.delete()
-        else:
-            await placeholder.edit_text(ALREADY)
+        await line.shown()
+        if reply_to.get("request_message_id") != message.message_id:
+            await line.settle(esc(ALREADY))
+        elif reply_to.get("message_id") != line.message_id:
+            await line.withdraw()
 
     async def edited(self, update: Update, context: Context) -> None:
         """Edits never mint: a hint if someone edits /mint into (or within) a message."""

@@ -1,16 +1,18 @@
 """The Bot API's `/bot<TOKEN>/<method>` route: every call recorded, any method made to answer
-429 with `retry_after` or another failure, and the chat methods (messages, captions, photos,
-callback answers, chat members) with Telegram's rules on where the bot may write: only to users
-who have started it, only in chats it is in, a photo only from a photo, text that parses."""
+429 with `retry_after` or another failure, message calls held to Telegram's flood limits
+(limits.py), and the chat methods (messages, captions, photos, callback answers, chat members)
+with Telegram's rules on where the bot may write: only to users who have started it, only in
+chats it is in, a photo only from a photo, text that parses."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from tests.emulators.telegram.limits import FloodControl
 from tests.emulators.telegram.protocol import (
     BOT_ID,
     TOKEN,
@@ -18,6 +20,7 @@ from tests.emulators.telegram.protocol import (
     Method,
     error_response,
     read_params,
+    too_many_requests,
 )
 from tests.emulators.telegram.recording import Call, TelegramRecording
 from tests.emulators.telegram.text import plain_text
@@ -48,10 +51,17 @@ class BotApi:
     """Answers the bot's method calls from the world; `methods` adds the other parts' own."""
 
     def __init__(
-        self, world: TelegramWorld, recording: TelegramRecording, methods: Mapping[str, Method]
+        self,
+        world: TelegramWorld,
+        recording: TelegramRecording,
+        methods: Mapping[str, Method],
+        flood: FloodControl,
+        clock: Callable[[], float],
     ) -> None:
         self._world = world
         self._recording = recording
+        self._flood = flood
+        self._clock = clock
         self._methods: dict[str, Method] = {
             "getMe": self._get_me,
             "setMyCommands": self._set_my_commands,
@@ -83,17 +93,25 @@ class BotApi:
             return error_response(401, "Unauthorized")
         method = request.match_info["method"]
         params = await read_params(request)
-        self._recording.calls.append(Call(method, params, time.monotonic()))
+        call = Call(method, params, self._clock())
+        self._recording.calls.append(call)
+        response = await self._answer(call)
+        call.status = response.status
+        return response
+
+    async def _answer(self, call: Call) -> web.Response:
+        method, params = call.method, call.params
         if self._throttled.get(method):
             retry_after = self._throttled[method].pop(0)
-            return error_response(
-                429,
-                f"Too Many Requests: retry after {retry_after}",
-                parameters={"retry_after": retry_after},
-            )
+            self._flood.told_to_wait(method, params, call.at, retry_after)
+            return too_many_requests(retry_after)
         if self._refusals.get(method):
             code, description = self._refusals[method].pop(0)
             return error_response(code, description)
+        # Over a flood limit: refused unperformed, as Telegram does (a violation).
+        retry_after = self._flood.admit(method, params, call.at)
+        if retry_after is not None:
+            return too_many_requests(retry_after)
         handler = self._methods.get(method)
         if handler is None:
             return error_response(404, "Not Found: method not found")
@@ -101,6 +119,7 @@ class BotApi:
             result = await handler(params)
         except ApiError as err:
             return error_response(err.code, err.description)
+        call.result = dict(result) if isinstance(result, dict) else result
         return web.json_response({"ok": True, "result": result})
 
     # ----- where the bot may write, and what ---------------------------------------------------

@@ -30,6 +30,15 @@ def error_response(code: int, description: str, **more: Any) -> web.Response:
     return web.json_response(body, status=code)
 
 
+def too_many_requests(retry_after: int) -> web.Response:
+    """Telegram's flood-control answer: wait `retry_after` seconds, then try again."""
+    return error_response(
+        429,
+        f"Too Many Requests: retry after {retry_after}",
+        parameters={"retry_after": retry_after},
+    )
+
+
 async def read_params(request: web.Request) -> dict[str, Any]:
     """python-telegram-bot sends form fields (JSON for nested values) or multipart; accept JSON
     and query strings too, as the Bot API does."""

@@ -12,9 +12,15 @@ from tests.support import poll_until
 
 @dataclass
 class Call:
+    """One Bot API call: when it arrived, the HTTP status it was answered with (None while it
+    is being answered) and, if it succeeded, its result as it read then (a message the bot
+    edits later keeps the text it was sent with here)."""
+
     method: str
     params: dict[str, Any]
     at: float
+    status: int | None = None
+    result: Any = None
 
 
 class TelegramRecording:

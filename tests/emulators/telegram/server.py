@@ -4,19 +4,26 @@ the real python-telegram-bot to run a bot against it, with every call recorded.
 Tests build chats and users, then act as users: send photos and files of any name and type
 with captions, reply with commands, edit captions, send stickers, voice notes and videos, write
 as the group (an anonymous admin), press inline buttons. Updates reach the bot by long polling
-or its webhook (updates.py); the Bot API's methods and rules are in bot_api.py, files in
-files.py.
+or its webhook (updates.py); the Bot API's methods and rules are in bot_api.py, Telegram's
+flood limits on message calls in limits.py, files in files.py.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from tests.emulators.telegram.bot_api import BotApi
 from tests.emulators.telegram.files import FileServer
+from tests.emulators.telegram.limits import (
+    FloodControl,
+    LimitViolation,
+    TelegramLimits,
+    describe,
+)
 from tests.emulators.telegram.protocol import TOKEN
 from tests.emulators.telegram.recording import TelegramRecording
 from tests.emulators.telegram.text import command_entities
@@ -27,13 +34,23 @@ from tests.emulators.telegram.world import ANONYMOUS_ADMIN, TelegramWorld
 class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
     """The world tests build, what the bot did in it and the updates it is sent, over HTTP."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        limits: TelegramLimits | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`limits`: the flood limits enforced on message calls (Telegram's by default);
+        `clock`: the time calls are recorded and counted at."""
         TelegramWorld.__init__(self)
         TelegramRecording.__init__(self)
         UpdateFeed.__init__(self)
         self.port = 0
+        self.created_at = clock()
+        self._flood = FloodControl(limits or TelegramLimits())
         self._files = FileServer(self, self)
-        self._bot_api = BotApi(self, self, {**self.update_methods(), **self._files.file_methods()})
+        methods = {**self.update_methods(), **self._files.file_methods()}
+        self._bot_api = BotApi(self, self, methods, self._flood, clock)
         self._runner: web.AppRunner | None = None
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -61,8 +78,23 @@ class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
             "TELEGRAM_FILE_BASE_URL": f"{base}/file/bot",
         }
 
+    @property
+    def limits(self) -> TelegramLimits:
+        return self._flood.limits
+
+    @property
+    def limit_violations(self) -> list[LimitViolation]:
+        """The message calls refused for being over a flood limit, in order (the 429s
+        `throttle` injects are not among them)."""
+        return self._flood.violations
+
+    def limit_report(self) -> str:
+        """The refused calls, one a line, timed from this server's creation."""
+        return describe(self.limit_violations, self.created_at)
+
     def throttle(self, method: str, retry_after: int, times: int = 1) -> None:
-        """The next `times` calls of `method` answer 429 Too Many Requests."""
+        """The next `times` calls of `method` answer 429 Too Many Requests (not counted as
+        flood-limit violations)."""
         self._bot_api.throttle(method, retry_after, times)
 
     def refuse(self, method: str, code: int, description: str, times: int = 1) -> None:

@@ -1,0 +1,191 @@
+"""The bot's side of Telegram's flood limits (bot/telegram/limits.py): whatever the network
+does to a message between its start and its answer, Telegram never counts more than the limit
+in any window; turns go to the urgent first; one busy chat does not hold up the others."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections import deque
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from telegram.error import RetryAfter
+
+from bot.telegram.limits import LATER, NOW, MessageLimits, Window
+from bot.telegram.sent_journal import SentJournal
+
+# (arrives, seconds to reach Telegram, seconds for the answer to come back)
+calls = st.lists(
+    st.tuples(
+        st.floats(0, 5, allow_nan=False),
+        st.floats(0, 2, allow_nan=False),
+        st.floats(0, 2, allow_nan=False),
+    ),
+    max_size=60,
+)
+
+
+def simulate(window: Window, wanted: list[tuple[float, float, float]]) -> list[float]:
+    """Start each call when the window allows, first come first served; returns when each
+    reached Telegram."""
+    pending = deque(sorted(wanted))
+    waiting: deque[tuple[float, float, float]] = deque()
+    under_way: list[float] = []  # when each started call's answer comes back
+    arrived: list[float] = []
+    now = 0.0
+    while True:
+        while pending and pending[0][0] <= now:
+            waiting.append(pending.popleft())
+        while under_way and under_way[0] <= now:
+            window.end(heapq.heappop(under_way))
+        while waiting and window.ready_at(now) <= now:
+            _, there, back = waiting.popleft()
+            window.begin()
+            arrived.append(now + there)
+            heapq.heappush(under_way, now + there + back)
+        later = [pending[0][0]] if pending else []
+        later += under_way[:1]
+        if waiting:
+            later.append(window.ready_at(now))
+        later = [x for x in later if x != float("inf")]
+        if not later:
+            assert not waiting, "a call waits for nothing that will happen"
+            return sorted(arrived)
+        now = min(later)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calls, st.integers(1, 5), st.floats(0.1, 3, allow_nan=False))
+def test_telegram_never_counts_more_than_the_limit_in_any_window(wanted, count, period):
+    arrived = simulate(Window(count, period), wanted)
+    assert len(arrived) == len(wanted)  # every call got its turn
+    for first, later in zip(arrived, arrived[count:], strict=False):
+        assert later - first >= period - 1e-9
+
+
+@given(st.integers(1, 80), st.integers(1, 30))
+def test_instant_calls_use_the_whole_limit(n, count):
+    """Not over-careful: with no network delay, `count` calls start in each period."""
+    arrived = simulate(Window(count, 1.0), [(0.0, 0.0, 0.0)] * n)
+    assert arrived[-1] == (n - 1) // count
+
+
+async def _limits(**given: float) -> MessageLimits:
+    limits = MessageLimits(
+        overall_per_s=given.get("overall", 1000),
+        group_per_minute=given.get("group", 1000),
+        private_per_s=given.get("private", 1000),
+        max_retries=given.get("retries", 2),  # type: ignore[arg-type]
+    )
+    await limits.initialize()
+    return limits
+
+
+async def test_a_member_waiting_goes_before_an_update_of_what_they_see():
+    limits = await _limits(private=0.5)  # one message per 2 s in a private chat
+    order: list[str] = []
+
+    async def send(label: str, priority: int) -> None:
+        async with limits.turn(7, priority):
+            order.append(label)
+
+    try:
+        first = asyncio.create_task(send("first", NOW))
+        await first  # its place is held for 2 s
+        queued = [asyncio.create_task(send("edit", LATER))]
+        await asyncio.sleep(0)
+        queued.append(asyncio.create_task(send("reply", NOW)))
+        await asyncio.gather(*queued)
+    finally:
+        await limits.shutdown()
+    assert order == ["first", "reply", "edit"]
+
+
+async def test_a_group_at_its_limit_does_not_hold_up_other_chats():
+    limits = await _limits(group=1)  # one message a minute in a group
+    try:
+        async with limits.turn(-100, NOW):
+            pass
+        blocked = asyncio.create_task(_turn(limits, -100))
+        await asyncio.wait_for(_turn(limits, -200), 10)  # another group
+        await asyncio.wait_for(_turn(limits, 5), 10)  # a private chat
+        assert not blocked.done()
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+    finally:
+        await limits.shutdown()
+
+
+async def _turn(limits: MessageLimits, chat_id: int) -> None:
+    async with limits.turn(chat_id, NOW):
+        pass
+
+
+async def test_retry_after_is_obeyed_a_bounded_number_of_times():
+    limits = await _limits(retries=2)
+    tries = 0
+
+    async def refused_then_sent() -> bool:
+        nonlocal tries
+        tries += 1
+        if tries < 3:
+            raise RetryAfter(timedelta(seconds=0))
+        return True
+
+    async def always_refused() -> bool:
+        raise RetryAfter(timedelta(seconds=0))
+
+    data = {"chat_id": 5}
+    try:
+        assert await limits.process_request(refused_then_sent, (), {}, "sendMessage", data, None)
+        assert tries == 3
+        with pytest.raises(RetryAfter):
+            await limits.process_request(always_refused, (), {}, "sendMessage", data, None)
+    finally:
+        await limits.shutdown()
+
+
+def test_updates_leave_room_in_a_window_for_first_answers():
+    window = Window(20, 60.0)
+    for _ in range(17):
+        window.begin()
+        window.end(0.0)
+    assert window.ready_at(1.0, reserve=3) == 60.0  # an update waits for the oldest to leave
+    assert window.ready_at(1.0) == 1.0  # a first answer goes now
+
+
+async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_path):
+    """Telegram counts per bot: the next process starts with the last one's windows."""
+    journal = tmp_path / "telegram-sent.log"
+    before = MessageLimits(
+        overall_per_s=30,
+        group_per_minute=1,
+        private_per_s=1,
+        max_retries=0,
+        journal=SentJournal(journal),
+    )
+    await before.initialize()
+    await _turn(before, -100)
+    await before.shutdown()  # killed or stopped: the journal has the message
+    journal.write_text(journal.read_text() + "torn line\n")
+    after = MessageLimits(
+        overall_per_s=30,
+        group_per_minute=1,
+        private_per_s=1,
+        max_retries=0,
+        journal=SentJournal(journal),
+    )
+    await after.initialize()
+    try:
+        blocked = asyncio.create_task(_turn(after, -100))
+        await asyncio.wait_for(_turn(after, -200), 10)  # a chat it did not write to
+        assert not blocked.done()  # the group's minute is not over
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+    finally:
+        await after.shutdown()
