@@ -31,9 +31,11 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     return result
 
 
-def write_files_atomically(files: Mapping[Path, bytes]) -> None:
+def write_files_atomically(files: Mapping[Path, bytes], changed: Iterable[Path] = ()) -> None:
     """`write_atomically` for many files on one file system, made durable together: all are
-    written to temporary files, synced, renamed into place, and the renames synced."""
+    written to temporary files, synced, renamed into place, and the renames synced, with
+    the directories in `changed` (whose entries the caller changed, such as new parents of
+    `files`) in the same pass."""
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():
@@ -48,7 +50,7 @@ def write_files_atomically(files: Mapping[Path, bytes]) -> None:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
         raise
-    make_durable(path.parent for path in files)
+    make_durable([*changed, *(path.parent for path in files)])
 
 
 def make_durable(paths: Iterable[Path]) -> None:

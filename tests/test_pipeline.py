@@ -12,11 +12,21 @@ from sqlalchemy import func, select
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
+from bot.config import load_settings
 from bot.errors import RequestConflict
 from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
 from bot.minting.types import MintHandle, MintResult
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
-from tests.support import DEV_MINTER, Answering, Inbox, answered, balance, png, submission
+from tests.support import (
+    DEV_MINTER,
+    Answering,
+    Inbox,
+    answered,
+    balance,
+    png,
+    running,
+    submission,
+)
 
 pytestmark = pytest.mark.db
 HOLDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -50,6 +60,19 @@ async def test_a_mint_goes_all_the_way_and_is_answered_once(
     final = await runtime.service.result(handle.request_id)
     assert final.phase == Phase.REPLIED
     assert await count(runtime, SigningAudit) == 1
+
+
+async def test_a_chain_that_mines_at_once_confirms_without_waiting_a_poll(
+    bot_env: dict[str, str], collection: Collection
+):
+    """The watcher looks as soon as a batch is sent, not only a poll interval after its last
+    look: on a node that mines at once (anvil here) the answer needs no poll at all."""
+    settings = load_settings({**bot_env, "POLL_INTERVAL_S": "300"})
+    async with running(settings) as (runtime, inbox):
+        handle = await runtime.service.submit(submission("600"))
+        result = await answered(runtime, inbox, handle.key, timeout=60)
+    assert result.minted
+    assert result.token_id is not None and await collection.exists(result.token_id)
 
 
 async def test_the_same_key_twenty_times_at_once_mints_once(

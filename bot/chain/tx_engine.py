@@ -10,6 +10,7 @@ the work certainly not on chain and safe to queue again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ class TxEngine:
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
+        # Set when a transaction went out, for the watcher to look at it without waiting.
+        self.sent = asyncio.Event()
 
     def own(self, kind: str, events: TxEvents) -> None:
         """Tell `events` about every transaction of `kind` (mints, withdrawals, ...)."""
@@ -273,6 +276,7 @@ class TxEngine:
                 attempt_row.sent_at = utcnow()
             if tx.status == TxStatus.SIGNED:
                 tx.status = TxStatus.SENT
+        self.sent.set()
 
     async def bump(self, tx_id: int, *, force: bool = False) -> bool:
         """Replace a stalled transaction: same nonce and data, fees up by a quarter (and at

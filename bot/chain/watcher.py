@@ -10,6 +10,7 @@ it happened, and whether the wallet lacks gas money.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -46,14 +47,19 @@ class TxWatcher:
         self._followers.append(follower)
 
     async def run(self) -> None:
-        """Look at the open transactions every poll interval until cancelled; a failed pass is
-        logged and the next one tries again."""
+        """Look at the open transactions every poll interval, and as soon as one has been
+        sent (a node that mines at once has its receipt ready), until cancelled; a failed
+        pass is logged and the next one tries again."""
+        sent = self.txs.sent
         while True:
+            sent.clear()
             try:
                 await self.look_once()
             except Exception as err:
                 log.warning("watching transactions: %s", type(err).__name__)
-            await asyncio.sleep(self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await sent.wait()
 
     async def look_once(self) -> None:
         """One pass over the open transactions, oldest nonce first. A fault other than a

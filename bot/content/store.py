@@ -101,22 +101,24 @@ class ContentStore:
                 # it heals.
                 if path not in missing and not self._intact(block.cid, path):
                     missing[path] = block.data
-        self._new_shards(missing, self._blocks)
-        write_files_atomically(missing)
+        # New shard directories become durable in the same pass as the files in them: each
+        # durability pass is a journal commit, the dearest step on a busy disk.
+        write_files_atomically(missing, self._new_shards(missing, self._blocks))
         roots = {_in_shard(self._roots, _file_name(root)): root for root, _ in dags}
         markers = {path: root for path, root in roots.items() if not path.exists()}
-        self._new_shards(markers, self._roots)
+        new_shards = self._new_shards(markers, self._roots)
         for marker, root in markers.items():
             _mark(marker, _in_shard(self._blocks, root))
-        make_durable(marker.parent for marker in markers)
+        make_durable([*new_shards, *(marker.parent for marker in markers)])
 
     @staticmethod
-    def _new_shards(paths: Iterable[Path], top: Path) -> None:
-        """Create the missing shard directories of `paths` durably."""
+    def _new_shards(paths: Iterable[Path], top: Path) -> list[Path]:
+        """Create the missing shard directories of `paths`; returns the directories whose
+        entries changed (`top`, if any were missing), for the caller to make durable."""
         new = {path.parent for path in paths if not path.parent.is_dir()}
         for shard in new:
             shard.mkdir(exist_ok=True)
-        make_durable([top] if new else [])
+        return [top] if new else []
 
     def has(self, cid: str) -> bool:
         """Whether a block with this CID is stored (without reading it; `get_block` verifies).

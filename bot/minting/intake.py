@@ -31,8 +31,9 @@ from db.models import MintRequest, Phase, RateScope, aware_utc, utcnow
 
 Key = tuple[str, str, str]
 
-# Rows per transaction; a larger burst simply takes several.
-GROUP_LIMIT = 500
+# Rows per transaction; a larger burst simply takes several. A preparation group's worth
+# (PREPARE_GROUP): the first of a burst go on to be prepared while the rest are recorded.
+GROUP_LIMIT = 100
 RATE_WINDOW = timedelta(minutes=1)
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
 _SCOPES: Table = RateScope.__table__  # type: ignore[assignment]

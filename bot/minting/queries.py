@@ -148,8 +148,7 @@ class MintQueries:
                     .order_by(MintRequest.id)
                 )
             )
-            txs = await self.transactions_of(session, requests)
-        hashes = {tx_id: tx.mined_hash for tx_id, tx in txs.items()}
+            hashes = await self.mined_hashes(session, requests)
         return [self.render(r, hashes.get(r.tx_id) if r.tx_id else None) for r in requests]
 
     async def request_id(self, platform: str, chat_id: str, message_id: str) -> int | None:
@@ -222,19 +221,22 @@ class MintQueries:
                     .limit(limit)
                 )
             )
-            txs = await self.transactions_of(session, rows)
-        hashes = {tx_id: tx.mined_hash for tx_id, tx in txs.items()}
+            hashes = await self.mined_hashes(session, rows)
         return [self.render(r, hashes.get(r.tx_id) if r.tx_id else None) for r in rows], total
 
     @staticmethod
-    async def transactions_of(
+    async def mined_hashes(
         session: AsyncSession, requests: list[MintRequest]
-    ) -> dict[int, ChainTx]:
-        """The chain transactions of `requests`, by ID."""
+    ) -> dict[int, str | None]:
+        """The hashes the transactions of `requests` were mined with (None where not yet),
+        by transaction ID."""
         tx_ids = {r.tx_id for r in requests if r.tx_id is not None}
-        return {
-            tx.id: tx for tx in await session.scalars(select(ChainTx).where(ChainTx.id.in_(tx_ids)))
-        }
+        if not tx_ids:
+            return {}
+        rows = await session.execute(
+            select(ChainTx.id, ChainTx.mined_hash).where(ChainTx.id.in_(tx_ids))
+        )
+        return {tx_id: mined_hash for tx_id, mined_hash in rows.all()}
 
     async def community_stats(self, platform: str, community_id: str) -> dict[str, int]:
         """Requests from this community by phase, plus distinct requesters, and how many
