@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,6 +34,7 @@ from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.records import open_database
+from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
@@ -43,29 +43,6 @@ from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def stop_signals(
-    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
-) -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM (or `signals`), caught from the moment the block
-    starts."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-
-
-async def wait_for_stop_signal() -> None:
-    """Return on SIGINT or SIGTERM."""
-    with stop_signals() as stop:
-        await stop.wait()
 
 
 @dataclass

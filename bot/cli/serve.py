@@ -47,8 +47,8 @@ def web(
 @click.command()
 def devchain() -> None:
     """Run the local chain (anvil on 127.0.0.1:ANVIL_PORT) in the foreground."""
-    from bot.app import wait_for_stop_signal  # the chain stack, when it runs (see bot.cli)
-    from bot.chain.setup import local_node
+    from bot.chain.setup import local_node  # the chain stack, when it runs (see bot.cli)
+    from bot.signals import wait_for_stop_signal
 
     loaded = settings()
     if not loaded.local_mode:
