@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, TCPConnector
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 from web3.types import RPCEndpoint
 
-from bot.errors import ChainError
+from bot.chain.endpoint import KEEPALIVE_S, chain_mismatch, no_answer
 
 # web3's validation middleware asks the node for its chain ID before and after every
 # eth_call and gas estimate: two more round trips for each simulation and contract read. An
@@ -20,15 +19,6 @@ CHAIN_ID_CACHED: dict[str, Any] = {
     "cache_allowed_requests": True,
     "cacheable_requests": {RPCEndpoint("eth_chainId")},
 }
-
-
-KEEPALIVE_S = 4.0
-
-
-def _describe(url: str) -> str:
-    """The endpoint without its path or query: provider URLs often carry an API key there."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 async def connect(
@@ -45,15 +35,11 @@ async def connect(
     except Exception as err:  # any failure to reach the node means the same thing to the user
         if w3 is not None:
             await close(w3)
-        # Not str(err): it may quote the full URL, and provider URLs often embed an API key.
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise ChainError(f"RPC_URL: no answer from {_describe(rpc_url)} ({reason})") from None
-    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise no_answer(rpc_url, err) from None
+    mismatch = chain_mismatch(rpc_url, chain_id, expected_chain_id)
+    if mismatch is not None:
         await close(w3)
-        raise ChainError(
-            f"CHAIN_ID: the RPC at {_describe(rpc_url)} is chain {chain_id}, "
-            f"but CHAIN_ID is {expected_chain_id}"
-        )
+        raise mismatch
     return w3
 
 
@@ -68,9 +54,8 @@ async def _http_provider(rpc_url: str, timeout: float) -> AsyncHTTPProvider:
     )
     # web3's own session closes the connection after every request: a new TCP (and on
     # https, TLS) handshake per call. This one keeps connections for reuse, closing them
-    # after KEEPALIVE_S idle, before the idle timeouts HTTP servers commonly use (5 s and
-    # up) could close one just as it is reused. Set before the first request: web3 keeps
-    # the first session it has for an event loop.
+    # after KEEPALIVE_S idle. Set before the first request: web3 keeps the first session it
+    # has for an event loop.
     session = ClientSession(
         raise_for_status=True, connector=TCPConnector(keepalive_timeout=KEEPALIVE_S)
     )
