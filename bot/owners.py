@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.contract import Collection
+from bot.chain.reads import Owners
 from bot.minting.types import short_token_id
 from db.engine import insert_unless_present
 from db.models import TokenOwner, aware_utc, utcnow
@@ -45,7 +45,7 @@ class TokenOwners:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        collection: Collection,
+        collection: Owners,
         *,
         refresh_every: timedelta = REFRESH_EVERY,
         rpc_timeout: float = 10.0,

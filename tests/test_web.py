@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from bot.app import Runtime, web_server
 from bot.chain.contract import Collection
+from bot.chain.reads import CollectionOwners, connect_json_rpc
 from bot.chain.wallet import HotWallet
 from bot.config import load_settings
 from bot.env_values import Secret
@@ -65,15 +66,24 @@ class Site:
 
 
 @contextlib.asynccontextmanager
-async def site(env: dict[str, str]) -> AsyncIterator[Site]:
+async def site(env: dict[str, str], *, web_role_reads: bool = False) -> AsyncIterator[Site]:
+    """The bot's web server, asking the chain through the bot's web3 collection or, with
+    `web_role_reads`, as the web role does (bot/chain/reads.py)."""
     async with running(load_settings(env)) as (runtime, inbox):
         web = web_server(runtime, host="127.0.0.1", port=0)
+        rpc = None
+        if web_role_reads:
+            settings = runtime.settings
+            rpc = await connect_json_rpc(settings.effective_rpc_url, 31337, settings.rpc_timeout)
+            web.owners.collection = CollectionOwners(rpc, runtime.collection.address)
         base = await web.start()
         try:
             async with aiohttp.ClientSession() as http:
                 yield Site(runtime, inbox, web, base, http)
         finally:
             await web.stop()
+            if rpc is not None:
+                await rpc.close()
 
 
 @pytest.fixture
@@ -184,13 +194,16 @@ async def asked_chain(runtime: Runtime, token_id: int) -> str | None:
     return None if row is None else row.owner
 
 
+@pytest.mark.parametrize("web_role_reads", [False, True], ids=["web3", "json-rpc"])
 async def test_owners_come_from_the_database_and_the_chain_is_asked_once_a_minute(
+    web_role_reads: bool,
     bot_env: dict[str, str],
     proxy: RpcProxy,
     collection: Collection,
     caplog: pytest.LogCaptureFixture,
 ):
-    async with site({**bot_env, "RPC_URL": proxy.url}) as served:
+    env = {**bot_env, "RPC_URL": proxy.url}
+    async with site(env, web_role_reads=web_role_reads) as served:
         runtime = served.runtime
         await runtime.service.submit(submission("1", community_id="g"))
         minted = await answered(runtime, served.inbox, "test:chat:1")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import html
 
 from aiohttp import web
-from eth_utils.address import is_hex_address, to_checksum_address
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.chain.addresses import parse_hex_address
 from bot.web.gallery import GalleryPages
 from bot.web.pages import page, page_links, page_number
 from db.models import MINTED, ChainTx, MintRequest
@@ -65,10 +65,9 @@ class ExplorerPages:
     async def address_page(self, request: web.Request) -> web.Response:
         """The tokens the bot sent to an address (minted there, or withdrawn there), oldest
         first, a page at a time."""
-        raw = request.match_info["address"]
-        if not is_hex_address(raw):
+        address = parse_hex_address(request.match_info["address"])
+        if address is None:
             raise web.HTTPNotFound(text="not an address")
-        address = to_checksum_address(raw)
         number = page_number(request)
         async with self.sessions() as session:
             owned = await _a_page(

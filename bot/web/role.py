@@ -16,15 +16,14 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from bot.app import stop_signals
-from bot.chain import client
-from bot.chain.contract import Collection
 from bot.chain.deployments import Deployment
 from bot.chain.explorer import explorer_for
+from bot.chain.reads import CollectionOwners, connect_json_rpc
 from bot.config import WebSettings
 from bot.content.store import ContentStore
 from bot.errors import ConfigError
 from bot.leaderboard_gallery import Engagement
+from bot.signals import stop_signals
 from bot.web.server import WebServer
 from db.engine import create_db_engine, session_factory, upgrade
 
@@ -49,11 +48,11 @@ async def serve_web(
         (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
     ) as stop:
         db = create_db_engine(settings.database_url)
-        w3 = await client.connect(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
+        rpc = await connect_json_rpc(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
         try:
             await upgrade(db)  # a no-op when the bot is running: it migrated at start
-            chain_id = await w3.eth.chain_id
-            collection = Collection(w3, _collection_address(settings, chain_id))
+            chain_id = await rpc.chain_id()
+            collection = CollectionOwners(rpc, _collection_address(settings, chain_id))
             explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
             sessions = session_factory(db)
             server = WebServer(
@@ -82,7 +81,7 @@ async def serve_web(
                 waiting.cancel()
                 await server.stop()
         finally:
-            await client.close(w3)
+            await rpc.close()
             await db.dispose()
 
 

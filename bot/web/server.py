@@ -13,8 +13,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.contract import Collection
 from bot.chain.explorer import Explorer
+from bot.chain.reads import Owners
 from bot.content.store import ContentStore
 from bot.leaderboard_gallery import Engagement
 from bot.owners import TokenOwners
@@ -71,7 +71,7 @@ class WebServer:
         sessions: async_sessionmaker[AsyncSession],
         content: ContentStore,
         engagement: Engagement,
-        collection: Collection,
+        collection: Owners,
         explorer: Explorer | None,
         host: str,
         port: int,

@@ -1,0 +1,116 @@
+"""Who holds a token, asked over plain JSON-RPC: the web role's one question to the chain.
+
+The web server process needs the chain for one thing, a collection's `ownerOf`. web3 and
+eth-account took that process well over a second of CPU to import at every start (most of it
+eth-account's keystore code computing BLS12-381 tables), more than all the rest it imports;
+here the question is one `eth_call` made with aiohttp, over HTTP(S) or a WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, Protocol
+
+from aiohttp import ClientSession, ClientTimeout, ClientWebSocketResponse, TCPConnector
+
+from bot.chain.addresses import checksum_address
+from bot.chain.endpoint import KEEPALIVE_S, chain_mismatch, no_answer
+
+# ownerOf(uint256): the first four bytes of the keccak-256 of that signature (ERC-721).
+OWNER_OF = bytes.fromhex("6352211e")
+
+
+class Owners(Protocol):
+    """A collection as the web pages read it: its address and who holds a token."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def owner_of(self, token_id: int) -> str: ...
+
+
+class RpcFault(Exception):
+    """The node answered with an error (a revert: no such token) or not with an answer. The
+    message names the method only, never the endpoint."""
+
+
+class JsonRpc:
+    """JSON-RPC 2.0 calls to one endpoint: HTTP POSTs on kept-alive connections, or one
+    WebSocket (ws://, wss://) that carries one call at a time."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._session = ClientSession(
+            connector=TCPConnector(keepalive_timeout=KEEPALIVE_S),
+            timeout=ClientTimeout(total=timeout),
+            raise_for_status=True,
+        )
+        self._websocket: ClientWebSocketResponse | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        """The call's `result`; RpcFault if the node answered anything else."""
+        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        if self.url.startswith(("ws://", "wss://")):
+            answer = await self._over_websocket(request)
+        else:
+            async with self._session.post(self.url, json=request) as response:
+                answer = await response.json(content_type=None)
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise RpcFault(method)
+        return answer["result"]
+
+    async def _over_websocket(self, request: dict[str, Any]) -> Any:
+        async with self._one_at_a_time, asyncio.timeout(self.timeout):
+            if self._websocket is None or self._websocket.closed:
+                self._websocket = await self._session.ws_connect(self.url)
+            await self._websocket.send_json(request)
+            while True:  # skip anything else the node sends (subscriptions: none are made)
+                answer = await self._websocket.receive_json()
+                if isinstance(answer, dict) and answer.get("id") == request["id"]:
+                    return answer
+
+    async def chain_id(self) -> int:
+        return int(await self.call("eth_chainId", []), 16)
+
+    async def close(self) -> None:
+        if self._websocket is not None:
+            await self._websocket.close()
+        await self._session.close()
+
+
+async def connect_json_rpc(url: str, expected_chain_id: int | None, timeout: float) -> JsonRpc:
+    """A JsonRpc for `url` that answered and is on `expected_chain_id` (if given)."""
+    rpc = JsonRpc(url, timeout)
+    try:
+        chain_id = await rpc.chain_id()
+    except Exception as err:  # any failure to reach the node means the same thing to the user
+        await rpc.close()
+        raise no_answer(url, err) from None
+    mismatch = chain_mismatch(url, chain_id, expected_chain_id)
+    if mismatch is not None:
+        await rpc.close()
+        raise mismatch
+    return rpc
+
+
+class CollectionOwners:
+    """`ownerOf` of the collection at `address`, asked over `rpc`."""
+
+    def __init__(self, rpc: JsonRpc, address: str) -> None:
+        self.rpc = rpc
+        self.address = checksum_address(bytes.fromhex(address.removeprefix("0x")))
+
+    async def owner_of(self, token_id: int) -> str:
+        """The holder's checksummed address; RpcFault if the token does not exist (ownerOf
+        reverts) or the answer is not an address."""
+        data = OWNER_OF + token_id.to_bytes(32, "big")
+        call = {"to": self.address, "data": "0x" + data.hex()}
+        result = await self.rpc.call("eth_call", [call, "latest"])
+        word = bytes.fromhex(result.removeprefix("0x")) if isinstance(result, str) else b""
+        if len(word) != 32 or any(word[:12]):
+            raise RpcFault("eth_call: not an address")
+        return checksum_address(word[12:])
