@@ -194,7 +194,8 @@ async def test_soak_200_messages_with_kills_every_few_seconds(
     tmp_path: Path,
 ):
     """200 mint messages over 40 s, some delivered twice; the bot is killed 2-7 s after each
-    start and started again. In the end: 200 tokens and 200 answers."""
+    start and started again, at least five times (more starts than fit in 40 s on a loaded
+    machine go on after the last message). In the end: 200 tokens and 200 answers."""
     scene = scene_for(telegram, bot_env, tmp_path, "polling")
     chance = random.Random(21)
     kills = 0
@@ -211,7 +212,7 @@ async def test_soak_200_messages_with_kills_every_few_seconds(
 
     sender = asyncio.create_task(send())
     try:
-        while not sending_done.is_set():
+        while not sending_done.is_set() or kills < 5:
             mark = scene.ready_mark()
             async with bot_process(scene.env, scene.log) as proc:
                 await scene.started(proc, mark)
@@ -226,7 +227,6 @@ async def test_soak_200_messages_with_kills_every_few_seconds(
             await settled(scene, database_url)
     finally:
         sender.cancel()
-    assert kills >= 5
     for photo in scene.photos:
         answers = scene.answers(photo)
         assert len([a for a in answers if "Minted" in a]) == 1, answers
