@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import time
 from collections import deque
 from datetime import timedelta
 
@@ -187,3 +188,17 @@ async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_pat
             await blocked
     finally:
         await after.shutdown()
+
+
+def test_the_journal_keeps_the_last_minute_even_a_line_from_just_ahead(tmp_path):
+    """A line's time is written rounded to the millisecond, so the next start can read a line
+    written a moment ago as a little in the future: it counts as just sent, not as foreign."""
+    journal = tmp_path / "telegram-sent.log"
+    now = time.time()
+    journal.write_text(
+        f"{now + 0.0009:.3f} -1\n{now + 1:.3f} -2\n{now - 30:.3f} -3\n"
+        f"{now - 61:.3f} -4\n{now + 3600:.3f} -5\nnot a line\n"
+    )
+    recent = SentJournal(journal).open()
+    assert [chat for _, chat in recent] == ["-3", "-1", "-2"]
+    assert all(0 <= ago < 60 for ago, _ in recent)

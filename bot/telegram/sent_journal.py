@@ -71,8 +71,10 @@ class SentJournal:
                 ago = now - float(at)
             except ValueError:
                 continue
-            if 0 <= ago < KEEP_S and chat:
-                recent.append((ago, chat, line))
+            # A line a little "in the future" (its time was rounded up, or the clock stepped
+            # back) counts as just sent: dropping it would let the next start overshoot.
+            if -KEEP_S < ago < KEEP_S and chat:
+                recent.append((max(ago, 0.0), chat, line))
         recent.sort(key=lambda entry: -entry[0])
         return recent
 
