@@ -18,22 +18,23 @@ from telegram.error import RetryAfter
 from bot.telegram.limits import LATER, NOW, MessageLimits, Window
 from bot.telegram.sent_journal import SentJournal
 
-# (arrives, seconds to reach Telegram, seconds for the answer to come back)
+# (arrives, seconds to reach Telegram, seconds for the answer to come back, urgent)
 calls = st.lists(
     st.tuples(
         st.floats(0, 5, allow_nan=False),
         st.floats(0, 2, allow_nan=False),
         st.floats(0, 2, allow_nan=False),
+        st.booleans(),
     ),
     max_size=60,
 )
 
 
-def simulate(window: Window, wanted: list[tuple[float, float, float]]) -> list[float]:
+def simulate(window: Window, wanted: list[tuple[float, float, float, bool]]) -> list[float]:
     """Start each call when the window allows, first come first served; returns when each
     reached Telegram."""
     pending = deque(sorted(wanted))
-    waiting: deque[tuple[float, float, float]] = deque()
+    waiting: deque[tuple[float, float, float, bool]] = deque()
     under_way: list[float] = []  # when each started call's answer comes back
     arrived: list[float] = []
     now = 0.0
@@ -42,15 +43,16 @@ def simulate(window: Window, wanted: list[tuple[float, float, float]]) -> list[f
             waiting.append(pending.popleft())
         while under_way and under_way[0] <= now:
             window.end(heapq.heappop(under_way))
-        while waiting and window.ready_at(now) <= now:
-            _, there, back = waiting.popleft()
-            window.begin()
-            arrived.append(now + there)
-            heapq.heappush(under_way, now + there + back)
+        for call in list(waiting):  # in order, each as soon as its kind may start
+            _, there, back, urgent = call
+            if window.ready_at(now, urgent=urgent) <= now:
+                waiting.remove(call)
+                window.begin(now, urgent=urgent)
+                arrived.append(now + there)
+                heapq.heappush(under_way, now + there + back)
         later = [pending[0][0]] if pending else []
         later += under_way[:1]
-        if waiting:
-            later.append(window.ready_at(now))
+        later += [window.ready_at(now, urgent=call[3]) for call in waiting]
         later = [x for x in later if x != float("inf")]
         if not later:
             assert not waiting, "a call waits for nothing that will happen"
@@ -70,7 +72,7 @@ def test_telegram_never_counts_more_than_the_limit_in_any_window(wanted, count, 
 @given(st.integers(1, 80), st.integers(1, 30))
 def test_instant_calls_use_the_whole_limit(n, count):
     """Not over-careful: with no network delay, `count` calls start in each period."""
-    arrived = simulate(Window(count, 1.0), [(0.0, 0.0, 0.0)] * n)
+    arrived = simulate(Window(count, 1.0), [(0.0, 0.0, 0.0, True)] * n)
     assert arrived[-1] == (n - 1) // count
 
 
@@ -121,8 +123,8 @@ async def test_a_group_at_its_limit_does_not_hold_up_other_chats():
         await limits.shutdown()
 
 
-async def _turn(limits: MessageLimits, chat_id: int) -> None:
-    async with limits.turn(chat_id, NOW):
+async def _turn(limits: MessageLimits, chat_id: int, priority: int = NOW) -> None:
+    async with limits.turn(chat_id, priority):
         pass
 
 
@@ -153,10 +155,41 @@ async def test_retry_after_is_obeyed_a_bounded_number_of_times():
 def test_updates_leave_room_in_a_window_for_first_answers():
     window = Window(20, 60.0)
     for _ in range(17):
-        window.begin()
+        window.begin(0.0, urgent=False)
         window.end(0.0)
-    assert window.ready_at(1.0, reserve=3) == 60.0  # an update waits for the oldest to leave
+    assert window.ready_at(1.0, urgent=False) == 60.0  # an update waits for the oldest to leave
     assert window.ready_at(1.0) == 1.0  # a first answer goes now
+
+
+def test_updates_past_their_sixth_leave_first_answers_their_last_periods_share():
+    """A group's minute with twelve first answers in it: updates take their own sixth (three
+    places), then wait while as many places as the first answers took are not free, so the
+    thirteenth first answer still finds one."""
+    window = Window(20, 60.0)
+    for second in range(12):
+        window.begin(float(second), urgent=True)
+        window.end(float(second))
+    for second in range(12, 15):
+        assert window.ready_at(float(second), urgent=False) == float(second)
+        window.begin(float(second), urgent=False)
+        window.end(float(second))
+    assert window.ready_at(15.0, urgent=False) == 60.0  # when the oldest first answer leaves
+    assert window.ready_at(15.0) == 15.0
+
+
+async def test_an_update_waiting_for_its_turn_goes_as_urgent_once_promoted():
+    limits = await _limits(group=6)  # updates may use five places of a group's minute
+    try:
+        for _ in range(5):
+            async with limits.turn(-100, NOW):
+                pass
+        update = asyncio.create_task(_turn(limits, -100, LATER))
+        await asyncio.sleep(0.3)
+        assert not update.done()  # the group's minute has no place left for updates
+        limits.promote(-100)  # a member's first answer joined the message it updates
+        await asyncio.wait_for(update, 10)
+    finally:
+        await limits.shutdown()
 
 
 async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_path):

@@ -10,8 +10,12 @@ window on Telegram's side can then hold more than `count` of them.
 
 One dispatcher hands out turns, most urgent first and in order of asking within a priority
 (`NOW`: a member is waiting for this answer; `LATER`: an update of a message they already
-see), and keeps a sixth of each window for urgent messages. A chat that is at its own limit
-does not hold up the others.
+see). Updates leave urgent messages a sixth of each window and, beyond a sixth of their own,
+as many places as urgent messages took in its last period: under a steady stream of new
+requests their first answers do not queue behind updates, and updates wait, gathering more
+changes into one edit. An update still waiting when a member starts waiting on the same
+message goes as urgent (`promote`). A chat that is at its own limit does not hold up the
+others.
 """
 
 from __future__ import annotations
@@ -67,34 +71,54 @@ MAX_IDLE_WINDOWS = 1024
 
 class Window:
     """At most `count` messages in any `period` seconds: a message counts from when it was
-    started (`begin`) until `period` after it ended (`end`)."""
+    started (`begin`) until `period` after it ended (`end`).
+
+    Updates (not `urgent`) leave a sixth of the window to urgent messages. Beyond a sixth of
+    their own, they also leave as many places as urgent messages took in the last period:
+    under a steady stream of first answers the window is never full when the next one comes,
+    and updates wait, gathering more changes into fewer edits, yet always get their sixth."""
 
     def __init__(self, count: int, period: float) -> None:
         self.count = count
         self.period = period
         self._ended: deque[float] = deque()  # when each counted message ended, oldest first
         self._open = 0
+        # When each message of the last period began, urgent or not, oldest first.
+        self._begun: dict[bool, deque[float]] = {True: deque(), False: deque()}
 
-    def ready_at(self, now: float, reserve: int = 0) -> float:
+    def ready_at(self, now: float, *, urgent: bool = True) -> float:
         """The earliest time a message may start (`now` if it may now; inf while only a
-        message under way could free a place), leaving `reserve` places to others."""
-        while self._ended and self._ended[0] <= now - self.period:
+        message under way could free a place)."""
+        # Left the window when `t + period <= now`, computed so, as the times returned below
+        # are: one that has not left is then never returned as ready now.
+        while self._ended and self._ended[0] + self.period <= now:
             self._ended.popleft()
+        for begun in self._begun.values():
+            while begun and begun[0] + self.period <= now:
+                begun.popleft()
         used = self._open + len(self._ended)
-        limit = max(1, self.count - reserve)
-        if used < limit:
+        sixth = self.count // 6
+        updates, firsts = self._begun[False], self._begun[True]
+        limit = self.count
+        if not urgent and len(updates) >= max(1, sixth):  # past their own sixth
+            limit -= max(sixth, len(firsts))
+        elif not urgent:
+            limit -= sixth
+        if used < max(1, limit):
             return now
-        expiring = used - limit  # this many must leave the window first, oldest first
-        if expiring >= len(self._ended):
-            return math.inf
-        return self._ended[expiring] + self.period
+        expiring = used - max(1, limit)  # this many must leave the window first, oldest first
+        ready = self._ended[expiring] + self.period if expiring < len(self._ended) else math.inf
+        if not urgent:  # or an update or first answer leaving the period makes room for them
+            ready = min([ready, *(begun[0] + self.period for begun in (updates, firsts) if begun)])
+        return ready
 
     def seed(self, ended: float) -> None:
         """A message that ended at `ended` before this window was made (oldest first)."""
         self._ended.append(ended)
 
-    def begin(self) -> None:
+    def begin(self, now: float, *, urgent: bool) -> None:
         self._open += 1
+        self._begun[urgent].append(now)
 
     def end(self, now: float) -> None:
         self._open -= 1
@@ -106,8 +130,9 @@ class Window:
 
 @dataclass(order=True)
 class _Ticket:
-    priority: int
+    priority: int  # `promote` may make it more urgent
     seq: int
+    chat: int | str | None = field(compare=False)
     windows: tuple[Window, ...] = field(compare=False)
     granted: asyncio.Future[None] = field(compare=False)
 
@@ -145,7 +170,7 @@ class MessageLimits(BaseRateLimiter[int]):
         if self._journal is not None and self._dispatcher is None:
             now = self._clock()
             for ago, chat in self._journal.open():  # what the last process sent lately
-                for window in self._windows(chat):
+                for window in self._windows(_chat_key(chat)):
                     window.seed(now - ago)
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="telegram-limits")
@@ -169,8 +194,9 @@ class MessageLimits(BaseRateLimiter[int]):
         """Wait for a message to `chat_id` to be allowed, and hold its place while the body
         sends it (with `rate_limit_args=GRANTED`). What the body sends may be decided only
         now, so it says the latest."""
-        windows = self._windows(chat_id)
-        await self._wait_turn(priority, windows)
+        chat = _chat_key(chat_id)
+        windows = self._windows(chat)
+        await self._wait_turn(priority, chat, windows)
         try:
             yield
         finally:
@@ -203,11 +229,22 @@ class MessageLimits(BaseRateLimiter[int]):
 
     # ----- turns -------------------------------------------------------------------------------
 
-    def _windows(self, chat_id: object) -> tuple[Window, ...]:
+    def promote(self, chat_id: int | str) -> None:
+        """A member now waits on a message still waiting for its turn in `chat_id` (an update
+        of a message they will see their first answer on): it goes as urgent from here on."""
+        chat = _chat_key(chat_id)
+        promoted = False
+        for ticket in self._waiting:
+            if ticket.chat == chat and ticket.priority > NOW:
+                ticket.priority = NOW
+                promoted = True
+        if promoted:
+            self._waiting.sort()
+            self._changed.set()
+
+    def _windows(self, chat_id: int | str | None) -> tuple[Window, ...]:
         windows = [self._overall] if self._overall is not None else []
-        with contextlib.suppress(TypeError, ValueError):
-            chat_id = int(chat_id)  # type: ignore[call-overload]
-        if isinstance(chat_id, (int, str)):
+        if chat_id is not None:
             chat = self._chats.get(chat_id)
             if chat is None:
                 chat = self._chat_window(chat_id)
@@ -232,9 +269,11 @@ class MessageLimits(BaseRateLimiter[int]):
             if window.idle(now):
                 del self._chats[chat_id]
 
-    async def _wait_turn(self, priority: int, windows: tuple[Window, ...]) -> None:
+    async def _wait_turn(
+        self, priority: int, chat: int | str | None, windows: tuple[Window, ...]
+    ) -> None:
         granted = asyncio.get_running_loop().create_future()
-        ticket = _Ticket(priority, next(self._seq), windows, granted)
+        ticket = _Ticket(priority, next(self._seq), chat, windows, granted)
         bisect.insort(self._waiting, ticket)
         self._changed.set()
         try:
@@ -271,11 +310,11 @@ class MessageLimits(BaseRateLimiter[int]):
         for ticket in self._waiting:
             if ticket.granted.done():  # its caller gave up waiting
                 continue
-            reserve = _reserve if ticket.priority > NOW else _none
-            ready = max((w.ready_at(now, reserve(w)) for w in ticket.windows), default=now)
+            urgent = ticket.priority == NOW
+            ready = max((w.ready_at(now, urgent=urgent) for w in ticket.windows), default=now)
             if ready <= now:
                 for window in ticket.windows:
-                    window.begin()
+                    window.begin(now, urgent=urgent)
                 ticket.granted.set_result(None)
             else:
                 wake_at = min(wake_at, ready)
@@ -284,14 +323,11 @@ class MessageLimits(BaseRateLimiter[int]):
         return wake_at
 
 
-def _reserve(window: Window) -> int:
-    """Places of a window that only urgent messages may take: a member's first answer never
-    waits for a chat's window to make room after updates of answers already shown."""
-    return window.count // 6
-
-
-def _none(window: Window) -> int:
-    return 0
+def _chat_key(chat_id: object) -> int | str | None:
+    """A chat as its windows are kept: a numeric ID as a number, an @username as is."""
+    with contextlib.suppress(TypeError, ValueError):
+        return int(chat_id)  # type: ignore[call-overload,no-any-return]
+    return chat_id if isinstance(chat_id, str) else None
 
 
 def _window(per_period: float, period: float) -> Window | None:

@@ -234,6 +234,8 @@ class Posts:
         """`post` changed: the future of Telegram showing it as it is now (or later)."""
         post.version += 1
         post.changed.set()
+        if first:  # an update of it already waiting for its turn now carries a first answer
+            self._limits.promote(post.chat_id)
         shown: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Its error is also its waiter's, who may have stopped waiting: never left unread.
         shown.add_done_callback(lambda done: done.cancelled() or done.exception())
