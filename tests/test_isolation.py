@@ -255,6 +255,34 @@ async def test_an_answer_that_cannot_be_delivered_ends_recorded_and_listed(
     assert "gone:chat:900" in out.stdout and "the chat is gone" in out.stdout
 
 
+async def test_an_answer_slow_to_show_does_not_hold_up_the_ones_decided_after_it(
+    bot_env: dict[str, str],
+):
+    """A chat at its flood limit can take long to show an answer: requests decided meanwhile
+    are answered beside it, not after it."""
+    async with running(load_settings(bot_env)) as (runtime, inbox):
+        handed: list[str] = []
+        release = asyncio.Event()
+
+        async def slow(result: MintResult) -> None:
+            handed.append(result.key)
+            await release.wait()
+
+        runtime.service.answer_through("slow", Answering(slow))
+        handle = await runtime.service.submit(submission("920", platform="slow"))
+        async with asyncio.timeout(60):
+            while not handed:
+                await asyncio.sleep(0.05)
+        good = submission("921")
+        await runtime.service.submit(good)
+        assert (await answered(runtime, inbox, good.key, timeout=60)).minted
+        release.set()
+        async with asyncio.timeout(30):
+            while (await runtime.service.result(handle.request_id)).phase != Phase.REPLIED:
+                await asyncio.sleep(0.1)
+        assert handed == ["slow:chat:920"]  # answered once
+
+
 async def test_the_daily_spend_cap_is_decided_one_signer_at_a_time(bot_env: dict[str, str]):
     """Two transactions signed at once with room for one under the cap: one is refused."""
     async with open_runtime(load_settings(bot_env), start=False) as runtime:

@@ -28,6 +28,9 @@ from db.models import UNANSWERED, ChainTx, MintRequest, Phase, aware_utc, utcnow
 log = logging.getLogger(__name__)
 
 DELIVERY_GROUP = 200
+# Rounds under way at once. An answer may take long to show (a chat at its flood limit, a
+# slow platform): the next round answers requests decided since, beside it, instead of after.
+ROUNDS_AT_ONCE = 4
 # Seconds before a failed answer is tried again, doubling up to the most.
 ANSWER_RETRY_FIRST = 1.0
 ANSWER_RETRY_MAX = 600.0
@@ -69,7 +72,10 @@ class Delivery:
         self.queries = queries
         self.progress = progress
         self._answerers: dict[str, Answerer] = {}
-        self._round: asyncio.Task[bool] | None = None
+        self._rounds: set[asyncio.Task[bool]] = set()
+        self._answering: set[int] = set()  # requests a round under way is answering
+        self._selecting = asyncio.Lock()  # a round takes its requests, then the next one
+        self._stopping = False
         # A platform that starts running may have answers waiting for it.
         platforms.on_add(lambda _platform: progress.finalised.set())
 
@@ -87,29 +93,44 @@ class Delivery:
         return [*self._answerers, *(p.name for p in self.platforms)]
 
     async def run(self) -> None:
-        """Answer decided requests until cancelled."""
+        """Answer decided requests until cancelled, in rounds of up to ROUNDS_AT_ONCE at a
+        time, each a task of its own (so that stopping can let them finish recording)."""
         finalised = self.progress.finalised
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await finalised.wait()
             finalised.clear()
-            try:
-                # A task of its own, so that stopping can let it finish recording.
-                self._round = asyncio.create_task(self.deliver_due(), name="deliver-answers")
-                more = await self._round
-            except Exception as err:
-                log.warning("answering: %s; retrying", type(err).__name__)
-                await asyncio.sleep(1)
-                more = True
-            if more:
-                finalised.set()
+            if len(self._rounds) >= ROUNDS_AT_ONCE:
+                await asyncio.wait(self._rounds, return_when=asyncio.FIRST_COMPLETED)
+            if self._stopping:
+                return
+            answering = asyncio.create_task(self._round(), name="deliver-answers")
+            self._rounds.add(answering)
+            answering.add_done_callback(self._rounds.discard)
 
-    async def finish_round(self, grace: float) -> None:
-        """Give the answers being given now up to `grace` seconds to be recorded, so a user
-        who was answered is not answered again after a restart."""
-        if self._round is not None and not self._round.done():
-            await asyncio.wait([self._round], timeout=grace)
+    async def _round(self) -> bool:
+        try:
+            more = await self.deliver_due()
+        except Exception as err:
+            log.warning("answering: %s; retrying", type(err).__name__)
+            await asyncio.sleep(1)
+            more = True
+        if more:
+            self.progress.finalised.set()
+        return more
+
+    async def stop(self, grace: float) -> None:
+        """Start no more rounds, and give the answers being given now up to `grace` seconds to
+        be recorded, so a user who was answered is not answered again after a restart; then
+        cancel what is left."""
+        self._stopping = True
+        if self._rounds:
+            await asyncio.wait(self._rounds, timeout=grace)
+        for left in list(self._rounds):
+            left.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await left
 
     async def deliver_due(self) -> bool:
         """Answer decided requests through their origin's answerer and record that they were
@@ -117,7 +138,16 @@ class Delivery:
 
         An answer that fails waits its turn apart (its back-off is in the database, so it
         never holds up the others and survives a restart); one that keeps failing is given
-        up, recorded as undeliverable with its last error."""
+        up, recorded as undeliverable with its last error. Requests another round is
+        answering are left to it."""
+        async with self._selecting:
+            due = await self._take_due()
+        try:
+            return await self._answer_all(due) if due else False
+        finally:
+            self._answering.difference_update(row.id for row in due)
+
+    async def _take_due(self) -> list[Due]:
         # Rows, not ORM objects: a round answers up to DELIVERY_GROUP requests.
         r = _REQUESTS.c
         async with self.sessions() as session:
@@ -132,14 +162,17 @@ class Delivery:
                             r.undeliverable_at.is_(None),
                             r.platform.in_(self._origins()),
                             or_(r.answer_due_at.is_(None), r.answer_due_at <= utcnow()),
+                            r.id.not_in(self._answering),
                         )
                         .order_by(r.id)
                         .limit(DELIVERY_GROUP)
                     )
                 ).all()
             )
-        if not due:
-            return False
+        self._answering.update(row.id for row in due)
+        return due
+
+    async def _answer_all(self, due: list[Due]) -> bool:
         results = [self.queries.render(row, row.tx_hash) for row in due]
         if any(r.phase == Phase.CONFIRMED for r in results):
             crash_point("after_confirm", self.settings.crash_at)

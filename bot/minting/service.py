@@ -277,7 +277,7 @@ class MintService(MintQueries):
         """Stop the background work. Answers already being delivered get `grace` seconds to
         be recorded, so a user who was answered is not answered again after a restart."""
         await self._intake.close()
-        await self._delivery.finish_round(grace)
+        await self._delivery.stop(grace)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
