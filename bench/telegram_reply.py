@@ -14,8 +14,8 @@ bot answers a request either alone (a reply to its photo, "⏳ Minting…", edit
 answer) or on a status board (one bot message in the chat, a line per request, edited as they
 finish). From the emulator's record of the bot's successful sendMessage/editMessageText calls:
 a request's first reply is the earliest that replies to its photo or has a line naming it; its
-final is the earliest whose text for it (the whole reply to its photo, else its line) no longer
-says "minting…". Times run from the photo's delivery; a request never answered counts as
+final is the earliest whose text for it (the whole reply to its photo, or its line on a status
+board, which a reply becomes when others join it) no longer says "minting…". Times run from the photo's delivery; a request never answered counts as
 infinitely late (a p99 it decides is reported as null).
 
 Floors from the limits, beside the burst's figures: a first reply needs one message in each
@@ -55,6 +55,7 @@ from tests.support import bot_process, png  # noqa: E402
 LIMITS = TelegramLimits()  # Telegram's; the bot's TELEGRAM_MESSAGES_PER_S is the overall one
 ANSWER_WAIT_S = 240.0  # after the last photo, how long the bench waits for every final answer
 MINTING = "minting…"  # what a reply or a line says until its request ends
+BOARD = "Mint requests here:"  # how a status message starts
 TAGS = re.compile(r"<[^>]*>")
 ANSWERS = ("sendMessage", "editMessageText")
 
@@ -145,11 +146,14 @@ class Answers:
                 self._replying_to[(chat, call.result["message_id"])] = solo
         else:
             solo = self._replying_to.get((chat, int(call.params["message_id"])))
-        if solo is not None:
+        # A reply that became the chat's status message answers its own request in its line,
+        # like every other request on it.
+        board = text.startswith(BOARD)
+        if solo is not None and not board:
             _answered(solo, call.at, text)
         for line in text.split("\n"):
             for r in self._by_chat.get(chat, ()):
-                if r is not solo and r.name in line:
+                if (board or r is not solo) and r.name in line:
                     _answered(r, call.at, line)
 
 
