@@ -28,9 +28,13 @@ from db.models import UNANSWERED, ChainTx, MintRequest, Phase, aware_utc, utcnow
 log = logging.getLogger(__name__)
 
 DELIVERY_GROUP = 200
-# Rounds under way at once. An answer may take long to show (a chat at its flood limit, a
-# slow platform): the next round answers requests decided since, beside it, instead of after.
+# An answer may take long to show (a chat at its flood limit, a slow platform). A round
+# records the answers shown within ROUND_WAIT_S and ends; each slower one is recorded on its
+# own when it is shown, and the next round answers requests decided since, beside them. At
+# most ROUNDS_AT_ONCE rounds, and ANSWERS_AT_ONCE answers, are under way at once.
+ROUND_WAIT_S = 1.0
 ROUNDS_AT_ONCE = 4
+ANSWERS_AT_ONCE = 2000
 # Seconds before a failed answer is tried again, doubling up to the most.
 ANSWER_RETRY_FIRST = 1.0
 ANSWER_RETRY_MAX = 600.0
@@ -73,7 +77,8 @@ class Delivery:
         self.progress = progress
         self._answerers: dict[str, Answerer] = {}
         self._rounds: set[asyncio.Task[bool]] = set()
-        self._answering: set[int] = set()  # requests a round under way is answering
+        self._slow: set[asyncio.Task[None]] = set()  # answers left by their round, recording
+        self._answering: set[int] = set()  # requests being answered (and not yet recorded)
         self._selecting = asyncio.Lock()  # a round takes its requests, then the next one
         self._stopping = False
         # A platform that starts running may have answers waiting for it.
@@ -101,8 +106,8 @@ class Delivery:
                 async with asyncio.timeout(5):
                     await finalised.wait()
             finalised.clear()
-            if len(self._rounds) >= ROUNDS_AT_ONCE:
-                await asyncio.wait(self._rounds, return_when=asyncio.FIRST_COMPLETED)
+            while len(self._rounds) >= ROUNDS_AT_ONCE or len(self._answering) >= ANSWERS_AT_ONCE:
+                await asyncio.wait(self._rounds | self._slow, return_when=asyncio.FIRST_COMPLETED)
             if self._stopping:
                 return
             answering = asyncio.create_task(self._round(), name="deliver-answers")
@@ -125,9 +130,9 @@ class Delivery:
         be recorded, so a user who was answered is not answered again after a restart; then
         cancel what is left."""
         self._stopping = True
-        if self._rounds:
-            await asyncio.wait(self._rounds, timeout=grace)
-        for left in list(self._rounds):
+        if self._rounds or self._slow:
+            await asyncio.wait(self._rounds | self._slow, timeout=grace)
+        for left in [*self._rounds, *self._slow]:
             left.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await left
@@ -142,10 +147,43 @@ class Delivery:
         answering are left to it."""
         async with self._selecting:
             due = await self._take_due()
+        if not due:
+            return False
         try:
-            return await self._answer_all(due) if due else False
-        finally:
+            results = [self.queries.render(row, row.tx_hash) for row in due]
+            if any(r.phase == Phase.CONFIRMED for r in results):
+                crash_point("after_confirm", self.settings.crash_at)
+            answers = {
+                asyncio.ensure_future(self._answer(result)): (row, result)
+                for row, result in zip(due, results, strict=True)
+            }
+        except BaseException:
             self._answering.difference_update(row.id for row in due)
+            raise
+        try:
+            shown, slow = await asyncio.wait(answers, timeout=ROUND_WAIT_S)
+        except asyncio.CancelledError:  # stopping: what is not recorded is answered after
+            for answer in answers:
+                answer.cancel()
+            self._answering.difference_update(row.id for row in due)
+            raise
+        for answer in slow:
+            recording = asyncio.create_task(self._record_when_done(answer, answers[answer]))
+            self._slow.add(recording)
+            recording.add_done_callback(self._slow.discard)
+        await self._record([(answer, *answers[answer]) for answer in shown])
+        return True
+
+    async def _record_when_done(
+        self, answer: asyncio.Future[None], of: tuple[Due, MintResult]
+    ) -> None:
+        try:
+            await asyncio.wait([answer])
+        except asyncio.CancelledError:
+            answer.cancel()  # stopping: not recorded, so answered after the restart
+            self._answering.discard(of[0].id)
+            raise
+        await self._record([(answer, *of)])
 
     async def _take_due(self) -> list[Due]:
         # Rows, not ORM objects: a round answers up to DELIVERY_GROUP requests.
@@ -172,36 +210,39 @@ class Delivery:
         self._answering.update(row.id for row in due)
         return due
 
-    async def _answer_all(self, due: list[Due]) -> bool:
-        results = [self.queries.render(row, row.tx_hash) for row in due]
-        if any(r.phase == Phase.CONFIRMED for r in results):
-            crash_point("after_confirm", self.settings.crash_at)
-        outcomes = await asyncio.gather(*(self._answer(r) for r in results), return_exceptions=True)
-        answered = []
-        retries = []
-        for request, outcome in zip(due, outcomes, strict=True):
-            if isinstance(outcome, NotReachableHere):
-                retries.append(self._answer_away(request, outcome))
-            elif isinstance(outcome, BaseException):
-                retries.append(self._answer_failed(request, outcome))
-            else:
-                answered.append(request.id)
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(MintRequest)
-                .where(MintRequest.id.in_(answered), MintRequest.phase == Phase.CONFIRMED)
-                .values(phase=Phase.REPLIED)
-            )
-            await session.execute(
-                update(MintRequest)
-                .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
-                .values(answered_at=utcnow())
-            )
-            if retries:
-                await session.execute(_ANSWER_FAILED, retries)
+    async def _record(self, answers: list[tuple[asyncio.Future[None], Due, MintResult]]) -> None:
+        """Record how these answers went, in one transaction, then announce the mints among
+        them that were answered; they are no longer being answered either way."""
+        if not answers:
+            return
+        try:
+            answered = []
+            retries = []
+            for answer, request, _ in answers:
+                outcome = answer.exception()
+                if isinstance(outcome, NotReachableHere):
+                    retries.append(self._answer_away(request, outcome))
+                elif outcome is not None:
+                    retries.append(self._answer_failed(request, outcome))
+                else:
+                    answered.append(request.id)
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(MintRequest)
+                    .where(MintRequest.id.in_(answered), MintRequest.phase == Phase.CONFIRMED)
+                    .values(phase=Phase.REPLIED)
+                )
+                await session.execute(
+                    update(MintRequest)
+                    .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
+                    .values(answered_at=utcnow())
+                )
+                if retries:
+                    await session.execute(_ANSWER_FAILED, retries)
+        finally:
+            self._answering.difference_update(request.id for _, request, _ in answers)
         done = set(answered)
-        await self._announce([r for r in results if r.minted and r.request_id in done])
-        return True
+        await self._announce([r for _, _, r in answers if r.minted and r.request_id in done])
 
     async def _answer(self, result: MintResult) -> None:
         answerer = self.answerer_of(result.platform)
