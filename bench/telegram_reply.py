@@ -15,8 +15,9 @@ answer) or on a status board (one bot message in the chat, a line per request, e
 finish). From the emulator's record of the bot's successful sendMessage/editMessageText calls:
 a request's first reply is the earliest that replies to its photo or has a line naming it; its
 final is the earliest whose text for it (the whole reply to its photo, or its line on a status
-board, which a reply becomes when others join it) no longer says "minting…". Times run from the photo's delivery; a request never answered counts as
-infinitely late (a p99 it decides is reported as null).
+board, which a reply becomes when others join it) no longer says "minting…". Times run from
+the photo's delivery; a request never answered counts as infinitely late (a p99 it decides is
+reported as null).
 
 Floors from the limits, beside the burst's figures: a first reply needs one message in each
 chat at the overall limit (chats / 30 s), a final answer two (a first reply, then one edit).
