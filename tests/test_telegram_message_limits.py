@@ -223,15 +223,37 @@ async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_pat
         await after.shutdown()
 
 
-def test_the_journal_keeps_the_last_minute_even_a_line_from_just_ahead(tmp_path):
-    """A line's time is written rounded to the millisecond, so the next start can read a line
-    written a moment ago as a little in the future: it counts as just sent, not as foreign."""
+def test_the_journal_keeps_what_may_have_ended_in_the_last_minute(tmp_path):
+    """A line is a message's start; it may have ended up to CALL_S later (20 s). A line's time
+    is written rounded to the millisecond, so the next start can read a line written a moment
+    ago as a little in the future: it counts as just sent, not as foreign."""
     journal = tmp_path / "telegram-sent.log"
     now = time.time()
     journal.write_text(
-        f"{now + 0.0009:.3f} -1\n{now + 1:.3f} -2\n{now - 30:.3f} -3\n"
-        f"{now - 61:.3f} -4\n{now + 3600:.3f} -5\nnot a line\n"
+        f"{now + 0.0009:.3f} -1\n{now + 1:.3f} -2\n{now - 30:.3f} -3\n{now - 61:.3f} -4\n"
+        f"{now - 85:.3f} -6\n{now + 3600:.3f} -5\nnot a line\n"
     )
     recent = SentJournal(journal).open()
-    assert [chat for _, chat in recent] == ["-3", "-1", "-2"]
-    assert all(0 <= ago < 60 for ago, _ in recent)
+    assert [chat for _, chat in recent] == ["-4", "-3", "-1", "-2"]
+    ended_ago = {chat: ago for ago, chat in recent}
+    assert 40 < ended_ago["-4"] < 42 and 9 < ended_ago["-3"] < 11
+    assert ended_ago["-1"] == ended_ago["-2"] == 0.0
+
+
+async def test_a_message_is_in_the_journal_from_its_start(tmp_path):
+    """A process killed while a message is under way may have delivered it: the next start
+    must count it, so its line is written before the call, not after its answer."""
+    journal = tmp_path / "telegram-sent.log"
+    limits = MessageLimits(
+        overall_per_s=30,
+        group_per_minute=20,
+        private_per_s=1,
+        max_retries=0,
+        journal=SentJournal(journal),
+    )
+    await limits.initialize()
+    try:
+        async with limits.turn(-100, NOW):
+            assert journal.read_text().split()[1:] == ["-100"]  # killed here: still counted
+    finally:
+        await limits.shutdown()

@@ -197,12 +197,12 @@ class MessageLimits(BaseRateLimiter[int]):
         chat = _chat_key(chat_id)
         windows = self._windows(chat)
         await self._wait_turn(priority, chat, windows)
+        if self._journal is not None and chat_id is not None:
+            self._journal.record(chat_id)  # at its start: a kill mid-call still counts it
         try:
             yield
         finally:
             self._ended(windows)
-            if self._journal is not None and chat_id is not None:
-                self._journal.record(chat_id)
 
     async def process_request(
         self,

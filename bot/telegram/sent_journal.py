@@ -1,10 +1,14 @@
 """The messages this bot sent Telegram in the last minute, kept across restarts.
 
 Telegram counts a bot's messages per bot, not per process: a bot restarted seconds after a
-burst must not start as if its chats had heard nothing for a minute. When a message ends, a
+burst must not start as if its chats had heard nothing for a minute. When a message starts, a
 line (wall-clock time, chat) is appended to a file in the data directory; at start, the last
-minute of it fills the windows again. A killed process loses nothing the kernel was given, and
-a lost line only makes the next start a little less careful.
+minute of it fills the windows again. A line is written at the start, not the end, because a
+process killed while a message was under way may well have delivered it: Telegram counts it,
+though no answer came back. The next start cannot know when such a message arrived, only that
+it was before the process died and at most CALL_S after it started, so every message counts
+as ended CALL_S after its start (or now, if sooner). A killed process loses nothing the kernel
+was given.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ log = logging.getLogger(__name__)
 # rewritten, every this many lines.
 KEEP_S = 60.0
 REWRITE_EVERY = 2000
+# The longest a message call lasts: the Bot API client's pool, connect, write and read
+# timeouts, 5 s each (bot/telegram/transport.py).
+CALL_S = 20.0
 
 
 class SentJournal:
@@ -32,12 +39,12 @@ class SentJournal:
         self._written = 0
 
     def open(self) -> list[tuple[float, str]]:
-        """Start appending; returns the last minute's messages as (seconds ago, chat), oldest
-        first."""
+        """Start appending; returns the messages that may have ended in the last minute as
+        (seconds since they may have ended, chat), oldest first."""
         recent = self._recent()
         self._rewrite(recent)
         self._file = self.path.open("a", encoding="utf-8", buffering=1)
-        return [(now_ago, chat) for now_ago, chat, _ in recent]
+        return [(max(started - CALL_S, 0.0), chat) for started, chat, _ in recent]
 
     def record(self, chat_id: int | str) -> None:
         if self._file is None:
@@ -57,8 +64,8 @@ class SentJournal:
             self._file = None
 
     def _recent(self) -> list[tuple[float, str, str]]:
-        """(seconds ago, chat, line) of the last minute's lines; torn or foreign lines are
-        skipped."""
+        """(seconds since it started, chat, line) of each message that may have ended in the
+        last minute; torn or foreign lines are skipped."""
         try:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -73,7 +80,7 @@ class SentJournal:
                 continue
             # A line a little "in the future" (its time was rounded up, or the clock stepped
             # back) counts as just sent: dropping it would let the next start overshoot.
-            if -KEEP_S < ago < KEEP_S and chat:
+            if -KEEP_S < ago < KEEP_S + CALL_S and chat:
                 recent.append((max(ago, 0.0), chat, line))
         recent.sort(key=lambda entry: -entry[0])
         return recent
