@@ -13,7 +13,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.faults import crash_point
@@ -41,10 +42,26 @@ ANSWER_RETRY_MAX = 600.0
 # How often an answer whose platform does not run in this process looks for it again.
 AWAY_RECHECK = timedelta(seconds=10)
 
-# A failed answer: its tries, when the next is due, why, and whether it is given up.
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
 _TXS: Table = ChainTx.__table__  # type: ignore[assignment]
 Due = Row[*tuple[Any, ...]]  # a mint_request row and its transaction's hash (`tx_hash`)
+# Answered requests: one statement, so that each row changes once in the transaction. A row
+# changed twice in one transaction has its foreign keys checked again (PostgreSQL then locks
+# its chain_tx row), which deadlocked with the watcher confirming that transaction.
+_ANSWERED = (
+    update(_REQUESTS)
+    .where(
+        _REQUESTS.c.id.in_(bindparam("b_ids", expanding=True)),
+        or_(_REQUESTS.c.phase == Phase.CONFIRMED, _REQUESTS.c.answered_at.is_(None)),
+    )
+    .values(
+        phase=case((_REQUESTS.c.phase == Phase.CONFIRMED, Phase.REPLIED), else_=_REQUESTS.c.phase),
+        answered_at=func.coalesce(_REQUESTS.c.answered_at, bindparam("b_at")),
+    )
+)
+# Tries at recording a round's answers, against a database that refuses for a moment.
+RECORD_TRIES = 3
+# A failed answer: its tries, when the next is due, why, and whether it is given up.
 _ANSWER_FAILED = (
     update(_REQUESTS)
     .where(_REQUESTS.c.id == bindparam("b_id"), _REQUESTS.c.answered_at.is_(None))
@@ -226,19 +243,20 @@ class Delivery:
                     retries.append(self._answer_failed(request, outcome))
                 else:
                     answered.append(request.id)
-            async with self.sessions.begin() as session:
-                await session.execute(
-                    update(MintRequest)
-                    .where(MintRequest.id.in_(answered), MintRequest.phase == Phase.CONFIRMED)
-                    .values(phase=Phase.REPLIED)
-                )
-                await session.execute(
-                    update(MintRequest)
-                    .where(MintRequest.id.in_(answered), MintRequest.answered_at.is_(None))
-                    .values(answered_at=utcnow())
-                )
-                if retries:
-                    await session.execute(_ANSWER_FAILED, retries)
+            # The answers were given: recording them is retried (it is idempotent) rather than
+            # left to a later round, which would give them again.
+            for attempt in range(1, RECORD_TRIES + 1):
+                try:
+                    async with self.sessions.begin() as session:
+                        if answered:
+                            await session.execute(_ANSWERED, {"b_ids": answered, "b_at": utcnow()})
+                        if retries:
+                            await session.execute(_ANSWER_FAILED, retries)
+                    break
+                except DBAPIError:
+                    if attempt == RECORD_TRIES:
+                        raise
+                    await asyncio.sleep(0.1 * attempt)
         finally:
             self._answering.difference_update(request.id for _, request, _ in answers)
         done = set(answered)
