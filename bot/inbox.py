@@ -249,6 +249,8 @@ class DurableInbox:
         finally:
             for task in tasks:
                 task.cancel()
+            # Ended with them: none is left touching the database after this returns.
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # ----- keeping it small ------------------------------------------------------------------
 

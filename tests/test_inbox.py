@@ -5,6 +5,7 @@ failures back off and end given up with their error, handled rows are pruned."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -170,6 +171,8 @@ async def test_resume_dispatches_what_a_dead_process_left(engine: AsyncEngine):
                 await asyncio.sleep(0.05)
     finally:
         resuming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await resuming  # its handlers end while the database is still open
     assert sorted(seen, key=int) == [str(n) for n in range(120)]
 
 
