@@ -23,7 +23,7 @@ from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.config import Settings
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
-from bot.minting.queries import ChainContext
+from bot.minting.queries import ChainContext, request_key
 from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, TxStatus, aware_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,6 @@ _BATCH_COLUMNS = (
     _REQUESTS.c.updated_at,
 )
 Queued = Row[*tuple[Any, ...]]  # a row of _BATCH_COLUMNS
-
-
-def request_key(row: Queued) -> str:
-    return f"{row.platform}:{row.chat_id}:{row.message_id}"
 
 
 def refused_mint(reason: str) -> str:

@@ -25,7 +25,7 @@ from bot.errors import RequestRejected
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size
 from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
 from bot.minting.progress import Progress
-from bot.minting.queries import ChainContext
+from bot.minting.queries import ChainContext, request_key
 from bot.minting.recipients import user_address
 from bot.minting.uploads import UploadVault
 from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser
@@ -88,10 +88,6 @@ _PREPARE_COLUMNS = (
     _REQUESTS.c.attempts,
 )
 Preparing = Row[*tuple[Any, ...]]  # a row of _PREPARE_COLUMNS
-
-
-def request_key(request: Preparing) -> str:
-    return f"{request.platform}:{request.chat_id}:{request.message_id}"
 
 
 def content_job(request: Preparing, upload: bytes) -> ContentJob:
