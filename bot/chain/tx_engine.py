@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound, Web3RPCError
@@ -32,6 +32,11 @@ from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utc
 
 log = logging.getLogger(__name__)
 
+# A transaction's row is locked before its requests or attempts change, so that whoever
+# changes them takes turns on one row instead of locking the same requests in different orders
+# (which deadlocks on PostgreSQL). NO KEY UPDATE, because a row that points at the transaction
+# takes KEY SHARE on it when written, and must not wait for a look at the transaction.
+FOR_NO_KEY_UPDATE = {"key_share": True}
 BUMP_FACTOR_PERCENT = 125  # nodes require at least +10 % on both fee fields to replace
 OPEN_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
 
@@ -269,20 +274,19 @@ class TxEngine:
         self.needs_funds = False
         crash_point("after_send", self.crash_at)
         async with self.sessions.begin() as session:
-            tx = await session.get(ChainTx, tx_id)
-            attempt_row = await session.get(TxAttempt, attempt_id)
-            assert tx is not None and attempt_row is not None
-            if attempt_row.sent_at is None:
-                attempt_row.sent_at = utcnow()
-            if tx.status == TxStatus.SIGNED:
-                tx.status = TxStatus.SENT
+            await session.execute(
+                update(TxAttempt)
+                .where(TxAttempt.id == attempt_id, TxAttempt.sent_at.is_(None))
+                .values(sent_at=utcnow())
+            )
+            await _move(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
         self.sent.set()
 
     async def bump(self, tx_id: int, *, force: bool = False) -> bool:
         """Replace a stalled transaction: same nonce and data, fees up by a quarter (and at
         least the network's current need), within the fee cap. Returns whether it re-signed."""
         async with self.sessions.begin() as session:
-            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            tx = await session.get(ChainTx, tx_id, with_for_update=FOR_NO_KEY_UPDATE)
             if tx is None or tx.status not in (TxStatus.SIGNED, TxStatus.SENT):
                 return False
             last = tx.attempts[-1]
@@ -336,12 +340,10 @@ class TxEngine:
         for tx_hash in hashes:
             if await self._receipt(tx_hash) is not None:
                 async with self.sessions.begin() as session:
-                    tx = await session.get(ChainTx, tx_id)
-                    if tx is not None and tx.status == TxStatus.SIGNED:
-                        tx.status = TxStatus.SENT
+                    await _move(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
                 return
         async with self.sessions.begin() as session:
-            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            tx = await session.get(ChainTx, tx_id, with_for_update=FOR_NO_KEY_UPDATE)
             assert tx is not None
             if tx.status in (TxStatus.SIGNED, TxStatus.SENT):
                 log.warning(
@@ -389,13 +391,14 @@ class TxEngine:
             if status == TxStatus.MINED:
                 log.warning("tx at nonce %d left the chain (reorg); it goes back to pending", nonce)
                 async with self.sessions.begin() as session:
-                    tx = await session.get(ChainTx, tx_id)
-                    assert tx is not None
-                    tx.status, tx.mined_hash, tx.block_number, tx.block_hash = (
-                        TxStatus.SENT,
-                        None,
-                        None,
-                        None,
+                    await _move(
+                        session,
+                        tx_id,
+                        TxStatus.MINED,
+                        status=TxStatus.SENT,
+                        mined_hash=None,
+                        block_number=None,
+                        block_hash=None,
                     )
                 await self.send(tx_id)  # the same bytes, in case the node forgot them
                 return
@@ -417,7 +420,7 @@ class TxEngine:
                 "tx at nonce %d moved to block %d after a reorg", nonce, receipt.block_number
             )
         async with self.sessions.begin() as session:
-            tx = await session.get(ChainTx, tx_id, with_for_update=True)
+            tx = await session.get(ChainTx, tx_id, with_for_update=FOR_NO_KEY_UPDATE)
             if tx is None or tx.status not in OPEN_STATUSES:
                 return
             tx.status = TxStatus.MINED
@@ -445,3 +448,19 @@ class TxEngine:
             )
             or 0
         )
+
+
+async def lock_tx(session: AsyncSession, tx_id: int) -> str | None:
+    """Lock a transaction's row for this database transaction (see FOR_NO_KEY_UPDATE); its
+    status, or None if there is no such transaction."""
+    return await session.scalar(
+        select(ChainTx.status).where(ChainTx.id == tx_id).with_for_update(key_share=True)
+    )
+
+
+async def _move(session: AsyncSession, tx_id: int, when: TxStatus, **values: Any) -> None:
+    """Change a transaction only if it is still in status `when`: one statement, so a look
+    that decided it meanwhile (confirmed, dropped) is never overwritten by a stale read."""
+    await session.execute(
+        update(ChainTx).where(ChainTx.id == tx_id, ChainTx.status == when).values(**values)
+    )

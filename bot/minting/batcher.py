@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.fees import Fees, current_fees
 from bot.chain.sending import sign_and_send
-from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
+from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents, lock_tx
 from bot.config import Settings
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
@@ -213,6 +213,7 @@ class Batcher:
 
     async def _mark_sent(self, tx_id: int) -> None:
         async with self.sessions.begin() as session:
+            await lock_tx(session, tx_id)
             await session.execute(
                 update(_REQUESTS)
                 .where(_REQUESTS.c.tx_id == tx_id, _REQUESTS.c.phase == Phase.SIGNED)
@@ -222,9 +223,9 @@ class Batcher:
     # ----- sent -> confirmed (engine events, inside the engine's transaction) ----------------
 
     async def _confirmed(self, session: AsyncSession, tx: ChainTx, minted: set[int]) -> None:
-        rows = await session.execute(
-            select(_REQUESTS.c.id, _REQUESTS.c.token_id).where(_REQUESTS.c.tx_id == tx.id)
-        )
+        # Only requests still in flight: one answered meanwhile must not go back to confirmed.
+        in_tx = and_(_REQUESTS.c.tx_id == tx.id, _REQUESTS.c.phase.in_(IN_FLIGHT))
+        rows = await session.execute(select(_REQUESTS.c.id, _REQUESTS.c.token_id).where(in_tx))
         confirmed, requeued = [], []
         for request_id, token_hex in rows.all():
             assert token_hex is not None
@@ -235,7 +236,6 @@ class Batcher:
                 confirmed.append(request_id)
             else:
                 requeued.append(request_id)
-        in_tx = _REQUESTS.c.tx_id == tx.id
         if confirmed:
             await session.execute(
                 update(_REQUESTS)
@@ -304,14 +304,12 @@ class Batcher:
             self.progress.queued.set()
 
     async def _sync_sent(self, tx_id: int) -> None:
-        """Mark the batch sent if its transaction went out: one statement, which changes
-        nothing on the many looks at a transaction that went out long ago."""
-        went_out = (
-            select(ChainTx.id).where(ChainTx.id == tx_id, ChainTx.status != TxStatus.SIGNED)
-        ).exists()
+        """Mark the batch sent if its transaction went out. Most looks are at a transaction
+        whose batch is marked already: they read one row and lock nothing."""
+        signed = and_(_REQUESTS.c.tx_id == tx_id, _REQUESTS.c.phase == Phase.SIGNED)
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(_REQUESTS)
-                .where(_REQUESTS.c.tx_id == tx_id, _REQUESTS.c.phase == Phase.SIGNED, went_out)
-                .values(phase=Phase.SENT)
-            )
+            if not await session.scalar(select(signed.exists())):  # most looks
+                return
+            if await lock_tx(session, tx_id) in (None, TxStatus.SIGNED):
+                return
+            await session.execute(update(_REQUESTS).where(signed).values(phase=Phase.SENT))
