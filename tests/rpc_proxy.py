@@ -31,6 +31,8 @@ class RpcProxy:
         self.requests: list[dict[str, Any]] = []  # every JSON-RPC call, params and all
         self.peers: list[Any] = []  # the client's address and port of each HTTP request
         self.swallowed = 0
+        # "hold_send": broadcasts go through, their replies wait for this.
+        self.release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -77,6 +79,11 @@ class RpcProxy:
             await self._forward(body)
             self.swallowed += 1
             await asyncio.sleep(3600)  # the client gives up first
+        if self.mode == "hold_send" and methods == ["eth_sendRawTransaction"]:
+            answer = await self._forward(body)
+            self.swallowed += 1
+            await self.release.wait()
+            return web.Response(body=answer, content_type="application/json")
         if self.mode == "already_imported" and methods == ["eth_sendRawTransaction"]:
             await self._forward(body)
             self.swallowed += 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from sqlalchemy import select
+from sqlalchemy import select, update
 from web3 import AsyncWeb3
 
 from bot.app import Runtime, open_runtime
@@ -139,6 +139,61 @@ async def test_a_node_that_already_imported_the_transaction(
     assert await balance(collection, DEV_MINTER.address) == 1
     # Taken as sent at once: one signature, recorded as broadcast, never re-signed.
     assert attempts == [(tx.mined_hash, True)]
+
+
+async def test_a_send_answered_after_the_confirmation_does_not_undo_it(
+    bot_env: dict[str, str], proxy: RpcProxy
+):
+    """The node mines the batch and the watcher confirms it (and the member is answered)
+    while the broadcast's own reply is still on its way; recording the broadcast afterwards
+    must not make the transaction open again, nor the answered request merely confirmed."""
+    proxy.mode = "hold_send"
+    settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "30"})
+    async with running(settings) as (runtime, inbox):
+        sub = submission("12")
+        handle = await runtime.service.submit(sub)
+        await answered(runtime, inbox, sub.key)
+        async with asyncio.timeout(10):
+            while (await states(runtime, handle.request_id))[0] != Phase.REPLIED:
+                await asyncio.sleep(0.05)
+        proxy.release.set()
+        async with asyncio.timeout(10):  # the broadcast is recorded
+            while not (await states(runtime, handle.request_id))[2]:
+                await asyncio.sleep(0.05)
+        await runtime.watcher.look_once()
+        phase, status, _ = await states(runtime, handle.request_id)
+    assert proxy.swallowed == 1
+    assert (phase, status) == (Phase.REPLIED, TxStatus.CONFIRMED)
+
+
+async def test_a_transaction_confirmed_twice_leaves_its_answer_recorded(
+    bot_env: dict[str, str],
+):
+    """A stale write that reopens a confirmed transaction (the race above, had it been lost)
+    gets it confirmed again; its requests, answered already, stay answered."""
+    async with running(load_settings(bot_env)) as (runtime, inbox):
+        sub = submission("13")
+        handle = await runtime.service.submit(sub)
+        await answered(runtime, inbox, sub.key)
+        async with asyncio.timeout(10):
+            while (await states(runtime, handle.request_id))[0] != Phase.REPLIED:
+                await asyncio.sleep(0.05)
+        async with runtime.sessions.begin() as session:
+            await session.execute(update(ChainTx).values(status=TxStatus.SENT))
+        await runtime.watcher.look_once()
+        phase, status, _ = await states(runtime, handle.request_id)
+    assert (phase, status) == (Phase.REPLIED, TxStatus.CONFIRMED)
+    assert len(inbox.for_key(sub.key)) == 1
+
+
+async def states(runtime: Runtime, request_id: int) -> tuple[str, str | None, bool]:
+    """A request's phase, its transaction's status, and whether its broadcast is recorded."""
+    async with runtime.sessions() as session:
+        request = await session.get(MintRequest, request_id)
+        assert request is not None
+        tx = await session.get(ChainTx, request.tx_id) if request.tx_id else None
+        sent = tx is not None and tx.attempts[-1].sent_at is not None
+        return request.phase, tx.status if tx else None, sent
 
 
 @pytest.mark.slow

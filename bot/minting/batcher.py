@@ -308,7 +308,7 @@ class Batcher:
         whose batch is marked already: they read one row and lock nothing."""
         signed = and_(_REQUESTS.c.tx_id == tx_id, _REQUESTS.c.phase == Phase.SIGNED)
         async with self.sessions.begin() as session:
-            if not await session.scalar(select(signed.exists())):  # most looks
+            if not await session.scalar(select(select(_REQUESTS.c.id).where(signed).exists())):
                 return
             if await lock_tx(session, tx_id) in (None, TxStatus.SIGNED):
                 return
