@@ -27,16 +27,12 @@ from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
 from bot.chain.nonces import NonceAllocator
 from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
+from bot.chain.tx_rows import FOR_NO_KEY_UPDATE, move_tx
 from bot.chain.wallet import HotWallet
 from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-# A transaction's row is locked before its requests or attempts change, so that whoever
-# changes them takes turns on one row instead of locking the same requests in different orders
-# (which deadlocks on PostgreSQL). NO KEY UPDATE, because a row that points at the transaction
-# takes KEY SHARE on it when written, and must not wait for a look at the transaction.
-FOR_NO_KEY_UPDATE = {"key_share": True}
 BUMP_FACTOR_PERCENT = 125  # nodes require at least +10 % on both fee fields to replace
 OPEN_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
 
@@ -279,7 +275,7 @@ class TxEngine:
                 .where(TxAttempt.id == attempt_id, TxAttempt.sent_at.is_(None))
                 .values(sent_at=utcnow())
             )
-            await _move(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
+            await move_tx(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
         self.sent.set()
 
     async def bump(self, tx_id: int, *, force: bool = False) -> bool:
@@ -340,7 +336,7 @@ class TxEngine:
         for tx_hash in hashes:
             if await self._receipt(tx_hash) is not None:
                 async with self.sessions.begin() as session:
-                    await _move(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
+                    await move_tx(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
                 return
         async with self.sessions.begin() as session:
             tx = await session.get(ChainTx, tx_id, with_for_update=FOR_NO_KEY_UPDATE)
@@ -391,7 +387,7 @@ class TxEngine:
             if status == TxStatus.MINED:
                 log.warning("tx at nonce %d left the chain (reorg); it goes back to pending", nonce)
                 async with self.sessions.begin() as session:
-                    await _move(
+                    await move_tx(
                         session,
                         tx_id,
                         TxStatus.MINED,
@@ -448,19 +444,3 @@ class TxEngine:
             )
             or 0
         )
-
-
-async def lock_tx(session: AsyncSession, tx_id: int) -> str | None:
-    """Lock a transaction's row for this database transaction (see FOR_NO_KEY_UPDATE); its
-    status, or None if there is no such transaction."""
-    return await session.scalar(
-        select(ChainTx.status).where(ChainTx.id == tx_id).with_for_update(key_share=True)
-    )
-
-
-async def _move(session: AsyncSession, tx_id: int, when: TxStatus, **values: Any) -> None:
-    """Change a transaction only if it is still in status `when`: one statement, so a look
-    that decided it meanwhile (confirmed, dropped) is never overwritten by a stale read."""
-    await session.execute(
-        update(ChainTx).where(ChainTx.id == tx_id, ChainTx.status == when).values(**values)
-    )

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.fees import Fees, current_fees
 from bot.chain.sending import sign_and_send
-from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents, lock_tx
+from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
+from bot.chain.tx_rows import lock_tx
 from bot.config import Settings
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
