@@ -136,8 +136,25 @@ async def gone_from_disk(engine: AsyncEngine, needles: dict[str, bytes]) -> None
     connection holds up is done later, by the bot's own retries."""
     deadline = asyncio.get_running_loop().time() + 30
     while found := traces(await database_files(engine), needles):
-        assert asyncio.get_running_loop().time() < deadline, f"still on disk: {sorted(found)}"
+        if asyncio.get_running_loop().time() >= deadline:
+            raise AssertionError(f"still on disk: {await relations_of(engine, found)}")
         await asyncio.sleep(0.5)
+
+
+async def relations_of(engine: AsyncEngine, found: set[tuple[str, str]]) -> list[str]:
+    """Each trace with the relation whose file holds it (PostgreSQL), for the failure."""
+    if engine.dialect.name == "sqlite":
+        return sorted(f"{what} in {name}" for what, name in found)
+    named = []
+    async with engine.connect() as connection:
+        for what, name in sorted(found):
+            node = name.split(".")[0].split("_")[0]
+            relation = await connection.scalar(
+                text("SELECT pg_filenode_relation(0, CAST(:node AS oid))::regclass::text"),
+                {"node": node},
+            )
+            named.append(f"{what} in {name} ({relation or 'no relation now'})")
+    return named
 
 
 async def sealed_uploads(runtime: Runtime) -> dict[int, SealedUpload]:
