@@ -17,8 +17,11 @@ TEST_WORKERS ?= 4
 run: setup
 	$(PY) -m bot run
 
+# Bytecode caches on, even where the environment turns them off (PYTHONDONTWRITEBYTECODE): the
+# suite starts hundreds of processes that import the same modules, and pytest caches the test
+# modules it rewrites only when Python may write bytecode.
 test: setup browser
-	$(PY) -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check bot cogs db tests bench
