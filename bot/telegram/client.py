@@ -146,6 +146,7 @@ class TelegramBot:
                     self.inbox,
                     acts_on=self.acts_on,
                     take=self.take,
+                    backlog=self.posts.backlog,
                     crash_at=self._crash_at,
                 )
                 loops.append(asyncio.create_task(polling.run(), name="telegram-polling"))

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
 from bot.chain.faults import crash_point
 from bot.errors import MintbotError
 from bot.inbox import DurableInbox, InboxEntry
+from bot.telegram.posts import Backlog
 from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Polling:
         *,
         acts_on: Callable[[Update], bool],
         take: Callable[[InboxEntry, Update], None],
+        backlog: Backlog | None = None,
         crash_at: str | None = None,
     ) -> None:
         self.bot = bot
@@ -74,6 +76,7 @@ class Polling:
         self.inbox = inbox
         self.acts_on = acts_on
         self.take = take
+        self.backlog = backlog
         self.crash_at = crash_at
         self._failures = 0
 
@@ -104,6 +107,8 @@ class Polling:
             following = asyncio.ensure_future(self._page(offset))
             for entry, update in fresh:
                 self.take(entry, update)
+            if self.backlog is not None:
+                self.backlog.page(full=len(page) >= PAGE)
             page = await following
 
     async def _page(self, offset: int | None) -> list[tuple[Update, dict[str, Any]]]:

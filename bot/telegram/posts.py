@@ -9,7 +9,9 @@ Every line ends in its final state, a minted one with its token's links.
 A message is sent or edited only when Telegram's limits allow (`MessageLimits.turn`), and what
 it says is decided at that moment: the changes made while it waited go out in one message, so a
 busy chat costs a message per round of changes, not two per request. A change that shows a
-member their request for the first time goes before an update of lines already shown.
+member their request for the first time goes before an update of lines already shown. A new
+message waits while a burst is still being fetched (`Backlog`), so that it shows all of its
+chat's requests in the burst at once instead of one now and an edit for the rest later.
 
 Which requests a message answers is recorded with them (`answered_in`): after a restart, the
 first answer for a message rebuilds it from the database.
@@ -49,7 +51,43 @@ LINGER_S = 2.0
 # for it hear the error; the pipeline answers again later.
 SHOW_ATTEMPTS = 5
 
+# A new message waits at most this long for a burst being fetched to be in, then this long more
+# for the handlers of its last page to add their lines.
+BACKLOG_WAIT_S = 1.0
+BACKLOG_SETTLE_S = 0.05
+
 Recorded = Callable[[str, str], Awaitable[list[MintResult]]]
+
+
+class Backlog:
+    """Whether more updates are known to wait at Telegram: the last page of getUpdates was
+    full. Each message sent then would show only its chat's requests of the pages read so far,
+    and the rest of the burst would cost that chat an edit out of the same overall limit."""
+
+    def __init__(self) -> None:
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    @property
+    def waiting(self) -> bool:
+        return not self._drained.is_set()
+
+    def page(self, *, full: bool) -> None:
+        """A page of updates was taken; `full`: more are likely waiting."""
+        if full:
+            self._drained.clear()
+        else:
+            self._drained.set()
+
+    async def drained(self) -> None:
+        """Return at once unless a burst is being fetched; else once it is in (or after
+        BACKLOG_WAIT_S) and its last handlers have had a moment to add their lines."""
+        if self._drained.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BACKLOG_WAIT_S):
+                await self._drained.wait()
+        await asyncio.sleep(BACKLOG_SETTLE_S)
 
 
 @dataclass(eq=False)
@@ -133,10 +171,13 @@ class _Vanished(Exception):
 class Posts:
     """The chats' answer messages while their requests are in flight."""
 
-    def __init__(self, bot: Bot, limits: MessageLimits, recorded: Recorded) -> None:
+    def __init__(
+        self, bot: Bot, limits: MessageLimits, recorded: Recorded, backlog: Backlog | None = None
+    ) -> None:
         self._bot = bot
         self._limits = limits
         self._recorded = recorded
+        self.backlog = backlog or Backlog()
         self._joinable: dict[int, Post] = {}  # per chat: the message a new request joins
         self._posts: dict[tuple[int, int], Post] = {}  # sent messages still in flight
         self._rebuilding: dict[tuple[int, int], asyncio.Task[Post]] = {}
@@ -248,6 +289,8 @@ class Posts:
         """Send or edit `post` until Telegram shows its latest version."""
         failures = 0
         while post.shown < post.version:
+            if post.message_id is None:
+                await self.backlog.drained()
             await self._linger(post)
             priority = NOW if post.urgent() else LATER
             try:
