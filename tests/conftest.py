@@ -216,6 +216,9 @@ def bot_env(
         "BATCH_MAX_WAIT_S": "0.2",
         "POLL_INTERVAL_S": "0.1",
         "HTTP_PORT": "0",
+        # The web server on the bot's own event loop: the child process of the default mode
+        # costs each bot start about 1.5 s of CPU, and tests/test_web_process.py runs it.
+        "WEB_SERVER": "inline",
         "ENV_FILE": "/nonexistent/.env",
     }
 

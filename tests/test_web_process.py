@@ -35,7 +35,7 @@ async def test_the_web_server_runs_beside_the_bot_and_ends_with_it(
 ):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**bot_env, "HTTP_PORT": str(port), "PUBLIC_BASE_URL": base}
+    env = {**bot_env, "WEB_SERVER": "process", "HTTP_PORT": str(port), "PUBLIC_BASE_URL": base}
     # The bot killed (no chance to stop its child), then stopped as usual: the child ends
     # either way, and the second start finds the address free.
     for killed in (True, False):
