@@ -150,18 +150,13 @@ async def test_a_send_answered_after_the_confirmation_does_not_undo_it(
     proxy.mode = "hold_send"
     settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "30"})
     async with running(settings) as (runtime, inbox):
-        sub = submission("12")
-        handle = await runtime.service.submit(sub)
-        await answered(runtime, inbox, sub.key)
-        async with asyncio.timeout(10):
-            while (await states(runtime, handle.request_id))[0] != Phase.REPLIED:
-                await asyncio.sleep(0.05)
+        request_id = await answered_and_recorded(runtime, inbox, "12")
         proxy.release.set()
         async with asyncio.timeout(10):  # the broadcast is recorded
-            while not (await states(runtime, handle.request_id))[2]:
+            while not (await states(runtime, request_id))[2]:
                 await asyncio.sleep(0.05)
         await runtime.watcher.look_once()
-        phase, status, _ = await states(runtime, handle.request_id)
+        phase, status, _ = await states(runtime, request_id)
     assert proxy.swallowed == 1
     assert (phase, status) == (Phase.REPLIED, TxStatus.CONFIRMED)
 
@@ -172,18 +167,24 @@ async def test_a_transaction_confirmed_twice_leaves_its_answer_recorded(
     """A stale write that reopens a confirmed transaction (the race above, had it been lost)
     gets it confirmed again; its requests, answered already, stay answered."""
     async with running(load_settings(bot_env)) as (runtime, inbox):
-        sub = submission("13")
-        handle = await runtime.service.submit(sub)
-        await answered(runtime, inbox, sub.key)
-        async with asyncio.timeout(10):
-            while (await states(runtime, handle.request_id))[0] != Phase.REPLIED:
-                await asyncio.sleep(0.05)
+        request_id = await answered_and_recorded(runtime, inbox, "13")
         async with runtime.sessions.begin() as session:
             await session.execute(update(ChainTx).values(status=TxStatus.SENT))
         await runtime.watcher.look_once()
-        phase, status, _ = await states(runtime, handle.request_id)
+        phase, status, _ = await states(runtime, request_id)
     assert (phase, status) == (Phase.REPLIED, TxStatus.CONFIRMED)
-    assert len(inbox.for_key(sub.key)) == 1
+    assert len(inbox.for_key(submission("13").key)) == 1
+
+
+async def answered_and_recorded(runtime: Runtime, inbox: Inbox, message_id: str) -> int:
+    """Submit a mint, wait for its answer and for the answer to be recorded; its request ID."""
+    sub = submission(message_id)
+    handle = await runtime.service.submit(sub)
+    await answered(runtime, inbox, sub.key)
+    async with asyncio.timeout(10):
+        while (await states(runtime, handle.request_id))[0] != Phase.REPLIED:
+            await asyncio.sleep(0.05)
+    return handle.request_id
 
 
 async def states(runtime: Runtime, request_id: int) -> tuple[str, str | None, bool]:
