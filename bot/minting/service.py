@@ -301,7 +301,9 @@ class MintService(MintQueries):
         wake: asyncio.Event, step: Callable[[], Awaitable[bool]], what: str, idle: float
     ) -> None:
         """Run `step` while it says more may be due, then sleep until `wake` is set or `idle`
-        seconds pass. A failed step is logged and tried again a second later."""
+        seconds pass. A failed step is logged and tried again a second later, unless the loop
+        is being stopped: a step cancelled midway can fail with another error (its clean-up
+        on a connection the cancellation broke), and the stop must not be lost to it."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(idle):
@@ -311,6 +313,9 @@ class MintService(MintQueries):
                 while await step():
                     pass
             except Exception as err:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from err
                 if is_transient(err):
                     log.warning("%s: transient fault (%s)", what, type(err).__name__)
                 else:

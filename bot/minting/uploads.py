@@ -19,17 +19,18 @@ of times, and the log says so each time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Table, delete, func, insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from db.models import PREPARING, MintRequest, MintUpload, UploadKey
@@ -189,14 +190,31 @@ class UploadVault:
             return f"the database failed ({type(err).__name__})"
 
 
+@contextlib.asynccontextmanager
+async def _setting(connection: AsyncConnection, change: str, restore: str) -> AsyncIterator[None]:
+    """Run the body with a connection setting changed (`change`), then `restore` it. If the
+    body was cut short (a stop cancels it mid-statement) the connection may be broken and the
+    restore fail: the connection is then invalidated, so no later work gets it with the
+    setting still changed, and the body's own exception (the cancellation) goes on."""
+    await connection.exec_driver_sql(change)
+    try:
+        yield
+    finally:
+        try:
+            await connection.exec_driver_sql(restore)
+        except SQLAlchemyError:
+            await connection.invalidate()
+
+
 async def _truncate_log(connection: AsyncConnection) -> str | None:
     busy_timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
-    await connection.exec_driver_sql(f"PRAGMA busy_timeout = {SCRUB_WAIT_MS}")
-    try:
+    async with _setting(
+        connection,
+        f"PRAGMA busy_timeout = {SCRUB_WAIT_MS}",
+        f"PRAGMA busy_timeout = {int(busy_timeout)}",
+    ):
         checkpoint = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         busy = checkpoint.one()[0]  # (busy, frames in the log, frames copied)
-    finally:
-        await connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout)}")
     return "another connection is reading the database" if busy else None
 
 
@@ -237,13 +255,11 @@ async def _rewrite_key_table(connection: AsyncConnection, deleted_before: int) -
         return f"{holder.holder}{since} may still read them"
     filenode = select(func.pg_relation_filenode(_KEYS.name))
     before = await connection.scalar(filenode)
-    await connection.exec_driver_sql(f"SET lock_timeout = {SCRUB_WAIT_MS}")
-    try:
-        await connection.exec_driver_sql(f"VACUUM FULL {_KEYS.name}")
-    except DBAPIError as err:  # such as a lock it could not get in time
-        return f"VACUUM FULL {_KEYS.name} failed ({type(err.orig).__name__})"
-    finally:
-        await connection.exec_driver_sql("RESET lock_timeout")
+    async with _setting(connection, f"SET lock_timeout = {SCRUB_WAIT_MS}", "RESET lock_timeout"):
+        try:
+            await connection.exec_driver_sql(f"VACUUM FULL {_KEYS.name}")
+        except DBAPIError as err:  # such as a lock it could not get in time
+            return f"VACUUM FULL {_KEYS.name} failed ({type(err.orig).__name__})"
     if await connection.scalar(filenode) == before:
         # VACUUM skips, with a mere notice, a table the connecting role does not own.
         return f"VACUUM FULL {_KEYS.name} did not rewrite it: the bot's role must own it"
