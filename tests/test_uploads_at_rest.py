@@ -148,11 +148,13 @@ async def relations_of(engine: AsyncEngine, found: set[tuple[str, str]]) -> list
     named = []
     async with engine.connect() as connection:
         for what, name in sorted(found):
-            node = name.split(".")[0].split("_")[0]
-            relation = await connection.scalar(
-                text("SELECT pg_filenode_relation(0, CAST(:node AS oid))::regclass::text"),
-                {"node": node},
-            )
+            node = name.split(".")[0].split("_")[0]  # 1234, 1234.1, 1234_fsm: relation 1234
+            relation = None
+            if node.isdigit():
+                relation = await connection.scalar(
+                    text("SELECT pg_filenode_relation(0, CAST(:node AS oid))::regclass::text"),
+                    {"node": int(node)},
+                )
             named.append(f"{what} in {name} ({relation or 'no relation now'})")
     return named
 
