@@ -94,6 +94,10 @@ class UploadVault:
         self._failed_scrubs = 0
         self._retry_at = 0.0  # time.monotonic() before which an idle retry does nothing
         self._shreds = 0  # a scrub settles only the shreds made before it started
+        # A scrub that reports success is done once more, SCRUB_RETRY_S later: a snapshot the
+        # check before it could not see (another role's, on PostgreSQL) makes VACUUM FULL keep
+        # the deleted rows without a word, and by then that snapshot is mostly gone.
+        self._confirmed = False
         self._scrubbing = asyncio.Lock()  # one scrub at a time
 
     @staticmethod
@@ -141,6 +145,7 @@ class UploadVault:
             self._deleted_before = max(deleter + 1, self._deleted_before or 0)
         self._shreds += 1
         self._scrub_due, self._failed_scrubs, self._retry_at = True, 0, 0.0
+        self._confirmed = False
 
     async def scrub(self) -> None:
         """Leave no copy of a deleted key on disk. SQLite (with secure_delete, which zeroes
@@ -149,7 +154,8 @@ class UploadVault:
         and drops the old one, once no transaction can see the deleted rows any more. Either
         may find the database busy: what it could not do stays due and the log says so. The
         call after the next shred does it, and so does any call once the wait after a failure
-        (SCRUB_RETRY_S, doubling) has passed; an earlier one returns at once."""
+        (SCRUB_RETRY_S, doubling) has passed; an earlier one returns at once. A scrub that
+        succeeds is done once more, a call SCRUB_RETRY_S later."""
         async with self._scrubbing:
             if not self._scrub_due or time.monotonic() < self._retry_at:
                 return
@@ -158,7 +164,12 @@ class UploadVault:
             if self._shreds != shreds:
                 return  # what was shredded since is scrubbed by the call after that shred
             if problem is None:
-                self._scrub_due, self._failed_scrubs = False, 0
+                self._failed_scrubs = 0
+                if self._confirmed:
+                    self._scrub_due = False
+                else:
+                    self._confirmed = True
+                    self._retry_at = time.monotonic() + SCRUB_RETRY_S
                 return
             self._failed_scrubs += 1
             if self._failed_scrubs >= SCRUB_TRIES:
