@@ -9,8 +9,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from bot.chain.fees import Fees
 from bot.config import ANVIL_DEV_KEYS, Settings
 from bot.minting.types import MintResult, MintSubmission
 from db.engine import create_db_engine, upgrade
+from tests import forkserver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,17 +81,15 @@ class CliResult:
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> CliResult:
-    """Run `python -m bot ARGS` as a user would, with exactly `env` as its settings."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={"PATH": os.environ["PATH"], "ENV_FILE": "/nonexistent/.env", **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        check=False,
+    """Run `python -m bot ARGS` as a user would, with exactly `env` as its settings (forked
+    from this test process's fork server: see tests/forkserver.py)."""
+    code, stdout, stderr = forkserver.run_bot(
+        list(args),
+        {"PATH": os.environ["PATH"], "ENV_FILE": "/nonexistent/.env", **env},
+        PROJECT_ROOT,
+        timeout,
     )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return CliResult(code, stdout, stderr)
 
 
 def png(seed: int = 0, size: tuple[int, int] = (8, 8)) -> bytes:
@@ -250,20 +247,13 @@ async def balance(collection: Collection, owner: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m bot run` with exactly `env` as its settings, its output appended to `log`;
-    stopped with SIGTERM (then SIGKILL) at the end unless it already ended."""
+async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[forkserver.ForkedProcess]:
+    """`python -m bot run` with exactly `env` as its settings, its output appended to `log`
+    (forked from this test process's fork server: see tests/forkserver.py); stopped with
+    SIGTERM (then SIGKILL) at the end unless it already ended."""
     with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env={"PATH": os.environ["PATH"], **env},
-            cwd=PROJECT_ROOT,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
+        proc = await forkserver.start_bot(
+            ["run"], {"PATH": os.environ["PATH"], **env}, PROJECT_ROOT, out.fileno()
         )
     try:
         yield proc

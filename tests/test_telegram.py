@@ -19,6 +19,7 @@ from bot.chain.contract import Collection
 from bot.telegram.handlers.mint import parse_mint
 from bot.telegram.render import MINTING, PENDING_LINE
 from tests.emulators.telegram import TOKEN, TelegramServer, plain_text
+from tests.forkserver import ForkedProcess
 from tests.support import COLLECTOR, DEV_MINTER, balance, bot_process, png, signed_siwe
 
 HOLDER = COLLECTOR.address  # Ada's own wallet
@@ -32,7 +33,7 @@ def polling(telegram: TelegramServer) -> bool:
 @contextlib.asynccontextmanager
 async def polling_bot(
     telegram: TelegramServer, env: dict[str, str], log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
+) -> AsyncIterator[ForkedProcess]:
     """`python -m bot run` with `env` against the emulator, once it polls for updates."""
     async with bot_process({**env, **telegram.env()}, log) as proc:
         try:

@@ -19,6 +19,7 @@ from bot.chain.contract import Collection
 from bot.inbox import DurableInbox
 from db.engine import create_db_engine, session_factory
 from tests.emulators.telegram import TelegramServer
+from tests.forkserver import ForkedProcess
 from tests.support import DEV_MINTER, balance, bot_process, png, run_cli
 from tests.test_telegram import answers_of, free_port, pending, readable
 
@@ -53,7 +54,7 @@ class Scene:
     def ready_mark(self) -> int:
         return len(self.telegram.sent("setWebhook" if self.webhook else "getUpdates"))
 
-    async def started(self, proc: asyncio.subprocess.Process, mark: int) -> None:
+    async def started(self, proc: ForkedProcess, mark: int) -> None:
         """Wait until the bot started after `mark` takes updates (or has died)."""
         await self.telegram.wait_for(
             lambda: self.ready_mark() > mark or proc.returncode is not None, 90
