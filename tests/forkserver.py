@@ -187,10 +187,10 @@ class ForkServer:
                     server.kill()
                     raise RuntimeError(f"the fork server did not start: {ready!r}")
                 self._server = server
-                atexit.register(self._stop)
+                atexit.register(self.stop)
             return self._path
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         if self._server is not None and self._server.stdin is not None:
             self._server.stdin.close()  # its end of stdin: it exits
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -305,7 +305,7 @@ async def start_bot(args: list[str], env: dict[str, str], cwd: Path, stdout: int
 
 
 def run_bot(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float, server: ForkServer = SERVER
 ) -> tuple[int, str, str]:
     """`python -m bot ARGS` to its end: its exit code, stdout and stderr (as text). Raises
     `subprocess.TimeoutExpired` (having killed it) after `timeout` seconds."""
@@ -314,7 +314,7 @@ def run_bot(
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
-        pid, reply = SERVER.start(args, env, cwd, (nothing.fileno(), out.fileno(), err.fileno()))
+        pid, reply = server.start(args, env, cwd, (nothing.fileno(), out.fileno(), err.fileno()))
         try:
             code = int(reply.read_sync(timeout)["exit"])
         except TimeoutError:
