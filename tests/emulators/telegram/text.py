@@ -3,6 +3,7 @@ and the bot-command entity of a message starting with a command."""
 
 from __future__ import annotations
 
+import functools
 from html.parser import HTMLParser
 from typing import Any
 
@@ -36,6 +37,13 @@ def plain_text(text: str, parse_mode: str | None) -> str:
     """What a user would read: the text with its HTML markup applied (and checked)."""
     if (parse_mode or "").upper() != "HTML":
         return text
+    return _html_applied(text)
+
+
+# Tests read every message of a chat again each time they look for an answer (every 50 ms
+# while they wait): each text is parsed once.
+@functools.lru_cache(maxsize=1 << 16)
+def _html_applied(text: str) -> str:
     parser = _StrictHtml()
     parser.feed(text)
     parser.close()
