@@ -129,11 +129,16 @@ def _postgres_url(database: str) -> str:
     return os.environ["MINTBOT_TEST_POSTGRES_URL"].rsplit("/", 1)[0] + "/" + database
 
 
-async def _postgres_admin(statement: str) -> None:
+async def _postgres_admin(statement: str, *, copying: bool = False) -> None:
+    """Run `statement` as the tests' PostgreSQL superuser. `copying`: it is a CREATE DATABASE
+    from a template, which PostgreSQL 15 and later copy file by file when told (STRATEGY
+    FILE_COPY, a third faster here than writing the copy through the WAL, their default)."""
     import asyncpg
 
     admin = await asyncpg.connect(_postgres_admin_dsn())
     try:
+        if copying and admin.get_server_version().major >= 15:
+            statement += " STRATEGY FILE_COPY"
         await admin.execute(statement)
     finally:
         await admin.close()
@@ -154,7 +159,7 @@ async def scratch_database(
         return
     database = f"mintbot_test_{uuid.uuid4().hex[:12]}"
     copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template is not None else ""
-    await _postgres_admin(f'CREATE DATABASE "{database}"{copy}')
+    await _postgres_admin(f'CREATE DATABASE "{database}"{copy}', copying=bool(copy))
     try:
         yield _postgres_url(database)
     finally:
