@@ -95,7 +95,8 @@ def serve(path: str) -> None:
                 pidfd = os.pidfd_open(pid)
                 children[pidfd] = (pid, client)
                 selector.register(pidfd, selectors.EVENT_READ, "child")
-                _send(client, {"pid": pid})
+                with contextlib.suppress(OSError):  # a client gone does not stop the server
+                    _send(client, {"pid": pid})
             else:  # a child ended
                 pid, client = children.pop(key.fd)
                 selector.unregister(key.fd)
@@ -108,14 +109,19 @@ def serve(path: str) -> None:
 
 def _receive(client: socket.socket) -> tuple[dict[str, Any], list[int]]:
     data, fds, _, _ = socket.recv_fds(client, MAX_REQUEST, 3)
-    while not data.endswith(b"\n"):
-        more = client.recv(MAX_REQUEST)
-        if not more:
-            raise ValueError("the request ended early")
-        data += more
-    if len(fds) != 3:
-        raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
-    return json.loads(data), fds
+    try:
+        while not data.endswith(b"\n"):
+            more = client.recv(MAX_REQUEST)
+            if not more:
+                raise ValueError("the request ended early")
+            data += more
+        if len(fds) != 3:
+            raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
+        return json.loads(data), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _send(client: socket.socket, message: dict[str, Any]) -> None:
