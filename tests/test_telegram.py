@@ -69,12 +69,17 @@ def readable(message: dict[str, Any]) -> str:
     return plain_text(message["text"], message.get("parse_mode"))
 
 
-def answers_of(telegram: TelegramServer, message: dict[str, Any]) -> list[str]:
+def answers_of(
+    telegram: TelegramServer,
+    message: dict[str, Any],
+    posts: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """Every answer the bot shows to the mint `message` asked, oldest first: its replies of
-    its own (a quiet chat), and its lines of the chat's status messages (a busy one)."""
+    its own (a quiet chat), and its lines of the chat's status messages (a busy one).
+    `posts`: the bot's messages in that chat, if the caller has them already."""
     name, _ = parse_mint(message.get("caption") or message.get("text") or "")
     found = []
-    for post in telegram.in_chat(message["chat"]):
+    for post in telegram.in_chat(message["chat"]) if posts is None else posts:
         text = readable(post) if "text" in post else ""
         if text.startswith(BOARD):
             found += [x for x in text.split("\n") if f" · {name}: " in x]

@@ -126,8 +126,9 @@ class TelegramWorld:
 
     def in_chat(self, chat: dict[str, Any]) -> list[dict[str, Any]]:
         """The bot's messages in `chat`, oldest first."""
-        return [
-            m
-            for (chat_id, _), m in sorted(self.messages.items())
+        mine = [
+            (message_id, m)
+            for (chat_id, message_id), m in self.messages.items()
             if chat_id == chat["id"] and m.get("from", {}).get("id") == BOT_ID
         ]
+        return [m for _, m in sorted(mine, key=lambda pair: pair[0])]
