@@ -7,9 +7,11 @@ One local Discord emulator (tests/emulators/discord/) and one anvil with automin
 round. A round sends the same burst, every interaction dispatched at once over the gateway, to
 three programs in turn:
 
-- the bot, as `python -m bot run` (a fresh data directory and collection each round): we time
-  from each dispatch to its deferred acknowledgement (Discord allows 3 s) and to its final
-  answer (the response edited with the links);
+- the bot, as `python -m bot run` (a fresh data directory and collection each round; forked
+  by tests/forkserver.py, as the tests start it, which changes only how long it takes to
+  start, and that is not measured): we time from each dispatch to its deferred
+  acknowledgement (Discord allows 3 s) and to its final answer (the response edited with the
+  links);
 - the floor, bench/discord_floor.py: a bare discord.py bot that defers every interaction and
   does nothing else, so its acknowledgement times are what discord.py costs on this machine;
 - the command floor, the same with `--commands`: it defers from a `/mint` declared through
