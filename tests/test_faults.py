@@ -148,9 +148,22 @@ async def test_a_send_answered_after_the_confirmation_does_not_undo_it(
     while the broadcast's own reply is still on its way; recording the broadcast afterwards
     must not make the transaction open again, nor the answered request merely confirmed."""
     proxy.mode = "hold_send"
-    settings = load_settings({**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "30"})
+    # The watcher looks only when this test says: on its own it could look before the node
+    # has the transaction and broadcast it again itself, and that reply would be held too.
+    settings = load_settings(
+        {**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "30", "POLL_INTERVAL_S": "300"}
+    )
     async with running(settings) as (runtime, inbox):
-        request_id = await answered_and_recorded(runtime, inbox, "12")
+        sub = submission("12")
+        request_id = (await runtime.service.submit(sub)).request_id
+        async with asyncio.timeout(30):  # mined, and its reply held
+            while not proxy.swallowed:
+                await asyncio.sleep(0.05)
+        await runtime.watcher.look_once()
+        await answered(runtime, inbox, sub.key)
+        async with asyncio.timeout(10):
+            while (await states(runtime, request_id))[0] != Phase.REPLIED:
+                await asyncio.sleep(0.05)
         proxy.release.set()
         async with asyncio.timeout(10):  # the broadcast is recorded
             while not (await states(runtime, request_id))[2]:
