@@ -27,6 +27,7 @@ import json
 import os
 import pkgutil
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -153,6 +154,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         # handlers, flush the streams.
         with contextlib.suppress(BaseException):
             threading._shutdown()  # type: ignore[attr-defined]
+        with contextlib.suppress(BaseException):
             atexit._run_exitfuncs()
         if code is None:
             code = 0
@@ -201,6 +203,7 @@ class ForkServer:
             self._server.stdin.close()  # its end of stdin: it exits
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._server.wait(10)
+            shutil.rmtree(Path(self._path).parent, ignore_errors=True)
 
     def start(
         self, args: list[str], env: dict[str, str], cwd: Path, streams: tuple[int, int, int]
