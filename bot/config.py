@@ -125,6 +125,12 @@ class Settings:
     chain_kind: str = "evm"  # CHAIN_KIND: a registered chain kind
     web_server: str = "process"  # WEB_SERVER: "process" (a child process) or "inline"
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
+    # PINNING: the backends content is published to before it is minted (none: local only)
+    pinning: tuple[str, ...] = ()
+    kubo_api_url: str | None = None
+    # KUBO_API_AUTH: the whole Authorization header value a hosted kubo API asks for
+    kubo_api_auth: Secret | None = field(default=None, repr=False)
+    ipfs_gateway_url: str | None = None  # IPFS_GATEWAY_URL: where pinned content is read back
 
     @property
     def local_mode(self) -> bool:
@@ -145,7 +151,12 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         """Every secret these settings hold, for log redaction."""
-        optional = (self.discord_token, self.telegram_token, self.telegram_webhook_secret)
+        optional = (
+            self.discord_token,
+            self.telegram_token,
+            self.telegram_webhook_secret,
+            self.kubo_api_auth,
+        )
         return [self.hot_wallet_key, *(secret for secret in optional if secret is not None)]
 
 
@@ -198,6 +209,15 @@ def _hot_wallet_key(env: Env, local_mode: bool) -> tuple[Secret, bool]:
     )
 
 
+def _pinning(env: Env) -> tuple[str, ...]:
+    """PINNING: comma-separated names of pinning backends, each once (whether each is a
+    registered one is checked where they are opened: `bot.content.pinning.open_backends`)."""
+    names = tuple(n.strip().lower() for n in (env.get("PINNING") or "").split(",") if n.strip())
+    if len(set(names)) != len(names):
+        raise ConfigError("PINNING", "names a backend twice")
+    return names
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = None
 ) -> Settings:
@@ -240,6 +260,11 @@ def load_settings(
         if url is not None and not url.startswith(schemes):
             raise ConfigError(name, f"must start with {' or '.join(schemes)}")
 
+    pinning = _pinning(env)
+    kubo_api_url = env_url(env, "KUBO_API_URL", ("http", "https"))
+    if "kubo" in pinning and kubo_api_url is None:
+        raise ConfigError("KUBO_API_URL", "required when PINNING names kubo")
+
     if env.get("TELEGRAM_WEBHOOK_URL") and env.secret("TELEGRAM_WEBHOOK_SECRET") is None:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "required with TELEGRAM_WEBHOOK_URL")
 
@@ -266,6 +291,10 @@ def load_settings(
         alert_discord_channel_id=env_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,
         alert_telegram_chat_id=env_chat_id(env, "ALERT_TELEGRAM_CHAT_ID"),
         warnings=warnings,
+        pinning=pinning,
+        kubo_api_url=kubo_api_url,
+        kubo_api_auth=env.secret("KUBO_API_AUTH"),
+        ipfs_gateway_url=env_url(env, "IPFS_GATEWAY_URL", ("http", "https")),
         data_dir=web.data_dir,
         log_level=web.log_level,
         rpc_url=rpc_url,

@@ -1,5 +1,6 @@
-"""The seams of the bot: what a chat platform, a chain backend and a drop gate must provide,
-and the registries through which implementations make themselves known by name.
+"""The seams of the bot: what a chat platform, a chain backend, a pinning backend and a drop
+gate must provide, and the registries through which implementations make themselves known by
+name.
 
 The core (minting, drops, engagement, the web pages) depends on these protocols only; it never
 names a platform, a chain or a gate kind. An implementation is one package or module plus one
@@ -10,7 +11,7 @@ registries hold.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -157,6 +158,61 @@ class ChainKind(Generic[B]):
     open: Callable[[Settings], AbstractAsyncContextManager[B]]
 
 
+# ----- pinning backends -------------------------------------------------------------------------
+
+
+class PinRefused(Exception):
+    """A pinning backend's definitive no for this content (a block it will not take, a CAR it
+    finds malformed): trying again would not help. Any other exception from a backend is
+    taken as transient (unreachable, 429, 5xx, a timeout) and retried with back-off."""
+
+
+@dataclass(frozen=True)
+class BackendCheck:
+    """One line of `doctor` for a pinning backend: what was checked, whether it passed, and
+    a detail for the operator (never a credential)."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class PinningBackend(Protocol):
+    """A service that keeps content on public IPFS (a kubo node, a hosted pinning service).
+    The bot hands it whole DAGs as CAR files, so the CIDs are the bot's own, exactly."""
+
+    name: str  # the name PINNING gives it, recorded with every pin it holds
+
+    async def pin_car(self, car: bytes, roots: Sequence[str]) -> None:
+        """Import the CAR's blocks and pin each of `roots` with everything below it. Returns
+        once the backend has them pinned; raises `PinRefused` for a definitive refusal,
+        anything else for a transient fault."""
+
+    async def fetch_block(self, cid: str) -> bytes:
+        """The raw bytes of one block, read back from the backend (or the gateway that serves
+        what it pins). Raises if it cannot be had now."""
+
+    async def pinned(self, cids: Sequence[str]) -> set[str]:
+        """Those of `cids` that the backend holds pinned now."""
+
+    async def check(self) -> list[BackendCheck]:
+        """For `doctor`: reachable, credentials accepted, and a test pin of a tiny block and
+        its removal."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+@dataclass(frozen=True)
+class PinningKind:
+    """A kind of pinning backend as the registry knows it (PINNING names kinds)."""
+
+    name: str
+    # The backend for these settings; raises `ConfigError` naming a setting it lacks.
+    open: Callable[[Settings], PinningBackend]
+
+
 # ----- drop gates -------------------------------------------------------------------------------
 
 
@@ -256,3 +312,4 @@ class Registry(Generic[T]):
 PLATFORMS: Registry[PlatformKind[Any]] = Registry("chat platform")
 CHAINS: Registry[ChainKind[Any]] = Registry("chain kind")
 GATES: Registry[type[DropGate]] = Registry("drop gate")
+PINNERS: Registry[PinningKind] = Registry("pinning backend")

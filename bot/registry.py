@@ -1,4 +1,5 @@
-"""The registry lines: every chat platform, chain kind and drop gate kind the bot knows.
+"""The registry lines: every chat platform, chain kind, pinning backend and drop gate kind the
+bot knows.
 
 Adding one is its package or module plus one line here. Entries are "module:attribute"
 strings, imported on first use, so a platform's library loads only in a bot that runs it.
@@ -6,13 +7,15 @@ strings, imported on first use, so a platform's library loads only in a bot that
 
 from __future__ import annotations
 
-from bot.ports import CHAINS, GATES, PLATFORMS
+from bot.ports import CHAINS, GATES, PINNERS, PLATFORMS
 
 PLATFORMS.register("discord", "bot.discord.platform:DISCORD")
 PLATFORMS.register("telegram", "bot.telegram.platform:TELEGRAM")
 PLATFORMS.register("console", "bot.console.platform:CONSOLE")
 
 CHAINS.register("evm", "bot.chain.setup:EVM")
+
+PINNERS.register("kubo", "bot.content.pinning.kubo:KUBO")
 
 GATES.register("role", "bot.drops.gates.role:RoleGate")
 GATES.register("chat_member", "bot.drops.gates.chat_member:ChatMemberGate")
