@@ -5,12 +5,14 @@ transient error that never shows the key."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -42,13 +44,19 @@ def settings_for(emulator: PinataEmulator, **extra: str) -> Settings:
     return load_settings(env, env_file=Path("/nonexistent/.env"))
 
 
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[PinningBackend]:
+    [backend] = open_backends(settings)
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
 @pytest.fixture
 async def backend(pinata: PinataEmulator) -> AsyncIterator[PinningBackend]:
-    [opened] = open_backends(settings_for(pinata))
-    try:
-        yield opened
-    finally:
-        await opened.close()
+    async with opened(settings_for(pinata)) as backend:
+        yield backend
 
 
 def noise_png(seed: int) -> bytes:
@@ -135,13 +143,22 @@ async def test_ipfs_gateway_url_is_where_blocks_are_read_back(
 ) -> None:
     other = PinataEmulator().start()  # a gateway that holds nothing
     try:
-        [backend] = open_backends(settings_for(pinata, IPFS_GATEWAY_URL=other.url))
-        store, image, _ = token_content(tmp_path)
-        await backend.pin_car(car_of(store, [image]), [image])
-        with pytest.raises(Exception, match="404"):
-            await backend.fetch_block(image)
-        assert [r["path"] for r in (await other.state())["requests"]] == [f"/ipfs/{image}"]
-        await backend.close()
+        async with opened(settings_for(pinata, IPFS_GATEWAY_URL=other.url)) as backend:
+            store, image, _ = token_content(tmp_path)
+            await backend.pin_car(car_of(store, [image]), [image])
+            with pytest.raises(aiohttp.ClientResponseError) as caught:
+                await backend.fetch_block(image)
+            checks = await backend.check()
+        assert caught.value.status == 404
+        assert f"/ipfs/{image}" in [r["path"] for r in (await other.state())["requests"]]
+        assert not any(r["path"].startswith("/ipfs/") for r in (await pinata.state())["requests"])
+        # doctor says which step failed, and still removes its test pin
+        assert [(check.what, check.ok) for check in checks] == [
+            ("Pinata API reachable and PINATA_JWT accepted", True),
+            ("test pin of a tiny block", True),
+            (f"read back through {other.url}", False),
+            ("test pin removed", True),
+        ]
     finally:
         other.stop()
 
@@ -184,17 +201,16 @@ async def test_a_wrong_key_is_a_clear_error_that_never_shows_a_key(
     caplog.set_level(logging.DEBUG)
     wrong = "eyJ.wrong.c2VjcmV0LXRoYXQtbXVzdC1ub3Qtc2hvdw"
     settings = settings_for(pinata, PINATA_JWT=wrong)
-    [backend] = open_backends(settings)
     store, image, _ = token_content(tmp_path)
-    with pytest.raises(PinataUnavailable) as caught:
-        await backend.pin_car(car_of(store, [image]), [image])
+    async with opened(settings) as backend:
+        with pytest.raises(PinataUnavailable) as caught:
+            await backend.pin_car(car_of(store, [image]), [image])
+        checks = await backend.check()
     assert not isinstance(caught.value, PinRefused)  # a key can be fixed: try again later
     assert caught.value.status == 401
     assert "PINATA_JWT" in str(caught.value)
-    checks = await backend.check()
     assert [check.ok for check in checks] == [False]
     assert "PINATA_JWT" in checks[0].detail
-    await backend.close()
 
     requests = (await pinata.state())["requests"]
     shown = [

@@ -92,7 +92,9 @@ class PinataBackend:
         """Pinata answers and takes PINATA_JWT; a tiny block pins, reads back and goes away."""
         checks: list[BackendCheck] = []
         try:
-            body = await self._request("GET", f"{self.api_url}/data/testAuthentication", "testing")
+            body = await self._request(
+                "GET", f"{self.api_url}/data/testAuthentication", "testing the key"
+            )
         except (PinataUnavailable, aiohttp.ClientError, TimeoutError) as err:
             return [BackendCheck("Pinata API reachable and PINATA_JWT accepted", False, str(err))]
         checks.append(
@@ -111,15 +113,8 @@ class PinataBackend:
             listed = await self.pinned([cid])
             checks.append(BackendCheck("test pin of a tiny block", cid in listed, cid))
             if cid in listed:
-                same = await self.fetch_block(cid) == data
-                checks.append(BackendCheck(f"read back through {self.gateway_url}", same, cid))
-        except (
-            PinataUnavailable,
-            PinRefused,
-            BlockMismatch,
-            aiohttp.ClientError,
-            TimeoutError,
-        ) as err:
+                checks.append(await self._read_back_check(cid, data))
+        except (PinataUnavailable, PinRefused, aiohttp.ClientError, TimeoutError) as err:
             checks.append(BackendCheck("test pin of a tiny block", False, str(err)))
         finally:
             checks.append(await self._remove_test_pin(cid))
@@ -157,6 +152,14 @@ class PinataBackend:
         )
         files = (body.get("data") or {}).get("files") or []
         return [str(file["id"]) for file in files if file.get("cid") == cid]
+
+    async def _read_back_check(self, cid: str, data: bytes) -> BackendCheck:
+        what = f"read back through {self.gateway_url}"
+        try:
+            same = await self.fetch_block(cid) == data
+        except (BlockMismatch, aiohttp.ClientError, TimeoutError) as err:
+            return BackendCheck(what, False, f"{cid}: {err}")
+        return BackendCheck(what, same, cid)
 
     async def _remove_test_pin(self, cid: str) -> BackendCheck:
         what = "test pin removed"
