@@ -8,7 +8,7 @@ followed by one section per block: a varint length, the binary CID, then the blo
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeAlias
 
@@ -87,27 +87,37 @@ def read_car(data: bytes) -> Iterator[Block]:
         offset = end
 
 
-def car_of_root(root: str, blocks: dict[str, Block]) -> bytes:
-    """A CARv1 archive with `root` as its one root and the blocks of `blocks` under it (root
-    first, then depth first). A block missing from `blocks` is left out, for the receiver to
-    refuse. Raises `CarFormatError` for a dag-pb block that is not a UnixFS file node."""
+def walk_dag(root: str, get: Callable[[str], bytes | None]) -> list[Block]:
+    """The blocks of the file rooted at `root`, root first, then depth first, each once. A
+    block `get` does not have (None) is left out. Raises `CarFormatError` for a dag-pb block
+    that is not a UnixFS file node."""
     dag: list[Block] = []
     seen: set[str] = set()
     work = [root]
     while work:
         cid = work.pop()
-        if cid in seen or cid not in blocks:
+        if cid in seen:
+            continue
+        data = get(cid)
+        if data is None:
             continue
         seen.add(cid)
-        dag.append(blocks[cid])
+        dag.append(Block(cid, data))
         if parse_cid(cid).codec == CODEC_DAG_PB:
             try:
-                links = decode_file_node(blocks[cid].data).links
+                links = decode_file_node(data).links
             except MalformedNodeError as err:
                 raise CarFormatError(f"block {cid} is not a UnixFS file node: {err}") from err
             work.extend(reversed(links))
+    return dag
+
+
+def car_of_root(root: str, blocks: dict[str, Block]) -> bytes:
+    """A CARv1 archive with `root` as its one root and the blocks of `blocks` under it (see
+    `walk_dag`). A block missing from `blocks` is left out, for the receiver to refuse."""
+    found = walk_dag(root, lambda cid: blocks[cid].data if cid in blocks else None)
     out = io.BytesIO()
-    write_car(out, [root], dag)
+    write_car(out, [root], found)
     return out.getvalue()
 
 
