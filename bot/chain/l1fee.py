@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eth_abi import decode, encode
+from eth_abi.abi import decode, encode
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
