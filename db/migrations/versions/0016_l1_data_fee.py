@@ -4,7 +4,7 @@ The fee paid (from the receipt, included in chain_tx.fee_paid_wei) and the GasPr
 estimate for each signed version, which the spending cap counts while it is unmined.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
