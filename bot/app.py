@@ -122,6 +122,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 bump_after=settings.fee_bump_after,
                 max_fee_cap=settings.max_fee_per_gas_wei,
                 max_spend_per_day=settings.max_spend_per_day_wei,
+                l1_fee=chain.l1_fee,
                 crash_at=settings.crash_at,
             )
             watcher = TxWatcher(txs, settings.poll_interval)

@@ -123,6 +123,7 @@ class Settings:
     alert_discord_channel_id: int | None = None
     alert_telegram_chat_id: int | None = None
     chain_kind: str = "evm"  # CHAIN_KIND: a registered chain kind
+    l1_fee: str = "auto"  # L1_FEE: count an OP-stack chain's L1 data fee (auto, on, off)
     web_server: str = "process"  # WEB_SERVER: "process" (a child process) or "inline"
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
     # PINNING: the backends content is published to before it is minted (none: local only)
@@ -168,6 +169,7 @@ class Settings:
 
 
 WEB_SERVER_MODES = ("process", "inline")
+L1_FEE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,7 @@ def load_settings(
         http_port=web.http_port,
         rpc_timeout=web.rpc_timeout,
         chain_kind=(env.get("CHAIN_KIND") or "evm").lower(),
+        l1_fee=env_choice(env, "L1_FEE", L1_FEE_MODES),
         web_server=env_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
         poll_interval=env_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
         answer_max_attempts=env_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
