@@ -221,6 +221,7 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         engagement=runtime.engagement,
         collection=runtime.collection,
         explorer=runtime.chain.explorer,
+        site_name=runtime.settings.collection_name,
         host=host,
         port=port,
         health=health(runtime),

@@ -186,6 +186,7 @@ class WebSettings:
     contract_address: str | None
     explorer_url: str | None
     public_base_url: str
+    collection_name: str  # the site's name in link previews
     http_host: str
     http_port: int
     rpc_timeout: float
@@ -325,7 +326,7 @@ def load_settings(
         admin_address=env_address(env, "ADMIN_ADDRESS"),
         royalty_receiver=env_address(env, "ROYALTY_RECEIVER"),
         royalty_bps=env_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
-        collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
+        collection_name=web.collection_name,
         collection_symbol=env.get("COLLECTION_SYMBOL") or "MINT",
         contract_uri=env.get("CONTRACT_URI") or "",
         max_fee_per_gas_wei=max_fee,
@@ -394,6 +395,7 @@ def _web_settings(env: Env) -> WebSettings:
         explorer_url=env_url(env, "EXPLORER_URL", ("http", "https")),
         public_base_url=env_url(env, "PUBLIC_BASE_URL", ("http", "https"))
         or "http://127.0.0.1:8080",
+        collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
         http_host=env.get("HTTP_HOST") or "127.0.0.1",
         http_port=env_int(env, "HTTP_PORT", 8080, low=0, high=65535),
         rpc_timeout=env_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
