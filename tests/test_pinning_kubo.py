@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from collections.abc import AsyncIterator, Iterable
@@ -27,11 +28,13 @@ from bot.content.cid import (
     decode_file_node,
     encode_varint,
     parse_cid,
+    raw_cid,
 )
 from bot.content.images import check_image
 from bot.content.metadata import build_metadata
 from bot.content.pinning.kubo import (
     CREDENTIALS_REFUSED,
+    PIN_LS_BATCH,
     KuboBackend,
     KuboCredentialsRefused,
     KuboUnavailable,
@@ -143,6 +146,13 @@ async def test_pinned_names_only_what_is_pinned(kubo: KuboBackend, tmp_path: Pat
     assert await kubo.pinned([image, metadata]) == {metadata}
     assert await kubo.pinned([image]) == set()
     assert await kubo.pinned([]) == set()
+
+
+async def test_pinned_answers_for_many_cids_at_once(kubo: KuboBackend, tmp_path: Path) -> None:
+    store, image, metadata = stored_mint(tmp_path, 9)
+    await kubo.pin_car(car_bytes([image, metadata], store.iter_blocks()), [image, metadata])
+    others = [raw_cid(hashlib.sha256(bytes([n])).digest()) for n in range(PIN_LS_BATCH + 10)]
+    assert await kubo.pinned([*others[:30], image, *others[30:], metadata]) == {image, metadata}
 
 
 async def test_a_car_with_a_tampered_block_is_refused(kubo: KuboBackend, tmp_path: Path) -> None:

@@ -54,6 +54,9 @@ CONTENT_FAULTS = (
 )
 # Kubo's words for a block it does not hold (a root missing from the CAR it was sent).
 MISSING_BLOCK = ("not found", "could not find")
+# CIDs per pin/ls: they travel in the query string, which proxies in front of hosted APIs
+# cap at a few KiB (a CID is 59 characters, 65 with "arg=" and "&").
+PIN_LS_BATCH = 50
 CREDENTIALS_REFUSED = "the kubo API refused the credentials (KUBO_API_AUTH)"
 
 
@@ -181,21 +184,22 @@ class KuboBackend:
         return checked(cid, answer.body)
 
     async def pinned(self, cids: Sequence[str]) -> set[str]:
-        """Those of `cids` kubo lists as pinned recursively. One pin/ls asks for all of them;
-        kubo fails it whole if any one is not pinned, and then each is asked for alone."""
-        if not cids:
-            return set()
-        answer = await self._pin_ls(cids)
-        if answer.not_pinned:
-            if len(cids) == 1:
-                return set()
-            found: set[str] = set()
-            for cid in cids:
-                found |= await self.pinned([cid])
-            return found
-        self._raise_unless_ok(answer)
-        keys = answer.json_object().get("Keys") or {}
-        return {cid for cid in cids if cid in keys}
+        """Those of `cids` kubo lists as pinned recursively. One pin/ls asks for up to
+        PIN_LS_BATCH of them; kubo fails it whole if any one is not pinned, and then each is
+        asked for alone."""
+        found: set[str] = set()
+        for start in range(0, len(cids), PIN_LS_BATCH):
+            batch = cids[start : start + PIN_LS_BATCH]
+            answer = await self._pin_ls(batch)
+            if answer.not_pinned:
+                if len(batch) > 1:
+                    for cid in batch:
+                        found |= await self.pinned([cid])
+                continue
+            self._raise_unless_ok(answer)
+            keys = answer.json_object().get("Keys") or {}
+            found |= {cid for cid in batch if cid in keys}
+        return found
 
     async def check(self) -> list[BackendCheck]:
         """Reachable (version), credentials accepted, a tiny block pinned, read back and
