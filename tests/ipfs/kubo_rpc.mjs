@@ -351,10 +351,10 @@ async function pinRecursively (cid) {
 
 /** 'recursive', 'direct', 'indirect' or null. */
 async function pinMode (cid) {
-  for await (const pin of helia.pins.ls({ cid })) {
-    if (pin.cid.equals(cid)) {
-      return pin.depth === 0 ? 'direct' : 'recursive'
-    }
+  try {
+    return (await helia.pins.get(cid)).depth === 0 ? 'direct' : 'recursive'
+  } catch (err) {
+    if (err.name !== 'NotFoundError') throw err
   }
   return (await helia.pins.isPinned(cid)) ? 'indirect' : null
 }
