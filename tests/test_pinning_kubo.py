@@ -148,6 +148,14 @@ async def test_pinned_names_only_what_is_pinned(kubo: KuboBackend, tmp_path: Pat
     assert await kubo.pinned([]) == set()
 
 
+async def test_a_url_given_with_its_api_path_is_the_same_api(kubo_rpc: IpfsNode) -> None:
+    backend = KuboBackend(kubo_rpc.url + "/api/v0/", timeout=QUICK)
+    try:
+        assert [c.ok for c in await backend.check()] == [True, True, True, True]
+    finally:
+        await backend.close()
+
+
 async def test_pinned_answers_for_many_cids_at_once(kubo: KuboBackend, tmp_path: Path) -> None:
     store, image, metadata = stored_mint(tmp_path, 9)
     await kubo.pin_car(car_bytes([image, metadata], store.iter_blocks()), [image, metadata])

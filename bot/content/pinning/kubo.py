@@ -130,14 +130,17 @@ class KuboBackend:
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
-        self._api = URL(url.rstrip("/") + "/api/v0/")
+        # The base is what kubo's own docs call the API address; a URL given with the
+        # /api/v0 path already on it means the same API.
+        base = url.rstrip("/").removesuffix("/api/v0")
+        self._api = URL(base + "/api/v0/")
         self._auth = auth
         self._gateway_url = gateway_url
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._gateway: GatewayReader | None = None
         # Where the API is, for messages: without any user:password the URL carries.
-        self.where = str(URL(url.rstrip("/")).with_user(None))
+        self.where = str(URL(base).with_user(None))
 
     def __repr__(self) -> str:
         return f"KuboBackend({self.where!r})"
