@@ -404,7 +404,7 @@ async function fileParts (req, body, name) {
   try {
     form = await new Request('http://127.0.0.1/', { method: 'POST', headers: { 'content-type': type }, body }).formData()
   } catch (err) {
-    throw new KuboError(`malformed multipart body: ${err.message}`, 1)
+    throw new KuboError(`multipart: ${err.message}`, 1)
   }
   const parts = []
   for (const value of form.values()) {
