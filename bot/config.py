@@ -131,6 +131,12 @@ class Settings:
     # KUBO_API_AUTH: the whole Authorization header value a hosted kubo API asks for
     kubo_api_auth: Secret | None = field(default=None, repr=False)
     ipfs_gateway_url: str | None = None  # IPFS_GATEWAY_URL: where pinned content is read back
+    # PINATA_JWT: the bearer token of a Pinata API key (files read and write)
+    pinata_jwt: Secret | None = field(default=None, repr=False)
+    pinata_api_url: str = "https://api.pinata.cloud"
+    pinata_upload_url: str = "https://uploads.pinata.cloud"
+    # PINATA_GATEWAY_URL: the gateway pinned content is read back through without IPFS_GATEWAY_URL
+    pinata_gateway_url: str = "https://gateway.pinata.cloud"
 
     @property
     def local_mode(self) -> bool:
@@ -156,6 +162,7 @@ class Settings:
             self.telegram_token,
             self.telegram_webhook_secret,
             self.kubo_api_auth,
+            self.pinata_jwt,
         )
         return [self.hot_wallet_key, *(secret for secret in optional if secret is not None)]
 
@@ -264,6 +271,9 @@ def load_settings(
     kubo_api_url = env_url(env, "KUBO_API_URL", ("http", "https"))
     if "kubo" in pinning and kubo_api_url is None:
         raise ConfigError("KUBO_API_URL", "required when PINNING names kubo")
+    pinata_jwt = env.secret("PINATA_JWT")
+    if "pinata" in pinning and pinata_jwt is None:
+        raise ConfigError("PINATA_JWT", "required when PINNING names pinata")
 
     if env.get("TELEGRAM_WEBHOOK_URL") and env.secret("TELEGRAM_WEBHOOK_SECRET") is None:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "required with TELEGRAM_WEBHOOK_URL")
@@ -295,6 +305,14 @@ def load_settings(
         kubo_api_url=kubo_api_url,
         kubo_api_auth=env.secret("KUBO_API_AUTH"),
         ipfs_gateway_url=env_url(env, "IPFS_GATEWAY_URL", ("http", "https")),
+        pinata_jwt=pinata_jwt,
+        pinata_api_url=env_url(env, "PINATA_API_URL", ("http", "https")) or Settings.pinata_api_url,
+        pinata_upload_url=(
+            env_url(env, "PINATA_UPLOAD_URL", ("http", "https")) or Settings.pinata_upload_url
+        ),
+        pinata_gateway_url=(
+            env_url(env, "PINATA_GATEWAY_URL", ("http", "https")) or Settings.pinata_gateway_url
+        ),
         data_dir=web.data_dir,
         log_level=web.log_level,
         rpc_url=rpc_url,

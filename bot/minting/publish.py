@@ -90,24 +90,26 @@ def car_of(store: ContentStore, roots: Sequence[str]) -> bytes:
 
 async def read_back(root: str, fetch: BlockReader) -> int:
     """Read every block of the file rooted at `root` through `fetch`, each checked against its
-    CID (`BlockMismatch` otherwise); returns how many. The tree is read level by level."""
+    CID (`BlockMismatch` otherwise); returns how many distinct blocks. The tree is read level by
+    level, a block that repeats (equal chunks) once."""
     limit = asyncio.Semaphore(READ_BACK_AT_ONCE)
 
     async def one(cid: str) -> bytes:
         async with limit:
             return checked(cid, await fetch(cid))
 
-    level, count = [root], 0
+    level, seen = [root], {root}
     while level:
         blocks = await asyncio.gather(*(one(cid) for cid in level))
-        count += len(level)
-        level = [
+        children = [
             child
             for cid, data in zip(level, blocks, strict=True)
             if parse_cid(cid).codec != CODEC_RAW
             for child in decode_file_node(data).links
         ]
-    return count
+        level = [child for child in dict.fromkeys(children) if child not in seen]
+        seen.update(level)
+    return len(seen)
 
 
 @dataclass(frozen=True)
