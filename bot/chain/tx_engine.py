@@ -25,7 +25,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
-from bot.chain.nonces import NonceAllocator
+from bot.chain.nonces import NonceAllocator, SigningStopped
 from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
 from bot.chain.tx_rows import FOR_NO_KEY_UPDATE, move_tx
 from bot.chain.wallet import HotWallet
@@ -263,8 +263,6 @@ class TxEngine:
             ):
                 await self.bump(tx_id, force=True)
                 return
-            elif is_transient(err):
-                raise
             else:
                 raise
         self.needs_funds = False
@@ -303,12 +301,13 @@ class TxEngine:
                 )
                 return False
             tip = min(tip, max_fee)
-            # A replacement raises the worst case of this transaction: it counts on the cap.
-            await self.nonces.lock(session)
+            # A replacement raises the worst case of this transaction: it counts on the cap;
+            # and it is a signature: not while the wallet's signing is stopped.
             try:
+                await self.nonces.lock(session)
                 await self._check_spend(session, tx.gas_limit * (max_fee - last.max_fee_per_gas))
-            except SpendCapReached:
-                log.warning("tx %s is stuck but a bump would pass today's cap", last.tx_hash)
+            except (SpendCapReached, SigningStopped) as err:
+                log.warning("tx %s is stuck but is not replaced: %s", last.tx_hash, err)
                 return False
             attempt = self._add_attempt(
                 session,
