@@ -26,6 +26,7 @@ from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.config import Settings
 from bot.content.store import ContentStore
+from bot.custody_moves import own_custody_moves
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
@@ -123,6 +124,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_spend_per_day=settings.max_spend_per_day_wei,
                 crash_at=settings.crash_at,
             )
+            own_custody_moves(txs)
             watcher = TxWatcher(txs, settings.poll_interval)
             communities = Communities(
                 sessions,
