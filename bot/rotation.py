@@ -78,8 +78,7 @@ class KeyRotation:
 
     async def run(self) -> None:
         """Carry out (or finish) the rotation; raises `ChainError` on anything it cannot do."""
-        await self._check()
-        await self._stop()
+        await self.begin()
         await self._grant()
         await self._drain()
         await self._approve_custody(await self.custody.carry())
@@ -89,6 +88,12 @@ class KeyRotation:
         await self._record(
             "done", f"the old wallet still holds {balance / 1e18:.6f} in native currency"
         )
+
+    async def begin(self) -> None:
+        """Check that the rotation may run and stop signing with both keys (`run` starts
+        with it; it may be called before, and again)."""
+        await self._check()
+        await self._stop()
 
     async def _check(self) -> None:
         if self.new == self.old:

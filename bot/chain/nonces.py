@@ -39,11 +39,12 @@ class NonceAllocator:
         # Who this allocator signs for: a key rotation signs while it has signing stopped.
         self.holder = holder
 
-    async def _may_sign(self, session: AsyncSession) -> None:
-        """Raise `SigningStopped` unless this allocator may sign. Call it after this
-        transaction has written the row: then it holds the row's write lock (SQLite: the
-        database's) and reads what the last writer committed, so a rotation's stop is seen
-        by every signature that commits after it."""
+    async def may_sign(self, session: AsyncSession) -> None:
+        """Raise `SigningStopped` unless this allocator may sign. Decisive only after this
+        transaction has written the row (as `allocate` and `lock` do): then it holds the
+        row's write lock (SQLite: the database's) and reads what the last writer committed,
+        so a rotation's stop is seen by every signature that commits after it. Anywhere else
+        it is a look ahead, to skip work that could not be signed."""
         stopped = (
             await session.execute(
                 select(NonceState.signing_stopped, NonceState.signing_holder).where(
@@ -51,7 +52,9 @@ class NonceAllocator:
                 )
             )
         ).one_or_none()
-        if stopped is not None and stopped[0] is not None and stopped[1] != self.holder:
+        if stopped is None or stopped[0] is None:
+            return
+        if stopped[1] is None or stopped[1] != self.holder:  # a stop without holder is for all
             raise SigningStopped(self.wallet, stopped[0])
 
     async def _row(self, session: AsyncSession) -> NonceState | None:
@@ -91,9 +94,9 @@ class NonceAllocator:
         Raises `SigningStopped` if the wallet may not sign."""
         row = await self._row(session)
         if row is not None:
-            row.updated_at = utcnow()  # a write, to take the lock `_may_sign` relies on
+            row.updated_at = utcnow()  # a write, to take the lock `may_sign` relies on
             await session.flush()
-        await self._may_sign(session)
+        await self.may_sign(session)
 
     async def allocate(self, session: AsyncSession) -> int:
         """Take the next nonce inside the caller's transaction. Raises `SigningStopped` if the
@@ -104,5 +107,5 @@ class NonceAllocator:
         nonce = row.next_nonce
         row.next_nonce = nonce + 1
         await session.flush()
-        await self._may_sign(session)
+        await self.may_sign(session)
         return nonce
