@@ -5,7 +5,10 @@ new address and withdrawals still work."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -19,8 +22,17 @@ from bot.env_values import Secret
 from bot.errors import ChainError
 from bot.minting.types import short_token_id
 from bot.rotation import KeyRotation
-from db.models import MintRequest, SigningAudit, WithdrawalStatus
-from tests.support import COLLECTOR, DEV_MINTER, balance, poll_until, rpc, running, submission
+from db.models import ChainTx, MintRequest, SigningAudit, WithdrawalStatus
+from tests.support import (
+    COLLECTOR,
+    DEV_MINTER,
+    balance,
+    poll_until,
+    rpc,
+    run_cli,
+    running,
+    submission,
+)
 from tests.test_withdrawals import USER, link_verified, mint_to_custody
 
 pytestmark = pytest.mark.db
@@ -154,3 +166,31 @@ async def test_a_sweep_moves_every_custodial_token_and_withdrawals_still_work(
         await link_verified(bot_b)
         await withdraw_each(bot_b, tokens[:1])
         assert await collection.owner_of(tokens[0]) == COLLECTOR.address
+
+
+async def test_a_sweep_cut_short_by_a_crash_finishes_when_run_again(
+    bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    _, b = await funded_key(collection)
+    async with running(era(bot_env, ANVIL_DEV_KEYS[0])) as (bot_a, inbox):
+        tokens = await mint_to_custody(bot_a, inbox, "641", "642", "643")
+    admin_key = tmp_path / "admin.key"
+    admin_key.write_text(ANVIL_DEV_KEYS[1])
+    rotate = ("wallet", "rotate", "--to", b, "--sweep", "--admin-key-file", str(admin_key))
+
+    # Killed right after the first move went out: signed, committed and sent, not recorded.
+    crashed = await asyncio.to_thread(
+        run_cli, *rotate, env={**bot_env, "MINTBOT_CRASH_AT": "after_send"}
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.output
+    assert "custody: 3 token(s) to move" not in crashed.stdout
+
+    finished = await asyncio.to_thread(run_cli, *rotate, env=bot_env)
+    assert finished.returncode == 0, finished.output
+    assert "drain: 1 transaction(s) of the old key in flight" in finished.stdout
+    assert f"custody: 2 token(s) to move to {b}; 2 transfer(s) signed" in finished.stdout
+    for token in tokens:
+        assert await collection.owner_of(token) == b
+    async with bot_a.sessions() as session:
+        moves = list(await session.scalars(select(ChainTx).where(ChainTx.kind == "custody")))
+    assert len(moves) == 3  # one transaction per token: none moved twice
