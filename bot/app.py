@@ -25,6 +25,7 @@ from bot.chain.tx_engine import TxEngine
 from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.config import Settings
+from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
 from bot.drops.service import Drops
@@ -106,7 +107,7 @@ def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContext
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
     """Build everything from the settings; with `start`, resume unfinished work too."""
-    async with open_configured_chain(settings) as chain:
+    async with open_configured_chain(settings) as chain, open_pinning(settings) as pinning:
         collection = await chain.collection()
         db = await open_database(settings)
         try:
@@ -146,6 +147,8 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 content=content,
                 chain=chain_context,
                 platforms=platforms,
+                pinning=pinning.backends,
+                read_back=pinning.read_back,
             )
             wallets = WalletLinks(
                 sessions,
@@ -228,7 +231,12 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
 
 def health(runtime: Runtime) -> Health:
     """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
-    return Health(runtime.sessions, runtime.chain.chain_id, lambda: runtime.service.waiting_reason)
+    return Health(
+        runtime.sessions,
+        runtime.chain.chain_id,
+        lambda: runtime.service.waiting_reason,
+        pinning=bool(runtime.settings.pinning),
+    )
 
 
 async def serve(settings: Settings, console: bool) -> None:

@@ -335,5 +335,5 @@ class MintQueries:
             failure_reason=request.failure_reason,
             answered=request.answered_at is not None,
             answer_error=request.answer_error,
-            waiting_reason=self.progress.waiting_reason if phase == Phase.QUEUED else None,
+            waiting_reason=self.progress.why_waiting if phase == Phase.QUEUED else None,
         )
