@@ -36,7 +36,7 @@ from bot.chain.tx_engine import AuditInfo, WalletNeedsFunds
 from bot.custody_moves import CUSTODY_MOVE_KIND
 from bot.errors import ChainError
 from bot.minting.types import short_token_id
-from db.models import MINTED, MintRequest
+from db.models import MINTED, MintRequest, Phase
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -100,6 +100,7 @@ class CustodyCarry:
     async def carry(self) -> int:
         """Move what the rule above says must move to `new`; returns how many tokens stay at
         `old` (for it to approve `new`; none with `sweep`)."""
+        await self._repoint_unminted()
         held = await self.held()
         to_move: list[HeldToken] = []
         for holder, tokens in held.items():
@@ -128,6 +129,29 @@ class CustodyCarry:
         if to_move or self.sweep:
             await self._move(to_move)
         return 0 if self.sweep else len(held.get(self.old, []))
+
+    async def _repoint_unminted(self) -> None:
+        """Custodial requests not yet signed were given the custody of their time as
+        recipient; minted later by the new key to an old address, they would land where the
+        next rotation cannot reach. They go to the new custody instead (the recipient is not
+        part of what a member asked, nor of the token ID)."""
+        keep = [a for a in (self.new, self.configured) if a is not None]
+        async with self.runtime.sessions.begin() as session:
+            result = await session.execute(
+                update(MintRequest)
+                .where(
+                    MintRequest.custodial.is_(True),
+                    MintRequest.phase.in_((Phase.RECEIVED, Phase.STORED, Phase.QUEUED)),
+                    MintRequest.tx_id.is_(None),
+                    MintRequest.recipient.is_not(None),
+                    MintRequest.recipient.not_in(keep),
+                )
+                .values(recipient=self.new)
+            )
+        count = result.rowcount  # type: ignore[attr-defined]
+        await self.record(
+            "custody", f"{count} custodial request(s) not yet minted go to {self.new}"
+        )
 
     async def _move(self, tokens: list[HeldToken]) -> None:
         collection = self.runtime.collection

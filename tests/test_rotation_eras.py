@@ -93,7 +93,8 @@ async def test_tokens_of_three_eras_are_withdrawn_after_two_rotations(
         # The rotation runs beside the bot (another process would do the same: the stop is
         # in the database). Once it has begun, the running bot signs nothing.
         async with open_runtime(settings_a, start=False) as beside:
-            rotation = KeyRotation(beside, ADMIN, b, lambda _: None)
+            said: list[str] = []
+            rotation = KeyRotation(beside, ADMIN, b, said.append)
             await rotation.begin()
             await bot_a.service.submit(submission("603"))
             await poll_until(
@@ -101,6 +102,8 @@ async def test_tokens_of_three_eras_are_withdrawn_after_two_rotations(
             )
             assert f"signing with {a} is stopped" in caplog.text
             await rotation.run()
+        # It waited unsigned with A's custody as recipient; it goes to B's custody instead.
+        assert f"custody: 1 custodial request(s) not yet minted go to {b}" in said, said
         await poll_until(
             lambda: "it was rotated out" in caplog.text, 30, lambda: caplog.text[-2000:]
         )
@@ -115,13 +118,13 @@ async def test_tokens_of_three_eras_are_withdrawn_after_two_rotations(
         said = await rotate(settings_b, c)
         # A's tokens (A approved B, but nothing can make A approve C) moved to C; B's stay
         # at B, which approves C.
-        assert "custody: 3 token(s) now held by " + c in said, said
-        assert any(s.startswith("custody: 2 token(s) in the old custody; the new") for s in said)
+        assert "custody: 2 token(s) now held by " + c in said, said
+        assert any(s.startswith("custody: 3 token(s) in the old custody; the new") for s in said)
 
     async with running(settings_c) as (bot_c, inbox):
         era_c = await mint_to_custody(bot_c, inbox, "621")
-        assert await balance(collection, c) == 4  # a1, a2, a3 and c1
-        assert await balance(collection, b) == 2
+        assert await balance(collection, c) == 3  # 601, 602 and 621
+        assert await balance(collection, b) == 3  # 603, 611 and 612
         await link_verified(bot_c)
         await withdraw_each(bot_c, [era_a[0], era_b[0], era_c[0]])
         for token in (era_a[0], era_b[0], era_c[0]):
