@@ -155,7 +155,7 @@ class CustodyCarry:
 
     async def _move(self, tokens: list[HeldToken]) -> None:
         collection = self.runtime.collection
-        signed = 0
+        signed, asked = 0, {t.request_id for t in tokens}
         for token in tokens:
             owner = to_checksum_address(await collection.owner_of(token.token_id))
             if owner == self.new:
@@ -167,6 +167,7 @@ class CustodyCarry:
                     f"token {short_token_id(token.token_id)} is at {owner}, not {token.holder} "
                     "as recorded; left alone",
                 )
+                asked.discard(token.request_id)  # the rest of the rotation goes on without it
                 continue
             await self._sign_and_send(token)
             signed += 1
@@ -174,13 +175,12 @@ class CustodyCarry:
             "custody", f"{len(tokens)} token(s) to move to {self.new}; {signed} transfer(s) signed"
         )
         await self.settle()
-        asked = {t.request_id for t in tokens}
         now = await self.held()
         if any(t.request_id in asked for h, ts in now.items() if h != self.new for t in ts):
             raise ChainError(
                 "some custodial tokens did not move (the log says why); run the rotation again"
             )
-        await self.record("custody", f"{len(tokens)} token(s) now held by {self.new}")
+        await self.record("custody", f"{len(asked)} token(s) now held by {self.new}")
 
     async def _recorded_at(self, token: HeldToken) -> None:
         async with self.runtime.sessions.begin() as session:
