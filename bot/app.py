@@ -123,6 +123,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 bump_after=settings.fee_bump_after,
                 max_fee_cap=settings.max_fee_per_gas_wei,
                 max_spend_per_day=settings.max_spend_per_day_wei,
+                l1_fee=chain.l1_fee,
                 crash_at=settings.crash_at,
             )
             own_custody_moves(txs)
@@ -222,6 +223,7 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         engagement=runtime.engagement,
         collection=runtime.collection,
         explorer=runtime.chain.explorer,
+        site_name=runtime.settings.collection_name,
         host=host,
         port=port,
         health=health(runtime),

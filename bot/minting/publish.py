@@ -25,8 +25,8 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.content.car import write_car
-from bot.content.cid import CODEC_RAW, Block, decode_file_node, parse_cid
+from bot.content.car import walk_dag, write_car
+from bot.content.cid import CODEC_RAW, decode_file_node, parse_cid
 from bot.content.pinning.gateway import checked
 from bot.content.store import ContentStore
 from bot.minting.progress import Progress
@@ -68,46 +68,36 @@ def published(backends: Sequence[str]) -> ColumnElement[bool]:
     return pinned == 2 * len(backends)
 
 
-def dag_blocks(store: ContentStore, root: str) -> list[Block]:
-    """Every block of the file rooted at `root`, from the store (each checked there)."""
-    blocks: list[Block] = []
-    pending = [root]
-    while pending:
-        cid = pending.pop()
-        data = store.get_block(cid)
-        blocks.append(Block(cid, data))
-        if parse_cid(cid).codec != CODEC_RAW:
-            pending.extend(decode_file_node(data).links)
-    return blocks
-
-
 def car_of(store: ContentStore, roots: Sequence[str]) -> bytes:
-    """One CAR holding the DAGs below `roots`, with them as its roots."""
+    """One CAR holding the DAGs below `roots`, with them as its roots (each block read from
+    the store, checked there)."""
     out = io.BytesIO()
-    write_car(out, roots, (block for root in roots for block in dag_blocks(store, root)))
+    write_car(out, roots, (block for root in roots for block in walk_dag(root, store.get_block)))
     return out.getvalue()
 
 
 async def read_back(root: str, fetch: BlockReader) -> int:
     """Read every block of the file rooted at `root` through `fetch`, each checked against its
-    CID (`BlockMismatch` otherwise); returns how many. The tree is read level by level."""
+    CID (`BlockMismatch` otherwise); returns how many distinct blocks. The tree is read level by
+    level, a block that repeats (equal chunks) once."""
     limit = asyncio.Semaphore(READ_BACK_AT_ONCE)
 
     async def one(cid: str) -> bytes:
         async with limit:
             return checked(cid, await fetch(cid))
 
-    level, count = [root], 0
+    level, seen = [root], {root}
     while level:
         blocks = await asyncio.gather(*(one(cid) for cid in level))
-        count += len(level)
-        level = [
+        children = [
             child
             for cid, data in zip(level, blocks, strict=True)
             if parse_cid(cid).codec != CODEC_RAW
             for child in decode_file_node(data).links
         ]
-    return count
+        level = [child for child in dict.fromkeys(children) if child not in seen]
+        seen.update(level)
+    return len(seen)
 
 
 @dataclass(frozen=True)

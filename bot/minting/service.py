@@ -66,7 +66,9 @@ class MintService(MintQueries):
         read_back: BlockReader | None = None,
     ) -> None:
         self._progress = Progress()
-        super().__init__(sessions, chain.links(), self._progress, settings.poll_interval)
+        super().__init__(
+            sessions, chain.links(settings.public_base_url), self._progress, settings.poll_interval
+        )
         self.chain = chain
         self.settings = settings
         self.communities = communities

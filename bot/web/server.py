@@ -74,9 +74,10 @@ class Health:
 
 
 class WebServer:
-    """The IPFS gateway for stored content, the web gallery and explorer pages for a local
-    chain, on one aiohttp application, and either `health` served here or the `forwarded`
-    paths passed on to the bot at `bot_url` (when this runs in a process of its own)."""
+    """The IPFS gateway for stored content, the web gallery (its link previews name the site
+    `site_name`) and explorer pages for a local chain, on one aiohttp application, and either
+    `health` served here or the `forwarded` paths passed on to the bot at `bot_url` (when this
+    runs in a process of its own)."""
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class WebServer:
         engagement: Engagement,
         collection: Owners,
         explorer: Explorer | None,
+        site_name: str,
         host: str,
         port: int,
         health: Health | None = None,
@@ -106,6 +108,7 @@ class WebServer:
             owners=self.owners,
             collection_address=collection.address,
             explorer=explorer,
+            site_name=site_name,
         )
         explorer_pages = ExplorerPages(sessions=sessions, gallery=gallery)
         cache = PageCache(ttl=page_ttl)

@@ -5,7 +5,7 @@ locks to take a nonce, so no process signs with a wallet while a rotation holds 
 wallet rotated out.
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
