@@ -4,7 +4,7 @@ A rotation marks the nonce rows of the old and new hot wallets; every signer rea
 locks to take a nonce, so no process signs with a wallet while a rotation holds it, nor with a
 wallet rotated out.
 
-Revision ID: 0015
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-01
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
