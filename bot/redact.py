@@ -30,6 +30,7 @@ _KEY_CHARS = re.compile(r"[A-Za-z0-9_\-.~:]+")
 # Versioned API prefixes after which providers put the key (Infura /v3/, Alchemy /v2/).
 _VERSION = re.compile(r"v\d{1,2}")
 # Content identifiers and 0x-hex (transaction hashes, addresses) are public, not keys.
+_SLUG = re.compile(r"[a-z][a-z_\-.]*")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
 _PUBLIC = re.compile(r"0x[0-9a-fA-F]+|baf[a-z2-7]{50,}|Qm[1-9A-HJ-NP-Za-km-z]{44}")
 
@@ -55,9 +56,9 @@ def _secret_segments(path: str) -> list[int]:
     found = []
     for i, segment in enumerate(segments):
         after_version = i > 0 and _VERSION.fullmatch(segments[i - 1]) is not None
-        if (after_version and len(segment) >= 6 and _PUBLIC.fullmatch(segment) is None) or (
-            looks_secret(segment)
-        ):
+        # After /v2/ or /v3/ a shorter key counts too, unless it is a lowercase word or slug.
+        keyed = after_version and len(segment) >= 8 and _SLUG.fullmatch(segment) is None
+        if (keyed and _PUBLIC.fullmatch(segment) is None) or looks_secret(segment):
             found.append(i)
     return found
 

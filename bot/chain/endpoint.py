@@ -221,6 +221,22 @@ async def chain_id_of(session: aiohttp.ClientSession, url: str, timeout: float) 
     return int(answer["result"], 16)
 
 
+async def probe(session: aiohttp.ClientSession, url: str, timeout: float) -> str:
+    """One line on an endpoint's health, its URL redacted: reachable, chain ID, latest block
+    and the round trip of one call, or why it did not answer."""
+    started = time.perf_counter()
+    try:
+        chain_id = await chain_id_of(session, url, timeout)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        body = {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []}
+        block = _decoded(await post_once(session, url, json.dumps(body).encode(), timeout))
+        latest = int(block["result"], 16)
+    except Exception as err:  # what is said is the same for every failure: it did not answer
+        reason = getattr(err, "reason", None) or type(err).__name__
+        return f"{describe(url)}: no answer ({reason})"
+    return f"{describe(url)}: reachable, chain {chain_id}, block {latest}, {elapsed_ms:.0f} ms"
+
+
 def _decoded(raw: bytes) -> Any:
     try:
         return json.loads(raw)
