@@ -51,6 +51,7 @@ def test_deploy_through_the_cli_then_doctor_passes(cli_env: dict[str, str]):
     doctor = run_cli("doctor", env=cli_env)  # finds the recorded deployment
     assert doctor.returncode == 0, doctor.output
     assert doctor_lines(doctor.stdout) == dict.fromkeys(GOOD_DOCTOR, True)
+    assert f"    endpoint {cli_env['RPC_URL']}: reachable, chain 31337, block " in doctor.stdout
 
     doctor = run_cli(
         "doctor", env={**cli_env, "CONTRACT_ADDRESS": address, "DATA_DIR": "/nonexistent"}

@@ -151,7 +151,8 @@ class EndpointPool:
                     continue
                 raw = await post_once(session, url, body, timeout)
                 reason = busy_error(_decoded(raw))
-            except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
+                # ValueError: a chain ID that is not a hex number
                 reason = getattr(err, "reason", None) or type(err).__name__
             if reason is None:
                 self.succeeded(url)
