@@ -25,6 +25,7 @@ from bot.chain.tx_engine import TxEngine
 from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.config import Settings
+from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.drops.service import Drops
 from bot.errors import ConfigError
@@ -105,7 +106,7 @@ def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContext
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
     """Build everything from the settings; with `start`, resume unfinished work too."""
-    async with open_configured_chain(settings) as chain:
+    async with open_configured_chain(settings) as chain, open_pinning(settings) as pinning:
         collection = await chain.collection()
         db = await open_database(settings)
         try:
@@ -121,6 +122,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 bump_after=settings.fee_bump_after,
                 max_fee_cap=settings.max_fee_per_gas_wei,
                 max_spend_per_day=settings.max_spend_per_day_wei,
+                l1_fee=chain.l1_fee,
                 crash_at=settings.crash_at,
             )
             watcher = TxWatcher(txs, settings.poll_interval)
@@ -144,6 +146,8 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 content=content,
                 chain=chain_context,
                 platforms=platforms,
+                pinning=pinning.backends,
+                read_back=pinning.read_back,
             )
             wallets = WalletLinks(
                 sessions,
@@ -217,6 +221,7 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         engagement=runtime.engagement,
         collection=runtime.collection,
         explorer=runtime.chain.explorer,
+        site_name=runtime.settings.collection_name,
         host=host,
         port=port,
         health=health(runtime),
@@ -226,7 +231,12 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
 
 def health(runtime: Runtime) -> Health:
     """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
-    return Health(runtime.sessions, runtime.chain.chain_id, lambda: runtime.service.waiting_reason)
+    return Health(
+        runtime.sessions,
+        runtime.chain.chain_id,
+        lambda: runtime.service.waiting_reason,
+        pinning=bool(runtime.settings.pinning),
+    )
 
 
 async def serve(settings: Settings, console: bool) -> None:

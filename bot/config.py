@@ -25,8 +25,8 @@ from bot.env_values import (
     env_gwei,
     env_int,
     env_number,
+    env_rpc_urls,
     env_url,
-    env_url_list,
     exposed_file,
     keystore_key,
     read_env,
@@ -134,6 +134,7 @@ class Settings:
     alert_discord_channel_id: int | None = None
     alert_telegram_chat_id: int | None = None
     chain_kind: str = "evm"  # CHAIN_KIND: a registered chain kind
+    l1_fee: str = "auto"  # L1_FEE: count an OP-stack chain's L1 data fee (auto, on, off)
     web_server: str = "process"  # WEB_SERVER: "process" (a child process) or "inline"
     warnings: tuple[str, ...] = ()  # said at start, after logging is set up
     # PINNING: the backends content is published to before it is minted (none: local only)
@@ -142,6 +143,12 @@ class Settings:
     # KUBO_API_AUTH: the whole Authorization header value a hosted kubo API asks for
     kubo_api_auth: Secret | None = field(default=None, repr=False)
     ipfs_gateway_url: str | None = None  # IPFS_GATEWAY_URL: where pinned content is read back
+    # PINATA_JWT: the bearer token of a Pinata API key (files read and write)
+    pinata_jwt: Secret | None = field(default=None, repr=False)
+    pinata_api_url: str = "https://api.pinata.cloud"
+    pinata_upload_url: str = "https://uploads.pinata.cloud"
+    # PINATA_GATEWAY_URL: the gateway pinned content is read back through without IPFS_GATEWAY_URL
+    pinata_gateway_url: str = "https://gateway.pinata.cloud"
     # RPC_URLS (or RPC_URL): every endpoint, in the order requests try them; rpc_url is the first
     rpc_urls: tuple[str, ...] = ()
 
@@ -175,13 +182,16 @@ class Settings:
             self.telegram_token,
             self.telegram_webhook_secret,
             self.kubo_api_auth,
+            self.pinata_jwt,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
+        urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
         in_urls = [Secret(part) for url in urls if url for part in url_secrets(url)]
         return [self.hot_wallet_key, *(s for s in optional if s is not None), *in_urls]
 
 
 WEB_SERVER_MODES = ("process", "inline")
+L1_FEE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,7 @@ class WebSettings:
     contract_address: str | None
     explorer_url: str | None
     public_base_url: str
+    collection_name: str  # the site's name in link previews
     http_host: str
     http_port: int
     rpc_timeout: float
@@ -300,6 +311,9 @@ def load_settings(
     kubo_api_url = env_url(env, "KUBO_API_URL", ("http", "https"))
     if "kubo" in pinning and kubo_api_url is None:
         raise ConfigError("KUBO_API_URL", "required when PINNING names kubo")
+    pinata_jwt = env.secret("PINATA_JWT")
+    if "pinata" in pinning and pinata_jwt is None:
+        raise ConfigError("PINATA_JWT", "required when PINNING names pinata")
 
     if env.get("TELEGRAM_WEBHOOK_URL") and env.secret("TELEGRAM_WEBHOOK_SECRET") is None:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "required with TELEGRAM_WEBHOOK_URL")
@@ -331,6 +345,14 @@ def load_settings(
         kubo_api_url=kubo_api_url,
         kubo_api_auth=env.secret("KUBO_API_AUTH"),
         ipfs_gateway_url=env_url(env, "IPFS_GATEWAY_URL", ("http", "https")),
+        pinata_jwt=pinata_jwt,
+        pinata_api_url=env_url(env, "PINATA_API_URL", ("http", "https")) or Settings.pinata_api_url,
+        pinata_upload_url=(
+            env_url(env, "PINATA_UPLOAD_URL", ("http", "https")) or Settings.pinata_upload_url
+        ),
+        pinata_gateway_url=(
+            env_url(env, "PINATA_GATEWAY_URL", ("http", "https")) or Settings.pinata_gateway_url
+        ),
         data_dir=web.data_dir,
         log_level=web.log_level,
         rpc_url=web.rpc_urls[0] if web.rpc_urls else None,
@@ -342,7 +364,7 @@ def load_settings(
         admin_address=env_address(env, "ADMIN_ADDRESS"),
         royalty_receiver=env_address(env, "ROYALTY_RECEIVER"),
         royalty_bps=env_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),
-        collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
+        collection_name=web.collection_name,
         collection_symbol=env.get("COLLECTION_SYMBOL") or "MINT",
         contract_uri=env.get("CONTRACT_URI") or "",
         max_fee_per_gas_wei=max_fee,
@@ -369,6 +391,7 @@ def load_settings(
         http_port=web.http_port,
         rpc_timeout=web.rpc_timeout,
         chain_kind=(env.get("CHAIN_KIND") or "evm").lower(),
+        l1_fee=env_choice(env, "L1_FEE", L1_FEE_MODES),
         web_server=env_choice(env, "WEB_SERVER", WEB_SERVER_MODES),
         poll_interval=env_number(env, "POLL_INTERVAL_S", 0.2 if local_mode else 2.0, low=0.01),
         answer_max_attempts=env_int(env, "ANSWER_MAX_ATTEMPTS", 100, low=1),
@@ -398,7 +421,7 @@ def _web_settings(env: Env) -> WebSettings:
         raise ConfigError(
             "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
-    rpc_urls = _rpc_urls(env)
+    rpc_urls = env_rpc_urls(env)
     chain_id = env_int(env, "CHAIN_ID", 0, low=1) or None
     if rpc_urls and chain_id is None:
         raise ConfigError(
@@ -417,19 +440,8 @@ def _web_settings(env: Env) -> WebSettings:
         explorer_url=env_url(env, "EXPLORER_URL", ("http", "https")),
         public_base_url=env_url(env, "PUBLIC_BASE_URL", ("http", "https"))
         or "http://127.0.0.1:8080",
+        collection_name=env.get("COLLECTION_NAME") or "mintbot Community Collection",
         http_host=env.get("HTTP_HOST") or "127.0.0.1",
         http_port=env_int(env, "HTTP_PORT", 8080, low=0, high=65535),
         rpc_timeout=env_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
     )
-
-
-def _rpc_urls(env: Env) -> tuple[str, ...]:
-    """RPC_URLS (comma-separated, tried in order) or RPC_URL (one endpoint); a WebSocket
-    endpoint only alone: fail-over is between HTTP endpoints."""
-    single = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
-    several = env_url_list(env, "RPC_URLS", ("http", "https", "ws", "wss"))
-    if single is not None and several:
-        raise ConfigError("RPC_URLS", "set either RPC_URL or RPC_URLS, not both")
-    if len(several) > 1 and any(u.startswith(("ws://", "wss://")) for u in several):
-        raise ConfigError("RPC_URLS", "fail-over is between http(s) endpoints: no ws:// here")
-    return several or ((single,) if single is not None else ())

@@ -11,7 +11,10 @@ from bot.chain.contract import Collection
 from bot.chain.endpoint import describe, probe
 from bot.chain.setup import Chain, open_chain
 from bot.config import Settings
-from bot.errors import ChainError
+from bot.content.pinning import open_backends
+from bot.errors import ChainError, ConfigError
+
+PINNING_HINT = "check the backend's settings (.env.example, 'Publishing on IPFS') and that it runs"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,29 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
                 "check RPC_URL and that the node is running and reachable",
                 notes,
             )
+    async for check in pinning_checks(settings):
+        yield check
+
+
+async def pinning_checks(settings: Settings) -> AsyncIterator[Check]:
+    """Each pinning backend: reachable, credentials accepted, a test pin and its removal."""
+    if not settings.pinning:
+        yield Check("pinning", True, "none: content stays in DATA_DIR/ipfs, not on public IPFS")
+        return
+    try:
+        backends = open_backends(settings)
+    except ConfigError as err:
+        yield Check("pinning", False, str(err), "PINNING names the backends to publish to")
+        return
+    for backend in backends:
+        name = f"pinning {backend.name}"
+        try:
+            for check in await backend.check():
+                yield Check(f"{name}: {check.what}", check.ok, check.detail, PINNING_HINT)
+        except Exception as err:
+            yield Check(name, False, f"{type(err).__name__}: {err}", PINNING_HINT)
+        finally:
+            await backend.close()
 
 
 async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:

@@ -245,3 +245,15 @@ def env_choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
     return raw
+
+
+def env_rpc_urls(env: Env) -> tuple[str, ...]:
+    """RPC_URLS (comma-separated, tried in order) or RPC_URL (one endpoint); a WebSocket
+    endpoint only alone: fail-over is between HTTP endpoints."""
+    single = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    several = env_url_list(env, "RPC_URLS", ("http", "https", "ws", "wss"))
+    if single is not None and several:
+        raise ConfigError("RPC_URLS", "set either RPC_URL or RPC_URLS, not both")
+    if len(several) > 1 and any(u.startswith(("ws://", "wss://")) for u in several):
+        raise ConfigError("RPC_URLS", "fail-over is between http(s) endpoints: no ws:// here")
+    return several or ((single,) if single is not None else ())

@@ -106,6 +106,10 @@ class Engagement:
         """The token's page in the web gallery."""
         return self.public_base_url + token_path(token_id)
 
+    def content_url(self, cid: str) -> str:
+        """Stored content (an image, a metadata document) on the bot's own IPFS gateway."""
+        return f"{self.public_base_url}/ipfs/{quote(cid, safe='')}"
+
     async def leaderboard(self, platform: str, community_id: str, limit: int = 10) -> Leaderboard:
         """The community's top creators (tokens minted from their requests) and top collectors
         (tokens they hold: in the bot's custody for them, or at the address they linked), most

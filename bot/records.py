@@ -78,13 +78,12 @@ async def recorded_links(
         ).first()
     chain_id = settings.chain_id or (newest.chain_id if newest else None)
     if chain_id is None:
-        return TokenLinks(0, None, "")
+        return TokenLinks(0, None, "", settings.public_base_url)
     deployment = Deployment.load(settings.deployments_dir, chain_id)
     contract = (
         settings.contract_address
         or (deployment.address if deployment else None)
         or (newest.to_address if newest else "")
     )
-    return TokenLinks(
-        chain_id, explorer_for(chain_id, settings.explorer_url, settings.public_base_url), contract
-    )
+    explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
+    return TokenLinks(chain_id, explorer, contract, settings.public_base_url)

@@ -16,6 +16,7 @@ PLATFORMS.register("console", "bot.console.platform:CONSOLE")
 CHAINS.register("evm", "bot.chain.setup:EVM")
 
 PINNERS.register("kubo", "bot.content.pinning.kubo:KUBO")
+PINNERS.register("pinata", "bot.content.pinning.pinata:PINATA")
 
 GATES.register("role", "bot.drops.gates.role:RoleGate")
 GATES.register("chat_member", "bot.drops.gates.chat_member:ChatMemberGate")

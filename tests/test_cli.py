@@ -23,6 +23,7 @@ GOOD_DOCTOR = [
     "contract",
     "minter role",
     "admin role",
+    "pinning",  # none configured: content stays local, said plainly
 ]
 
 

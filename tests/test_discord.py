@@ -113,7 +113,11 @@ async def test_slash_mint_defers_then_edits_with_the_links(
     embed = final_embed(mint)  # ... then the original response edited
     assert embed["title"] == "Harbour \\*at\\* dawn"  # escaped markdown
     links = next(f["value"] for f in embed["fields"] if f["name"] == "Links")
-    assert "[Transaction](http://127.0.0.1:8080/explorer/tx/0x" in links and "[Token](" in links
+    assert "[Transaction](http://127.0.0.1:8080/explorer/tx/0x" in links
+    # The title and the Token link lead to the token's page, a link that unfurls.
+    token_id = int(next(f["value"] for f in embed["fields"] if f["name"] == "Token ID")[1:-1], 16)
+    assert embed["url"] == f"http://127.0.0.1:8080/token/{token_id}"
+    assert f"[Token]({embed['url']})" in links
     assert "/ipfs/" in embed["image"]["url"] and "/attachments/" not in embed["image"]["url"]
     assert mint.original_edits[-1]["allowed_mentions"]["parse"] == []
     assert await balance(collection, DEV_MINTER.address) == 1

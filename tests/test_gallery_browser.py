@@ -242,3 +242,53 @@ async def test_gallery_addresses_answer_plainly_when_wrong(gallery: Gallery):
                     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         async with http.get(gallery.base + "/c/discord/1234") as response:
             assert "Nothing minted here yet." in await response.text()
+
+
+_PREVIEW_TAGS = (
+    "return Object.fromEntries([...document.head.querySelectorAll("
+    "'meta[property], meta[name]')].map(m => [m.getAttribute('property') || m.name, m.content]));"
+)
+
+
+async def test_token_and_gallery_links_unfurl_into_a_card_with_the_picture(
+    gallery: Gallery, browser: Browser
+):
+    hostile = gallery.results[-1]
+    # A mint's answer links the token's page, the page whose tags are read here.
+    assert hostile.token_url == f"{gallery.base}/token/{hostile.token_id}"
+    await browser.open(f"{gallery.base}/token/0x{hostile.token_id or 0:064x}")
+    tags = await browser.js(_PREVIEW_TAGS)
+    assert tags["og:type"] == "article"
+    assert tags["og:title"] == tags["twitter:title"] == HOSTILE_NAME
+    # One line on the card: the description's line break becomes a space.
+    one_line = HOSTILE_DESCRIPTION.replace("\n", " ")
+    assert tags["og:description"] == tags["twitter:description"] == one_line
+    assert tags["og:url"] == hostile.token_url  # canonical, however the page was asked for
+    assert tags["og:site_name"] == gallery.runtime.settings.collection_name
+    assert tags["og:image:alt"] == HOSTILE_NAME
+    assert tags["twitter:card"] == "summary_large_image"
+    assert tags["og:image"] == tags["twitter:image"] == f"{gallery.base}/ipfs/{hostile.image_cid}"
+    assert (await browser.js("return document.scripts.length;")) == 0
+    await image_served(gallery, browser, tags["og:image"], hostile.image_cid or "")
+
+    await browser.open(f"{gallery.base}{gallery.path}?page=2")
+    tags = await browser.js(_PREVIEW_TAGS)
+    assert tags["og:type"] == "website"
+    assert tags["og:title"] == "NFTs minted in this Telegram group"
+    assert tags["og:description"] == "14 tokens, newest first: Art 2, Art 1"
+    assert tags["og:url"] == f"{gallery.base}{gallery.path}?page=2"
+    newest = gallery.results[1]  # "Art 2", the newest on this page
+    assert tags["og:image"] == f"{gallery.base}/ipfs/{newest.image_cid}"
+    assert tags["og:image:alt"] == "Art 2, by Cy"
+    await image_served(gallery, browser, tags["og:image"], newest.image_cid or "")
+
+
+async def image_served(gallery: Gallery, browser: Browser, url: str, cid: str) -> None:
+    """`url` answers with the stored image's bytes, as an image, and a browser shows it."""
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200
+        assert response.content_type == "image/png"
+        assert await response.read() == gallery.runtime.content.read_file(cid)
+    await browser.open(url)
+    assert await browser.js("return document.contentType;") == "image/png"
+    assert await images_loaded(browser, "img") == [True]

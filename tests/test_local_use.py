@@ -124,7 +124,13 @@ async def test_gateway_health_and_explorer_pages(served: tuple[Runtime, Inbox, s
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/health") as response:
             health = await response.json()
-        assert health == {"ok": True, "chain_id": 31337, "in_flight": 0, "waiting_reason": None}
+        assert health == {
+            "ok": True,
+            "chain_id": 31337,
+            "in_flight": 0,
+            "waiting_reason": None,
+            "unpinned_cids": None,  # PINNING names no backend
+        }
 
         async with http.get(f"{base}/ipfs/{result.image_cid}") as response:
             assert response.status == 200

@@ -31,7 +31,7 @@ async def test_a_batch_of_fifty_reads_as_web3_formats_it(
     assert receipt.succeeded is (formatted["status"] == 1) is True
     assert receipt.gas_used == formatted["gasUsed"]
     assert receipt.effective_gas_price == formatted["effectiveGasPrice"]
-    assert receipt.fee_paid_wei == formatted["gasUsed"] * formatted["effectiveGasPrice"]
+    assert receipt.gas_fee_wei == formatted["gasUsed"] * formatted["effectiveGasPrice"]
     assert [(entry.address, entry.topics) for entry in receipt.logs] == [
         (entry["address"].lower(), tuple(t.to_0x_hex() for t in entry["topics"]))
         for entry in formatted["logs"]

@@ -131,6 +131,7 @@ async def test_a_photo_with_a_caption_is_answered_then_edited_with_the_links(
     (reply,) = telegram.replies_to(photo)  # ... then that reply edited in place
     assert "Minted Rock & <Roll" in text  # escaped, so it reads as typed
     assert 'href="http://127.0.0.1:8080/explorer/tx/0x' in reply["text"]
+    assert re.search(r'<a href="http://127\.0\.0\.1:8080/token/\d+">Token</a>', reply["text"])
     assert len(telegram.sent("sendMessage")) == 1 and telegram.sent("editMessageText")
     assert await balance(collection, DEV_MINTER.address) == 1
     assert telegram.downloads == [telegram.files[photo["photo"][-1]["file_id"]][0]]  # largest

@@ -45,7 +45,7 @@ async def test_a_burst_in_one_chat_is_answered_in_one_status_message(
     assert all("✅ Minted · token · transaction" in answer for answer in answers)
     assert board.startswith(f"{BOARD} 6 of 6 done")
     posted = telegram.in_chat(group)
-    assert 'href="http://127.0.0.1:8080/explorer/nft/' in posted[-1]["text"]
+    assert 'href="http://127.0.0.1:8080/token/' in posted[-1]["text"]
     # Fewer messages than a reply and an edit for each.
     assert sent_in(telegram, group, "sendMessage") == 1
     assert sent_in(telegram, group, "editMessageText") < len(photos)

@@ -24,10 +24,12 @@ from bot.chain.contract import Collection
 from bot.chain.reads import CollectionOwners, connect_json_rpc
 from bot.chain.wallet import HotWallet
 from bot.config import load_settings
+from bot.content.images import MIME_TYPES, check_image
 from bot.env_values import Secret
 from bot.web import WebServer
 from bot.web.explorer import LIST_PAGE_SIZE
 from db.models import TokenOwner, utcnow
+from tests.hostile import STORED_FORMATS, picture
 from tests.rpc_proxy import RpcProxy
 from tests.support import (
     COLLECTOR,
@@ -118,6 +120,16 @@ async def test_content_is_served_under_its_cid_as_etag_and_kept_for_good(served:
     other = served.runtime.content.put_file(png(2))
     status, body, _ = await served.get(f"/ipfs/{cid}", **{"If-None-Match": f'"{other}"'})
     assert (status, body) == (200, image)
+
+
+async def test_every_image_the_bot_stores_is_served_as_its_media_type(served: Site):
+    """A browser or a link preview's crawler takes an image by its Content-Type (nosniff)."""
+    for fmt in STORED_FORMATS:
+        checked = check_image(picture(fmt, 7), max_bytes=10**7, max_pixels=10**6)
+        cid = served.runtime.content.put_file(checked.data)
+        status, body, headers = await served.get(f"/ipfs/{cid}")
+        assert (status, body) == (200, checked.data), fmt
+        assert headers["Content-Type"] == checked.mime == MIME_TYPES[checked.format], fmt
 
 
 async def test_a_revalidation_is_answered_without_touching_the_store(served: Site):

@@ -76,6 +76,7 @@ class Anvil:
         state_file: Path | None = None,
         block_time: float = 0,
         chain_id: int = 31337,
+        network: str = "ethereum",
         extra_args: tuple[str, ...] = (),
         log_file: Path | None = None,
     ) -> None:
@@ -83,6 +84,8 @@ class Anvil:
         self.state_file = state_file
         self.block_time = block_time
         self.chain_id = chain_id
+        # anvil's network family: "ethereum", or "optimism" for OP-stack transaction types.
+        self.network = network
         self.extra_args = extra_args
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
@@ -106,6 +109,8 @@ class Anvil:
             str(self.chain_id),
             "--silent",
         ]
+        if self.network != "ethereum":
+            args += ["--network", self.network]
         if self.block_time:
             args += ["--block-time", f"{self.block_time:g}"]
         if self.state_file is not None:

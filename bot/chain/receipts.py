@@ -1,6 +1,7 @@
 """Transaction receipts read raw: one `eth_getTransactionReceipt` call, parsed from hex into
-the few fields the transaction engine uses, and the tokens a receipt shows minted; and, as
-raw, the hash of the block at a height (to tell a receipt's block is still canonical).
+the few fields the transaction engine uses (an OP-stack chain's `l1Fee` among them), and the
+tokens a receipt shows minted; and, as raw, the hash of the block at a height (to tell a
+receipt's block is still canonical).
 
 web3's receipt formatters convert every field of every log (checksummed addresses, HexBytes
 topics, AttributeDicts); for a batch mint's hundred Transfer logs they cost more CPU than the
@@ -42,9 +43,12 @@ class Receipt:
     gas_used: int
     effective_gas_price: int
     logs: tuple[Log, ...]
+    # OP-stack chains: the L1 data fee charged besides gas (`l1Fee`); None where not reported.
+    l1_fee: int | None = None
 
     @property
-    def fee_paid_wei(self) -> int:
+    def gas_fee_wei(self) -> int:
+        """What the gas cost: gas used times the effective price (no L1 data fee)."""
         return self.gas_used * self.effective_gas_price
 
 
@@ -59,6 +63,7 @@ def parse_receipt(raw: Mapping[str, Any]) -> Receipt:
         gas_used=int(raw["gasUsed"], 16),
         effective_gas_price=int(raw["effectiveGasPrice"], 16),
         logs=tuple(_log(entry) for entry in raw["logs"]),
+        l1_fee=None if raw.get("l1Fee") is None else int(raw["l1Fee"], 16),
     )
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from bot.chain.faults import crash_point, is_transient
 from bot.chain.fees import Fees
-from bot.chain.tx_engine import SpendCapReached, TxEngine, WalletNeedsFunds
+from bot.chain.spend import SpendCapReached
+from bot.chain.tx_engine import TxEngine, WalletNeedsFunds
 from bot.errors import FeeCapExceeded
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from bot.chain.deployments import Deployment
 from bot.chain.devchain import Anvil, rpc_chain_id
 from bot.chain.explorer import Explorer, explorer_for
 from bot.chain.fees import Fees, current_fees
+from bot.chain.l1fee import L1DataFee, detect_l1_fee
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
 from bot.errors import ChainError, ConfigError
@@ -83,6 +84,8 @@ class Chain:
     chain_id: int
     wallet: HotWallet
     explorer: Explorer | None
+    # The L1 data fee an OP-stack chain charges besides gas (None: this chain charges none).
+    l1_fee: L1DataFee | None = None
     _collection: Collection | None = field(default=None, init=False, repr=False)
 
     async def fees(self) -> Fees:
@@ -175,7 +178,8 @@ async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
         if settings.local_mode:
             await _fund_on_local_chain(w3, wallet.address)
         explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
-        yield Chain(settings, w3, chain_id, wallet, explorer)
+        l1_fee = await detect_l1_fee(w3, settings.l1_fee)
+        yield Chain(settings, w3, chain_id, wallet, explorer, l1_fee)
     finally:
         await client.close(w3)
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hexbytes import HexBytes
@@ -25,8 +25,10 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
+from bot.chain.l1fee import L1DataFee
 from bot.chain.nonces import NonceAllocator
 from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
+from bot.chain.spend import SpendCapReached, record_cost, spent_today, worst_case
 from bot.chain.tx_rows import FOR_NO_KEY_UPDATE, move_tx
 from bot.chain.wallet import HotWallet
 from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
@@ -39,16 +41,6 @@ OPEN_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
 
 class WalletNeedsFunds(Exception):
     """The node refused a transaction for lack of funds; it stays signed and waits."""
-
-
-class SpendCapReached(Exception):
-    """Signing would take today's committed fees past MAX_SPEND_PER_DAY_ETH; nothing is signed."""
-
-    def __str__(self) -> str:
-        return (
-            "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; it resumes tomorrow (UTC) "
-            "or when an admin raises it"
-        )
 
 
 def _rpc_message(err: BaseException) -> str:
@@ -97,6 +89,7 @@ class TxEngine:
         bump_after: float,
         max_fee_cap: int,
         max_spend_per_day: int | None = None,
+        l1_fee: L1DataFee | None = None,
         crash_at: str | None = None,
     ) -> None:
         self.sessions = sessions
@@ -107,6 +100,7 @@ class TxEngine:
         self.bump_after = timedelta(seconds=bump_after)
         self.max_fee_cap = max_fee_cap
         self.max_spend_per_day = max_spend_per_day
+        self.l1_fee = l1_fee  # None: the chain charges no L1 data fee
         self._owners: dict[str, TxEvents] = {}
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
@@ -127,7 +121,8 @@ class TxEngine:
         async with self.sessions.begin() as session:
             return await self.nonces.reconcile(session, chain_nonce)
 
-    def _sign(self, tx: ChainTx, fees: Fees) -> tuple[str, bytes]:
+    async def _sign(self, tx: ChainTx, fees: Fees) -> tuple[str, bytes, int | None]:
+        """Hash, bytes and (where the chain charges one) L1 data fee estimate of `tx` signed."""
         signed = self.wallet.sign_transaction(
             {
                 "type": 2,
@@ -140,7 +135,9 @@ class TxEngine:
                 **fees.as_tx_fields(),
             }
         )
-        return HexBytes(signed.hash).to_0x_hex(), bytes(signed.raw_transaction)
+        raw = bytes(signed.raw_transaction)
+        l1_fee = await self.l1_fee.estimate(raw) if self.l1_fee else None
+        return HexBytes(signed.hash).to_0x_hex(), raw, l1_fee
 
     async def create(
         self,
@@ -156,12 +153,12 @@ class TxEngine:
         """Allocate a nonce and sign, inside the caller's transaction: when it commits, the
         bytes are durable and may be sent; if it rolls back, the nonce was never used.
 
-        Raises `SpendCapReached` if the worst-case fee would pass today's cap.
+        Raises `SpendCapReached` if the worst-case fee (L1 data fee included) would pass
+        today's cap.
         """
         # The nonce row is taken first: it stays locked until the caller's transaction ends,
         # so concurrent signers (other processes too) check the cap one after another.
         nonce = await self.nonces.allocate(session)
-        await self._check_spend(session, gas_limit * fees.max_fee_per_gas)
         tx = ChainTx(
             chain_id=self.chain_id,
             wallet=self.wallet.address,
@@ -172,9 +169,11 @@ class TxEngine:
             gas_limit=gas_limit,
             status=TxStatus.SIGNED,
         )
+        signed = await self._sign(tx, fees)
+        await self._check_spend(session, gas_limit * fees.max_fee_per_gas + (signed[2] or 0))
         session.add(tx)
         await session.flush()
-        self._add_attempt(session, tx, fees, audit)
+        self._add_attempt(session, tx, fees, audit, signed)
         return tx
 
     async def _check_spend(self, session: AsyncSession, more: int) -> None:
@@ -185,15 +184,21 @@ class TxEngine:
             raise SpendCapReached
 
     def _add_attempt(
-        self, session: AsyncSession, tx: ChainTx, fees: Fees, audit: AuditInfo
+        self,
+        session: AsyncSession,
+        tx: ChainTx,
+        fees: Fees,
+        audit: AuditInfo,
+        signed: tuple[str, bytes, int | None],
     ) -> TxAttempt:
-        tx_hash, raw = self._sign(tx, fees)
+        tx_hash, raw, l1_fee = signed
         attempt = TxAttempt(
             tx_id=tx.id,
             tx_hash=tx_hash,
             raw=raw,
             max_fee_per_gas=fees.max_fee_per_gas,
             max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+            l1_fee_wei=None if l1_fee is None else str(l1_fee),
         )
         session.add(attempt)
         session.add(
@@ -214,21 +219,7 @@ class TxEngine:
 
     async def spent_today(self, session: AsyncSession) -> int:
         """Fees committed since 00:00 UTC: paid where mined, the worst case where not."""
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        total = 0
-        rows = await session.scalars(
-            select(ChainTx).where(
-                ChainTx.wallet == self.wallet.address,
-                ChainTx.chain_id == self.chain_id,
-                ChainTx.created_at >= midnight,
-            )
-        )
-        for tx in rows:
-            if tx.fee_paid_wei is not None:
-                total += int(tx.fee_paid_wei)
-            elif tx.attempts and tx.status != TxStatus.DROPPED:
-                total += tx.gas_limit * tx.attempts[-1].max_fee_per_gas
-        return total
+        return await spent_today(session, self.chain_id, self.wallet.address)
 
     async def send(self, tx_id: int) -> None:
         """Broadcast the newest signed version of a transaction and record that it went out.
@@ -305,17 +296,16 @@ class TxEngine:
             tip = min(tip, max_fee)
             # A replacement raises the worst case of this transaction: it counts on the cap.
             await self.nonces.lock(session)
+            fees = Fees(max_fee, tip)
+            signed = await self._sign(tx, fees)
+            more = tx.gas_limit * max_fee + (signed[2] or 0) - worst_case(tx)
             try:
-                await self._check_spend(session, tx.gas_limit * (max_fee - last.max_fee_per_gas))
+                await self._check_spend(session, more)
             except SpendCapReached:
                 log.warning("tx %s is stuck but a bump would pass today's cap", last.tx_hash)
                 return False
-            attempt = self._add_attempt(
-                session,
-                tx,
-                Fees(max_fee, tip),
-                AuditInfo("fee bump", [f"replaces {last.tx_hash}"], []),
-            )
+            reason = AuditInfo("fee bump", [f"replaces {last.tx_hash}"], [])
+            attempt = self._add_attempt(session, tx, fees, reason, signed)
             log.info(
                 "replacing %s (nonce %d) with %s at %.3f gwei",
                 last.tx_hash,
@@ -423,8 +413,7 @@ class TxEngine:
             tx.mined_hash = receipt.transaction_hash
             tx.block_number = receipt.block_number
             tx.block_hash = mined_block_hash
-            tx.gas_used = receipt.gas_used
-            tx.fee_paid_wei = str(receipt.fee_paid_wei)
+            record_cost(tx, receipt, l1_charged=self.l1_fee is not None)
             tx.reverted = not receipt.succeeded
             if depth < self.confirmations:
                 return

@@ -21,6 +21,7 @@ from bot.cli.db import db
 from bot.cli.drop import drop
 from bot.cli.invite import invite
 from bot.cli.mint import mint, status
+from bot.cli.pin import pin
 from bot.cli.runtime import EXIT_CHECK_FAILED, EXIT_CONFIG
 from bot.cli.serve import devchain, run, web
 from bot.cli.wallet import wallet
@@ -47,6 +48,7 @@ for command in (
     wallet,
     airdrop,
     export_car,
+    pin,
     drop,
     contracts,
 ):

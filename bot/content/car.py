@@ -1,4 +1,5 @@
-"""CAR (content-addressed archive, CARv1) export: our blocks in the form pinning services take.
+"""CAR (content-addressed archive, CARv1) export: our blocks in the form pinning services take,
+and splitting such an archive into one per root for services that pin one root per upload.
 
 A CARv1 file is a varint-length-prefixed DAG-CBOR header `{"roots": [CID, ...], "version": 1}`
 followed by one section per block: a varint length, the binary CID, then the block's bytes.
@@ -6,13 +7,25 @@ followed by one section per block: a varint length, the binary CID, then the blo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeAlias
 
 from bot.atomic_files import write_atomically
-from bot.content.cid import Block, cid_to_bytes, encode_varint
+from bot.content.cid import (
+    CODEC_DAG_PB,
+    Block,
+    InvalidCidError,
+    MalformedNodeError,
+    cid_from_bytes,
+    cid_to_bytes,
+    decode_file_node,
+    encode_varint,
+    parse_cid,
+)
 from bot.content.store import ContentStore
+from bot.errors import MintbotError
 
 _CID_TAG = 42
 """The CBOR tag DAG-CBOR gives a CID (a link)."""
@@ -25,6 +38,14 @@ class _Link(NamedTuple):
 
 
 _DagCbor: TypeAlias = "int | str | bytes | _Link | list[_DagCbor] | dict[str, _DagCbor]"
+
+# Every CID this bot writes is 36 bytes: version, codec, hash function and length (one byte
+# each, all below 0x80) and a sha2-256 digest (see bot.content.cid).
+_CID_BYTES = 36
+
+
+class CarFormatError(MintbotError):
+    """Bytes that are not a CARv1 archive of the blocks this bot makes."""
 
 
 def write_car(out: BinaryIO, roots: Sequence[str], blocks: Iterable[Block]) -> int:
@@ -44,6 +65,73 @@ def write_car(out: BinaryIO, roots: Sequence[str], blocks: Iterable[Block]) -> i
         out.write(block.data)
         written.add(block.cid)
     return len(written)
+
+
+def read_car(data: bytes) -> Iterator[Block]:
+    """The blocks of a CARv1 archive in file order, as written (not re-hashed: whoever takes
+    them checks). The header is skipped: callers know their roots. Raises `CarFormatError`."""
+    length, offset = _read_varint(data, 0)
+    offset += length
+    while offset < len(data):
+        length, offset = _read_varint(data, offset)
+        end = offset + length
+        if length < _CID_BYTES or end > len(data):
+            raise CarFormatError("a CAR section runs past the end of the archive")
+        try:
+            cid = cid_from_bytes(data[offset : offset + _CID_BYTES])
+        except InvalidCidError as err:
+            raise CarFormatError(
+                f"a CAR section holds a CID this bot does not make: {err}"
+            ) from err
+        yield Block(cid, data[offset + _CID_BYTES : end])
+        offset = end
+
+
+def walk_dag(root: str, get: Callable[[str], bytes | None]) -> list[Block]:
+    """The blocks of the file rooted at `root`, root first, then depth first, each once. A
+    block `get` does not have (None) is left out. Raises `CarFormatError` for a dag-pb block
+    that is not a UnixFS file node."""
+    dag: list[Block] = []
+    seen: set[str] = set()
+    work = [root]
+    while work:
+        cid = work.pop()
+        if cid in seen:
+            continue
+        data = get(cid)
+        if data is None:
+            continue
+        seen.add(cid)
+        dag.append(Block(cid, data))
+        if parse_cid(cid).codec == CODEC_DAG_PB:
+            try:
+                links = decode_file_node(data).links
+            except MalformedNodeError as err:
+                raise CarFormatError(f"block {cid} is not a UnixFS file node: {err}") from err
+            work.extend(reversed(links))
+    return dag
+
+
+def car_of_root(root: str, blocks: dict[str, Block]) -> bytes:
+    """A CARv1 archive with `root` as its one root and the blocks of `blocks` under it (see
+    `walk_dag`). A block missing from `blocks` is left out, for the receiver to refuse."""
+    found = walk_dag(root, lambda cid: blocks[cid].data if cid in blocks else None)
+    out = io.BytesIO()
+    write_car(out, [root], found)
+    return out.getvalue()
+
+
+def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
+    value = 0
+    for shift in range(0, 64, 7):
+        if offset >= len(data):
+            raise CarFormatError("the CAR archive ends inside a length")
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, offset
+    raise CarFormatError("a CAR length is longer than 64 bits")
 
 
 def export_store(store: ContentStore, path: Path) -> tuple[int, int]:

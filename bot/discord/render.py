@@ -26,7 +26,8 @@ def only(user_id: str) -> discord.AllowedMentions:
 
 def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     """The final answer for a minted request: image (from the bot's own gateway, never the
-    expiring Discord CDN URL), name, token ID and links."""
+    expiring Discord CDN URL), name (linking the token's page, whose link unfurls wherever it
+    is shared), token ID and links."""
     name = discord.utils.escape_markdown(result.name)
     embed = discord.Embed(title=name[:256], colour=discord.Colour.green())
     if result.token_url:

@@ -24,6 +24,7 @@ from bot.chain.tx_rows import lock_tx
 from bot.config import Settings
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
+from bot.minting.publish import published
 from bot.minting.queries import ChainContext, request_key
 from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, TxStatus, aware_utc, utcnow
 
@@ -90,7 +91,11 @@ class Batcher:
                 (
                     await session.execute(
                         select(*_BATCH_COLUMNS)
-                        .where(_REQUESTS.c.phase == Phase.QUEUED, _REQUESTS.c.tx_id.is_(None))
+                        .where(
+                            _REQUESTS.c.phase == Phase.QUEUED,
+                            _REQUESTS.c.tx_id.is_(None),
+                            *([published(self.settings.pinning)] if self.settings.pinning else []),
+                        )
                         .order_by(_REQUESTS.c.id)
                         .limit(self.settings.batch_max_size)
                     )

@@ -214,6 +214,7 @@ class Preparer:
             await self.uploads.shred(session, [r.id for r in group])
         await self.uploads.scrub()
         self.progress.queued.set()
+        self.progress.to_publish.set()
         if ended:
             self.progress.finalised.set()
 

@@ -13,8 +13,16 @@ class Progress:
     received: asyncio.Event = field(default_factory=asyncio.Event)
     # Requests were queued (or sent back to the queue): the batcher has work.
     queued: asyncio.Event = field(default_factory=asyncio.Event)
+    # Requests were queued: their content may have to be published on IPFS first.
+    to_publish: asyncio.Event = field(default_factory=asyncio.Event)
     # Requests were decided: delivery has answers to give.
     finalised: asyncio.Event = field(default_factory=asyncio.Event)
     # Why queued requests are not being minted now (a cap, a wallet without gas money, an
     # admin's pause), or None.
     waiting_reason: str | None = None
+    # Why their content is not on IPFS yet (a pinning backend's fault), or None.
+    publishing_reason: str | None = None
+
+    @property
+    def why_waiting(self) -> str | None:
+        return self.waiting_reason or self.publishing_reason

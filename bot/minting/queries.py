@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.explorer import Explorer, marketplace_url
+from bot.leaderboard_gallery import token_path
 from bot.minting.progress import Progress
 from bot.minting.types import PHASE_TEXT, MintResult
 from db.models import MINTED, ChainTx, DropClaim, MintRequest, Phase, utcnow
@@ -28,12 +29,15 @@ REPEAT_WINDOW = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class TokenLinks:
-    """Where a stored request's transaction and token are shown: the chain, its explorer
-    and the collection's address."""
+    """Where a stored request's transaction and token are shown: the chain, its explorer,
+    the collection's address, and the bot's own web pages (PUBLIC_BASE_URL), whose token page
+    is the token's link: it unfurls into a card with the token's picture wherever it is
+    pasted, which an explorer's page does not."""
 
     chain_id: int
     explorer: Explorer | None
     contract: str
+    public_base_url: str
 
 
 @dataclass
@@ -45,8 +49,8 @@ class ChainContext:
     explorer: Explorer | None
     custody_address: str
 
-    def links(self) -> TokenLinks:
-        return TokenLinks(self.chain_id, self.explorer, self.collection.address)
+    def links(self, public_base_url: str) -> TokenLinks:
+        return TokenLinks(self.chain_id, self.explorer, self.collection.address, public_base_url)
 
 
 class StoredRequest(Protocol):
@@ -323,8 +327,8 @@ class MintQueries:
             tx_hash=tx_hash,
             tx_url=explorer.tx_url(tx_hash) if explorer and tx_hash else None,
             token_url=(
-                explorer.token_url(contract, token_id)
-                if explorer and minted and token_id is not None
+                self.links.public_base_url.rstrip("/") + token_path(token_id)
+                if minted and token_id is not None
                 else None
             ),
             marketplace_url=(
@@ -335,5 +339,5 @@ class MintQueries:
             failure_reason=request.failure_reason,
             answered=request.answered_at is not None,
             answer_error=request.answer_error,
-            waiting_reason=self.progress.waiting_reason if phase == Phase.QUEUED else None,
+            waiting_reason=self.progress.why_waiting if phase == Phase.QUEUED else None,
         )

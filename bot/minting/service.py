@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,11 +34,12 @@ from bot.minting.delivery import Delivery
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.prepare import PREPARE_IN_FLIGHT, Preparer
 from bot.minting.progress import Progress
+from bot.minting.publish import BlockReader, Publisher
 from bot.minting.queries import ChainContext, MintQueries
 from bot.minting.recipients import user_address
 from bot.minting.types import MintHandle, MintSubmission, Upload
 from bot.minting.uploads import UploadVault
-from bot.ports import Answerer, RunningPlatforms
+from bot.ports import Answerer, PinningBackend, RunningPlatforms
 from db.models import Phase, storable
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class MintService(MintQueries):
         chain: ChainContext,
         content: ContentStore,
         platforms: RunningPlatforms,
+        pinning: Sequence[PinningBackend] = (),
+        read_back: BlockReader | None = None,
     ) -> None:
         self._progress = Progress()
-        super().__init__(sessions, chain.links(), self._progress, settings.poll_interval)
+        super().__init__(
+            sessions, chain.links(settings.public_base_url), self._progress, settings.poll_interval
+        )
         self.chain = chain
         self.settings = settings
         self.communities = communities
@@ -85,6 +90,7 @@ class MintService(MintQueries):
             settings.content_workers,
         )
         self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
+        self.publisher = Publisher(sessions, content, pinning, self._progress, read_back)
         self._batcher = Batcher(settings, sessions, txs, chain, self._progress)
         watcher.follow(self._batcher)
         self._delivery = Delivery(settings, sessions, communities, platforms, self, self._progress)
@@ -93,7 +99,7 @@ class MintService(MintQueries):
     @property
     def waiting_reason(self) -> str | None:
         """Why queued requests are not being minted now, if they are not."""
-        return self._progress.waiting_reason
+        return self._progress.why_waiting
 
     @property
     def paused_by_admin(self) -> bool:
@@ -264,6 +270,12 @@ class MintService(MintQueries):
             self._spawn(
                 self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
             )
+        if self.publisher.backends:
+            self._spawn(
+                self._run_steps(
+                    progress.to_publish, self.publisher.publish_group, "publishing", self._poll
+                )
+            )
         batch_idle = max(self.settings.batch_max_wait, self._poll)
         self._spawn(
             self._run_steps(progress.queued, self._batcher.send_one_batch, "batching", batch_idle)
@@ -271,6 +283,7 @@ class MintService(MintQueries):
         self._spawn(self._delivery.run())
         progress.received.set()  # requests being prepared at the last stop resume here
         progress.queued.set()
+        progress.to_publish.set()
         progress.finalised.set()
 
     async def stop(self, grace: float = 5.0) -> None:

@@ -101,6 +101,7 @@ class MintResult:
     metadata_cid: str | None
     tx_hash: str | None
     tx_url: str | None
+    # The token's page on the bot's web gallery, once minted: a link that unfurls.
     token_url: str | None
     marketplace_url: str | None
     failure_reason: str | None

@@ -1,12 +1,13 @@
 """The web gallery: a community's tokens a page at a time (`/c/<platform>/<community>`), and
-one token's page (`/token/<id>`). Owners come from the database (`bot/owners.py`), never from
-a chain call made while a page waits.
+one token's page (`/token/<id>`), each with the tags its link unfurls into. Owners come from
+the database (`bot/owners.py`), never from a chain call made while a page waits.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -16,12 +17,14 @@ from bot.leaderboard_gallery import (
     GALLERY_PAGE_SIZE,
     Engagement,
     GalleryItem,
+    GalleryPage,
     community_path,
     token_path,
 )
 from bot.owners import TokenOwners
 from bot.ports import PLATFORMS
 from bot.web.pages import page, page_links, page_number, short
+from bot.web.previews import LinkPreview
 
 
 def community_label(platform: str) -> str:
@@ -39,11 +42,13 @@ class GalleryPages:
         owners: TokenOwners,
         collection_address: str,
         explorer: Explorer | None,
+        site_name: str,
     ) -> None:
         self.engagement = engagement
         self.owners = owners
         self.collection_address = collection_address
         self.explorer = explorer
+        self.site_name = site_name
 
     async def community_page(self, request: web.Request) -> web.Response:
         """A community's minted tokens, newest first, a page at a time (`?page=N`), or one
@@ -86,7 +91,30 @@ class GalleryPages:
             + (f"<ul class=grid>{cards}</ul>" if cards else "<p>Nothing minted here yet.</p>")
             + f"<nav>{''.join(nav)}</nav>"
         )
-        return page(heading, body)
+        query = {"member": member} if member is not None else {}
+        if number > 1:
+            query["page"] = str(number)
+        url = self.engagement.gallery_url(platform, community)
+        return page(heading, body, preview=self._gallery_preview(gallery, heading, url, query))
+
+    def _gallery_preview(
+        self, gallery: GalleryPage, heading: str, url: str, query: dict[str, str]
+    ) -> LinkPreview:
+        """A gallery unfurls into its heading, how many tokens it holds and the newest names
+        on the page, with the newest token's picture."""
+        count = f"{gallery.total} token{'s' if gallery.total != 1 else ''}"
+        names = ", ".join(item.name for item in gallery.items[:5])
+        newest = next((item for item in gallery.items if item.image_cid), None)
+        return LinkPreview(
+            title=heading,
+            description=f"{count}, newest first: {names}" if names else "Nothing minted here yet.",
+            url=url + (f"?{urlencode(query)}" if query else ""),
+            site_name=self.site_name,
+            image_url=self.engagement.content_url(newest.image_cid)
+            if newest is not None and newest.image_cid
+            else None,
+            image_alt=f"{newest.name}, by {newest.creator_name}" if newest is not None else "",
+        )
 
     def _card(self, item: GalleryItem, owner: str | None) -> str:
         link = html.escape(token_path(item.token_id))
@@ -174,4 +202,20 @@ class GalleryPages:
                 f"<p class=description>{html.escape(item.description)}</p>"
                 f"<dl>{details}</dl></article>{back}"
             ),
+            preview=self._token_preview(item),
+        )
+
+    def _token_preview(self, item: GalleryItem) -> LinkPreview:
+        """A token unfurls into its name, description (or who made it) and picture. Its Open
+        Graph type is `article`: one work, by one author, published when it was minted."""
+        return LinkPreview(
+            title=item.name,
+            description=item.description or f"An NFT by {item.creator_name}",
+            # Canonical: the decimal ID, however the page was asked for (0x…, the explorer's).
+            url=self.engagement.token_url(item.token_id),
+            site_name=self.site_name,
+            kind="article",
+            image_url=self.engagement.content_url(item.image_cid) if item.image_cid else None,
+            image_alt=item.name,
+            published=item.minted_at.isoformat(),
         )

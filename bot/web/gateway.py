@@ -37,6 +37,9 @@ def content_type(head: bytes) -> str:
             return mime
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    # An ISO media file whose major brand is AVIF's (as Pillow writes the AVIF images we store).
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "image/avif"
     if head[:1] == b"{":
         return "application/json"
     return "application/octet-stream"

@@ -1,5 +1,5 @@
-"""The HTML shell every page shares, and what listing pages share: the `?page=N` number and
-the links to the pages around it.
+"""The HTML shell every page shares (with its link preview tags, `bot/web/previews.py`), and
+what listing pages share: the `?page=N` number and the links to the pages around it.
 
 Every piece of user text on a page goes through `html.escape`, and pages forbid scripts
 (Content-Security-Policy) as a second guard.
@@ -11,6 +11,8 @@ import html
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from bot.web.previews import LinkPreview
 
 # Pages run no script at all: even text that escaped escaping could not act.
 PAGE_HEADERS = {
@@ -33,11 +35,16 @@ _STYLE = (
 )
 
 
-def page(title: str, body: str, *, status: int = 200) -> web.Response:
+def page(
+    title: str, body: str, *, status: int = 200, preview: LinkPreview | None = None
+) -> web.Response:
     document = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>" + body + "</body></html>"
+        + (preview.html() if preview is not None else "")
+        + f"<style>{_STYLE}</style></head><body>"
+        + body
+        + "</body></html>"
     )
     return web.Response(
         text=document, content_type="text/html", status=status, headers=PAGE_HEADERS

@@ -133,6 +133,7 @@ class WebProcess:
             "CHAIN_ID": str(self.chain_id),
             "CONTRACT_ADDRESS": self.collection_address,
             "PUBLIC_BASE_URL": settings.public_base_url,
+            "COLLECTION_NAME": settings.collection_name,
             "LOG_LEVEL": settings.log_level,
             "RPC_TIMEOUT_S": str(settings.rpc_timeout),
         }

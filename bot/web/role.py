@@ -65,6 +65,7 @@ async def serve_web(
                 ),
                 collection=collection,
                 explorer=explorer,
+                site_name=settings.collection_name,
                 host=settings.http_host,
                 port=settings.http_port,
                 bot_url=bot_url,

@@ -22,7 +22,7 @@ from bot.web.cache import PageCache
 from bot.web.explorer import ExplorerPages
 from bot.web.gallery import GalleryPages
 from bot.web.gateway import IpfsGateway
-from db.models import IN_FLIGHT, MintRequest
+from db.models import IN_FLIGHT, PIN_PINNED, MintRequest, Pin
 
 # Not passed on to the bot: they describe one connection, not the request.
 _HOP_BY_HOP = frozenset(
@@ -31,17 +31,21 @@ _HOP_BY_HOP = frozenset(
 
 
 class Health:
-    """`/health`: the bot's chain, its requests in flight, and why it waits, if it does."""
+    """`/health`: the bot's chain, its requests in flight, why it waits, if it does, and how
+    many CIDs are not pinned yet."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         chain_id: int,
         waiting_reason: Callable[[], str | None],
+        *,
+        pinning: bool = False,
     ) -> None:
         self.sessions = sessions
         self.chain_id = chain_id
         self.waiting_reason = waiting_reason
+        self.pinning = pinning
 
     async def handle(self, _request: web.Request) -> web.Response:
         async with self.sessions() as session:
@@ -56,14 +60,24 @@ class Health:
                 "chain_id": self.chain_id,
                 "in_flight": in_flight,
                 "waiting_reason": self.waiting_reason(),
+                # Pins not (yet) on their backend; null when content is not published at all.
+                "unpinned_cids": await self._unpinned() if self.pinning else None,
             }
         )
 
+    async def _unpinned(self) -> int:
+        async with self.sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(Pin).where(Pin.state != PIN_PINNED)
+            )
+        return int(count or 0)
+
 
 class WebServer:
-    """The IPFS gateway for stored content, the web gallery and explorer pages for a local
-    chain, on one aiohttp application, and either `health` served here or the `forwarded`
-    paths passed on to the bot at `bot_url` (when this runs in a process of its own)."""
+    """The IPFS gateway for stored content, the web gallery (its link previews name the site
+    `site_name`) and explorer pages for a local chain, on one aiohttp application, and either
+    `health` served here or the `forwarded` paths passed on to the bot at `bot_url` (when this
+    runs in a process of its own)."""
 
     def __init__(
         self,
@@ -73,6 +87,7 @@ class WebServer:
         engagement: Engagement,
         collection: Owners,
         explorer: Explorer | None,
+        site_name: str,
         host: str,
         port: int,
         health: Health | None = None,
@@ -93,6 +108,7 @@ class WebServer:
             owners=self.owners,
             collection_address=collection.address,
             explorer=explorer,
+            site_name=site_name,
         )
         explorer_pages = ExplorerPages(sessions=sessions, gallery=gallery)
         cache = PageCache(ttl=page_ttl)

@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models: mint requests, chain transactions, nonces, communities and members,
-drops, the inbox and the signing audit, one module per part of the bot.
+drops, the inbox, pins on IPFS and the signing audit, one module per part of the bot.
 
 Everything irreversible is decided by constraints: one request per chat message
 (`uq_mint_request_key`), one transaction per wallet nonce (`uq_chain_tx_nonce`), one row per
@@ -20,6 +20,7 @@ from db.models.members import (
     Withdrawal,
     WithdrawalStatus,
 )
+from db.models.pins import PIN_PENDING, PIN_PINNED, PIN_REFUSED, Pin
 from db.models.pipeline import (
     FINAL,
     IN_FLIGHT,
@@ -42,6 +43,9 @@ __all__ = [
     "FINAL",
     "IN_FLIGHT",
     "MINTED",
+    "PIN_PENDING",
+    "PIN_PINNED",
+    "PIN_REFUSED",
     "PREPARING",
     "UNANSWERED",
     "Base",
@@ -56,6 +60,7 @@ __all__ = [
     "MintUpload",
     "NonceState",
     "Phase",
+    "Pin",
     "PlatformUser",
     "RateScope",
     "SigningAudit",

@@ -189,6 +189,8 @@ class ChainTx(Base):
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     # Wei can exceed 2**63 in a cost; store as decimal text to stay exact on every backend.
     fee_paid_wei: Mapped[str | None] = mapped_column(String(80))
+    # The L1 data fee of an OP-stack chain, included in fee_paid_wei (None: the chain has none).
+    l1_fee_wei: Mapped[str | None] = mapped_column(String(80))
     reverted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -212,6 +214,8 @@ class TxAttempt(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
     max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    # The GasPriceOracle's L1 data fee for these bytes when signed (None: the chain has none).
+    l1_fee_wei: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -41,7 +41,13 @@ class GatewayReader:
             headers={"Accept": RAW_BLOCK},
         ) as response:
             response.raise_for_status()
-            data = await response.content.read(MAX_BLOCK_BYTES + 1)
+            # read(n) gives what has arrived so far, up to n: a block of several TCP segments
+            # needs reading to the end.
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > MAX_BLOCK_BYTES:
+                    break
         if len(data) > MAX_BLOCK_BYTES:
             raise BlockMismatch(f"the gateway sent more than a block for {cid}")
-        return checked(cid, data)
+        return checked(cid, bytes(data))
