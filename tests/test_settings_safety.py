@@ -101,3 +101,24 @@ def test_url_credentials_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCap
     formatter = RedactingFormatter("%(message)s", settings.secrets())
     record = logging.LogRecord("t", logging.ERROR, __file__, 1, "%s / %s", (API_KEY, RPC), None)
     assert API_KEY not in formatter.format(record)
+
+
+def test_an_uncaught_error_leaves_the_command_line_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import click
+
+    from bot.cli import cli, main
+
+    @click.command("explode")
+    def explode() -> None:
+        raise RuntimeError(f"400, message='Bad Request', url='{RPC}'")
+
+    monkeypatch.setattr(cli, "commands", {**cli.commands, "explode": explode})
+    monkeypatch.setattr("sys.argv", ["mintbot", "explode"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    stderr = capsys.readouterr().err
+    assert ended.value.code == 1
+    assert "RuntimeError" in stderr and "rpc.example/v3/[REDACTED]" in stderr
+    assert API_KEY not in stderr
