@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from bot.chain.devchain import Anvil
+from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.rpc_proxy import RpcProxy
 from tests.support import run_cli
@@ -92,3 +93,15 @@ def no_canary_in_files(log: Path, outputs: list[str], bot_env: dict[str, str]) -
     assert files
     for path in files:
         assert_no_canary(str(path), path.read_bytes())
+
+
+async def test_a_refused_discord_token_stops_the_bot_in_one_line(
+    discord: DiscordServer, bot_env: dict[str, str]
+):
+    token = f"MT{os.urandom(12).hex()}.{os.urandom(3).hex()}.{os.urandom(16).hex()}"
+    env = {**bot_env, **discord.env(), "DISCORD_TOKEN": token, "LOG_LEVEL": "DEBUG"}
+    refused = await asyncio.to_thread(run_cli, "run", env=env)
+    assert refused.returncode == 2, refused.output
+    assert "error: DISCORD_TOKEN: Discord refused the token" in refused.stderr
+    for part in token.split("."):
+        assert part not in refused.output
