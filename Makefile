@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 
 .PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
-	bench-poison setup browser clean
+	bench-poison bench-pinning setup browser clean
 
 run: setup
 	$(PY) -m bot run
@@ -49,6 +49,9 @@ bench-web: setup
 
 bench-poison: setup
 	$(PY) bench/poison.py
+
+bench-pinning: setup
+	$(PY) bench/pinning.py
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 

@@ -27,6 +27,7 @@ from bot.communities import Communities
 from bot.config import Settings
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
+from bot.custody_moves import own_custody_moves
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
@@ -125,6 +126,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 l1_fee=chain.l1_fee,
                 crash_at=settings.crash_at,
             )
+            own_custody_moves(txs)
             watcher = TxWatcher(txs, settings.poll_interval)
             communities = Communities(
                 sessions,

@@ -129,12 +129,21 @@ class Withdrawals:
         if not held and await self._on_the_way(platform, user_id):
             raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
         chosen = _choose(held, token)
-        for custody in {_custody_of(request) for request in chosen}:
-            if not await self.chain.collection.may_transfer_for(custody, self.txs.wallet.address):
-                raise NotAllowed(
-                    "Withdrawals are not set up here: the custody address has not approved the "
-                    "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
-                )
+        # Tokens at a holder that has not approved the hot wallet stay; the others go.
+        hot = self.txs.wallet.address
+        movable = {
+            holder
+            for holder in {_custody_of(request) for request in chosen}
+            if await self.chain.collection.may_transfer_for(holder, hot)
+        }
+        if len(movable) < len({_custody_of(request) for request in chosen}):
+            log.warning("custodial tokens at an address that has not approved %s stay", hot)
+        chosen = [request for request in chosen if _custody_of(request) in movable]
+        if not chosen:
+            raise NotAllowed(
+                "Withdrawals are not set up here: the custody address has not approved the "
+                "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
+            )
         try:
             async with self.sessions.begin() as session:
                 taken = 0

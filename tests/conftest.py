@@ -19,6 +19,7 @@ from bot.config import ANVIL_DEV_KEYS, load_settings
 from bot.env_values import Secret
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
+from tests.ipfs_node import kubo_rpc  # noqa: F401  (a fixture: pytest finds it by name)
 from tests.rpc_proxy import RpcProxy
 from tests.support import (
     DEV_ADMIN,

@@ -3,9 +3,9 @@ GasPriceOracle's estimate before signing, the recorded cost and the audit count 
 
 anvil 1.7.1 starts in optimism mode (`--network optimism`) but has no GasPriceOracle predeploy
 (no code at 0x420...000F), charges no L1 fee (a sender pays gas x price, no more) and puts no
-`l1Fee` in its receipts. So these tests run it in that mode with a contract of the oracle's interface installed
-at the predeploy address, computing the fee as OP-stack chains do since Ecotone; a receipt with
-`l1Fee` is read from the JSON an OP-stack node returns.
+`l1Fee` in its receipts. So these tests run it in that mode with a contract of the oracle's
+interface installed at the predeploy address, computing the fee as OP-stack chains do since
+Ecotone; a receipt with `l1Fee` is read from the JSON an OP-stack node returns.
 """
 
 from __future__ import annotations

@@ -6,13 +6,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from eth_account import Account
+from sqlalchemy import select, update
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
+from bot.chain.fees import current_fees
+from bot.chain.wallet import HotWallet
+from bot.config import ANVIL_DEV_KEYS
+from bot.env_values import Secret
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.types import short_token_id
-from db.models import ChainTx, SigningAudit, WithdrawalStatus
+from db.models import ChainTx, MintRequest, SigningAudit, WithdrawalStatus
 from tests.support import COLLECTOR, DEV_MINTER, Inbox, answered, balance, sign_message, submission
 
 pytestmark = pytest.mark.db
@@ -133,3 +138,37 @@ async def test_unknown_token_ids_and_an_empty_custody_are_refused(bot: tuple[Run
     await runtime.withdrawals.wait("test:chat:x", timeout=30)
     with pytest.raises(RequestRejected, match="no tokens in custody"):
         await runtime.withdrawals.withdraw("test:chat:z", *USER)
+
+
+async def test_a_token_whose_holder_never_approved_stays_and_the_rest_go(
+    bot: tuple[Runtime, Inbox], collection: Collection
+):
+    runtime, inbox = bot
+    stuck, free = await mint_to_custody(runtime, inbox, "441", "442")
+    # `stuck` sits at an address that never approved the hot wallet (say, a custody address
+    # of long ago), and the records say so.
+    elsewhere = Account.create().address
+    await collection.transact(
+        HotWallet(Secret(ANVIL_DEV_KEYS[0])),
+        "transferFrom",
+        DEV_MINTER.address,
+        elsewhere,
+        stuck,
+        fees=await current_fees(collection.w3, 10**9, 100 * 10**9),
+    )
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(MintRequest)
+            .where(MintRequest.token_id == f"0x{stuck:064x}")
+            .values(recipient=elsewhere)
+        )
+    await link_verified(runtime)
+
+    asked = await runtime.withdrawals.withdraw("test:chat:s", *USER)
+    assert [v.token_id for v in asked] == [free]
+    done = await runtime.withdrawals.wait("test:chat:s", timeout=30)
+    assert [v.status for v in done] == [WithdrawalStatus.CONFIRMED]
+    assert await collection.owner_of(free) == COLLECTOR.address
+    assert await collection.owner_of(stuck) == elsewhere
+    with pytest.raises(NotAllowed, match="has not approved"):
+        await runtime.withdrawals.withdraw("test:chat:t", *USER, short_token_id(stuck))

@@ -4,6 +4,11 @@ The `nonce_state` row is the allocator. `allocate` locks it (SELECT ... FOR UPDA
 PostgreSQL; SQLite has one writer at a time anyway) inside the caller's transaction, so the
 nonce and the signed transaction that uses it commit together or not at all, and several
 processes sharing one PostgreSQL never hand out the same nonce.
+
+The same row says whether the wallet may sign at all: a key rotation stops it
+(`signing_stopped`), letting only its own signer (`signing_holder`) through, and a wallet
+rotated out stays stopped. Every signature takes a nonce (`allocate`) or replaces one (`lock`),
+so checking the row there costs one more read of a row already locked.
 """
 
 from __future__ import annotations
@@ -14,15 +19,43 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import insert_unless_present
-from db.models import NonceState
+from db.models import NonceState, utcnow
 
 log = logging.getLogger(__name__)
 
 
+class SigningStopped(Exception):
+    """The wallet may not sign now (a key rotation holds it, or rotated it out); nothing is
+    signed and the work waits."""
+
+    def __init__(self, wallet: str, reason: str) -> None:
+        super().__init__(f"signing with {wallet} is stopped: {reason}")
+
+
 class NonceAllocator:
-    def __init__(self, chain_id: int, wallet: str) -> None:
+    def __init__(self, chain_id: int, wallet: str, holder: str | None = None) -> None:
         self.chain_id = chain_id
         self.wallet = wallet
+        # Who this allocator signs for: a key rotation signs while it has signing stopped.
+        self.holder = holder
+
+    async def may_sign(self, session: AsyncSession) -> None:
+        """Raise `SigningStopped` unless this allocator may sign. Decisive only after this
+        transaction has written the row (as `allocate` and `lock` do): then it holds the
+        row's write lock (SQLite: the database's) and reads what the last writer committed,
+        so a rotation's stop is seen by every signature that commits after it. Anywhere else
+        it is a look ahead, to skip work that could not be signed."""
+        stopped = (
+            await session.execute(
+                select(NonceState.signing_stopped, NonceState.signing_holder).where(
+                    NonceState.chain_id == self.chain_id, NonceState.wallet == self.wallet
+                )
+            )
+        ).one_or_none()
+        if stopped is None or stopped[0] is None:
+            return
+        if stopped[1] is None or stopped[1] != self.holder:  # a stop without holder is for all
+            raise SigningStopped(self.wallet, stopped[0])
 
     async def _row(self, session: AsyncSession) -> NonceState | None:
         return await session.scalar(
@@ -57,15 +90,22 @@ class NonceAllocator:
 
     async def lock(self, session: AsyncSession) -> None:
         """Hold the allocator's row until the caller's transaction ends, as `allocate` does,
-        for a decision that must not interleave with signing (the daily spending cap)."""
-        await self._row(session)
+        for a decision that must not interleave with signing (the daily spending cap).
+        Raises `SigningStopped` if the wallet may not sign."""
+        row = await self._row(session)
+        if row is not None:
+            row.updated_at = utcnow()  # a write, to take the lock `may_sign` relies on
+            await session.flush()
+        await self.may_sign(session)
 
     async def allocate(self, session: AsyncSession) -> int:
-        """Take the next nonce inside the caller's transaction."""
+        """Take the next nonce inside the caller's transaction. Raises `SigningStopped` if the
+        wallet may not sign (the caller's transaction then rolls back with the nonce)."""
         row = await self._row(session)
         if row is None:
             raise RuntimeError("reconcile the nonce allocator with the chain before allocating")
         nonce = row.next_nonce
         row.next_nonce = nonce + 1
         await session.flush()
+        await self.may_sign(session)
         return nonce

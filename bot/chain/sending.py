@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.chain.faults import crash_point, is_transient
 from bot.chain.fees import Fees
+from bot.chain.nonces import SigningStopped
 from bot.chain.spend import SpendCapReached
 from bot.chain.tx_engine import TxEngine, WalletNeedsFunds
 from bot.errors import FeeCapExceeded
@@ -47,7 +48,8 @@ async def sign_and_send(
     """Take the fees, `sign` (which commits the transaction through `txs` and returns its ID,
     or None if there is nothing to sign), then send it.
 
-    A fee or spending cap makes the work wait with nothing signed; a wallet without gas money
+    A fee or spending cap, or signing stopped by a key rotation, makes the work wait with
+    nothing signed; a wallet without gas money
     leaves it signed, to be sent by the watcher once funded; a transient fault while sending
     leaves it signed for the watcher too. Anything else raises.
     """
@@ -57,6 +59,8 @@ async def sign_and_send(
         return SendOutcome(waiting=str(err))
     except SpendCapReached as err:
         return SendOutcome(waiting=str(err), over_budget=True)
+    except SigningStopped as err:
+        return SendOutcome(waiting=str(err))
     if tx_id is None:
         return SendOutcome()
     crash_point("after_sign", crash_at)

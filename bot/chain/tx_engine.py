@@ -26,7 +26,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from bot.chain.faults import crash_point, is_transient, node_already_has
 from bot.chain.fees import Fees
 from bot.chain.l1fee import L1DataFee
-from bot.chain.nonces import NonceAllocator
+from bot.chain.nonces import NonceAllocator, SigningStopped
 from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
 from bot.chain.spend import SpendCapReached, record_cost, spent_today, worst_case
 from bot.chain.tx_rows import FOR_NO_KEY_UPDATE, move_tx
@@ -254,8 +254,6 @@ class TxEngine:
             ):
                 await self.bump(tx_id, force=True)
                 return
-            elif is_transient(err):
-                raise
             else:
                 raise
         self.needs_funds = False
@@ -294,15 +292,16 @@ class TxEngine:
                 )
                 return False
             tip = min(tip, max_fee)
-            # A replacement raises the worst case of this transaction: it counts on the cap.
-            await self.nonces.lock(session)
+            # A replacement raises the worst case of this transaction: it counts on the cap;
+            # and it is a signature: not while the wallet's signing is stopped.
             fees = Fees(max_fee, tip)
-            signed = await self._sign(tx, fees)
-            more = tx.gas_limit * max_fee + (signed[2] or 0) - worst_case(tx)
             try:
+                await self.nonces.lock(session)
+                signed = await self._sign(tx, fees)
+                more = tx.gas_limit * max_fee + (signed[2] or 0) - worst_case(tx)
                 await self._check_spend(session, more)
-            except SpendCapReached:
-                log.warning("tx %s is stuck but a bump would pass today's cap", last.tx_hash)
+            except (SpendCapReached, SigningStopped) as err:
+                log.warning("tx %s is stuck but is not replaced: %s", last.tx_hash, err)
                 return False
             reason = AuditInfo("fee bump", [f"replaces {last.tx_hash}"], [])
             attempt = self._add_attempt(session, tx, fees, reason, signed)

@@ -42,8 +42,7 @@ def pin(everything: bool, verify: bool) -> None:
             return await pin_everything(loaded, records.sessions, _bar)
         return await verify_pins(loaded, records.sessions, _bar)
 
-    if not in_records(loaded, work):
-        raise click.exceptions.Exit(EXIT_CHECK_FAILED)
+    sys.exit(0 if in_records(loaded, work) else EXIT_CHECK_FAILED)
 
 
 def _bar(total: int, label: str) -> contextlib.AbstractContextManager[Any]:

@@ -29,11 +29,20 @@ def wallet() -> None:
     help="A file holding the contract admin's private key (default: asked for, hidden; in "
     "local mode anvil's development admin key).",
 )
-def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
-    """Move minting to a new hot wallet: grant it MINTER_ROLE, finish the old key's in-flight
-    transactions, let it move the old custody's tokens, revoke the old key. Run it with the
-    bot stopped and the settings still holding the old key; then switch the settings to the
-    new key. Each step is recorded, and a re-run finishes an interrupted rotation."""
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Move every custodial token to the new address instead of approving it to move them "
+    "(for a compromised key: the old address then holds nothing).",
+)
+def wallet_rotate(new_address: str, admin_key_file: Path | None, sweep: bool) -> None:
+    """Move minting to a new hot wallet. Stops signing with the old and new keys in every
+    bot process (they wait and log why; the bot may keep running), grants the new address
+    MINTER_ROLE, finishes the old key's in-flight transactions, keeps custodial tokens movable
+    by the new key (the old custody approves it, or --sweep moves them; tokens of older
+    custody addresses move to it), revokes the old key, and lets the new key sign. Run it with
+    the settings still holding the old key; then switch the settings to the new key. Each step
+    is recorded, and a re-run finishes an interrupted rotation."""
     from bot.chain.wallet import HotWallet  # the chain stack, when it runs (see bot.cli)
     from bot.rotation import KeyRotation
 
@@ -48,7 +57,7 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None) -> None:
     admin = HotWallet(validate_private_key("admin key", Secret(raw)))
 
     async def go(runtime: Runtime) -> None:
-        await KeyRotation(runtime, admin, new_address, click.echo).run()
+        await KeyRotation(runtime, admin, new_address, click.echo, sweep=sweep).run()
 
     in_runtime(loaded, go)
     click.echo(

@@ -117,6 +117,10 @@ class Batcher:
 
         async def sign(fees: Fees) -> int | None:
             nonlocal all_refused
+            # Simulated as a wallet that may not sign now (a key rotation stopped it, and may
+            # have revoked its role), a batch would seem to revert: it waits instead.
+            async with self.sessions() as session:
+                await self.txs.nonces.may_sign(session)
             sendable = await self._simulated(queued)
             all_refused = not sendable
             return await self._sign_batch([r.id for r in sendable], fees) if sendable else None

@@ -38,15 +38,17 @@ log = logging.getLogger(__name__)
 
 _PINS: Table = Pin.__table__  # type: ignore[assignment]
 _REQUESTS: Table = MintRequest.__table__  # type: ignore[assignment]
-# Roots in one CAR: a prepared group's images and metadata (100 requests, two roots each).
+# Roots in one CAR: a prepared group's images and metadata (100 requests, two roots each);
+# groups published at once.
 PUBLISH_GROUP = 200
+PUBLISH_IN_FLIGHT = 3
 # How long a publisher holds the rows it took before another may take them over: longer than
 # any upload and read-back of one group.
 LEASE = timedelta(minutes=10)
 # The back-off after a failed try: the first, doubled each time, at most the last.
 RETRY_FIRST = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=5)
-READ_BACK_AT_ONCE = 16  # blocks read back concurrently
+READ_BACK_AT_ONCE = 32  # blocks read back concurrently
 ERROR_CHARS = 500
 REFUSED = "The IPFS pinning service refused this content ({reason}); it was not minted."
 
@@ -76,11 +78,12 @@ def car_of(store: ContentStore, roots: Sequence[str]) -> bytes:
     return out.getvalue()
 
 
-async def read_back(root: str, fetch: BlockReader) -> int:
+async def read_back(root: str, fetch: BlockReader, limit: asyncio.Semaphore | None = None) -> int:
     """Read every block of the file rooted at `root` through `fetch`, each checked against its
     CID (`BlockMismatch` otherwise); returns how many distinct blocks. The tree is read level by
-    level, a block that repeats (equal chunks) once."""
-    limit = asyncio.Semaphore(READ_BACK_AT_ONCE)
+    level, a block that repeats (equal chunks) once; at most READ_BACK_AT_ONCE blocks at a time
+    (or as `limit`, shared with other reads, allows)."""
+    limit = limit or asyncio.Semaphore(READ_BACK_AT_ONCE)
 
     async def one(cid: str) -> bytes:
         async with limit:
@@ -218,9 +221,8 @@ class Publisher:
         try:
             car = await asyncio.to_thread(car_of, self.store, roots)
             await backend.pin_car(car, roots)
-            fetch = self.reader or backend.fetch_block
-            for root in roots:
-                await read_back(root, fetch)
+            fetch, limit = self.reader or backend.fetch_block, asyncio.Semaphore(READ_BACK_AT_ONCE)
+            await asyncio.gather(*(read_back(root, fetch, limit) for root in roots))
         except PinRefused as err:
             if len(due) > 1:  # find whose content it was: each root on its own
                 for one in due:

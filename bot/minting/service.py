@@ -34,7 +34,7 @@ from bot.minting.delivery import Delivery
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.prepare import PREPARE_IN_FLIGHT, Preparer
 from bot.minting.progress import Progress
-from bot.minting.publish import BlockReader, Publisher
+from bot.minting.publish import PUBLISH_IN_FLIGHT, BlockReader, Publisher
 from bot.minting.queries import ChainContext, MintQueries
 from bot.minting.recipients import user_address
 from bot.minting.types import MintHandle, MintSubmission, Upload
@@ -270,7 +270,9 @@ class MintService(MintQueries):
             self._spawn(
                 self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
             )
-        if self.publisher.backends:
+        # Groups are published as they are prepared, several at once (each takes its own
+        # pins), so one group's upload and read-back overlap the next one's.
+        for _ in range(PUBLISH_IN_FLIGHT if self.publisher.backends else 0):
             self._spawn(
                 self._run_steps(
                     progress.to_publish, self.publisher.publish_group, "publishing", self._poll

@@ -230,6 +230,10 @@ class NonceState(Base):
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     wallet: Mapped[str] = mapped_column(String(42), primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger)
+    # Set while nothing but `signing_holder` may sign with this wallet (a key rotation): why,
+    # in words for the log. A rotated-out wallet keeps it for good.
+    signing_stopped: Mapped[str | None] = mapped_column(String(200))
+    signing_holder: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
