@@ -25,6 +25,7 @@ from bot.env_values import (
     env_gwei,
     env_int,
     env_number,
+    env_rpc_urls,
     env_url,
     exposed_file,
     keystore_key,
@@ -32,12 +33,22 @@ from bot.env_values import (
     validate_private_key,
 )
 from bot.errors import ConfigError
+from bot.redact import redacted_repr, url_secrets
 
-# The published development accounts of anvil (and hardhat), derived from the mnemonic
-# "test test ... junk". They are public knowledge and hold value only on a local chain.
+# The published development accounts of anvil (and hardhat), all ten derived from the
+# mnemonic "test test ... junk" (m/44'/60'/0'/0/i; tests/test_config.py derives them again).
+# They are public knowledge: refused as the hot wallet on any chain but the local one.
 ANVIL_DEV_KEYS = (
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
 LOCAL_CHAIN_ID = 31337
 # Where a fault-injection test may have the process kill itself (MINTBOT_CRASH_AT).
@@ -138,6 +149,10 @@ class Settings:
     pinata_upload_url: str = "https://uploads.pinata.cloud"
     # PINATA_GATEWAY_URL: the gateway pinned content is read back through without IPFS_GATEWAY_URL
     pinata_gateway_url: str = "https://gateway.pinata.cloud"
+    # RPC_URLS (or RPC_URL): every endpoint, in the order requests try them; rpc_url is the first
+    rpc_urls: tuple[str, ...] = ()
+
+    __repr__ = redacted_repr  # secrets have repr=False; URLs show without their credentials
 
     @property
     def local_mode(self) -> bool:
@@ -147,6 +162,10 @@ class Settings:
     @property
     def effective_rpc_url(self) -> str:
         return self.rpc_url or f"http://127.0.0.1:{self.anvil_port}"
+
+    @property
+    def effective_rpc_urls(self) -> tuple[str, ...]:
+        return self.rpc_urls or (self.effective_rpc_url,)
 
     @property
     def deployments_dir(self) -> Path:
@@ -165,7 +184,10 @@ class Settings:
             self.kubo_api_auth,
             self.pinata_jwt,
         )
-        return [self.hot_wallet_key, *(secret for secret in optional if secret is not None)]
+        urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
+        urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
+        in_urls = [Secret(part) for url in urls if url for part in url_secrets(url)]
+        return [self.hot_wallet_key, *(s for s in optional if s is not None), *in_urls]
 
 
 WEB_SERVER_MODES = ("process", "inline")
@@ -190,6 +212,14 @@ class WebSettings:
     http_host: str
     http_port: int
     rpc_timeout: float
+    rpc_urls: tuple[str, ...] = ()  # every endpoint (RPC_URLS); rpc_url is the first
+
+    __repr__ = redacted_repr
+
+    def secrets(self) -> list[Secret]:
+        """The credentials in its URLs, for log redaction."""
+        urls = (*self.rpc_urls, self.database_url)
+        return [Secret(part) for url in urls for part in url_secrets(url)]
 
     @property
     def deployments_dir(self) -> Path:
@@ -200,17 +230,26 @@ class WebSettings:
         return self.data_dir / "ipfs"
 
 
-def _hot_wallet_key(env: Env, local_mode: bool) -> tuple[Secret, bool]:
+def _hot_wallet_key(env: Env, local_mode: bool, chain_id: int | None) -> tuple[Secret, bool]:
     raw = env.secret("HOT_WALLET_PRIVATE_KEY")
     from_keystore = keystore_key(env)
     if raw is not None and from_keystore is not None:
         raise ConfigError(
             "HOT_WALLET_PRIVATE_KEY", "set either a raw key or HOT_WALLET_KEYSTORE, not both"
         )
-    if raw is not None:
-        return validate_private_key("HOT_WALLET_PRIVATE_KEY", raw), False
-    if from_keystore is not None:
-        return from_keystore, False
+    for name, key in (
+        ("HOT_WALLET_PRIVATE_KEY", raw and validate_private_key("HOT_WALLET_PRIVATE_KEY", raw)),
+        ("HOT_WALLET_KEYSTORE", from_keystore),
+    ):
+        if key is None:
+            continue
+        if key.reveal() in ANVIL_DEV_KEYS and chain_id != LOCAL_CHAIN_ID:
+            raise ConfigError(
+                name,
+                "holds one of anvil's published development keys, which anyone can spend "
+                f"from; it is refused on any chain but the local one ({LOCAL_CHAIN_ID})",
+            )
+        return key, False
     if local_mode:
         return Secret(ANVIL_DEV_KEYS[0]), True
     raise ConfigError(
@@ -239,15 +278,13 @@ def load_settings(
     env, env_file = read_env(environ, env_file)
     warnings = tuple(exposed_file(env_file))
     web = _web_settings(env)
-    rpc_url = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
-    local_mode = rpc_url is None
-    key, key_is_dev = _hot_wallet_key(env, local_mode)
-
-    chain_id = env_int(env, "CHAIN_ID", LOCAL_CHAIN_ID if local_mode else 0, low=1) or None
+    local_mode = not web.rpc_urls
+    chain_id = web.chain_id or LOCAL_CHAIN_ID
     if local_mode and chain_id != LOCAL_CHAIN_ID:
         raise ConfigError(
             "CHAIN_ID", f"the local chain is {LOCAL_CHAIN_ID}; set RPC_URL for another"
         )
+    key, key_is_dev = _hot_wallet_key(env, local_mode, chain_id)
 
     max_fee = env_gwei(env, "MAX_FEE_PER_GAS_GWEI", 100)
     priority_fee = env_gwei(env, "PRIORITY_FEE_GWEI", 0.01)
@@ -318,7 +355,8 @@ def load_settings(
         ),
         data_dir=web.data_dir,
         log_level=web.log_level,
-        rpc_url=rpc_url,
+        rpc_url=web.rpc_urls[0] if web.rpc_urls else None,
+        rpc_urls=web.rpc_urls,
         chain_id=chain_id,
         hot_wallet_key=key,
         hot_wallet_key_is_dev=key_is_dev,
@@ -383,14 +421,21 @@ def _web_settings(env: Env) -> WebSettings:
         raise ConfigError(
             "DATABASE_URL", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
-    rpc_url = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    rpc_urls = env_rpc_urls(env)
+    chain_id = env_int(env, "CHAIN_ID", 0, low=1) or None
+    if rpc_urls and chain_id is None:
+        raise ConfigError(
+            "CHAIN_ID",
+            "required with RPC_URL: the chain the node must be on (1 Ethereum, 8453 Base, ...)",
+        )
     anvil_port = env_int(env, "ANVIL_PORT", 8545, low=1, high=65535)
     return WebSettings(
         data_dir=data_dir,
         log_level=level,
         database_url=database_url,
-        rpc_url=rpc_url or f"http://127.0.0.1:{anvil_port}",
-        chain_id=env_int(env, "CHAIN_ID", 0, low=1) or None,
+        rpc_url=rpc_urls[0] if rpc_urls else f"http://127.0.0.1:{anvil_port}",
+        rpc_urls=rpc_urls,
+        chain_id=chain_id,
         contract_address=env_address(env, "CONTRACT_ADDRESS"),
         explorer_url=env_url(env, "EXPLORER_URL", ("http", "https")),
         public_base_url=env_url(env, "PUBLIC_BASE_URL", ("http", "https"))

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
+
 from bot.chain.contract import Collection
+from bot.chain.endpoint import describe, probe
 from bot.chain.setup import Chain, open_chain
 from bot.config import Settings
 from bot.content.pinning import open_backends
@@ -20,18 +23,38 @@ class Check:
     ok: bool
     detail: str
     hint: str = ""
+    notes: tuple[str, ...] = ()  # shown under the line whatever the outcome
 
     def render(self) -> str:
-        line = f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}"
-        return line if self.ok else f"{line}\n    hint: {self.hint}"
+        lines = [f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}"]
+        lines += [f"    {note}" for note in self.notes]
+        return "\n".join(lines if self.ok else [*lines, f"    hint: {self.hint}"])
+
+
+async def endpoint_notes(settings: Settings) -> tuple[str, ...]:
+    """A health line per RPC endpoint (its URL redacted): reachable, chain ID, latest block,
+    latency."""
+    urls = settings.effective_rpc_urls
+    async with aiohttp.ClientSession() as session:
+        return tuple(
+            [
+                "endpoint " + await probe(session, url, settings.rpc_timeout)
+                if not url.startswith(("ws://", "wss://"))
+                else f"endpoint {describe(url)}: WebSocket, not probed"
+                for url in urls
+            ]
+        )
 
 
 async def run_checks(settings: Settings) -> AsyncIterator[Check]:
     """Yield each check as it completes; stop early where later checks cannot run."""
     yield Check("settings", True, "valid" + (" (local mode)" if settings.local_mode else ""))
+    notes = await endpoint_notes(settings)
     try:
         async with open_chain(settings) as chain:
-            yield Check("rpc", True, f"answers, block {await chain.w3.eth.block_number}")
+            yield Check(
+                "rpc", True, f"answers, block {await chain.w3.eth.block_number}", notes=notes
+            )
             yield Check(
                 "chain id",
                 True,
@@ -42,7 +65,7 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
     except ChainError as err:
         setting, _, problem = str(err).partition(": ")
         if setting == "CHAIN_ID":
-            yield Check("rpc", True, "answers")
+            yield Check("rpc", True, "answers", notes=notes)
             yield Check(
                 "chain id",
                 False,
@@ -55,6 +78,7 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
                 False,
                 problem or str(err),
                 "check RPC_URL and that the node is running and reachable",
+                notes,
             )
     async for check in pinning_checks(settings):
         yield check

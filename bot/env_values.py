@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+from bot.redact import redact_url
 
 # Order of the secp256k1 group: a private key is an integer in [1, n - 1].
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -163,10 +164,29 @@ def env_url(env: Env, name: str, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name)
     if raw is None:
         return None
-    parts = urlsplit(raw)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(name, f"not a {' or '.join(schemes)} URL: {raw!r}")
+    return parse_url(name, raw, schemes)
+
+
+def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    """`raw` without a trailing slash if it is a URL of one of `schemes`; the message of the
+    error shows the value with its credentials redacted (`bot.redact`)."""
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme in schemes and bool(parts.netloc)
+    except ValueError:  # an unbalanced IPv6 bracket, say
+        valid = False
+    if not valid:
+        raise ConfigError(name, f"not a {' or '.join(schemes)} URL: {redact_url(raw)!r}")
     return raw.rstrip("/")
+
+
+def env_url_list(env: Env, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of URLs, each once."""
+    raw = (u.strip() for u in (env.get(name) or "").split(","))
+    urls = tuple(parse_url(name, u, schemes) for u in raw if u)
+    if len(set(urls)) != len(urls):
+        raise ConfigError(name, "names an endpoint twice")
+    return urls
 
 
 def validate_private_key(name: str, secret: Secret) -> Secret:
@@ -225,3 +245,15 @@ def env_choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
     return raw
+
+
+def env_rpc_urls(env: Env) -> tuple[str, ...]:
+    """RPC_URLS (comma-separated, tried in order) or RPC_URL (one endpoint); a WebSocket
+    endpoint only alone: fail-over is between HTTP endpoints."""
+    single = env_url(env, "RPC_URL", ("http", "https", "ws", "wss"))
+    several = env_url_list(env, "RPC_URLS", ("http", "https", "ws", "wss"))
+    if single is not None and several:
+        raise ConfigError("RPC_URLS", "set either RPC_URL or RPC_URLS, not both")
+    if len(several) > 1 and any(u.startswith(("ws://", "wss://")) for u in several):
+        raise ConfigError("RPC_URLS", "fail-over is between http(s) endpoints: no ws:// here")
+    return several or ((single,) if single is not None else ())

@@ -1,8 +1,10 @@
 """Logging set-up with secret redaction.
 
 Every record passes through `RedactingFormatter`, which replaces any registered secret (in any
-letter case, with or without `0x`) in the fully formatted text, arguments and tracebacks
-included. This is the last line of defence; code should never log a secret to begin with.
+letter case, with or without `0x`) and the credentials of any URL (by their shape:
+`bot.redact`) in the fully formatted text, arguments and tracebacks included. This is the last
+line of defence; code should never log a secret to begin with. `redact` applies the same to
+text that leaves the process another way (the command line's last words).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Iterable
 
 from bot.env_values import Secret
+from bot.redact import redact_urls
 
 REDACTED = "[REDACTED]"
 
@@ -35,8 +38,20 @@ class RedactingFormatter(logging.Formatter):
         )
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        return self.redact(super().format(record))
+
+    def redact(self, text: str) -> str:
+        text = redact_urls(text)
         return self._pattern.sub(REDACTED, text) if self._pattern else text
+
+
+def redact(text: str) -> str:
+    """`text` redacted as log records are: with the secrets logging was configured with, or
+    only URL credentials before that."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            return handler.formatter.redact(text)
+    return redact_urls(text)
 
 
 def configure_logging(level: str, secrets: Iterable[Secret] = ()) -> None:

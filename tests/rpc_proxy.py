@@ -9,6 +9,9 @@ Modes:
   an OpenEthereum-style node gives for a transaction already in its pool.
 - `simulations_pass`: answer every `eth_call` against the pending block with success and no
   data, without asking the node (a simulation that misses what the chain will then refuse).
+- `status`: answer every request with HTTP `status` (401, 429, ...) and aiohttp's usual text.
+- `rate_limited`: answer with the JSON-RPC error a provider gives over its rate limit.
+- `other_chain`: answer `eth_chainId` with 0x1 (an endpoint on another chain).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class RpcProxy:
         self.requests: list[dict[str, Any]] = []  # every JSON-RPC call, params and all
         self.peers: list[Any] = []  # the client's address and port of each HTTP request
         self.swallowed = 0
+        self.status = 429  # the answer in mode "status"
         # "hold_send": broadcasts go through, their replies wait for this.
         self.release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -39,7 +43,7 @@ class RpcProxy:
 
     async def start(self) -> str:
         app = web.Application()
-        app.router.add_post("/", self._handle)
+        app.router.add_post("/{tail:.*}", self._handle)  # any path: keys sit in paths
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -75,6 +79,16 @@ class RpcProxy:
         self.requests.extend(payload if isinstance(payload, list) else [payload])
         if self.mode == "down":
             return web.Response(status=503, text="upstream unavailable")
+        if self.mode == "status":
+            return web.Response(status=self.status, text="refused")
+        if self.mode == "rate_limited" and isinstance(payload, dict):
+            error = {
+                "code": -32005,
+                "message": "daily request count exceeded, request rate limited",
+            }
+            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "error": error})
+        if self.mode == "other_chain" and methods == ["eth_chainId"]:
+            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "result": "0x1"})
         if self.mode == "swallow_send" and "eth_sendRawTransaction" in methods:
             await self._forward(body)
             self.swallowed += 1

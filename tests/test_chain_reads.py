@@ -62,7 +62,9 @@ async def test_an_endpoint_on_another_chain_or_not_answering_is_refused_without_
     dead = f"http://127.0.0.1:{free_port()}/v3/SECRETKEY?key=SECRET"
     with pytest.raises(ChainError) as no_answer:
         await connect_json_rpc(dead, None, timeout=5)
-    assert str(no_answer.value).startswith(f"RPC_URL: no answer from {dead.split('/v3')[0]} (")
+    assert str(no_answer.value).startswith(
+        f"RPC_URL: no answer from {dead.split('/v3')[0]}/v3/[REDACTED]?key=[REDACTED] ("
+    )
     assert "SECRET" not in str(no_answer.value)
 
 

@@ -52,6 +52,7 @@ def test_deploy_through_the_cli_then_doctor_passes(cli_env: dict[str, str]):
     doctor = run_cli("doctor", env=cli_env)  # finds the recorded deployment
     assert doctor.returncode == 0, doctor.output
     assert doctor_lines(doctor.stdout) == dict.fromkeys(GOOD_DOCTOR, True)
+    assert f"    endpoint {cli_env['RPC_URL']}: reachable, chain 31337, block " in doctor.stdout
 
     doctor = run_cli(
         "doctor", env={**cli_env, "CONTRACT_ADDRESS": address, "DATA_DIR": "/nonexistent"}
@@ -94,7 +95,9 @@ def test_doctor_on_a_broken_configuration(cli_env: dict[str, str], anvil: Anvil)
     assert f"send some of the chain's native currency to {CANARY.address}" in empty.stdout
 
     # The wrong chain, and no chain at all.
-    wrong = run_cli("doctor", env={**cli_env, "CHAIN_ID": "8453"})
+    wrong = run_cli(
+        "doctor", env={**cli_env, "CHAIN_ID": "8453", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
+    )
     assert doctor_lines(wrong.stdout)["chain id"] is False
     assert "is chain 31337, but CHAIN_ID is 8453" in wrong.stdout
     down = run_cli("doctor", env={**cli_env, "RPC_URL": f"http://127.0.0.1:{free_port()}"})
@@ -115,7 +118,12 @@ def test_doctor_on_a_broken_configuration(cli_env: dict[str, str], anvil: Anvil)
             "HOT_WALLET_PRIVATE_KEY: not a 32-byte hex key",
         ),
         ({"RPC_URL": "http://127.0.0.1:9"}, "RPC_URL: no answer from http://127.0.0.1:9"),
-        ({"CHAIN_ID": "1"}, "CHAIN_ID: the RPC at http://127.0.0.1"),
+        (
+            {"CHAIN_ID": "1", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY},
+            "CHAIN_ID: the RPC at http://127.0.0.1",
+        ),
+        ({"CHAIN_ID": ""}, "CHAIN_ID: required with RPC_URL"),
+        ({"CHAIN_ID": "8453"}, "HOT_WALLET_PRIVATE_KEY: holds one of anvil's published"),
     ],
 )
 def test_bad_input_stops_with_one_line_and_writes_nothing(
@@ -125,7 +133,7 @@ def test_bad_input_stops_with_one_line_and_writes_nothing(
         result = run_cli(command, env={**cli_env, **change})
         assert_one_clear_line(result, message)
         assert not Path(cli_env["DATA_DIR"]).exists()
-    expected_code = 2 if "HOT_WALLET" in message else 1
+    expected_code = 2 if message.startswith(("HOT_WALLET", "CHAIN_ID: required")) else 1
     assert result.returncode == expected_code
 
 

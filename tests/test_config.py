@@ -16,7 +16,11 @@ from bot.errors import ConfigError
 from bot.logs import RedactingFormatter
 from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT, run_cli
 
-REMOTE = {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
+REMOTE = {
+    "RPC_URL": "https://rpc.example",
+    "CHAIN_ID": "8453",
+    "HOT_WALLET_PRIVATE_KEY": CANARY_KEY,
+}
 
 
 def load(env: dict[str, str], tmp_path: Path | None = None):
@@ -82,13 +86,17 @@ def test_environment_wins_over_the_env_file(tmp_path: Path):
             "HOT_WALLET_PRIVATE_KEY: not a valid secp256k1",
         ),
         (
-            {"RPC_URL": "https://rpc.example"},
+            {"RPC_URL": "https://rpc.example", "CHAIN_ID": "8453"},
             "HOT_WALLET_PRIVATE_KEY: required when RPC_URL is set",
         ),
         ({**REMOTE, "HOT_WALLET_PRIVATE_KEY_FILE": "/x"}, "HOT_WALLET_PRIVATE_KEY: set either"),
         (
-            {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY_FILE": "/nonexistent/key"},
-            "HOT_WALLET_PRIVATE_KEY_FILE: cannot read /nonexistent/key",
+            {
+                **REMOTE,
+                "HOT_WALLET_PRIVATE_KEY": "",
+                "HOT_WALLET_PRIVATE_KEY_FILE": "/nonexistent/k",
+            },
+            "HOT_WALLET_PRIVATE_KEY_FILE: cannot read /nonexistent/k",
         ),
         ({"RPC_URL": "localhost:8545"}, "RPC_URL: not a http or https or ws or wss URL"),
         (
@@ -180,7 +188,7 @@ def test_log_records_are_redacted_in_any_form(caplog: pytest.LogCaptureFixture):
 def test_keystore_with_password_from_env_or_file(tmp_path: Path):
     keystore = tmp_path / "ks.json"
     keystore.write_text(json.dumps(Account.encrypt(CANARY_KEY, "s3cret", iterations=2)))
-    env = {"RPC_URL": "https://rpc.example", "HOT_WALLET_KEYSTORE": str(keystore)}
+    env = {"RPC_URL": "https://rpc.example", "CHAIN_ID": "1", "HOT_WALLET_KEYSTORE": str(keystore)}
 
     settings = load({**env, "HOT_WALLET_KEYSTORE_PASSWORD": "s3cret"})
     assert settings.hot_wallet_key.reveal() == CANARY_KEY
@@ -213,7 +221,11 @@ def test_key_from_a_file(tmp_path: Path):
     key_file = tmp_path / "key"
     key_file.write_text(CANARY_KEY + "\n")
     settings = load(
-        {"RPC_URL": "https://rpc.example", "HOT_WALLET_PRIVATE_KEY_FILE": str(key_file)}
+        {
+            "RPC_URL": "https://rpc.example",
+            "CHAIN_ID": "1",
+            "HOT_WALLET_PRIVATE_KEY_FILE": str(key_file),
+        }
     )
     assert settings.hot_wallet_key.reveal() == CANARY_KEY
 

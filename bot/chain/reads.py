@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from aiohttp import ClientSession, ClientTimeout, ClientWebSocketResponse, TCPConnector
 
 from bot.chain.addresses import checksum_address
-from bot.chain.endpoint import KEEPALIVE_S, chain_mismatch, no_answer
+from bot.chain.endpoint import KEEPALIVE_S, EndpointPool, chain_mismatch, no_answer
 
 # ownerOf(uint256): the first four bytes of the keccak-256 of that signature (ERC-721).
 OWNER_OF = bytes.fromhex("6352211e")
@@ -36,11 +38,13 @@ class RpcFault(Exception):
 
 
 class JsonRpc:
-    """JSON-RPC 2.0 calls to one endpoint: HTTP POSTs on kept-alive connections, or one
-    WebSocket (ws://, wss://) that carries one call at a time."""
+    """JSON-RPC 2.0 calls: HTTP POSTs on kept-alive connections, failing over between the
+    endpoints (`bot.chain.endpoint.EndpointPool`), or one WebSocket (ws://, wss://) that
+    carries one call at a time."""
 
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url = url
+    def __init__(self, urls: Sequence[str], timeout: float, chain_id: int | None = None) -> None:
+        self.url = urls[0]
+        self.pool = EndpointPool(urls, chain_id)
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._session = ClientSession(
@@ -57,8 +61,11 @@ class JsonRpc:
         if self.url.startswith(("ws://", "wss://")):
             answer = await self._over_websocket(request)
         else:
-            async with self._session.post(self.url, json=request) as response:
-                answer = await response.json(content_type=None)
+            raw = await self.pool.post(self._session, json.dumps(request).encode(), self.timeout)
+            try:
+                answer = json.loads(raw)
+            except ValueError:
+                raise RpcFault(method) from None
         if not isinstance(answer, dict) or "result" not in answer:
             raise RpcFault(method)
         return answer["result"]
@@ -82,9 +89,19 @@ class JsonRpc:
         await self._session.close()
 
 
-async def connect_json_rpc(url: str, expected_chain_id: int | None, timeout: float) -> JsonRpc:
-    """A JsonRpc for `url` that answered and is on `expected_chain_id` (if given)."""
-    rpc = JsonRpc(url, timeout)
+async def connect_json_rpc(
+    urls: str | Sequence[str], expected_chain_id: int | None, timeout: float
+) -> JsonRpc:
+    """A JsonRpc for `urls` whose endpoints answered on `expected_chain_id` (if given)."""
+    rpc = JsonRpc((urls,) if isinstance(urls, str) else tuple(urls), timeout, expected_chain_id)
+    if not rpc.url.startswith(("ws://", "wss://")):
+        try:
+            await rpc.pool.check(rpc._session, timeout)
+        except BaseException:
+            await rpc.close()
+            raise
+        return rpc
+    url = rpc.url
     try:
         chain_id = await rpc.chain_id()
     except Exception as err:  # any failure to reach the node means the same thing to the user

@@ -163,7 +163,7 @@ class Chain:
 async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
     """Connect to the configured chain and build the hot wallet; close the connection after."""
     w3 = await client.connect(
-        settings.effective_rpc_url, settings.chain_id, timeout=settings.rpc_timeout
+        settings.effective_rpc_urls, settings.chain_id, timeout=settings.rpc_timeout
     )
     try:
         wallet = HotWallet(settings.hot_wallet_key)

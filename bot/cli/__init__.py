@@ -9,6 +9,7 @@ used; `--help`, `status` and `audit` stay fast that way (tests/test_cli.py check
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
@@ -25,6 +26,7 @@ from bot.cli.runtime import EXIT_CHECK_FAILED, EXIT_CONFIG
 from bot.cli.serve import devchain, run, web
 from bot.cli.wallet import wallet
 from bot.errors import ConfigError, MintbotError
+from bot.logs import redact
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +56,8 @@ for command in (
 
 
 def main() -> None:
-    """Entry point: turn expected errors into one clear line and an exit code, no traceback."""
+    """Entry point: turn expected errors into one clear line and an exit code, no traceback;
+    whatever leaves the process is redacted as log lines are (`bot.logs.redact`)."""
     try:
         cli.main(prog_name="mintbot", standalone_mode=False)
     except click.exceptions.Exit as exit_:
@@ -65,10 +68,13 @@ def main() -> None:
     except click.Abort:
         sys.exit(130)
     except ConfigError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(redact(f"error: {err}"), err=True)
         sys.exit(EXIT_CONFIG)
     except MintbotError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(redact(f"error: {err}"), err=True)
         sys.exit(EXIT_CHECK_FAILED)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception:  # a bug, or a library's error: its text may quote a URL or a token
+        sys.stderr.write(redact(traceback.format_exc()))
+        sys.exit(EXIT_CHECK_FAILED)

@@ -37,7 +37,7 @@ def web(
     from bot.web.role import serve_web  # the chain stack, when it runs (see bot.cli)
 
     web_settings = load_web_settings()
-    configure_logging(web_settings.log_level)
+    configure_logging(web_settings.log_level, web_settings.secrets())
     os.nice(niceness)  # before any thread starts: threads inherit it
     asyncio.run(
         serve_web(web_settings, socket_fd=socket_fd, bot_url=bot_url, forwarded=forward_path)

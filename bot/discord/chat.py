@@ -28,6 +28,7 @@ from bot.discord.render import (
     claim_text,
     result_embed,
 )
+from bot.errors import ConfigError
 from bot.minting.types import MintResult
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class DiscordChat:
         assert token is not None, "Discord runs only with DISCORD_TOKEN set"
         try:
             await self.bot.start(token.reveal())
+        except discord.LoginFailure:  # said without the token, but said as a setting is
+            raise ConfigError("DISCORD_TOKEN", "Discord refused the token") from None
         finally:
             await self.bot.close()
 

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from telegram import BotCommand, ChatMember, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.chain.faults import crash_point
 from bot.communities import Asker
+from bot.errors import ConfigError
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
 from bot.telegram.limits import MessageLimits
@@ -130,7 +131,10 @@ class TelegramBot:
     async def run(self) -> None:
         """Run until cancelled (or until Telegram refuses the token, or polling fails for good:
         that error propagates)."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:  # its message quotes the token
+            raise ConfigError("TELEGRAM_TOKEN", "Telegram refused the token") from None
         loops: list[asyncio.Task[None]] = []
         try:
             assert self.app.post_init is not None

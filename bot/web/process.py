@@ -129,7 +129,7 @@ class WebProcess:
             "ENV_FILE": os.devnull,  # the .env file holds secrets; what the child needs is here
             "DATA_DIR": str(settings.data_dir),
             "DATABASE_URL": settings.database_url,
-            "RPC_URL": settings.effective_rpc_url,
+            "RPC_URLS": ",".join(settings.effective_rpc_urls),
             "CHAIN_ID": str(self.chain_id),
             "CONTRACT_ADDRESS": self.collection_address,
             "PUBLIC_BASE_URL": settings.public_base_url,

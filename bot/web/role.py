@@ -48,7 +48,9 @@ async def serve_web(
         (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
     ) as stop:
         db = create_db_engine(settings.database_url)
-        rpc = await connect_json_rpc(settings.rpc_url, settings.chain_id, settings.rpc_timeout)
+        rpc = await connect_json_rpc(
+            settings.rpc_urls or settings.rpc_url, settings.chain_id, settings.rpc_timeout
+        )
         try:
             await upgrade(db)  # a no-op when the bot is running: it migrated at start
             chain_id = await rpc.chain_id()
