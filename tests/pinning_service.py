@@ -58,12 +58,21 @@ def read_car(car: bytes) -> tuple[list[str], dict[str, bytes]]:
     return roots, blocks
 
 
+class Unavailable(ConnectionError):
+    """Down, and saying when to come back (as a 429's Retry-After does)."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass
 class PinningService:
     """A pinning backend whose faults a test turns on and off."""
 
     name: str = "scripted"
     down: bool = False
+    retry_after: float | None = None  # what it says when down
     refuse: set[str] = field(default_factory=set)  # roots it will never pin
     wrong_bytes: int = 0  # how many read-backs to answer with wrong bytes
     blocks: dict[str, bytes] = field(default_factory=dict)
@@ -72,7 +81,7 @@ class PinningService:
 
     async def pin_car(self, car: bytes, roots: Sequence[str]) -> None:
         if self.down:
-            raise ConnectionError("the pinning service is down")
+            raise Unavailable("the pinning service is down", self.retry_after)
         car_roots, blocks = read_car(car)
         if sorted(car_roots) != sorted(roots):
             raise PinRefused(f"the CAR's roots {car_roots} are not {list(roots)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from bot.config import load_settings
 from bot.minting.publish import car_of, read_back
 from bot.ports import PINNERS, PinningKind
-from db.models import PIN_PINNED, PIN_REFUSED, Phase, Pin
+from db.models import PIN_PINNED, PIN_REFUSED, Phase, Pin, aware_utc, utcnow
 from tests.pinning_service import PinningService, read_car
 from tests.support import answered, running, submission
 
@@ -136,3 +137,20 @@ async def test_the_car_holds_every_block_and_reads_back_whole(bot_env: dict[str,
         roots, blocks = read_car(car)
         assert roots == [image_cid] and len(blocks) == 1 + 6 + 1
         assert await read_back(image_cid, lambda cid: asyncio.sleep(0, blocks[cid])) == len(blocks)
+
+
+async def test_a_service_that_says_when_to_come_back_is_not_asked_sooner(
+    bot_env: dict[str, str], service: PinningService
+):
+    service.down, service.retry_after = True, 60
+    async with running(settings_for(bot_env)) as (runtime, _):
+        await runtime.service.submit(submission("60"))
+
+        async def tried() -> bool:
+            return any(attempts for _, attempts, _ in (await pins(runtime)).values())
+
+        await until(tried, 30, "a try")
+        async with runtime.sessions() as session:
+            due = list(await session.scalars(select(Pin.due_at)))
+        soonest = min(aware_utc(d) for d in due) - utcnow()
+        assert soonest > timedelta(seconds=50)  # its 60 s, not the first back-off's 2 s

@@ -45,7 +45,8 @@ PUBLISH_IN_FLIGHT = 3
 # How long a publisher holds the rows it took before another may take them over: longer than
 # any upload and read-back of one group.
 LEASE = timedelta(minutes=10)
-# The back-off after a failed try: the first, doubled each time, at most the last.
+# The back-off after a failed try: the first, doubled each time (or the backend's Retry-After
+# if longer), at most the last.
 RETRY_FIRST = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=5)
 READ_BACK_AT_ONCE = 32  # blocks read back concurrently
@@ -248,7 +249,12 @@ class Publisher:
     async def _failed(self, backend: str, due: list[_Due], err: Exception) -> None:
         error = f"{type(err).__name__}: {err}"[:ERROR_CHARS]
         attempts = max(d.attempts for d in due) + 1
-        wait = min(RETRY_FIRST * 2 ** min(attempts - 1, 20), RETRY_MAX)
+        wait = RETRY_FIRST * 2 ** min(attempts - 1, 20)
+        # A backend that said when to come back (Retry-After on a 429) is not asked sooner.
+        asked = getattr(err, "retry_after", None)
+        if isinstance(asked, int | float) and asked > 0:
+            wait = max(wait, timedelta(seconds=asked))
+        wait = min(wait, RETRY_MAX)
         log.warning(
             "publishing %d CIDs on %s failed (try %d), again in %ds: %s",
             len(due),
