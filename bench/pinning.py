@@ -12,7 +12,9 @@ Each is timed from the first submit until every request is answered. Afterwards 
 pinned run is read back from the node's gateway, block by block, and checked against itself.
 The node's floor: a fresh node given the pinned run's CARs (one per group, as the publisher
 makes them), imported, pinned and read back as the publisher does, with nothing else running:
-the most mints a second this node allows on this machine (`node_floor_mints_per_s`).
+the most mints a second this node allows on this machine (`node_floor_mints_per_s`). And the
+CPU each run needed in all (this process, its content workers, anvil, the node): no run on
+`cpus` cores mints faster than mints / (CPU-seconds / cpus) (`pinned_cpu_bound_mints_per_s`).
 
 Keys: `unpinned_mints_per_s`, `pinned_mints_per_s`, `pinned_verified` (CIDs read back and
 checked), `total` (CIDs the pinned run minted: an image and a metadata document per request),
@@ -39,6 +41,27 @@ from bench.burst import bench_runtime, burst, small_png, submission  # noqa: E40
 RATIO_TARGET = 0.7
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of a running process, all its threads (from /proc; Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU time of a process and every live descendant (here: the bot's runtime in this
+    process, its content workers, anvil and the IPFS node)."""
+    pid = pid or os.getpid()
+    total = 0.0
+    try:
+        total += process_cpu_seconds(pid)
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # it ended meanwhile
+    return total
+
+
 async def scenario(requests: int, first: int, **settings: str) -> dict[str, Any]:
     """Mint `requests` distinct images (seeds from `first`) with these settings; with the CARs
     the publisher makes of them (a group's worth each), for the floor."""
@@ -46,7 +69,9 @@ async def scenario(requests: int, first: int, **settings: str) -> dict[str, Any]
 
     submissions = [submission(i, small_png(first + i), f"Pin #{i}") for i in range(requests)]
     async with bench_runtime(0, **settings) as runtime:
+        cpu_before = tree_cpu_seconds()
         outcome = await burst(runtime, submissions, give_up_after=300)
+        cpu = tree_cpu_seconds() - cpu_before
         minted = [r for r in outcome.results.values() if r.tx_hash]
         cids = [cid for r in minted for cid in (r.image_cid, r.metadata_cid) if cid]
         groups = [cids[i : i + PUBLISH_GROUP] for i in range(0, len(cids), PUBLISH_GROUP)]
@@ -56,6 +81,7 @@ async def scenario(requests: int, first: int, **settings: str) -> dict[str, Any]
         "mints": len(minted),
         "mints_per_s": len(minted) / elapsed,
         "elapsed_s": elapsed,
+        "cpu_s": cpu,
         "cids": cids,
         "cars": cars,
     }
@@ -113,14 +139,28 @@ async def run(requests: int) -> dict[str, Any]:
 
     unpinned = await scenario(requests, 0)
     with ipfs_node() as node:
+        node_before = process_cpu_seconds(node.process.pid)
         pinned = await scenario(requests, 1_000_000, PINNING="kubo", KUBO_API_URL=node.url)
+        node_cpu = process_cpu_seconds(node.process.pid) - node_before
         verified = await verified_on(node.url, pinned["cids"])
     with ipfs_node() as node:  # a fresh node: the same content is new to it
         node_floor = await floor(node.url, pinned["cars"], pinned["mints"])
+    cpus = os.cpu_count() or 1
     return {
         "unpinned_mints_per_s": unpinned["mints_per_s"],
         "pinned_mints_per_s": pinned["mints_per_s"],
         "node_floor_mints_per_s": node_floor,
+        # CPU-seconds everything spent while each run was timed (the bot, its workers, anvil,
+        # the node): with `cpus` cores no run can mint faster than mints / (cpu / cpus).
+        "unpinned_cpu_s": unpinned["cpu_s"],
+        "pinned_cpu_s": pinned["cpu_s"],
+        "node_cpu_s": node_cpu,  # the IPFS node's share of the pinned run (a part of it)
+        "pinned_cpu_bound_mints_per_s": requests / (pinned["cpu_s"] / cpus),
+        # Even if publishing cost the bot nothing, the pinned run needs the unpinned run's CPU
+        # plus the node's: the best pinned / unpinned ratio this machine and node allow.
+        "best_ratio_bound": requests
+        / ((unpinned["cpu_s"] + node_cpu) / cpus)
+        / unpinned["mints_per_s"],
         "pinned_verified": verified,
         "total": len(pinned["cids"]),
         "mints": requests,
@@ -133,7 +173,7 @@ async def run(requests: int) -> dict[str, Any]:
             "verified": verified == len(pinned["cids"]) == 2 * requests,
             "ratio": pinned["mints_per_s"] >= RATIO_TARGET * unpinned["mints_per_s"],
         },
-        "cpus": os.cpu_count(),
+        "cpus": cpus,
     }
 
 
@@ -159,6 +199,20 @@ def main() -> None:
         ),
         ("pinned / unpinned", f"{result['ratio']:.2f}", f"≥ {RATIO_TARGET}", None),
         ("node floor: mints/s", f"{result['node_floor_mints_per_s']:.1f}", "", None),
+        (
+            "CPU-s unpinned / pinned (node)",
+            f"{result['unpinned_cpu_s']:.1f} / {result['pinned_cpu_s']:.1f} "
+            f"({result['node_cpu_s']:.1f})",
+            "",
+            None,
+        ),
+        (
+            "pinned: CPU bound mints/s",
+            f"{result['pinned_cpu_bound_mints_per_s']:.1f}",
+            "",
+            None,
+        ),
+        ("best ratio the CPU allows", f"{result['best_ratio_bound']:.2f}", "", None),
         ("CIDs minted in the pinned run", f"{result['total']}", "", None),
         (
             "CIDs read back and checked",
