@@ -51,6 +51,7 @@ async def pins(runtime) -> dict[str, tuple[str, int, str | None]]:  # type: igno
         return {r.cid: (r.state, r.attempts, r.last_error) for r in rows}
 
 
+@pytest.mark.db  # the pins' lease and the batcher's gate are SQL that PostgreSQL runs too
 async def test_requests_wait_for_a_service_that_is_down_then_mint_pinned(
     bot_env: dict[str, str], service: PinningService
 ):
