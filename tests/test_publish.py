@@ -106,7 +106,8 @@ async def test_content_refused_outright_fails_only_its_own_request(
         service.down = False
         results = [await answered(runtime, inbox, sub.key, timeout=60) for sub in subs]
         assert results[1].phase == Phase.FAILED
-        assert "refused" in (results[1].failure_reason or "")
+        assert "could not be published on IPFS" in (results[1].failure_reason or "")
+        assert "content policy" in (results[1].failure_reason or "")
         assert results[0].tx_hash and results[2].tx_hash
         assert (await pins(runtime))[poisoned][0] == PIN_REFUSED
 
@@ -155,3 +156,29 @@ async def test_a_service_that_says_when_to_come_back_is_not_asked_sooner(
             due = list(await session.scalars(select(Pin.due_at)))
         soonest = min(aware_utc(d) for d in due) - utcnow()
         assert soonest > timedelta(seconds=50)  # its 60 s, not the first back-off's 2 s
+
+
+async def test_content_damaged_in_the_store_fails_only_its_own_request(
+    bot_env: dict[str, str], service: PinningService
+):
+    async with running(settings_for(bot_env)) as (runtime, inbox):
+        service.down = True  # so that all three are queued, and published, together
+        subs = [submission(str(n)) for n in range(70, 73)]
+        handles = [await runtime.service.submit(sub) for sub in subs]
+
+        async def queued() -> bool:
+            results = [await runtime.service.result(h.request_id) for h in handles]
+            return all(r.image_cid and r.phase == Phase.QUEUED for r in results)
+
+        await until(queued, 30, "the three to be queued")
+        damaged = (await runtime.service.result(handles[1].request_id)).image_cid
+        assert damaged is not None
+        block = next(p for p in runtime.content.directory.rglob(damaged) if "blocks" in p.parts)
+        with block.open("r+b") as file:  # a disk error flips its first bytes
+            file.write(b"\x00\x00\x00\x00")
+        service.down = False
+        results = [await answered(runtime, inbox, sub.key, timeout=60) for sub in subs]
+        assert results[1].phase == Phase.FAILED
+        assert "stored content cannot be read" in (results[1].failure_reason or "")
+        assert results[0].tx_hash and results[2].tx_hash
+        assert damaged not in service.pins

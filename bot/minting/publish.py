@@ -9,8 +9,9 @@ backend) and checks it against its CID. Only then are the rows pinned.
 
 A transient fault (unreachable, 429, a block not readable yet) counts an attempt and backs the
 rows off: requests wait, with the reason, and never fail for it. A CAR the backend refuses
-outright is split root by root, so one member's content refused alone fails only the requests
-minting it, with the backend's reason.
+outright, or one the store cannot give whole (a block missing or damaged on disk), is split
+root by root, so one member's content that fails alone fails only the requests minting it,
+with the reason.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bot.content.car import walk_dag, write_car
 from bot.content.cid import CODEC_RAW, decode_file_node, parse_cid
 from bot.content.pinning.gateway import checked
 from bot.content.store import ContentStore
+from bot.errors import MintbotError
 from bot.minting.progress import Progress
 from bot.ports import PinningBackend, PinRefused
 from db.engine import insert_unless_present
@@ -51,7 +53,7 @@ RETRY_FIRST = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=5)
 READ_BACK_AT_ONCE = 32  # blocks read back concurrently
 ERROR_CHARS = 500
-REFUSED = "The IPFS pinning service refused this content ({reason}); it was not minted."
+REFUSED = "This content could not be published on IPFS ({reason}); it was not minted."
 
 BlockReader = Callable[[str], Awaitable[bytes]]
 
@@ -220,7 +222,10 @@ class Publisher:
     async def _publish(self, backend: PinningBackend, due: list[_Due]) -> None:
         roots = [d.cid for d in due]
         try:
-            car = await asyncio.to_thread(car_of, self.store, roots)
+            try:
+                car = await asyncio.to_thread(car_of, self.store, roots)
+            except MintbotError as err:  # a block missing or damaged in the store: for good
+                raise PinRefused(f"the stored content cannot be read: {err}") from err
             await backend.pin_car(car, roots)
             fetch, limit = self.reader or backend.fetch_block, asyncio.Semaphore(READ_BACK_AT_ONCE)
             await asyncio.gather(*(read_back(root, fetch, limit) for root in roots))
