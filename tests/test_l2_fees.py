@@ -35,8 +35,6 @@ from db.models import ChainTx, TxAttempt, TxStatus
 from tests.support import DEV_ADMIN, FEES, Inbox, answered, run_cli, running, submission
 from tests.test_caps import waiting_reason
 
-pytestmark = pytest.mark.db
-
 ORACLE_SOURCE = Path(__file__).parent / "contracts" / "EcotoneGasPriceOracle.sol"
 # The L1 base fee the oracle reads (wei): high, so the L1 fee is a visible part of each cost.
 L1_BASE_FEE = 10**13
@@ -93,6 +91,7 @@ async def test_the_oracle_fixture_computes_the_ecotone_fee(w3: AsyncWeb3):
         await w3.provider.make_request("anvil_setCode", [GAS_PRICE_ORACLE, code.to_0x_hex()])  # type: ignore[arg-type]
 
 
+@pytest.mark.db
 async def test_a_mint_records_gas_plus_its_l1_fee_and_the_audit_counts_it(
     bot: tuple[Runtime, Inbox], bot_env: dict[str, str], anvil: Anvil
 ):
@@ -156,6 +155,7 @@ async def _signed_count(runtime: Runtime) -> int:
         return int(await session.scalar(select(func.count()).select_from(TxAttempt)) or 0)
 
 
+@pytest.mark.db
 async def test_the_spend_cap_refuses_what_the_l1_fee_pushes_over(bot_env: dict[str, str]):
     """Gas alone would fit under the cap; with the oracle's L1 fee estimate it would not, so
     nothing is signed. Counted in full, the same transaction is signed, and today's spend
@@ -191,6 +191,7 @@ async def test_the_spend_cap_refuses_what_the_l1_fee_pushes_over(bot_env: dict[s
         assert (await _sign(engine, runtime, data, gas_limit)).status == TxStatus.SIGNED
 
 
+@pytest.mark.db
 async def test_a_batch_waits_while_its_l1_fee_would_pass_the_cap(
     bot_env: dict[str, str], anvil: Anvil
 ):
