@@ -174,6 +174,37 @@ async def test_a_send_answered_after_the_confirmation_does_not_undo_it(
     assert (phase, status) == (Phase.REPLIED, TxStatus.CONFIRMED)
 
 
+async def test_the_watcher_leaves_a_broadcast_in_flight_to_its_sender(
+    bot_env: dict[str, str], proxy: RpcProxy, w3: AsyncWeb3
+):
+    """The node has the batch but has not mined it, and the broadcast's reply is still on its
+    way: the watcher, finding the transaction signed, leaves it to that broadcast instead of
+    sending the same bytes again and waiting on the same reply."""
+    proxy.mode = "hold_send"
+    settings = load_settings(
+        {**bot_env, "RPC_URL": proxy.url, "RPC_TIMEOUT_S": "30", "POLL_INTERVAL_S": "300"}
+    )
+    await rpc(w3, "evm_setAutomine", False)
+    try:
+        async with running(settings) as (runtime, inbox):
+            sub = submission("14")
+            await runtime.service.submit(sub)
+            async with asyncio.timeout(30):  # with the node, not mined, its reply held
+                while not proxy.swallowed:
+                    await asyncio.sleep(0.05)
+            look = asyncio.create_task(runtime.watcher.look_once())
+            async with asyncio.timeout(25):  # the look ends, or it broadcast a second time
+                while not look.done() and proxy.swallowed == 1:
+                    await asyncio.sleep(0.05)
+            assert proxy.swallowed == 1
+            await look
+            await rpc(w3, "evm_mine")
+            proxy.release.set()
+            await answered(runtime, inbox, sub.key)
+    finally:
+        await rpc(w3, "evm_setAutomine", True)
+
+
 async def test_a_transaction_confirmed_twice_leaves_its_answer_recorded(
     bot_env: dict[str, str],
 ):

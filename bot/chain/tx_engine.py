@@ -105,6 +105,9 @@ class TxEngine:
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
+        # Transactions being broadcast by this process now: a second broadcast of the same
+        # bytes (the watcher finding one still signed) would only wait on the same reply.
+        self._sending: set[int] = set()
         # Set when a transaction went out, for the watcher to look at it without waiting.
         self.sent = asyncio.Event()
 
@@ -227,6 +230,8 @@ class TxEngine:
         Raises `WalletNeedsFunds` if the node wants more balance, and lets transient faults
         propagate for the caller's retry loop.
         """
+        if tx_id in self._sending:
+            return  # whoever is sending it records it
         async with self.sessions() as session:
             tx = await session.get(ChainTx, tx_id)
             if tx is None or tx.status not in (TxStatus.SIGNED, TxStatus.SENT):
@@ -234,7 +239,7 @@ class TxEngine:
             attempt = tx.attempts[-1]
             raw, attempt_id = attempt.raw, attempt.id
         try:
-            await self.w3.eth.send_raw_transaction(raw)
+            await self._broadcast(tx_id, raw)
         except Exception as err:
             if is_transient(err) and not isinstance(err, Web3RPCError):
                 raise
@@ -266,6 +271,13 @@ class TxEngine:
             )
             await move_tx(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
         self.sent.set()
+
+    async def _broadcast(self, tx_id: int, raw: bytes) -> None:
+        self._sending.add(tx_id)
+        try:
+            await self.w3.eth.send_raw_transaction(raw)
+        finally:
+            self._sending.discard(tx_id)
 
     async def bump(self, tx_id: int, *, force: bool = False) -> bool:
         """Replace a stalled transaction: same nonce and data, fees up by a quarter (and at
