@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.app import Runtime
 from bot.config import load_settings
 from bot.minting.publish import car_of, read_back
+from bot.minting.types import MintSubmission
 from bot.ports import PINNERS, PinningKind
 from db.models import PIN_PINNED, PIN_REFUSED, Phase, Pin, aware_utc, utcnow
 from tests.pinning_service import PinningService, read_car
@@ -49,6 +51,24 @@ async def pins(runtime) -> dict[str, tuple[str, int, str | None]]:  # type: igno
     async with runtime.sessions() as session:
         rows = await session.execute(select(Pin.cid, Pin.state, Pin.attempts, Pin.last_error))
         return {r.cid: (r.state, r.attempts, r.last_error) for r in rows}
+
+
+async def queued_together(
+    runtime: Runtime, service: PinningService, subs: list[MintSubmission]
+) -> str:
+    """Submit `subs` while the service is down, so that they are queued and then published
+    together; the image CID of the second, once all are queued."""
+    service.down = True
+    handles = [await runtime.service.submit(sub) for sub in subs]
+
+    async def queued() -> bool:
+        results = [await runtime.service.result(h.request_id) for h in handles]
+        return all(r.image_cid and r.phase == Phase.QUEUED for r in results)
+
+    await until(queued, 30, "all to be queued")
+    second = (await runtime.service.result(handles[1].request_id)).image_cid
+    assert second is not None
+    return second
 
 
 @pytest.mark.db  # the pins' lease and the batcher's gate are SQL that PostgreSQL runs too
@@ -91,17 +111,8 @@ async def test_content_refused_outright_fails_only_its_own_request(
     bot_env: dict[str, str], service: PinningService
 ):
     async with running(settings_for(bot_env)) as (runtime, inbox):
-        service.down = True  # so that all three are queued together
         subs = [submission(str(n)) for n in range(10, 13)]
-        handles = [await runtime.service.submit(sub) for sub in subs]
-
-        async def queued() -> bool:
-            results = [await runtime.service.result(h.request_id) for h in handles]
-            return all(r.image_cid and r.phase == Phase.QUEUED for r in results)
-
-        await until(queued, 30, "the three to be queued")
-        poisoned = (await runtime.service.result(handles[1].request_id)).image_cid
-        assert poisoned is not None
+        poisoned = await queued_together(runtime, service, subs)
         service.refuse = {poisoned}
         service.down = False
         results = [await answered(runtime, inbox, sub.key, timeout=60) for sub in subs]
@@ -162,17 +173,8 @@ async def test_content_damaged_in_the_store_fails_only_its_own_request(
     bot_env: dict[str, str], service: PinningService
 ):
     async with running(settings_for(bot_env)) as (runtime, inbox):
-        service.down = True  # so that all three are queued, and published, together
         subs = [submission(str(n)) for n in range(70, 73)]
-        handles = [await runtime.service.submit(sub) for sub in subs]
-
-        async def queued() -> bool:
-            results = [await runtime.service.result(h.request_id) for h in handles]
-            return all(r.image_cid and r.phase == Phase.QUEUED for r in results)
-
-        await until(queued, 30, "the three to be queued")
-        damaged = (await runtime.service.result(handles[1].request_id)).image_cid
-        assert damaged is not None
+        damaged = await queued_together(runtime, service, subs)
         block = next(p for p in runtime.content.directory.rglob(damaged) if "blocks" in p.parts)
         with block.open("r+b") as file:  # a disk error flips its first bytes
             file.write(b"\x00\x00\x00\x00")

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.car import walk_dag, write_car
@@ -58,19 +58,24 @@ REFUSED = "This content could not be published on IPFS ({reason}); it was not mi
 BlockReader = Callable[[str], Awaitable[bytes]]
 
 
-def published(backends: Sequence[str]) -> ColumnElement[bool]:
-    """The condition on a mint request: its image and metadata are pinned on every backend."""
-    pinned = (
+def _request_pins(backends: Sequence[str], *where: ColumnElement[bool]) -> ScalarSelect[int]:
+    """How many pin rows a mint request's image and metadata have on `backends` (each CID
+    has at most one per backend), of those matching `where`."""
+    return (
         select(func.count())
         .select_from(_PINS)
         .where(
             or_(_PINS.c.cid == _REQUESTS.c.image_cid, _PINS.c.cid == _REQUESTS.c.metadata_cid),
             _PINS.c.backend.in_(backends),
-            _PINS.c.state == PIN_PINNED,
+            *where,
         )
         .scalar_subquery()
     )
-    return pinned == 2 * len(backends)
+
+
+def published(backends: Sequence[str]) -> ColumnElement[bool]:
+    """The condition on a mint request: its image and metadata are pinned on every backend."""
+    return _request_pins(backends, _PINS.c.state == PIN_PINNED) == 2 * len(backends)
 
 
 def car_of(store: ContentStore, roots: Sequence[str]) -> bytes:
@@ -156,15 +161,6 @@ class Publisher:
         (queued before PINNING named it, or by a path that did not add them). Returns how
         many rows were added."""
         names = self.names
-        have = (
-            select(func.count())
-            .select_from(_PINS)
-            .where(
-                or_(_PINS.c.cid == _REQUESTS.c.image_cid, _PINS.c.cid == _REQUESTS.c.metadata_cid),
-                _PINS.c.backend.in_(names),
-            )
-            .scalar_subquery()
-        )
         async with self.sessions() as session:
             rows = (
                 await session.execute(
@@ -173,7 +169,7 @@ class Publisher:
                         _REQUESTS.c.phase == Phase.QUEUED,
                         _REQUESTS.c.tx_id.is_(None),
                         _REQUESTS.c.metadata_cid.is_not(None),
-                        have < 2 * len(names),
+                        _request_pins(names) < 2 * len(names),
                     )
                     .limit(limit)
                 )
