@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from PIL import Image
 
 from bot import registry  # noqa: F401  (fills PINNERS)
 from bot.config import Settings
@@ -23,15 +22,12 @@ from bot.content.car import write_car
 from bot.content.cid import (
     CHUNK_SIZE,
     CODEC_DAG_PB,
-    Block,
     cid_to_bytes,
     decode_file_node,
     encode_varint,
     parse_cid,
     raw_cid,
 )
-from bot.content.images import check_image
-from bot.content.metadata import build_metadata
 from bot.content.pinning.kubo import (
     CREDENTIALS_REFUSED,
     PIN_LS_BATCH,
@@ -44,6 +40,7 @@ from bot.env_values import Secret
 from bot.errors import ConfigError
 from bot.ports import PINNERS, PinningBackend, PinRefused
 from tests.ipfs_node import IpfsNode, ipfs_node
+from tests.pinning_content import car_bytes, stored_mint
 
 # A call that hangs is given up after this long (the default is a minute).
 QUICK = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=2)
@@ -54,38 +51,6 @@ async def kubo(kubo_rpc: IpfsNode) -> AsyncIterator[KuboBackend]:
     backend = KuboBackend(kubo_rpc.url, timeout=QUICK)
     yield backend
     await backend.close()
-
-
-def noise_png(seed: int, side: int = 480) -> bytes:
-    """A PNG of random pixels: it does not compress, so it spans several 256 KiB chunks."""
-    pixels = random.Random(seed).randbytes(side * side * 3)
-    out = io.BytesIO()
-    Image.frombytes("RGB", (side, side), pixels).save(out, format="PNG")
-    return out.getvalue()
-
-
-def stored_mint(tmp_path: Path, seed: int) -> tuple[ContentStore, str, str]:
-    """An image and its metadata, stored as the bot stores them: (store, image, metadata)."""
-    store = ContentStore(tmp_path / f"ipfs-{seed}")
-    image = check_image(noise_png(seed), max_bytes=10_000_000, max_pixels=10_000_000)
-    image_cid = store.put_file(image.data)
-    document = build_metadata(
-        name=f"Noise {seed}",
-        description="random pixels",
-        image_cid=image_cid,
-        creator={"platform": "discord", "user_id": "42", "name": "Ada"},
-        source={"platform": "discord", "chat_id": "7", "message_id": str(seed)},
-        mime=image.mime,
-        width=image.width,
-        height=image.height,
-    )
-    return store, image_cid, store.put_file(document)
-
-
-def car_bytes(roots: list[str], blocks: Iterable[Block]) -> bytes:
-    out = io.BytesIO()
-    write_car(out, roots, blocks)
-    return out.getvalue()
 
 
 def car_with(roots: list[str], sections: list[tuple[str, bytes]]) -> bytes:

@@ -8,18 +8,15 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from PIL import Image
 
 from bot.config import Settings, load_settings
 from bot.content.car import car_of_root, read_car, write_car
 from bot.content.cid import CODEC_RAW, Block, cid_to_bytes, parse_cid, unixfs_file
-from bot.content.metadata import build_metadata
 from bot.content.pinning import open_backends
 from bot.content.pinning.pinata import PinataBackend, PinataUnavailable
 from bot.content.store import ContentStore
@@ -27,6 +24,7 @@ from bot.env_values import Secret
 from bot.errors import ConfigError
 from bot.ports import PinningBackend, PinRefused
 from tests.pinata_emulator import PinataEmulator, pinata
+from tests.pinning_content import car_bytes, noise_png, stored_mint
 from tests.test_content_store import car_check
 
 __all__ = ["pinata"]  # the fixture, imported for the tests below
@@ -59,40 +57,13 @@ async def backend(pinata: PinataEmulator) -> AsyncIterator[PinningBackend]:
         yield backend
 
 
-def noise_png(seed: int) -> bytes:
-    """A PNG of random pixels: it does not compress, so it spans several 256 KiB blocks."""
-    rng = random.Random(seed)
-    image = Image.frombytes("RGB", (400, 400), rng.randbytes(400 * 400 * 3))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-def token_content(tmp_path: Path, seed: int = 1) -> tuple[ContentStore, str, str]:
-    """A store holding an image and its ERC-721 metadata, as the bot stores them."""
-    store = ContentStore(tmp_path / f"ipfs-{seed}")
-    image = store.put_file(noise_png(seed))
-    metadata = build_metadata(
-        name=f"Noise #{seed}",
-        description="random pixels",
-        image_cid=image,
-        creator={"platform": "console", "user_id": "1", "name": "tester"},
-        source={"platform": "console", "chat": "1", "message": str(seed)},
-    )
-    return store, image, store.put_file(metadata)
-
-
-def car_of(store: ContentStore, roots: Sequence[str]) -> bytes:
-    out = io.BytesIO()
-    write_car(out, roots, store.iter_blocks())
-    return out.getvalue()
-
-
 def test_a_car_splits_into_one_complete_car_per_root(tmp_path: Path) -> None:
-    store, image, metadata = token_content(tmp_path)
-    blocks = {block.cid: block for block in read_car(car_of(store, [image, metadata]))}
+    store, image, metadata = stored_mint(tmp_path, 1)
+    blocks = {
+        block.cid: block for block in read_car(car_bytes([image, metadata], store.iter_blocks()))
+    }
     assert blocks == {block.cid: block for block in store.iter_blocks()}
-    image_blocks = {block.cid for block in unixfs_file(noise_png(1))[1]}
+    image_blocks = {block.cid for block in unixfs_file(store.read_file(image))[1]}
     for root, expected in ((image, image_blocks), (metadata, {metadata})):
         path = tmp_path / f"{root}.car"
         path.write_bytes(car_of_root(root, blocks))
@@ -104,14 +75,14 @@ def test_a_car_splits_into_one_complete_car_per_root(tmp_path: Path) -> None:
 async def test_an_image_and_its_metadata_pin_under_our_own_cids(
     backend: PinningBackend, pinata: PinataEmulator, tmp_path: Path
 ) -> None:
-    store, image, metadata = token_content(tmp_path)
+    store, image, metadata = stored_mint(tmp_path, 1)
     blocks = {block.cid for block in store.iter_blocks()}
     assert parse_cid(image).codec != CODEC_RAW and len(blocks) > 2  # a multi-block image
     assert parse_cid(metadata).codec == CODEC_RAW  # and a one-block metadata file
 
-    await backend.pin_car(car_of(store, [image, metadata]), [image, metadata])
+    await backend.pin_car(car_bytes([image, metadata], store.iter_blocks()), [image, metadata])
 
-    _, other, _ = token_content(tmp_path, seed=2)
+    _, other, _ = stored_mint(tmp_path, 2)
     assert await backend.pinned([image, metadata, other]) == {image, metadata}
     state = await pinata.state()
     assert sorted(file["cid"] for file in state["files"]) == sorted([image, metadata])
@@ -122,8 +93,8 @@ async def test_an_image_and_its_metadata_pin_under_our_own_cids(
 async def test_pinned_blocks_read_back_byte_for_byte(
     backend: PinningBackend, tmp_path: Path
 ) -> None:
-    store, image, metadata = token_content(tmp_path)
-    await backend.pin_car(car_of(store, [image, metadata]), [image, metadata])
+    store, image, metadata = stored_mint(tmp_path, 1)
+    await backend.pin_car(car_bytes([image, metadata], store.iter_blocks()), [image, metadata])
     for block in store.iter_blocks():
         assert await backend.fetch_block(block.cid) == block.data
 
@@ -131,8 +102,8 @@ async def test_pinned_blocks_read_back_byte_for_byte(
 async def test_pinning_the_same_content_again_changes_nothing(
     backend: PinningBackend, pinata: PinataEmulator, tmp_path: Path
 ) -> None:
-    store, image, _ = token_content(tmp_path)
-    car = car_of(store, [image])
+    store, image, _ = stored_mint(tmp_path, 1)
+    car = car_bytes([image], store.iter_blocks())
     await backend.pin_car(car, [image])
     await backend.pin_car(car, [image])
     assert [file["cid"] for file in (await pinata.state())["files"]] == [image]
@@ -144,8 +115,8 @@ async def test_ipfs_gateway_url_is_where_blocks_are_read_back(
     other = PinataEmulator().start()  # a gateway that holds nothing
     try:
         async with opened(settings_for(pinata, IPFS_GATEWAY_URL=other.url)) as backend:
-            store, image, _ = token_content(tmp_path)
-            await backend.pin_car(car_of(store, [image]), [image])
+            store, image, _ = stored_mint(tmp_path, 1)
+            await backend.pin_car(car_bytes([image], store.iter_blocks()), [image])
             with pytest.raises(aiohttp.ClientResponseError) as caught:
                 await backend.fetch_block(image)
             checks = await backend.check()
@@ -172,11 +143,11 @@ def tampered(car: bytes, block: Block) -> bytes:
 async def test_a_tampered_car_is_refused_for_good(
     backend: PinningBackend, pinata: PinataEmulator, tmp_path: Path
 ) -> None:
-    store, image, metadata = token_content(tmp_path)
+    store, image, metadata = stored_mint(tmp_path, 1)
     leaf = next(b for b in store.iter_blocks() if b.cid not in (image, metadata))
     for roots in ([image], [image, metadata]):
         with pytest.raises(PinRefused, match="does not match its CID"):
-            await backend.pin_car(tampered(car_of(store, roots), leaf), roots)
+            await backend.pin_car(tampered(car_bytes(roots, store.iter_blocks()), leaf), roots)
     assert await backend.pinned([image]) == set()
     assert (await pinata.state())["files"] == []
 
@@ -201,10 +172,10 @@ async def test_a_wrong_key_is_a_clear_error_that_never_shows_a_key(
     caplog.set_level(logging.DEBUG)
     wrong = "eyJ.wrong.c2VjcmV0LXRoYXQtbXVzdC1ub3Qtc2hvdw"
     settings = settings_for(pinata, PINATA_JWT=wrong)
-    store, image, _ = token_content(tmp_path)
+    store, image, _ = stored_mint(tmp_path, 1)
     async with opened(settings) as backend:
         with pytest.raises(PinataUnavailable) as caught:
-            await backend.pin_car(car_of(store, [image]), [image])
+            await backend.pin_car(car_bytes([image], store.iter_blocks()), [image])
         checks = await backend.check()
     assert not isinstance(caught.value, PinRefused)  # a key can be fixed: try again later
     assert caught.value.status == 401
@@ -230,8 +201,8 @@ async def test_a_wrong_key_is_a_clear_error_that_never_shows_a_key(
 async def test_a_rate_limit_is_a_transient_error_with_its_wait(
     backend: PinningBackend, pinata: PinataEmulator, tmp_path: Path
 ) -> None:
-    store, image, _ = token_content(tmp_path)
-    car = car_of(store, [image])
+    store, image, _ = stored_mint(tmp_path, 1)
+    car = car_bytes([image], store.iter_blocks())
     await pinata.fail_next(429, retry_after=7)
     with pytest.raises(PinataUnavailable) as caught:
         await backend.pin_car(car, [image])
@@ -244,10 +215,10 @@ async def test_a_rate_limit_is_a_transient_error_with_its_wait(
 async def test_a_server_error_is_transient(
     backend: PinningBackend, pinata: PinataEmulator, tmp_path: Path
 ) -> None:
-    store, image, _ = token_content(tmp_path)
+    store, image, _ = stored_mint(tmp_path, 1)
     await pinata.fail_next(503, count=2)
     with pytest.raises(PinataUnavailable, match="HTTP 503"):
-        await backend.pin_car(car_of(store, [image]), [image])
+        await backend.pin_car(car_bytes([image], store.iter_blocks()), [image])
     with pytest.raises(PinataUnavailable, match="HTTP 503"):
         await backend.pinned([image])
     assert await backend.pinned([image]) == set()
