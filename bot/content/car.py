@@ -23,6 +23,7 @@ from bot.content.cid import (
     decode_file_node,
     encode_varint,
     parse_cid,
+    read_varint,
 )
 from bot.content.store import ContentStore
 from bot.errors import MintbotError
@@ -122,16 +123,10 @@ def car_of_root(root: str, blocks: dict[str, Block]) -> bytes:
 
 
 def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = 0
-    for shift in range(0, 64, 7):
-        if offset >= len(data):
-            raise CarFormatError("the CAR archive ends inside a length")
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, offset
-    raise CarFormatError("a CAR length is longer than 64 bits")
+    try:
+        return read_varint(data, offset)
+    except MalformedNodeError as err:
+        raise CarFormatError(f"a CAR length is malformed: {err}") from None
 
 
 def export_store(store: ContentStore, path: Path) -> tuple[int, int]:

@@ -285,7 +285,9 @@ def _field_bytes(field: int, value: bytes) -> bytes:
     return encode_varint(field << 3 | 2) + encode_varint(len(value)) + value
 
 
-def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
+def read_varint(data: bytes, offset: int) -> tuple[int, int]:
+    """The unsigned LEB128 varint at `offset`, and the offset after it; `MalformedNodeError`
+    if it is cut off or longer than 64 bits."""
     value = 0
     for shift in range(0, 64, 7):
         if offset >= len(data):
@@ -302,13 +304,13 @@ def _protobuf_fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
     """Yield (field number, value) of a protobuf message using only varint and bytes fields."""
     offset = 0
     while offset < len(data):
-        key, offset = _read_varint(data, offset)
+        key, offset = read_varint(data, offset)
         field, wire_type = key >> 3, key & 0x07
         if wire_type == 0:
-            number, offset = _read_varint(data, offset)
+            number, offset = read_varint(data, offset)
             yield field, number
         elif wire_type == 2:
-            length, offset = _read_varint(data, offset)
+            length, offset = read_varint(data, offset)
             if offset + length > len(data):
                 raise MalformedNodeError("a protobuf field runs past the end of the block")
             yield field, data[offset : offset + length]
