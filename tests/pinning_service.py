@@ -73,6 +73,7 @@ class PinningService:
     name: str = "scripted"
     down: bool = False
     retry_after: float | None = None  # what it says when down
+    down_message: str = "the pinning service is down"
     refuse: set[str] = field(default_factory=set)  # roots it will never pin
     wrong_bytes: int = 0  # how many read-backs to answer with wrong bytes
     blocks: dict[str, bytes] = field(default_factory=dict)
@@ -81,7 +82,7 @@ class PinningService:
 
     async def pin_car(self, car: bytes, roots: Sequence[str]) -> None:
         if self.down:
-            raise Unavailable("the pinning service is down", self.retry_after)
+            raise Unavailable(self.down_message, self.retry_after)
         car_roots, blocks = read_car(car)
         if sorted(car_roots) != sorted(roots):
             raise PinRefused(f"the CAR's roots {car_roots} are not {list(roots)}")

@@ -184,3 +184,22 @@ async def test_content_damaged_in_the_store_fails_only_its_own_request(
         assert "stored content cannot be read" in (results[1].failure_reason or "")
         assert results[0].tx_hash and results[2].tx_hash
         assert damaged not in service.pins
+
+
+async def test_a_credential_in_a_services_error_is_never_stored_nor_shown(
+    bot_env: dict[str, str], service: PinningService
+):
+    canary = "Zq9xCanaryKey7Lw3Rt5"
+    service.down = True
+    service.down_message = f"cannot reach https://ops:{canary}@pin.example/api?token={canary}"
+    async with running(settings_for(bot_env)) as (runtime, _):
+        handle = await runtime.service.submit(submission("80"))
+
+        async def tried() -> bool:
+            return any(attempts for _, attempts, _ in (await pins(runtime)).values())
+
+        await until(tried, 30, "a try")
+        errors = [error or "" for _, _, error in (await pins(runtime)).values()]
+        reason = (await runtime.service.result(handle.request_id)).waiting_reason or ""
+        assert "pin.example" in reason and all("pin.example" in e for e in errors)
+        assert canary not in reason and not any(canary in e for e in errors)

@@ -33,6 +33,7 @@ from bot.content.store import ContentStore
 from bot.errors import MintbotError
 from bot.minting.progress import Progress
 from bot.ports import PinningBackend, PinRefused
+from bot.redact import redact_urls
 from db.engine import insert_unless_present
 from db.models import PIN_PENDING, PIN_PINNED, PIN_REFUSED, MintRequest, Phase, Pin, utcnow
 
@@ -248,7 +249,8 @@ class Publisher:
         self.progress.queued.set()
 
     async def _failed(self, backend: str, due: list[_Due], err: Exception) -> None:
-        error = f"{type(err).__name__}: {err}"[:ERROR_CHARS]
+        # Kept in the database and shown with waiting requests: never a credential in a URL.
+        error = redact_urls(f"{type(err).__name__}: {err}")[:ERROR_CHARS]
         attempts = max(d.attempts for d in due) + 1
         wait = RETRY_FIRST * 2 ** min(attempts - 1, 20)
         # A backend that said when to come back (Retry-After on a 429) is not asked sooner.
@@ -276,6 +278,7 @@ class Publisher:
 
     async def _refused(self, backend: str, pin: _Due, reason: str) -> None:
         """The backend will never take this content: its requests fail, with the reason."""
+        reason = redact_urls(reason)  # stored, and told to the member
         log.error("%s refused %s for good: %s", backend, pin.cid, reason)
         async with self.sessions.begin() as session:
             await session.execute(
