@@ -5,6 +5,7 @@ themselves are tested against real IPFS implementations: tests/test_pinning_*.py
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class PinningService:
     down: bool = False
     retry_after: float | None = None  # what it says when down
     down_message: str = "the pinning service is down"
+    hold: asyncio.Event | None = None  # set: pin_car waits for it (the process dies meanwhile)
     refuse: set[str] = field(default_factory=set)  # roots it will never pin
     wrong_bytes: int = 0  # how many read-backs to answer with wrong bytes
     blocks: dict[str, bytes] = field(default_factory=dict)
@@ -83,6 +85,8 @@ class PinningService:
     async def pin_car(self, car: bytes, roots: Sequence[str]) -> None:
         if self.down:
             raise Unavailable(self.down_message, self.retry_after)
+        if self.hold is not None:
+            await self.hold.wait()
         car_roots, blocks = read_car(car)
         if sorted(car_roots) != sorted(roots):
             raise PinRefused(f"the CAR's roots {car_roots} are not {list(roots)}")

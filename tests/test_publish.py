@@ -203,3 +203,27 @@ async def test_a_credential_in_a_services_error_is_never_stored_nor_shown(
         reason = (await runtime.service.result(handle.request_id)).waiting_reason or ""
         assert "pin.example" in reason and all("pin.example" in e for e in errors)
         assert canary not in reason and not any(canary in e for e in errors)
+
+
+async def test_pins_left_taken_by_a_process_that_died_are_published_at_the_next_start(
+    bot_env: dict[str, str], service: PinningService
+):
+    """A bot died while a group's CAR was with the service: its lease on the pins must not
+    hold the requests back for the lease's ten minutes once the bot starts again."""
+    service.hold = asyncio.Event()  # the upload never ends: the process "dies" mid-publish
+    settings = settings_for(bot_env)
+    async with running(settings) as (runtime, _):
+        sub = submission("90")
+        await runtime.service.submit(sub)
+
+        async def leased() -> bool:  # held under the lease, for minutes
+            async with runtime.sessions() as session:
+                due = list(await session.scalars(select(Pin.due_at)))
+            return bool(due) and all(aware_utc(d) - utcnow() > timedelta(minutes=5) for d in due)
+
+        await until(leased, 30, "the pins to be taken under a lease")
+    service.hold = None
+    async with running(settings) as (runtime, inbox):
+        result = await answered(runtime, inbox, sub.key, timeout=60)
+        assert result.tx_hash
+        assert {result.image_cid, result.metadata_cid} <= service.pins

@@ -3,7 +3,7 @@ PINNING names, and read back, before the batcher may sign its mint.
 
 Each (CID, backend) is a `pin` row: pending, then pinned (or refused, for good). A publisher
 step takes the due pending rows of one backend (a lease, so several processes never publish
-the same rows at once), writes the DAGs below them into one CAR from the content store, hands
+the same rows at once; a publisher that starts takes over leases left by one that died), writes the DAGs below them into one CAR from the content store, hands
 it to the backend, then reads every block back (from IPFS_GATEWAY_URL when set, else from the
 backend) and checks it against its CID. Only then are the rows pinned.
 
@@ -133,6 +133,9 @@ class Publisher:
         self.backends = list(backends)
         self.progress = progress
         self.reader = reader  # IPFS_GATEWAY_URL's, or each backend reads back its own
+        # Rows taken before this moment were taken by an earlier life of the process (or by
+        # another process): their lease is not waited out.
+        self.opened_at = utcnow()
         self.verified = 0  # roots read back and checked, since start
         self._next = 0  # the backend whose turn it is
 
@@ -201,16 +204,20 @@ class Publisher:
 
     async def _take(self, backend: str) -> list[_Due]:
         now = utcnow()
-        free = and_(_PINS.c.backend == backend, _PINS.c.state == PIN_PENDING, _PINS.c.due_at <= now)
+        free = and_(
+            _PINS.c.backend == backend,
+            _PINS.c.state == PIN_PENDING,
+            or_(_PINS.c.due_at <= now, _PINS.c.taken_at < self.opened_at),
+        )
         wanted = select(_PINS.c.id).where(free).order_by(_PINS.c.id).limit(PUBLISH_GROUP)
         async with self.sessions.begin() as session:
-            # The condition again in the UPDATE: a row another process took meanwhile has its
-            # due_at moved past now, so it is not taken twice.
+            # The condition again in the UPDATE: a row another publisher took meanwhile has its
+            # due_at moved past now and its taken_at past our opening, so it is not taken twice.
             rows = (
                 await session.execute(
                     update(_PINS)
                     .where(_PINS.c.id.in_(wanted.scalar_subquery()), free)
-                    .values(due_at=now + LEASE)
+                    .values(due_at=now + LEASE, taken_at=now)
                     .returning(_PINS.c.id, _PINS.c.cid, _PINS.c.attempts)
                 )
             ).all()

@@ -35,5 +35,8 @@ class Pin(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # When a publisher may take it next: after a back-off, or once another's lease ran out.
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When a publisher last took it: one that started since finds a lease taken before it
+    # was left by a process that died, and takes the row at once.
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     pinned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
