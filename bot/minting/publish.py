@@ -3,9 +3,10 @@ PINNING names, and read back, before the batcher may sign its mint.
 
 Each (CID, backend) is a `pin` row: pending, then pinned (or refused, for good). A publisher
 step takes the due pending rows of one backend (a lease, so several processes never publish
-the same rows at once; a publisher that starts takes over leases left by one that died), writes the DAGs below them into one CAR from the content store, hands
-it to the backend, then reads every block back (from IPFS_GATEWAY_URL when set, else from the
-backend) and checks it against its CID. Only then are the rows pinned.
+the same rows at once; a publisher that starts takes over leases left by one that died),
+writes the DAGs below them into one CAR from the content store, hands it to the backend, then
+reads every block back (from IPFS_GATEWAY_URL when set, else from the backend) and checks it
+against its CID. Only then are the rows pinned.
 
 A transient fault (unreachable, 429, a block not readable yet) counts an attempt and backs the
 rows off: requests wait, with the reason, and never fail for it. A CAR the backend refuses
