@@ -87,7 +87,7 @@ class CommunityCollections:
         content: ContentStore,
         pinning: Sequence[str],
         want_pinned: Callable[[Sequence[str]], Awaitable[int]],
-        operator_admin: str,
+        operator_admin: str | None,
         fees: Callable[[], Awaitable[Fees]],
         poll_interval: float,
         on_live: Callable[[], None] = lambda: None,
@@ -190,6 +190,7 @@ class CommunityCollections:
             metadata_cid = base.contract_uri.removeprefix("ipfs://")
             name, symbol, owner, bps = base.name, base.symbol, base.owner, base.royalty_bps
         else:
+            assert self.operator_admin is not None  # _needs_factory checked
             name, symbol, owner, bps = "mintbot Editions", "MINTBOT", self.operator_admin, 0
             document = collection_metadata(
                 name=name, description="", owner=owner, royalty_bps=bps, external_link=None
@@ -202,11 +203,23 @@ class CommunityCollections:
 
     # ----- recording ---------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Whether collections can be made here (a factory and an operator admin address)."""
+        return self.factory is not None and self.operator_admin is not None
+
     def _needs_factory(self) -> Factory:
+        """The factory, where the operator set collections up (a factory, and an admin
+        address that is not the hot wallet); else `NotAllowed` saying what is missing."""
         if self.factory is None:
             raise NotAllowed(
                 "Community collections are not set up on this chain yet: the operator runs "
-                "`python -m bot deploy` to deploy the factory."
+                "`python -m bot deploy --factory` to deploy the factory."
+            )
+        if self.operator_admin is None:
+            raise NotAllowed(
+                "Community collections need the operator's admin address (ADMIN_ADDRESS), "
+                "which keeps an admin role on each until it is handed over."
             )
         return self.factory
 
@@ -262,7 +275,7 @@ class CommunityCollections:
                 elif row.status != CollectionStatus.FAILED:
                     return row
                 row.name, row.symbol, row.owner, row.royalty_bps = name, symbol, owner, royalty_bps
-                row.operator_admin, row.metadata_cid = self.operator_admin, metadata_cid
+                row.operator_admin, row.metadata_cid = str(self.operator_admin), metadata_cid
                 row.created_by, row.status, row.failure_reason = (
                     created_by,
                     CollectionStatus.CREATING,
