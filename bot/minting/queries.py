@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +23,7 @@ from db.models import MINTED, ChainTx, DropClaim, MintRequest, Phase, utcnow
 if TYPE_CHECKING:
     # Only named in annotations: reading requests needs no connection to the chain.
     from bot.chain.contract import Collection
+    from bot.chain.editions import Editions
 
 REPEAT_WINDOW = timedelta(hours=24)
 
@@ -42,15 +43,47 @@ class TokenLinks:
 
 @dataclass
 class ChainContext:
-    """What the mint pipeline needs of the chain (built by the composition root)."""
+    """What the mint pipeline needs of the chain (built by the composition root): the shared
+    collection, and typed access to any other contract a request names (a community's own
+    collection or editions contract, clones of ours that answer to the same ABI)."""
 
     chain_id: int
     collection: Collection
     explorer: Explorer | None
     custody_address: str
+    _bound: dict[tuple[str, str], Collection | Editions] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def links(self, public_base_url: str) -> TokenLinks:
         return TokenLinks(self.chain_id, self.explorer, self.collection.address, public_base_url)
+
+    def erc721(self, address: str | None) -> Collection:
+        """The ERC-721 collection at `address`; None is the shared collection."""
+        if address is None or address.lower() == self.collection.address.lower():
+            return self.collection
+        bound = self._bound.get(("erc721", address.lower()))
+        if bound is None:
+            # Imported here: this module reads requests without the chain stack loaded.
+            from bot.chain.contract import Collection
+
+            bound = self._bound[("erc721", address.lower())] = Collection(
+                self.collection.w3, address
+            )
+        assert isinstance(bound, Collection)
+        return bound
+
+    def erc1155(self, address: str) -> Editions:
+        """The ERC-1155 editions contract at `address`."""
+        bound = self._bound.get(("erc1155", address.lower()))
+        if bound is None:
+            from bot.chain.editions import Editions
+
+            bound = self._bound[("erc1155", address.lower())] = Editions(
+                self.collection.w3, address
+            )
+        assert isinstance(bound, Editions)
+        return bound
 
 
 class StoredRequest(Protocol):

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 models: mint requests, chain transactions, nonces, communities and members,
-drops, the inbox, pins on IPFS and the signing audit, one module per part of the bot.
+drops, community collections, the inbox, pins on IPFS and the signing audit, one module per
+part of the bot.
 
 Everything irreversible is decided by constraints: one request per chat message
 (`uq_mint_request_key`), one transaction per wallet nonce (`uq_chain_tx_nonce`), one row per
@@ -9,6 +10,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 from __future__ import annotations
 
 from db.models.base import Base, aware_utc, storable, utcnow
+from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
 from db.models.inbox import InboxUpdate
 from db.models.members import (
@@ -50,6 +52,8 @@ __all__ = [
     "UNANSWERED",
     "Base",
     "ChainTx",
+    "CollectionStatus",
+    "CommunityCollection",
     "CommunitySettings",
     "Drop",
     "DropAnnouncement",
@@ -64,6 +68,7 @@ __all__ = [
     "PlatformUser",
     "RateScope",
     "SigningAudit",
+    "Standard",
     "TokenOwner",
     "TxAttempt",
     "TxStatus",

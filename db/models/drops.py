@@ -54,6 +54,15 @@ class Drop(Base):
     # (bot.drops.gates); a claimant must pass them all. Empty: anyone.
     gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     claimed: Mapped[int] = mapped_column(Integer, default=0)
+    # "numbered": one ERC-721 token per claim ("#12 of 500"); "edition": one ERC-1155 token ID
+    # for the artwork, each claim a balance of 1 of it (see DropKind).
+    kind: Mapped[str] = mapped_column(String(16), default="numbered", server_default="numbered")
+    # Where claims mint; None: the shared collection (numbered drops of a community without
+    # a collection of its own). An edition drop always names its editions contract.
+    contract: Mapped[str | None] = mapped_column(String(42))
+    # An edition drop's token ID and metadata (the artwork's, without an edition number).
+    token_id: Mapped[str | None] = mapped_column(String(66))
+    metadata_cid: Mapped[str | None] = mapped_column(String(128))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

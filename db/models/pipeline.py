@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -77,6 +78,15 @@ class MintRequest(Base):
         Index("ix_mint_request_requester", "platform", "requester_id"),
         Index("ix_mint_request_community", "platform", "community_id", "created_at"),
         Index("ix_mint_request_answered_in", "platform", "chat_id", "answered_in"),
+        # One token per ID; an edition's ID is shared by its editions, one request per number.
+        Index(
+            "uq_mint_request_token",
+            "token_id",
+            unique=True,
+            sqlite_where=text("edition IS NULL"),
+            postgresql_where=text("edition IS NULL"),
+        ),
+        Index("uq_mint_request_edition", "token_id", "edition", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,7 +115,13 @@ class MintRequest(Base):
     image_cid: Mapped[str | None] = mapped_column(String(128))
     metadata_cid: Mapped[str | None] = mapped_column(String(128))
     # uint256 does not fit any portable integer column: 0x-prefixed 64-digit hex.
-    token_id: Mapped[str | None] = mapped_column(String(66), unique=True)
+    token_id: Mapped[str | None] = mapped_column(String(66))
+    # The contract the token is minted in (fixed when the request is queued); None: the shared
+    # collection. A community with a collection of its own mints there.
+    contract: Mapped[str | None] = mapped_column(String(42))
+    # An ERC-1155 edition's number: the request mints a balance of 1 of `token_id` (the
+    # artwork's ID, shared by all its editions) in `contract`. None: an ERC-721 token.
+    edition: Mapped[int | None] = mapped_column(Integer)
     tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_tx.id"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
