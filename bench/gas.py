@@ -69,6 +69,17 @@ COMMUNITY_ROWS = {
     ),
 }
 CREATE_RATIO_TARGET = 0.15  # creating a collection, as a share of deploying one in full
+# What an ERC-1155 mint to a new holder costs whatever the code around it (EIP-2929/2200 prices):
+# a fresh balance slot (cold SLOAD 2,100 + SSTORE from zero 20,000), TransferSingle (LOG4 with
+# 64 bytes of data: 375 + 4 * 375 + 64 * 8), and the cold EXTCODESIZE that tells a contract
+# recipient (which must be asked to accept) from an account.
+EDITION_FIXED_GAS = 22_100 + 2_387 + 2_600
+FRESH_WORD_GAS = 22_100  # the first edition of a bitmap word (256 editions) sets it from zero
+
+
+def calldata_gas(data: bytes) -> int:
+    """EIP-2028: 16 gas per non-zero calldata byte, 4 per zero byte."""
+    return sum(16 if byte else 4 for byte in data)
 
 
 def new_id() -> int:
@@ -185,6 +196,10 @@ async def measure_community(w3: AsyncWeb3, minter: HotWallet, admin: str) -> dic
     holders = [new_address() for _ in numbers]
     data = editions.encode_mint_editions(new_id(), holders, numbers)
     results["edition_batch100_new_holders_per_claim"] = await send(editions.address, data) / 100
+    # The floor of that figure: the fixed costs of each claim, its share of the transaction's
+    # base fee, calldata and fresh bitmap word; nothing for the loop, the proxy or the checks.
+    floor = EDITION_FIXED_GAS + (21_000 + calldata_gas(data) + FRESH_WORD_GAS) / 100
+    results["edition_floor_per_claim"] = floor
     data = editions.encode_mint_editions(new_id(), [new_address()] * 100, numbers)
     results["edition_batch100_custody_per_claim"] = await send(editions.address, data) / 100
     return results
@@ -216,6 +231,10 @@ def table(results: dict[str, float]) -> str:
         rows.append(
             f"{label:<44} {ours:>9,.0f} {other:>9,.0f} {ours / other:>6.2f} {goal:>8}  {ok}"
         )
+    rows.append(
+        f"{'  floor per claim (see EDITION_FIXED_GAS)':<44} "
+        f"{results['edition_floor_per_claim']:>9,.0f}"
+    )
     rows.append(
         "beside: the shared collection deployed in full (create), or minting directly into it "
         "(clone rows; edition rows beside today's numbered drop, one ERC-721 token per claim)"
