@@ -4,6 +4,7 @@ a balance of 1 per claim, no edition minted twice, the receiver check, URIs and 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams
@@ -21,6 +22,7 @@ from bot.chain.factory import Factory, deploy_factory
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS
+from bot.contracts.build import compile_solidity
 from bot.env_values import Secret
 from bot.errors import TransactionReverted
 from tests.rpc_proxy import RpcProxy
@@ -35,6 +37,7 @@ from tests.test_contract import (
 )
 
 ZERO = "0x0000000000000000000000000000000000000000"
+RECEIVER_SOURCE = Path(__file__).resolve().parent / "contracts" / "EditionsReceiver.sol"
 
 
 def fresh_addresses(count: int) -> list[str]:
@@ -145,6 +148,21 @@ async def test_a_contract_that_does_not_accept_editions_fails_its_batch_alone(
         )
     assert await editions.minted(tid, [1, 2]) == set()
     assert await editions.balance_of(holder, tid) == 0
+
+
+async def test_a_contract_that_accepts_editions_gets_its_edition(
+    editions: Editions, w3: AsyncWeb3, minter: HotWallet
+):
+    receiver = compile_solidity({RECEIVER_SOURCE.name: RECEIVER_SOURCE})["EditionsReceiver"]
+    wallet = to_checksum_address(os.urandom(20))
+    await w3.provider.make_request(
+        RPCEndpoint("anvil_setCode"), [wallet, receiver.deployed_bytecode]
+    )
+    tid = token_id(b"to a contract wallet")
+    holder = fresh_addresses(1)[0]
+    receipt = await mint(editions, minter, tid, [holder, wallet], [1, 2])
+    assert transfers(editions, receipt) == [(ZERO, holder, tid, 1), (ZERO, wallet, tid, 1)]
+    assert await editions.balance_of(wallet, tid) == 1
 
 
 async def test_the_zero_address_and_other_senders_are_refused(
