@@ -89,8 +89,9 @@ async def test_an_admin_without_a_verified_wallet_cannot_create_one(bot: tuple[R
         await runtime.collections.create(
             platform="test", community_id="g", created_by="nobody", name="N", symbol="N"
         )
-    # Linked but not verified is not enough either.
-    await runtime.wallets.set_unverified("test", "half", OWNER.address)
+    # Linked but not verified (where the operator allows such links) is not enough either.
+    runtime.wallets.allow_unverified = True
+    await runtime.wallets.set_unverified("test", "half", "Half", OWNER.address)
     with pytest.raises(NotAllowed, match="verified address"):
         await runtime.collections.create(
             platform="test", community_id="g", created_by="half", name="N", symbol="N"
