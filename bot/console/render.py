@@ -48,11 +48,11 @@ def status_line(result: MintResult) -> str:
 
 def nft_line(result: MintResult) -> str:
     """A minted token in /mynfts: its name and short ID, where it is, how to withdraw it."""
-    line = f"{result.name!r} ({result.short_token_id})"
+    line = f"{result.name!r} ({result.token_label})"
     if result.token_url:
         line += f" · {result.token_url}"
     if result.custodial:
-        line += f" · held for you: /withdraw {result.short_token_id} sends it to your wallet"
+        line += f" · held for you: /withdraw {result.token_ref} sends it to your wallet"
     return line
 
 
