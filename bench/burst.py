@@ -83,7 +83,7 @@ async def bench_runtime(block_time: float, **settings: str) -> AsyncIterator[Run
         deployment = await deploy_collection(
             w3,
             minter,
-            CollectionParams("Bench", "B", ADMIN, minter.address, ADMIN, 0, ""),
+            CollectionParams("Bench", "B", ADMIN, ADMIN, minter.address, ADMIN, 0, ""),
             fees,
         )
         await client.close(w3)

@@ -72,7 +72,7 @@ async def measure(w3: AsyncWeb3) -> dict[str, float]:
             await deploy_collection(
                 w3,
                 minter,
-                CollectionParams("Bench", "B", admin, minter.address, admin, 500, ""),
+                CollectionParams("Bench", "B", admin, admin, minter.address, admin, 500, ""),
                 FEES,
             )
         ).address,

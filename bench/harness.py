@@ -42,7 +42,7 @@ async def deploy(node: Anvil, data_dir: str) -> dict[str, str]:
     deployment = await deploy_collection(
         w3,
         minter,
-        CollectionParams("Bench", "B", admin, minter.address, admin, 0, ""),
+        CollectionParams("Bench", "B", admin, admin, minter.address, admin, 0, ""),
         Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI),
     )
     await client.close(w3)

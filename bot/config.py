@@ -81,6 +81,7 @@ class Settings:
     hot_wallet_key: Secret = field(repr=False)
     hot_wallet_key_is_dev: bool
     contract_address: str | None
+    factory_address: str | None
     admin_address: str | None
     royalty_receiver: str | None
     royalty_bps: int
@@ -361,6 +362,7 @@ def load_settings(
         hot_wallet_key=key,
         hot_wallet_key_is_dev=key_is_dev,
         contract_address=web.contract_address,
+        factory_address=env_address(env, "FACTORY_ADDRESS"),
         admin_address=env_address(env, "ADMIN_ADDRESS"),
         royalty_receiver=env_address(env, "ROYALTY_RECEIVER"),
         royalty_bps=env_int(env, "ROYALTY_BPS", 500, low=0, high=10_000),

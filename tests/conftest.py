@@ -159,6 +159,7 @@ async def collection(w3: AsyncWeb3, minter: HotWallet, admin: HotWallet) -> Coll
     params = CollectionParams(
         name="Test Collection",
         symbol="TEST",
+        owner=admin.address,
         admin=admin.address,
         minter=minter.address,
         royalty_receiver=admin.address,
@@ -242,7 +243,14 @@ async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
             web3,
             minter,
             CollectionParams(
-                "Faults", "F", DEV_ADMIN.address, minter.address, DEV_ADMIN.address, 0, ""
+                "Faults",
+                "F",
+                DEV_ADMIN.address,
+                DEV_ADMIN.address,
+                minter.address,
+                DEV_ADMIN.address,
+                0,
+                "",
             ),
             FEES,
         )

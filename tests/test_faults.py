@@ -387,7 +387,16 @@ async def test_an_empty_wallet_waits_then_finishes_after_funding(
     deployment = await deploy_collection(
         w3,
         deployer,
-        CollectionParams("Empty", "E", DEV_ADMIN.address, empty.address, DEV_ADMIN.address, 0, ""),
+        CollectionParams(
+            "Empty",
+            "E",
+            DEV_ADMIN.address,
+            DEV_ADMIN.address,
+            empty.address,
+            DEV_ADMIN.address,
+            0,
+            "",
+        ),
         FEES,
     )
     collection = Collection(w3, deployment.address)

@@ -2,54 +2,36 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
-from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import TxReceipt
 
+from bot.chain.calls import address_word, load_artifact, revert_words, simulate, uint256_word
 from bot.chain.deployments import Deployment
 from bot.chain.fees import Fees
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.contracts.build import ARTIFACT_PATH
+from bot.contracts.build import CONTRACT_NAME
 from bot.errors import ChainError
 
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
-ETH_CALL = RPCEndpoint("eth_call")
-
-
-@cache
-def _error_names() -> dict[str, str]:
-    """The 4-byte selectors of the custom errors the contract declares, to their names."""
-    names = {}
-    for item in artifact()["abi"]:
-        if item["type"] == "error":
-            signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-            names["0x" + keccak(text=signature)[:4].hex()] = item["name"]
-    return names
 
 
 def error_name(err: ContractLogicError) -> str:
     """A revert in words: the custom error's name, the revert string, or what the node said."""
-    data = err.data if isinstance(err.data, str) else None
-    if data and data[:10] in _error_names():
-        return _error_names()[data[:10]]
-    return (err.message or str(err) or "reverted")[:200]
+    return revert_words(err, CONTRACT_NAME)
 
 
-@cache
 def artifact() -> dict[str, Any]:
     """The committed compile output of `MintbotCollection.sol`."""
-    return json.loads(ARTIFACT_PATH.read_text())  # type: ignore[no-any-return]
+    return load_artifact(CONTRACT_NAME)
 
 
 @dataclass(frozen=True)
@@ -58,11 +40,25 @@ class CollectionParams:
 
     name: str
     symbol: str
+    owner: str
     admin: str
     minter: str
     royalty_receiver: str
     royalty_bps: int
     contract_uri: str
+
+    def as_args(self) -> tuple[str, str, str, str, str, str, int, str]:
+        """The constructor's (and a clone's `initialize`) arguments, in their order."""
+        return (
+            self.name,
+            self.symbol,
+            self.owner,
+            self.admin,
+            self.minter,
+            self.royalty_receiver,
+            self.royalty_bps,
+            self.contract_uri,
+        )
 
 
 async def deploy_collection(
@@ -75,15 +71,9 @@ async def deploy_collection(
             "use a separate (ideally cold) address"
         )
     factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
-    tx = await factory.constructor(
-        params.name,
-        params.symbol,
-        params.admin,
-        params.minter,
-        params.royalty_receiver,
-        params.royalty_bps,
-        params.contract_uri,
-    ).build_transaction({"from": wallet.address, **fees.as_tx_fields()})
+    tx = await factory.constructor(*params.as_args()).build_transaction(
+        {"from": wallet.address, **fees.as_tx_fields()}
+    )
     receipt = await send_and_confirm(w3, wallet, _without_gas(tx), fees)
     return Deployment(
         chain_id=await w3.eth.chain_id,
@@ -126,16 +116,7 @@ class Collection:
         The call goes to the provider as is: web3's request and result formatters (ENS
         names, checksums, hex conversions of a batch's kilobytes of calldata) cost more CPU
         than the call. A revert raises the `ContractLogicError` web3 would raise."""
-        call = {"from": sender, "to": self.address, "data": "0x" + data.hex(), "gas": hex(gas)}
-        params = [call, "pending"]
-        response = await self.w3.provider.make_request(ETH_CALL, params)
-        try:
-            self.w3.manager.formatted_response(
-                response, params, error_formatters=raise_contract_logic_error_on_revert
-            )
-        except ContractLogicError as err:
-            return error_name(err)
-        return None
+        return await simulate(self.w3, self.address, sender, data, gas, error_name)
 
     def encode_mint_batch(self, recipients: list[str], token_ids: list[int]) -> bytes:
         """Calldata for `mintBatch`, with the single-recipient form where it applies."""
@@ -180,7 +161,6 @@ class Collection:
 
 
 MINT_BATCH_SELECTOR = keccak(text="mintBatch(address[],uint256[])")[:4]
-_UINT256_LIMIT = 1 << 256
 
 
 def mint_batch_calldata(recipients: list[str], token_ids: list[int]) -> bytes:
@@ -189,22 +169,12 @@ def mint_batch_calldata(recipients: list[str], token_ids: list[int]) -> bytes:
     batch of a hundred more CPU than the rest of signing it. Both arrays hold static
     32-byte words, so the encoding is two offsets, then each array as its length and words.
     Raises `ValueError` for an address that is not 20 bytes of hex or an ID out of range."""
-    words = [MINT_BATCH_SELECTOR, _word(64), _word(96 + 32 * len(recipients))]
-    words.append(_word(len(recipients)))
-    for recipient in recipients:
-        raw = bytes.fromhex(recipient[2:]) if recipient[:2] in ("0x", "0X") else b""
-        if len(recipient) != 42 or len(raw) != 20:  # fromhex skips spaces: count both
-            raise ValueError(f"not an address: {recipient!r}")
-        words.append(bytes(12) + raw)
-    words.append(_word(len(token_ids)))
-    words.extend(_word(token_id) for token_id in token_ids)
+    words = [MINT_BATCH_SELECTOR, uint256_word(64), uint256_word(96 + 32 * len(recipients))]
+    words.append(uint256_word(len(recipients)))
+    words.extend(address_word(recipient) for recipient in recipients)
+    words.append(uint256_word(len(token_ids)))
+    words.extend(uint256_word(token_id) for token_id in token_ids)
     return b"".join(words)
-
-
-def _word(value: int) -> bytes:
-    if not 0 <= value < _UINT256_LIMIT:
-        raise ValueError(f"not a uint256: {value}")
-    return value.to_bytes(32, "big")
 
 
 def batch_recipients(recipients: list[str]) -> list[str]:

@@ -65,6 +65,7 @@ def collection_params(settings: Settings, wallet: HotWallet, admin: str | None) 
     return CollectionParams(
         name=settings.collection_name,
         symbol=settings.collection_symbol,
+        owner=admin,  # the shared collection belongs to the operator
         admin=admin,
         minter=wallet.address,
         royalty_receiver=settings.royalty_receiver or admin,

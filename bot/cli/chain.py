@@ -67,5 +67,6 @@ def contracts() -> None:
 
 @contracts.command("build")
 def contracts_build() -> None:
-    """Recompile the contract with the pinned solc and rewrite the committed artifact."""
-    click.echo(f"wrote {write_artifact()}")
+    """Recompile the contracts with the pinned solc and rewrite the committed artifacts."""
+    for path in write_artifact():
+        click.echo(f"wrote {path}")

@@ -1,8 +1,8 @@
-"""Compile the collection contract with the pinned solc from npm.
+"""Compile the contracts with the pinned solc from npm.
 
-The compiled artifact (ABI and bytecode) is committed next to the source, so the bot runs
-without Node.js tooling at start. `python -m bot contracts build` rewrites it and a test checks
-that a fresh compile reproduces it byte for byte.
+The compiled artifacts (ABI and bytecode, one JSON file per contract) are committed next to the
+sources, so the bot runs without Node.js tooling at start. `python -m bot contracts build`
+rewrites them and a test checks that a fresh compile reproduces each byte for byte.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from bot.errors import ToolMissing
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONTRACTS_DIR.parent.parent
-ARTIFACT_PATH = CONTRACTS_DIR / "MintbotCollection.json"
-SOURCE_NAME = "MintbotCollection.sol"
+# The contracts the bot deploys, each compiled from `<name>.sol` into a committed `<name>.json`.
+CONTRACT_NAMES = ("MintbotCollection", "MintbotEditions", "MintbotFactory")
 CONTRACT_NAME = "MintbotCollection"
+ARTIFACT_PATH = CONTRACTS_DIR / f"{CONTRACT_NAME}.json"
 
 # EVM target: Cancun runs on every chain in the explorer table; the optimizer favours cheap
 # mints (many runs) over a cheap one-off deployment.
@@ -100,20 +101,43 @@ def compile_solidity(
     return compiled
 
 
-def build_artifact(node_modules: Path | None = None) -> dict[str, Any]:
-    """Compile the collection contract and return the artifact as it is committed."""
-    contract = compile_solidity({SOURCE_NAME: CONTRACTS_DIR / SOURCE_NAME}, node_modules)[
-        CONTRACT_NAME
-    ]
+def artifact_path(contract_name: str) -> Path:
+    """Where the committed artifact of `contract_name` (one of CONTRACT_NAMES) lives."""
+    if contract_name not in CONTRACT_NAMES:
+        raise KeyError(f"not one of our contracts: {contract_name}")
+    return CONTRACTS_DIR / f"{contract_name}.json"
+
+
+def build_artifacts(node_modules: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Compile every contract in one solc run and return each artifact as it is committed."""
+    compiled = compile_solidity(
+        {f"{name}.sol": CONTRACTS_DIR / f"{name}.sol" for name in CONTRACT_NAMES}, node_modules
+    )
+    version = solc_version(node_modules)
     return {
-        "contractName": CONTRACT_NAME,
-        "compiler": {"solc": solc_version(node_modules), "settings": COMPILER_SETTINGS},
-        "abi": contract.abi,
-        "bytecode": contract.bytecode,
-        "deployedBytecode": contract.deployed_bytecode,
+        name: {
+            "contractName": name,
+            "compiler": {"solc": version, "settings": COMPILER_SETTINGS},
+            "abi": compiled[name].abi,
+            "bytecode": compiled[name].bytecode,
+            "deployedBytecode": compiled[name].deployed_bytecode,
+        }
+        for name in CONTRACT_NAMES
     }
 
 
-def write_artifact(path: Path = ARTIFACT_PATH) -> Path:
-    path.write_text(json.dumps(build_artifact(), indent=2, sort_keys=True) + "\n")
-    return path
+def build_artifact(
+    node_modules: Path | None = None, contract_name: str = CONTRACT_NAME
+) -> dict[str, Any]:
+    """Compile the contracts and return `contract_name`'s artifact as it is committed."""
+    return build_artifacts(node_modules)[contract_name]
+
+
+def write_artifact() -> list[Path]:
+    """Rewrite every committed artifact from a fresh compile."""
+    paths = []
+    for name, built in build_artifacts().items():
+        path = artifact_path(name)
+        path.write_text(json.dumps(built, indent=2, sort_keys=True) + "\n")
+        paths.append(path)
+    return paths

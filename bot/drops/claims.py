@@ -27,10 +27,11 @@ from datetime import datetime
 from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.community_collections.records import live_collections
 from bot.content.store import ContentStore
 from bot.drops.editions import Accepted, PendingClaim, edition_metadata
 from bot.drops.gates import LinkWallet, first_refusal, load_gates
-from bot.drops.types import DROP_ORIGIN, ClaimResult, claim_key
+from bot.drops.types import DROP_ORIGIN, ClaimResult, DropKind, claim_key
 from bot.errors import (
     DropClosed,
     DropLimitReached,
@@ -62,6 +63,7 @@ class _Drop:
     row: DropRow
     gates: tuple[DropGate, ...]
     gated: GatedDrop
+    contract: str | None  # where its claims mint (None: the shared collection)
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,23 @@ class ClaimWriter:
         async with self.sessions.begin() as session:
             # On PostgreSQL this locks the drops until commit, so racing groups (of other
             # processes) wait rather than conflict; the conditional UPDATE below decides.
-            drops = {
-                row.id: _read(row)
-                for row in await session.scalars(
+            drop_rows = list(
+                await session.scalars(
                     select(DropRow)
                     .where(DropRow.id.in_(drop_ids))
                     .order_by(DropRow.id)
                     .with_for_update()
                 )
+            )
+            # A numbered drop mints in its community's own collection once that is live.
+            collections = await live_collections(
+                session, {(r.platform, r.community_id) for r in drop_rows}
+            )
+            drops = {
+                row.id: _read(
+                    row, row.contract or collections.get((row.platform, row.community_id))
+                )
+                for row in drop_rows
             }
             addresses = {
                 (u.platform, u.user_id): u.address
@@ -182,10 +193,12 @@ class ClaimWriter:
             for drop_id, count in taken.items():
                 if count:
                     await _take_editions(session, drops[drop_id].row, count, now)
-            blocks = [a.metadata for a in accepted]
             # Stored before the commit: a queued request's metadata is always there to serve.
-            metadata_cids = await asyncio.to_thread(self.content.put_files, blocks)
-            rows = [a.request_row(cid) for a, cid in zip(accepted, metadata_cids, strict=True)]
+            # An ERC-1155 edition has its drop's, stored when the drop was made.
+            blocks = {i: a.metadata for i, a in enumerate(accepted) if a.metadata is not None}
+            stored = await asyncio.to_thread(self.content.put_files, list(blocks.values()))
+            cids = dict(zip(blocks, stored, strict=True))
+            rows = [a.request_row(cids.get(i, a.drop.metadata_cid)) for i, a in enumerate(accepted)]
             inserted = await session.execute(
                 insert(_REQUESTS).returning(
                     _REQUESTS.c.id, _REQUESTS.c.chat_id, _REQUESTS.c.message_id
@@ -250,6 +263,11 @@ class ClaimWriter:
         taken[drop.id] += 1
         edition = drop.claimed + taken[drop.id]
         key = claim_key(claimer.platform, claimer.user_id, n)
+        if drop.kind == DropKind.EDITION:
+            assert drop.token_id is not None, f"edition drop #{drop.id} has no token ID"
+            return Accepted(
+                pending, drop, n, edition, key, recipient, custodial, None, drop.token_id
+            )
         block = edition_metadata(drop, edition, key, claimer, pending.user_name)
         return Accepted(
             pending,
@@ -261,12 +279,16 @@ class ClaimWriter:
             custodial,
             block,
             "0x" + hashlib.sha256(block).hexdigest(),
+            read.contract,
         )
 
 
-def _read(row: DropRow) -> _Drop:
+def _read(row: DropRow, contract: str | None) -> _Drop:
     return _Drop(
-        row, load_gates(row.gates), GatedDrop(row.id, row.name, row.platform, row.community_id)
+        row,
+        load_gates(row.gates),
+        GatedDrop(row.id, row.name, row.platform, row.community_id),
+        contract,
     )
 
 

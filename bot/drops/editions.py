@@ -38,10 +38,15 @@ class Accepted:
     key: str
     recipient: str
     custodial: bool
-    metadata: bytes
+    # A numbered edition's own metadata; None for an ERC-1155 edition, whose token ID and
+    # metadata are its drop's (`Drop.token_id`, `Drop.metadata_cid`).
+    metadata: bytes | None
     token_id: str
+    # Where it mints: the drop's editions contract, or a community's own collection (None:
+    # the shared collection).
+    contract: str | None
 
-    def request_row(self, metadata_cid: str) -> dict[str, object]:
+    def request_row(self, metadata_cid: str | None) -> dict[str, object]:
         """The edition's mint request, queued: the mint pipeline takes it from there."""
         drop, pending = self.drop, self.pending
         return {
@@ -63,6 +68,8 @@ class Accepted:
             "image_cid": drop.image_cid,
             "metadata_cid": metadata_cid,
             "token_id": self.token_id,
+            "contract": self.contract,
+            "edition": self.edition if self.metadata is None else None,
         }
 
 
@@ -96,6 +103,27 @@ def edition_metadata(
                 "name": user_name,
             },
         },
+    )
+
+
+def artwork_metadata(drop: Drop) -> bytes:
+    """An edition drop's one metadata document: the artwork, its text and its supply, the
+    same for every edition (ERC-1155 gives a token ID one URI). The drop's ID makes the
+    block, hence the token ID, unique to the drop."""
+    attributes: list[dict[str, str | int]] = [{"trait_type": "Drop", "value": drop.name}]
+    if drop.supply is not None:
+        attributes.append({"trait_type": "Supply", "value": drop.supply})
+    return build_metadata(
+        name=drop.name,
+        description=drop.description,
+        image_cid=drop.image_cid,
+        creator={"platform": drop.platform, "user_id": drop.created_by},
+        source={"platform": DROP_ORIGIN, "chat_id": str(drop.id), "message_id": "edition"},
+        attributes=attributes,
+        mime=drop.image_mime,
+        width=drop.image_width,
+        height=drop.image_height,
+        extra_properties={"drop": {"id": drop.id, "supply": drop.supply, "kind": "edition"}},
     )
 
 

@@ -11,11 +11,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.community_collections.service import CommunityCollections
 from bot.content.images import check_image
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.drops.claims import ClaimWriter
-from bot.drops.editions import PendingClaim
+from bot.drops.editions import PendingClaim, artwork_metadata
 from bot.drops.export import claims_csv
 from bot.drops.gates import load_gates, store_gates
 from bot.drops.types import (
@@ -25,9 +26,10 @@ from bot.drops.types import (
     NOBODY_TO_TELL,
     ClaimResult,
     DropInfo,
+    DropKind,
     known_id,
 )
-from bot.errors import DropNotFound, RequestRejected
+from bot.errors import DropNotFound, NotAllowed, RequestRejected
 from bot.minting.service import MintService
 from bot.minting.types import MintResult
 from bot.ports import Claimant, DropGate, NotReachableHere, RunningPlatforms
@@ -49,6 +51,7 @@ class Drops:
         max_image_bytes: int,
         max_image_pixels: int,
         max_image_frames: int,
+        collections: CommunityCollections | None = None,
     ) -> None:
         self.sessions = sessions
         self.content = content
@@ -57,6 +60,7 @@ class Drops:
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
         self.max_image_frames = max_image_frames
+        self.collections = collections
         self._writer = ClaimWriter(sessions, content, service)
         service.answer_through(DROP_ORIGIN, self)
 
@@ -76,11 +80,15 @@ class Drops:
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
         gates: Sequence[DropGate] = (),
+        kind: DropKind | None = None,
     ) -> DropInfo:
         """Check and store the artwork once, and record the drop. `supply` None is an open
         edition; `starts_at` None opens it now, `ends_at` None leaves it open until closed;
-        a claimant must pass every one of `gates`. Raises `RequestRejected` (or a subclass)
+        a claimant must pass every one of `gates`. `kind` None is `DropKind.default`: an
+        edition drop mints in the community's editions contract (or the shared one), under
+        one token ID whose metadata is stored now. Raises `RequestRejected` (or a subclass)
         saying what is wrong with the request."""
+        kind = kind or DropKind.default(supply)
         name = clean_name(name, max_length=DROP_NAME_MAX)
         description = clean_description(description)
         if supply is not None and not 1 <= supply <= MAX_SUPPLY:
@@ -122,10 +130,26 @@ class Drops:
             ends_at=ends,
             gates=stored_gates,
             claimed=0,
+            kind=kind,
         )
+        if kind == DropKind.EDITION:
+            drop.contract = await self._editions_contract(platform, community_id)
         async with self.sessions.begin() as session:
             session.add(drop)
+            if kind == DropKind.EDITION:
+                await session.flush()  # the drop's ID is part of its token's metadata
+                block = artwork_metadata(drop)
+                drop.metadata_cid = await asyncio.to_thread(self.content.put_file, block)
+                drop.token_id = "0x" + hashlib.sha256(block).hexdigest()
         return drop_info(drop)
+
+    async def _editions_contract(self, platform: str, community_id: str) -> str:
+        if self.collections is None:
+            raise NotAllowed(
+                "Edition drops are not set up on this chain yet: the operator runs "
+                "`python -m bot deploy` to deploy the factory."
+            )
+        return await self.collections.editions_for(platform, community_id)
 
     async def close(self, drop_id: int) -> DropInfo:
         """Close the drop early: claims committed before this are minted, later ones are
@@ -282,4 +306,5 @@ def drop_info(drop: Drop) -> DropInfo:
         ends_at=aware_utc(drop.ends_at) if drop.ends_at is not None else None,
         gates=load_gates(drop.gates),
         closed_at=aware_utc(drop.closed_at) if drop.closed_at is not None else None,
+        kind=DropKind(drop.kind),
     )

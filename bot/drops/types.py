@@ -3,6 +3,7 @@ edition (`ClaimResult`), how both are written, and the limits every drop keeps."
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,20 @@ MAX_DROP_ID = 2**31 - 1
 NOBODY_TO_TELL: dict[str, object] = {"nobody": True}
 # Room after the drop's name for " #12345 of 12345".
 DROP_NAME_MAX = NAME_MAX - 20
+
+
+class DropKind(enum.StrEnum):
+    """How a drop's claims are minted: one ERC-721 token per claim, each with its own number
+    and metadata ("#12 of 500"); or one ERC-1155 token ID for the artwork, each claim a
+    balance of 1 of it (an edition, as Zora and Manifold mint them), which costs far less."""
+
+    NUMBERED = "numbered"
+    EDITION = "edition"
+
+    @staticmethod
+    def default(supply: int | None) -> DropKind:
+        """Open editions are editions; a drop with a supply is numbered unless asked."""
+        return DropKind.EDITION if supply is None else DropKind.NUMBERED
 
 
 def known_id(drop_id: int) -> None:
@@ -66,6 +81,7 @@ class DropInfo:
     # Who may claim: every gate must let the claimant through.
     gates: tuple[DropGate, ...]
     closed_at: datetime | None
+    kind: DropKind = DropKind.NUMBERED
 
     @property
     def sold_out(self) -> bool:

@@ -21,6 +21,7 @@ from bot.chain.fees import Fees, current_fees
 from bot.chain.sending import sign_and_send
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.chain.tx_rows import lock_tx
+from bot.community_collections.records import mintable_contract
 from bot.config import Settings
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
@@ -31,9 +32,11 @@ from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, TxStatus, aware_ut
 log = logging.getLogger(__name__)
 
 MINT_KIND = "mint_batch"
-# Gas limit of a batch: measured worst case (new holders, bench/gas.py) plus a quarter.
+# Gas limit of a batch: measured worst case (new holders, bench/gas.py) plus a quarter; an
+# ERC-1155 edition to a new holder costs less than an ERC-721 token.
 BATCH_BASE_GAS = 60_000
 BATCH_GAS_PER_TOKEN = 62_000
+BATCH_GAS_PER_EDITION = 40_000
 
 # What batching reads of a queued request, as plain rows rather than ORM objects: a batch is
 # a hundred requests read several times on its way, and loading (then flushing) them as
@@ -48,6 +51,8 @@ _BATCH_COLUMNS = (
     _REQUESTS.c.requester_id,
     _REQUESTS.c.recipient,
     _REQUESTS.c.token_id,
+    _REQUESTS.c.contract,
+    _REQUESTS.c.edition,
     _REQUESTS.c.attempts,
     _REQUESTS.c.updated_at,
 )
@@ -86,21 +91,7 @@ class Batcher:
             return False
         if self.txs.needs_funds:
             return False  # the watcher retries the unfunded transaction first
-        async with self.sessions() as session:
-            queued = list(
-                (
-                    await session.execute(
-                        select(*_BATCH_COLUMNS)
-                        .where(
-                            _REQUESTS.c.phase == Phase.QUEUED,
-                            _REQUESTS.c.tx_id.is_(None),
-                            *([published(self.settings.pinning)] if self.settings.pinning else []),
-                        )
-                        .order_by(_REQUESTS.c.id)
-                        .limit(self.settings.batch_max_size)
-                    )
-                ).all()
-            )
+        queued = await self._next_group()
         if not queued:
             progress.waiting_reason = None
             return False
@@ -141,26 +132,75 @@ class Batcher:
         await self._mark_sent(outcome.tx_id)
         return True
 
+    async def _next_group(self) -> list[Queued]:
+        """The oldest mintable queued request and those that may share its transaction: a
+        batch targets one contract (the shared collection, a community's own, or an editions
+        contract), and an editions batch one token ID."""
+        mintable = [
+            _REQUESTS.c.phase == Phase.QUEUED,
+            _REQUESTS.c.tx_id.is_(None),
+            mintable_contract(),
+            *([published(self.settings.pinning)] if self.settings.pinning else []),
+        ]
+        async with self.sessions() as session:
+            first = (
+                await session.execute(
+                    select(*_BATCH_COLUMNS).where(*mintable).order_by(_REQUESTS.c.id).limit(1)
+                )
+            ).first()
+            if first is None:
+                return []
+            same = [
+                _REQUESTS.c.contract.is_(None)
+                if first.contract is None
+                else _REQUESTS.c.contract == first.contract,
+                _REQUESTS.c.edition.is_(None)
+                if first.edition is None
+                else and_(_REQUESTS.c.edition.is_not(None), _REQUESTS.c.token_id == first.token_id),
+            ]
+            return list(
+                (
+                    await session.execute(
+                        select(*_BATCH_COLUMNS)
+                        .where(*mintable, *same)
+                        .order_by(_REQUESTS.c.id)
+                        .limit(self.settings.batch_max_size)
+                    )
+                ).all()
+            )
+
     async def _fees(self) -> Fees:
         return await current_fees(
             self.txs.w3, self.settings.priority_fee_wei, self.settings.max_fee_per_gas_wei
         )
 
-    def _mint_call(self, requests: Sequence[Queued]) -> tuple[bytes, int]:
-        """A batch's calldata and gas limit."""
+    def _mint_call(self, requests: Sequence[Queued]) -> tuple[str, bytes, int]:
+        """A batch's contract, calldata and gas limit."""
+        first = requests[0]
         recipients = [r.recipient or self.chain.custody_address for r in requests]
+        if first.edition is not None:
+            editions = self.chain.erc1155(first.contract)
+            data = editions.encode_mint_editions(
+                int(first.token_id, 16), recipients, [r.edition for r in requests]
+            )
+            return editions.address, data, BATCH_BASE_GAS + BATCH_GAS_PER_EDITION * len(requests)
+        collection = self.chain.erc721(first.contract)
         ids = [int(r.token_id or "0x0", 16) for r in requests]
         gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(requests)
-        return self.chain.collection.encode_mint_batch(recipients, ids), gas_limit
+        return collection.address, collection.encode_mint_batch(recipients, ids), gas_limit
 
     async def _simulated(self, queued: list[Queued]) -> list[Queued]:
         """Simulate the batch before it is signed; requests that would make it revert fail
         (with the contract's reason) and the others are returned to be sent."""
 
         async def revert_reason(group: Sequence[Queued]) -> str | None:
-            data, gas_limit = self._mint_call(group)
-            sender = self.txs.wallet.address
-            return await self.chain.collection.revert_reason(sender, data, gas_limit)
+            contract, data, gas_limit = self._mint_call(group)
+            binding = (
+                self.chain.erc721(contract)
+                if group[0].edition is None
+                else self.chain.erc1155(contract)
+            )
+            return await binding.revert_reason(self.txs.wallet.address, data, gas_limit)
 
         decided = await without_culprits(queued, revert_reason)
         if decided.culprits:
@@ -198,11 +238,11 @@ class Batcher:
             )
             if not claimed:
                 return None
-            data, gas_limit = self._mint_call(claimed)
+            contract, data, gas_limit = self._mint_call(claimed)
             tx = await self.txs.create(
                 session,
                 kind=MINT_KIND,
-                to=self.chain.collection.address,
+                to=contract,
                 data=data,
                 gas_limit=gas_limit,
                 fees=fees,
@@ -235,17 +275,11 @@ class Batcher:
     async def _confirmed(self, session: AsyncSession, tx: ChainTx, minted: set[int]) -> None:
         # Only requests still in flight: one answered meanwhile must not go back to confirmed.
         in_tx = and_(_REQUESTS.c.tx_id == tx.id, _REQUESTS.c.phase.in_(IN_FLIGHT))
-        rows = await session.execute(select(_REQUESTS.c.id, _REQUESTS.c.token_id).where(in_tx))
+        rows = (await session.execute(select(*_BATCH_COLUMNS).where(in_tx))).all()
+        on_chain = await self._on_chain(rows, minted)
         confirmed, requeued = [], []
-        for request_id, token_hex in rows.all():
-            assert token_hex is not None
-            token_id = int(token_hex, 16)
-            # mintBatch skips IDs that exist, so a token missing from this transaction's
-            # Transfer events may come from an earlier transaction of the same request.
-            if token_id in minted or await self.chain.collection.exists(token_id):
-                confirmed.append(request_id)
-            else:
-                requeued.append(request_id)
+        for row in rows:
+            (confirmed if row.id in on_chain else requeued).append(row.id)
         if confirmed:
             await session.execute(
                 update(_REQUESTS)
@@ -259,6 +293,27 @@ class Batcher:
                 .values(phase=Phase.QUEUED, tx_id=None)
             )
         self._wake_after_commit = True
+
+    async def _on_chain(self, rows: Sequence[Queued], minted: set[int]) -> set[int]:
+        """Which of a confirmed batch's requests have their token (or edition) on chain.
+        Batches skip what exists, so one missing from this transaction's events may come
+        from an earlier transaction of the same request."""
+        found = set()
+        editions: dict[tuple[str, str], list[Queued]] = {}
+        for row in rows:
+            assert row.token_id is not None
+            if row.edition is not None:
+                editions.setdefault((row.contract, row.token_id), []).append(row)
+                continue
+            token_id = int(row.token_id, 16)
+            if token_id in minted or await self.chain.erc721(row.contract).exists(token_id):
+                found.add(row.id)
+        for (contract, token_hex), group in editions.items():
+            have = await self.chain.erc1155(contract).minted(
+                int(token_hex, 16), [r.edition for r in group]
+            )
+            found.update(r.id for r in group if r.edition in have)
+        return found
 
     async def _dropped(self, session: AsyncSession, tx: ChainTx) -> None:
         await session.execute(

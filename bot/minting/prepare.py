@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.community_collections.records import live_collections
 from bot.content.images import UNPROCESSABLE
 from bot.errors import RequestRejected
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size
@@ -56,6 +57,7 @@ _QUEUE = (
         token_id=bindparam("b_token_id"),
         recipient=bindparam("b_recipient"),
         custodial=bindparam("b_custodial"),
+        contract=bindparam("b_contract"),
     )
 )
 _END = (
@@ -85,6 +87,7 @@ _PREPARE_COLUMNS = (
     _REQUESTS.c.name,
     _REQUESTS.c.description,
     _REQUESTS.c.requested_recipient,
+    _REQUESTS.c.community_id,
     _REQUESTS.c.attempts,
 )
 Preparing = Row[*tuple[Any, ...]]  # a row of _PREPARE_COLUMNS
@@ -189,6 +192,7 @@ class Preparer:
             elif isinstance(recipient, str):
                 ended.append(_ending(request.id, Phase.REJECTED, recipient))
         queue = {i: p for i, p in ready.items() if not isinstance(recipients[i], str)}
+        by_id = {r.id: r for r in group}
         async with self.sessions.begin() as session:
             if queue:
                 rows_stored = [{"b_id": i, "b_image_cid": p.image_cid} for i, p in queue.items()]
@@ -197,6 +201,11 @@ class Preparer:
                 await session.execute(_END, ended)
         async with self.sessions.begin() as session:
             if queue:
+                # A community's own collection, once live, receives its mints; the contract
+                # is fixed here, with the token ID, and never changes after.
+                collections = await live_collections(
+                    session, {(r.platform, r.community_id) for r in group if r.id in queue}
+                )
                 await session.execute(
                     _QUEUE,
                     [
@@ -206,6 +215,9 @@ class Preparer:
                             "b_token_id": p.token_id,
                             "b_recipient": recipients[i][0],
                             "b_custodial": recipients[i][1],
+                            "b_contract": collections.get(
+                                (by_id[i].platform, by_id[i].community_id)
+                            ),
                         }
                         for i, p in queue.items()
                     ],

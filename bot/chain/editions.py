@@ -1,0 +1,102 @@
+"""The editions contract (ERC-1155, one token ID per artwork, a balance of 1 per claim): a
+typed binding and its hand-made calldata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import AsyncWeb3
+from web3.contract import AsyncContract
+from web3.exceptions import ContractLogicError
+
+from bot.chain.calls import address_bytes, load_artifact, revert_words, simulate, uint256_word
+from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE
+
+CONTRACT_NAME = "MintbotEditions"
+MINT_EDITIONS_SELECTOR = keccak(text="mintEditions(uint256,uint256[])")[:4]
+EDITION_LIMIT = 1 << 96  # a claim packs the edition number above a 160-bit address
+BITMAP_WORD_BITS = 256
+
+
+def artifact() -> dict[str, Any]:
+    """The committed compile output of `MintbotEditions.sol`."""
+    return load_artifact(CONTRACT_NAME)
+
+
+def error_name(err: ContractLogicError) -> str:
+    """A revert in words: the custom error's name (the editions' own and Solady's ERC-1155
+    errors), the revert string, or what the node said."""
+    return revert_words(err, CONTRACT_NAME)
+
+
+def mint_editions_calldata(token_id: int, recipients: list[str], editions: list[int]) -> bytes:
+    """Calldata for `mintEditions(uint256,uint256[])`, ABI-encoded here rather than by web3
+    (see `mint_batch_calldata`): the ID, the array's offset, its length, then one word per
+    claim packing `edition << 160 | recipient`. Raises `ValueError` for an address that is not
+    20 bytes of hex, an edition outside 1..2**96-1, or lists of different lengths."""
+    if len(recipients) != len(editions):
+        raise ValueError(f"{len(recipients)} recipients for {len(editions)} editions")
+    words = [MINT_EDITIONS_SELECTOR, uint256_word(token_id), uint256_word(64)]
+    words.append(uint256_word(len(editions)))
+    for recipient, edition in zip(recipients, editions, strict=True):
+        if not 0 < edition < EDITION_LIMIT:
+            raise ValueError(f"not an edition number: {edition}")
+        words.append(edition.to_bytes(12, "big") + address_bytes(recipient))
+    return b"".join(words)
+
+
+class Editions:
+    """Typed access to a deployed editions contract."""
+
+    def __init__(self, w3: AsyncWeb3[Any], address: str) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.contract: AsyncContract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
+
+    async def has_code(self) -> bool:
+        return len(await self.w3.eth.get_code(self.address)) > 0  # type: ignore[arg-type]
+
+    async def is_minter(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(MINTER_ROLE, account).call())
+
+    async def is_admin(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
+
+    async def owner(self) -> str:
+        return str(await self.contract.functions.owner().call())
+
+    def encode_mint_editions(
+        self, token_id: int, recipients: list[str], editions: list[int]
+    ) -> bytes:
+        """Calldata minting edition `editions[i]` of `token_id` to `recipients[i]`."""
+        return mint_editions_calldata(token_id, recipients, editions)
+
+    async def minted(self, token_id: int, editions: list[int]) -> set[int]:
+        """Which of `editions` of `token_id` are minted: one call per bitmap word they span."""
+        words = {edition // BITMAP_WORD_BITS for edition in editions}
+        bits = {
+            word: int(await self.contract.functions.mintedEditions(token_id, word).call())
+            for word in sorted(words)
+        }
+        return {
+            edition
+            for edition in editions
+            if bits[edition // BITMAP_WORD_BITS] >> (edition % BITMAP_WORD_BITS) & 1
+        }
+
+    def encode_transfer(self, owner: str, to: str, token_id: int) -> bytes:
+        """Calldata for `safeTransferFrom(owner, to, id, 1, "")`: one edition."""
+        data = self.contract.encode_abi("safeTransferFrom", [owner, to, token_id, 1, b""])
+        return bytes.fromhex(data.removeprefix("0x"))
+
+    async def balance_of(self, account: str, token_id: int) -> int:
+        return int(await self.contract.functions.balanceOf(account, token_id).call())
+
+    async def uri(self, token_id: int) -> str:
+        return str(await self.contract.functions.uri(token_id).call())
+
+    async def revert_reason(self, sender: str, data: bytes, gas: int) -> str | None:
+        """As `Collection.revert_reason`: None if the call would succeed, else its error."""
+        return await simulate(self.w3, self.address, sender, data, gas, error_name)

@@ -1,0 +1,2 @@
+"""Collections that belong to their community: `service` makes them, `records` says which
+collection each community mints in."""

@@ -1,0 +1,108 @@
+"""What is recorded of a community's collection, as admins are told it and as the mint
+pipeline asks for it: which collection each community mints in, and whether a contract is
+live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from eth_utils.crypto import keccak
+from sqlalchemy import ColumnElement, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content.metadata import canonical_json
+from db.models import CollectionStatus, CommunityCollection, MintRequest, Standard
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    """A community's collection as its admins are told it."""
+
+    platform: str
+    community_id: str
+    standard: Standard
+    address: str
+    name: str
+    symbol: str
+    owner: str
+    royalty_bps: int
+    status: CollectionStatus
+    contract_uri: str
+    failure_reason: str | None
+    handed_over: bool
+    # Asked before: this is the collection the first request recorded.
+    existing: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.status == CollectionStatus.LIVE
+
+
+def salt_of(platform: str, community_id: str, standard: Standard) -> bytes:
+    """The factory salt of a community's contract: one per community, chain and standard."""
+    return keccak(text=f"mintbot:{platform}:{community_id}:{standard}")
+
+
+def collection_metadata(
+    *, name: str, description: str, owner: str, royalty_bps: int, external_link: str | None
+) -> bytes:
+    """The collection-level metadata `contractURI` points at (the fields marketplaces read:
+    name, description, external link and the royalty they show), canonically encoded."""
+    document: dict[str, object] = {
+        "name": name,
+        "description": description,
+        "seller_fee_basis_points": royalty_bps,
+        "fee_recipient": owner,
+    }
+    if external_link:
+        document["external_link"] = external_link
+    return canonical_json(document)
+
+
+def view_of(row: CommunityCollection, *, existing: bool = False) -> CollectionView:
+    return CollectionView(
+        platform=row.platform,
+        community_id=row.community_id,
+        standard=Standard(row.standard),
+        address=row.address,
+        name=row.name,
+        symbol=row.symbol,
+        owner=row.owner,
+        royalty_bps=row.royalty_bps,
+        status=CollectionStatus(row.status),
+        contract_uri=f"ipfs://{row.metadata_cid}",
+        failure_reason=row.failure_reason,
+        handed_over=row.handed_over_at is not None,
+        existing=existing,
+    )
+
+
+async def live_collections(
+    session: AsyncSession, communities: Iterable[tuple[str, str | None]]
+) -> dict[tuple[str, str], str]:
+    """The live ERC-721 collection of each of `communities` (platform, community) that has
+    one, by community."""
+    wanted = {(p, c) for p, c in communities if c is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(
+            CommunityCollection.platform,
+            CommunityCollection.community_id,
+            CommunityCollection.address,
+        ).where(
+            CommunityCollection.standard == Standard.ERC721,
+            CommunityCollection.status == CollectionStatus.LIVE,
+            tuple_(CommunityCollection.platform, CommunityCollection.community_id).in_(wanted),
+        )
+    )
+    return {(p, c): address for p, c, address in rows.all()}
+
+
+def mintable_contract() -> ColumnElement[bool]:
+    """The condition on a mint request: its contract is the shared collection or live."""
+    live = select(CommunityCollection.address).where(
+        CommunityCollection.status == CollectionStatus.LIVE
+    )
+    return MintRequest.contract.is_(None) | MintRequest.contract.in_(live)
