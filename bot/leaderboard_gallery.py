@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.explorer import Explorer
+from bot.community_tokens import (
+    claimed_in,
+    drop_of_claim,
+    editions_minted,
+    member_names,
+    minted_in,
+)
 from db.models import MINTED, ChainTx, Drop, MintRequest, PlatformUser, aware_utc
-
-# The origin of every drop claim's request (bot.drops.types.DROP_ORIGIN); its chat is the
-# drop's ID. Named here too: the engagement queries must not load the drops package.
-_DROP_ORIGIN = "drop"
 
 GALLERY_PAGE_SIZE = 12
 _MEMBER = "member:"
@@ -144,8 +147,8 @@ class Engagement:
         (tokens they hold: in the bot's custody for them, or at the address they linked, drop
         claims and editions included, one each), most first; ties go to whoever got there
         first."""
-        where = _minted_in(platform, community_id)
-        held = or_(and_(*where), _claimed_in(platform, community_id))
+        where = minted_in(platform, community_id)
+        held = or_(and_(*where), claimed_in(platform, community_id))
         async with self.sessions() as session:
             created = (
                 await session.execute(
@@ -191,7 +194,7 @@ class Engagement:
             member_ids = {str(m) for m, _ in created} | {
                 str(h).removeprefix(_MEMBER) for h, _ in collected if str(h).startswith(_MEMBER)
             }
-            names = await _member_names(session, platform, member_ids)
+            names = await member_names(session, platform, member_ids)
         creators = [Ranked(names.get(str(m), str(m)), int(n), member_id=str(m)) for m, n in created]
         collectors = []
         for holder, n in collected:
@@ -215,7 +218,7 @@ class Engagement:
     ) -> GalleryPage:
         """A page of the community's minted tokens and edition artworks (or only the tokens
         `member_id` created), newest first, and how many there are in all."""
-        where = _minted_in(platform, community_id)
+        where = minted_in(platform, community_id)
         if member_id is not None:
             where.append(MintRequest.requester_id == member_id)
             shown: ColumnElement[bool] = and_(*where)
@@ -223,7 +226,7 @@ class Engagement:
             # Each edition drop's artwork once: its first minted edition stands for it.
             firsts = (
                 select(func.min(MintRequest.id))
-                .where(_claimed_in(platform, community_id), MintRequest.edition.is_not(None))
+                .where(claimed_in(platform, community_id), MintRequest.edition.is_not(None))
                 .group_by(MintRequest.contract, MintRequest.token_id)
             )
             shown = or_(and_(*where), MintRequest.id.in_(firsts))
@@ -237,15 +240,15 @@ class Engagement:
                 await session.execute(
                     select(MintRequest, ChainTx.mined_hash, Drop)
                     .outerjoin(ChainTx, ChainTx.id == MintRequest.tx_id)
-                    .outerjoin(Drop, _drop_of_claim())
+                    .outerjoin(Drop, drop_of_claim())
                     .where(shown)
                     .order_by(MintRequest.id.desc())
                     .offset(offset)
                     .limit(limit)
                 )
             ).all()
-            counts = await _editions_minted(session, [r for r, _, _ in rows])
-            creators = await _member_names(
+            counts = await editions_minted(session, [r for r, _, _ in rows])
+            creators = await member_names(
                 session, platform, {d.created_by for _, _, d in rows if d is not None}
             )
         items = [self._item(r, h, d, counts, creators) for r, h, d in rows]
@@ -260,7 +263,7 @@ class Engagement:
                 await session.execute(
                     select(MintRequest, ChainTx.mined_hash, Drop)
                     .outerjoin(ChainTx, ChainTx.id == MintRequest.tx_id)
-                    .outerjoin(Drop, _drop_of_claim())
+                    .outerjoin(Drop, drop_of_claim())
                     .where(MintRequest.token_id == key, MintRequest.phase.in_(MINTED))
                     # A token of its own first; else the artwork's first edition.
                     .order_by(MintRequest.edition.is_not(None), MintRequest.id)
@@ -269,10 +272,10 @@ class Engagement:
             ).first()
             if row is None:
                 return None
-            counts = await _editions_minted(session, [row[0]])
+            counts = await editions_minted(session, [row[0]])
             drop = row[2]
             creators = (
-                await _member_names(session, drop.platform, {drop.created_by})
+                await member_names(session, drop.platform, {drop.created_by})
                 if drop is not None
                 else {}
             )
@@ -366,76 +369,3 @@ class Engagement:
             minted_at=aware_utc(request.created_at),
             contract=request.contract,
         )
-
-
-def _minted_in(platform: str, community_id: str) -> list[ColumnElement[bool]]:
-    return [
-        MintRequest.platform == platform,
-        MintRequest.community_id == community_id,
-        MintRequest.phase.in_(MINTED),
-    ]
-
-
-def _claimed_in(platform: str, community_id: str) -> ColumnElement[bool]:
-    """The minted claims of the community's drops (numbered tokens and editions alike)."""
-    drops = select(cast(Drop.id, String)).where(
-        Drop.platform == platform, Drop.community_id == community_id
-    )
-    return and_(
-        MintRequest.platform == _DROP_ORIGIN,
-        MintRequest.chat_id.in_(drops),
-        MintRequest.phase.in_(MINTED),
-    )
-
-
-def _drop_of_claim() -> ColumnElement[bool]:
-    """A claim's drop: its request's chat is the drop's ID."""
-    return and_(MintRequest.platform == _DROP_ORIGIN, MintRequest.chat_id == cast(Drop.id, String))
-
-
-async def _editions_minted(
-    session: AsyncSession, requests: list[MintRequest]
-) -> dict[tuple[str | None, str | None], int]:
-    """How many editions of each artwork among `requests` are minted, by (contract, token ID)."""
-    artworks = {(r.contract, r.token_id) for r in requests if r.edition is not None}
-    if not artworks:
-        return {}
-    rows = await session.execute(
-        select(MintRequest.contract, MintRequest.token_id, func.count())
-        .where(
-            MintRequest.token_id.in_({token_id for _, token_id in artworks}),
-            MintRequest.edition.is_not(None),
-            MintRequest.phase.in_(MINTED),
-        )
-        .group_by(MintRequest.contract, MintRequest.token_id)
-    )
-    return {(contract, token_id): int(n) for contract, token_id, n in rows.all()}
-
-
-async def _member_names(
-    session: AsyncSession, platform: str, member_ids: set[str]
-) -> dict[str, str]:
-    """Each member's name as last seen: the newest request's, else their linked account's."""
-    if not member_ids:
-        return {}
-    names = {
-        str(u.user_id): str(u.display_name)
-        for u in await session.scalars(
-            select(PlatformUser).where(
-                PlatformUser.platform == platform, PlatformUser.user_id.in_(member_ids)
-            )
-        )
-        if u.display_name
-    }
-    newest = (
-        select(func.max(MintRequest.id))
-        .where(MintRequest.platform == platform, MintRequest.requester_id.in_(member_ids))
-        .group_by(MintRequest.requester_id)
-    )
-    for member, name in await session.execute(
-        select(MintRequest.requester_id, MintRequest.requester_name).where(
-            and_(MintRequest.id.in_(newest), MintRequest.requester_name != "")
-        )
-    ):
-        names[str(member)] = str(name)
-    return names
