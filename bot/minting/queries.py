@@ -62,11 +62,12 @@ class ChainContext:
         """The ERC-721 collection at `address`; None is the shared collection."""
         if address is None or address.lower() == self.collection.address.lower():
             return self.collection
+        # Imported here: this module reads requests without the chain stack loaded. (Not
+        # inside the `if` below: the name would be unbound once a binding is cached.)
+        from bot.chain.contract import Collection
+
         bound = self._bound.get(("erc721", address.lower()))
         if bound is None:
-            # Imported here: this module reads requests without the chain stack loaded.
-            from bot.chain.contract import Collection
-
             bound = self._bound[("erc721", address.lower())] = Collection(
                 self.collection.w3, address
             )
@@ -75,10 +76,10 @@ class ChainContext:
 
     def erc1155(self, address: str) -> Editions:
         """The ERC-1155 editions contract at `address`."""
+        from bot.chain.editions import Editions
+
         bound = self._bound.get(("erc1155", address.lower()))
         if bound is None:
-            from bot.chain.editions import Editions
-
             bound = self._bound[("erc1155", address.lower())] = Editions(
                 self.collection.w3, address
             )
