@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import MINTED, Drop, MintRequest, PlatformUser
+from db.models import MINTED, Drop, DropClaim, MintRequest, PlatformUser
 
 # The origin of every drop claim's request (bot.drops.types.DROP_ORIGIN); its chat is the
 # drop's ID. Named here too: the engagement queries do not load the drops package.
@@ -64,7 +64,8 @@ async def editions_minted(
 async def member_names(
     session: AsyncSession, platform: str, member_ids: set[str]
 ) -> dict[str, str]:
-    """Each member's name as last seen: the newest request's, else their linked account's."""
+    """Each member's name as last seen: the newest request's, else their newest drop
+    claim's, else their linked account's."""
     if not member_ids:
         return {}
     names = {
@@ -76,6 +77,18 @@ async def member_names(
         )
         if u.display_name
     }
+    # A member who only claimed from drops is named by their claims.
+    newest_claims = (
+        select(func.max(DropClaim.id))
+        .where(DropClaim.platform == platform, DropClaim.user_id.in_(member_ids))
+        .group_by(DropClaim.user_id)
+    )
+    for member, name in await session.execute(
+        select(DropClaim.user_id, DropClaim.user_name).where(
+            DropClaim.id.in_(newest_claims), DropClaim.user_name != ""
+        )
+    ):
+        names[str(member)] = str(name)
     newest = (
         select(func.max(MintRequest.id))
         .where(MintRequest.platform == platform, MintRequest.requester_id.in_(member_ids))
