@@ -15,8 +15,9 @@ from eth_account import Account
 
 from bot.chain.reads import CollectionOwners
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
+from bot.config import ANVIL_DEV_KEYS, load_settings
 from bot.env_values import Secret
+from bot.records import recorded_links
 from db.models import Standard
 from tests.support import COLLECTOR, FEES, answered, rpc, sign_message, submission
 from tests.test_web import a_minute_passes, asked_chain, owner_shown, site
@@ -58,6 +59,9 @@ async def test_a_token_in_a_community_collection_is_owned_as_that_collection_say
             reads = owners.collection
             assert isinstance(reads, CollectionOwners)
             owners.at = lambda address: CollectionOwners(reads.rpc, address)
+        await runtime.service.submit(submission("0", community_id="h"))
+        shared = await answered(runtime, served.inbox, "test:chat:0")
+        assert shared.contract == runtime.collection.address
         async with runtime.sessions.begin() as session:
             session.add(live_collection("test", "g", Standard.ERC721, club.collection.address))
         await runtime.service.submit(submission("1", community_id="g", recipient=COLLECTOR.address))
@@ -65,6 +69,11 @@ async def test_a_token_in_a_community_collection_is_owned_as_that_collection_say
         token = minted.token_id
         assert token is not None and minted.contract == club.collection.address
         assert minted.token_url == f"{runtime.settings.public_base_url}/token/{token}"
+        # Reading commands without CONTRACT_ADDRESS learn the shared collection from the
+        # newest transaction to it, not from the newer one to the community's collection.
+        unset = load_settings({k: v for k, v in bot_env.items() if k != "CONTRACT_ADDRESS"})
+        links = await recorded_links(unset, runtime.sessions)
+        assert links.contract == runtime.collection.address
 
         # The clone is asked who holds its token (the shared collection has no such token).
         assert await owner_shown(served, token, 0) == COLLECTOR.address
