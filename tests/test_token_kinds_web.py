@@ -16,6 +16,7 @@ from eth_account import Account
 from bot.chain.reads import CollectionOwners
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.console.render import gallery_text
 from bot.env_values import Secret
 from bot.records import recorded_links
 from db.models import Standard
@@ -142,6 +143,9 @@ async def test_an_edition_drop_is_one_artwork_with_its_editions_and_holders(
         gallery = await served.text("/c/test/g")
         assert re.findall(r"data-token-id='(\d+)'", gallery) == [str(cy.token_id), str(ART)]
         assert "2 tokens" in gallery and "<p class=editions>3 editions minted</p>" in gallery
+        engagement = runtime.engagement
+        shown = gallery_text(await engagement.gallery("test", "g"), "", engagement.token_url)
+        assert f"'Sunrise' by curator · 3 editions · {engagement.token_url(ART)}" in shown
 
         # Explorer pages: the editions contract names it, no other; the address lists it.
         assert (await served.get(f"/explorer/nft/{editions}/{ART}"))[0] == 200

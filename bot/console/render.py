@@ -81,7 +81,9 @@ def leaderboard_text(board: Leaderboard, gallery_url: str) -> str:
 def gallery_text(page: GalleryPage, url: str, token_url: Callable[[int], str]) -> str:
     lines = [f"🖼️ This community's NFTs ({page.total}): {url}"]
     lines += [
-        f"  {item.name!r} by {item.creator_name} · {token_url(item.token_id)}"
+        f"  {item.name!r} by {item.creator_name}"
+        + (f" · {item.editions} editions" if item.editions else "")
+        + f" · {token_url(item.token_id)}"
         for item in page.items
     ]
     if page.has_more:

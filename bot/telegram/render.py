@@ -193,6 +193,7 @@ def gallery_html(
     lines = [f"🖼️ <b>{whose}</b> ({page.total})"]
     lines += [
         f"{link(item.name, token_url(item.token_id))} by {esc(item.creator_name)}"
+        + (f" · {item.editions} editions" if item.editions else "")
         for item in page.items
     ]
     if not page.items:
