@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
-from bot.chain.setup import Chain
+from bot.chain.setup import Chain, operator_admin
 from bot.chain.tx_engine import TxEngine
 from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
+from bot.community_collections.service import CommunityCollections
 from bot.config import Settings
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
@@ -70,13 +71,20 @@ class Runtime:
     drops: Drops
     inbox: DurableInbox
     platforms: RunningPlatforms
+    collections: CommunityCollections
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self) -> None:
         """Resume unfinished work and run the background loops: the mint pipeline, the
-        transaction watcher, withdrawals and the inbox's tidying."""
+        transaction watcher, withdrawals, community collections and the inbox's tidying."""
         await self.service.start()
-        for loop in (self.watcher.run(), self.withdrawals.run(), self.inbox.keep_tidy()):
+        loops = (
+            self.watcher.run(),
+            self.withdrawals.run(),
+            self.collections.run(),
+            self.inbox.keep_tidy(),
+        )
+        for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
     async def close(self) -> None:
@@ -173,7 +181,22 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
             )
+            collections = CommunityCollections(
+                sessions=sessions,
+                txs=txs,
+                chain=chain_context,
+                factory=await chain.factory(),
+                wallets=wallets,
+                content=content,
+                pinning=service.publisher.names,
+                want_pinned=service.publisher.want,
+                operator_admin=operator_admin(settings),
+                fees=chain.fees,
+                poll_interval=settings.poll_interval,
+                on_live=service.batch_queued_by_others,
+            )
             drops = Drops(
+                collections=collections,
                 sessions=sessions,
                 content=content,
                 service=service,
@@ -204,6 +227,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 drops,
                 inbox,
                 platforms,
+                collections,
             )
             if start:
                 await runtime.start()

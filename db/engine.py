@@ -117,8 +117,21 @@ async def upgrade(db: AsyncEngine, revision: str = "head") -> None:
         if lock_path is not None:  # SQLite DDL is not transactional: lock a file instead
             lock_file = stack.enter_context(open(lock_path, "a+b"))  # noqa: ASYNC230
             await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
-        async with db.begin() as conn:
-            await conn.run_sync(migrate)
+        async with db.connect() as conn:
+            # SQLite changes a table's constraints by copying it and dropping the original;
+            # with foreign keys enforced that drop would delete (and cascade to) the rows
+            # referring to it. So, as SQLite prescribes for schema changes: keys off outside
+            # the transaction, migrate, check every key, keys on again.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.run_sync(migrate)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migrating left rows with broken references: {broken}")
+                await conn.commit()
+            finally:
+                await conn.rollback()
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def current_revision(db: AsyncEngine) -> str | None:

@@ -186,6 +186,18 @@ async def test_a_simulation_names_the_error_the_contract_would_revert_with(
             assert reverted_with(caught.value, error)
 
 
+async def test_a_deployed_collection_is_owned_and_cannot_be_initialised_again(
+    collection: Collection, admin: HotWallet
+):
+    """The shared collection is deployed directly: its constructor initialises it, once."""
+    functions = collection.contract.functions
+    assert await functions.owner().call() == admin.address
+    again = functions.initialize("Mine", "MINE", *[admin.address] * 4, 0, "")
+    with pytest.raises(ContractCustomError) as caught:
+        await again.call({"from": admin.address})
+    assert reverted_with(caught.value, "AlreadyInitialized()")
+
+
 async def test_batch_with_mismatched_lengths_reverts(collection: Collection, minter: HotWallet):
     with pytest.raises(ContractCustomError) as caught:
         await collection.mint_batch(minter, [HOLDER, OTHER], [1, 2, 3], FEES)

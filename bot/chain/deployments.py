@@ -16,6 +16,8 @@ class Deployment:
     address: str
     tx_hash: str
     block_number: int
+    # The factory of community collections, deployed with the collection or after it.
+    factory: str | None = None
 
     @staticmethod
     def path(deployments_dir: Path, chain_id: int) -> Path:

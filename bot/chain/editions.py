@@ -86,10 +86,13 @@ class Editions:
             if bits[edition // BITMAP_WORD_BITS] >> (edition % BITMAP_WORD_BITS) & 1
         }
 
+    def encode_call(self, function: str, *args: Any) -> bytes:
+        """Calldata for calling `function` with `args`."""
+        return bytes.fromhex(self.contract.encode_abi(function, list(args)).removeprefix("0x"))
+
     def encode_transfer(self, owner: str, to: str, token_id: int) -> bytes:
         """Calldata for `safeTransferFrom(owner, to, id, 1, "")`: one edition."""
-        data = self.contract.encode_abi("safeTransferFrom", [owner, to, token_id, 1, b""])
-        return bytes.fromhex(data.removeprefix("0x"))
+        return self.encode_call("safeTransferFrom", owner, to, token_id, 1, b"")
 
     async def balance_of(self, account: str, token_id: int) -> int:
         return int(await self.contract.functions.balanceOf(account, token_id).call())

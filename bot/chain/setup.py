@@ -5,6 +5,7 @@ mint into (deployed on first start in local mode), and the EVM chain kind the re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.deployments import Deployment
 from bot.chain.devchain import Anvil, rpc_chain_id
 from bot.chain.explorer import Explorer, explorer_for
+from bot.chain.factory import Factory, deploy_factory
 from bot.chain.fees import Fees, current_fees
 from bot.chain.l1fee import L1DataFee, detect_l1_fee
 from bot.chain.wallet import HotWallet
@@ -49,15 +51,23 @@ def local_node(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def local_admin_address() -> str:
+def operator_admin(settings: Settings) -> str | None:
+    """The operator's contract admin: ADMIN_ADDRESS, or in local mode anvil's second account."""
+    return settings.admin_address or (local_admin_address() if settings.local_mode else None)
+
+
+def local_admin_key() -> str:
     """In local mode the contract admin is anvil's second published account."""
-    return str(Account.from_key(ANVIL_DEV_KEYS[1]).address)
+    return ANVIL_DEV_KEYS[1]
+
+
+def local_admin_address() -> str:
+    """The address of `local_admin_key`."""
+    return str(Account.from_key(local_admin_key()).address)
 
 
 def collection_params(settings: Settings, wallet: HotWallet, admin: str | None) -> CollectionParams:
-    admin = (
-        admin or settings.admin_address or (local_admin_address() if settings.local_mode else None)
-    )
+    admin = admin or operator_admin(settings)
     if admin is None:
         raise ConfigError(
             "ADMIN_ADDRESS", "required to deploy: the contract admin, not the hot wallet"
@@ -126,14 +136,46 @@ class Chain:
         """Deploy a new collection and record it under DATA_DIR/deployments/."""
         params = collection_params(self.settings, self.wallet, admin)
         deployment = await deploy_collection(self.w3, self.wallet, params, await self.fees())
+        factory = await deploy_factory(self.w3, self.wallet, await self.fees())
+        deployment = dataclasses.replace(deployment, factory=factory)
         deployment.save(self.settings.deployments_dir)
         log.info(
-            "deployed the collection at %s (admin %s, minter %s)",
+            "deployed the collection at %s and its factory at %s (admin %s, minter %s)",
             deployment.address,
+            deployment.factory,
             params.admin,
             params.minter,
         )
         return deployment
+
+    async def deploy_factory(self) -> str:
+        """Deploy the factory of community collections and record it with the collection's
+        deployment on this chain (which must exist: `deploy` first)."""
+        recorded = self.recorded_deployment()
+        if recorded is None:
+            raise ChainError(f"no deployment recorded for chain {self.chain_id}: run deploy")
+        address = await deploy_factory(self.w3, self.wallet, await self.fees())
+        dataclasses.replace(recorded, factory=address).save(self.settings.deployments_dir)
+        log.info("deployed the community collection factory at %s", address)
+        return address
+
+    async def factory(self) -> Factory | None:
+        """The factory of community collections: FACTORY_ADDRESS, else the recorded one. In
+        local mode it is deployed on first start; elsewhere, without one, communities share
+        the collection (and `python -m bot deploy --factory` adds one)."""
+        recorded = self.recorded_deployment()
+        address = self.settings.factory_address or (recorded.factory if recorded else None)
+        if address is not None:
+            factory = Factory(self.w3, address)
+            if await factory.has_code():
+                return factory
+            if self.settings.factory_address or not self.settings.local_mode:
+                raise ChainError(
+                    f"FACTORY_ADDRESS: no contract code at {address} on chain {self.chain_id}"
+                )
+        if not self.settings.local_mode or recorded is None:
+            return None
+        return Factory(self.w3, await self.deploy_factory())
 
     async def collection(self) -> Collection:
         """The collection to mint into. In local mode it is deployed on first start and reused

@@ -15,17 +15,28 @@ from bot.errors import ConfigError
 
 @click.command()
 @click.option("--admin", help="Contract admin address (default: ADMIN_ADDRESS).")
-def deploy(admin: str | None) -> None:
-    """Deploy a new collection contract and record its address under DATA_DIR."""
+@click.option(
+    "--factory",
+    "factory_only",
+    is_flag=True,
+    help="Keep the recorded collection; deploy only the factory of community collections.",
+)
+def deploy(admin: str | None, factory_only: bool) -> None:
+    """Deploy a new collection contract and the factory of community collections, and record
+    their addresses under DATA_DIR."""
     from bot.app import open_configured_chain  # the chain stack, when it runs (see bot.cli)
 
     loaded = settings()
 
     async def go() -> None:
         async with open_configured_chain(loaded) as chain:
+            if factory_only:
+                click.echo(f"FACTORY_ADDRESS={await chain.deploy_factory()}")
+                return
             deployment = await chain.deploy(admin)
         click.echo(f"deployed on chain {deployment.chain_id} at {deployment.address}")
         click.echo(f"CONTRACT_ADDRESS={deployment.address}")
+        click.echo(f"FACTORY_ADDRESS={deployment.factory}")
 
     if admin is not None:
         admin = parse_address("--admin", admin)

@@ -87,7 +87,7 @@ class CommunityCollections:
         content: ContentStore,
         pinning: Sequence[str],
         want_pinned: Callable[[Sequence[str]], Awaitable[int]],
-        operator_admin: str,
+        operator_admin: str | None,
         fees: Callable[[], Awaitable[Fees]],
         poll_interval: float,
         on_live: Callable[[], None] = lambda: None,
@@ -171,6 +171,19 @@ class CommunityCollections:
             row = await self._row(session, platform, community_id, standard)
         return None if row is None else view_of(row)
 
+    async def wait_live(
+        self, platform: str, community_id: str, timeout: float
+    ) -> CollectionView | None:
+        """The community's collection once it is live or failed, or as it stands after
+        `timeout` seconds."""
+        view = await self.view(platform, community_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while view is not None and view.status == CollectionStatus.CREATING:
+                    await asyncio.sleep(self.poll_interval)
+                    view = await self.view(platform, community_id)
+        return view
+
     async def editions_for(self, platform: str, community_id: str) -> str:
         """The ERC-1155 contract an edition drop of this community mints in: the community's
         own (made now, like its collection, if it has a collection and no editions contract
@@ -190,6 +203,7 @@ class CommunityCollections:
             metadata_cid = base.contract_uri.removeprefix("ipfs://")
             name, symbol, owner, bps = base.name, base.symbol, base.owner, base.royalty_bps
         else:
+            assert self.operator_admin is not None  # _needs_factory checked
             name, symbol, owner, bps = "mintbot Editions", "MINTBOT", self.operator_admin, 0
             document = collection_metadata(
                 name=name, description="", owner=owner, royalty_bps=bps, external_link=None
@@ -202,11 +216,23 @@ class CommunityCollections:
 
     # ----- recording ---------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Whether collections can be made here (a factory and an operator admin address)."""
+        return self.factory is not None and self.operator_admin is not None
+
     def _needs_factory(self) -> Factory:
+        """The factory, where the operator set collections up (a factory, and an admin
+        address that is not the hot wallet); else `NotAllowed` saying what is missing."""
         if self.factory is None:
             raise NotAllowed(
                 "Community collections are not set up on this chain yet: the operator runs "
-                "`python -m bot deploy` to deploy the factory."
+                "`python -m bot deploy --factory` to deploy the factory."
+            )
+        if self.operator_admin is None:
+            raise NotAllowed(
+                "Community collections need the operator's admin address (ADMIN_ADDRESS), "
+                "which keeps an admin role on each until it is handed over."
             )
         return self.factory
 
@@ -262,7 +288,7 @@ class CommunityCollections:
                 elif row.status != CollectionStatus.FAILED:
                     return row
                 row.name, row.symbol, row.owner, row.royalty_bps = name, symbol, owner, royalty_bps
-                row.operator_admin, row.metadata_cid = self.operator_admin, metadata_cid
+                row.operator_admin, row.metadata_cid = str(self.operator_admin), metadata_cid
                 row.created_by, row.status, row.failure_reason = (
                     created_by,
                     CollectionStatus.CREATING,

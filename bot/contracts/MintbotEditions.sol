@@ -43,24 +43,47 @@ contract MintbotEditions is ERC1155, MintbotManaged {
         returns (uint256 minted)
     {
         uint256 n = claims.length;
-        // The bitmap word of the claim before, kept on the stack: claims of one drop come in
-        // edition order, so a batch reads each word once.
+        bytes memory noData; // the zero-length bytes at 0x60: nothing allocated per claim
+        // The storage slot of `_minted[id]`, then of the bitmap word of the claim before, and
+        // the word itself, kept on the stack: claims of one drop come in edition order, so a
+        // batch reads each word once.
+        uint256 idSlot;
+        uint256 wordSlot;
         uint256 wordIndex = type(uint256).max;
         uint256 word;
+        /// @solidity memory-safe-assembly
+        assembly {
+            mstore(0x00, id)
+            mstore(0x20, _minted.slot)
+            idSlot := keccak256(0x00, 0x40)
+        }
         for (uint256 i; i < n; ) {
-            uint256 claim = claims[i];
+            uint256 claim;
+            /// @solidity memory-safe-assembly
+            assembly {
+                claim := calldataload(add(claims.offset, shl(5, i))) // i < claims.length
+            }
             uint256 edition = claim >> 160;
             if (edition == 0) revert EditionZero(claim);
             if (edition >> 8 != wordIndex) {
                 wordIndex = edition >> 8;
-                word = _minted[id][wordIndex];
+                /// @solidity memory-safe-assembly
+                assembly {
+                    mstore(0x00, wordIndex)
+                    mstore(0x20, idSlot)
+                    wordSlot := keccak256(0x00, 0x40) // the slot of _minted[id][wordIndex]
+                    word := sload(wordSlot)
+                }
             }
             uint256 bit = 1 << (edition & 255);
             if (word & bit == 0) {
                 word |= bit;
                 // Recorded before the mint, whose acceptance check calls the recipient.
-                _minted[id][wordIndex] = word;
-                _mint(address(uint160(claim)), id, 1, "");
+                /// @solidity memory-safe-assembly
+                assembly {
+                    sstore(wordSlot, word)
+                }
+                _mint(address(uint160(claim)), id, 1, noData);
                 unchecked { ++minted; }
             }
             unchecked { ++i; }

@@ -266,8 +266,9 @@ class ClaimWriter:
         if drop.kind == DropKind.EDITION:
             assert drop.token_id is not None, f"edition drop #{drop.id} has no token ID"
             return Accepted(
-                pending, drop, n, edition, key, recipient, custodial, None, drop.token_id
-            )
+                pending, drop, n, edition, key, recipient, custodial, None, drop.token_id,
+                read.contract,
+            )  # fmt: skip
         block = edition_metadata(drop, edition, key, claimer, pending.user_name)
         return Accepted(
             pending,

@@ -84,11 +84,13 @@ class Drops:
     ) -> DropInfo:
         """Check and store the artwork once, and record the drop. `supply` None is an open
         edition; `starts_at` None opens it now, `ends_at` None leaves it open until closed;
-        a claimant must pass every one of `gates`. `kind` None is `DropKind.default`: an
-        edition drop mints in the community's editions contract (or the shared one), under
-        one token ID whose metadata is stored now. Raises `RequestRejected` (or a subclass)
-        saying what is wrong with the request."""
-        kind = kind or DropKind.default(supply)
+        a claimant must pass every one of `gates`. `kind` None is `DropKind.default` where
+        editions can be minted (a factory is set up), else numbered. An edition drop mints
+        in the community's editions contract (or the shared one), under one token ID whose
+        metadata is stored now. Raises `RequestRejected` (or a subclass) saying what is
+        wrong with the request."""
+        editions_here = self.collections is not None and self.collections.ready
+        kind = kind or (DropKind.default(supply) if editions_here else DropKind.NUMBERED)
         name = clean_name(name, max_length=DROP_NAME_MAX)
         description = clean_description(description)
         if supply is not None and not 1 <= supply <= MAX_SUPPLY:

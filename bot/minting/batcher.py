@@ -277,7 +277,8 @@ class Batcher:
         in_tx = and_(_REQUESTS.c.tx_id == tx.id, _REQUESTS.c.phase.in_(IN_FLIGHT))
         rows = (await session.execute(select(*_BATCH_COLUMNS).where(in_tx))).all()
         on_chain = await self._on_chain(rows, minted)
-        confirmed, requeued = [], []
+        confirmed: list[int] = []
+        requeued: list[int] = []
         for row in rows:
             (confirmed if row.id in on_chain else requeued).append(row.id)
         if confirmed:

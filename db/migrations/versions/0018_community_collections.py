@@ -1,6 +1,9 @@
 """community_collection; mint_request.contract and .edition; nft_drop.kind, .contract,
 .token_id, .metadata_cid
 
+Dropping the token ID's unique constraint copies mint_request on SQLite, which
+`db.engine.upgrade` does with foreign keys off (rows of other tables refer to it).
+
 A community's own collection (a clone made by the factory) receives its mints and drops. An
 ERC-1155 edition shares its token ID with the other editions of its artwork, so a token ID is
 unique only among ERC-721 requests, and (token ID, edition) among editions.
@@ -65,21 +68,18 @@ def upgrade() -> None:
         postgresql_where=ERC721_ONLY,
     )
     op.create_index("uq_mint_request_edition", "mint_request", ["token_id", "edition"], unique=True)
-    with op.batch_alter_table("nft_drop") as batch_op:
-        batch_op.add_column(
-            sa.Column("kind", sa.String(16), nullable=False, server_default="numbered")
-        )
-        batch_op.add_column(sa.Column("contract", sa.String(42), nullable=True))
-        batch_op.add_column(sa.Column("token_id", sa.String(66), nullable=True))
-        batch_op.add_column(sa.Column("metadata_cid", sa.String(128), nullable=True))
+    # Added in place: nothing about nft_drop needs the table copied.
+    op.add_column(
+        "nft_drop", sa.Column("kind", sa.String(16), nullable=False, server_default="numbered")
+    )
+    op.add_column("nft_drop", sa.Column("contract", sa.String(42), nullable=True))
+    op.add_column("nft_drop", sa.Column("token_id", sa.String(66), nullable=True))
+    op.add_column("nft_drop", sa.Column("metadata_cid", sa.String(128), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("nft_drop") as batch_op:
-        batch_op.drop_column("metadata_cid")
-        batch_op.drop_column("token_id")
-        batch_op.drop_column("contract")
-        batch_op.drop_column("kind")
+    for column in ("metadata_cid", "token_id", "contract", "kind"):
+        op.drop_column("nft_drop", column)
     op.drop_index("uq_mint_request_edition", table_name="mint_request")
     op.drop_index("uq_mint_request_token", table_name="mint_request")
     with op.batch_alter_table("mint_request") as batch_op:
