@@ -235,6 +235,13 @@ def bot_env(
 
 
 @pytest.fixture
+async def factory_env(bot_env: dict[str, str], w3: AsyncWeb3, minter: HotWallet) -> dict[str, str]:
+    """The bot's settings with a factory of this test's own (a clone's address follows from
+    the factory, the hot wallet and the community, so each test needs a fresh one)."""
+    return {**bot_env, "FACTORY_ADDRESS": await deploy_factory(w3, minter, FEES)}
+
+
+@pytest.fixture
 async def proxy(anvil: Anvil) -> AsyncIterator[RpcProxy]:
     rpc_proxy = RpcProxy(anvil.url)
     await rpc_proxy.start()

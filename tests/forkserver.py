@@ -11,10 +11,10 @@ a process of its own: it takes signals, dies by SIGKILL, exits with its code.
 What a child cannot tell apart from a fresh interpreter is what is imported: tests about that
 (tests/test_deferred_imports.py, tests/test_cli.py) start a fresh one themselves.
 
-One Unix-socket connection per child: the client sends one JSON line {"args", "env", "cwd"}
-with three file descriptors (stdin, stdout, stderr); the server answers {"pid": N} once forked
-and {"exit": CODE} when the child has ended (CODE as `subprocess` reports it: minus the signal
-that ended it), then closes the connection.
+One Unix-socket connection per child: the client sends one JSON line {"args", "env", "cwd",
+"own_session"} with three file descriptors (stdin, stdout, stderr); the server answers
+{"pid": N} once forked and {"exit": CODE} when the child has ended (CODE as `subprocess`
+reports it: minus the signal that ended it), then closes the connection.
 """
 
 from __future__ import annotations
@@ -133,6 +133,10 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
     """Become `python -m bot ARGS`, then exit as its interpreter would."""
     code: Any = 1
     try:
+        if request.get("own_session"):
+            # Without a controlling terminal a hidden prompt (getpass) reads its standard input,
+            # as it does in a pipeline, rather than the terminal pytest was started from.
+            os.setsid()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
@@ -206,14 +210,20 @@ class ForkServer:
             shutil.rmtree(Path(self._path).parent, ignore_errors=True)
 
     def start(
-        self, args: list[str], env: dict[str, str], cwd: Path, streams: tuple[int, int, int]
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        streams: tuple[int, int, int],
+        own_session: bool = False,
     ) -> tuple[int, _Reply]:
-        """Fork `python -m bot ARGS`; its pid, and the connection that will tell its exit."""
+        """Fork `python -m bot ARGS`; its pid, and the connection that will tell its exit.
+        `own_session`: the child starts a session of its own, without a terminal."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             connection.settimeout(START_TIMEOUT_S)
             connection.connect(self._socket_path())
-            request = {"args": args, "env": env, "cwd": str(cwd)}
+            request = {"args": args, "env": env, "cwd": str(cwd), "own_session": own_session}
             socket.send_fds(connection, [json.dumps(request).encode() + b"\n"], list(streams))
             reply = _Reply(connection)
             pid = int(reply.read_sync()["pid"])
@@ -314,16 +324,25 @@ async def start_bot(args: list[str], env: dict[str, str], cwd: Path, stdout: int
 
 
 def run_bot(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float, server: ForkServer = SERVER
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    server: ForkServer = SERVER,
+    stdin: str | None = None,
 ) -> tuple[int, str, str]:
     """`python -m bot ARGS` to its end: its exit code, stdout and stderr (as text). Raises
-    `subprocess.TimeoutExpired` (having killed it) after `timeout` seconds."""
+    `subprocess.TimeoutExpired` (having killed it) after `timeout` seconds. `stdin`: what is
+    typed at its prompts (the child then has no terminal); else its input is empty."""
     with (
-        open(os.devnull, "rb") as nothing,
+        tempfile.TemporaryFile() as typed,
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
-        pid, reply = server.start(args, env, cwd, (nothing.fileno(), out.fileno(), err.fileno()))
+        typed.write((stdin or "").encode())
+        typed.seek(0)
+        streams = (typed.fileno(), out.fileno(), err.fileno())
+        pid, reply = server.start(args, env, cwd, streams, own_session=stdin is not None)
         try:
             code = int(reply.read_sync(timeout)["exit"])
         except TimeoutError:

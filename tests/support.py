@@ -80,14 +80,18 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> CliResult:
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 60, stdin: str | None = None
+) -> CliResult:
     """Run `python -m bot ARGS` as a user would, with exactly `env` as its settings (forked
-    from this test process's fork server: see tests/forkserver.py)."""
+    from this test process's fork server: see tests/forkserver.py); `stdin`: what the user
+    types at its prompts."""
     code, stdout, stderr = forkserver.run_bot(
         list(args),
         {"PATH": os.environ["PATH"], "ENV_FILE": "/nonexistent/.env", **env},
         PROJECT_ROOT,
         timeout,
+        stdin=stdin,
     )
     return CliResult(code, stdout, stderr)
 

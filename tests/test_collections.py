@@ -15,11 +15,8 @@ from sqlalchemy import select
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.chain.factory import deploy_factory
-from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.config import load_settings
 from bot.drops import DropKind
-from bot.env_values import Secret
 from bot.errors import NotAllowed, RequestRejected
 from bot.ports import Claimant
 from db.models import CollectionStatus, Drop, MintRequest, Standard
@@ -27,7 +24,6 @@ from tests.platform_stub import RecordingPlatform
 from tests.support import (
     DEV_ADMIN,
     DEV_MINTER,
-    FEES,
     Inbox,
     answered,
     png,
@@ -40,14 +36,6 @@ pytestmark = pytest.mark.db
 OWNER = Account.create()  # the community admin's own wallet
 SECOND_OWNER = Account.create()
 MEMBERS = [Account.create() for _ in range(5)]
-
-
-@pytest.fixture
-async def factory_env(bot_env: dict[str, str], w3: Any) -> dict[str, str]:
-    """The bot's settings with a factory of this test's own (a clone's address follows from
-    the factory, the hot wallet and the community, so each test needs a fresh one)."""
-    minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-    return {**bot_env, "FACTORY_ADDRESS": await deploy_factory(w3, minter, FEES)}
 
 
 @pytest.fixture

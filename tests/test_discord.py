@@ -77,16 +77,23 @@ async def answered(discord: DiscordServer, interaction: Interaction) -> None:
     )
 
 
-async def link_wallet(discord: DiscordServer, member: str) -> None:
-    """`member` links HOLDER as a member would: /wallet link, sign in the wallet, /wallet
-    verify."""
+async def link_wallet(discord: DiscordServer, member: str, account: Any = COLLECTOR) -> None:
+    """`member` links `account`'s address (HOLDER by default) as a member would: /wallet link,
+    sign in the wallet, /wallet verify."""
+    address = account.address
     link = await discord.slash(
         member,
         "wallet",
-        [{"name": "link", "type": 1, "options": [{"name": "address", "type": 3, "value": HOLDER}]}],
+        [
+            {
+                "name": "link",
+                "type": 1,
+                "options": [{"name": "address", "type": 3, "value": address}],
+            }
+        ],
     )
     await discord.wait_for(lambda: link.callbacks)
-    signature = signed_siwe(link.callbacks[0]["data"]["content"])
+    signature = signed_siwe(link.callbacks[0]["data"]["content"], account)
     verify = await discord.slash(
         member,
         "wallet",
@@ -99,7 +106,7 @@ async def link_wallet(discord: DiscordServer, member: str) -> None:
         ],
     )
     await discord.wait_for(lambda: verify.callbacks)
-    assert f"Verified: your NFTs will go to `{HOLDER}`" in verify.callbacks[0]["data"]["content"]
+    assert f"Verified: your NFTs will go to `{address}`" in verify.callbacks[0]["data"]["content"]
 
 
 async def test_slash_mint_defers_then_edits_with_the_links(

@@ -55,14 +55,18 @@ async def running_bot(
     assert TOKEN not in log and TOKEN.split(":")[1] not in log  # the token is never logged
 
 
-async def link_wallet(telegram: TelegramServer, chat: dict[str, Any], user: dict[str, Any]) -> None:
-    """`user` links HOLDER as a member would: /wallet link, sign in the wallet, /wallet verify."""
-    link = telegram.send_text(chat, user, f"/wallet link {HOLDER}")
+async def link_wallet(
+    telegram: TelegramServer, chat: dict[str, Any], user: dict[str, Any], account: Any = COLLECTOR
+) -> None:
+    """`user` links `account`'s address (HOLDER by default) as a member would: /wallet link,
+    sign in the wallet, /wallet verify."""
+    link = telegram.send_text(chat, user, f"/wallet link {account.address}")
     await telegram.wait_for(lambda: telegram.replies_to(link))
-    signature = signed_siwe(readable(telegram.replies_to(link)[0]))
+    signature = signed_siwe(readable(telegram.replies_to(link)[0]), account)
     verify = telegram.send_text(chat, user, f"/wallet verify {signature}")
     await telegram.wait_for(lambda: telegram.replies_to(verify))
-    assert f"Verified: your NFTs will go to {HOLDER}" in readable(telegram.replies_to(verify)[0])
+    verified = readable(telegram.replies_to(verify)[0])
+    assert f"Verified: your NFTs will go to {account.address}" in verified
 
 
 def readable(message: dict[str, Any]) -> str:
