@@ -555,7 +555,7 @@ async def create_drop(
     """The admin runs /drop create, fills in the modal; returns the announcement."""
     attachment = discord.add_attachment(png(500 + len(discord.channel_messages)))
     values = [{"name": "image", "type": 11, "value": attachment["id"]}]
-    types = {"supply": 4, "per_member": 4, "opens_in_minutes": 4, "hours": 10, "role": 8}
+    types = {"supply": 4, "per_member": 4, "opens_in_minutes": 4, "hours": 10, "role": 8, "kind": 3}
     values += [{"name": k, "type": types.get(k, 5), "value": v} for k, v in options.items()]
     command = await discord.slash(
         admin,
