@@ -17,14 +17,16 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from sqlalchemy import select
 from web3 import AsyncWeb3
 
 from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
-from bot.config import ANVIL_DEV_KEYS, Settings
+from bot.config import ANVIL_DEV_KEYS, Settings, load_settings
 from bot.minting.types import MintResult, MintSubmission
 from db.engine import create_db_engine, upgrade
+from db.models import MintRequest
 from tests import forkserver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -214,6 +216,27 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, Inbox]]:
         inbox = Inbox()
         runtime.service.answer_through("test", inbox)
         yield runtime, inbox
+
+
+@contextlib.asynccontextmanager
+async def observed(env: dict[str, str]) -> AsyncIterator[Runtime]:
+    """A runtime on the bot's database and chain that starts nothing: what the test reads the
+    bot's records through while `python -m bot run` does the work."""
+    async with open_runtime(load_settings(env), start=False) as runtime:
+        yield runtime
+
+
+async def edition_token(runtime: Runtime) -> int:
+    """The one token ID of the editions the bot recorded (a test's one edition drop)."""
+    async with runtime.sessions() as session:
+        ids = set(
+            await session.scalars(
+                select(MintRequest.token_id).where(MintRequest.edition.is_not(None))
+            )
+        )
+    (token_id,) = ids
+    assert token_id is not None
+    return int(token_id, 16)
 
 
 class Answering:

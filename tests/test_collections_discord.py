@@ -6,23 +6,20 @@ from custody, and `collection handover` leaves the community's owner alone in ch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
-from sqlalchemy import select
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.config import ANVIL_DEV_KEYS, load_settings
-from db.models import CollectionStatus, MintRequest, Standard
+from bot.config import ANVIL_DEV_KEYS
+from db.models import CollectionStatus, Standard
 from tests.emulators.discord import DiscordServer, Interaction
-from tests.support import DEV_ADMIN, DEV_MINTER, balance, png, run_cli
+from tests.support import DEV_ADMIN, DEV_MINTER, balance, edition_token, observed, png, run_cli
 from tests.test_discord import (
     answered,
     claim,
@@ -38,14 +35,6 @@ OWNER = Account.create()  # the first server's admin's own wallet
 SECOND_OWNER = Account.create()
 MEMBERS = [Account.create() for _ in range(5)]
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-
-
-@contextlib.asynccontextmanager
-async def observed(env: dict[str, str]) -> AsyncIterator[Runtime]:
-    """A runtime on the bot's database and chain that starts nothing: what the test reads the
-    bot's records through while `python -m bot run` does the work."""
-    async with open_runtime(load_settings(env), start=False) as runtime:
-        yield runtime
 
 
 async def admin_says(discord: DiscordServer, admin: str, *subcommand: dict[str, Any]) -> str:
@@ -167,21 +156,27 @@ async def test_an_edition_drop_of_five_is_claimed_replayed_and_withdrawn_from_cu
             *(link_wallet(discord, m, a) for m, a in zip(linked, MEMBERS, strict=False)),
         )
         await created_live(discord, runtime, ana, discord.guild_id, "Art club", "ART")
-        drop = await create_drop(discord, ana, "Harbour", supply=5, kind="edition")
-        said = await asyncio.gather(*(claim(discord, m, drop) for m in [*linked, zed]))
-        assert sorted(re.search(r"#(\d) of 5", s)[1] for s in said) == list("12345"), said
+        # Two each: only the exactly-once handling of a delivery stops a replay claiming again.
+        drop = await create_drop(discord, ana, "Harbour", supply=5, per_member=2, kind="edition")
+        button = drop["components"][0]["components"][0]["custom_id"]
+        first = await discord.click(linked[0], drop, button)
+        await discord.replay(first)  # the same click delivered again, at once ...
+        await discord.wait_for(lambda: first.original and first.original.get("content"))
+        await discord.replay(first)  # ... and after its answer
+        said = await asyncio.gather(*(claim(discord, m, drop) for m in [*linked[1:], zed]))
+        editions_said = [first.original["content"], *said]  # type: ignore[index]
+        assert sorted(re.search(r"#(\d) of 5", s)[1] for s in editions_said) == list("12345")
         assert "the bot, for you (`/withdraw`)" in said[-1]
-        clicked = next(i for i in discord.interactions.values() if i.payload["type"] == 3)
-        await discord.replay(clicked)  # the same click delivered again
         assert "sold out" in (await claim(discord, late, drop)).lower()
         await discord.wait_for(lambda: minted_notices(discord) == 5, timeout=60)
-        await asyncio.sleep(1)  # a second claim from the replay would have shown by now
-        assert len(clicked.callbacks) == 1 and minted_notices(discord) == 5
+        await asyncio.sleep(1)  # an answer to a replay would have come by now
+        assert minted_notices(discord) == 5
+        assert [f["content"].split(":")[0] for f in first.followups] == ["Your edition is minted"]
 
         editions = await runtime.collections.view("discord", discord.guild_id, Standard.ERC1155)
         assert editions is not None and editions.live and editions.owner == OWNER.address
         contract = runtime.service.chain.erc1155(editions.address)
-        token_id = await drop_token(runtime)
+        token_id = await edition_token(runtime)
         assert await contract.minted(token_id, [1, 2, 3, 4, 5, 6]) == {1, 2, 3, 4, 5}
         for account in MEMBERS[:4]:
             assert await contract.balance_of(account.address, token_id) == 1
@@ -205,16 +200,3 @@ def minted_notices(discord: DiscordServer) -> int:
         for f in i.followups
         if f["content"].startswith("Your edition is minted")
     )
-
-
-async def drop_token(runtime: Runtime) -> int:
-    """The edition drop's one token ID, as the bot recorded its claims."""
-    async with runtime.sessions() as session:
-        ids = set(
-            await session.scalars(
-                select(MintRequest.token_id).where(MintRequest.edition.is_not(None))
-            )
-        )
-    (token_id,) = ids
-    assert token_id is not None
-    return int(token_id, 16)
