@@ -34,7 +34,6 @@ pytestmark = pytest.mark.db
 OWNER = Account.create()  # the first server's admin's own wallet
 SECOND_OWNER = Account.create()
 MEMBERS = [Account.create() for _ in range(5)]
-ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 async def admin_says(discord: DiscordServer, admin: str, *subcommand: dict[str, Any]) -> str:
@@ -119,9 +118,9 @@ async def test_each_server_creates_its_collection_mints_into_it_and_hands_it_ove
             discord.mint(ada, png(901), "Pier"), discord.mint(max_, png(902), "Lighthouse")
         )
         await asyncio.gather(answered(discord, ours), answered(discord, theirs))
+        assert await balance(collection, DEV_MINTER.address) == 0  # not the shared collection
         assert await Collection(w3, first).owner_of(token_id_of(ours)) == DEV_MINTER.address
         assert await Collection(w3, second).owner_of(token_id_of(theirs)) == DEV_MINTER.address
-        assert await balance(collection, DEV_MINTER.address) == 0  # not the shared collection
 
         handover = await asyncio.to_thread(
             run_cli,

@@ -103,9 +103,9 @@ async def test_each_group_creates_its_collection_mints_into_it_and_hands_it_over
         ours_id, theirs_id = await asyncio.gather(
             minted_token(telegram, ours, "Pier"), minted_token(telegram, theirs, "Lighthouse")
         )
+        assert await balance(collection, DEV_MINTER.address) == 0  # not the shared collection
         assert await Collection(w3, first).owner_of(ours_id) == DEV_MINTER.address
         assert await Collection(w3, second).owner_of(theirs_id) == DEV_MINTER.address
-        assert await balance(collection, DEV_MINTER.address) == 0  # not the shared collection
 
         community = f"--community={group['id']}"  # a group's ID is negative: not an option
         handover = await asyncio.to_thread(
