@@ -141,7 +141,7 @@ async def test_each_server_creates_its_collection_mints_into_it_and_hands_it_ove
 
 
 async def test_an_edition_drop_of_five_is_claimed_replayed_and_withdrawn_from_custody(
-    discord: DiscordServer, factory_env: dict[str, str], w3: AsyncWeb3, tmp_path: Path
+    discord: DiscordServer, factory_env: dict[str, str], tmp_path: Path
 ):
     ana = discord.add_member("Ana", admin=True)
     linked = [discord.add_member(f"Member {i}") for i in range(4)]

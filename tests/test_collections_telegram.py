@@ -130,7 +130,6 @@ async def test_an_edition_drop_of_five_is_claimed_redelivered_and_withdrawn_from
     telegram: TelegramServer,
     world: dict[str, Any],
     factory_env: dict[str, str],
-    w3: AsyncWeb3,
     tmp_path: Path,
 ):
     group, ana = world["group"], world["Ana"]
@@ -201,3 +200,15 @@ async def test_an_edition_drop_of_five_is_claimed_redelivered_and_withdrawn_from
         assert await contract.balance_of(MEMBERS[4].address, token_id) == 1
         assert await contract.balance_of(DEV_MINTER.address, token_id) == 0
         assert await contract.minted(token_id, [6]) == set()  # still no sixth
+
+        # Handing over covers the group's editions contract as well as its collection.
+        handover = await asyncio.to_thread(
+            run_cli,
+            *("collection", "handover", "--platform", "telegram", f"--community={group['id']}"),
+            env=factory_env,
+            stdin=ANVIL_DEV_KEYS[1] + "\n",
+        )
+        assert handover.returncode == 0, handover.output
+        assert handover.stdout.count("handed its admin role over") == 2, handover.stdout
+        assert not await contract.is_admin(DEV_ADMIN.address)
+        assert await contract.is_admin(OWNER.address)
