@@ -9,6 +9,7 @@ import aiohttp
 
 from bot.chain.contract import Collection
 from bot.chain.endpoint import describe, probe
+from bot.chain.factory import Factory
 from bot.chain.setup import Chain, open_chain
 from bot.config import Settings
 from bot.content.pinning import open_backends
@@ -162,3 +163,17 @@ async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:
         "grant DEFAULT_ADMIN_ROLE to a separate (cold) address, then renounce it "
         "from the hot wallet",
     )
+    yield await _factory_check(chain)
+
+
+async def _factory_check(chain: Chain) -> Check:
+    """The factory of community collections is optional: without one, communities share the
+    collection; a configured one must have code."""
+    recorded = chain.recorded_deployment()
+    address = chain.settings.factory_address or (recorded.factory if recorded else None)
+    hint = "check FACTORY_ADDRESS, or run `python -m bot deploy --factory`"
+    if address is None:
+        return Check("factory", True, "none: communities share the collection", hint)
+    if not await Factory(chain.w3, address).has_code():
+        return Check("factory", False, f"no code at {address}", hint)
+    return Check("factory", True, f"code at {address}: communities can have collections")

@@ -1,4 +1,5 @@
-"""/admin pause|resume|balance|stats|config, for members with Manage Server.
+"""/admin pause|resume|balance|stats|config and /admin collection create|show, for members with
+Manage Server.
 
 Discord hides the group from everyone else (default permissions), and every command checks
 again here, since a server's own overrides can show it to others.
@@ -14,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
+from bot.community_collections.records import describe as describe_collection
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_MENTIONS
@@ -82,6 +84,52 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         if given_up := await self.bot.inbox.given_up_in(str(interaction.guild_id)):
             text += f"\nInteractions given up after failing repeatedly: {given_up}"
         await self._reply(interaction, text)
+
+    collection = app_commands.Group(
+        name="collection", description="This server's own collection contract"
+    )
+
+    @collection.command(name="create", description="Create this server's own collection")
+    @app_commands.describe(
+        name="The collection's name, as marketplaces show it",
+        symbol="A short ticker, like ART (letters and digits)",
+        royalty_bps="Royalties in basis points (500 = 5 %), paid to your verified wallet",
+    )
+    async def collection_create(
+        self,
+        interaction: discord.Interaction[DiscordBot],
+        name: app_commands.Range[str, 1, 64],
+        symbol: app_commands.Range[str, 1, 11],
+        royalty_bps: app_commands.Range[int, 0, 1000] = 0,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            view = await self.bot.runtime.collections.create(
+                platform="discord",
+                community_id=str(interaction.guild_id),
+                created_by=str(interaction.user.id),
+                name=name,
+                symbol=symbol,
+                royalty_bps=royalty_bps,
+            )
+        except RequestRejected as err:
+            text = str(err)
+        else:
+            text = describe_collection(view)
+        await interaction.followup.send(
+            discord.utils.escape_markdown(text), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @collection.command(name="show", description="This server's own collection, if any")
+    async def collection_show(self, interaction: discord.Interaction[DiscordBot]) -> None:
+        view = await self.bot.runtime.collections.view("discord", str(interaction.guild_id))
+        text = (
+            describe_collection(view)
+            if view is not None
+            else "This server mints into the shared collection: /admin collection create "
+            "makes one of its own."
+        )
+        await self._reply(interaction, discord.utils.escape_markdown(text))
 
     @app_commands.command(name="config", description="Where and by whom minting is allowed")
     @app_commands.describe(

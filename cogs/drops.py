@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -21,7 +21,7 @@ from bot.discord.answers import tell_privately
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
-from bot.drops import DropInfo, gates_for, listing_line
+from bot.drops import DropInfo, DropKind, gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant
@@ -154,6 +154,8 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         role="Only members with this role may claim",
         members_only="Only members of this server may claim",
         wallet_required="Only members with a linked wallet may claim",
+        kind="numbered: a token per claim (#12 of 500); edition: one artwork, a copy per claim "
+        "(cheaper; the default for open editions)",
     )
     async def create_command(
         self,
@@ -166,6 +168,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         role: discord.Role | None = None,
         members_only: bool = False,
         wallet_required: bool = False,
+        kind: Literal["numbered", "edition"] | None = None,
     ) -> None:
         if not await self._admin(interaction):
             return
@@ -184,6 +187,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "role": None if role is None or role.is_default() else str(role.id),
             "members_only": members_only,
             "wallet_required": wallet_required,
+            "kind": kind,
         }
         await interaction.response.send_modal(DropText(self, options))
 
@@ -214,6 +218,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                     chat_member=options["members_only"],
                     linked_wallet=options["wallet_required"],
                 ),
+                kind=DropKind(options["kind"]) if options["kind"] else None,
             )
         except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
             text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD

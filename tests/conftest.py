@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from bot.app import Runtime
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
+from bot.chain.factory import Factory, deploy_factory
+from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
 from bot.config import ANVIL_DEV_KEYS, load_settings
 from bot.env_values import Secret
@@ -154,8 +157,12 @@ def admin() -> HotWallet:
 
 
 @pytest.fixture
-async def collection(w3: AsyncWeb3, minter: HotWallet, admin: HotWallet) -> Collection:
-    """A collection deployed for this test alone: minter = dev key 0, admin = dev key 1."""
+async def collection(
+    w3: AsyncWeb3, minter: HotWallet, admin: HotWallet, request: pytest.FixtureRequest
+) -> Collection:
+    """A collection deployed for this test alone: minter = dev key 0, admin = dev key 1.
+    Parametrized indirectly with "clone", it is a clone made by a factory (as a community's
+    collection is) rather than a contract deployed whole."""
     params = CollectionParams(
         name="Test Collection",
         symbol="TEST",
@@ -166,6 +173,8 @@ async def collection(w3: AsyncWeb3, minter: HotWallet, admin: HotWallet) -> Coll
         royalty_bps=500,
         contract_uri="ipfs://collection",
     )
+    if getattr(request, "param", "direct") == "clone":
+        return await clone_collection(w3, minter, params)
     deployment = await deploy_collection(w3, minter, params, FEES)
     return Collection(w3, deployment.address)
 
@@ -234,28 +243,42 @@ async def proxy(anvil: Anvil) -> AsyncIterator[RpcProxy]:
 
 
 @pytest.fixture
-async def own_anvil() -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
-    """A chain of this test's own, for tests that stop mining or rewrite history."""
+async def own_anvil(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[Anvil, AsyncWeb3, Collection]]:
+    """A chain of this test's own, for tests that stop mining or rewrite history; its
+    collection a clone when parametrized indirectly with "clone"."""
     with Anvil() as node:
         web3 = await client.connect(node.url, 31337)
         minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-        deployment = await deploy_collection(
-            web3,
-            minter,
-            CollectionParams(
-                "Faults",
-                "F",
-                DEV_ADMIN.address,
-                DEV_ADMIN.address,
-                minter.address,
-                DEV_ADMIN.address,
-                0,
-                "",
-            ),
-            FEES,
+        params = CollectionParams(
+            "Faults",
+            "F",
+            DEV_ADMIN.address,
+            DEV_ADMIN.address,
+            minter.address,
+            DEV_ADMIN.address,
+            0,
+            "",
         )
-        yield node, web3, Collection(web3, deployment.address)
+        if getattr(request, "param", "direct") == "clone":
+            yield node, web3, await clone_collection(web3, minter, params)
+        else:
+            deployment = await deploy_collection(web3, minter, params, FEES)
+            yield node, web3, Collection(web3, deployment.address)
         await client.close(web3)
+
+
+async def clone_collection(
+    w3: AsyncWeb3, minter: HotWallet, params: CollectionParams
+) -> Collection:
+    """A collection made as a community's is: a clone from a newly deployed factory."""
+    factory = Factory(w3, await deploy_factory(w3, minter, FEES))
+    salt = os.urandom(32)
+    address = await factory.predict_collection(minter.address, salt)
+    data = factory.encode_create_collection(salt, params)
+    await send_and_confirm(w3, minter, {"to": factory.address, "data": data}, FEES)
+    return Collection(w3, address)
 
 
 @pytest.fixture

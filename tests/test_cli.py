@@ -23,6 +23,7 @@ GOOD_DOCTOR = [
     "contract",
     "minter role",
     "admin role",
+    "factory",
     "pinning",  # none configured: content stays local, said plainly
 ]
 
@@ -35,6 +36,12 @@ def doctor_lines(output: str) -> dict[str, bool]:
     return marks
 
 
+def printed(output: str, setting: str) -> str:
+    """The value of a `SETTING=value` line the command printed."""
+    (value,) = [line.split("=", 1)[1] for line in output.splitlines() if line.startswith(setting)]
+    return value
+
+
 def assert_one_clear_line(result, expected: str) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.output
@@ -45,9 +52,10 @@ def assert_one_clear_line(result, expected: str) -> None:
 def test_deploy_through_the_cli_then_doctor_passes(cli_env: dict[str, str]):
     deployed = run_cli("deploy", env=cli_env)
     assert deployed.returncode == 0, deployed.output
-    address = deployed.stdout.split("CONTRACT_ADDRESS=")[1].strip()
+    address = printed(deployed.stdout, "CONTRACT_ADDRESS")
     record = json.loads((Path(cli_env["DATA_DIR"]) / "deployments" / "31337.json").read_text())
     assert record["address"] == address
+    assert record["factory"] == printed(deployed.stdout, "FACTORY_ADDRESS")
 
     doctor = run_cli("doctor", env=cli_env)  # finds the recorded deployment
     assert doctor.returncode == 0, doctor.output
@@ -75,7 +83,7 @@ def test_doctor_on_a_broken_configuration(cli_env: dict[str, str], anvil: Anvil)
 
     # A hot wallet with no funds and no role on a collection whose admin it is.
     deployed = run_cli("deploy", env=cli_env)
-    address = deployed.stdout.split("CONTRACT_ADDRESS=")[1].strip()
+    address = printed(deployed.stdout, "CONTRACT_ADDRESS")
     # The admin (dev key 1) as the hot wallet: it holds the admin role and not the minter role.
     admin_env = {
         **cli_env,

@@ -57,7 +57,16 @@ def mint_cli(env: dict[str, str], image: Path, key: str, **extra: str):  # type:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["after_sign", "after_send", "after_confirm"])
+@pytest.mark.parametrize(
+    ("point", "collection"),
+    [
+        ("after_sign", "direct"),
+        ("after_send", "direct"),
+        ("after_confirm", "direct"),
+        ("after_send", "clone"),  # a community's collection is a clone: the same holds
+    ],
+    indirect=["collection"],
+)
 async def test_killed_mid_mint_then_restart_finishes(
     point: str, bot_env: dict[str, str], collection: Collection, tmp_path: Path
 ):
@@ -302,6 +311,7 @@ async def test_nonce_used_by_a_transaction_from_outside(
     assert txs[1].nonce == txs[0].nonce + 1
 
 
+@pytest.mark.parametrize("own_anvil", ["direct", "clone"], indirect=True)
 async def test_a_stuck_transaction_is_replaced_at_the_same_nonce(
     bot_env: dict[str, str], own_anvil: tuple[Anvil, AsyncWeb3, Collection]
 ):

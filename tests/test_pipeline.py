@@ -78,6 +78,7 @@ async def test_a_chain_that_mines_at_once_confirms_without_waiting_a_poll(
     assert result.token_id is not None and await collection.exists(result.token_id)
 
 
+@pytest.mark.parametrize("collection", ["direct", "clone"], indirect=True)
 async def test_the_same_key_twenty_times_at_once_mints_once(
     bot: tuple[Runtime, Inbox], collection: Collection
 ):

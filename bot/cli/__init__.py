@@ -16,6 +16,7 @@ import click
 from bot.cli.airdrop import airdrop
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
+from bot.cli.collection import collection
 from bot.cli.content import export_car
 from bot.cli.db import db
 from bot.cli.drop import drop
@@ -50,6 +51,7 @@ for command in (
     export_car,
     pin,
     drop,
+    collection,
     contracts,
 ):
     cli.add_command(command)

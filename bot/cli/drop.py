@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from db.models import utcnow
 
 
-def _chat_platform(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
+def chat_platform(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
     """A drop belongs to a registered chat platform's community (not the local console's)."""
     if name not in PLATFORMS or PLATFORMS.get(name).fallback:
         chats = ", ".join(n for n in PLATFORMS.names() if not PLATFORMS.get(n).fallback)
@@ -36,7 +36,7 @@ def drop() -> None:
 
 
 @drop.command("create")
-@click.option("--platform", required=True, callback=_chat_platform)
+@click.option("--platform", required=True, callback=chat_platform)
 @click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
 @click.option("--name", required=True, help="The drop's name; editions add '#12 of 500'.")
 @click.option(
@@ -88,7 +88,7 @@ def drop_create(
 
 
 @drop.command("list")
-@click.option("--platform", required=True, callback=_chat_platform)
+@click.option("--platform", required=True, callback=chat_platform)
 @click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
 def drop_list(platform: str, community: str) -> None:
     """List a community's drops, newest first."""

@@ -106,3 +106,27 @@ def mintable_contract() -> ColumnElement[bool]:
         CommunityCollection.status == CollectionStatus.LIVE
     )
     return MintRequest.contract.is_(None) | MintRequest.contract.in_(live)
+
+
+STATUS_TEXT = {
+    CollectionStatus.CREATING: "being created (this server's mints use the shared collection "
+    "until it is live)",
+    CollectionStatus.LIVE: "live: this community's mints and drops go to it",
+    CollectionStatus.FAILED: "not created",
+}
+
+
+def describe(view: CollectionView) -> str:
+    """The collection in plain text, as every platform shows it (each escapes it its way)."""
+    lines = [
+        f"{view.name} ({view.symbol}) at {view.address}: {STATUS_TEXT[view.status]}.",
+        f"Owner and royalty receiver: {view.owner} ({view.royalty_bps / 100:g} % royalties).",
+        f"Collection metadata: {view.contract_uri}",
+    ]
+    if view.failure_reason:
+        lines.append(view.failure_reason)
+    if view.handed_over:
+        lines.append("The operator has handed its admin role over: the owner alone administers it.")
+    if view.existing:
+        lines.insert(0, "This community has a collection already:")
+    return "\n".join(lines)

@@ -171,6 +171,19 @@ class CommunityCollections:
             row = await self._row(session, platform, community_id, standard)
         return None if row is None else view_of(row)
 
+    async def wait_live(
+        self, platform: str, community_id: str, timeout: float
+    ) -> CollectionView | None:
+        """The community's collection once it is live or failed, or as it stands after
+        `timeout` seconds."""
+        view = await self.view(platform, community_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while view is not None and view.status == CollectionStatus.CREATING:
+                    await asyncio.sleep(self.poll_interval)
+                    view = await self.view(platform, community_id)
+        return view
+
     async def editions_for(self, platform: str, community_id: str) -> str:
         """The ERC-1155 contract an edition drop of this community mints in: the community's
         own (made now, like its collection, if it has a collection and no editions contract

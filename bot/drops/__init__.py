@@ -1,4 +1,5 @@
-"""Community drops: one artwork, stored once, claimed by members as numbered editions.
+"""Community drops: one artwork, stored once, claimed by members as numbered ERC-721 tokens
+or as ERC-1155 editions (`DropKind`).
 
 `service.Drops` is what adapters call (import it from `bot.drops.service`: this front holds
 the light parts only, so rendering a drop does not load the minting pipeline); `types` holds
@@ -9,6 +10,13 @@ module per kind; `export` writes the CSV.
 from __future__ import annotations
 
 from bot.drops.gates import gates_for
-from bot.drops.types import ClaimResult, DropInfo, edition_label, listing_line
+from bot.drops.types import ClaimResult, DropInfo, DropKind, edition_label, listing_line
 
-__all__ = ["ClaimResult", "DropInfo", "edition_label", "gates_for", "listing_line"]
+__all__ = [
+    "ClaimResult",
+    "DropInfo",
+    "DropKind",
+    "edition_label",
+    "gates_for",
+    "listing_line",
+]

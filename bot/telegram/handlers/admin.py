@@ -1,4 +1,5 @@
-"""Telegram /pause, /resume, /balance, /stats and /config, for a group's administrators."""
+"""Telegram /pause, /resume, /balance, /stats, /config, /collection and /collection_create, for
+a group's administrators."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
+from bot.community_collections.records import describe as describe_collection
 from bot.errors import RequestRejected
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
 from bot.telegram.render import esc, reply
@@ -23,7 +25,21 @@ CONFIG_USAGE = (
     "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
     "in a chat), or both"
 )
-ADMIN_COMMANDS = ("pause", "resume", "balance", "stats", "config")
+COLLECTION_USAGE = (
+    "Usage: <code>/collection_create Name | SYMBOL | royalty %</code>, for example "
+    "<code>/collection_create Harbour Art | HARB | 5</code>. You own it and receive its "
+    "royalties at your verified wallet (/wallet link)."
+)
+ROYALTY_PERCENT = re.compile(r"(\d{1,3}(?:\.\d{1,2})?)\s*%?")
+ADMIN_COMMANDS = (
+    "pause",
+    "resume",
+    "balance",
+    "stats",
+    "config",
+    "collection",
+    "collection_create",
+)
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -69,9 +85,44 @@ class AdminHandlers:
             text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
             if given_up := await self.bot.given_up_in(chat.id):
                 text += f"\nUpdates given up after failing repeatedly: {given_up}"
+        elif command == "collection":
+            view = await self.bot.runtime.collections.view("telegram", community)
+            text = esc(
+                describe_collection(view)
+                if view is not None
+                else "This group mints into the shared collection: /collection_create makes "
+                "one of its own."
+            )
+        elif command == "collection_create":
+            text = await self._create_collection(message.text, community, update)
         else:
             text = await self._config(update, context, community)
         await reply(message, text)
+
+    async def _create_collection(self, text: str, community: str, update: Update) -> str:
+        """/collection_create Name | SYMBOL | royalty %"""
+        _, _, rest = text.partition(" ")
+        parts = [p.strip() for p in rest.split("|")]
+        if len(parts) not in (2, 3) or not all(parts[:2]):
+            return COLLECTION_USAGE
+        royalty = ROYALTY_PERCENT.fullmatch(parts[2] if len(parts) == 3 else "0")
+        if royalty is None:
+            return COLLECTION_USAGE
+        bps = round(float(royalty[1]) * 100)
+        user = update.effective_user
+        assert user is not None
+        try:
+            view = await self.bot.runtime.collections.create(
+                platform="telegram",
+                community_id=community,
+                created_by=str(user.id),
+                name=parts[0],
+                symbol=parts[1],
+                royalty_bps=bps,
+            )
+        except RequestRejected as err:
+            return esc(str(err))
+        return esc(describe_collection(view))
 
     async def _config(self, update: Update, context: Context, community: str) -> str:
         """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""

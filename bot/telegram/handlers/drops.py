@@ -17,7 +17,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.drops import gates_for, listing_line
+from bot.drops import DropKind, gates_for, listing_line
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant
@@ -36,25 +36,32 @@ CREATE_COMMAND = re.compile(r"^/drop_create(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
 CLAIM_DATA = re.compile(r"^drop:claim:(\d+)$")
 CREATE_USAGE = (
     "Send the artwork with the caption <code>/drop_create Name | supply | description</code>, "
-    "or reply that to an image. Supply is a number or <code>open</code>; each member may "
-    "claim one; only this chat's members can claim."
+    "or reply that to an image. Supply is a number or <code>open</code>, optionally followed "
+    "by <code>numbered</code> (a token per claim) or <code>edition</code> (one artwork, a "
+    "copy per claim; the default for open drops); each member may claim one; only this "
+    "chat's members can claim."
 )
 Context = ContextTypes.DEFAULT_TYPE
 
 
-def parse_create(text: str) -> tuple[str, int | None, str] | None:
-    """`/drop_create Name | supply | description` -> (name, supply or None, description)."""
+def parse_create(text: str) -> tuple[str, int | None, DropKind | None, str] | None:
+    """`/drop_create Name | supply [kind] | description` -> (name, supply or None, the kind
+    if given, description)."""
     parts = [p.strip() for p in CREATE_COMMAND.sub("", text, count=1).split("|")]
     if len(parts) < 2 or not parts[0]:
         return None
-    supply_text = parts[1].lower()
-    if supply_text == "open":
+    words = parts[1].lower().split()
+    kinds = {k.value: k for k in DropKind}
+    if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1] not in kinds):
+        return None
+    kind = kinds[words[1]] if len(words) == 2 else None
+    if words[0] == "open":
         supply = None
-    elif supply_text.isdecimal() and int(supply_text) > 0:
-        supply = int(supply_text)
+    elif words[0].isdecimal() and int(words[0]) > 0:
+        supply = int(words[0])
     else:
         return None
-    return parts[0], supply, " | ".join(parts[2:])
+    return parts[0], supply, kind, " | ".join(parts[2:])
 
 
 class DropHandlers:
@@ -86,7 +93,7 @@ class DropHandlers:
         if image is None or source is None or parsed is None:
             await reply(message, CREATE_USAGE)
             return
-        name, supply, description = parsed
+        name, supply, kind, description = parsed
         try:
             data = await download(self.bot, image)
             drop = await self.drops.create_drop(
@@ -98,6 +105,7 @@ class DropHandlers:
                 image=data,
                 supply=supply,
                 gates=gates_for(chat_member=True),
+                kind=kind,
             )
         except RequestRejected as err:
             await reply(message, esc(str(err)))

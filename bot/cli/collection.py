@@ -1,0 +1,111 @@
+"""`collection create|show|handover`: a community's own collection from the command line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+import bot.registry  # noqa: F401  (fills the registries)
+from bot.cli.drop import chat_platform
+from bot.cli.runtime import in_runtime, settings
+from bot.env_values import Secret
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+    from bot.community_collections.records import CollectionView
+
+# How long `create` waits for the factory call to confirm before leaving it to the bot.
+CREATE_WAIT_S = 120.0
+
+
+def _echo(view: CollectionView | None) -> None:
+    from bot.community_collections.records import describe  # light, but keep --help lighter
+
+    click.echo(describe(view) if view is not None else "no collection of its own")
+
+
+@click.group()
+def collection() -> None:
+    """A community's own collection: a clone of the collection contract that it owns."""
+
+
+@collection.command("create")
+@click.option("--platform", required=True, callback=chat_platform)
+@click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
+@click.option(
+    "--admin-user",
+    required=True,
+    help="The community admin's user ID on the platform: their verified wallet owns it.",
+)
+@click.option("--name", required=True, help="The collection's name, as marketplaces show it.")
+@click.option("--symbol", required=True, help="A short ticker, like ART.")
+@click.option("--royalty-bps", type=click.IntRange(0, 10_000), default=0, show_default=True)
+@click.option("--description", default="")
+@click.option("--external-link", help="The community's site, shown on marketplaces.")
+def collection_create(
+    platform: str,
+    community: str,
+    admin_user: str,
+    name: str,
+    symbol: str,
+    royalty_bps: int,
+    description: str,
+    external_link: str | None,
+) -> None:
+    """Create the community's collection and wait for it to be live."""
+    loaded = settings()
+
+    async def go(runtime: Runtime) -> CollectionView | None:
+        await runtime.collections.create(
+            platform=platform,
+            community_id=community,
+            created_by=admin_user,
+            name=name,
+            symbol=symbol,
+            royalty_bps=royalty_bps,
+            description=description,
+            external_link=external_link,
+        )
+        return await runtime.collections.wait_live(platform, community, CREATE_WAIT_S)
+
+    _echo(in_runtime(loaded, go, start=True))
+
+
+@collection.command("show")
+@click.option("--platform", required=True, callback=chat_platform)
+@click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
+def collection_show(platform: str, community: str) -> None:
+    """Show the community's collection, if it has one."""
+    loaded = settings()
+
+    async def go(runtime: Runtime) -> CollectionView | None:
+        return await runtime.collections.view(platform, community)
+
+    _echo(in_runtime(loaded, go))
+
+
+@collection.command("handover")
+@click.option("--platform", required=True, callback=chat_platform)
+@click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
+def collection_handover(platform: str, community: str) -> None:
+    """Renounce the operator's admin role on the community's contracts, so that their owner
+    alone administers them. Asks for the admin key (anvil's published one in local mode); it
+    signs this one transaction per contract and is kept nowhere."""
+    from bot.chain.setup import local_admin_key
+    from bot.chain.wallet import HotWallet
+    from bot.community_collections.handover import hand_over
+
+    loaded = settings()
+    key = local_admin_key() if loaded.local_mode else None
+    if key is None:
+        key = click.prompt("operator admin private key", hide_input=True)
+    admin = HotWallet(Secret(key))
+
+    async def go(runtime: Runtime) -> list[CollectionView]:
+        return await hand_over(
+            runtime.collections, platform, community, admin, await runtime.chain.fees()
+        )
+
+    for view in in_runtime(loaded, go):
+        _echo(view)
