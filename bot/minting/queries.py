@@ -60,29 +60,27 @@ class ChainContext:
 
     def erc721(self, address: str | None) -> Collection:
         """The ERC-721 collection at `address`; None is the shared collection."""
+        # Imported here: this module reads requests without the chain stack loaded.
+        from bot.chain.contract import Collection
+
         if address is None or address.lower() == self.collection.address.lower():
             return self.collection
         bound = self._bound.get(("erc721", address.lower()))
-        if bound is None:
-            # Imported here: this module reads requests without the chain stack loaded.
-            from bot.chain.contract import Collection
-
+        if not isinstance(bound, Collection):
             bound = self._bound[("erc721", address.lower())] = Collection(
                 self.collection.w3, address
             )
-        assert isinstance(bound, Collection)
         return bound
 
     def erc1155(self, address: str) -> Editions:
         """The ERC-1155 editions contract at `address`."""
-        bound = self._bound.get(("erc1155", address.lower()))
-        if bound is None:
-            from bot.chain.editions import Editions
+        from bot.chain.editions import Editions
 
+        bound = self._bound.get(("erc1155", address.lower()))
+        if not isinstance(bound, Editions):
             bound = self._bound[("erc1155", address.lower())] = Editions(
                 self.collection.w3, address
             )
-        assert isinstance(bound, Editions)
         return bound
 
 
