@@ -10,7 +10,8 @@ is recorded before the factory call is signed; the call then goes through the tr
 engine like a mint (signed, committed, sent; resumed after a crash; fee-bumped). Asking again
 finds the row. Mints start going to the clone only once it is live (the factory call
 confirmed); until then, and for communities without one, the shared collection serves.
-Promise 10 holds for the collection's own metadata: it is pinned before the call is signed.
+As with tokens, the collection's own metadata is pinned before the call that points at it
+is signed.
 """
 
 from __future__ import annotations
@@ -358,7 +359,7 @@ class CommunityCollections:
             if row is None or row.status != CollectionStatus.CREATING or row.tx_id is not None:
                 return None  # another process signs it
             if not await self._published(session, row.metadata_cid):
-                return None  # promise 10: the metadata is pinned first
+                return None  # content is pinned before anything points at it
             params = CollectionParams(
                 name=row.name,
                 symbol=row.symbol,
