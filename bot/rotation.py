@@ -7,13 +7,15 @@ recorded in `key_rotation_step` and printed:
 1. stop: signing with the old and the new wallet stops, in the database (`nonce_state`), for
    every process: a running bot signs nothing more and logs why its work waits; only this
    rotation signs with the old key until the end;
-2. grant: the contract admin grants MINTER_ROLE to the new address;
+2. grant: the contract admin grants MINTER_ROLE to the new address, on the shared collection
+   and on every community contract it still administers (one handed over to its community
+   is named, for its owner to grant);
 3. drain: the old key's in-flight transactions are carried to confirmation (re-sent, fee-bumped,
    their requests updated), so no work is left behind a key that is about to lose its role;
 4. custody: custodial tokens stay movable by the new key (bot/custody.py): those at the old
    address are approved to the new one (setApprovalForAll), or with `sweep` moved to it; those
    at older addresses are moved to it;
-5. revoke: the admin revokes the old key's MINTER_ROLE;
+5. revoke: the admin revokes the old key's MINTER_ROLE wherever it granted the new one;
 6. hand over: the old wallet stays stopped for good, the new one may sign.
 
 The new key itself is never needed: only its address. Afterwards the operator puts the new key
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 
-from bot.chain.contract import MINTER_ROLE
+from bot.chain.contract import MINTER_ROLE, Collection
 from bot.chain.fees import current_fees
 from bot.chain.signing_stop import resume_signing, stop_signing
 from bot.chain.tx_engine import AuditInfo, WalletNeedsFunds
@@ -38,7 +40,7 @@ from bot.chain.wallet import HotWallet
 from bot.custody import CustodyCarry
 from bot.custody_moves import CUSTODY_APPROVAL_KIND, own_custody_moves
 from bot.errors import ChainError, TransactionReverted
-from db.models import ChainTx, KeyRotationStep, TxStatus
+from db.models import ChainTx, CollectionStatus, CommunityCollection, KeyRotationStep, TxStatus
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -148,12 +150,38 @@ class KeyRotation:
         await self.txs.reconcile()
         await self._record("stop", "no process signs with the old or the new key meanwhile")
 
+    async def _contracts(self) -> list[Collection]:
+        """The contracts the hot wallet mints in that this admin administers: the shared
+        collection and the live community contracts not handed over (those are named)."""
+        async with self.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(CommunityCollection.address, CommunityCollection.handed_over_at).where(
+                        CommunityCollection.chain_id == self.runtime.chain.chain_id,
+                        CommunityCollection.status == CollectionStatus.LIVE,
+                    )
+                )
+            ).all()
+        theirs = [address for address, handed_over in rows if handed_over is not None]
+        for address in theirs:
+            await self._record(
+                "grant",
+                f"{address} was handed over to its community: its owner must grant "
+                f"MINTER_ROLE to {self.new} for the community's mints to go on",
+            )
+        w3 = self.runtime.chain.w3
+        ours = [Collection(w3, a) for a, handed_over in rows if handed_over is None]
+        return [self.collection, *ours]  # community contracts answer AccessControl alike
+
     async def _grant(self) -> None:
-        if await self.collection.is_minter(self.new):
-            await self._record("grant", "the new address already holds MINTER_ROLE")
-            return
-        receipt = await self._as_admin("grantRole", MINTER_ROLE, self.new)
-        await self._record("grant", "MINTER_ROLE granted", receipt)
+        for contract in await self._contracts():
+            if await contract.is_minter(self.new):
+                await self._record(
+                    "grant", f"the new address already holds MINTER_ROLE on {contract.address}"
+                )
+                continue
+            receipt = await self._as_admin(contract, "grantRole", MINTER_ROLE, self.new)
+            await self._record("grant", f"MINTER_ROLE granted on {contract.address}", receipt)
 
     async def _drain(self) -> None:
         open_ids = await self.txs.open_transactions()
@@ -218,11 +246,16 @@ class KeyRotation:
         )
 
     async def _revoke(self) -> None:
-        if not await self.collection.is_minter(self.old):
-            await self._record("revoke", "the old key no longer holds MINTER_ROLE")
-            return
-        receipt = await self._as_admin("revokeRole", MINTER_ROLE, self.old)
-        await self._record("revoke", "MINTER_ROLE revoked from the old key", receipt)
+        for contract in await self._contracts():
+            if not await contract.is_minter(self.old):
+                await self._record(
+                    "revoke", f"the old key no longer holds MINTER_ROLE on {contract.address}"
+                )
+                continue
+            receipt = await self._as_admin(contract, "revokeRole", MINTER_ROLE, self.old)
+            await self._record(
+                "revoke", f"MINTER_ROLE revoked from the old key on {contract.address}", receipt
+            )
 
     async def _hand_over(self) -> None:
         chain_id = self.txs.chain_id
@@ -239,13 +272,13 @@ class KeyRotation:
             await resume_signing(session, chain_id=chain_id, wallet=self.new)
         await self._record("hand over", f"the old key signs no more; {self.new} may sign")
 
-    async def _as_admin(self, function: str, *args: object) -> str:
+    async def _as_admin(self, contract: Collection, function: str, *args: object) -> str:
         fees = await current_fees(
             self.txs.w3,
             self.runtime.settings.priority_fee_wei,
             self.runtime.settings.max_fee_per_gas_wei,
         )
-        receipt = await self.collection.transact(self.admin, function, *args, fees=fees)
+        receipt = await contract.transact(self.admin, function, *args, fees=fees)
         return str(receipt["transactionHash"].to_0x_hex())
 
     async def _record(self, step: str, detail: str, tx_hash: str | None = None) -> None:

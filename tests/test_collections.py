@@ -25,6 +25,7 @@ from bot.drops import DropKind
 from bot.env_values import Secret
 from bot.errors import DropClosed, NotAllowed, RequestRejected
 from bot.ports import Claimant
+from bot.rotation import KeyRotation
 from db.models import CollectionStatus, Drop, MintRequest, Standard
 from tests.platform_stub import RecordingPlatform
 from tests.support import (
@@ -273,3 +274,21 @@ async def test_a_refused_factory_call_fails_the_requests_waiting_for_it(
     # Later claims are refused at once rather than queued for a contract that never was.
     with pytest.raises(DropClosed, match="could not be created"):
         await runtime.drops.claim(drop.id, Claimant("test", "m1"), "m1", source="c1")
+
+
+async def test_a_key_rotation_moves_the_minter_role_on_community_collections(
+    bot: tuple[Runtime, Inbox], w3: Any
+):
+    runtime, _ = bot
+    ours = await live_collection(runtime, "g1", OWNER)
+    theirs = await live_collection(runtime, "g2", SECOND_OWNER, symbol="TWO")
+    operator = HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+    await hand_over(runtime.collections, "test", "g2", operator, FEES)
+    new = Account.from_key(ANVIL_DEV_KEYS[6]).address
+    said: list[str] = []
+    await KeyRotation(runtime, operator, new, said.append).run()
+    clone, handed = Collection(w3, ours.address), Collection(w3, theirs.address)
+    assert await clone.is_minter(new) and not await clone.is_minter(DEV_MINTER.address)
+    # The community that took its collection over grants the role itself: it is told so.
+    assert not await handed.is_minter(new)
+    assert any(theirs.address in line and "its owner must grant" in line for line in said)
