@@ -14,13 +14,16 @@ from eth_account import Account
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.chain.contract import Collection
+from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE, Collection, CollectionParams
 from bot.chain.factory import deploy_factory
+from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
+from bot.community_collections.handover import hand_over
+from bot.community_collections.records import salt_of
 from bot.config import ANVIL_DEV_KEYS, load_settings
 from bot.drops import DropKind
 from bot.env_values import Secret
-from bot.errors import NotAllowed, RequestRejected
+from bot.errors import DropClosed, NotAllowed, RequestRejected
 from bot.ports import Claimant
 from db.models import CollectionStatus, Drop, MintRequest, Standard
 from tests.platform_stub import RecordingPlatform
@@ -89,8 +92,9 @@ async def test_an_admin_without_a_verified_wallet_cannot_create_one(bot: tuple[R
         await runtime.collections.create(
             platform="test", community_id="g", created_by="nobody", name="N", symbol="N"
         )
-    # Linked but not verified is not enough either.
-    await runtime.wallets.set_unverified("test", "half", OWNER.address)
+    # Linked but not verified (where the operator allows such links) is not enough either.
+    runtime.wallets.allow_unverified = True
+    await runtime.wallets.set_unverified("test", "half", "Half", OWNER.address)
     with pytest.raises(NotAllowed, match="verified address"):
         await runtime.collections.create(
             platform="test", community_id="g", created_by="half", name="N", symbol="N"
@@ -213,3 +217,59 @@ async def test_an_edition_drop_mints_balances_once_per_claim(bot: tuple[Runtime,
         row = await session.get(Drop, drop.id)
     assert row is not None
     assert await contract.uri(claims[0].token_id) == f"ipfs://{row.metadata_cid}"
+
+
+async def test_handover_leaves_the_owner_alone_in_charge(bot: tuple[Runtime, Inbox], w3: Any):
+    runtime, _ = bot
+    view = await live_collection(runtime, "g1", OWNER)
+    clone = Collection(w3, view.address)
+    stranger = HotWallet(Secret(ANVIL_DEV_KEYS[3]))
+    with pytest.raises(NotAllowed, match="created with the admin"):
+        await hand_over(runtime.collections, "test", "g1", stranger, FEES)
+    with pytest.raises(RequestRejected, match="no live collection"):
+        await hand_over(runtime.collections, "test", "elsewhere", stranger, FEES)
+    operator = HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+    handed = await hand_over(runtime.collections, "test", "g1", operator, FEES)
+    assert [v.handed_over for v in handed] == [True]
+    assert not await clone.is_admin(DEV_ADMIN.address)
+    assert await clone.is_admin(OWNER.address)
+    assert await clone.contract.functions.hasRole(MINTER_ROLE, DEV_MINTER.address).call()
+    # Handing over again changes nothing and says so the same way.
+    again = await hand_over(runtime.collections, "test", "g1", operator, FEES)
+    assert [v.handed_over for v in again] == [True]
+    assert await clone.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, OWNER.address).call()
+
+
+async def test_a_refused_factory_call_fails_the_requests_waiting_for_it(
+    bot: tuple[Runtime, Inbox], w3: Any
+):
+    """A clone address already taken (here: created behind the bot's back, with the bot's own
+    hot wallet and salt) makes the factory call revert: the collection is marked failed, and
+    an edition drop's claims that waited for it fail with a reason instead of waiting
+    forever."""
+    runtime, inbox = bot
+    await verified(runtime, "admin-g1", OWNER)
+    factory = runtime.collections.factory
+    assert factory is not None
+    salt = salt_of("test", "g1", Standard.ERC1155)
+    params = CollectionParams("x", "X", OWNER.address, DEV_ADMIN.address, DEV_MINTER.address,
+                              OWNER.address, 0, "")  # fmt: skip
+    minter = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    await send_and_confirm(
+        w3, minter, {"to": factory.address, "data": factory.encode_create_editions(salt, params)},
+        FEES,
+    )  # fmt: skip
+    await live_collection(runtime, "g1", OWNER)
+    drop = await runtime.drops.create_drop(
+        platform="test", community_id="g1", created_by="admin-g1", name="Taken",
+        image=png(8, (16, 16)), supply=2, kind=DropKind.EDITION,
+    )  # fmt: skip
+    claim = await runtime.drops.claim(drop.id, Claimant("test", "m0"), "m0", source="c0")
+    result = await answered(runtime, inbox, claim.key, timeout=60)
+    assert not result.minted and result.failure_reason is not None
+    assert "collection could not be created" in result.failure_reason
+    editions = await runtime.collections.view("test", "g1", Standard.ERC1155)
+    assert editions is not None and editions.status == CollectionStatus.FAILED
+    # Later claims are refused at once rather than queued for a contract that never was.
+    with pytest.raises(DropClosed, match="could not be created"):
+        await runtime.drops.claim(drop.id, Claimant("test", "m1"), "m1", source="c1")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.cli.drop import chat_platform
-from bot.cli.runtime import in_runtime, settings
-from bot.env_values import Secret
+from bot.cli.runtime import admin_key, admin_key_option, in_runtime, settings
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -88,19 +88,15 @@ def collection_show(platform: str, community: str) -> None:
 @collection.command("handover")
 @click.option("--platform", required=True, callback=chat_platform)
 @click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
-def collection_handover(platform: str, community: str) -> None:
+@admin_key_option("(ADMIN_ADDRESS's: it renounces its own role)")
+def collection_handover(platform: str, community: str, admin_key_file: Path | None) -> None:
     """Renounce the operator's admin role on the community's contracts, so that their owner
-    alone administers them. Asks for the admin key (anvil's published one in local mode); it
-    signs this one transaction per contract and is kept nowhere."""
-    from bot.chain.setup import local_admin_key
+    alone administers them. The admin key signs one transaction per contract."""
     from bot.chain.wallet import HotWallet
     from bot.community_collections.handover import hand_over
 
     loaded = settings()
-    key = local_admin_key() if loaded.local_mode else None
-    if key is None:
-        key = click.prompt("operator admin private key", hide_input=True)
-    admin = HotWallet(Secret(key))
+    admin = HotWallet(admin_key(loaded, admin_key_file))
 
     async def go(runtime: Runtime) -> list[CollectionView]:
         return await hand_over(

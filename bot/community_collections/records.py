@@ -100,6 +100,20 @@ async def live_collections(
     return {(p, c): address for p, c, address in rows.all()}
 
 
+async def failed_contracts(session: AsyncSession, addresses: Iterable[str | None]) -> set[str]:
+    """Those of `addresses` whose creation failed: nothing can be minted there."""
+    wanted = {a for a in addresses if a is not None}
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(CommunityCollection.address).where(
+            CommunityCollection.address.in_(wanted),
+            CommunityCollection.status == CollectionStatus.FAILED,
+        )
+    )
+    return set(rows)
+
+
 def mintable_contract() -> ColumnElement[bool]:
     """The condition on a mint request: its contract is the shared collection or live."""
     live = select(CommunityCollection.address).where(

@@ -60,18 +60,16 @@ class ChainContext:
 
     def erc721(self, address: str | None) -> Collection:
         """The ERC-721 collection at `address`; None is the shared collection."""
-        if address is None or address.lower() == self.collection.address.lower():
-            return self.collection
-        # Imported here: this module reads requests without the chain stack loaded. (Not
-        # inside the `if` below: the name would be unbound once a binding is cached.)
+        # Imported here: this module reads requests without the chain stack loaded.
         from bot.chain.contract import Collection
 
+        if address is None or address.lower() == self.collection.address.lower():
+            return self.collection
         bound = self._bound.get(("erc721", address.lower()))
-        if bound is None:
+        if not isinstance(bound, Collection):
             bound = self._bound[("erc721", address.lower())] = Collection(
                 self.collection.w3, address
             )
-        assert isinstance(bound, Collection)
         return bound
 
     def erc1155(self, address: str) -> Editions:
@@ -79,11 +77,10 @@ class ChainContext:
         from bot.chain.editions import Editions
 
         bound = self._bound.get(("erc1155", address.lower()))
-        if bound is None:
+        if not isinstance(bound, Editions):
             bound = self._bound[("erc1155", address.lower())] = Editions(
                 self.collection.w3, address
             )
-        assert isinstance(bound, Editions)
         return bound
 
 
