@@ -248,6 +248,7 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         collection=runtime.collection,
         explorer=runtime.chain.explorer,
         site_name=runtime.settings.collection_name,
+        owners_at=runtime.withdrawals.chain.erc721,
         host=host,
         port=port,
         health=health(runtime),

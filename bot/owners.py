@@ -6,12 +6,17 @@ not make, so its `ownerOf` corrects the database, asked at most once a minute pe
 every process serving pages, the database deciding whose turn it is) and never while a page
 waits: a page shows the owner as last known and the chain is asked in the background. When the
 chain cannot answer, the last known owner stays.
+
+A token of a community's own collection is asked of that collection (`MintRequest.contract`,
+read from the database like the rest). An ERC-1155 edition has no single owner: its holders
+are shown as recorded (each edition's recipient or withdrawal address), not asked of the chain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -47,26 +52,48 @@ class TokenOwners:
         sessions: async_sessionmaker[AsyncSession],
         collection: Owners,
         *,
+        at: Callable[[str], Owners] | None = None,
         refresh_every: timedelta = REFRESH_EVERY,
         rpc_timeout: float = 10.0,
     ) -> None:
+        """`collection` is the shared collection; `at` binds any other ERC-721 collection by
+        its address (without it, the owners of other collections' tokens stay as recorded)."""
         self.sessions = sessions
         self.collection = collection
+        self.at = at
+        self._bound: dict[str, Owners] = {}
         self.refresh_every = refresh_every
         self.rpc_timeout = rpc_timeout
         self._refreshing: set[asyncio.Task[None]] = set()
 
-    async def owner(self, token_id: int, recorded: str) -> str:
-        """The token's owner as last known (`recorded` is what the database says). If the chain
-        was last asked more than a minute ago, by any process, it is asked again in the
-        background; the answer shows from the next page view on."""
+    def _collection_of(self, contract: str | None) -> Owners | None:
+        """The collection a token is in (None: the shared one), if it can be asked."""
+        if contract is None or contract.lower() == self.collection.address.lower():
+            return self.collection
+        if self.at is None:
+            return None
+        bound = self._bound.get(contract.lower())
+        if bound is None:
+            bound = self._bound[contract.lower()] = self.at(contract)
+        return bound
+
+    async def owner(self, token_id: int, recorded: str, contract: str | None = None) -> str:
+        """The owner of ERC-721 token `token_id` of `contract` (None: the shared collection)
+        as last known (`recorded` is what the database says). If the chain was last asked more
+        than a minute ago, by any process, it is asked again in the background; the answer
+        shows from the next page view on."""
+        collection = self._collection_of(contract)
         key = _key(token_id)
         async with self.sessions() as session:
             row = await session.get(TokenOwner, key)
         now = utcnow()
         due = row is None or aware_utc(row.checked_at) <= now - self.refresh_every
-        if due and await self._take_turn(key, recorded, now, first=row is None):
-            task = asyncio.ensure_future(self._ask_chain(token_id, recorded))
+        if (
+            collection is not None
+            and due
+            and await self._take_turn(key, recorded, now, first=row is None)
+        ):
+            task = asyncio.ensure_future(self._ask_chain(collection, token_id, recorded))
             self._refreshing.add(task)
             task.add_done_callback(self._refreshing.discard)
         return _last_known(row, recorded)
@@ -112,10 +139,10 @@ class TokenOwners:
                 )
         return taken.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
-    async def _ask_chain(self, token_id: int, recorded: str) -> None:
+    async def _ask_chain(self, collection: Owners, token_id: int, recorded: str) -> None:
         try:
             async with asyncio.timeout(self.rpc_timeout):
-                owner = await self.collection.owner_of(token_id)
+                owner = await collection.owner_of(token_id)
             async with self.sessions.begin() as session:
                 await session.execute(
                     update(TokenOwner)

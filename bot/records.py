@@ -19,7 +19,7 @@ from bot.inbox import DurableInbox
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries, TokenLinks
 from db.engine import create_db_engine, session_factory, upgrade
-from db.models import ChainTx
+from db.models import ChainTx, CommunityCollection
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -68,12 +68,17 @@ async def recorded_links(
 ) -> TokenLinks:
     """The chain and collection the bot mints into, without asking a node: CHAIN_ID and
     CONTRACT_ADDRESS, else the deployment recorded for the chain, else the chain and contract
-    of the newest transaction the hot wallet signed (mints and withdrawals both call the
-    collection). With none of these nothing was ever sent, so no request has links to show."""
+    of the newest transaction the hot wallet signed to the shared collection (one that
+    called no community's contract nor the factory that made them). With none of these
+    nothing was ever sent, so no request has links to show."""
+    theirs = select(CommunityCollection.address).union(select(CommunityCollection.factory))
     async with sessions() as session:
         newest = (
             await session.execute(
-                select(ChainTx.chain_id, ChainTx.to_address).order_by(ChainTx.id.desc()).limit(1)
+                select(ChainTx.chain_id, ChainTx.to_address)
+                .where(ChainTx.to_address.not_in(theirs))
+                .order_by(ChainTx.id.desc())
+                .limit(1)
             )
         ).first()
     chain_id = settings.chain_id or (newest.chain_id if newest else None)

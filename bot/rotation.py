@@ -84,6 +84,7 @@ class KeyRotation:
         await self._grant()
         await self._drain()
         await self._approve_custody(await self.custody.carry())
+        await self._approve_community_custody()
         await self._revoke()
         await self._hand_over()
         balance = await self.runtime.chain.w3.eth.get_balance(self.old)  # type: ignore[arg-type]
@@ -213,6 +214,39 @@ class KeyRotation:
         if held == 0 or await self.collection.may_transfer_for(self.old, self.new):
             await self._record("custody", f"{held} token(s) in the old custody; no approval needed")
             return
+        await self._approve(self.collection.address, held, "")
+
+    async def _approve_community_custody(self) -> None:
+        """Custodial tokens in communities' own contracts stay where they are (bot/custody.py):
+        on each contract where the old key holds some, it approves the new one, as for the
+        shared collection; tokens at older addresses are reported."""
+        chain = self.runtime.withdrawals.chain
+        for (contract, edition), holders in sorted((await self.custody.community_held()).items()):
+            held = holders.pop(self.old, 0)
+            for holder, count in holders.items():
+                if holder != self.new:
+                    await self._record(
+                        "custody",
+                        f"{count} token(s) of {contract} at {holder}, which only an earlier key "
+                        f"may move: they stay there until {holder}'s key approves {self.new}",
+                    )
+            if not held:
+                continue
+            if edition:
+                functions = chain.erc1155(contract).contract.functions
+                approved = bool(await functions.isApprovedForAll(self.old, self.new).call())
+            else:
+                approved = await chain.erc721(contract).may_transfer_for(self.old, self.new)
+            if approved:
+                await self._record(
+                    "custody", f"{held} token(s) of {contract} in the old custody; approved before"
+                )
+                continue
+            await self._approve(contract, held, f" of {contract}")
+
+    async def _approve(self, contract: str, held: int, of: str) -> None:
+        """The old key approves the new one for all its tokens in `contract`
+        (setApprovalForAll, the same call on ERC-721 and ERC-1155)."""
         fees = await current_fees(
             self.txs.w3,
             self.runtime.settings.priority_fee_wei,
@@ -222,7 +256,7 @@ class KeyRotation:
             tx = await self.txs.create(
                 session,
                 kind=CUSTODY_APPROVAL_KIND,
-                to=self.collection.address,
+                to=contract,
                 data=self.collection.encode_call("setApprovalForAll", self.new, True),
                 gas_limit=APPROVAL_GAS,
                 fees=fees,
@@ -242,7 +276,9 @@ class KeyRotation:
                 "rotation again"
             )
         await self._record(
-            "custody", f"{held} token(s) in the old custody; the new address may move them", tx_hash
+            "custody",
+            f"{held} token(s){of} in the old custody; the new address may move them",
+            tx_hash,
         )
 
     async def _revoke(self) -> None:

@@ -6,6 +6,11 @@ as for mints: the token is claimed by a conditional UPDATE in the transaction th
 withdrawal, so however often a command is retried, replayed or double-clicked, and from
 whichever process, each token gets one transfer. Transfers go through the transaction engine
 (sign, persist, then send; recovery and fee bumps included), one transaction per token.
+
+A token moves on its own contract (`MintRequest.contract`: a community's collection or editions
+contract, else the shared collection): an ERC-721 token by `transferFrom`, an ERC-1155 edition
+by `safeTransferFrom` of a balance of 1. Each edition a member claimed is a request of its own,
+so it is withdrawn (and claimed for its withdrawal) on its own, like any token.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from bot.chain.sending import sign_and_send
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.queries import ChainContext, requested_by
-from bot.minting.types import short_token_id
+from bot.minting.types import token_ref
 from bot.wallets import WalletLinks
 from db.models import MINTED, ChainTx, MintRequest, Withdrawal, WithdrawalStatus
 
@@ -35,6 +40,11 @@ log = logging.getLogger(__name__)
 # transferFrom from custody to a new holder costs about 35,000 gas on the Solady ERC-721
 # (tests/test_withdrawals.py reads the receipts); the limit leaves room.
 WITHDRAW_GAS = 80_000
+# safeTransferFrom of 1 of an edition from custody costs 58,848 gas to a new holder and 41,748
+# to one who has that token already, on the Solady ERC-1155 clone (tests/test_withdrawals.py
+# reads the receipts); the limit leaves room, also for the onERC1155Received hook that the
+# transfer calls on a recipient with code (a smart-account wallet).
+WITHDRAW_EDITION_GAS = 100_000
 WITHDRAW_KIND = "withdraw"
 STATUS_TEXT = {
     WithdrawalStatus.QUEUED: "waiting to be sent",
@@ -49,6 +59,8 @@ class WithdrawalView:
     """One token's withdrawal as a user is told it."""
 
     token_id: int
+    # An ERC-1155 edition's number; None for an ERC-721 token.
+    edition: int | None
     name: str
     to_address: str
     status: WithdrawalStatus
@@ -58,7 +70,8 @@ class WithdrawalView:
 
     @property
     def short_id(self) -> str:
-        return short_token_id(self.token_id)
+        """The token as /withdraw names it: its short ID, with `#<edition>` for an edition."""
+        return token_ref(self.token_id, self.edition)
 
     @property
     def status_text(self) -> str:
@@ -129,16 +142,14 @@ class Withdrawals:
         if not held and await self._on_the_way(platform, user_id):
             raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
         chosen = _choose(held, token)
-        # Tokens at a holder that has not approved the hot wallet stay; the others go.
+        # Tokens at a holder that has not approved the hot wallet (on the token's contract)
+        # stay; the others go.
         hot = self.txs.wallet.address
-        movable = {
-            holder
-            for holder in {_custody_of(request) for request in chosen}
-            if await self.chain.collection.may_transfer_for(holder, hot)
-        }
-        if len(movable) < len({_custody_of(request) for request in chosen}):
+        places = {_place(request) for request in chosen}
+        movable = {place for place in places if await self._may_move(place, hot)}
+        if len(movable) < len(places):
             log.warning("custodial tokens at an address that has not approved %s stay", hot)
-        chosen = [request for request in chosen if _custody_of(request) in movable]
+        chosen = [request for request in chosen if _place(request) in movable]
         if not chosen:
             raise NotAllowed(
                 "Withdrawals are not set up here: the custody address has not approved the "
@@ -160,6 +171,18 @@ class Withdrawals:
             pass  # the same command, delivered twice at once: the other delivery recorded it
         self._due.set()
         return await self.views(asked_key)
+
+    async def _may_move(self, place: tuple[str | None, bool, str], operator: str) -> bool:
+        """Whether `operator` may move the tokens of one contract (None: the shared
+        collection) and standard that one holder has: it is the holder, or approved for all."""
+        contract, edition, holder = place
+        if not edition:
+            return await self.chain.erc721(contract).may_transfer_for(holder, operator)
+        assert contract is not None, "an edition names its editions contract"
+        if holder.lower() == operator.lower():
+            return True
+        editions = self.chain.erc1155(contract).contract
+        return bool(await editions.functions.isApprovedForAll(holder, operator).call())
 
     async def _on_the_way(self, platform: str, user_id: str) -> bool:
         async with self.sessions() as session:
@@ -228,6 +251,7 @@ class Withdrawals:
             views.append(
                 WithdrawalView(
                     token_id=request.token_id_int or 0,
+                    edition=request.edition,
                     name=request.name,
                     to_address=withdrawal.to_address,
                     status=WithdrawalStatus(withdrawal.status),
@@ -296,14 +320,22 @@ class Withdrawals:
                 return None  # another process signs it
             request = await session.get(MintRequest, withdrawal.request_id)
             assert request is not None and request.token_id_int is not None
+            holder, token_id = _custody_of(request), request.token_id_int
+            if request.edition is None:
+                collection = self.chain.erc721(request.contract)
+                to, gas = collection.address, WITHDRAW_GAS
+                data = collection.encode_transfer(holder, withdrawal.to_address, token_id)
+            else:
+                assert request.contract is not None, "an edition names its editions contract"
+                editions = self.chain.erc1155(request.contract)
+                to, gas = editions.address, WITHDRAW_EDITION_GAS
+                data = editions.encode_transfer(holder, withdrawal.to_address, token_id)
             tx = await self.txs.create(
                 session,
                 kind=WITHDRAW_KIND,
-                to=self.chain.collection.address,
-                data=self.chain.collection.encode_transfer(
-                    _custody_of(request), withdrawal.to_address, request.token_id_int
-                ),
-                gas_limit=WITHDRAW_GAS,
+                to=to,
+                data=data,
+                gas_limit=gas,
                 fees=fees,
                 audit=AuditInfo(
                     "withdraw",
@@ -314,7 +346,7 @@ class Withdrawals:
             withdrawal.status, withdrawal.tx_id = WithdrawalStatus.SIGNED, tx.id
             log.info(
                 "signed the withdrawal of token %s to %s at nonce %d",
-                short_token_id(request.token_id_int),
+                token_ref(token_id, request.edition),
                 withdrawal.to_address,
                 tx.nonce,
             )
@@ -350,6 +382,12 @@ class Withdrawals:
         request.withdrawal_id = None
 
 
+def _place(request: MintRequest) -> tuple[str | None, bool, str]:
+    """Where a custodial token is, as approvals go: its contract (None: the shared
+    collection), whether it is an edition, and its holder."""
+    return request.contract, request.edition is not None, _custody_of(request)
+
+
 def _custody_of(request: MintRequest) -> str:
     """Who holds a custodial token: the custody address when it was minted (a key rotation
     changes the hot wallet, and with it the default custody, but not where old tokens are)."""
@@ -358,22 +396,29 @@ def _custody_of(request: MintRequest) -> str:
 
 
 def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:
-    """All of `tokens`, or the one `wanted` names by its short or full ID (hex or decimal)."""
+    """All of `tokens`, or those `wanted` names by its short or full ID (hex or decimal).
+
+    Editions of one artwork share its ID: the ID alone names every edition of it the member
+    holds in custody (their whole balance of that token), and `ID#N` only edition N."""
     if not tokens:
         raise RequestRejected("You have no tokens in custody to withdraw.")
     if wanted is None or not wanted.strip():
         return tokens
     text = wanted.strip().lower().removeprefix("#").removeprefix("0x")
+    text, _, edition_text = text.partition("#")
+    edition = int(edition_text) if edition_text.strip().isdecimal() else None
     matches = [
         t
         for t in tokens
         if t.token_id is not None
+        and text
         and (
             t.token_id[2:].startswith(text.zfill(64) if len(text) > 32 else text)
             or (text.isdecimal() and int(text) == t.token_id_int)
         )
+        and (not edition_text or t.edition == edition)
     ]
-    if len(matches) == 1:
+    if len({(t.contract, t.token_id) for t in matches}) == 1:
         return matches
     if not matches:
         raise RequestRejected(

@@ -48,11 +48,11 @@ def status_line(result: MintResult) -> str:
 
 def nft_line(result: MintResult) -> str:
     """A minted token in /mynfts: its name and short ID, where it is, how to withdraw it."""
-    line = f"{result.name!r} ({result.short_token_id})"
+    line = f"{result.name!r} ({result.token_label})"
     if result.token_url:
         line += f" · {result.token_url}"
     if result.custodial:
-        line += f" · held for you: /withdraw {result.short_token_id} sends it to your wallet"
+        line += f" · held for you: /withdraw {result.token_ref} sends it to your wallet"
     return line
 
 
@@ -81,7 +81,9 @@ def leaderboard_text(board: Leaderboard, gallery_url: str) -> str:
 def gallery_text(page: GalleryPage, url: str, token_url: Callable[[int], str]) -> str:
     lines = [f"🖼️ This community's NFTs ({page.total}): {url}"]
     lines += [
-        f"  {item.name!r} by {item.creator_name} · {token_url(item.token_id)}"
+        f"  {item.name!r} by {item.creator_name}"
+        + (f" · {item.editions} editions" if item.editions else "")
+        + f" · {token_url(item.token_id)}"
         for item in page.items
     ]
     if page.has_more:

@@ -48,7 +48,7 @@ def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     if links:
         embed.add_field(name="Links", value=" · ".join(links), inline=False)
     owner = (
-        f"held for you by the bot: `/withdraw {result.short_token_id}` sends it to the wallet "
+        f"held for you by the bot: `/withdraw {result.token_ref}` sends it to the wallet "
         "you link with `/wallet link`"
         if result.custodial
         else (f"`{result.recipient}`")

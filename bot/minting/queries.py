@@ -119,6 +119,10 @@ class StoredRequest(Protocol):
     @property
     def metadata_cid(self) -> str | None: ...
     @property
+    def contract(self) -> str | None: ...
+    @property
+    def edition(self) -> int | None: ...
+    @property
     def failure_reason(self) -> str | None: ...
     @property
     def answered_at(self) -> datetime | None: ...
@@ -336,7 +340,8 @@ class MintQueries:
         explorer = self.links.explorer
         token_id = int(request.token_id, 16) if request.token_id else None
         minted = phase in MINTED
-        contract = self.links.contract
+        # A community's own collection or editions contract; None: the shared collection.
+        contract = request.contract or self.links.contract
         return MintResult(
             request_id=request.id,
             key=request_key(request),
@@ -357,6 +362,9 @@ class MintQueries:
             metadata_cid=request.metadata_cid,
             tx_hash=tx_hash,
             tx_url=explorer.tx_url(tx_hash) if explorer and tx_hash else None,
+            contract=contract,
+            edition=request.edition,
+            # An edition's page is its artwork's (every edition shares the token ID).
             token_url=(
                 self.links.public_base_url.rstrip("/") + token_path(token_id)
                 if minted and token_id is not None

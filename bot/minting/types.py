@@ -101,6 +101,11 @@ class MintResult:
     metadata_cid: str | None
     tx_hash: str | None
     tx_url: str | None
+    # The contract the token is (to be) minted in: a community's own, or the shared collection.
+    contract: str
+    # An ERC-1155 edition's number (a balance of 1 of `token_id`, which every edition of the
+    # artwork shares); None for an ERC-721 token.
+    edition: int | None
     # The token's page on the bot's web gallery, once minted: a link that unfurls.
     token_url: str | None
     marketplace_url: str | None
@@ -123,9 +128,29 @@ class MintResult:
         """The first hex digits of the token ID: what /mynfts shows and /withdraw accepts."""
         return None if self.token_id is None else short_token_id(self.token_id)
 
+    @property
+    def token_ref(self) -> str | None:
+        """This one token as /withdraw names it: the short ID, and for an edition its number
+        after a `#` (the ID alone names every edition of the artwork the member holds)."""
+        return None if self.token_id is None else token_ref(self.token_id, self.edition)
+
+    @property
+    def token_label(self) -> str | None:
+        """The short ID as a member reads it: "1a2b3c4d", or "1a2b3c4d edition #3"."""
+        if self.token_id is None:
+            return None
+        label = short_token_id(self.token_id)
+        return label if self.edition is None else f"{label} edition #{self.edition}"
+
 
 SHORT_ID_DIGITS = 8
 
 
 def short_token_id(token_id: int) -> str:
     return f"{token_id:064x}"[:SHORT_ID_DIGITS]
+
+
+def token_ref(token_id: int, edition: int | None) -> str:
+    """What /withdraw accepts for one token: its short ID, with `#<edition>` for an edition."""
+    short = short_token_id(token_id)
+    return short if edition is None else f"{short}#{edition}"

@@ -112,7 +112,7 @@ def result_line_html(result: MintResult) -> str:
         return f"❌ Not minted: {esc(clip(reason, BOARD_REASON_CHARS))}"
     parts = ["✅ Minted", link("token", result.token_url), link("transaction", result.tx_url)]
     if result.custodial:
-        parts.append(f"held for you by the bot (<code>/withdraw {result.short_token_id}</code>)")
+        parts.append(f"held for you by the bot (<code>/withdraw {result.token_ref}</code>)")
     return " · ".join(x for x in parts if x)
 
 
@@ -138,7 +138,7 @@ def status_line(result: MintResult) -> str:
 
 
 def custody_hint(result: MintResult) -> str:
-    return f"<code>/withdraw {result.short_token_id}</code> sends it to your linked wallet"
+    return f"<code>/withdraw {result.token_ref}</code> sends it to your linked wallet"
 
 
 def withdrawals_html(views: list[WithdrawalView]) -> str:
@@ -193,6 +193,7 @@ def gallery_html(
     lines = [f"🖼️ <b>{whose}</b> ({page.total})"]
     lines += [
         f"{link(item.name, token_url(item.token_id))} by {esc(item.creator_name)}"
+        + (f" · {item.editions} editions" if item.editions else "")
         for item in page.items
     ]
     if not page.items:

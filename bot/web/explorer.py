@@ -1,6 +1,8 @@
 """Simple explorer pages, so that a local chain has transaction, token and address links to
 point at: `/explorer/tx/<hash>`, `/explorer/nft/<contract>/<id>`, `/explorer/address/<addr>`.
-Lists come a page at a time (`?page=N`), each page one bounded query.
+Lists come a page at a time (`?page=N`), each page one bounded query. A token is named by its
+own contract (a community's collection or editions contract, or the shared collection); an
+edition's link is its artwork's, whose page every edition shares.
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ class ExplorerPages:
         )
 
     async def token_page(self, request: web.Request) -> web.Response:
-        if request.match_info["contract"].lower() != self.gallery.collection_address.lower():
-            raise web.HTTPNotFound(text="no such collection here")
+        text = request.match_info["token_id"]
+        try:
+            token_id = int(text, 16) if text.lower().startswith("0x") else int(text)
+        except ValueError:
+            raise web.HTTPNotFound(text="no such token") from None
+        item = await self.gallery.engagement.token(token_id) if 0 <= token_id < 2**256 else None
+        contract = request.match_info["contract"].lower()
+        if item is None or self.gallery.contract_of(item).lower() != contract:
+            raise web.HTTPNotFound(text="no such token in this collection here")
         return await self.gallery.token_page(request)
 
     async def address_page(self, request: web.Request) -> web.Response:
@@ -95,7 +104,7 @@ class ExplorerPages:
         )
 
     def _token_link(self, r: MintRequest) -> str:
-        contract = self.gallery.collection_address
+        contract = html.escape(r.contract or self.gallery.collection_address)
         return f"<a href='/explorer/nft/{contract}/{r.token_id_int}'>{html.escape(r.name)}</a>"
 
 

@@ -1,6 +1,9 @@
 """The web gallery: a community's tokens a page at a time (`/c/<platform>/<community>`), and
 one token's page (`/token/<id>`), each with the tags its link unfurls into. Owners come from
 the database (`bot/owners.py`), never from a chain call made while a page waits.
+
+An edition drop's artwork (ERC-1155: one token ID that all its editions share) has one card and
+one page, which shows how many editions are minted and who holds them, as recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import bot.registry  # noqa: F401  (fills PLATFORMS)
 from bot.chain.explorer import Explorer
 from bot.leaderboard_gallery import (
     GALLERY_PAGE_SIZE,
+    EditionHolder,
     Engagement,
     GalleryItem,
     GalleryPage,
@@ -134,7 +138,12 @@ class GalleryPages:
             f"<li class=card data-token-id='{item.token_id}'>{image}"
             f"<h2 class=name><a href='{link}'>{name}</a></h2>"
             f"<p class=creator>by {html.escape(item.creator_name)}</p>"
-            f"<p class=owner>owner {self._owner(item, owner, shortened=True)}</p>{tx}</li>"
+            + (
+                f"<p class=editions>{_editions(item.editions)} minted</p>"
+                if item.editions
+                else f"<p class=owner>owner {self._owner(item, owner, shortened=True)}</p>"
+            )
+            + f"{tx}</li>"
         )
 
     def _owner(self, item: GalleryItem, owner: str | None, *, shortened: bool = False) -> str:
@@ -162,12 +171,24 @@ class GalleryPages:
         item = await self.engagement.token(token_id) if 0 <= token_id < 2**256 else None
         if item is None:
             raise web.HTTPNotFound(text="no such token here")
-        owner = await self.owners.owner(token_id, item.owner) if item.owner else None
-        rows = [
-            ("Creator", f"<span class=creator>{html.escape(item.creator_name)}</span>"),
-            ("Owner", f"<span class=owner>{self._owner(item, owner)}</span>"),
+        rows = [("Creator", f"<span class=creator>{html.escape(item.creator_name)}</span>")]
+        if item.editions:
+            holders = await self.engagement.edition_holders(token_id, item.contract)
+            rows += [
+                ("Editions", f"<span class=editions>{_editions(item.editions)} minted</span>"),
+                ("Holders", f"<ul class=holders>{self._holders(holders)}</ul>"),
+            ]
+        else:
+            owner = (
+                await self.owners.owner(token_id, item.owner, item.contract) if item.owner else None
+            )
+            rows.append(("Owner", f"<span class=owner>{self._owner(item, owner)}</span>"))
+        rows += [
             ("Token ID", f"<code>{token_id}</code>"),
-            ("Collection", f"<code>{html.escape(self.collection_address)}</code>"),
+            (
+                "Editions contract (ERC-1155)" if item.editions else "Collection",
+                f"<code class=contract>{html.escape(self.contract_of(item))}</code>",
+            ),
         ]
         if item.metadata_cid:
             cid = html.escape(item.metadata_cid)
@@ -205,12 +226,36 @@ class GalleryPages:
             preview=self._token_preview(item),
         )
 
+    def contract_of(self, item: GalleryItem) -> str:
+        """The contract the token is in: a community's own, or the shared collection."""
+        return item.contract or self.collection_address
+
+    def _holders(self, holders: list[EditionHolder]) -> str:
+        """An artwork's holders as HTML list items: each address (linked to the explorer) or
+        the member the bot holds editions for, and how many editions."""
+        items = []
+        for holder in holders:
+            if holder.address is None:
+                who = f"held by the bot for {html.escape(holder.member_name)}"
+            else:
+                who = f"<code>{html.escape(holder.address)}</code>"
+                if self.explorer is not None:
+                    url = html.escape(self.explorer.address_url(holder.address))
+                    who = f"<a href='{url}'>{who}</a>"
+            items.append(f"<li class=holder>{who}: {_editions(holder.count)}</li>")
+        return "".join(items)
+
     def _token_preview(self, item: GalleryItem) -> LinkPreview:
         """A token unfurls into its name, description (or who made it) and picture. Its Open
         Graph type is `article`: one work, by one author, published when it was minted."""
+        made = (
+            f"{_editions(item.editions)} minted, by {item.creator_name}"
+            if item.editions
+            else f"An NFT by {item.creator_name}"
+        )
         return LinkPreview(
             title=item.name,
-            description=item.description or f"An NFT by {item.creator_name}",
+            description=item.description or made,
             # Canonical: the decimal ID, however the page was asked for (0x…, the explorer's).
             url=self.engagement.token_url(item.token_id),
             site_name=self.site_name,
@@ -219,3 +264,7 @@ class GalleryPages:
             image_alt=item.name,
             published=item.minted_at.isoformat(),
         )
+
+
+def _editions(count: int) -> str:
+    return f"{count} edition{'s' if count != 1 else ''}"

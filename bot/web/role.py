@@ -66,6 +66,8 @@ async def serve_web(
                 collection=collection,
                 explorer=explorer,
                 site_name=settings.collection_name,
+                # Communities' own collections, named by the requests in the database.
+                owners_at=lambda address: CollectionOwners(rpc, address),
                 host=settings.http_host,
                 port=settings.http_port,
                 bot_url=bot_url,

@@ -88,6 +88,7 @@ class WebServer:
         collection: Owners,
         explorer: Explorer | None,
         site_name: str,
+        owners_at: Callable[[str], Owners] | None = None,
         host: str,
         port: int,
         health: Health | None = None,
@@ -98,7 +99,8 @@ class WebServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.owners = TokenOwners(sessions, collection, rpc_timeout=rpc_timeout)
+        # A community's own collection is asked who holds its tokens as the shared one is.
+        self.owners = TokenOwners(sessions, collection, at=owners_at, rpc_timeout=rpc_timeout)
         self.bot_url = bot_url
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
