@@ -18,7 +18,8 @@ from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE, Collection, Coll
 from bot.chain.factory import deploy_factory
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.community_collections.handover import hand_over
+from bot.community_collections.metadata import CollectionText
+from bot.community_collections.operator import hand_over, replace_metadata
 from bot.community_collections.records import salt_of
 from bot.config import ANVIL_DEV_KEYS, load_settings
 from bot.drops import DropKind
@@ -123,9 +124,31 @@ async def test_bad_symbols_and_royalties_are_refused_clearly(
         )
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (CollectionText(external_link="javascript:alert(1)"), "external link"),
+        (CollectionText(external_link="https://x.example/\n<script>"), "external link"),
+        (CollectionText(image=b"GIF89a not really"), "not a picture"),
+        (CollectionText(description="come @everyone"), "@everyone"),
+    ],
+)
+async def test_bad_text_and_images_are_refused_and_nothing_is_recorded(
+    bot: tuple[Runtime, Inbox], text: CollectionText, reason: str
+):
+    runtime, _ = bot
+    await verified(runtime, "admin", OWNER)
+    with pytest.raises(RequestRejected, match=reason):
+        await runtime.collections.create(
+            platform="test", community_id="g", created_by="admin", name="N", symbol="N", text=text
+        )
+    assert await runtime.collections.view("test", "g") is None
+
+
 async def test_the_collection_belongs_to_the_community(bot: tuple[Runtime, Inbox], w3: Any):
     runtime, _ = bot
-    view = await live_collection(runtime, "g1", OWNER, description="Harbour art")
+    text = CollectionText("Harbour art", "https://harbour.example", png(3, (16, 16)))
+    view = await live_collection(runtime, "g1", OWNER, text=text)
     clone = Collection(w3, view.address)
     hot = runtime.chain.wallet.address
     assert await clone.contract.functions.owner().call() == OWNER.address
@@ -141,9 +164,12 @@ async def test_the_collection_belongs_to_the_community(bot: tuple[Runtime, Inbox
     assert document == {
         "name": "g1 art",
         "description": "Harbour art",
+        "external_link": "https://harbour.example",
+        "image": f"ipfs://{view.image_cid}",
         "seller_fee_basis_points": 500,
         "fee_recipient": OWNER.address,
     }
+    assert runtime.content.has(view.image_cid)
     # Asking again (a retried command) answers with the same collection.
     again = await runtime.collections.create(
         platform="test", community_id="g1", created_by="admin-g1", name="Other", symbol="O"
@@ -230,11 +256,19 @@ async def test_handover_leaves_the_owner_alone_in_charge(bot: tuple[Runtime, Inb
     with pytest.raises(RequestRejected, match="no live collection"):
         await hand_over(runtime.collections, "test", "elsewhere", stranger, FEES)
     operator = HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+    # Before handing over, the operator may point the collection at a new document.
+    text = CollectionText("New words", image=png(4, (16, 16)))
+    [changed] = await replace_metadata(runtime.collections, "test", "g1", operator, FEES, text)
+    assert changed.contract_uri != view.contract_uri and changed.image_cid is not None
+    assert await clone.contract.functions.contractURI().call() == changed.contract_uri
     handed = await hand_over(runtime.collections, "test", "g1", operator, FEES)
     assert [v.handed_over for v in handed] == [True]
     assert not await clone.is_admin(DEV_ADMIN.address)
     assert await clone.is_admin(OWNER.address)
     assert await clone.contract.functions.hasRole(MINTER_ROLE, DEV_MINTER.address).call()
+    # Afterwards only the owner can: the URI is stored and named for them.
+    with pytest.raises(NotAllowed, match="its owner sets contractURI to ipfs://"):
+        await replace_metadata(runtime.collections, "test", "g1", operator, FEES, text)
     # Handing over again changes nothing and says so the same way.
     again = await hand_over(runtime.collections, "test", "g1", operator, FEES)
     assert [v.handed_over for v in again] == [True]
