@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -26,6 +27,7 @@ from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.community_collections.service import CommunityCollections
 from bot.config import Settings
+from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
@@ -188,6 +190,12 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 factory=await chain.factory(),
                 wallets=wallets,
                 content=content,
+                check_image=functools.partial(
+                    check_image,
+                    max_bytes=settings.max_image_bytes,
+                    max_pixels=settings.max_image_pixels,
+                    max_frames=settings.max_image_frames,
+                ),
                 pinning=service.publisher.names,
                 want_pinned=service.publisher.want,
                 operator_admin=operator_admin(settings),

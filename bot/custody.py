@@ -18,6 +18,10 @@ which approved it. A move is a transaction of the engine (kind `custody`: signed
 before it is sent); its owner records the new holder in the transaction that confirms it, in
 whichever process confirms it. A re-run asks the chain where each token is before signing, so
 an interrupted sweep finishes without moving anything twice.
+
+Custodial tokens in communities' own contracts (clones of the collection, editions contracts)
+are not moved, even by `sweep`: those at `old` are approved to `new` on their own contract
+(bot/rotation.py), so they stay withdrawable; those at older addresses are reported and stay.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from bot.chain.faults import is_transient
 from bot.chain.fees import current_fees
@@ -75,17 +79,27 @@ class CustodyCarry:
         configured = runtime.settings.custody_address
         self.configured = to_checksum_address(configured) if configured else None
 
+    def _custodial(self) -> list[ColumnElement[bool]]:
+        return [
+            MintRequest.custodial.is_(True),
+            MintRequest.phase.in_(MINTED),
+            MintRequest.token_id.is_not(None),
+            MintRequest.recipient.is_not(None),
+        ]
+
+    def _in_shared(self) -> ColumnElement[bool]:
+        return or_(
+            MintRequest.contract.is_(None),
+            func.lower(MintRequest.contract) == self.runtime.collection.address.lower(),
+        )
+
     async def held(self) -> dict[str, list[HeldToken]]:
-        """Custodial tokens by the address that holds them, as the database knows them."""
+        """Custodial tokens of the shared collection by the address that holds them, as the
+        database knows them."""
         async with self.runtime.sessions() as session:
             rows = await session.execute(
                 select(MintRequest.id, MintRequest.token_id, MintRequest.recipient)
-                .where(
-                    MintRequest.custodial.is_(True),
-                    MintRequest.phase.in_(MINTED),
-                    MintRequest.token_id.is_not(None),
-                    MintRequest.recipient.is_not(None),
-                )
+                .where(*self._custodial(), self._in_shared())
                 .order_by(MintRequest.id)
             )
             by_holder: dict[str, list[HeldToken]] = {}
@@ -96,6 +110,31 @@ class CustodyCarry:
                     HeldToken(request_id, int(token_id, 16), holder)
                 )
         return by_holder
+
+    async def community_held(self) -> dict[tuple[str, bool], dict[str, int]]:
+        """Custodial tokens in communities' own contracts (clones of the collection, editions
+        contracts), which a rotation does not move: by (contract, whether it holds editions),
+        how many each address holds."""
+        async with self.runtime.sessions() as session:
+            rows = await session.execute(
+                select(
+                    MintRequest.contract,
+                    MintRequest.edition.is_not(None),
+                    MintRequest.recipient,
+                    func.count(),
+                )
+                .where(*self._custodial(), ~self._in_shared())
+                .group_by(
+                    MintRequest.contract, MintRequest.edition.is_not(None), MintRequest.recipient
+                )
+            )
+            held: dict[tuple[str, bool], dict[str, int]] = {}
+            for contract, edition, recipient, count in rows.all():
+                assert contract is not None and recipient is not None  # as selected
+                place = held.setdefault((to_checksum_address(contract), bool(edition)), {})
+                holder = to_checksum_address(recipient)
+                place[holder] = place.get(holder, 0) + int(count)
+        return held
 
     async def carry(self) -> int:
         """Move what the rule above says must move to `new`; returns how many tokens stay at

@@ -7,13 +7,15 @@ recorded in `key_rotation_step` and printed:
 1. stop: signing with the old and the new wallet stops, in the database (`nonce_state`), for
    every process: a running bot signs nothing more and logs why its work waits; only this
    rotation signs with the old key until the end;
-2. grant: the contract admin grants MINTER_ROLE to the new address;
+2. grant: the contract admin grants MINTER_ROLE to the new address, on the shared collection
+   and on every community contract it still administers (one handed over to its community
+   is named, for its owner to grant);
 3. drain: the old key's in-flight transactions are carried to confirmation (re-sent, fee-bumped,
    their requests updated), so no work is left behind a key that is about to lose its role;
 4. custody: custodial tokens stay movable by the new key (bot/custody.py): those at the old
    address are approved to the new one (setApprovalForAll), or with `sweep` moved to it; those
    at older addresses are moved to it;
-5. revoke: the admin revokes the old key's MINTER_ROLE;
+5. revoke: the admin revokes the old key's MINTER_ROLE wherever it granted the new one;
 6. hand over: the old wallet stays stopped for good, the new one may sign.
 
 The new key itself is never needed: only its address. Afterwards the operator puts the new key
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 
-from bot.chain.contract import MINTER_ROLE
+from bot.chain.contract import MINTER_ROLE, Collection
 from bot.chain.fees import current_fees
 from bot.chain.signing_stop import resume_signing, stop_signing
 from bot.chain.tx_engine import AuditInfo, WalletNeedsFunds
@@ -38,7 +40,7 @@ from bot.chain.wallet import HotWallet
 from bot.custody import CustodyCarry
 from bot.custody_moves import CUSTODY_APPROVAL_KIND, own_custody_moves
 from bot.errors import ChainError, TransactionReverted
-from db.models import ChainTx, KeyRotationStep, TxStatus
+from db.models import ChainTx, CollectionStatus, CommunityCollection, KeyRotationStep, TxStatus
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -82,6 +84,7 @@ class KeyRotation:
         await self._grant()
         await self._drain()
         await self._approve_custody(await self.custody.carry())
+        await self._approve_community_custody()
         await self._revoke()
         await self._hand_over()
         balance = await self.runtime.chain.w3.eth.get_balance(self.old)  # type: ignore[arg-type]
@@ -148,12 +151,38 @@ class KeyRotation:
         await self.txs.reconcile()
         await self._record("stop", "no process signs with the old or the new key meanwhile")
 
+    async def _contracts(self) -> list[Collection]:
+        """The contracts the hot wallet mints in that this admin administers: the shared
+        collection and the live community contracts not handed over (those are named)."""
+        async with self.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(CommunityCollection.address, CommunityCollection.handed_over_at).where(
+                        CommunityCollection.chain_id == self.runtime.chain.chain_id,
+                        CommunityCollection.status == CollectionStatus.LIVE,
+                    )
+                )
+            ).all()
+        theirs = [address for address, handed_over in rows if handed_over is not None]
+        for address in theirs:
+            await self._record(
+                "grant",
+                f"{address} was handed over to its community: its owner must grant "
+                f"MINTER_ROLE to {self.new} for the community's mints to go on",
+            )
+        w3 = self.runtime.chain.w3
+        ours = [Collection(w3, a) for a, handed_over in rows if handed_over is None]
+        return [self.collection, *ours]  # community contracts answer AccessControl alike
+
     async def _grant(self) -> None:
-        if await self.collection.is_minter(self.new):
-            await self._record("grant", "the new address already holds MINTER_ROLE")
-            return
-        receipt = await self._as_admin("grantRole", MINTER_ROLE, self.new)
-        await self._record("grant", "MINTER_ROLE granted", receipt)
+        for contract in await self._contracts():
+            if await contract.is_minter(self.new):
+                await self._record(
+                    "grant", f"the new address already holds MINTER_ROLE on {contract.address}"
+                )
+                continue
+            receipt = await self._as_admin(contract, "grantRole", MINTER_ROLE, self.new)
+            await self._record("grant", f"MINTER_ROLE granted on {contract.address}", receipt)
 
     async def _drain(self) -> None:
         open_ids = await self.txs.open_transactions()
@@ -185,6 +214,39 @@ class KeyRotation:
         if held == 0 or await self.collection.may_transfer_for(self.old, self.new):
             await self._record("custody", f"{held} token(s) in the old custody; no approval needed")
             return
+        await self._approve(self.collection.address, held, "")
+
+    async def _approve_community_custody(self) -> None:
+        """Custodial tokens in communities' own contracts stay where they are (bot/custody.py):
+        on each contract where the old key holds some, it approves the new one, as for the
+        shared collection; tokens at older addresses are reported."""
+        chain = self.runtime.withdrawals.chain
+        for (contract, edition), holders in sorted((await self.custody.community_held()).items()):
+            held = holders.pop(self.old, 0)
+            for holder, count in holders.items():
+                if holder != self.new:
+                    await self._record(
+                        "custody",
+                        f"{count} token(s) of {contract} at {holder}, which only an earlier key "
+                        f"may move: they stay there until {holder}'s key approves {self.new}",
+                    )
+            if not held:
+                continue
+            if edition:
+                functions = chain.erc1155(contract).contract.functions
+                approved = bool(await functions.isApprovedForAll(self.old, self.new).call())
+            else:
+                approved = await chain.erc721(contract).may_transfer_for(self.old, self.new)
+            if approved:
+                await self._record(
+                    "custody", f"{held} token(s) of {contract} in the old custody; approved before"
+                )
+                continue
+            await self._approve(contract, held, f" of {contract}")
+
+    async def _approve(self, contract: str, held: int, of: str) -> None:
+        """The old key approves the new one for all its tokens in `contract`
+        (setApprovalForAll, the same call on ERC-721 and ERC-1155)."""
         fees = await current_fees(
             self.txs.w3,
             self.runtime.settings.priority_fee_wei,
@@ -194,7 +256,7 @@ class KeyRotation:
             tx = await self.txs.create(
                 session,
                 kind=CUSTODY_APPROVAL_KIND,
-                to=self.collection.address,
+                to=contract,
                 data=self.collection.encode_call("setApprovalForAll", self.new, True),
                 gas_limit=APPROVAL_GAS,
                 fees=fees,
@@ -214,15 +276,22 @@ class KeyRotation:
                 "rotation again"
             )
         await self._record(
-            "custody", f"{held} token(s) in the old custody; the new address may move them", tx_hash
+            "custody",
+            f"{held} token(s){of} in the old custody; the new address may move them",
+            tx_hash,
         )
 
     async def _revoke(self) -> None:
-        if not await self.collection.is_minter(self.old):
-            await self._record("revoke", "the old key no longer holds MINTER_ROLE")
-            return
-        receipt = await self._as_admin("revokeRole", MINTER_ROLE, self.old)
-        await self._record("revoke", "MINTER_ROLE revoked from the old key", receipt)
+        for contract in await self._contracts():
+            if not await contract.is_minter(self.old):
+                await self._record(
+                    "revoke", f"the old key no longer holds MINTER_ROLE on {contract.address}"
+                )
+                continue
+            receipt = await self._as_admin(contract, "revokeRole", MINTER_ROLE, self.old)
+            await self._record(
+                "revoke", f"MINTER_ROLE revoked from the old key on {contract.address}", receipt
+            )
 
     async def _hand_over(self) -> None:
         chain_id = self.txs.chain_id
@@ -239,13 +308,13 @@ class KeyRotation:
             await resume_signing(session, chain_id=chain_id, wallet=self.new)
         await self._record("hand over", f"the old key signs no more; {self.new} may sign")
 
-    async def _as_admin(self, function: str, *args: object) -> str:
+    async def _as_admin(self, contract: Collection, function: str, *args: object) -> str:
         fees = await current_fees(
             self.txs.w3,
             self.runtime.settings.priority_fee_wei,
             self.runtime.settings.max_fee_per_gas_wei,
         )
-        receipt = await self.collection.transact(self.admin, function, *args, fees=fees)
+        receipt = await contract.transact(self.admin, function, *args, fees=fees)
         return str(receipt["transactionHash"].to_0x_hex())
 
     async def _record(self, step: str, detail: str, tx_hash: str | None = None) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
+from bot.community_collections.metadata import CollectionText
 from bot.community_collections.records import describe as describe_collection
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
-from bot.discord.render import NO_MENTIONS
+from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS
 from bot.errors import RequestRejected
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
@@ -94,6 +96,9 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         name="The collection's name, as marketplaces show it",
         symbol="A short ticker, like ART (letters and digits)",
         royalty_bps="Royalties in basis points (500 = 5 %), paid to your verified wallet",
+        description="What marketplaces show on the collection's page",
+        link="The community's site (https://…)",
+        image="The collection's picture",
     )
     async def collection_create(
         self,
@@ -101,9 +106,13 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         name: app_commands.Range[str, 1, 64],
         symbol: app_commands.Range[str, 1, 11],
         royalty_bps: app_commands.Range[int, 0, 1000] = 0,
+        description: app_commands.Range[str, 0, 1000] = "",
+        link: app_commands.Range[str, 0, 200] | None = None,
+        image: discord.Attachment | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
+            picture = await self.bot.download(image) if image is not None else None
             view = await self.bot.runtime.collections.create(
                 platform="discord",
                 community_id=str(interaction.guild_id),
@@ -111,7 +120,10 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
                 name=name,
                 symbol=symbol,
                 royalty_bps=royalty_bps,
+                text=CollectionText(description, link, picture),
             )
+        except (aiohttp.ClientError, TimeoutError):
+            text = NO_DOWNLOAD
         except RequestRejected as err:
             text = str(err)
         else:

@@ -191,7 +191,7 @@ async def test_a_deployed_collection_is_owned_and_cannot_be_initialised_again(
 ):
     """The shared collection is deployed directly: its constructor initialises it, once."""
     functions = collection.contract.functions
-    assert await functions.owner().call() == admin.address
+    assert await collection.owner() == admin.address
     again = functions.initialize("Mine", "MINE", *[admin.address] * 4, 0, "")
     with pytest.raises(ContractCustomError) as caught:
         await again.call({"from": admin.address})

@@ -112,6 +112,11 @@ async def test_a_replayed_batch_mints_no_edition_twice(editions: Editions, minte
     balances = [await editions.balance_of(h, tid) for h in [*holders, OTHER]]
     assert balances == [2, 1, 1, 0, 0]
     assert await editions.minted(tid, list(range(1, 301))) == {1, 2, 4, 300}
+    # Claims out of order, going back to a bitmap word they left, still mint each edition once.
+    late = fresh_addresses(5)
+    shuffled = await mint(editions, minter, tid, late, [5, 600, 6, 5, 600])
+    assert [to for _, to, _, _ in transfers(editions, shuffled)] == late[:3]
+    assert await editions.minted(tid, [5, 6, 600]) == {5, 6, 600}
 
 
 async def test_edition_zero_reverts(editions: Editions, minter: HotWallet):

@@ -6,6 +6,7 @@ new address and withdrawals still work."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 from pathlib import Path
@@ -22,10 +23,11 @@ from bot.env_values import Secret
 from bot.errors import ChainError
 from bot.minting.types import short_token_id
 from bot.rotation import KeyRotation
-from db.models import ChainTx, MintRequest, SigningAudit, WithdrawalStatus
+from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus
 from tests.support import (
     COLLECTOR,
     DEV_MINTER,
+    answered,
     balance,
     poll_until,
     rpc,
@@ -34,6 +36,7 @@ from tests.support import (
     submission,
 )
 from tests.test_withdrawals import USER, link_verified, mint_to_custody
+from tests.token_kinds import club_contracts, edition_drop, live_collection, mint_editions
 
 pytestmark = pytest.mark.db
 
@@ -197,3 +200,50 @@ async def test_a_sweep_cut_short_by_a_crash_finishes_when_run_again(
     async with bot_a.sessions() as session:
         moves = list(await session.scalars(select(ChainTx).where(ChainTx.kind == "custody")))
     assert len(moves) == 3  # one transaction per token: none moved twice
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["approve", "sweep"])
+async def test_tokens_in_a_community_s_contracts_stay_withdrawable_after_a_rotation(
+    sweep: bool, bot_env: dict[str, str], collection: Collection
+):
+    key_b, b = await funded_key(collection)
+    a = DEV_MINTER.address
+    settings_a, settings_b = era(bot_env, ANVIL_DEV_KEYS[0]), era(bot_env, key_b)
+    hot = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    club = await club_contracts(collection.w3, HotWallet(Secret(ANVIL_DEV_KEYS[2])), a)
+    art = int.from_bytes(hashlib.sha256(b"rotation").digest(), "big")
+    await mint_editions(club.editions, hot, art, {1: a})
+
+    async with running(settings_a) as (bot_a, inbox):
+        async with bot_a.sessions.begin() as session:
+            session.add(live_collection("test", "g", Standard.ERC721, club.collection.address))
+        await bot_a.service.submit(submission("631", community_id="g"))
+        minted = await answered(bot_a, inbox, "test:chat:631")
+        assert minted.custodial and minted.contract == club.collection.address
+        mine = minted.token_id
+        assert mine is not None
+        await edition_drop(
+            bot_a.sessions,
+            platform="test",
+            community_id="g",
+            editions=club.editions.address,
+            token_id=art,
+            claims=[("u1", "Ada", a, True)],
+        )
+    assert await club.collection.owner_of(mine) == a
+    said = await rotate(settings_a, b, sweep=sweep)
+    # They stay at A, which approves B on each community contract.
+    for contract in (club.collection.address, club.editions.address):
+        assert any(
+            s.startswith(f"custody: 1 token(s) of {contract} in the old custody; the new")
+            for s in said
+        ), said
+
+    async with running(settings_b) as (bot_b, _):
+        await link_verified(bot_b)
+        await bot_b.withdrawals.withdraw("test:chat:all", *USER)
+        done = await bot_b.withdrawals.wait("test:chat:all", timeout=30)
+        assert sorted((v.token_id, v.edition) for v in done) == sorted([(mine, None), (art, 1)])
+        assert {v.status for v in done} == {WithdrawalStatus.CONFIRMED}, done
+    assert await club.collection.owner_of(mine) == COLLECTOR.address
+    assert await club.editions.balance_of(COLLECTOR.address, art) == 1

@@ -136,6 +136,10 @@ class Collection:
             return True
         return bool(await self.contract.functions.isApprovedForAll(owner, operator).call())
 
+    async def owner(self) -> str:
+        """The collection's owner: the address marketplaces let edit its page."""
+        return str(await self.contract.functions.owner().call())
+
     async def owner_of(self, token_id: int) -> str:
         return str(await self.contract.functions.ownerOf(token_id).call())
 

@@ -56,14 +56,9 @@ def operator_admin(settings: Settings) -> str | None:
     return settings.admin_address or (local_admin_address() if settings.local_mode else None)
 
 
-def local_admin_key() -> str:
-    """In local mode the contract admin is anvil's second published account."""
-    return ANVIL_DEV_KEYS[1]
-
-
 def local_admin_address() -> str:
-    """The address of `local_admin_key`."""
-    return str(Account.from_key(local_admin_key()).address)
+    """In local mode the contract admin is anvil's second published account."""
+    return str(Account.from_key(ANVIL_DEV_KEYS[1]).address)
 
 
 def collection_params(settings: Settings, wallet: HotWallet, admin: str | None) -> CollectionParams:

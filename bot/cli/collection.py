@@ -1,15 +1,16 @@
-"""`collection create|show|handover`: a community's own collection from the command line."""
+"""`collection create|show|metadata|handover`: a community's own collection from the command
+line."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.cli.drop import chat_platform
-from bot.cli.runtime import in_runtime, settings
-from bot.env_values import Secret
+from bot.cli.runtime import admin_key, admin_key_option, in_runtime, read_image, settings
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -43,6 +44,9 @@ def collection() -> None:
 @click.option("--royalty-bps", type=click.IntRange(0, 10_000), default=0, show_default=True)
 @click.option("--description", default="")
 @click.option("--external-link", help="The community's site, shown on marketplaces.")
+@click.option(
+    "--image", type=click.Path(dir_okay=False, path_type=Path), help="The collection's picture."
+)
 def collection_create(
     platform: str,
     community: str,
@@ -52,9 +56,13 @@ def collection_create(
     royalty_bps: int,
     description: str,
     external_link: str | None,
+    image: Path | None,
 ) -> None:
     """Create the community's collection and wait for it to be live."""
+    from bot.community_collections.metadata import CollectionText
+
     loaded = settings()
+    text = CollectionText(description, external_link, read_image(image) if image else None)
 
     async def go(runtime: Runtime) -> CollectionView | None:
         await runtime.collections.create(
@@ -64,8 +72,7 @@ def collection_create(
             name=name,
             symbol=symbol,
             royalty_bps=royalty_bps,
-            description=description,
-            external_link=external_link,
+            text=text,
         )
         return await runtime.collections.wait_live(platform, community, CREATE_WAIT_S)
 
@@ -88,19 +95,15 @@ def collection_show(platform: str, community: str) -> None:
 @collection.command("handover")
 @click.option("--platform", required=True, callback=chat_platform)
 @click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
-def collection_handover(platform: str, community: str) -> None:
+@admin_key_option("(ADMIN_ADDRESS's: it renounces its own role)")
+def collection_handover(platform: str, community: str, admin_key_file: Path | None) -> None:
     """Renounce the operator's admin role on the community's contracts, so that their owner
-    alone administers them. Asks for the admin key (anvil's published one in local mode); it
-    signs this one transaction per contract and is kept nowhere."""
-    from bot.chain.setup import local_admin_key
+    alone administers them. The admin key signs one transaction per contract."""
     from bot.chain.wallet import HotWallet
-    from bot.community_collections.handover import hand_over
+    from bot.community_collections.operator import hand_over
 
     loaded = settings()
-    key = local_admin_key() if loaded.local_mode else None
-    if key is None:
-        key = click.prompt("operator admin private key", hide_input=True)
-    admin = HotWallet(Secret(key))
+    admin = HotWallet(admin_key(loaded, admin_key_file))
 
     async def go(runtime: Runtime) -> list[CollectionView]:
         return await hand_over(
@@ -108,4 +111,41 @@ def collection_handover(platform: str, community: str) -> None:
         )
 
     for view in in_runtime(loaded, go):
+        _echo(view)
+
+
+@collection.command("metadata")
+@click.option("--platform", required=True, callback=chat_platform)
+@click.option("--community", required=True, help="The Discord server or Telegram chat ID.")
+@click.option("--description", default="")
+@click.option("--external-link", help="The community's site, shown on marketplaces.")
+@click.option(
+    "--image", type=click.Path(dir_okay=False, path_type=Path), help="The collection's picture."
+)
+@admin_key_option("(ADMIN_ADDRESS's: it sets contractURI)")
+def collection_metadata(
+    platform: str,
+    community: str,
+    description: str,
+    external_link: str | None,
+    image: Path | None,
+    admin_key_file: Path | None,
+) -> None:
+    """Store and pin a new collection document (name, owner and royalty as they are) and
+    point the community's contracts at it. Once handed over, only the owner can: the URI to
+    set is printed instead."""
+    from bot.chain.wallet import HotWallet
+    from bot.community_collections.metadata import CollectionText
+    from bot.community_collections.operator import replace_metadata
+
+    loaded = settings()
+    text = CollectionText(description, external_link, read_image(image) if image else None)
+    admin = HotWallet(admin_key(loaded, admin_key_file))
+
+    async def go(runtime: Runtime) -> list[CollectionView]:
+        return await replace_metadata(
+            runtime.collections, platform, community, admin, await runtime.chain.fees(), text
+        )
+
+    for view in in_runtime(loaded, go, start=True):
         _echo(view)

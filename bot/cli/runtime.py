@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import getpass
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.config import Settings, load_settings
+from bot.config import ANVIL_DEV_KEYS, Settings, load_settings
+from bot.env_values import Secret, validate_private_key
 from bot.logs import configure_logging
 from bot.minting.types import MintResult
 from bot.records import Records, open_records
@@ -68,6 +70,29 @@ def in_records(settings: Settings, work: Callable[[Records], Awaitable[T]]) -> T
             return await work(records)
 
     return asyncio.run(opened())
+
+
+def admin_key_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--admin-key-file FILE`, for commands that sign as the contract admin."""
+    return click.option(
+        "--admin-key-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help=f"A file holding the contract admin's private key {help_text} (default: asked for, "
+        "hidden; in local mode anvil's development admin key).",
+    )
+
+
+def admin_key(settings: Settings, key_file: Path | None) -> Secret:
+    """The contract admin's key: from `key_file`, anvil's published admin key in local mode,
+    else asked for at a hidden prompt. It is used for the command's transactions and kept
+    nowhere."""
+    if key_file is not None:
+        raw = key_file.read_text().strip()
+    elif settings.local_mode:
+        raw = ANVIL_DEV_KEYS[1]  # the local chain's published admin account
+    else:
+        raw = getpass.getpass("The contract admin's private key (hidden): ").strip()
+    return validate_private_key("admin key", Secret(raw))
 
 
 def result_json(result: MintResult) -> dict[str, Any]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.runtime import in_runtime, settings
-from bot.config import ANVIL_DEV_KEYS
-from bot.env_values import Secret, parse_address, validate_private_key
+from bot.cli.runtime import admin_key, admin_key_option, in_runtime, settings
+from bot.env_values import parse_address
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -23,12 +21,7 @@ def wallet() -> None:
 
 @wallet.command("rotate")
 @click.option("--to", "new_address", required=True, help="The new hot wallet's address.")
-@click.option(
-    "--admin-key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file holding the contract admin's private key (default: asked for, hidden; in "
-    "local mode anvil's development admin key).",
-)
+@admin_key_option("(it grants and revokes MINTER_ROLE)")
 @click.option(
     "--sweep",
     is_flag=True,
@@ -48,13 +41,7 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None, sweep: bool) ->
 
     loaded = settings()
     new_address = parse_address("--to", new_address)
-    if admin_key_file is not None:
-        raw = admin_key_file.read_text().strip()
-    elif loaded.local_mode:
-        raw = ANVIL_DEV_KEYS[1]  # the local chain's published admin account
-    else:
-        raw = getpass.getpass("The contract admin's private key (hidden): ").strip()
-    admin = HotWallet(validate_private_key("admin key", Secret(raw)))
+    admin = HotWallet(admin_key(loaded, admin_key_file))
 
     async def go(runtime: Runtime) -> None:
         await KeyRotation(runtime, admin, new_address, click.echo, sweep=sweep).run()

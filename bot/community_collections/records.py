@@ -11,7 +11,6 @@ from eth_utils.crypto import keccak
 from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.metadata import canonical_json
 from db.models import CollectionStatus, CommunityCollection, MintRequest, Standard
 
 
@@ -29,6 +28,7 @@ class CollectionView:
     royalty_bps: int
     status: CollectionStatus
     contract_uri: str
+    image_cid: str | None
     failure_reason: str | None
     handed_over: bool
     # Asked before: this is the collection the first request recorded.
@@ -44,22 +44,6 @@ def salt_of(platform: str, community_id: str, standard: Standard) -> bytes:
     return keccak(text=f"mintbot:{platform}:{community_id}:{standard}")
 
 
-def collection_metadata(
-    *, name: str, description: str, owner: str, royalty_bps: int, external_link: str | None
-) -> bytes:
-    """The collection-level metadata `contractURI` points at (the fields marketplaces read:
-    name, description, external link and the royalty they show), canonically encoded."""
-    document: dict[str, object] = {
-        "name": name,
-        "description": description,
-        "seller_fee_basis_points": royalty_bps,
-        "fee_recipient": owner,
-    }
-    if external_link:
-        document["external_link"] = external_link
-    return canonical_json(document)
-
-
 def view_of(row: CommunityCollection, *, existing: bool = False) -> CollectionView:
     return CollectionView(
         platform=row.platform,
@@ -72,6 +56,7 @@ def view_of(row: CommunityCollection, *, existing: bool = False) -> CollectionVi
         royalty_bps=row.royalty_bps,
         status=CollectionStatus(row.status),
         contract_uri=f"ipfs://{row.metadata_cid}",
+        image_cid=row.image_cid,
         failure_reason=row.failure_reason,
         handed_over=row.handed_over_at is not None,
         existing=existing,
@@ -98,6 +83,20 @@ async def live_collections(
         )
     )
     return {(p, c): address for p, c, address in rows.all()}
+
+
+async def failed_contracts(session: AsyncSession, addresses: Iterable[str | None]) -> set[str]:
+    """Those of `addresses` whose creation failed: nothing can be minted there."""
+    wanted = {a for a in addresses if a is not None}
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(CommunityCollection.address).where(
+            CommunityCollection.address.in_(wanted),
+            CommunityCollection.status == CollectionStatus.FAILED,
+        )
+    )
+    return set(rows)
 
 
 def mintable_contract() -> ColumnElement[bool]:

@@ -10,7 +10,8 @@ is recorded before the factory call is signed; the call then goes through the tr
 engine like a mint (signed, committed, sent; resumed after a crash; fee-bumped). Asking again
 finds the row. Mints start going to the clone only once it is live (the factory call
 confirmed); until then, and for communities without one, the shared collection serves.
-Promise 10 holds for the collection's own metadata: it is pinned before the call is signed.
+As with tokens, the collection's own metadata is pinned before the call that points at it
+is signed.
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ from bot.chain.faults import is_transient
 from bot.chain.fees import Fees
 from bot.chain.sending import sign_and_send
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
-from bot.community_collections.records import (
-    CollectionView,
-    collection_metadata,
-    salt_of,
-    view_of,
-)
-from bot.content.metadata import clean_description, clean_name
+from bot.community_collections import metadata
+from bot.community_collections.metadata import NO_TEXT, CollectionText, StoredMetadata
+from bot.community_collections.records import CollectionView, salt_of, view_of
+from bot.content.images import CheckedImage
+from bot.content.metadata import clean_name
 from bot.content.store import ContentStore
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.queries import ChainContext
@@ -85,6 +84,7 @@ class CommunityCollections:
         factory: Factory | None,
         wallets: WalletLinks,
         content: ContentStore,
+        check_image: Callable[[bytes], CheckedImage],
         pinning: Sequence[str],
         want_pinned: Callable[[Sequence[str]], Awaitable[int]],
         operator_admin: str | None,
@@ -98,6 +98,7 @@ class CommunityCollections:
         self.factory = factory
         self.wallets = wallets
         self.content = content
+        self.check_image = check_image
         self.pinning = list(pinning)
         self.want_pinned = want_pinned
         self.operator_admin = operator_admin
@@ -119,21 +120,19 @@ class CommunityCollections:
         name: str,
         symbol: str,
         royalty_bps: int = 0,
-        description: str = "",
-        external_link: str | None = None,
+        text: CollectionText = NO_TEXT,
     ) -> CollectionView:
         """Record the community's ERC-721 collection and queue the factory call. The asking
         admin's verified address becomes its owner and royalty receiver. Asking again (or
         twice at once) answers with the collection the first request recorded.
 
-        Raises `NotAllowed` without a verified address, `RequestRejected` for a name, symbol
-        or royalty the collection cannot have."""
+        Raises `NotAllowed` without a verified address, `RequestRejected` (or a subclass) for
+        a name, symbol, royalty, text or image the collection cannot have."""
         existing = await self.view(platform, community_id)
         if existing is not None:
             return dataclasses.replace(existing, existing=True)
         self._needs_factory()
         name = clean_name(name, max_length=COLLECTION_NAME_MAX)
-        description = clean_description(description)
         symbol = symbol.strip().upper()
         if not SYMBOL.fullmatch(symbol):
             raise RequestRejected("The symbol must be 1 to 11 letters or digits, like ART.")
@@ -149,17 +148,13 @@ class CommunityCollections:
                 "link one with /wallet link, sign the message, then /wallet verify."
             )
         owner = linked[0]
-        document = collection_metadata(
-            name=name,
-            description=description,
-            owner=owner,
-            royalty_bps=royalty_bps,
-            external_link=external_link,
-        )
-        metadata_cid = await asyncio.to_thread(self.content.put_file, document)
+        stored = await metadata.store(
+            self.content, self.check_image, name=name, owner=owner, royalty_bps=royalty_bps,
+            text=text,
+        )  # fmt: skip
         row = await self._record(
             platform, community_id, Standard.ERC721, name, symbol, owner, royalty_bps,
-            metadata_cid, created_by,
+            stored, created_by,
         )  # fmt: skip
         return view_of(row, existing=row.created_by != created_by or row.name != name)
 
@@ -200,17 +195,17 @@ class CommunityCollections:
         if row is not None and row.status != CollectionStatus.FAILED:
             return row.address
         if base is not None:
-            metadata_cid = base.contract_uri.removeprefix("ipfs://")
+            stored = StoredMetadata(base.contract_uri.removeprefix("ipfs://"), base.image_cid)
             name, symbol, owner, bps = base.name, base.symbol, base.owner, base.royalty_bps
         else:
             assert self.operator_admin is not None  # _needs_factory checked
             name, symbol, owner, bps = "mintbot Editions", "MINTBOT", self.operator_admin, 0
-            document = collection_metadata(
-                name=name, description="", owner=owner, royalty_bps=bps, external_link=None
-            )
-            metadata_cid = await asyncio.to_thread(self.content.put_file, document)
+            stored = await metadata.store(
+                self.content, self.check_image, name=name, owner=owner, royalty_bps=bps,
+                text=NO_TEXT,
+            )  # fmt: skip
         row = await self._record(
-            *key, Standard.ERC1155, name, symbol, owner, bps, metadata_cid, "editions"
+            *key, Standard.ERC1155, name, symbol, owner, bps, stored, "editions"
         )
         return row.address
 
@@ -257,7 +252,7 @@ class CommunityCollections:
         symbol: str,
         owner: str,
         royalty_bps: int,
-        metadata_cid: str,
+        stored: StoredMetadata,
         created_by: str,
     ) -> CommunityCollection:
         """Insert the row (or reuse a failed one), predicting the clone's address; the
@@ -270,7 +265,7 @@ class CommunityCollections:
         )
         address = await predict(self.txs.wallet.address, salt)
         if self.pinning:
-            await self.want_pinned([metadata_cid])
+            await self.want_pinned(stored.cids)
         try:
             async with self.sessions.begin() as session:
                 row = await self._row(session, platform, community_id, standard)
@@ -288,7 +283,8 @@ class CommunityCollections:
                 elif row.status != CollectionStatus.FAILED:
                     return row
                 row.name, row.symbol, row.owner, row.royalty_bps = name, symbol, owner, royalty_bps
-                row.operator_admin, row.metadata_cid = str(self.operator_admin), metadata_cid
+                row.operator_admin = str(self.operator_admin)
+                row.metadata_cid, row.image_cid = stored.cid, stored.image_cid
                 row.created_by, row.status, row.failure_reason = (
                     created_by,
                     CollectionStatus.CREATING,
@@ -339,15 +335,17 @@ class CommunityCollections:
                 log.warning("creating collections waits: %s", outcome.waiting)
                 return
 
-    async def _published(self, session: AsyncSession, cid: str) -> bool:
-        if not self.pinning:
+    async def published(self, session: AsyncSession, cids: Sequence[str | None]) -> bool:
+        """Whether every one of `cids` is pinned on every backend (or none is configured)."""
+        wanted = {c for c in cids if c}
+        if not self.pinning or not wanted:
             return True
-        pinned = await session.scalars(
-            select(Pin.backend).where(
-                Pin.cid == cid, Pin.state == PIN_PINNED, Pin.backend.in_(self.pinning)
+        pinned = await session.execute(
+            select(Pin.cid, Pin.backend).where(
+                Pin.cid.in_(wanted), Pin.state == PIN_PINNED, Pin.backend.in_(self.pinning)
             )
         )
-        return set(pinned) >= set(self.pinning)
+        return len(set(pinned.all())) == len(wanted) * len(set(self.pinning))
 
     async def _sign(self, row_id: int, fees: Fees) -> int | None:
         factory = self._needs_factory()
@@ -357,8 +355,8 @@ class CommunityCollections:
             )
             if row is None or row.status != CollectionStatus.CREATING or row.tx_id is not None:
                 return None  # another process signs it
-            if not await self._published(session, row.metadata_cid):
-                return None  # promise 10: the metadata is pinned first
+            if not await self.published(session, [row.metadata_cid, row.image_cid]):
+                return None  # content is pinned before anything points at it
             params = CollectionParams(
                 name=row.name,
                 symbol=row.symbol,

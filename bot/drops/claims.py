@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.community_collections.records import live_collections
+from bot.community_collections.records import failed_contracts, live_collections
 from bot.content.store import ContentStore
 from bot.drops.editions import Accepted, PendingClaim, edition_metadata
 from bot.drops.gates import LinkWallet, first_refusal, load_gates
@@ -139,6 +139,7 @@ class ClaimWriter:
             collections = await live_collections(
                 session, {(r.platform, r.community_id) for r in drop_rows}
             )
+            failed = await failed_contracts(session, {r.contract for r in drop_rows})
             drops = {
                 row.id: _read(
                     row, row.contract or collections.get((row.platform, row.community_id))
@@ -184,7 +185,9 @@ class ClaimWriter:
                     continue
                 firsts[asked] = index
                 try:
-                    outcomes.append(self._decide(pending, drops, addresses, earlier, taken, now))
+                    outcomes.append(
+                        self._decide(pending, drops, addresses, earlier, taken, now, failed)
+                    )
                 except RequestRejected as err:
                     outcomes.append(err)
             accepted = [o for o in outcomes if isinstance(o, Accepted)]
@@ -232,12 +235,18 @@ class ClaimWriter:
         earlier: dict[tuple[int, str, str], int],
         taken: dict[int, int],
         now: datetime,
+        failed: AbstractSet[str],
     ) -> Accepted:
         """One claim of the group, given what the group took before it."""
         read = drops.get(pending.drop_id)
         if read is None:
             raise DropNotFound(f"There is no drop #{pending.drop_id}.")
         drop, claimer = read.row, pending.claimant
+        if drop.contract is not None and drop.contract in failed:
+            raise DropClosed(
+                f"{drop.name} cannot be minted: its editions contract could not be created. "
+                "An admin can make the drop again."
+            )
         linked = pending.granted_to or addresses.get((claimer.platform, claimer.user_id))
         claimant = dataclasses.replace(claimer, linked_address=linked)
         # An airdrop is past the gates on who may claim, not the one on where editions go.

@@ -56,6 +56,7 @@ class CommunityCollection(Base):
     operator_admin: Mapped[str] = mapped_column(String(42))
     # The collection metadata document (contractURI), stored and pinned like token metadata.
     metadata_cid: Mapped[str] = mapped_column(String(128))
+    image_cid: Mapped[str | None] = mapped_column(String(128))
     created_by: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=CollectionStatus.CREATING)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, ChatMember, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
-from telegram.ext import CommandHandler, ContextTypes, filters
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
+from bot.community_collections.metadata import CollectionText
 from bot.community_collections.records import describe as describe_collection
 from bot.errors import RequestRejected
+from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
 from bot.telegram.render import esc, reply
 
@@ -27,9 +29,11 @@ CONFIG_USAGE = (
 )
 COLLECTION_USAGE = (
     "Usage: <code>/collection_create Name | SYMBOL | royalty %</code>, for example "
-    "<code>/collection_create Harbour Art | HARB | 5</code>. You own it and receive its "
-    "royalties at your verified wallet (/wallet link)."
+    "<code>/collection_create Harbour Art | HARB | 5</code>, as a message or as the caption of "
+    "the collection's picture. You own it and receive its royalties at your verified wallet "
+    "(/wallet link)."
 )
+CREATE_CAPTION = re.compile(r"^/collection_create(?:@\w+)?(?:\s|$)", re.IGNORECASE)
 ROYALTY_PERCENT = re.compile(r"(\d{1,3}(?:\.\d{1,2})?)\s*%?")
 ADMIN_COMMANDS = (
     "pause",
@@ -52,12 +56,17 @@ class AdminHandlers:
     def register(self, new: filters.BaseFilter) -> None:
         for name in ADMIN_COMMANDS:
             self.bot.app.add_handler(CommandHandler(name, self.admin, filters=new))
+        # The collection's picture comes as a photo or file captioned with the command.
+        self.bot.app.add_handler(
+            MessageHandler(new & filters.CaptionRegex(CREATE_CAPTION), self.admin)
+        )
 
     async def admin(self, update: Update, context: Context) -> None:
         """/pause, /resume, /balance, /stats, /config: for the chat's administrators."""
         message, chat = update.effective_message, update.effective_chat
-        assert message is not None and chat is not None and message.text is not None
-        command = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        said = message.text or message.caption if message is not None else None
+        assert message is not None and chat is not None and said is not None
+        command = said.split()[0].lstrip("/").split("@")[0].lower()
         if chat.type == ChatType.PRIVATE:
             await reply(message, "Admin commands work in groups, for the group's administrators.")
             return
@@ -94,7 +103,7 @@ class AdminHandlers:
                 "one of its own."
             )
         elif command == "collection_create":
-            text = await self._create_collection(message.text, community, update)
+            text = await self._create_collection(said, community, update)
         else:
             text = await self._config(update, context, community)
         await reply(message, text)
@@ -109,9 +118,11 @@ class AdminHandlers:
         if royalty is None:
             return COLLECTION_USAGE
         bps = round(float(royalty[1]) * 100)
-        user = update.effective_user
-        assert user is not None
+        user, message = update.effective_user, update.effective_message
+        assert user is not None and message is not None
+        media = media_of(message)
         try:
+            picture = await download(self.bot, media) if media is not None else None
             view = await self.bot.runtime.collections.create(
                 platform="telegram",
                 community_id=community,
@@ -119,9 +130,12 @@ class AdminHandlers:
                 name=parts[0],
                 symbol=parts[1],
                 royalty_bps=bps,
+                text=CollectionText(image=picture),
             )
         except RequestRejected as err:
             return esc(str(err))
+        except TelegramError:
+            return NO_DOWNLOAD
         return esc(describe_collection(view))
 
     async def _config(self, update: Update, context: Context, community: str) -> str:

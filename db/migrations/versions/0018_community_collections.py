@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("royalty_bps", sa.Integer(), nullable=False),
         sa.Column("operator_admin", sa.String(42), nullable=False),
         sa.Column("metadata_cid", sa.String(128), nullable=False),
+        sa.Column("image_cid", sa.String(128), nullable=True),
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("failure_reason", sa.Text(), nullable=True),
