@@ -107,10 +107,9 @@ async def test_each_group_creates_its_collection_mints_into_it_and_hands_it_over
         assert await Collection(w3, first).owner_of(ours_id) == DEV_MINTER.address
         assert await Collection(w3, second).owner_of(theirs_id) == DEV_MINTER.address
 
-        community = f"--community={group['id']}"  # a group's ID is negative: not an option
         handover = await asyncio.to_thread(
             run_cli,
-            *("collection", "handover", "--platform", "telegram", community),
+            *("collection", "handover", "--platform", "telegram", "--community", str(group["id"])),
             env=env,
             stdin=ANVIL_DEV_KEYS[1] + "\n",  # the operator admin's key, typed at the prompt
         )
@@ -204,7 +203,7 @@ async def test_an_edition_drop_of_five_is_claimed_redelivered_and_withdrawn_from
         # Handing over covers the group's editions contract as well as its collection.
         handover = await asyncio.to_thread(
             run_cli,
-            *("collection", "handover", "--platform", "telegram", f"--community={group['id']}"),
+            *("collection", "handover", "--platform", "telegram", "--community", str(group["id"])),
             env=factory_env,
             stdin=ANVIL_DEV_KEYS[1] + "\n",
         )
