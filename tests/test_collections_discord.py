@@ -134,6 +134,8 @@ async def test_each_server_creates_its_collection_mints_into_it_and_hands_it_ove
         assert not await clone.is_admin(DEV_ADMIN.address)
         assert await clone.is_admin(OWNER.address)
         assert await clone.contract.functions.owner().call() == OWNER.address
+        royalty = await clone.contract.functions.royaltyInfo(1, 10_000).call()
+        assert tuple(royalty) == (OWNER.address, 500)  # the 5 % asked for in chat
         assert await Collection(w3, second).is_admin(DEV_ADMIN.address)  # only that server's
         shown = await admin_says(discord, ana, SHOW)
         assert "The operator has handed its admin role over" in shown
