@@ -47,11 +47,11 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
     rotated = await asyncio.to_thread(run_cli, *rotate, env=bot_env)
     assert rotated.returncode == 0, rotated.output
     for step in (
-        "grant: MINTER_ROLE granted (tx 0x",
+        f"grant: MINTER_ROLE granted on {collection.address} (tx 0x",
         "drain: 1 transaction(s) of the old key in flight",
         "drain: no transaction of the old key is in flight",
         "custody: 2 token(s) in the old custody; the new address may move them (tx 0x",
-        "revoke: MINTER_ROLE revoked from the old key (tx 0x",
+        f"revoke: MINTER_ROLE revoked from the old key on {collection.address} (tx 0x",
         f"Now set HOT_WALLET_PRIVATE_KEY (or the keystore) to the key of {CANARY.address}",
     ):
         assert step in rotated.stdout, rotated.output
@@ -60,8 +60,12 @@ async def test_rotate_with_work_in_flight_then_the_canary_key_mints_and_withdraw
     assert not await collection.is_minter(DEV_MINTER.address)
     again = await asyncio.to_thread(run_cli, *rotate, env=bot_env)
     assert again.returncode == 0, again.output
-    assert "grant: the new address already holds MINTER_ROLE" in again.stdout
-    assert "revoke: the old key no longer holds MINTER_ROLE" in again.stdout
+    assert f"grant: the new address already holds MINTER_ROLE on {collection.address}" in (
+        again.stdout
+    )
+    assert f"revoke: the old key no longer holds MINTER_ROLE on {collection.address}" in (
+        again.stdout
+    )
 
     await rpc(collection.w3, "anvil_setBalance", CANARY.address, hex(10**20))
     canary_env = {**bot_env, "HOT_WALLET_PRIVATE_KEY": CANARY_KEY, "LOG_LEVEL": "DEBUG"}
