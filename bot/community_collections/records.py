@@ -108,7 +108,7 @@ def mintable_contract() -> ColumnElement[bool]:
 
 
 STATUS_TEXT = {
-    CollectionStatus.CREATING: "being created (this server's mints use the shared collection "
+    CollectionStatus.CREATING: "being created (this community's mints use the shared collection "
     "until it is live)",
     CollectionStatus.LIVE: "live: this community's mints and drops go to it",
     CollectionStatus.FAILED: "not created",
