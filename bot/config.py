@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bot.discord.shards import ShardPlan, parse_shards
 from bot.env_values import (
     Env,
     Secret,
@@ -24,6 +25,7 @@ from bot.env_values import (
     env_flag,
     env_gwei,
     env_int,
+    env_names,
     env_number,
     env_rpc_urls,
     env_url,
@@ -121,6 +123,7 @@ class Settings:
     discord_dev_guild_id: int | None = None
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    discord_shards: ShardPlan | None = None  # DISCORD_SHARDS: None runs one unsharded connection
     telegram_token: Secret | None = field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
@@ -259,15 +262,6 @@ def _hot_wallet_key(env: Env, local_mode: bool, chain_id: int | None) -> tuple[S
     )
 
 
-def _pinning(env: Env) -> tuple[str, ...]:
-    """PINNING: comma-separated names of pinning backends, each once (whether each is a
-    registered one is checked where they are opened: `bot.content.pinning.open_backends`)."""
-    names = tuple(n.strip().lower() for n in (env.get("PINNING") or "").split(",") if n.strip())
-    if len(set(names)) != len(names):
-        raise ConfigError("PINNING", "names a backend twice")
-    return names
-
-
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = None
 ) -> Settings:
@@ -308,7 +302,8 @@ def load_settings(
         if url is not None and not url.startswith(schemes):
             raise ConfigError(name, f"must start with {' or '.join(schemes)}")
 
-    pinning = _pinning(env)
+    # Whether each backend is registered is checked where they are opened (`open_backends`).
+    pinning = env_names(env, "PINNING", "backend")
     kubo_api_url = env_url(env, "KUBO_API_URL", ("http", "https"))
     if "kubo" in pinning and kubo_api_url is None:
         raise ConfigError("KUBO_API_URL", "required when PINNING names kubo")
@@ -324,6 +319,7 @@ def load_settings(
         discord_dev_guild_id=env_int(env, "DISCORD_DEV_GUILD_ID", 0, low=1) or None,
         discord_api_base_url=discord_api.rstrip("/") if discord_api else None,
         discord_gateway_url=discord_gateway,
+        discord_shards=parse_shards("DISCORD_SHARDS", env.get("DISCORD_SHARDS")),
         telegram_token=env.secret("TELEGRAM_TOKEN"),
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or Settings.telegram_api_base_url,
         telegram_file_base_url=(

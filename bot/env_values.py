@@ -180,6 +180,14 @@ def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return raw.rstrip("/")
 
 
+def env_names(env: Env, name: str, what: str) -> tuple[str, ...]:
+    """A comma-separated list of names (of a `what`), lowercased, each once."""
+    names = tuple(n.strip().lower() for n in (env.get(name) or "").split(",") if n.strip())
+    if len(set(names)) != len(names):
+        raise ConfigError(name, f"names a {what} twice")
+    return names
+
+
 def env_url_list(env: Env, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
     """A comma-separated list of URLs, each once."""
     raw = (u.strip() for u in (env.get(name) or "").split(","))

@@ -43,6 +43,11 @@ ERROR_CHARS = 2000  # how much of an error is kept
 
 Dispatch = Callable[["InboxEntry"], Awaitable[None]]
 GivenUp = Callable[["InboxEntry", str], Awaitable[None]]
+# Is a row's payload this dispatcher's to dispatch again? (Discord: is its guild on one of
+# this process's shards.) Rows of others are left to them.
+Owns = Callable[[dict[str, Any]], bool]
+# How many candidate rows an `Owns` filter looks at per round, oldest first.
+OWNED_SCAN = 1000
 
 
 @dataclass(frozen=True)
@@ -164,12 +169,15 @@ class DurableInbox:
 
     # ----- dispatching -----------------------------------------------------------------------
 
-    async def unprocessed(self, platform: str, limit: int = 100) -> list[InboxEntry]:
+    async def unprocessed(
+        self, platform: str, limit: int = 100, *, owns: Owns | None = None
+    ) -> list[InboxEntry]:
         """Take in hand up to `limit` of the platform's rows to dispatch again, oldest first:
         those taken before this inbox was opened (at start: left by a process that died),
         those whose handling went silent for DISPATCH_LEASE, and failed ones whose back-off is
-        over. Never those given up, processed, or in hand here. Each row is taken by one
-        dispatcher, even with several processes sharing the database."""
+        over. Never those given up, processed, or in hand here; with `owns`, only rows it
+        owns (among the OWNED_SCAN oldest candidates). Each row is taken by one dispatcher,
+        even with several processes sharing the database."""
         now = utcnow()
         free = and_(
             InboxUpdate.platform == platform,
@@ -177,14 +185,29 @@ class DurableInbox:
             InboxUpdate.given_up_at.is_(None),
             or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
         )
-        wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
+        wanted: Any = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
         async with self.sessions.begin() as session:
+            if owns is not None:  # payloads are JSON text: chosen here, not in SQL
+                candidates = await session.execute(
+                    select(InboxUpdate.id, InboxUpdate.payload)
+                    .where(free)
+                    .order_by(InboxUpdate.id)
+                    .limit(OWNED_SCAN)
+                )
+                wanted = [r.id for r in candidates if owns(orjson.loads(r.payload))][:limit]
+                if not wanted:
+                    return []
             # The condition again in the UPDATE: a racing process that took a row first has
             # moved its taken_at past our opening, so the row is no longer free for us.
             rows = (
                 await session.execute(
                     update(InboxUpdate)
-                    .where(InboxUpdate.id.in_(wanted.scalar_subquery()), free)
+                    .where(
+                        InboxUpdate.id.in_(
+                            wanted if owns is not None else wanted.scalar_subquery()
+                        ),
+                        free,
+                    )
                     .values(taken_at=now, due_at=now + DISPATCH_LEASE)
                     .returning(*_ENTRY_COLUMNS)
                 )
@@ -228,14 +251,16 @@ class DurableInbox:
         given_up: GivenUp | None = None,
         *,
         every_s: float = RESUME_EVERY_S,
+        owns: Owns | None = None,
     ) -> None:
-        """Until cancelled: dispatch the platform's rows that need it again (`unprocessed`),
-        at once and then every `every_s` seconds, each in a task of its own."""
+        """Until cancelled: dispatch the platform's rows that need it again (`unprocessed`,
+        those `owns` owns), at once and then every `every_s` seconds, each in a task of its
+        own."""
         tasks: set[asyncio.Task[bool]] = set()
         try:
             while True:
                 try:
-                    while entries := await self.unprocessed(platform):
+                    while entries := await self.unprocessed(platform, owns=owns):
                         for entry in entries:
                             task = asyncio.create_task(
                                 self.handle(entry, dispatch, given_up),

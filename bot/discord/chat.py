@@ -18,7 +18,7 @@ import discord
 from bot.communities import Asker
 from bot.discord.answers import answer_later
 from bot.discord.asker import asker_of_member
-from bot.discord.client import DiscordBot
+from bot.discord.client import open_client
 from bot.discord.render import (
     NO_MENTIONS,
     NOT_MINTED,
@@ -44,7 +44,7 @@ class DiscordChat:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.bot = DiscordBot(runtime, self)
+        self.bot = open_client(runtime, self)
 
     async def run(self) -> None:
         """Connect and serve until cancelled (or until Discord refuses the token: that error

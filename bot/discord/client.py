@@ -3,13 +3,18 @@
 
 Cogs reach the core through `bot.runtime`, and the platform (`bot.discord.chat`) through
 `bot.platform`, which joins the running platforms once the commands are synced.
+
+With DISCORD_SHARDS set the client is discord.py's `AutoShardedBot` running those shards
+(`ShardedDiscordBot`, from `open_client`): it knows only the guilds on its shards, and only
+their interactions reach it. Nothing here or in the cogs reads a single connection's state
+(`ws`, `latency`): answers go over REST, which any process may use.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -19,6 +24,7 @@ from discord.ext import commands
 from bot.acknowledge import AcknowledgeFirst
 from bot.discord.inbox import DiscordInbox
 from bot.discord.render import NO_MENTIONS
+from bot.discord.shards import ShardPlan
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -71,18 +77,26 @@ def use_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
 class DiscordBot(commands.Bot):
     """discord.py's client for this bot: the container the cogs reach the core through."""
 
-    def __init__(self, runtime: Runtime, platform: ChatPlatform) -> None:
+    def __init__(self, runtime: Runtime, platform: ChatPlatform, **sharding: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
             help_command=None,
             allowed_mentions=NO_MENTIONS,
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST),
+            **sharding,
         )
         self.runtime = runtime
         self.platform = platform
         self.acknowledgements = AcknowledgeFirst()
-        self.inbox = DiscordInbox(self, runtime.inbox, crash_at=runtime.settings.crash_at)
+        plan = runtime.settings.discord_shards
+        self.inbox = DiscordInbox(
+            self,
+            runtime.inbox,
+            crash_at=runtime.settings.crash_at,
+            # Another process's shards' interactions are its own to dispatch again.
+            owns=plan.owns_interaction if plan is not None and plan.ids is not None else None,
+        )
         self._downloads: aiohttp.ClientSession | None = None
 
     async def on_ready(self) -> None:
@@ -132,3 +146,18 @@ class DiscordBot(commands.Bot):
         else:
             await self.tree.sync()
         self.runtime.platforms.add(self.platform)  # it can answer from now on
+
+
+class ShardedDiscordBot(DiscordBot, commands.AutoShardedBot):
+    """`DiscordBot` on discord.py's `AutoShardedBot`: one gateway connection per shard."""
+
+
+def open_client(runtime: Runtime, platform: ChatPlatform) -> DiscordBot:
+    """The client DISCORD_SHARDS asks for: unset, one connection without shards; `auto`, as
+    many shards as Discord recommends, all here; `IDS/COUNT`, those shards of COUNT."""
+    plan: ShardPlan | None = runtime.settings.discord_shards
+    if plan is None:
+        return DiscordBot(runtime, platform)
+    if plan.ids is None:
+        return ShardedDiscordBot(runtime, platform)
+    return ShardedDiscordBot(runtime, platform, shard_ids=list(plan.ids), shard_count=plan.count)

@@ -25,7 +25,7 @@ import orjson
 
 from bot.chain.faults import crash_point
 from bot.discord.answers import ALREADY_ACKNOWLEDGED, UNKNOWN_INTERACTION, Deferral, tell_in_channel
-from bot.inbox import DurableInbox, InboxEntry
+from bot.inbox import DurableInbox, InboxEntry, Owns
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,18 @@ class DiscordInbox:
     acknowledging it, `defer` it, do the work inside `handling`."""
 
     def __init__(
-        self, client: discord.Client, inbox: DurableInbox, *, crash_at: str | None
+        self,
+        client: discord.Client,
+        inbox: DurableInbox,
+        *,
+        crash_at: str | None,
+        owns: Owns | None = None,
     ) -> None:
         self.client = client
         self.inbox = inbox
         self.crash_at = crash_at
+        # Which rows are this process's to dispatch again (its shards' guilds); None: all.
+        self.owns = owns
         self._resuming: asyncio.Task[None] | None = None
         state = client._connection  # discord.py has no hook for the raw payload of an event
         parse = state.parsers["INTERACTION_CREATE"]
@@ -155,7 +162,7 @@ class DiscordInbox:
         discord.py knows the guilds and channels)."""
         if self._resuming is None:
             self._resuming = asyncio.create_task(
-                self.inbox.resume(PLATFORM, self._dispatch, self._given_up),
+                self.inbox.resume(PLATFORM, self._dispatch, self._given_up, owns=self.owns),
                 name="discord-inbox-resume",
             )
 
