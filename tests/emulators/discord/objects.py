@@ -28,6 +28,15 @@ def snowflake() -> str:
     return str((now_ms << 22) | (next(_sequence) % (1 << 22)))
 
 
+def snowflake_on_shard(shard: int, count: int) -> str:
+    """A snowflake whose guild would be on shard `shard` of `count`: its timestamp, the bits
+    above the low 22, is moved back to the nearest one that is `shard` modulo `count`."""
+    flake = int(snowflake())
+    stamp = flake >> 22
+    stamp -= (stamp - shard) % count
+    return str((stamp << 22) | (flake & ((1 << 22) - 1)))
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat()
 

@@ -19,6 +19,7 @@ class Call:
     path: str
     body: Any
     at: float
+    host: str = "127.0.0.1"  # the address the bot reached the emulator at
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Interaction:
     loading: bool = False
     dead: bool = False
     answered_at: float | None = None  # the final answer: an embed, or an ephemeral follow-up
+    # Each time the gateway sent it: to which shard, on the connection made to which address.
+    deliveries: list[tuple[int, str]] = field(default_factory=list)
 
 
 class DiscordRecording:
@@ -55,6 +58,11 @@ class DiscordRecording:
         self.channel_messages: list[dict[str, Any]] = []
         self.commands: dict[str, dict[str, Any]] = {}  # the application commands it synced
         self.gateway_ops: list[int] = []
+        # Each IDENTIFY taken: (shard, count, address connected at); each refused, why; and
+        # events no session's shard would carry.
+        self.identifies: list[tuple[int, int, str]] = []
+        self.refused_identifies: list[str] = []
+        self.undelivered: list[tuple[str, dict[str, Any]]] = []
         # How many bytes of each streamed attachment the bot was sent before it hung up, and
         # whether the stream ran to its end (set once it ends either way).
         self.bytes_sent: dict[str, int] = {}

@@ -60,7 +60,8 @@ class RestApi:
                     (body.get("data", body) if isinstance(body, dict) else {})["uploads"] = uploads
             request[BODY] = body
             path = request.path[len(API) :]
-            self._recording.calls.append(Call(request.method, path, body, time.monotonic()))
+            call = Call(request.method, path, body, time.monotonic(), request.url.host or "")
+            self._recording.calls.append(call)
             # Interaction callbacks and webhooks authenticate by the token in their path.
             by_token = path.startswith(("/interactions/", "/webhooks/"))
             if not by_token and request.headers.get("Authorization") != f"Bot {TOKEN}":
@@ -101,8 +102,8 @@ class RestApi:
             case ["gateway"] | ["gateway", "bot"]:
                 return json_response(
                     {
-                        "url": self._world.gateway_url,
-                        "shards": 1,
+                        "url": self._world.gateway_url_at(request.url.host or "127.0.0.1"),
+                        "shards": self._world.recommended_shards,
                         "session_start_limit": {
                             "total": 1000,
                             "remaining": 999,

@@ -43,16 +43,22 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    async def listen_also(self, host: str) -> None:
+        """Listen at another loopback address too (127.0.0.2, ...), on the same port: a bot
+        process given `env(host)` is then told apart by the address its calls come to."""
+        assert self._runner is not None
+        await web.TCPSite(self._runner, host, self.port).start()
+
     async def stop(self) -> None:
         await self._gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def env(self) -> dict[str, str]:
+    def env(self, host: str = "127.0.0.1") -> dict[str, str]:
         return {
             "DISCORD_TOKEN": TOKEN,
-            "DISCORD_API_BASE_URL": self.api_url,
-            "DISCORD_GATEWAY_URL": self.gateway_url,
+            "DISCORD_API_BASE_URL": self.api_url_at(host),
+            "DISCORD_GATEWAY_URL": self.gateway_url_at(host),
         }
 
     # ----- acting as users ---------------------------------------------------------------------
@@ -136,16 +142,19 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         }
         record = Interaction(interaction_id, token, payload, time.monotonic())
         self.interactions[interaction_id] = record
-        await self.dispatch("INTERACTION_CREATE", payload)
+        await self.replay(record)
         return record
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to the bot (held for its RESUME while it is disconnected)."""
-        await self._gateway.dispatch(event, data)
+    async def dispatch(self, event: str, data: dict[str, Any]) -> tuple[int, str] | None:
+        """Send a gateway event to the session of its shard (held for its RESUME while it is
+        disconnected); returns the shard and the address its bot connected at, or None."""
+        return await self._gateway.dispatch(event, data)
 
     async def replay(self, interaction: Interaction) -> None:
         """Deliver the same INTERACTION_CREATE again, as a gateway replay after RESUME can."""
-        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        delivered = await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        if delivered is not None:
+            interaction.deliveries.append(delivered)
 
     def expire(self, interaction: Interaction) -> None:
         """Its webhook token stops working, as Discord's do after 15 minutes."""
@@ -155,6 +164,10 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         """Discord's 3 seconds to acknowledge it pass: a late callback is refused (and an
         interaction never acknowledged has no response to edit or follow up)."""
         interaction.timed_out = True
+
+    def shards_at(self, host: str) -> set[int]:
+        """The shards whose sessions the bot connected at `host` identified."""
+        return {shard for shard, _, at in self.identifies if at == host}
 
     async def force_resume(self) -> None:
         """Drop the connection with a resumable close code; discord.py reconnects and RESUMEs."""

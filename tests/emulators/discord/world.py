@@ -16,6 +16,7 @@ from tests.emulators.discord.objects import (
     now,
     role_object,
     snowflake,
+    snowflake_on_shard,
     user_object,
 )
 
@@ -54,18 +55,27 @@ class DiscordWorld:
             }
         }
         self.refusing_callbacks = False  # answer every interaction callback 403 Missing Access
+        self.recommended_shards = 1  # what GET /gateway/bot recommends
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{API}"
+        return self.api_url_at("127.0.0.1")
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return self.gateway_url_at("127.0.0.1")
 
-    def add_guild(self, name: str) -> str:
-        """Another server the bot is in, with one text channel; call before the bot starts."""
-        guild_id = snowflake()
+    def api_url_at(self, host: str) -> str:
+        """The REST API's URL through one of the loopback addresses the emulator listens on."""
+        return f"http://{host}:{self.port}{API}"
+
+    def gateway_url_at(self, host: str) -> str:
+        return f"ws://{host}:{self.port}/gateway"
+
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> str:
+        """Another server the bot is in, with one text channel; call before the bot starts.
+        `shard`: (ID, count), the shard of that count its traffic is to arrive on."""
+        guild_id = snowflake() if shard is None else snowflake_on_shard(*shard)
         self.guilds[guild_id] = {"name": name, "channels": []}
         self.add_channel("general", guild_id)
         return guild_id
