@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.chain.contract import Collection
 from bot.config import load_settings
@@ -24,6 +26,7 @@ from bot.discord.shards import ShardPlan, parse_shards, shard_of
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from db.engine import create_db_engine, session_factory
+from db.models import InboxUpdate
 from tests.emulators.discord import TOKEN, DiscordServer, Interaction
 from tests.support import DEV_MINTER, balance, bot_process, png
 from tests.test_discord_crash import answers_to
@@ -142,10 +145,17 @@ def guild_with_member(discord: DiscordServer, shard: int, count: int) -> str:
 
 @contextlib.asynccontextmanager
 async def bots(
-    discord: DiscordServer, env: dict[str, str], plans: dict[str, str], log: Path
+    discord: DiscordServer,
+    env: dict[str, str],
+    plans: dict[str, str],
+    log: Path,
+    *,
+    dies: bool = False,
 ) -> AsyncIterator[None]:
     """One bot process per address in `plans` (its DISCORD_SHARDS), all running, each with
-    every shard of its plan identified and the commands synced."""
+    every shard of its plan identified and the commands synced. `dies`: each is to kill
+    itself (MINTBOT_CRASH_AT) before the block ends, and is waited for."""
+    discord.identifies.clear()  # those of earlier processes
     async with contextlib.AsyncExitStack() as stack:
         procs = [
             await stack.enter_async_context(
@@ -168,7 +178,11 @@ async def bots(
             raise AssertionError(await asyncio.to_thread(log.read_text)) from None
         yield
         for proc in procs:
-            assert proc.returncode is None, await asyncio.to_thread(log.read_text)
+            if dies:
+                await asyncio.wait_for(proc.wait(), 60)
+            killed = proc.returncode == -signal.SIGKILL
+            if not (killed if dies else proc.returncode is None):
+                raise AssertionError(await asyncio.to_thread(log.read_text))
 
 
 def callbacks_from(discord: DiscordServer, interaction: Interaction) -> list[str]:
@@ -243,6 +257,55 @@ async def test_two_processes_each_answer_only_their_own_shards(
 
 
 # ----- the inbox dispatches again only its own shards' interactions -----------------------------
+
+
+async def inbox_attempts(url: str, interaction_id: str) -> tuple[int, str | None]:
+    """How often dispatching an interaction again failed, and the last error."""
+    engine = create_db_engine(url)
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(InboxUpdate.attempts, InboxUpdate.last_error).where(
+                        InboxUpdate.update_id == interaction_id
+                    )
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    return int(row.attempts), row.last_error
+
+
+@pytest.mark.db
+@pytest.mark.slow
+@pytest.mark.skipif(not ON_POSTGRES, reason="several processes share only PostgreSQL")
+async def test_an_interaction_a_process_left_waits_for_the_process_of_its_shard(
+    discord: DiscordServer, bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    """The process of shards 0-1 dies right after recording a /mint of a guild on shard 0.
+    The process of shards 2-3, started after, leaves it alone (to it, the row looks left by a
+    dead process); the first, back, handles it: one answer, in the channel (Discord's 3 s to
+    acknowledge passed meanwhile)."""
+    await discord.listen_also(SECOND_HOST)
+    member = guild_with_member(discord, 0, 4)
+    log = tmp_path / "bot.log"
+    first = {**bot_env, "MINTBOT_CRASH_AT": "after_inbox_commit"}
+    async with bots(discord, first, {"127.0.0.1": "0-1/4"}, log, dies=True):
+        mint = await discord.mint(member, png(60), "Left behind")
+    assert not mint.callbacks
+    discord.time_out(mint)
+    async with bots(discord, bot_env, {SECOND_HOST: "2-3/4"}, log):
+        await asyncio.sleep(8)  # its inbox looks for rows to dispatch again once ready
+        assert not [c for c in discord.calls if c.host == SECOND_HOST and c.method == "POST"]
+    assert await inbox_attempts(bot_env["DATABASE_URL"], mint.id) == (0, None)  # untouched
+    async with bots(discord, bot_env, {"127.0.0.1": "0-1/4"}, log):
+        await discord.wait_for(lambda: answers_to(discord, mint, member), timeout=60)
+        await asyncio.sleep(2)  # time for a duplicate to show, if there were one
+        answers = answers_to(discord, mint, member)
+    assert answers == [f"channel: <@{member}> Minted!"]
+    (posted,) = [c for c in discord.calls if c.method == "POST" and "/messages" in c.path]
+    assert posted.host == "127.0.0.1"
+    assert await balance(collection, DEV_MINTER.address) == 1
 
 
 @pytest.mark.db
