@@ -11,9 +11,10 @@ import contextlib
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.web import Application
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,11 +40,12 @@ from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.records import open_database
+from bot.roles import Role
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
-from bot.web.server import Health
+from bot.web.server import Health, OwnRoutes
 from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
@@ -76,16 +78,24 @@ class Runtime:
     collections: CommunityCollections
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
-    async def start(self) -> None:
-        """Resume unfinished work and run the background loops: the mint pipeline, the
-        transaction watcher, withdrawals, community collections and the inbox's tidying."""
-        await self.service.start()
-        loops = (
-            self.watcher.run(),
-            self.withdrawals.run(),
-            self.collections.run(),
-            self.inbox.keep_tidy(),
-        )
+    async def start(self, role: Role = "all") -> None:
+        """Resume unfinished work and run the background loops of `role`: for the pipeline,
+        the mint pipeline's stages, the transaction watcher, withdrawals and community
+        collections; for chat, the answers (given through the chat platforms running here)
+        and the inbox's tidying; `all` runs both."""
+        loops: list[Coroutine[Any, Any, None]] = []
+        if role == "all":
+            await self.service.start()
+        elif role == "pipeline":
+            # Chat processes record the requests: nothing here wakes the stages at once.
+            await self.service.start_pipeline(look_every=self.settings.poll_interval)
+        elif role == "chat":
+            # Answers go out where the chat platforms run; the pipeline decides them elsewhere.
+            self.service.start_delivery(look_every=self.settings.poll_interval)
+        if role in ("all", "pipeline"):
+            loops += [self.watcher.run(), self.withdrawals.run(), self.collections.run()]
+        if role in ("all", "chat"):
+            loops.append(self.inbox.keep_tidy())
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -115,8 +125,11 @@ def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContext
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
-    """Build everything from the settings; with `start`, resume unfinished work too."""
+async def open_runtime(
+    settings: Settings, *, start: bool = True, role: Role = "all"
+) -> AsyncIterator[Runtime]:
+    """Build everything from the settings; with `start`, resume unfinished work too (what
+    `role` runs of it)."""
     async with open_configured_chain(settings) as chain, open_pinning(settings) as pinning:
         collection = await chain.collection()
         db = await open_database(settings)
@@ -238,7 +251,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 collections,
             )
             if start:
-                await runtime.start()
+                await runtime.start(role)
             try:
                 yield runtime
             finally:
@@ -274,29 +287,35 @@ def health(runtime: Runtime) -> Health:
     )
 
 
-async def serve(settings: Settings, console: bool) -> None:
-    """Run the bot until a stop signal: the mint service, the web server, and every chat
-    platform the settings configure or, with none and `console`, the fallback platforms
-    (the local console on the terminal)."""
+async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
+    """Run the bot until a stop signal: what `role` runs of it (`bot.roles`). `all`: the mint
+    service, the web server, and every chat platform the settings configure or, with none and
+    `console`, the fallback platforms (the local console on the terminal)."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, role=role) as runtime:
         with stop_signals() as stop:
-            web = _web(settings, runtime)
-            platforms = _chat_platforms(settings, runtime, web.app, console=console)
+            web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime)
+            chatting = role in ("all", "chat")
+            platforms = _chat_platforms(
+                settings, runtime, web.app, console=console, chatting=chatting
+            )
             base_url = await web.start()
             # What start-up built (modules, the runtime) lives as long as the process: kept out
             # of the collector's full passes, which would otherwise scan it all (over 100 ms
             # with the event loop stopped) in the middle of a burst of requests.
             gc.freeze()
             log.info(
-                "ready on chain %d: collection %s, hot wallet %s, web %s",
+                "ready on chain %d%s: collection %s, hot wallet %s, web %s",
                 runtime.chain.chain_id,
+                "" if role == "all" else f" (role {role})",
                 runtime.collection.address,
                 runtime.chain.wallet.address,
                 base_url,
             )
             chats = [asyncio.ensure_future(platform.run()) for platform in platforms]
-            others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
+            # Alerts go to the chat platforms, so they run where those do.
+            alerts = [runtime.alerts.run()] if chatting else []
+            others: list[asyncio.Future[None]] = [asyncio.ensure_future(a) for a in alerts]
             try:
                 await _until_stopped(stop, chats)
             finally:
@@ -305,6 +324,14 @@ async def serve(settings: Settings, console: bool) -> None:
                 await asyncio.gather(*chats, *others, return_exceptions=True)  # clean up
                 await web.stop()
                 log.info("stopping")
+
+
+def _own_routes(settings: Settings, runtime: Runtime) -> OwnRoutes:
+    """A `chat` or `pipeline` process serves only its own routes: `/health` and, for chat, a
+    platform's webhook (the gallery and gateway are the `web` role's)."""
+    routes = OwnRoutes(host=settings.http_host, port=settings.http_port)
+    routes.app.router.add_get("/health", health(runtime).handle)
+    return routes
 
 
 def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
@@ -320,11 +347,14 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
 
 
 def _chat_platforms(
-    settings: Settings, runtime: Runtime, routes: Application, *, console: bool
+    settings: Settings, runtime: Runtime, routes: Application, *, console: bool, chatting: bool
 ) -> list[ChatPlatform]:
-    """The chat platforms to run, built on the runtime: every registered kind the settings
-    configure; with none, and `console`, the fallback kinds. `routes` is where the bot's own
-    web routes go (a platform's webhook), before the server starts."""
+    """The chat platforms to run, built on the runtime (none unless `chatting`): every
+    registered kind the settings configure; with none, and `console`, the fallback kinds.
+    `routes` is where the bot's own web routes go (a platform's webhook), before the server
+    starts."""
+    if not chatting:
+        return []
     kinds: list[PlatformKind[Runtime]] = list(PLATFORMS)
     chosen = [kind for kind in kinds if kind.configured(settings)]
     if not chosen and console:

@@ -114,13 +114,14 @@ class Delivery:
     def _origins(self) -> list[str]:
         return [*self._answerers, *(p.name for p in self.platforms)]
 
-    async def run(self) -> None:
+    async def run(self, look_every: float = 5.0) -> None:
         """Answer decided requests until cancelled, in rounds of up to ROUNDS_AT_ONCE at a
-        time, each a task of its own (so that stopping can let them finish recording)."""
+        time, each a task of its own (so that stopping can let them finish recording). Woken
+        by this process's stages, and every `look_every` seconds for what others decided."""
         finalised = self.progress.finalised
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(look_every):
                     await finalised.wait()
             finalised.clear()
             while len(self._rounds) >= ROUNDS_AT_ONCE or len(self._answering) >= ANSWERS_AT_ONCE:

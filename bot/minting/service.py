@@ -258,7 +258,22 @@ class MintService(MintQueries):
     # ----- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Reconcile nonces and resume every unfinished request from its committed phase."""
+        """Reconcile nonces and resume every unfinished request from its committed phase:
+        the pipeline's stages and the answers, in this process."""
+        await self.start_pipeline()
+        self.start_delivery()
+
+    def start_delivery(self, *, look_every: float = 5.0) -> None:
+        """Answer decided requests through the chat platforms running in this process (and the
+        answerers registered here), looking for newly decided ones every `look_every` seconds
+        besides being woken by this process's own stages."""
+        self._spawn(self._delivery.run(look_every))
+        self._progress.finalised.set()
+
+    async def start_pipeline(self, *, look_every: float = 5.0) -> None:
+        """Reconcile nonces and run the stages that carry requests from received to decided
+        (prepare, publish, batch); the chain's watcher confirms. With no stage of this
+        process to wake them, they look for new work every `look_every` seconds."""
         await retry_transient(self.txs.reconcile, what="nonce reconciliation")
         await self._contents.start()
         await self._uploads.scrub()
@@ -268,7 +283,9 @@ class MintService(MintQueries):
         # content workers never wait for the bot to read or record one.
         for _ in range(PREPARE_IN_FLIGHT):
             self._spawn(
-                self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
+                self._run_steps(
+                    progress.received, self._preparer.prepare_group, "preparing", look_every
+                )
             )
         # Groups are published as they are prepared, several at once (each takes its own
         # pins), so one group's upload and read-back overlap the next one's.
@@ -282,11 +299,9 @@ class MintService(MintQueries):
         self._spawn(
             self._run_steps(progress.queued, self._batcher.send_one_batch, "batching", batch_idle)
         )
-        self._spawn(self._delivery.run())
         progress.received.set()  # requests being prepared at the last stop resume here
         progress.queued.set()
         progress.to_publish.set()
-        progress.finalised.set()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the background work. Answers already being delivered get `grace` seconds to

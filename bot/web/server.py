@@ -181,3 +181,27 @@ class WebServer:
                 return web.Response(body=body, status=answer.status, headers=kept)
         except (aiohttp.ClientError, TimeoutError):
             return web.Response(status=502, text="the bot did not answer")
+
+
+class OwnRoutes:
+    """The routes of a `chat` or `pipeline` process (its `/health`, a platform's webhook),
+    served on HTTP_HOST:HTTP_PORT; add them to `app` before `start`."""
+
+    def __init__(self, *, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.app = web.Application()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        """Serve; returns the base URL (with the port chosen, when HTTP_PORT is 0)."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
