@@ -39,6 +39,7 @@ from bot.leaderboard_gallery import Engagement
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.process_locks import only_process_on
 from bot.records import open_database
 from bot.roles import Role
 from bot.signals import stop_signals
@@ -126,12 +127,19 @@ def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContext
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, start: bool = True, role: Role = "all"
+    settings: Settings, *, start: bool = True, role: Role = "all", sole: bool = False
 ) -> AsyncIterator[Runtime]:
     """Build everything from the settings; with `start`, resume unfinished work too (what
-    `role` runs of it)."""
-    async with open_configured_chain(settings) as chain, open_pinning(settings) as pinning:
+    `role` runs of it). With `sole`, hold a SQLite database's lock file for as long as the
+    runtime is open, or refuse at once if another process holds it (`bot.process_locks`)."""
+    async with (
+        open_configured_chain(settings) as chain,
+        open_pinning(settings) as pinning,
+        contextlib.AsyncExitStack() as held,
+    ):
         collection = await chain.collection()
+        if sole:  # once the chain checks passed (bad settings write nothing), before migrating
+            held.enter_context(only_process_on(settings.database_url))
         db = await open_database(settings)
         try:
             sessions = session_factory(db)
@@ -292,7 +300,7 @@ async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
     service, the web server, and every chat platform the settings configure or, with none and
     `console`, the fallback platforms (the local console on the terminal)."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
-    async with open_runtime(settings, role=role) as runtime:
+    async with open_runtime(settings, role=role, sole=True) as runtime:
         with stop_signals() as stop:
             web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime)
             chatting = role in ("all", "chat")

@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from db.models import MintRequest, Phase
 from tests.emulators.telegram import TelegramServer
 from tests.forkserver import ForkedProcess
 from tests.support import DEV_MINTER, balance, bot_process, png
-from tests.test_telegram import final_reply, minted, readable
+from tests.test_telegram import final_reply, free_port, minted, readable
 
 READY = "ready on chain"
 
@@ -136,3 +137,25 @@ async def test_a_second_process_polling_telegram_is_refused(
         else:  # SQLite refuses any second process first
             assert "SQLite allows one process" in line
         assert first.returncode is None
+
+
+@pytest.mark.db
+async def test_the_web_role_serves_the_pages_and_its_health_alone(
+    bot_env: dict[str, str], collection: Collection, tmp_path: Path
+):
+    port = free_port()
+    env = {**bot_env, "HTTP_PORT": str(port)}
+    log = tmp_path / "web.log"
+    async with bot_process(env, log, ["run", "--role", "web"]) as web:
+        if not on_postgres(env["DATABASE_URL"]):
+            assert "SQLite does not allow" in await refused(web, log)
+            return
+        await until_logged(log, "web server ready on", web)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/health") as response:
+                assert response.status == 200
+                assert (await response.json())["chain_id"] == 31337
+            async with http.get(f"http://127.0.0.1:{port}/token/1") as response:
+                assert response.status == 404  # the gallery's answer: no such token yet
+        assert web.returncode is None
+    assert "hot wallet" not in log.read_text()  # it opened no key

@@ -11,7 +11,6 @@ from bot.cli.runtime import on_local_node, settings
 from bot.config import load_web_settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
-from bot.process_locks import only_process_on
 from bot.roles import ROLES, Role, check_role
 
 
@@ -42,10 +41,7 @@ def run(role: Role) -> None:
 
     loaded = settings()
     check_role(role, database_url=loaded.database_url, local_mode=loaded.local_mode)
-    # Before the local chain starts or the database is migrated: a second process on a SQLite
-    # file must touch neither.
-    with only_process_on(loaded.database_url):
-        on_local_node(loaded, lambda: serve(loaded, True, role))
+    on_local_node(loaded, lambda: serve(loaded, True, role))
 
 
 @click.command()

@@ -24,7 +24,7 @@ from bot.content.store import ContentStore
 from bot.errors import ConfigError
 from bot.leaderboard_gallery import Engagement
 from bot.signals import stop_signals
-from bot.web.server import WebServer
+from bot.web.server import Health, WebServer
 from db.engine import create_db_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ async def serve_web(
                 owners_at=lambda address: CollectionOwners(rpc, address),
                 host=settings.http_host,
                 port=settings.http_port,
+                # Alone (the `web` role), it answers `/health` itself; beside the bot, the
+                # bot does (a forwarded path).
+                health=None if beside_the_bot else Health(sessions, chain_id, lambda: None),
                 bot_url=bot_url,
                 forwarded=forwarded,
                 rpc_timeout=settings.rpc_timeout,
