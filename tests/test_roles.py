@@ -137,6 +137,11 @@ async def test_a_second_process_polling_telegram_is_refused(
         else:  # SQLite refuses any second process first
             assert "SQLite allows one process" in line
         assert first.returncode is None
+        first.kill()  # dies without a word: what it held goes with it
+        await first.wait()
+    third_log = tmp_path / "third.log"
+    async with bot_process(env, third_log) as third:
+        await until_logged(third_log, "(long polling)", third)
 
 
 @pytest.mark.db
