@@ -42,6 +42,7 @@ from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlat
 from bot.process_locks import only_process_on
 from bot.records import open_database
 from bot.roles import Role
+from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web import WebServer
@@ -77,6 +78,7 @@ class Runtime:
     inbox: DurableInbox
     platforms: RunningPlatforms
     collections: CommunityCollections
+    turns: SharedTurns
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -198,8 +200,13 @@ async def open_runtime(
                 max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
                 poll_interval=settings.poll_interval,
             )
+            turns = SharedTurns(sessions)
             alerts = BalanceAlerts(
-                service, platforms, settings.low_balance_wei, check_every_s=settings.balance_check_s
+                service,
+                platforms,
+                settings.low_balance_wei,
+                turns=turns,
+                check_every_s=settings.balance_check_s,
             )
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
@@ -257,6 +264,7 @@ async def open_runtime(
                 inbox,
                 platforms,
                 collections,
+                turns,
             )
             if start:
                 await runtime.start(role)
