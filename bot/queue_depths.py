@@ -1,0 +1,125 @@
+"""How much work waits, read from the database: requests by phase, pins pending, withdrawals
+queued, chat updates not yet handled, answers given up, and each hot wallet's nonce lane.
+
+Every process shares one database, so every process reads the same numbers here: what
+`/health` and `/metrics` say of queues is the shared truth, not one process's view of it. Each
+figure is one aggregate query (a COUNT or a GROUP BY over an indexed column), so a scrape costs
+the same however many requests the database holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.tx_engine import OPEN_STATUSES
+from db.models import (
+    PIN_PENDING,
+    ChainTx,
+    InboxUpdate,
+    MintRequest,
+    NonceState,
+    Phase,
+    Pin,
+    Withdrawal,
+    WithdrawalStatus,
+)
+
+# The roles whose processes sign with the hot wallets they own (`python -m bot run --role`).
+SIGNING_ROLES = frozenset({"all", "pipeline"})
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """One hot wallet's nonce lane on this chain: its transactions not yet confirmed, and why
+    its signing is stopped (a key rotation), if it is."""
+
+    wallet: str
+    in_flight_txs: int
+    signing_stopped: str | None
+
+
+@dataclass(frozen=True)
+class Depths:
+    requests_by_phase: dict[str, int]  # every phase, zero included
+    pins_pending: int
+    withdrawals_queued: int
+    inbox_waiting: int  # chat updates recorded, neither handled nor given up
+    answers_given_up: int  # decided requests whose answer could not be delivered
+    lanes: tuple[LaneState, ...]  # every wallet the database knows on this chain
+
+    def lane(self, wallet: str) -> LaneState:
+        """The lane of `wallet` (empty if the database knows nothing of it yet)."""
+        for lane in self.lanes:
+            if lane.wallet.lower() == wallet.lower():
+                return lane
+        return LaneState(wallet, 0, None)
+
+
+async def read_depths(
+    sessions: async_sessionmaker[AsyncSession], chain_id: int, wallets: Sequence[str] = ()
+) -> Depths:
+    """The queues as the database holds them now. `wallets` (this process's own) are listed
+    among the lanes even before they signed anything."""
+    async with sessions() as session:
+        phases = dict(
+            (
+                await session.execute(
+                    select(MintRequest.phase, func.count()).group_by(MintRequest.phase)
+                )
+            ).all()
+        )
+        open_txs = dict(
+            (
+                await session.execute(
+                    select(ChainTx.wallet, func.count())
+                    .where(ChainTx.chain_id == chain_id, ChainTx.status.in_(OPEN_STATUSES))
+                    .group_by(ChainTx.wallet)
+                )
+            ).all()
+        )
+        stopped = dict(
+            (
+                await session.execute(
+                    select(NonceState.wallet, NonceState.signing_stopped).where(
+                        NonceState.chain_id == chain_id
+                    )
+                )
+            ).all()
+        )
+        pins = await _count(session, select(func.count()).where(Pin.state == PIN_PENDING))
+        withdrawals = await _count(
+            session,
+            select(func.count()).where(Withdrawal.status == WithdrawalStatus.QUEUED),
+        )
+        inbox = await _count(
+            session,
+            select(func.count()).where(
+                InboxUpdate.processed_at.is_(None), InboxUpdate.given_up_at.is_(None)
+            ),
+        )
+        given_up = await _count(
+            session, select(func.count()).where(MintRequest.undeliverable_at.is_not(None))
+        )
+    known = {wallet.lower(): wallet for wallet in [*stopped, *open_txs]}
+    for wallet in wallets:
+        known.setdefault(wallet.lower(), wallet)
+    lanes = tuple(
+        LaneState(wallet, int(open_txs.get(wallet, 0)), stopped.get(wallet))
+        for wallet in sorted(known.values())
+    )
+    return Depths(
+        requests_by_phase={phase.value: int(phases.get(phase.value, 0)) for phase in Phase},
+        pins_pending=pins,
+        withdrawals_queued=withdrawals,
+        inbox_waiting=inbox,
+        answers_given_up=given_up,
+        lanes=lanes,
+    )
+
+
+async def _count(session: AsyncSession, query: object) -> int:
+    return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
