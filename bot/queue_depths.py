@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.tx_engine import OPEN_STATUSES
@@ -104,12 +105,13 @@ async def read_depths(
         given_up = await _count(
             session, select(func.count()).where(MintRequest.undeliverable_at.is_not(None))
         )
-    known = {wallet.lower(): wallet for wallet in [*stopped, *open_txs]}
-    for wallet in wallets:
-        known.setdefault(wallet.lower(), wallet)
+    # Addresses compare without their checksum case; shown as this process names them, else as
+    # the database holds them (the last written wins).
+    known = {wallet.lower(): wallet for wallet in [*open_txs, *stopped, *wallets]}
+    open_by = {wallet.lower(): int(count) for wallet, count in open_txs.items()}
+    stopped_by = {wallet.lower(): reason for wallet, reason in stopped.items()}
     lanes = tuple(
-        LaneState(wallet, int(open_txs.get(wallet, 0)), stopped.get(wallet))
-        for wallet in sorted(known.values())
+        LaneState(known[key], open_by.get(key, 0), stopped_by.get(key)) for key in sorted(known)
     )
     return Depths(
         requests_by_phase={phase.value: int(phases.get(phase.value, 0)) for phase in Phase},
@@ -121,5 +123,5 @@ async def read_depths(
     )
 
 
-async def _count(session: AsyncSession, query: object) -> int:
-    return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
+async def _count(session: AsyncSession, query: Select[Any]) -> int:
+    return int(await session.scalar(query) or 0)
