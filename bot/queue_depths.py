@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.tx_engine import OPEN_STATUSES
 from db.models import (
     PIN_PENDING,
     ChainTx,
@@ -25,10 +24,14 @@ from db.models import (
     NonceState,
     Phase,
     Pin,
+    TxStatus,
     Withdrawal,
     WithdrawalStatus,
 )
 
+# A transaction not yet confirmed nor dropped: the engine's OPEN_STATUSES, named here so that
+# the web role, which reads these figures, does not import the engine (and web3 with it).
+OPEN_TX_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
 # The roles whose processes sign with the hot wallets they own (`python -m bot run --role`).
 SIGNING_ROLES = frozenset({"all", "pipeline"})
 
@@ -77,7 +80,7 @@ async def read_depths(
             (
                 await session.execute(
                     select(ChainTx.wallet, func.count())
-                    .where(ChainTx.chain_id == chain_id, ChainTx.status.in_(OPEN_STATUSES))
+                    .where(ChainTx.chain_id == chain_id, ChainTx.status.in_(OPEN_TX_STATUSES))
                     .group_by(ChainTx.wallet)
                 )
             ).all()

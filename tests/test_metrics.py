@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,11 +19,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bot.app import Runtime, web_server
+from bot.chain.devchain import free_port
 from bot.chain.signing_stop import stop_signing
+from bot.chain.tx_engine import OPEN_STATUSES
 from bot.config import load_settings
 from bot.minting.types import MintResult
+from bot.queue_depths import OPEN_TX_STATUSES
 from db.models import InboxUpdate, Pin, utcnow
-from tests.support import ANVIL_DEV_KEYS, Inbox, answered, running, submission
+from tests.support import (
+    ANVIL_DEV_KEYS,
+    PROJECT_ROOT,
+    Inbox,
+    answered,
+    running,
+    submission,
+)
 
 pytestmark = pytest.mark.db
 
@@ -188,3 +201,45 @@ async def test_failed_answers_are_counted_and_given_up(bot_env: dict[str, str]):
     assert value(failures, "mintbot_answer_failures_total") == unreachable.tries == 1
     assert value(metrics["mintbot_requests"], "mintbot_requests", phase="confirmed") == 1
     assert status["queues"]["answers_given_up"] == 1
+
+
+async def test_a_web_process_alone_reports_the_shared_queues(bot_env: dict[str, str]):
+    """`python -m bot web` on its own serves `/health` and `/metrics` of its own: role `web`,
+    no lane, and the requests the bot made, read from the database they share."""
+    async with served(bot_env) as (runtime, inbox, _base):
+        await runtime.service.submit(submission("1"))
+        await answered(runtime, inbox, "test:chat:1")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = ("HOT_WALLET_PRIVATE_KEY",)
+    env = {key: v for key, v in bot_env.items() if key not in secret} | {"HTTP_PORT": str(port)}
+    web = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=PROJECT_ROOT,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    status = await health(base)
+                    break
+                await asyncio.sleep(0.1)
+        metrics = await scrape(base)
+    finally:
+        web.send_signal(signal.SIGTERM)
+        await web.wait()
+
+    assert status["role"] == "web" and status["lanes"] == []
+    assert status["queues"]["requests_in_flight"]["queued"] == 0
+    assert value(metrics["mintbot_process"], "mintbot_process", role="web") == 1
+    assert value(metrics["mintbot_requests"], "mintbot_requests", phase="replied") == 1
+    assert metrics["mintbot_lane_owned"] == []
+
+
+def test_lanes_count_what_the_engine_keeps_open():
+    assert set(OPEN_TX_STATUSES) == set(OPEN_STATUSES)
