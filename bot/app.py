@@ -42,6 +42,7 @@ from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.queue_depths import read_depths
 from bot.records import open_database
+from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web import WebServer
@@ -77,6 +78,7 @@ class Runtime:
     inbox: DurableInbox
     platforms: RunningPlatforms
     collections: CommunityCollections
+    turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
@@ -183,8 +185,13 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
                 poll_interval=settings.poll_interval,
             )
+            turns = SharedTurns(sessions)
             alerts = BalanceAlerts(
-                service, platforms, settings.low_balance_wei, check_every_s=settings.balance_check_s
+                service,
+                platforms,
+                settings.low_balance_wei,
+                turns=turns,
+                check_every_s=settings.balance_check_s,
             )
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
@@ -242,6 +249,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 inbox,
                 platforms,
                 collections,
+                turns,
                 service.metrics,
             )
             if start:
