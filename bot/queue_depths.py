@@ -9,7 +9,7 @@ the same however many requests the database holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import (
     PIN_PENDING,
+    UNANSWERED,
     ChainTx,
     InboxUpdate,
     MintRequest,
@@ -48,7 +49,7 @@ class LaneState:
 
 @dataclass(frozen=True)
 class Depths:
-    requests_by_phase: dict[str, int]  # every phase, zero included
+    requests_by_phase: dict[str, int]  # every phase asked for, zero included
     pins_pending: int
     withdrawals_queued: int
     inbox_waiting: int  # chat updates recorded, neither handled nor given up
@@ -64,15 +65,23 @@ class Depths:
 
 
 async def read_depths(
-    sessions: async_sessionmaker[AsyncSession], chain_id: int, wallets: Sequence[str] = ()
+    sessions: async_sessionmaker[AsyncSession],
+    chain_id: int,
+    wallets: Sequence[str] = (),
+    *,
+    phases: Collection[Phase] = tuple(Phase),
 ) -> Depths:
-    """The queues as the database holds them now. `wallets` (this process's own) are listed
-    among the lanes even before they signed anything."""
+    """The queues as the database holds them now, the requests of `phases` only (each phase
+    read is a range of the phase index: a health check asks for the few in flight, not the
+    replied ones that grow with every mint). `wallets` (this process's own) are listed among
+    the lanes even before they signed anything."""
     async with sessions() as session:
-        phases = dict(
+        by_phase = dict(
             (
                 await session.execute(
-                    select(MintRequest.phase, func.count()).group_by(MintRequest.phase)
+                    select(MintRequest.phase, func.count())
+                    .where(MintRequest.phase.in_(phases))
+                    .group_by(MintRequest.phase)
                 )
             ).all()
         )
@@ -106,7 +115,12 @@ async def read_depths(
             ),
         )
         given_up = await _count(
-            session, select(func.count()).where(MintRequest.undeliverable_at.is_not(None))
+            session,
+            select(func.count()).where(
+                # Given-up answers stay unanswered: the phase index narrows the search.
+                MintRequest.phase.in_(UNANSWERED),
+                MintRequest.undeliverable_at.is_not(None),
+            ),
         )
     # Addresses compare without their checksum case; shown as this process names them, else as
     # the database holds them (the last written wins).
@@ -117,7 +131,7 @@ async def read_depths(
         LaneState(known[key], open_by.get(key, 0), stopped_by.get(key)) for key in sorted(known)
     )
     return Depths(
-        requests_by_phase={phase.value: int(phases.get(phase.value, 0)) for phase in Phase},
+        requests_by_phase={phase.value: int(by_phase.get(phase.value, 0)) for phase in phases},
         pins_pending=pins,
         withdrawals_queued=withdrawals,
         inbox_waiting=inbox,

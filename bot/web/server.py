@@ -24,7 +24,7 @@ from bot.web.cache import PageCache
 from bot.web.explorer import ExplorerPages
 from bot.web.gallery import GalleryPages
 from bot.web.gateway import IpfsGateway
-from db.models import IN_FLIGHT, PIN_PINNED, Pin
+from db.models import IN_FLIGHT, PIN_PINNED, Phase, Pin
 
 # Not passed on to the bot: they describe one connection, not the request.
 _HOP_BY_HOP = frozenset(
@@ -56,10 +56,10 @@ class Health:
         self.wallets = tuple(wallets)
 
     async def handle(self, _request: web.Request) -> web.Response:
-        depths = await read_depths(self.sessions, self.chain_id, self.wallets)
-        in_flight = {
-            phase: count for phase, count in depths.requests_by_phase.items() if phase in IN_FLIGHT
-        }
+        # In phase order: received, stored, queued, signed, sent.
+        phases = [phase for phase in Phase if phase in IN_FLIGHT]
+        depths = await read_depths(self.sessions, self.chain_id, self.wallets, phases=phases)
+        in_flight = depths.requests_by_phase
         return web.json_response(
             {
                 "ok": True,
