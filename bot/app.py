@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp.web import Application
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills the registries)
@@ -35,9 +36,11 @@ from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
+from bot.metrics import MetricsPage, PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.queue_depths import read_depths
 from bot.records import open_database
 from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
@@ -76,6 +79,8 @@ class Runtime:
     platforms: RunningPlatforms
     collections: CommunityCollections
     turns: SharedTurns
+    # What this process counts, for /metrics (the database's numbers are read when scraped).
+    metrics: PipelineMetrics
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self) -> None:
@@ -162,6 +167,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 platforms=platforms,
                 pinning=pinning.backends,
                 read_back=pinning.read_back,
+                metrics=PipelineMetrics(CollectorRegistry()),
             )
             wallets = WalletLinks(
                 sessions,
@@ -244,6 +250,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 platforms,
                 collections,
                 turns,
+                service.metrics,
             )
             if start:
                 await runtime.start()
@@ -268,17 +275,33 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         host=host,
         port=port,
         health=health(runtime),
+        metrics=metrics_page(runtime),
         rpc_timeout=runtime.settings.rpc_timeout,
     )
 
 
-def health(runtime: Runtime) -> Health:
-    """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
+def health(runtime: Runtime, role: str = "all") -> Health:
+    """`/health` for this bot: its chain, requests in flight, why it waits, if it does, its
+    role, the hot wallet it signs with and the queues."""
     return Health(
         runtime.sessions,
         runtime.chain.chain_id,
         lambda: runtime.service.waiting_reason,
         pinning=bool(runtime.settings.pinning),
+        role=role,
+        wallets=[runtime.chain.wallet.address],
+    )
+
+
+def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
+    """`/metrics` for this bot: the runtime's registry, and the database's numbers read when
+    scraped."""
+    wallets = [runtime.chain.wallet.address]
+    return MetricsPage(
+        runtime.metrics.registry,
+        functools.partial(read_depths, runtime.sessions, runtime.chain.chain_id, wallets),
+        role=role,
+        wallets=wallets,
     )
 
 
@@ -324,6 +347,7 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
         settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
     )
     process.app.router.add_get("/health", health(runtime).handle)
+    process.app.router.add_get("/metrics", metrics_page(runtime).handle)
     return process
 
 
