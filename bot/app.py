@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.web import Application
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills the registries)
@@ -36,10 +37,12 @@ from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
+from bot.metrics import MetricsPage, PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.process_locks import only_process_on
+from bot.queue_depths import read_depths
 from bot.records import open_database
 from bot.roles import Role
 from bot.shared_turns import SharedTurns
@@ -79,6 +82,8 @@ class Runtime:
     platforms: RunningPlatforms
     collections: CommunityCollections
     turns: SharedTurns
+    # What this process counts, for /metrics (the database's numbers are read when scraped).
+    metrics: PipelineMetrics
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -183,6 +188,7 @@ async def open_runtime(
                 platforms=platforms,
                 pinning=pinning.backends,
                 read_back=pinning.read_back,
+                metrics=PipelineMetrics(CollectorRegistry()),
             )
             wallets = WalletLinks(
                 sessions,
@@ -265,6 +271,7 @@ async def open_runtime(
                 platforms,
                 collections,
                 turns,
+                service.metrics,
             )
             if start:
                 await runtime.start(role)
@@ -289,17 +296,33 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         host=host,
         port=port,
         health=health(runtime),
+        metrics=metrics_page(runtime),
         rpc_timeout=runtime.settings.rpc_timeout,
     )
 
 
-def health(runtime: Runtime) -> Health:
-    """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
+def health(runtime: Runtime, role: str = "all") -> Health:
+    """`/health` for this bot: its chain, requests in flight, why it waits, if it does, its
+    role, the hot wallet it signs with and the queues."""
     return Health(
         runtime.sessions,
         runtime.chain.chain_id,
         lambda: runtime.service.waiting_reason,
         pinning=bool(runtime.settings.pinning),
+        role=role,
+        wallets=[runtime.chain.wallet.address],
+    )
+
+
+def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
+    """`/metrics` for this bot: the runtime's registry, and the database's numbers read when
+    scraped."""
+    wallets = [runtime.chain.wallet.address]
+    return MetricsPage(
+        runtime.metrics.registry,
+        functools.partial(read_depths, runtime.sessions, runtime.chain.chain_id, wallets),
+        role=role,
+        wallets=wallets,
     )
 
 
@@ -310,7 +333,7 @@ async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings, role=role, sole=True) as runtime:
         with stop_signals() as stop:
-            web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime)
+            web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime, role)
             chatting = role in ("all", "chat")
             platforms = _chat_platforms(
                 settings, runtime, web.app, console=console, chatting=chatting
@@ -342,11 +365,12 @@ async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
                 log.info("stopping")
 
 
-def _own_routes(settings: Settings, runtime: Runtime) -> OwnRoutes:
-    """A `chat` or `pipeline` process serves only its own routes: `/health` and, for chat, a
-    platform's webhook (the gallery and gateway are the `web` role's)."""
+def _own_routes(settings: Settings, runtime: Runtime, role: Role) -> OwnRoutes:
+    """A `chat` or `pipeline` process serves only its own routes: `/health`, `/metrics` and,
+    for chat, a platform's webhook (the gallery and gateway are the `web` role's)."""
     routes = OwnRoutes(host=settings.http_host, port=settings.http_port)
-    routes.app.router.add_get("/health", health(runtime).handle)
+    routes.app.router.add_get("/health", health(runtime, role).handle)
+    routes.app.router.add_get("/metrics", metrics_page(runtime, role).handle)
     return routes
 
 
@@ -359,6 +383,7 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
         settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
     )
     process.app.router.add_get("/health", health(runtime).handle)
+    process.app.router.add_get("/metrics", metrics_page(runtime).handle)
     return process
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
+from bot.metrics import PipelineMetrics
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries, request_key
 from bot.minting.types import MintResult
@@ -85,6 +86,7 @@ class Delivery:
         platforms: RunningPlatforms,
         queries: MintQueries,
         progress: Progress,
+        metrics: PipelineMetrics,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -92,6 +94,7 @@ class Delivery:
         self.platforms = platforms
         self.queries = queries
         self.progress = progress
+        self.metrics = metrics
         self._answerers: dict[str, Answerer] = {}
         self._rounds: set[asyncio.Task[bool]] = set()
         self._slow: set[asyncio.Task[None]] = set()  # answers left by their round, recording
@@ -242,6 +245,7 @@ class Delivery:
                     retries.append(self._answer_away(request, outcome))
                 elif outcome is not None:
                     retries.append(self._answer_failed(request, outcome))
+                    self.metrics.answer_failures.inc()
                 else:
                     answered.append(request.id)
             # The answers were given: recording them is retried (it is idempotent) rather than

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.faults import crash_point, is_transient, retry_transient
@@ -28,6 +29,7 @@ from bot.content.images import NOT_AN_IMAGE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import ImageRejected, RequestRejected
+from bot.metrics import PipelineMetrics
 from bot.minting.batcher import Batcher
 from bot.minting.content_workers import ContentWorkers, ImageLimits
 from bot.minting.delivery import Delivery
@@ -64,8 +66,11 @@ class MintService(MintQueries):
         platforms: RunningPlatforms,
         pinning: Sequence[PinningBackend] = (),
         read_back: BlockReader | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self._progress = Progress()
+        # A registry of its own unless the composition root gives the runtime's.
+        self.metrics = metrics or PipelineMetrics(CollectorRegistry())
         super().__init__(
             sessions, chain.links(settings.public_base_url), self._progress, settings.poll_interval
         )
@@ -91,9 +96,11 @@ class MintService(MintQueries):
         )
         self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
         self.publisher = Publisher(sessions, content, pinning, self._progress, read_back)
-        self._batcher = Batcher(settings, sessions, txs, chain, self._progress)
+        self._batcher = Batcher(settings, sessions, txs, chain, self._progress, self.metrics)
         watcher.follow(self._batcher)
-        self._delivery = Delivery(settings, sessions, communities, platforms, self, self._progress)
+        self._delivery = Delivery(
+            settings, sessions, communities, platforms, self, self._progress, self.metrics
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
