@@ -6,6 +6,7 @@ process on PostgreSQL too."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ async def refused(proc: ForkedProcess, log: Path) -> str:
     assert code == 2, content
     (line,) = [line for line in content.splitlines() if line.startswith("error: ")]
     return line
+
+
+async def health_of(log: Path) -> dict[str, Any]:
+    """`/health` of the process whose ready line is in `log` (it names where it serves)."""
+    found = re.search(r"web (http://\S+)", await asyncio.to_thread(log.read_text))
+    assert found is not None
+    async with aiohttp.ClientSession() as http, http.get(f"{found[1]}/health") as response:
+        assert response.status == 200
+        return dict(await response.json())
 
 
 def on_postgres(url: str) -> bool:
@@ -88,6 +98,8 @@ async def test_a_chat_and_a_pipeline_process_mint_a_message_and_answer_it_once(
         await until_logged(chat_log, "(role chat)", chat)
         await until_logged(pipeline_log, "(role pipeline)", pipeline)
         await telegram.wait_for(lambda: bool(telegram.sent("getUpdates")), 90)
+        for log, role in ((chat_log, "chat"), (pipeline_log, "pipeline")):
+            assert (await health_of(log))["role"] == role
         photo = telegram.send_photo(world["group"], world["Ada"], [png(70)], "/mint Split")
         assert minted(await final_reply(telegram, photo), "Split")
         request = await answer_recorded(env["DATABASE_URL"], photo["message_id"])
