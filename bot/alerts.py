@@ -2,18 +2,19 @@
 
 Every running chat platform is told through `tell_admins` (each sends it where its settings
 say admins read, if anywhere); the check runs now and then and says it once per `repeat_s`
-while the balance stays under LOW_BALANCE_ETH, with the address to fund. A platform that
-starts while an alert is in force hears it at once.
+while the balance stays under LOW_BALANCE_ETH, with the address to fund. Once per platform
+across every process that runs it: each telling takes the platform's turn in the database
+(`bot.shared_turns`). A platform that starts while an alert is in force hears it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from bot.minting.service import MintService
 from bot.ports import ChatPlatform, RunningPlatforms
+from bot.shared_turns import SharedTurns
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +29,23 @@ class BalanceAlerts:
         platforms: RunningPlatforms,
         low_wei: int,
         *,
+        turns: SharedTurns,
         check_every_s: float = CHECK_EVERY_S,
         repeat_s: float = REPEAT_S,
     ) -> None:
         self.service = service
         self.platforms = platforms
         self.low_wei = low_wei
+        self.turns = turns
         self.check_every_s = check_every_s
         self.repeat_s = repeat_s
-        self._last_alert: float | None = None
         self._active: str | None = None  # the alert in force, for platforms that start later
-        self._telling: set[asyncio.Task[None]] = set()
+        self._telling: set[asyncio.Task[bool]] = set()
         platforms.on_add(self._started)
 
     def _started(self, platform: ChatPlatform) -> None:
         if self._active is not None:
-            task = asyncio.ensure_future(self._tell(platform, self._active))
+            task = asyncio.ensure_future(self._tell_in_turn(platform, self._active))
             self._telling.add(task)
             task.add_done_callback(self._telling.discard)
 
@@ -59,22 +61,35 @@ class BalanceAlerts:
             await asyncio.sleep(self.check_every_s)
 
     async def check(self) -> bool:
-        """Alert if the balance is low and no alert went out within `repeat_s`; True if sent."""
+        """Alert if the balance is low and no alert went out within `repeat_s` (from any
+        process, per platform); True if this check told anyone."""
         address, balance, _ = await self.service.hot_wallet()
         if balance >= self.low_wei:
-            self._last_alert = self._active = None  # funded again: the next drop alerts at once
-            return False
-        now = time.monotonic()
-        if self._last_alert is not None and now - self._last_alert < self.repeat_s:
+            if self._active is not None:  # funded again: the next drop alerts at once
+                await self.turns.release(self._key(address, ""))
+            self._active = None
             return False
         text = (
             f"⚠️ The hot wallet {address} has {balance / 1e18:.6f} left in native currency "
             f"(alert below {self.low_wei / 1e18:g}). Send funds to {address} to keep minting."
         )
-        log.warning("%s", text)
-        self._active, self._last_alert = text, now
+        self._active, told = text, False
         for platform in self.platforms:
-            await self._tell(platform, text)
+            told = await self._tell_in_turn(platform, text) or told
+        return told
+
+    @staticmethod
+    def _key(address: str, platform: str) -> str:
+        return f"low-balance:{address}:{platform}"
+
+    async def _tell_in_turn(self, platform: ChatPlatform, text: str) -> bool:
+        """Tell the platform's admins unless they were told within `repeat_s`, by this process
+        or another; True if told now."""
+        address = self.service.txs.wallet.address
+        if await self.turns.take(self._key(address, platform.name), self.repeat_s):
+            return False
+        log.warning("%s", text)
+        await self._tell(platform, text)
         return True
 
     @staticmethod

@@ -11,11 +11,13 @@ import contextlib
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.web import Application
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills the registries)
@@ -35,15 +37,20 @@ from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
+from bot.metrics import MetricsPage, PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.process_locks import only_process_on
+from bot.queue_depths import read_depths
 from bot.records import open_database
+from bot.roles import Role
+from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web import WebServer
 from bot.web.process import WebProcess
-from bot.web.server import Health
+from bot.web.server import Health, OwnRoutes
 from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
@@ -74,18 +81,29 @@ class Runtime:
     inbox: DurableInbox
     platforms: RunningPlatforms
     collections: CommunityCollections
+    turns: SharedTurns
+    # What this process counts, for /metrics (the database's numbers are read when scraped).
+    metrics: PipelineMetrics
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
-    async def start(self) -> None:
-        """Resume unfinished work and run the background loops: the mint pipeline, the
-        transaction watcher, withdrawals, community collections and the inbox's tidying."""
-        await self.service.start()
-        loops = (
-            self.watcher.run(),
-            self.withdrawals.run(),
-            self.collections.run(),
-            self.inbox.keep_tidy(),
-        )
+    async def start(self, role: Role = "all") -> None:
+        """Resume unfinished work and run the background loops of `role`: for the pipeline,
+        the mint pipeline's stages, the transaction watcher, withdrawals and community
+        collections; for chat, the answers (given through the chat platforms running here)
+        and the inbox's tidying; `all` runs both."""
+        loops: list[Coroutine[Any, Any, None]] = []
+        if role == "all":
+            await self.service.start()
+        elif role == "pipeline":
+            # Chat processes record the requests: nothing here wakes the stages at once.
+            await self.service.start_pipeline(look_every=self.settings.poll_interval)
+        elif role == "chat":
+            # Answers go out where the chat platforms run; the pipeline decides them elsewhere.
+            self.service.start_delivery(look_every=self.settings.poll_interval)
+        if role in ("all", "pipeline"):
+            loops += [self.watcher.run(), self.withdrawals.run(), self.collections.run()]
+        if role in ("all", "chat"):
+            loops.append(self.inbox.keep_tidy())
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -115,10 +133,20 @@ def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContext
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterator[Runtime]:
-    """Build everything from the settings; with `start`, resume unfinished work too."""
-    async with open_configured_chain(settings) as chain, open_pinning(settings) as pinning:
+async def open_runtime(
+    settings: Settings, *, start: bool = True, role: Role = "all", sole: bool = False
+) -> AsyncIterator[Runtime]:
+    """Build everything from the settings; with `start`, resume unfinished work too (what
+    `role` runs of it). With `sole`, hold a SQLite database's lock file for as long as the
+    runtime is open, or refuse at once if another process holds it (`bot.process_locks`)."""
+    async with (
+        open_configured_chain(settings) as chain,
+        open_pinning(settings) as pinning,
+        contextlib.AsyncExitStack() as held,
+    ):
         collection = await chain.collection()
+        if sole:  # once the chain checks passed (bad settings write nothing), before migrating
+            held.enter_context(only_process_on(settings.database_url))
         db = await open_database(settings)
         try:
             sessions = session_factory(db)
@@ -160,6 +188,7 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 platforms=platforms,
                 pinning=pinning.backends,
                 read_back=pinning.read_back,
+                metrics=PipelineMetrics(CollectorRegistry()),
             )
             wallets = WalletLinks(
                 sessions,
@@ -177,8 +206,13 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
                 poll_interval=settings.poll_interval,
             )
+            turns = SharedTurns(sessions)
             alerts = BalanceAlerts(
-                service, platforms, settings.low_balance_wei, check_every_s=settings.balance_check_s
+                service,
+                platforms,
+                settings.low_balance_wei,
+                turns=turns,
+                check_every_s=settings.balance_check_s,
             )
             engagement = Engagement(
                 sessions, explorer=chain.explorer, public_base_url=settings.public_base_url
@@ -236,9 +270,11 @@ async def open_runtime(settings: Settings, *, start: bool = True) -> AsyncIterat
                 inbox,
                 platforms,
                 collections,
+                turns,
+                service.metrics,
             )
             if start:
-                await runtime.start()
+                await runtime.start(role)
             try:
                 yield runtime
             finally:
@@ -260,43 +296,65 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         host=host,
         port=port,
         health=health(runtime),
+        metrics=metrics_page(runtime),
         rpc_timeout=runtime.settings.rpc_timeout,
     )
 
 
-def health(runtime: Runtime) -> Health:
-    """`/health` for this bot: its chain, requests in flight, and why it waits, if it does."""
+def health(runtime: Runtime, role: str = "all") -> Health:
+    """`/health` for this bot: its chain, requests in flight, why it waits, if it does, its
+    role, the hot wallet it signs with and the queues."""
     return Health(
         runtime.sessions,
         runtime.chain.chain_id,
         lambda: runtime.service.waiting_reason,
         pinning=bool(runtime.settings.pinning),
+        role=role,
+        wallets=[runtime.chain.wallet.address],
     )
 
 
-async def serve(settings: Settings, console: bool) -> None:
-    """Run the bot until a stop signal: the mint service, the web server, and every chat
-    platform the settings configure or, with none and `console`, the fallback platforms
-    (the local console on the terminal)."""
+def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
+    """`/metrics` for this bot: the runtime's registry, and the database's numbers read when
+    scraped."""
+    wallets = [runtime.chain.wallet.address]
+    return MetricsPage(
+        runtime.metrics.registry,
+        functools.partial(read_depths, runtime.sessions, runtime.chain.chain_id, wallets),
+        role=role,
+        wallets=wallets,
+    )
+
+
+async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
+    """Run the bot until a stop signal: what `role` runs of it (`bot.roles`). `all`: the mint
+    service, the web server, and every chat platform the settings configure or, with none and
+    `console`, the fallback platforms (the local console on the terminal)."""
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, role=role, sole=True) as runtime:
         with stop_signals() as stop:
-            web = _web(settings, runtime)
-            platforms = _chat_platforms(settings, runtime, web.app, console=console)
+            web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime, role)
+            chatting = role in ("all", "chat")
+            platforms = _chat_platforms(
+                settings, runtime, web.app, console=console, chatting=chatting
+            )
             base_url = await web.start()
             # What start-up built (modules, the runtime) lives as long as the process: kept out
             # of the collector's full passes, which would otherwise scan it all (over 100 ms
             # with the event loop stopped) in the middle of a burst of requests.
             gc.freeze()
             log.info(
-                "ready on chain %d: collection %s, hot wallet %s, web %s",
+                "ready on chain %d%s: collection %s, hot wallet %s, web %s",
                 runtime.chain.chain_id,
+                "" if role == "all" else f" (role {role})",
                 runtime.collection.address,
                 runtime.chain.wallet.address,
                 base_url,
             )
             chats = [asyncio.ensure_future(platform.run()) for platform in platforms]
-            others: list[asyncio.Future[None]] = [asyncio.ensure_future(runtime.alerts.run())]
+            # Alerts go to the chat platforms, so they run where those do.
+            alerts = [runtime.alerts.run()] if chatting else []
+            others: list[asyncio.Future[None]] = [asyncio.ensure_future(a) for a in alerts]
             try:
                 await _until_stopped(stop, chats)
             finally:
@@ -305,6 +363,15 @@ async def serve(settings: Settings, console: bool) -> None:
                 await asyncio.gather(*chats, *others, return_exceptions=True)  # clean up
                 await web.stop()
                 log.info("stopping")
+
+
+def _own_routes(settings: Settings, runtime: Runtime, role: Role) -> OwnRoutes:
+    """A `chat` or `pipeline` process serves only its own routes: `/health`, `/metrics` and,
+    for chat, a platform's webhook (the gallery and gateway are the `web` role's)."""
+    routes = OwnRoutes(host=settings.http_host, port=settings.http_port)
+    routes.app.router.add_get("/health", health(runtime, role).handle)
+    routes.app.router.add_get("/metrics", metrics_page(runtime, role).handle)
+    return routes
 
 
 def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
@@ -316,15 +383,19 @@ def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
         settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
     )
     process.app.router.add_get("/health", health(runtime).handle)
+    process.app.router.add_get("/metrics", metrics_page(runtime).handle)
     return process
 
 
 def _chat_platforms(
-    settings: Settings, runtime: Runtime, routes: Application, *, console: bool
+    settings: Settings, runtime: Runtime, routes: Application, *, console: bool, chatting: bool
 ) -> list[ChatPlatform]:
-    """The chat platforms to run, built on the runtime: every registered kind the settings
-    configure; with none, and `console`, the fallback kinds. `routes` is where the bot's own
-    web routes go (a platform's webhook), before the server starts."""
+    """The chat platforms to run, built on the runtime (none unless `chatting`): every
+    registered kind the settings configure; with none, and `console`, the fallback kinds.
+    `routes` is where the bot's own web routes go (a platform's webhook), before the server
+    starts."""
+    if not chatting:
+        return []
     kinds: list[PlatformKind[Runtime]] = list(PLATFORMS)
     chosen = [kind for kind in kinds if kind.configured(settings)]
     if not chosen and console:

@@ -128,7 +128,11 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         self.bot = bot
         self.drops = bot.runtime.drops
         self.base_url = bot.runtime.settings.public_base_url
-        self.counters = LiveCounters(self._show_count)
+        turns = bot.runtime.turns
+        self.counters = LiveCounters(
+            self._show_count,
+            turn=lambda drop_id, every: turns.take(f"drop-counter:{PLATFORM}:{drop_id}", every),
+        )
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ClaimButton)

@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,13 +279,15 @@ async def balance(collection: Collection, owner: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(env: dict[str, str], log: Path) -> AsyncIterator[forkserver.ForkedProcess]:
-    """`python -m bot run` with exactly `env` as its settings, its output appended to `log`
-    (forked from this test process's fork server: see tests/forkserver.py); stopped with
-    SIGTERM (then SIGKILL) at the end unless it already ended."""
+async def bot_process(
+    env: dict[str, str], log: Path, args: Sequence[str] = ("run",)
+) -> AsyncIterator[forkserver.ForkedProcess]:
+    """`python -m bot run` (or ARGS) with exactly `env` as its settings, its output appended
+    to `log` (forked from this test process's fork server: see tests/forkserver.py); stopped
+    with SIGTERM (then SIGKILL) at the end unless it already ended."""
     with log.open("ab") as out:
         proc = await forkserver.start_bot(
-            ["run"], {"PATH": os.environ["PATH"], **env}, PROJECT_ROOT, out.fileno()
+            list(args), {"PATH": os.environ["PATH"], **env}, PROJECT_ROOT, out.fileno()
         )
     try:
         yield proc

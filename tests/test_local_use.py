@@ -124,7 +124,8 @@ async def test_gateway_health_and_explorer_pages(served: tuple[Runtime, Inbox, s
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/health") as response:
             health = await response.json()
-        assert health == {
+        # What it always said; the role, lanes and queues beside it are tests/test_metrics.py's.
+        assert {key: health[key] for key in health if key not in ("role", "lanes", "queues")} == {
             "ok": True,
             "chain_id": 31337,
             "in_flight": 0,

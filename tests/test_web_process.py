@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.chain.devchain import free_port
 from tests.support import bot_process
@@ -44,6 +45,10 @@ async def test_the_web_server_runs_beside_the_bot_and_ends_with_it(
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{base}/health") as response:  # the bot's, passed on
                     assert (await response.json())["chain_id"] == 31337
+                async with http.get(f"{base}/metrics") as response:  # the bot's too
+                    text = await response.text()
+                    families = {f.name for f in text_string_to_metric_families(text)}
+                    assert {"mintbot_requests", "mintbot_batch_size"} <= families
                 async with http.get(f"{base}/c/test/chat") as response:
                     assert "Nothing minted here yet." in await response.text()
             (web,) = [pid for pid, command in _children(bot.pid) if b"bot\0web\0" in command]

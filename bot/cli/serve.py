@@ -11,15 +11,37 @@ from bot.cli.runtime import on_local_node, settings
 from bot.config import load_web_settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.roles import ROLES, Role, check_role
 
 
 @click.command()
-def run() -> None:
-    """Run the bot. Without RPC_URL it runs on a local anvil chain, deploying on first start."""
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="all",
+    show_default=True,
+    help="What this process runs: all of the bot; chat (the chat platforms and their "
+    "answers); pipeline (preparing, batching, signing, watching); web (gallery and gateway). "
+    "Roles other than all need PostgreSQL and RPC_URL.",
+)
+def run(role: Role) -> None:
+    """Run the bot. Without RPC_URL it runs on a local anvil chain, deploying on first start.
+    With SQLite, one process at a time: a second one refuses to start."""
+    if role == "web":
+        web_settings = load_web_settings()
+        configure_logging(web_settings.log_level, web_settings.secrets())
+        check_role(
+            role, database_url=web_settings.database_url, local_mode=not web_settings.rpc_urls
+        )
+        from bot.web.role import serve_web  # the chain stack, when it runs (see bot.cli)
+
+        asyncio.run(serve_web(web_settings))
+        return
     from bot.app import serve  # the chain stack, when it runs (see bot.cli)
 
     loaded = settings()
-    on_local_node(loaded, lambda: serve(loaded, True))
+    check_role(role, database_url=loaded.database_url, local_mode=loaded.local_mode)
+    on_local_node(loaded, lambda: serve(loaded, True, role))
 
 
 @click.command()

@@ -23,6 +23,7 @@ from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.chain.tx_rows import lock_tx
 from bot.community_collections.records import mintable_contract
 from bot.config import Settings
+from bot.metrics import PipelineMetrics
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
 from bot.minting.publish import published
@@ -71,14 +72,18 @@ class Batcher:
         txs: TxEngine,
         chain: ChainContext,
         progress: Progress,
+        metrics: PipelineMetrics,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.txs = txs
         self.chain = chain
         self.progress = progress
+        self.metrics = metrics
         self.paused_by_admin = False
         self._wake_after_commit = False
+        # Mints a look confirmed, counted once its transaction commits (`after_look`).
+        self._confirmed_in_look = 0
         txs.own(MINT_KIND, TxEvents(self._confirmed, self._dropped, self._reverted))
 
     # ----- queued -> signed -> sent ----------------------------------------------------------
@@ -259,7 +264,10 @@ class Batcher:
                 .values(phase=Phase.SIGNED, tx_id=tx.id)
             )
             log.info("signed a batch of %d mint(s) at nonce %d", len(claimed), tx.nonce)
-            return tx.id
+            tx_id = tx.id
+        # Counted once committed: a batch rolled back was never signed.
+        self.metrics.batch_sizes.observe(len(claimed))
+        return tx_id
 
     async def _mark_sent(self, tx_id: int) -> None:
         async with self.sessions.begin() as session:
@@ -287,6 +295,7 @@ class Batcher:
                 .where(in_tx, _REQUESTS.c.id.in_(confirmed))
                 .values(phase=Phase.CONFIRMED)
             )
+            self._confirmed_in_look = len(confirmed)
         if requeued:
             await session.execute(
                 update(_REQUESTS)
@@ -351,6 +360,10 @@ class Batcher:
         """A look at a transaction committed: mark the batch sent if the watcher sent it, and
         wake the loops that act on what the look's events decided (only now: before the
         commit they would look too early)."""
+        confirmed, self._confirmed_in_look = self._confirmed_in_look, 0
+        if checked and confirmed:  # the look committed: its confirmations count
+            self.metrics.confirmed_transactions.inc()
+            self.metrics.confirmed_mints.inc(confirmed)
         try:
             if checked:
                 await self._sync_sent(tx_id)

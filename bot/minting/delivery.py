@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
+from bot.metrics import PipelineMetrics
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries, request_key
 from bot.minting.types import MintResult
@@ -85,6 +86,7 @@ class Delivery:
         platforms: RunningPlatforms,
         queries: MintQueries,
         progress: Progress,
+        metrics: PipelineMetrics,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -92,6 +94,7 @@ class Delivery:
         self.platforms = platforms
         self.queries = queries
         self.progress = progress
+        self.metrics = metrics
         self._answerers: dict[str, Answerer] = {}
         self._rounds: set[asyncio.Task[bool]] = set()
         self._slow: set[asyncio.Task[None]] = set()  # answers left by their round, recording
@@ -114,13 +117,14 @@ class Delivery:
     def _origins(self) -> list[str]:
         return [*self._answerers, *(p.name for p in self.platforms)]
 
-    async def run(self) -> None:
+    async def run(self, look_every: float = 5.0) -> None:
         """Answer decided requests until cancelled, in rounds of up to ROUNDS_AT_ONCE at a
-        time, each a task of its own (so that stopping can let them finish recording)."""
+        time, each a task of its own (so that stopping can let them finish recording). Woken
+        by this process's stages, and every `look_every` seconds for what others decided."""
         finalised = self.progress.finalised
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(look_every):
                     await finalised.wait()
             finalised.clear()
             while len(self._rounds) >= ROUNDS_AT_ONCE or len(self._answering) >= ANSWERS_AT_ONCE:
@@ -241,6 +245,7 @@ class Delivery:
                     retries.append(self._answer_away(request, outcome))
                 elif outcome is not None:
                     retries.append(self._answer_failed(request, outcome))
+                    self.metrics.answer_failures.inc()
                 else:
                     answered.append(request.id)
             # The answers were given: recording them is retried (it is idempotent) rather than

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.faults import crash_point, is_transient, retry_transient
@@ -28,6 +29,7 @@ from bot.content.images import NOT_AN_IMAGE
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import ImageRejected, RequestRejected
+from bot.metrics import PipelineMetrics
 from bot.minting.batcher import Batcher
 from bot.minting.content_workers import ContentWorkers, ImageLimits
 from bot.minting.delivery import Delivery
@@ -64,8 +66,11 @@ class MintService(MintQueries):
         platforms: RunningPlatforms,
         pinning: Sequence[PinningBackend] = (),
         read_back: BlockReader | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self._progress = Progress()
+        # A registry of its own unless the composition root gives the runtime's.
+        self.metrics = metrics or PipelineMetrics(CollectorRegistry())
         super().__init__(
             sessions, chain.links(settings.public_base_url), self._progress, settings.poll_interval
         )
@@ -91,9 +96,11 @@ class MintService(MintQueries):
         )
         self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
         self.publisher = Publisher(sessions, content, pinning, self._progress, read_back)
-        self._batcher = Batcher(settings, sessions, txs, chain, self._progress)
+        self._batcher = Batcher(settings, sessions, txs, chain, self._progress, self.metrics)
         watcher.follow(self._batcher)
-        self._delivery = Delivery(settings, sessions, communities, platforms, self, self._progress)
+        self._delivery = Delivery(
+            settings, sessions, communities, platforms, self, self._progress, self.metrics
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -258,7 +265,22 @@ class MintService(MintQueries):
     # ----- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Reconcile nonces and resume every unfinished request from its committed phase."""
+        """Reconcile nonces and resume every unfinished request from its committed phase:
+        the pipeline's stages and the answers, in this process."""
+        await self.start_pipeline()
+        self.start_delivery()
+
+    def start_delivery(self, *, look_every: float = 5.0) -> None:
+        """Answer decided requests through the chat platforms running in this process (and the
+        answerers registered here), looking for newly decided ones every `look_every` seconds
+        besides being woken by this process's own stages."""
+        self._spawn(self._delivery.run(look_every))
+        self._progress.finalised.set()
+
+    async def start_pipeline(self, *, look_every: float = 5.0) -> None:
+        """Reconcile nonces and run the stages that carry requests from received to decided
+        (prepare, publish, batch); the chain's watcher confirms. With no stage of this
+        process to wake them, they look for new work every `look_every` seconds."""
         await retry_transient(self.txs.reconcile, what="nonce reconciliation")
         await self._contents.start()
         await self._uploads.scrub()
@@ -268,7 +290,9 @@ class MintService(MintQueries):
         # content workers never wait for the bot to read or record one.
         for _ in range(PREPARE_IN_FLIGHT):
             self._spawn(
-                self._run_steps(progress.received, self._preparer.prepare_group, "preparing", 5)
+                self._run_steps(
+                    progress.received, self._preparer.prepare_group, "preparing", look_every
+                )
             )
         # Groups are published as they are prepared, several at once (each takes its own
         # pins), so one group's upload and read-back overlap the next one's.
@@ -282,11 +306,9 @@ class MintService(MintQueries):
         self._spawn(
             self._run_steps(progress.queued, self._batcher.send_one_batch, "batching", batch_idle)
         )
-        self._spawn(self._delivery.run())
         progress.received.set()  # requests being prepared at the last stop resume here
         progress.queued.set()
         progress.to_publish.set()
-        progress.finalised.set()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the background work. Answers already being delivered get `grace` seconds to

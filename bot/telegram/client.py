@@ -34,6 +34,7 @@ from bot.communities import Asker
 from bot.errors import ConfigError
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
+from bot.process_locks import sole_telegram_poller
 from bot.telegram.limits import MessageLimits
 from bot.telegram.members import ADMINISTRATORS, is_member, sent_as_the_chat
 from bot.telegram.members import is_admin as is_chat_admin
@@ -94,6 +95,7 @@ class TelegramBot:
         self.webhook_url = settings.telegram_webhook_url
         self._webhook_secret = settings.telegram_webhook_secret
         self._updates_request = UpdatesRequest()
+        self._bot_id = settings.telegram_token.reveal().split(":", 1)[0]  # public: its user ID
         self.limits = MessageLimits(
             overall_per_s=settings.telegram_messages_per_s,
             group_per_minute=settings.telegram_group_messages_per_minute,
@@ -129,8 +131,15 @@ class TelegramBot:
     # ----- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until cancelled (or until Telegram refuses the token, or polling fails for good:
-        that error propagates)."""
+        """Run until cancelled (or until Telegram refuses the token, polling fails for good,
+        or another process polls already: that error propagates)."""
+        if self.webhook_url is not None:  # any number of processes take webhook updates
+            await self._run()
+            return
+        async with sole_telegram_poller(self.runtime.db, self._bot_id):
+            await self._run()
+
+    async def _run(self) -> None:
         try:
             await self.app.initialize()
         except InvalidToken:  # its message quotes the token

@@ -10,11 +10,15 @@ bot does, however the bot ends (its stdin is a pipe from the bot, closed when th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
 import sys
 from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.deployments import Deployment
 from bot.chain.explorer import explorer_for
@@ -23,8 +27,10 @@ from bot.config import WebSettings
 from bot.content.store import ContentStore
 from bot.errors import ConfigError
 from bot.leaderboard_gallery import Engagement
+from bot.metrics import MetricsPage
+from bot.queue_depths import read_depths
 from bot.signals import stop_signals
-from bot.web.server import WebServer
+from bot.web.server import Health, WebServer
 from db.engine import create_db_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,10 @@ async def serve_web(
                 port=settings.http_port,
                 bot_url=bot_url,
                 forwarded=forwarded,
+                # Beside the bot, `/health` and `/metrics` are the bot's, passed on; alone, this
+                # process reports its own role and the database's queues (it signs nothing).
+                health=None if beside_the_bot else Health(sessions, chain_id, _never, role="web"),
+                metrics=None if beside_the_bot else _metrics(sessions, chain_id),
                 rpc_timeout=settings.rpc_timeout,
             )
             sock = socket.socket(fileno=socket_fd) if socket_fd is not None else None
@@ -88,6 +98,19 @@ async def serve_web(
         finally:
             await rpc.close()
             await db.dispose()
+
+
+def _metrics(sessions: async_sessionmaker[AsyncSession], chain_id: int) -> MetricsPage:
+    return MetricsPage(
+        CollectorRegistry(),
+        functools.partial(read_depths, sessions, chain_id),
+        role="web",
+        wallets=(),
+    )
+
+
+def _never() -> str | None:
+    return None  # the web role mints nothing, so it never waits to
 
 
 def _collection_address(settings: WebSettings, chain_id: int) -> str:

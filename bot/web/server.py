@@ -1,6 +1,6 @@
 """The HTTP server (aiohttp): its routes, start and stop; `/health`; and, when the server runs
-in a process of its own, the forwarding of the bot's own routes (`/health`, the Telegram
-webhook) to the bot.
+in a process of its own, the forwarding of the bot's own routes (`/health`, `/metrics`, the
+Telegram webhook) to the bot.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from bot.chain.explorer import Explorer
 from bot.chain.reads import Owners
 from bot.content.store import ContentStore
 from bot.leaderboard_gallery import Engagement
+from bot.metrics import MetricsPage
 from bot.owners import TokenOwners
+from bot.queue_depths import SIGNING_ROLES, Depths, read_depths
 from bot.web.cache import PageCache
 from bot.web.explorer import ExplorerPages
 from bot.web.gallery import GalleryPages
 from bot.web.gateway import IpfsGateway
-from db.models import IN_FLIGHT, PIN_PINNED, MintRequest, Pin
+from db.models import IN_FLIGHT, PIN_PINNED, Phase, Pin
 
 # Not passed on to the bot: they describe one connection, not the request.
 _HOP_BY_HOP = frozenset(
@@ -32,7 +34,8 @@ _HOP_BY_HOP = frozenset(
 
 class Health:
     """`/health`: the bot's chain, its requests in flight, why it waits, if it does, and how
-    many CIDs are not pinned yet."""
+    many CIDs are not pinned yet; and of this process: its role, the nonce lanes it owns (the
+    hot wallets it signs with), and the queues as the shared database holds them."""
 
     def __init__(
         self,
@@ -41,29 +44,50 @@ class Health:
         waiting_reason: Callable[[], str | None],
         *,
         pinning: bool = False,
+        role: str = "all",
+        wallets: Sequence[str] = (),
     ) -> None:
         self.sessions = sessions
         self.chain_id = chain_id
         self.waiting_reason = waiting_reason
         self.pinning = pinning
+        self.role = role
+        # A list, so that a pool of hot wallets (one lane each) fits.
+        self.wallets = tuple(wallets)
 
     async def handle(self, _request: web.Request) -> web.Response:
-        async with self.sessions() as session:
-            in_flight = await session.scalar(
-                select(func.count())
-                .select_from(MintRequest)
-                .where(MintRequest.phase.in_(IN_FLIGHT))
-            )
+        # In phase order: received, stored, queued, signed, sent.
+        phases = [phase for phase in Phase if phase in IN_FLIGHT]
+        depths = await read_depths(self.sessions, self.chain_id, self.wallets, phases=phases)
+        in_flight = depths.requests_by_phase
         return web.json_response(
             {
                 "ok": True,
                 "chain_id": self.chain_id,
-                "in_flight": in_flight,
+                "in_flight": sum(in_flight.values()),
                 "waiting_reason": self.waiting_reason(),
                 # Pins not (yet) on their backend; null when content is not published at all.
                 "unpinned_cids": await self._unpinned() if self.pinning else None,
+                "role": self.role,
+                "lanes": [self._lane(depths, wallet) for wallet in self.wallets],
+                "queues": {
+                    "requests_in_flight": in_flight,
+                    "pins_pending": depths.pins_pending,
+                    "withdrawals_queued": depths.withdrawals_queued,
+                    "inbox_waiting": depths.inbox_waiting,
+                    "answers_given_up": depths.answers_given_up,
+                },
             }
         )
+
+    def _lane(self, depths: Depths, wallet: str) -> dict[str, object]:
+        lane = depths.lane(wallet)
+        return {
+            "wallet": wallet,
+            "signs": self.role in SIGNING_ROLES,
+            "signing_stopped": lane.signing_stopped,
+            "in_flight_txs": lane.in_flight_txs,
+        }
 
     async def _unpinned(self) -> int:
         async with self.sessions() as session:
@@ -76,8 +100,8 @@ class Health:
 class WebServer:
     """The IPFS gateway for stored content, the web gallery (its link previews name the site
     `site_name`) and explorer pages for a local chain, on one aiohttp application, and either
-    `health` served here or the `forwarded` paths passed on to the bot at `bot_url` (when this
-    runs in a process of its own)."""
+    `health` and `metrics` served here or the `forwarded` paths passed on to the bot at
+    `bot_url` (when this runs in a process of its own)."""
 
     def __init__(
         self,
@@ -92,6 +116,7 @@ class WebServer:
         host: str,
         port: int,
         health: Health | None = None,
+        metrics: MetricsPage | None = None,
         bot_url: str | None = None,
         forwarded: Sequence[str] = (),
         rpc_timeout: float = 10.0,
@@ -129,6 +154,8 @@ class WebServer:
         )
         if health is not None:
             self.app.router.add_get("/health", health.handle)
+        if metrics is not None:
+            self.app.router.add_get("/metrics", metrics.handle)
         for path in forwarded:
             self.app.router.add_route("*", path, self._forward)
 
@@ -181,3 +208,27 @@ class WebServer:
                 return web.Response(body=body, status=answer.status, headers=kept)
         except (aiohttp.ClientError, TimeoutError):
             return web.Response(status=502, text="the bot did not answer")
+
+
+class OwnRoutes:
+    """The routes of a `chat` or `pipeline` process (its `/health`, a platform's webhook),
+    served on HTTP_HOST:HTTP_PORT; add them to `app` before `start`."""
+
+    def __init__(self, *, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.app = web.Application()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        """Serve; returns the base URL (with the port chosen, when HTTP_PORT is 0)."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

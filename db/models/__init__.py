@@ -40,6 +40,7 @@ from db.models.pipeline import (
     TxStatus,
     UploadKey,
 )
+from db.models.turns import SharedTurn
 
 __all__ = [
     "FINAL",
@@ -67,6 +68,7 @@ __all__ = [
     "Pin",
     "PlatformUser",
     "RateScope",
+    "SharedTurn",
     "SigningAudit",
     "Standard",
     "TokenOwner",

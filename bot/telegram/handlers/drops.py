@@ -68,7 +68,11 @@ class DropHandlers:
     def __init__(self, bot: TelegramBot) -> None:
         self.bot = bot
         self.drops = bot.runtime.drops
-        self.counters = LiveCounters(self._show_count)
+        turns = bot.runtime.turns
+        self.counters = LiveCounters(
+            self._show_count,
+            turn=lambda drop_id, every: turns.take(f"drop-counter:{PLATFORM}:{drop_id}", every),
+        )
 
     def register(self, new: filters.BaseFilter) -> None:
         add = self.bot.app.add_handler
