@@ -185,8 +185,9 @@ class DurableInbox:
             InboxUpdate.given_up_at.is_(None),
             or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
         )
-        wanted: Any = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
+        wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
         async with self.sessions.begin() as session:
+            chosen: Any = wanted.scalar_subquery()
             if owns is not None:  # payloads are JSON text: chosen here, not in SQL
                 candidates = await session.execute(
                     select(InboxUpdate.id, InboxUpdate.payload)
@@ -194,20 +195,15 @@ class DurableInbox:
                     .order_by(InboxUpdate.id)
                     .limit(OWNED_SCAN)
                 )
-                wanted = [r.id for r in candidates if owns(orjson.loads(r.payload))][:limit]
-                if not wanted:
+                chosen = [r.id for r in candidates if owns(orjson.loads(r.payload))][:limit]
+                if not chosen:
                     return []
             # The condition again in the UPDATE: a racing process that took a row first has
             # moved its taken_at past our opening, so the row is no longer free for us.
             rows = (
                 await session.execute(
                     update(InboxUpdate)
-                    .where(
-                        InboxUpdate.id.in_(
-                            wanted if owns is not None else wanted.scalar_subquery()
-                        ),
-                        free,
-                    )
+                    .where(InboxUpdate.id.in_(chosen), free)
                     .values(taken_at=now, due_at=now + DISPATCH_LEASE)
                     .returning(*_ENTRY_COLUMNS)
                 )
