@@ -21,6 +21,7 @@ from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
 from bot.metrics import PipelineMetrics
+from bot.minting.answer_claims import AnswerClaims
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries, request_key
 from bot.minting.types import MintResult
@@ -30,6 +31,8 @@ from db.models import UNANSWERED, ChainTx, MintRequest, Phase, aware_utc, utcnow
 log = logging.getLogger(__name__)
 
 DELIVERY_GROUP = 200
+# Looks past requests another process is answering before a round gives up for now.
+CLAIM_LOOKS = 3
 # An answer may take long to show (a chat at its flood limit, a slow platform). A round
 # records the answers shown within ROUND_WAIT_S and ends; each slower one is recorded on its
 # own when it is shown, and the next round answers requests decided since, beside them. At
@@ -99,6 +102,8 @@ class Delivery:
         self._rounds: set[asyncio.Task[bool]] = set()
         self._slow: set[asyncio.Task[None]] = set()  # answers left by their round, recording
         self._answering: set[int] = set()  # requests being answered (and not yet recorded)
+        # Other processes answering too (PostgreSQL): each request's claim, held until recorded.
+        self.claims = AnswerClaims(sessions.kw.get("bind"))
         self._selecting = asyncio.Lock()  # a round takes its requests, then the next one
         self._stopping = False
         # A platform that starts running may have answers waiting for it.
@@ -157,6 +162,7 @@ class Delivery:
             left.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await left
+        await self.claims.close()  # what is left unrecorded, another process may answer
 
     async def deliver_due(self) -> bool:
         """Answer decided requests through their origin's answerer and record that they were
@@ -179,7 +185,7 @@ class Delivery:
                 for row, result in zip(due, results, strict=True)
             }
         except BaseException:
-            self._answering.difference_update(row.id for row in due)
+            await self._done_with({row.id for row in due})
             raise
         try:
             shown, slow = await asyncio.wait(answers, timeout=ROUND_WAIT_S)
@@ -207,10 +213,32 @@ class Delivery:
         await self._record([(answer, *of)])
 
     async def _take_due(self) -> list[Due]:
+        """Up to DELIVERY_GROUP requests due an answer that no round of this process, nor
+        another process, is answering; this process holds their claims."""
+        due: list[Due] = []
+        passed: set[int] = set()  # claimed by another process: look past them
+        for _ in range(CLAIM_LOOKS):
+            found = await self._due_rows(passed)
+            if not found:
+                break
+            claimed = await self.claims.claim([row.id for row in found])
+            passed.update(row.id for row in found if row.id not in claimed)
+            if claimed and self.claims.shared:
+                # Answered and recorded by another process before this one claimed it?
+                still = {row.id for row in await self._due_rows(set(), only=claimed)}
+                await self.claims.release(claimed - still)
+                claimed = still
+            due = [row for row in found if row.id in claimed]
+            if due:
+                break
+        self._answering.update(row.id for row in due)
+        return due
+
+    async def _due_rows(self, passed: set[int], only: set[int] | None = None) -> list[Due]:
         # Rows, not ORM objects: a round answers up to DELIVERY_GROUP requests.
         r = _REQUESTS.c
         async with self.sessions() as session:
-            due: list[Due] = list(
+            return list(
                 (
                     await session.execute(
                         select(_REQUESTS, _TXS.c.mined_hash.label("tx_hash"))
@@ -221,15 +249,19 @@ class Delivery:
                             r.undeliverable_at.is_(None),
                             r.platform.in_(self._origins()),
                             or_(r.answer_due_at.is_(None), r.answer_due_at <= utcnow()),
-                            r.id.not_in(self._answering),
+                            r.id.not_in(self._answering | passed),
+                            *([r.id.in_(only)] if only is not None else []),
                         )
                         .order_by(r.id)
                         .limit(DELIVERY_GROUP)
                     )
                 ).all()
             )
-        self._answering.update(row.id for row in due)
-        return due
+
+    async def _done_with(self, ids: set[int]) -> None:
+        """These requests are no longer being answered here: recorded, or left for later."""
+        self._answering.difference_update(ids)
+        await self.claims.release(ids)
 
     async def _record(self, answers: list[tuple[asyncio.Future[None], Due, MintResult]]) -> None:
         """Record how these answers went, in one transaction, then announce the mints among
@@ -263,7 +295,7 @@ class Delivery:
                         raise
                     await asyncio.sleep(0.1 * attempt)
         finally:
-            self._answering.difference_update(request.id for _, request, _ in answers)
+            await self._done_with({request.id for _, request, _ in answers})
         done = set(answered)
         await self._announce([r for _, _, r in answers if r.minted and r.request_id in done])
 
