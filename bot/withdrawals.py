@@ -25,9 +25,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chain.faults import is_transient
 from bot.chain.fees import Fees, current_fees
-from bot.chain.sending import sign_and_send
+from bot.chain.sending import sign_and_send, sign_when_due
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.queries import ChainContext, requested_by
@@ -277,18 +276,7 @@ class Withdrawals:
     async def run(self) -> None:
         """Sign and send queued withdrawals until cancelled; the runtime's transaction
         watcher takes them to confirmation."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(self.poll_interval, 1.0)):
-                    await self._due.wait()
-            self._due.clear()
-            try:
-                await self._sign_queued()
-            except Exception as err:
-                if not is_transient(err):
-                    log.exception("signing withdrawals failed; retrying")
-                else:
-                    log.warning("signing withdrawals: transient fault (%s)", type(err).__name__)
+        await sign_when_due(self._due, self.poll_interval, self._sign_queued, "withdrawals")
 
     async def _sign_queued(self) -> None:
         async with self.sessions() as session:

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
+from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
 from web3.types import RPCEndpoint
 
@@ -91,3 +93,30 @@ def address_bytes(address: str) -> bytes:
 def address_word(address: str) -> bytes:
     """An address as one ABI word (left-padded with zeros)."""
     return bytes(12) + address_bytes(address)
+
+
+MINTER_ROLE = keccak(text="MINTER_ROLE")
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+
+
+class ManagedContract:
+    """What every contract of ours answers alike (`MintbotManaged`: roles, owner), bound to
+    its address with its ABI."""
+
+    def __init__(self, w3: AsyncWeb3[Any], address: str, abi: list[dict[str, Any]]) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.contract: AsyncContract = w3.eth.contract(address=self.address, abi=abi)
+
+    async def has_code(self) -> bool:
+        return len(await self.w3.eth.get_code(self.address)) > 0  # type: ignore[arg-type]
+
+    async def is_minter(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(MINTER_ROLE, account).call())
+
+    async def is_admin(self, account: str) -> bool:
+        return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
+
+    async def owner(self) -> str:
+        """The contract's owner: the address marketplaces let edit its page."""
+        return str(await self.contract.functions.owner().call())

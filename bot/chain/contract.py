@@ -8,20 +8,26 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
-from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from bot.chain.calls import address_word, load_artifact, revert_words, simulate, uint256_word
+# The roles, named where callers look for them (defined beside the binding they share).
+from bot.chain.calls import DEFAULT_ADMIN_ROLE as DEFAULT_ADMIN_ROLE
+from bot.chain.calls import MINTER_ROLE as MINTER_ROLE
+from bot.chain.calls import (
+    ManagedContract,
+    address_word,
+    load_artifact,
+    revert_words,
+    simulate,
+    uint256_word,
+)
 from bot.chain.deployments import Deployment
 from bot.chain.fees import Fees
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
 from bot.contracts.build import CONTRACT_NAME
 from bot.errors import ChainError
-
-MINTER_ROLE = keccak(text="MINTER_ROLE")
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
 
 
 def error_name(err: ContractLogicError) -> str:
@@ -83,22 +89,11 @@ async def deploy_collection(
     )
 
 
-class Collection:
+class Collection(ManagedContract):
     """Typed access to a deployed collection."""
 
     def __init__(self, w3: AsyncWeb3[Any], address: str) -> None:
-        self.w3 = w3
-        self.address = to_checksum_address(address)
-        self.contract: AsyncContract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
-
-    async def has_code(self) -> bool:
-        return len(await self.w3.eth.get_code(self.address)) > 0  # type: ignore[arg-type]
-
-    async def is_minter(self, account: str) -> bool:
-        return bool(await self.contract.functions.hasRole(MINTER_ROLE, account).call())
-
-    async def is_admin(self, account: str) -> bool:
-        return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
+        super().__init__(w3, address, artifact()["abi"])
 
     async def exists(self, token_id: int) -> bool:
         """Whether the token is minted (ownerOf answers instead of reverting)."""
@@ -135,10 +130,6 @@ class Collection:
         if to_checksum_address(owner) == to_checksum_address(operator):
             return True
         return bool(await self.contract.functions.isApprovedForAll(owner, operator).call())
-
-    async def owner(self) -> str:
-        """The collection's owner: the address marketplaces let edit its page."""
-        return str(await self.contract.functions.owner().call())
 
     async def owner_of(self, token_id: int) -> str:
         return str(await self.contract.functions.ownerOf(token_id).call())

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
-from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
 
-from bot.chain.calls import address_bytes, load_artifact, revert_words, simulate, uint256_word
-from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE
+from bot.chain.calls import (
+    ManagedContract,
+    address_bytes,
+    load_artifact,
+    revert_words,
+    simulate,
+    uint256_word,
+)
 
 CONTRACT_NAME = "MintbotEditions"
 MINT_EDITIONS_SELECTOR = keccak(text="mintEditions(uint256,uint256[])")[:4]
@@ -47,25 +51,11 @@ def mint_editions_calldata(token_id: int, recipients: list[str], editions: list[
     return b"".join(words)
 
 
-class Editions:
+class Editions(ManagedContract):
     """Typed access to a deployed editions contract."""
 
     def __init__(self, w3: AsyncWeb3[Any], address: str) -> None:
-        self.w3 = w3
-        self.address = to_checksum_address(address)
-        self.contract: AsyncContract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
-
-    async def has_code(self) -> bool:
-        return len(await self.w3.eth.get_code(self.address)) > 0  # type: ignore[arg-type]
-
-    async def is_minter(self, account: str) -> bool:
-        return bool(await self.contract.functions.hasRole(MINTER_ROLE, account).call())
-
-    async def is_admin(self, account: str) -> bool:
-        return bool(await self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, account).call())
-
-    async def owner(self) -> str:
-        return str(await self.contract.functions.owner().call())
+        super().__init__(w3, address, artifact()["abi"])
 
     def encode_mint_editions(
         self, token_id: int, recipients: list[str], editions: list[int]

@@ -4,6 +4,8 @@ be reached. Used by the mint batcher and by withdrawals."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,3 +78,24 @@ async def sign_and_send(
         )
         return SendOutcome(tx_id)
     return SendOutcome(tx_id, sent=True)
+
+
+async def sign_when_due(
+    due: asyncio.Event, poll_interval: float, sign_due: Callable[[], Awaitable[None]], what: str
+) -> None:
+    """Run `sign_due` whenever `due` is set, and at least every `poll_interval` seconds (a
+    second at the least), until cancelled. A failed turn is logged and the next turn tries
+    again (what it signs is in the database, so nothing is lost between turns): a transient
+    fault in a line, anything else with its traceback."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(poll_interval, 1.0)):
+                await due.wait()
+        due.clear()
+        try:
+            await sign_due()
+        except Exception as err:
+            if not is_transient(err):
+                log.exception("signing %s failed; trying again", what)
+            else:
+                log.warning("signing %s: transient fault (%s)", what, type(err).__name__)

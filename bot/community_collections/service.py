@@ -30,9 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.contract import CollectionParams
 from bot.chain.factory import CREATE_COLLECTION_GAS, CREATE_EDITIONS_GAS, Factory
-from bot.chain.faults import is_transient
 from bot.chain.fees import Fees
-from bot.chain.sending import sign_and_send
+from bot.chain.sending import sign_and_send, sign_when_due
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.community_collections import metadata
 from bot.community_collections.metadata import NO_TEXT, CollectionText, StoredMetadata
@@ -306,18 +305,7 @@ class CommunityCollections:
         """Sign the factory calls of recorded collections until cancelled (a collection
         whose metadata is not pinned yet waits for it); the transaction watcher takes them
         to confirmation."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(self.poll_interval, 1.0)):
-                    await self._due.wait()
-            self._due.clear()
-            try:
-                await self._sign_due()
-            except Exception as err:
-                if not is_transient(err):
-                    log.exception("creating collections failed; retrying")
-                else:
-                    log.warning("creating collections: transient fault (%s)", type(err).__name__)
+        await sign_when_due(self._due, self.poll_interval, self._sign_due, "collections")
 
     async def _sign_due(self) -> None:
         due = and_(
