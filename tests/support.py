@@ -299,3 +299,32 @@ async def bot_process(
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+async def hand_over_by_cli(
+    env: dict[str, str],
+    platform: str,
+    community: str,
+    w3: AsyncWeb3,
+    owner: str,
+    first: str,
+    second: str,
+) -> None:
+    """`collection handover` for one community, the operator admin's key typed at its prompt;
+    then the community's clone `first` is administered by its `owner` alone, with the 5 %
+    royalty asked for in chat, and the other community's clone `second` is untouched."""
+    handover = await asyncio.to_thread(
+        run_cli,
+        *("collection", "handover", "--platform", platform, "--community", community),
+        env=env,
+        stdin=ANVIL_DEV_KEYS[1] + "\n",
+    )
+    assert handover.returncode == 0, handover.output
+    assert "handed its admin role over" in handover.stdout
+    clone = Collection(w3, first)
+    assert not await clone.is_admin(DEV_ADMIN.address)
+    assert await clone.is_admin(owner)
+    assert await clone.contract.functions.owner().call() == owner
+    royalty = await clone.contract.functions.royaltyInfo(1, 10_000).call()
+    assert tuple(royalty) == (owner, 500)
+    assert await Collection(w3, second).is_admin(DEV_ADMIN.address)

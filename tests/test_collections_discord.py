@@ -16,10 +16,16 @@ from web3 import AsyncWeb3
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.config import ANVIL_DEV_KEYS
 from db.models import CollectionStatus, Standard
 from tests.emulators.discord import DiscordServer, Interaction
-from tests.support import DEV_ADMIN, DEV_MINTER, balance, edition_token, observed, png, run_cli
+from tests.support import (
+    DEV_MINTER,
+    balance,
+    edition_token,
+    hand_over_by_cli,
+    observed,
+    png,
+)
 from tests.test_discord import (
     answered,
     claim,
@@ -122,21 +128,7 @@ async def test_each_server_creates_its_collection_mints_into_it_and_hands_it_ove
         assert await Collection(w3, first).owner_of(token_id_of(ours)) == DEV_MINTER.address
         assert await Collection(w3, second).owner_of(token_id_of(theirs)) == DEV_MINTER.address
 
-        handover = await asyncio.to_thread(
-            run_cli,
-            *("collection", "handover", "--platform", "discord", "--community", discord.guild_id),
-            env=env,
-            stdin=ANVIL_DEV_KEYS[1] + "\n",  # the operator admin's key, typed at the prompt
-        )
-        assert handover.returncode == 0, handover.output
-        assert "handed its admin role over" in handover.stdout
-        clone = Collection(w3, first)
-        assert not await clone.is_admin(DEV_ADMIN.address)
-        assert await clone.is_admin(OWNER.address)
-        assert await clone.contract.functions.owner().call() == OWNER.address
-        royalty = await clone.contract.functions.royaltyInfo(1, 10_000).call()
-        assert tuple(royalty) == (OWNER.address, 500)  # the 5 % asked for in chat
-        assert await Collection(w3, second).is_admin(DEV_ADMIN.address)  # only that server's
+        await hand_over_by_cli(env, "discord", discord.guild_id, w3, OWNER.address, first, second)
         shown = await admin_says(discord, ana, SHOW)
         assert "The operator has handed its admin role over" in shown
         assert "handed" not in await admin_says(discord, bea, SHOW)

@@ -19,7 +19,16 @@ from bot.chain.contract import Collection
 from bot.config import ANVIL_DEV_KEYS
 from db.models import CollectionStatus, Standard
 from tests.emulators.telegram import TelegramServer
-from tests.support import DEV_ADMIN, DEV_MINTER, balance, edition_token, observed, png, run_cli
+from tests.support import (
+    DEV_ADMIN,
+    DEV_MINTER,
+    balance,
+    edition_token,
+    hand_over_by_cli,
+    observed,
+    png,
+    run_cli,
+)
 from tests.test_telegram import final_reply, link_wallet, minted, polling_bot, readable
 
 pytestmark = pytest.mark.db
@@ -107,21 +116,7 @@ async def test_each_group_creates_its_collection_mints_into_it_and_hands_it_over
         assert await Collection(w3, first).owner_of(ours_id) == DEV_MINTER.address
         assert await Collection(w3, second).owner_of(theirs_id) == DEV_MINTER.address
 
-        handover = await asyncio.to_thread(
-            run_cli,
-            *("collection", "handover", "--platform", "telegram", "--community", str(group["id"])),
-            env=env,
-            stdin=ANVIL_DEV_KEYS[1] + "\n",  # the operator admin's key, typed at the prompt
-        )
-        assert handover.returncode == 0, handover.output
-        assert "handed its admin role over" in handover.stdout
-        clone = Collection(w3, first)
-        assert not await clone.is_admin(DEV_ADMIN.address)
-        assert await clone.is_admin(OWNER.address)
-        assert await clone.contract.functions.owner().call() == OWNER.address
-        royalty = await clone.contract.functions.royaltyInfo(1, 10_000).call()
-        assert tuple(royalty) == (OWNER.address, 500)  # the 5 % asked for in chat
-        assert await Collection(w3, second).is_admin(DEV_ADMIN.address)  # only that group's
+        await hand_over_by_cli(env, "telegram", str(group["id"]), w3, OWNER.address, first, second)
         shown = await said(telegram, group, ana, "/collection")
         assert "The operator has handed its admin role over" in shown
         assert "handed" not in await said(telegram, harbour, bea, "/collection")
