@@ -133,6 +133,9 @@ class MintRequest(Base):
     # batch that reverted on chain). Each one shrinks the next group it joins, so a culprit
     # ends up alone; past a bound it fails. Retries are never unbounded.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where pipeline processes share the database: until when the process that claimed this
+    # request's preparation group has it (another takes it after, should that one die).
+    prepare_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Delivering the answer: failed tries, when the next is due, the last error, and when
     # delivery was given up (bounded by ANSWER_MAX_ATTEMPTS / ANSWER_GIVE_UP_HOURS).
     answer_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -250,6 +253,10 @@ class NonceState(Base):
     # in words for the log. A rotated-out wallet keeps it for good.
     signing_stopped: Mapped[str | None] = mapped_column(String(200))
     signing_holder: Mapped[str | None] = mapped_column(String(64))
+    # The pipeline process that signs with this wallet (its nonce lane), until its lease
+    # expires unrenewed (`bot.chain.lanes`). None: free to take.
+    lane_owner: Mapped[str | None] = mapped_column(String(80))
+    lane_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
