@@ -30,8 +30,19 @@ END $$;
 ALTER SYSTEM SET fsync = off;
 ALTER SYSTEM SET synchronous_commit = off;
 ALTER SYSTEM SET full_page_writes = off;
+-- Several bot processes per test (the chaos test runs four, each with its pool and its
+-- claims' connections) beside test workers: more than the default 100 connections. This one
+-- takes a restart.
+ALTER SYSTEM SET max_connections = 400;
 SELECT pg_reload_conf();
 SQL
+if [ "$(su postgres -c "psql -qtAc 'SHOW max_connections'")" != "400" ]; then
+  pg_ctlcluster "$version" main restart >/dev/null
+  for _ in $(seq 1 50); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 0.2
+  done
+fi
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'mintbot'\"" | grep -q 1 \
   || su postgres -c "createdb -O mintbot mintbot"
 echo "postgresql+asyncpg://mintbot:mintbot@127.0.0.1:5432/mintbot"

@@ -83,6 +83,7 @@ class Settings:
     anvil_port: int
     anvil_block_time: float
     database_url: str
+    database_pool_size: int
     max_image_bytes: int
     max_image_pixels: int
     max_image_frames: int
@@ -193,6 +194,7 @@ class WebSettings:
     data_dir: Path
     log_level: str
     database_url: str
+    database_pool_size: int  # PostgreSQL connections a process keeps (twice more at peaks)
     rpc_url: str  # the local chain's when RPC_URL is unset
     chain_id: int | None
     contract_address: str | None
@@ -333,6 +335,7 @@ def load_settings(
         anvil_port=env_int(env, "ANVIL_PORT", 8545, low=1, high=65535),
         anvil_block_time=env_number(env, "ANVIL_BLOCK_TIME", 0, low=0),
         database_url=web.database_url,
+        database_pool_size=web.database_pool_size,
         max_image_bytes=int(env_number(env, "MAX_IMAGE_MB", 10, low=0.001) * 1_000_000),
         max_image_pixels=env_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1),
         max_image_frames=env_int(env, "MAX_IMAGE_FRAMES", 1000, low=1),
@@ -391,6 +394,7 @@ def _web_settings(env: Env) -> WebSettings:
         data_dir=data_dir,
         log_level=level,
         database_url=database_url,
+        database_pool_size=env_int(env, "DATABASE_POOL_SIZE", 10, low=1, high=100),
         rpc_url=rpc_urls[0] if rpc_urls else f"http://127.0.0.1:{anvil_port}",
         rpc_urls=rpc_urls,
         chain_id=chain_id,

@@ -26,7 +26,7 @@ async def open_database(settings: Settings) -> AsyncEngine:
     """The database engine for DATABASE_URL, migrated to the newest schema."""
     if settings.database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = create_db_engine(settings.database_url)
+    db = create_db_engine(settings.database_url, settings.database_pool_size)
     await upgrade(db)
     return db
 

@@ -31,10 +31,11 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'mintbot.sqlite3'}"
 
 
-def create_db_engine(url: str) -> AsyncEngine:
+def create_db_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async SQLAlchemy engine; on SQLite with WAL, foreign keys on, deleted content
-    zeroed, and a wait for a busy writer. Statement parameters (upload keys among them) never
-    appear in its errors or logs."""
+    zeroed, and a wait for a busy writer; on PostgreSQL `pool_size` connections kept, and twice
+    as many more at peaks. Statement parameters (upload keys among them) never appear in its
+    errors or logs."""
     if url.startswith("sqlite"):
         # One connection: SQLite has one writer at a time anyway, and queueing for the
         # connection in asyncio is far cheaper than writers spinning in SQLite's busy handler.
@@ -59,7 +60,11 @@ def create_db_engine(url: str) -> AsyncEngine:
 
         return db
     return create_async_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

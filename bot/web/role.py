@@ -53,7 +53,7 @@ async def serve_web(
     with stop_signals(
         (signal.SIGTERM,) if beside_the_bot else (signal.SIGINT, signal.SIGTERM)
     ) as stop:
-        db = create_db_engine(settings.database_url)
+        db = create_db_engine(settings.database_url, settings.database_pool_size)
         rpc = await connect_json_rpc(
             settings.rpc_urls or settings.rpc_url, settings.chain_id, settings.rpc_timeout
         )
