@@ -73,8 +73,9 @@ async def bench_runtime(block_time: float, **settings: str) -> AsyncIterator[Run
     from bot.chain.devchain import Anvil
     from bot.chain.fees import Fees
     from bot.chain.wallet import HotWallet
-    from bot.config import ANVIL_DEV_KEYS, load_settings
+    from bot.config import load_settings
     from bot.env_values import Secret
+    from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 
     fees = Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI)
     with Anvil(block_time=block_time) as node, tempfile.TemporaryDirectory() as tmp:

@@ -30,9 +30,9 @@ from bot.chain.factory import Factory, deploy_factory
 from bot.chain.fees import Fees
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
 from bot.contracts.build import compile_solidity
 from bot.env_values import Secret
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 
 BASELINE_SOURCE = Path(__file__).resolve().parent / "contracts" / "BaselineURIStorage.sol"
 FEES = Fees(max_fee_per_gas=50 * 10**9, max_priority_fee_per_gas=10**9)

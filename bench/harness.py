@@ -21,8 +21,8 @@ from bot.chain.contract import CollectionParams, deploy_collection  # noqa: E402
 from bot.chain.devchain import Anvil  # noqa: E402
 from bot.chain.fees import Fees  # noqa: E402
 from bot.chain.wallet import HotWallet  # noqa: E402
-from bot.config import ANVIL_DEV_KEYS  # noqa: E402
 from bot.env_values import Secret  # noqa: E402
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS  # noqa: E402
 from tests.emulators.discord import DiscordServer, Interaction  # noqa: E402
 from tests.support import DEV_ADMIN  # noqa: E402
 

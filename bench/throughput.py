@@ -80,12 +80,12 @@ async def baseline(requests: int, block_time: float) -> dict[str, Any]:
     from bot.chain.fees import Fees
     from bot.chain.transactions import send_and_confirm
     from bot.chain.wallet import HotWallet
-    from bot.config import ANVIL_DEV_KEYS
     from bot.content.cid import cid_digest
     from bot.content.metadata import build_metadata
     from bot.content.store import ContentStore
     from bot.contracts.build import compile_solidity
     from bot.env_values import Secret
+    from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 
     fees = Fees(max_fee_per_gas=50 * GWEI, max_priority_fee_per_gas=GWEI)
     images = [small_png(10_000 + i) for i in range(requests)]

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
+from bot.chain.lanes import Lanes
 from bot.chain.setup import Chain, operator_admin
 from bot.chain.tx_engine import TxEngine
 from bot.chain.watcher import TxWatcher
@@ -101,7 +102,9 @@ class Runtime:
             # Answers go out where the chat platforms run; the pipeline decides them elsewhere.
             self.service.start_delivery(look_every=self.settings.poll_interval)
         if role in ("all", "pipeline"):
-            loops += [self.watcher.run(), self.withdrawals.run(), self.collections.run()]
+            lanes = self.service.lanes
+            loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
+            loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
             loops.append(self.inbox.keep_tidy())
         for loop in loops:
@@ -115,6 +118,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.service.stop()
+        await self.service.lanes.close()
 
 
 def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContextManager[Chain]:
@@ -152,10 +156,10 @@ async def open_runtime(
             sessions = session_factory(db)
             content = ContentStore(settings.ipfs_dir)
             platforms = RunningPlatforms()
-            txs = TxEngine(
+            engine = functools.partial(
+                TxEngine,
                 sessions=sessions,
                 w3=chain.w3,
-                wallet=chain.wallet,
                 chain_id=chain.chain_id,
                 confirmations=settings.confirmations,
                 bump_after=settings.fee_bump_after,
@@ -164,8 +168,6 @@ async def open_runtime(
                 l1_fee=chain.l1_fee,
                 crash_at=settings.crash_at,
             )
-            own_custody_moves(txs)
-            watcher = TxWatcher(txs, settings.poll_interval)
             communities = Communities(
                 sessions,
                 user_mints_per_minute=settings.user_mints_per_minute,
@@ -177,12 +179,21 @@ async def open_runtime(
                 explorer=chain.explorer,
                 custody_address=settings.custody_address or chain.wallet.address,
             )
+            lanes = Lanes(
+                [engine(wallet=w) for w in (chain.wallet, *chain.more_wallets)],
+                sessions,
+                takeover_s=settings.lane_takeover_s,
+                shared=db.dialect.name == "postgresql",
+                may_mint=lambda wallet, contract: chain_context.erc721(contract).is_minter(wallet),
+                poll_interval=settings.poll_interval,
+            )
+            txs, watcher = lanes.primary, lanes.watchers[0]
+            own_custody_moves(txs)
             service = MintService(
                 settings=settings,
                 sessions=sessions,
                 communities=communities,
-                txs=txs,
-                watcher=watcher,
+                lanes=lanes,
                 content=content,
                 chain=chain_context,
                 platforms=platforms,
@@ -310,19 +321,22 @@ def health(runtime: Runtime, role: str = "all") -> Health:
         lambda: runtime.service.waiting_reason,
         pinning=bool(runtime.settings.pinning),
         role=role,
-        wallets=[runtime.chain.wallet.address],
+        wallets=[engine.wallet.address for engine in runtime.service.lanes.engines],
+        lanes=runtime.service.lanes.describe,
     )
 
 
 def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
     """`/metrics` for this bot: the runtime's registry, and the database's numbers read when
     scraped."""
-    wallets = [runtime.chain.wallet.address]
+    lanes = runtime.service.lanes
+    wallets = [engine.wallet.address for engine in lanes.engines]
     return MetricsPage(
         runtime.metrics.registry,
         functools.partial(read_depths, runtime.sessions, runtime.chain.chain_id, wallets),
         role=role,
         wallets=wallets,
+        lanes=lanes.describe,
     )
 
 

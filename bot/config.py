@@ -30,29 +30,12 @@ from bot.env_values import (
     env_rpc_urls,
     env_url,
     exposed_file,
-    keystore_key,
     read_env,
-    validate_private_key,
 )
 from bot.errors import ConfigError
+from bot.hot_wallet_keys import LOCAL_CHAIN_ID, hot_wallet_keys
 from bot.redact import redacted_repr, url_secrets
 
-# The published development accounts of anvil (and hardhat), all ten derived from the
-# mnemonic "test test ... junk" (m/44'/60'/0'/0/i; tests/test_config.py derives them again).
-# They are public knowledge: refused as the hot wallet on any chain but the local one.
-ANVIL_DEV_KEYS = (
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
-    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
-    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
-    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
-    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
-)
-LOCAL_CHAIN_ID = 31337
 # Where a fault-injection test may have the process kill itself (MINTBOT_CRASH_AT).
 CRASH_POINTS = (
     "after_sign",
@@ -80,8 +63,10 @@ class Settings:
     log_level: str
     rpc_url: str | None
     chain_id: int | None
-    hot_wallet_key: Secret = field(repr=False)
+    hot_wallet_key: Secret = field(repr=False)  # the custody key: the first of the pool
+    more_hot_wallet_keys: tuple[Secret, ...] = field(repr=False)
     hot_wallet_key_is_dev: bool
+    lane_takeover_s: float
     contract_address: str | None
     factory_address: str | None
     admin_address: str | None
@@ -191,7 +176,8 @@ class Settings:
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
         in_urls = [Secret(part) for url in urls if url for part in url_secrets(url)]
-        return [self.hot_wallet_key, *(s for s in optional if s is not None), *in_urls]
+        keys = [self.hot_wallet_key, *self.more_hot_wallet_keys]
+        return [*keys, *(s for s in optional if s is not None), *in_urls]
 
 
 WEB_SERVER_MODES = ("process", "inline")
@@ -234,34 +220,6 @@ class WebSettings:
         return self.data_dir / "ipfs"
 
 
-def _hot_wallet_key(env: Env, local_mode: bool, chain_id: int | None) -> tuple[Secret, bool]:
-    raw = env.secret("HOT_WALLET_PRIVATE_KEY")
-    from_keystore = keystore_key(env)
-    if raw is not None and from_keystore is not None:
-        raise ConfigError(
-            "HOT_WALLET_PRIVATE_KEY", "set either a raw key or HOT_WALLET_KEYSTORE, not both"
-        )
-    for name, key in (
-        ("HOT_WALLET_PRIVATE_KEY", raw and validate_private_key("HOT_WALLET_PRIVATE_KEY", raw)),
-        ("HOT_WALLET_KEYSTORE", from_keystore),
-    ):
-        if key is None:
-            continue
-        if key.reveal() in ANVIL_DEV_KEYS and chain_id != LOCAL_CHAIN_ID:
-            raise ConfigError(
-                name,
-                "holds one of anvil's published development keys, which anyone can spend "
-                f"from; it is refused on any chain but the local one ({LOCAL_CHAIN_ID})",
-            )
-        return key, False
-    if local_mode:
-        return Secret(ANVIL_DEV_KEYS[0]), True
-    raise ConfigError(
-        "HOT_WALLET_PRIVATE_KEY",
-        "required when RPC_URL is set (or HOT_WALLET_KEYSTORE with its password)",
-    )
-
-
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = None
 ) -> Settings:
@@ -279,7 +237,7 @@ def load_settings(
         raise ConfigError(
             "CHAIN_ID", f"the local chain is {LOCAL_CHAIN_ID}; set RPC_URL for another"
         )
-    key, key_is_dev = _hot_wallet_key(env, local_mode, chain_id)
+    keys, key_is_dev = hot_wallet_keys(env, local_mode, chain_id)
 
     max_fee = env_gwei(env, "MAX_FEE_PER_GAS_GWEI", 100)
     priority_fee = env_gwei(env, "PRIORITY_FEE_GWEI", 0.01)
@@ -355,7 +313,9 @@ def load_settings(
         rpc_url=web.rpc_urls[0] if web.rpc_urls else None,
         rpc_urls=web.rpc_urls,
         chain_id=chain_id,
-        hot_wallet_key=key,
+        hot_wallet_key=keys[0],
+        more_hot_wallet_keys=keys[1:],
+        lane_takeover_s=env_number(env, "LANE_TAKEOVER_S", 10, low=1),
         hot_wallet_key_is_dev=key_is_dev,
         contract_address=web.contract_address,
         factory_address=env_address(env, "FACTORY_ADDRESS"),

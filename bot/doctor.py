@@ -107,14 +107,15 @@ async def pinning_checks(settings: Settings) -> AsyncIterator[Check]:
 
 
 async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:
-    wallet = chain.wallet.address
-    balance = await chain.w3.eth.get_balance(wallet)  # type: ignore[arg-type]
-    yield Check(
-        "hot wallet balance",
-        balance > 0,
-        f"{balance / 1e18:.6f} at {wallet}",
-        f"send some of the chain's native currency to {wallet} to pay for gas",
-    )
+    wallets = [w.address for w in (chain.wallet, *chain.more_wallets)]
+    for wallet in wallets:  # each key of the pool pays for its own lane's gas
+        balance = await chain.w3.eth.get_balance(wallet)  # type: ignore[arg-type]
+        yield Check(
+            "hot wallet balance",
+            balance > 0,
+            f"{balance / 1e18:.6f} at {wallet}",
+            f"send some of the chain's native currency to {wallet} to pay for gas",
+        )
     address = chain.configured_address()
     if address is None:
         yield Check(
@@ -136,8 +137,8 @@ async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:
         return
     yield Check("contract", True, f"code at {address}")
     try:
-        is_minter = await collection.is_minter(wallet)
-        is_admin = await collection.is_admin(wallet)
+        minters = [await collection.is_minter(wallet) for wallet in wallets]
+        is_admin = any([await collection.is_admin(wallet) for wallet in wallets])
     except Exception as err:  # a contract that is not ours answers hasRole with a revert
         yield Check(
             "roles",
@@ -146,20 +147,20 @@ async def _chain_checks(chain: Chain) -> AsyncIterator[Check]:
             "is CONTRACT_ADDRESS a mintbot collection?",
         )
         return
-    yield Check(
-        "minter role",
-        is_minter,
-        "the hot wallet holds MINTER_ROLE"
-        if is_minter
-        else "the hot wallet does not hold MINTER_ROLE",
-        f"have the contract admin call grantRole(MINTER_ROLE, {wallet})",
-    )
+    for wallet, is_minter in zip(wallets, minters, strict=True):
+        yield Check(
+            "minter role",
+            is_minter,
+            f"{wallet} holds MINTER_ROLE" if is_minter else f"{wallet} lacks MINTER_ROLE",
+            f"have the contract admin call grantRole(MINTER_ROLE, {wallet})"
+            + (" (`python -m bot wallet grant-pool`)" if wallet != wallets[0] else ""),
+        )
     yield Check(
         "admin role",
         not is_admin,
-        "the hot wallet does not hold the admin role"
+        "no hot wallet holds the admin role"
         if not is_admin
-        else "the hot wallet holds DEFAULT_ADMIN_ROLE",
+        else "a hot wallet holds DEFAULT_ADMIN_ROLE",
         "grant DEFAULT_ADMIN_ROLE to a separate (cold) address, then renounce it "
         "from the hot wallet",
     )

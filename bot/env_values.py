@@ -209,23 +209,29 @@ def validate_private_key(name: str, secret: Secret) -> Secret:
 
 
 def keystore_key(env: Env) -> Secret | None:
+    """The key in HOT_WALLET_KEYSTORE, decrypted with HOT_WALLET_KEYSTORE_PASSWORD."""
     path_raw = env.get("HOT_WALLET_KEYSTORE")
     if path_raw is None:
         return None
-    path = Path(path_raw)
+    return decrypt_keystore(env, "HOT_WALLET_KEYSTORE", Path(path_raw))
+
+
+def decrypt_keystore(env: Env, name: str, path: Path) -> Secret:
+    """The key in the V3 keystore at `path` (setting `name`), decrypted with
+    HOT_WALLET_KEYSTORE_PASSWORD; every message names the file, never the password."""
     try:
         keystore = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"file not found: {path}") from None
+        raise ConfigError(name, f"file not found: {path}") from None
     except (OSError, ValueError):
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"not a JSON keystore file: {path}") from None
+        raise ConfigError(name, f"not a JSON keystore file: {path}") from None
     if not isinstance(keystore, dict) or keystore.get("version") != 3 or "crypto" not in keystore:
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"not an Ethereum V3 keystore: {path}")
+        raise ConfigError(name, f"not an Ethereum V3 keystore: {path}")
     password = env.secret("HOT_WALLET_KEYSTORE_PASSWORD")
     if password is None:
         raise ConfigError(
             "HOT_WALLET_KEYSTORE_PASSWORD",
-            "required with HOT_WALLET_KEYSTORE (or HOT_WALLET_KEYSTORE_PASSWORD_FILE)",
+            f"required with {name} (or HOT_WALLET_KEYSTORE_PASSWORD_FILE)",
         )
     from eth_account import Account
 
@@ -233,10 +239,10 @@ def keystore_key(env: Env) -> Secret | None:
         key = Account.decrypt(keystore, password.reveal())
     except ValueError:
         raise ConfigError(
-            "HOT_WALLET_KEYSTORE_PASSWORD", "wrong password for the keystore"
+            "HOT_WALLET_KEYSTORE_PASSWORD", f"wrong password for the keystore {path}"
         ) from None
     except Exception:  # malformed crypto parameters inside a file that looked like V3
-        raise ConfigError("HOT_WALLET_KEYSTORE", f"cannot decrypt the keystore {path}") from None
+        raise ConfigError(name, f"cannot decrypt the keystore {path}") from None
     return Secret("0x" + bytes(key).hex())
 
 

@@ -14,7 +14,7 @@ one: two runtimes in one process (the tests run many) count apart.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -63,10 +63,18 @@ class SharedState(Collector):
     asynchronous, a collector is not), and this process's role and lanes. Labels are phases
     and wallet addresses, never a URL or anything secret."""
 
-    def __init__(self, depths: Depths, *, role: str, wallets: Sequence[str]) -> None:
+    def __init__(
+        self,
+        depths: Depths,
+        *,
+        role: str,
+        wallets: Sequence[str],
+        lanes: Mapping[str, Mapping[str, object]],
+    ) -> None:
         self.depths = depths
         self.role = role
         self.wallets = tuple(wallets)
+        self.lanes = lanes
 
     def collect(self) -> Iterator[Metric]:
         process = GaugeMetricFamily(
@@ -79,9 +87,19 @@ class SharedState(Collector):
             "1 for each hot wallet whose nonce lane this process signs with.",
             labels=["wallet"],
         )
+        stuck = GaugeMetricFamily(
+            "mintbot_lane_stuck",
+            "1 for each lane this process passes over: an outside transaction holds its next "
+            "nonce, or its oldest transaction is unmined past FEE_BUMP_AFTER_S.",
+            labels=["wallet"],
+        )
         for wallet in self.wallets:
-            owned.add_metric([wallet], 1 if self.role in SIGNING_ROLES else 0)
+            here = self.lanes.get(wallet, {})
+            signs = self.role in SIGNING_ROLES
+            owned.add_metric([wallet], 1 if signs and here.get("owned") else 0)
+            stuck.add_metric([wallet], 1 if signs and here.get("stuck") else 0)
         yield owned
+        yield stuck
         depths = self.depths
         requests = GaugeMetricFamily(
             "mintbot_requests",
@@ -142,14 +160,18 @@ class MetricsPage:
         *,
         role: str,
         wallets: Sequence[str],
+        lanes: Callable[[], Mapping[str, Mapping[str, object]]] = dict,
     ) -> None:
         self.registry = registry
         self.read = read
         self.role = role
         self.wallets = tuple(wallets)
+        self.lanes = lanes
 
     async def handle(self, _request: web.Request) -> web.Response:
-        shared = SharedState(await self.read(), role=self.role, wallets=self.wallets)
+        shared = SharedState(
+            await self.read(), role=self.role, wallets=self.wallets, lanes=self.lanes()
+        )
         body = exposition(_Together((self.registry, shared)))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

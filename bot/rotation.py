@@ -40,7 +40,8 @@ from bot.chain.wallet import HotWallet
 from bot.custody import CustodyCarry
 from bot.custody_moves import CUSTODY_APPROVAL_KIND, own_custody_moves
 from bot.errors import ChainError, TransactionReverted
-from db.models import ChainTx, CollectionStatus, CommunityCollection, KeyRotationStep, TxStatus
+from bot.pool_roles import operated_contracts
+from db.models import ChainTx, KeyRotationStep, TxStatus
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -154,25 +155,14 @@ class KeyRotation:
     async def _contracts(self) -> list[Collection]:
         """The contracts the hot wallet mints in that this admin administers: the shared
         collection and the live community contracts not handed over (those are named)."""
-        async with self.runtime.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(CommunityCollection.address, CommunityCollection.handed_over_at).where(
-                        CommunityCollection.chain_id == self.runtime.chain.chain_id,
-                        CommunityCollection.status == CollectionStatus.LIVE,
-                    )
-                )
-            ).all()
-        theirs = [address for address, handed_over in rows if handed_over is not None]
+        ours, theirs = await operated_contracts(self.runtime)
         for address in theirs:
             await self._record(
                 "grant",
                 f"{address} was handed over to its community: its owner must grant "
                 f"MINTER_ROLE to {self.new} for the community's mints to go on",
             )
-        w3 = self.runtime.chain.w3
-        ours = [Collection(w3, a) for a, handed_over in rows if handed_over is None]
-        return [self.collection, *ours]  # community contracts answer AccessControl alike
+        return ours
 
     async def _grant(self) -> None:
         for contract in await self._contracts():

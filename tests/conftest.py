@@ -18,8 +18,9 @@ from bot.chain.devchain import Anvil
 from bot.chain.factory import Factory, deploy_factory
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.config import load_settings
 from bot.env_values import Secret
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.ipfs_node import kubo_rpc  # noqa: F401  (a fixture: pytest finds it by name)

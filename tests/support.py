@@ -23,7 +23,8 @@ from web3 import AsyncWeb3
 from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
-from bot.config import ANVIL_DEV_KEYS, Settings, load_settings
+from bot.config import Settings, load_settings
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import MintResult, MintSubmission
 from db.engine import create_db_engine, upgrade
 from db.models import MintRequest

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from bot.chain.devchain import Anvil, free_port, rpc_chain_id
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from tests.support import CANARY, CANARY_KEY, DEV_ADMIN, PROJECT_ROOT, run_cli
 
 GOOD_DOCTOR = [
@@ -66,6 +68,28 @@ def test_deploy_through_the_cli_then_doctor_passes(cli_env: dict[str, str]):
         "doctor", env={**cli_env, "CONTRACT_ADDRESS": address, "DATA_DIR": "/nonexistent"}
     )
     assert doctor.returncode == 0, doctor.output
+
+
+def test_a_pool_deploys_with_each_key_a_minter_and_doctor_checks_each(
+    cli_env: dict[str, str], tmp_path: Path
+):
+    keys = (ANVIL_DEV_KEYS[0], ANVIL_DEV_KEYS[4])
+    env = {k: v for k, v in cli_env.items() if k != "HOT_WALLET_PRIVATE_KEY"}
+    env["HOT_WALLET_KEYS"] = ",".join(keys)
+    deployed = run_cli("deploy", env=env)  # the local chain's admin grants the other key
+    assert deployed.returncode == 0, deployed.output
+    doctor = run_cli("doctor", env=env)
+    assert doctor.returncode == 0, doctor.output
+    for key in keys:
+        address = Account.from_key(key).address
+        assert f"✓ minter role: {address} holds MINTER_ROLE" in doctor.stdout
+        assert f" at {address}" in doctor.stdout  # its own balance line
+    admin_key = tmp_path / "admin.key"
+    admin_key.write_text("0x" + DEV_ADMIN.key.hex().removeprefix("0x"))
+    again = run_cli("wallet", "grant-pool", "--admin-key-file", str(admin_key), env=env)
+    assert again.returncode == 0, again.output
+    assert "0 grant(s) made." in again.stdout and "holds MINTER_ROLE" in again.stdout
+    assert keys[1][2:] not in again.output + doctor.output + deployed.output
 
 
 def test_deploy_refuses_the_hot_wallet_as_admin(cli_env: dict[str, str]):

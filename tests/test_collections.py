@@ -20,10 +20,11 @@ from bot.chain.wallet import HotWallet
 from bot.community_collections.metadata import CollectionText
 from bot.community_collections.operator import hand_over, replace_metadata
 from bot.community_collections.records import salt_of
-from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.config import load_settings
 from bot.drops import DropKind
 from bot.env_values import Secret
 from bot.errors import DropClosed, NotAllowed, RequestRejected
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.ports import Claimant
 from bot.rotation import KeyRotation
 from db.models import CollectionStatus, Drop, MintRequest, Standard

@@ -16,7 +16,7 @@ from web3 import AsyncWeb3
 
 from bot.app import Runtime
 from bot.chain.contract import Collection
-from bot.config import ANVIL_DEV_KEYS
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from db.models import CollectionStatus, Standard
 from tests.emulators.telegram import TelegramServer
 from tests.support import (

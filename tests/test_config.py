@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.config import load_settings
 from bot.env_values import Secret
 from bot.errors import ConfigError
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.logs import RedactingFormatter
 from tests.support import CANARY, CANARY_KEY, PROJECT_ROOT, run_cli
 
@@ -202,7 +203,9 @@ def test_keystore_with_password_from_env_or_file(tmp_path: Path):
         load({**env, "HOT_WALLET_KEYSTORE_PASSWORD": "guess"})
     with pytest.raises(ConfigError, match="^HOT_WALLET_KEYSTORE_PASSWORD: required"):
         load(env)
-    with pytest.raises(ConfigError, match="^HOT_WALLET_PRIVATE_KEY: set either a raw key"):
+    with pytest.raises(
+        ConfigError, match="^HOT_WALLET_KEYSTORE: set only one of HOT_WALLET_PRIVATE_KEY and HOT_"
+    ):
         load(
             {**env, "HOT_WALLET_KEYSTORE_PASSWORD": "s3cret", "HOT_WALLET_PRIVATE_KEY": CANARY_KEY}
         )
@@ -254,3 +257,56 @@ def test_an_env_file_others_can_read_gets_a_warning_at_start(tmp_path: Path):
     assert f"chmod 600 {env_file}" in doctor.stderr  # said at start, whatever comes next
     env_file.chmod(0o600)
     assert load_settings({}, env_file=env_file).warnings == ()
+
+
+def test_a_pool_of_keys_from_a_list_a_file_or_keystores(tmp_path: Path):
+    other = "0x" + "22" * 32
+    remote = {"RPC_URL": "https://rpc.example", "CHAIN_ID": "1"}
+    settings = load({**remote, "HOT_WALLET_KEYS": f" {CANARY_KEY} , {other.upper()[2:]}"})
+    assert settings.hot_wallet_key.reveal() == CANARY_KEY  # the first is the custody key
+    assert [k.reveal() for k in settings.more_hot_wallet_keys] == [other]
+    assert other[2:] not in repr(settings) and settings.lane_takeover_s == 10
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(f"{CANARY_KEY},{other}\n")
+    from_file = load({**remote, "HOT_WALLET_KEYS_FILE": str(keys_file), "LANE_TAKEOVER_S": "3"})
+    assert len(from_file.more_hot_wallet_keys) == 1 and from_file.lane_takeover_s == 3
+    stores = []
+    for n, key in enumerate((CANARY_KEY, other)):
+        path = tmp_path / f"ks{n}.json"
+        path.write_text(json.dumps(Account.encrypt(key, "pw", iterations=2)))
+        stores.append(str(path))
+    pooled = load(
+        {**remote, "HOT_WALLET_KEYSTORES": ",".join(stores), "HOT_WALLET_KEYSTORE_PASSWORD": "pw"}
+    )
+    assert [k.reveal() for k in (pooled.hot_wallet_key, *pooled.more_hot_wallet_keys)] == [
+        CANARY_KEY,
+        other,
+    ]
+    assert {s.reveal() for s in pooled.secrets()} >= {CANARY_KEY, other}  # redacted in logs
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HOT_WALLET_KEYS": f"{CANARY_KEY},{CANARY_KEY}"}, "HOT_WALLET_KEYS: names one key twice"),
+        ({"HOT_WALLET_KEYS": f"{CANARY_KEY},"}, "HOT_WALLET_KEYS: an empty entry"),
+        ({"HOT_WALLET_KEYS": f"{CANARY_KEY},0x12"}, r"HOT_WALLET_KEYS \(entry 2\): not a 32-byte"),
+        (
+            {"HOT_WALLET_KEYS": f"{CANARY_KEY},{ANVIL_DEV_KEYS[3]}"},
+            "HOT_WALLET_KEYS: holds one of anvil's published development keys",
+        ),
+        (
+            {"HOT_WALLET_KEYS": CANARY_KEY, "HOT_WALLET_PRIVATE_KEY": CANARY_KEY},
+            "HOT_WALLET_KEYS: set only one of HOT_WALLET_PRIVATE_KEY and HOT_WALLET_KEYS",
+        ),
+        (
+            {"HOT_WALLET_KEYS": ",".join(["0x" + f"{n:064x}" for n in range(1, 18)])},
+            "HOT_WALLET_KEYS: at most 16",
+        ),
+        ({"HOT_WALLET_KEYS": CANARY_KEY, "LANE_TAKEOVER_S": "0"}, "LANE_TAKEOVER_S: must be"),
+    ],
+)
+def test_a_wrong_pool_is_refused_by_name(env: dict[str, str], message: str):
+    with pytest.raises(ConfigError, match=f"^{message}") as refused:
+        load({"RPC_URL": "https://rpc.example", "CHAIN_ID": "1", **env})
+    assert CANARY_KEY[2:] not in str(refused.value)

@@ -21,10 +21,10 @@ from bot.chain.editions import Editions, artifact, mint_editions_calldata
 from bot.chain.factory import Factory, deploy_factory
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
 from bot.contracts.build import compile_solidity
 from bot.env_values import Secret
 from bot.errors import TransactionReverted
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from tests.rpc_proxy import RpcProxy
 from tests.support import FEES
 from tests.test_contract import (

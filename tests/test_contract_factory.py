@@ -25,8 +25,8 @@ from bot.chain.factory import (
 )
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
 from bot.env_values import Secret
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from tests.support import FEES
 from tests.test_contract import HOLDER, reverted_with, token_id
 

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 from bot.chain.contract import Collection
-from bot.config import ANVIL_DEV_KEYS
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.telegram.render import MINTING
 from tests.emulators.telegram import TelegramServer
 from tests.support import (

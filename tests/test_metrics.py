@@ -122,7 +122,14 @@ async def test_metrics_count_the_mints_made(bot_env: dict[str, str]):
     assert status["in_flight"] == 0
     assert status["role"] == "all"
     assert status["lanes"] == [
-        {"wallet": wallet, "signs": True, "signing_stopped": None, "in_flight_txs": 0}
+        {
+            "wallet": wallet,
+            "signs": True,
+            "owned": True,
+            "stuck": None,
+            "signing_stopped": None,
+            "in_flight_txs": 0,
+        }
     ]
     queues = status["queues"]
     assert queues["requests_in_flight"] == {

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, Settings, load_settings
+from bot.config import Settings, load_settings
 from bot.env_values import Secret
 from bot.errors import ChainError
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import short_token_id
 from bot.rotation import KeyRotation
 from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus

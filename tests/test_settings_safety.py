@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, load_settings, load_web_settings
+from bot.config import LOCAL_CHAIN_ID, load_settings, load_web_settings
 from bot.errors import ConfigError
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.logs import RedactingFormatter
 from tests.support import CANARY_KEY
 

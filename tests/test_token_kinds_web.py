@@ -15,9 +15,10 @@ from eth_account import Account
 
 from bot.chain.reads import CollectionOwners
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, load_settings
+from bot.config import load_settings
 from bot.console.render import gallery_text
 from bot.env_values import Secret
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.records import recorded_links
 from db.models import Standard
 from tests.support import COLLECTOR, FEES, answered, rpc, sign_message, submission

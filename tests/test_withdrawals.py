@@ -14,9 +14,9 @@ from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import current_fees
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
 from bot.env_values import Secret
 from bot.errors import NotAllowed, RequestRejected
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import short_token_id
 from bot.withdrawals import WITHDRAW_EDITION_GAS
 from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus

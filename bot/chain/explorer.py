@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import LOCAL_CHAIN_ID
+from bot.hot_wallet_keys import LOCAL_CHAIN_ID
 
 EXPLORERS: dict[int, tuple[str, str]] = {
     1: ("Ethereum", "https://etherscan.io"),

@@ -7,8 +7,10 @@ processes sharing one PostgreSQL never hand out the same nonce.
 
 The same row says whether the wallet may sign at all: a key rotation stops it
 (`signing_stopped`), letting only its own signer (`signing_holder`) through, and a wallet
-rotated out stays stopped. Every signature takes a nonce (`allocate`) or replaces one (`lock`),
-so checking the row there costs one more read of a row already locked.
+rotated out stays stopped; and, where processes share the database, which process holds the
+wallet's nonce lane (`lane_owner`, `bot.chain.lanes`): no other one signs with it. Every
+signature takes a nonce (`allocate`) or replaces one (`lock`), so checking the row there costs
+one more read of a row already locked.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class NonceAllocator:
         self.wallet = wallet
         # Who this allocator signs for: a key rotation signs while it has signing stopped.
         self.holder = holder
+        # The process this allocator signs in, where lanes are leased (None: not leased).
+        self.lane_holder: str | None = None
 
     async def may_sign(self, session: AsyncSession) -> None:
         """Raise `SigningStopped` unless this allocator may sign. Decisive only after this
@@ -45,17 +49,22 @@ class NonceAllocator:
         row's write lock (SQLite: the database's) and reads what the last writer committed,
         so a rotation's stop is seen by every signature that commits after it. Anywhere else
         it is a look ahead, to skip work that could not be signed."""
-        stopped = (
+        row = (
             await session.execute(
-                select(NonceState.signing_stopped, NonceState.signing_holder).where(
-                    NonceState.chain_id == self.chain_id, NonceState.wallet == self.wallet
-                )
+                select(
+                    NonceState.signing_stopped, NonceState.signing_holder, NonceState.lane_owner
+                ).where(NonceState.chain_id == self.chain_id, NonceState.wallet == self.wallet)
             )
         ).one_or_none()
-        if stopped is None or stopped[0] is None:
+        if row is None:
             return
-        if stopped[1] is None or stopped[1] != self.holder:  # a stop without holder is for all
-            raise SigningStopped(self.wallet, stopped[0])
+        stopped, holder, lane_owner = row
+        if self.lane_holder is not None and lane_owner != self.lane_holder:
+            raise SigningStopped(self.wallet, "another pipeline process holds this nonce lane")
+        if stopped is None:
+            return
+        if holder is None or holder != self.holder:  # a stop without holder is for all
+            raise SigningStopped(self.wallet, stopped)
 
     async def _row(self, session: AsyncSession) -> NonceState | None:
         return await session.scalar(

@@ -15,7 +15,7 @@ from eth_account import Account
 from web3 import AsyncWeb3
 
 from bot.chain import client
-from bot.chain.contract import Collection, CollectionParams, deploy_collection
+from bot.chain.contract import MINTER_ROLE, Collection, CollectionParams, deploy_collection
 from bot.chain.deployments import Deployment
 from bot.chain.devchain import Anvil, rpc_chain_id
 from bot.chain.explorer import Explorer, explorer_for
@@ -23,8 +23,10 @@ from bot.chain.factory import Factory, deploy_factory
 from bot.chain.fees import Fees, current_fees
 from bot.chain.l1fee import L1DataFee, detect_l1_fee
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID, Settings
+from bot.config import Settings
+from bot.env_values import Secret
 from bot.errors import ChainError, ConfigError
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS, LOCAL_CHAIN_ID
 from bot.ports import ChainKind
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,12 @@ class Chain:
     settings: Settings
     w3: AsyncWeb3[Any]
     chain_id: int
-    wallet: HotWallet
+    wallet: HotWallet  # the custody key: the first of the pool
     explorer: Explorer | None
     # The L1 data fee an OP-stack chain charges besides gas (None: this chain charges none).
     l1_fee: L1DataFee | None = None
+    # The pool's other keys (HOT_WALLET_KEYS): each a nonce lane of its own.
+    more_wallets: tuple[HotWallet, ...] = ()
     _collection: Collection | None = field(default=None, init=False, repr=False)
 
     async def fees(self) -> Fees:
@@ -133,6 +137,7 @@ class Chain:
         deployment = await deploy_collection(self.w3, self.wallet, params, await self.fees())
         factory = await deploy_factory(self.w3, self.wallet, await self.fees())
         deployment = dataclasses.replace(deployment, factory=factory)
+        await self._grant_pool(deployment.address, params.admin)
         deployment.save(self.settings.deployments_dir)
         log.info(
             "deployed the collection at %s and its factory at %s (admin %s, minter %s)",
@@ -142,6 +147,25 @@ class Chain:
             params.minter,
         )
         return deployment
+
+    async def _grant_pool(self, address: str, admin: str) -> None:
+        """The pool's other keys mint too: on the local chain the admin is a development
+        account this process can sign for, so it grants them MINTER_ROLE; elsewhere the
+        operator's admin key does, with `wallet grant-pool`."""
+        if not self.more_wallets:
+            return
+        if admin != local_admin_address():
+            log.warning(
+                "the pool's other keys lack MINTER_ROLE on %s: grant it with "
+                "`python -m bot wallet grant-pool --admin-key-file ...`",
+                address,
+            )
+            return
+        collection, local_admin = Collection(self.w3, address), HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+        for wallet in self.more_wallets:
+            await collection.transact(
+                local_admin, "grantRole", MINTER_ROLE, wallet.address, fees=await self.fees()
+            )
 
     async def deploy_factory(self) -> str:
         """Deploy the factory of community collections and record it with the collection's
@@ -205,6 +229,7 @@ async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
     )
     try:
         wallet = HotWallet(settings.hot_wallet_key)
+        more = tuple(HotWallet(key) for key in settings.more_hot_wallet_keys)
         if settings.hot_wallet_key_is_dev:
             log.warning(
                 "LOCAL MODE: the hot wallet is anvil's PUBLISHED development key (%s). "
@@ -214,10 +239,11 @@ async def open_chain(settings: Settings) -> AsyncIterator[Chain]:
             )
         chain_id = await w3.eth.chain_id
         if settings.local_mode:
-            await _fund_on_local_chain(w3, wallet.address)
+            for each in (wallet, *more):
+                await _fund_on_local_chain(w3, each.address)
         explorer = explorer_for(chain_id, settings.explorer_url, settings.public_base_url)
         l1_fee = await detect_l1_fee(w3, settings.l1_fee)
-        yield Chain(settings, w3, chain_id, wallet, explorer, l1_fee)
+        yield Chain(settings, w3, chain_id, wallet, explorer, l1_fee, more)
     finally:
         await client.close(w3)
 

@@ -105,6 +105,9 @@ class TxEngine:
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
+        # Whether this process holds the wallet's nonce lane (`bot.chain.lanes`): only then
+        # does its watcher send, bump or settle the lane's transactions.
+        self.owned = True
         # Transactions being broadcast by this process now: a second broadcast of the same
         # bytes (the watcher finding one still signed) would only wait on the same reply.
         self._sending: set[int] = set()

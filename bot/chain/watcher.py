@@ -63,7 +63,10 @@ class TxWatcher:
 
     async def look_once(self) -> None:
         """One pass over the open transactions, oldest nonce first. A fault other than a
-        wallet short of gas money ends the pass: the next one starts over."""
+        wallet short of gas money ends the pass: the next one starts over. Nothing while
+        another process holds the wallet's nonce lane: that one watches it."""
+        if not self.txs.owned:
+            return
         for tx_id in await self.txs.open_transactions():
             checked = False
             try:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.config import ANVIL_DEV_KEYS, Settings, load_settings
+from bot.config import Settings, load_settings
 from bot.env_values import Secret, validate_private_key
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.logs import configure_logging
 from bot.minting.types import MintResult
 from bot.records import Records, open_records

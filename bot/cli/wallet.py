@@ -51,3 +51,23 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None, sweep: bool) ->
         f"Rotated. Now set HOT_WALLET_PRIVATE_KEY (or the keystore) to the key of {new_address} "
         "and start the bot."
     )
+
+
+@wallet.command("grant-pool")
+@admin_key_option("(it grants MINTER_ROLE)")
+def wallet_grant_pool(admin_key_file: Path | None) -> None:
+    """Grant MINTER_ROLE to every key of the hot-wallet pool (HOT_WALLET_KEYS) that lacks it,
+    on the shared collection and on each community contract the admin still administers. A
+    key without the role is never used for that contract's batches; a re-run grants only what
+    is missing."""
+    from bot.chain.wallet import HotWallet  # the chain stack, when it runs (see bot.cli)
+    from bot.pool_roles import grant_pool
+
+    loaded = settings()
+    admin = HotWallet(admin_key(loaded, admin_key_file))
+
+    async def go(runtime: Runtime) -> None:
+        granted = await grant_pool(runtime, admin, await runtime.chain.fees(), click.echo)
+        click.echo(f"{granted} grant(s) made.")
+
+    in_runtime(loaded, go)

@@ -2,8 +2,10 @@
 
 Queued requests are grouped into one batch transaction (waiting up to BATCH_MAX_WAIT for more
 to join), simulated so that a request the contract would refuse fails alone, then signed,
-committed and sent through the transaction engine. What the engine later learns of a batch
-(confirmed, dropped, reverted) moves its requests on, inside the engine's own transaction.
+committed and sent through the transaction engine of a nonce lane (`bot.chain.lanes`): the
+one of this process's lanes with the fewest transactions in flight. What the engine later
+learns of a batch (confirmed, dropped, reverted) moves its requests on, inside the engine's own
+transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Row, Table, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.fees import Fees, current_fees
+from bot.chain.lanes import Lanes
 from bot.chain.sending import sign_and_send
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.chain.tx_rows import lock_tx
@@ -69,14 +72,14 @@ class Batcher:
         self,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
-        txs: TxEngine,
+        lanes: Lanes,
         chain: ChainContext,
         progress: Progress,
         metrics: PipelineMetrics,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.txs = txs
+        self.lanes = lanes
         self.chain = chain
         self.progress = progress
         self.metrics = metrics
@@ -84,7 +87,8 @@ class Batcher:
         self._wake_after_commit = False
         # Mints a look confirmed, counted once its transaction commits (`after_look`).
         self._confirmed_in_look = 0
-        txs.own(MINT_KIND, TxEvents(self._confirmed, self._dropped, self._reverted))
+        for engine in lanes.engines:
+            engine.own(MINT_KIND, TxEvents(self._confirmed, self._dropped, self._reverted))
 
     # ----- queued -> signed -> sent ----------------------------------------------------------
 
@@ -94,8 +98,6 @@ class Batcher:
         if self.paused_by_admin:
             progress.waiting_reason = "minting is paused by an admin"
             return False
-        if self.txs.needs_funds:
-            return False  # the watcher retries the unfunded transaction first
         queued = await self._next_group()
         if not queued:
             progress.waiting_reason = None
@@ -109,6 +111,14 @@ class Batcher:
         if not (full or retrying) and wait.total_seconds() > 0:
             await asyncio.sleep(wait.total_seconds())
             return True
+        # Chosen now, when the batch is due: the fewest in flight is counted at signing.
+        txs = await self.lanes.pick(queued[0].contract)
+        if txs is None:
+            # An unfunded lane's watcher retries its transaction first; the others' holders
+            # take the work.
+            if not any(engine.needs_funds for engine in self.lanes.engines):
+                progress.waiting_reason = "no nonce lane of this process may sign now"
+            return False
         all_refused = False
 
         async def sign(fees: Fees) -> int | None:
@@ -116,13 +126,14 @@ class Batcher:
             # Simulated as a wallet that may not sign now (a key rotation stopped it, and may
             # have revoked its role), a batch would seem to revert: it waits instead.
             async with self.sessions() as session:
-                await self.txs.nonces.may_sign(session)
-            sendable = await self._simulated(queued)
+                await txs.nonces.may_sign(session)
+            sendable = await self._simulated(queued, txs.wallet.address)
             all_refused = not sendable
-            return await self._sign_batch([r.id for r in sendable], fees) if sendable else None
+            ids = [r.id for r in sendable]
+            return await self._sign_batch(txs, ids, fees) if sendable else None
 
         outcome = await sign_and_send(
-            self.txs, self._fees, sign, what="a batch", crash_at=self.settings.crash_at
+            txs, self._fees, sign, what="a batch", crash_at=self.settings.crash_at
         )
         if outcome.waiting is not None:
             reason = outcome.waiting
@@ -176,7 +187,7 @@ class Batcher:
 
     async def _fees(self) -> Fees:
         return await current_fees(
-            self.txs.w3, self.settings.priority_fee_wei, self.settings.max_fee_per_gas_wei
+            self.lanes.primary.w3, self.settings.priority_fee_wei, self.settings.max_fee_per_gas_wei
         )
 
     def _mint_call(self, requests: Sequence[Queued]) -> tuple[str, bytes, int]:
@@ -194,7 +205,7 @@ class Batcher:
         gas_limit = BATCH_BASE_GAS + BATCH_GAS_PER_TOKEN * len(requests)
         return collection.address, collection.encode_mint_batch(recipients, ids), gas_limit
 
-    async def _simulated(self, queued: list[Queued]) -> list[Queued]:
+    async def _simulated(self, queued: list[Queued], signer: str) -> list[Queued]:
         """Simulate the batch before it is signed; requests that would make it revert fail
         (with the contract's reason) and the others are returned to be sent."""
 
@@ -205,7 +216,7 @@ class Batcher:
                 if group[0].edition is None
                 else self.chain.erc1155(contract)
             )
-            return await binding.revert_reason(self.txs.wallet.address, data, gas_limit)
+            return await binding.revert_reason(signer, data, gas_limit)
 
         decided = await without_culprits(queued, revert_reason)
         if decided.culprits:
@@ -224,7 +235,7 @@ class Batcher:
             self.progress.finalised.set()
         return decided.send
 
-    async def _sign_batch(self, request_ids: list[int], fees: Fees) -> int | None:
+    async def _sign_batch(self, txs: TxEngine, request_ids: list[int], fees: Fees) -> int | None:
         async with self.sessions.begin() as session:
             # Claim the rows: on PostgreSQL another process may be batching the same queue.
             claimed = list(
@@ -244,7 +255,7 @@ class Batcher:
             if not claimed:
                 return None
             contract, data, gas_limit = self._mint_call(claimed)
-            tx = await self.txs.create(
+            tx = await txs.create(
                 session,
                 kind=MINT_KIND,
                 to=contract,
@@ -263,7 +274,12 @@ class Batcher:
                 .where(_REQUESTS.c.id.in_([r.id for r in claimed]))
                 .values(phase=Phase.SIGNED, tx_id=tx.id)
             )
-            log.info("signed a batch of %d mint(s) at nonce %d", len(claimed), tx.nonce)
+            log.info(
+                "signed a batch of %d mint(s) at nonce %d of %s",
+                len(claimed),
+                tx.nonce,
+                txs.wallet.address,
+            )
             tx_id = tx.id
         # Counted once committed: a batch rolled back was never signed.
         self.metrics.batch_sizes.observe(len(claimed))

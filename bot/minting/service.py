@@ -21,8 +21,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.faults import crash_point, is_transient, retry_transient
-from bot.chain.tx_engine import TxEngine
-from bot.chain.watcher import TxWatcher
+from bot.chain.lanes import Lanes
 from bot.communities import Asker, Communities
 from bot.config import Settings
 from bot.content.images import NOT_AN_IMAGE
@@ -59,8 +58,7 @@ class MintService(MintQueries):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         communities: Communities,
-        txs: TxEngine,
-        watcher: TxWatcher,
+        lanes: Lanes,
         chain: ChainContext,
         content: ContentStore,
         platforms: RunningPlatforms,
@@ -77,7 +75,8 @@ class MintService(MintQueries):
         self.chain = chain
         self.settings = settings
         self.communities = communities
-        self.txs = txs
+        self.lanes = lanes
+        self.txs = lanes.primary
         self.content = content
         self._poll = settings.poll_interval
         self._uploads = UploadVault(sessions)
@@ -96,8 +95,9 @@ class MintService(MintQueries):
         )
         self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
         self.publisher = Publisher(sessions, content, pinning, self._progress, read_back)
-        self._batcher = Batcher(settings, sessions, txs, chain, self._progress, self.metrics)
-        watcher.follow(self._batcher)
+        self._batcher = Batcher(settings, sessions, lanes, chain, self._progress, self.metrics)
+        for watcher in lanes.watchers:
+            watcher.follow(self._batcher)
         self._delivery = Delivery(
             settings, sessions, communities, platforms, self, self._progress, self.metrics
         )
@@ -281,7 +281,7 @@ class MintService(MintQueries):
         """Reconcile nonces and run the stages that carry requests from received to decided
         (prepare, publish, batch); the chain's watcher confirms. With no stage of this
         process to wake them, they look for new work every `look_every` seconds."""
-        await retry_transient(self.txs.reconcile, what="nonce reconciliation")
+        await retry_transient(self.lanes.start, what="nonce reconciliation")
         await self._contents.start()
         await self._uploads.scrub()
         progress = self._progress

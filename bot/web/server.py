@@ -6,7 +6,7 @@ Telegram webhook) to the bot.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -46,14 +46,17 @@ class Health:
         pinning: bool = False,
         role: str = "all",
         wallets: Sequence[str] = (),
+        lanes: Callable[[], Mapping[str, Mapping[str, object]]] = dict,
     ) -> None:
         self.sessions = sessions
         self.chain_id = chain_id
         self.waiting_reason = waiting_reason
         self.pinning = pinning
         self.role = role
-        # A list, so that a pool of hot wallets (one lane each) fits.
+        # A list: one nonce lane for each hot wallet of the pool.
         self.wallets = tuple(wallets)
+        # Each lane as this process sees it (`Lanes.describe`): held here? stuck, and why?
+        self.lanes = lanes
 
     async def handle(self, _request: web.Request) -> web.Response:
         # In phase order: received, stored, queued, signed, sent.
@@ -82,9 +85,12 @@ class Health:
 
     def _lane(self, depths: Depths, wallet: str) -> dict[str, object]:
         lane = depths.lane(wallet)
+        here = self.lanes().get(wallet, {})
         return {
             "wallet": wallet,
             "signs": self.role in SIGNING_ROLES,
+            "owned": self.role in SIGNING_ROLES and bool(here.get("owned")),
+            "stuck": here.get("stuck"),
             "signing_stopped": lane.signing_stopped,
             "in_flight_txs": lane.in_flight_txs,
         }

@@ -40,7 +40,7 @@ from db.models.pipeline import (
     TxStatus,
     UploadKey,
 )
-from db.models.turns import SharedTurn
+from db.models.turns import LaneMember, SharedTurn
 
 __all__ = [
     "FINAL",
@@ -61,6 +61,7 @@ __all__ = [
     "DropClaim",
     "InboxUpdate",
     "KeyRotationStep",
+    "LaneMember",
     "MintRequest",
     "MintUpload",
     "NonceState",

@@ -250,6 +250,10 @@ class NonceState(Base):
     # in words for the log. A rotated-out wallet keeps it for good.
     signing_stopped: Mapped[str | None] = mapped_column(String(200))
     signing_holder: Mapped[str | None] = mapped_column(String(64))
+    # The pipeline process that signs with this wallet (its nonce lane), until its lease
+    # expires unrenewed (`bot.chain.lanes`). None: free to take.
+    lane_owner: Mapped[str | None] = mapped_column(String(80))
+    lane_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

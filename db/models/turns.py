@@ -1,5 +1,6 @@
 """Turns shared by every process: who last acted on a key (an alert, a counter's edit), so
-that across processes it happens at most once per interval."""
+that across processes it happens at most once per interval; and which pipeline processes are
+alive to share the nonce lanes."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ class SharedTurn(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LaneMember(Base):
+    """A pipeline process sharing the nonce lanes, alive while it renews `expires_at`."""
+
+    __tablename__ = "lane_member"
+
+    process_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
