@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -107,21 +108,38 @@ class TokenWatcher:
             await asyncio.sleep(LOG_POLL_S)
 
 
-async def feed(cluster: Any, requests: int) -> dict[str, float]:
+async def feed(cluster: Any, requests: int) -> tuple[dict[str, float], list[float]]:
     """Send `requests` mint photos, each to the next chat process in turn, keeping at most
-    OPEN_DELIVERIES webhook deliveries unanswered; when each was sent, by request key."""
+    OPEN_DELIVERIES webhook deliveries unanswered. Returns when each was sent, by request key,
+    and how long each delivery took to be answered 2xx (once all are)."""
     sent: dict[str, float] = {}
-    open_updates: list[dict[str, Any]] = []
+    taken: list[float] = []
+    open_updates: dict[int, tuple[dict[str, Any], float]] = {}  # update_id -> (update, sent)
+
+    def answered() -> int:
+        now = time.monotonic()
+        for update_id, (update, at) in list(open_updates.items()):
+            if cluster.telegram.confirmed(update):
+                taken.append(now - at)
+                del open_updates[update_id]
+        return len(open_updates)
+
     chat_processes = len(cluster.chat_processes)
     for n in range(requests):
-        while len(open_updates) >= OPEN_DELIVERIES:
-            open_updates = [u for u in open_updates if not cluster.telegram.confirmed(u)]
-            if len(open_updates) >= OPEN_DELIVERIES:
-                await asyncio.sleep(0.005)
+        await _until(lambda: answered() < OPEN_DELIVERIES)
         mint = cluster.send_mint(n, chat_process=n % chat_processes)
         sent[mint.key] = time.monotonic()
-        open_updates.append(mint.update)
-    return sent
+        open_updates[mint.update["update_id"]] = (mint.update, sent[mint.key])
+    await _until(lambda: answered() == 0)
+    return sent, taken
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` (the emulator's record) every 5 ms until it holds."""
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.005)
 
 
 async def token_ids(cluster: Any) -> dict[str, int]:
@@ -222,7 +240,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
         bench_cpu = time.process_time()
         start = time.monotonic()
         watching = asyncio.create_task(watcher.until(requests, start + MINT_WAIT_S))
-        sent = await feed(cluster, requests)
+        sent, taken = await feed(cluster, requests)
         fed = time.monotonic() - start
         await watching
         last = max(watcher.seen.values(), default=math.inf)
@@ -249,6 +267,8 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             "wallets": len(keys),
             "requests": requests,
             "fed_s": round(fed, 2),
+            "delivery_p50_ms": round(statistics.median(taken) * 1000),
+            "delivery_p99_ms": round(p99(taken) * 1000),
             "mints_per_s": requests / (last - start) if math.isfinite(last) else 0.0,
             "p50_s": _finite(statistics.median(latencies)),
             "p99_s": _finite(p99(latencies)),  # None: more than 1 % never minted

@@ -138,7 +138,7 @@ async def replacement_at_cap(
 async def self_check(seconds: float, cap_gwei: float) -> dict[str, Any]:
     from bot.chain import client
     from bot.chain.devchain import Anvil
-    from bot.config import ANVIL_DEV_KEYS
+    from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 
     cap = int(cap_gwei * GWEI)
     stuck_key, free_key = ANVIL_DEV_KEYS[3], ANVIL_DEV_KEYS[2]
