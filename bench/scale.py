@@ -236,6 +236,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             cluster.add(f"{role}-{i}", role)
         await cluster.start()
         watcher = TokenWatcher(cluster.w3, cluster.collection.address)
+        load_before = os.getloadavg()[0]
         cpu_before = {p.name: cpu_seconds(p.proc.pid) for p in cluster.processes}
         bench_cpu = time.process_time()
         start = time.monotonic()
@@ -275,6 +276,9 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             "minted": len(minted_keys),
             "cpu_s_until_minted": {name: round(v, 1) for name, v in cpu.items()},
             "wall_s_until_minted": round(mint_s, 1),
+            # the machine's 1-minute load average as minting began and ended (2 cores: the
+            # bench's processes share them with whatever else runs)
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "answered": sum(1 for f in finals.values() if f),
             "tokens_minted_twice": sum(1 for c in watcher.mints.values() if c > 1),
             "answered_twice": sum(1 for f in finals.values() if len(f) > 1),
