@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from eth_account import Account
-from sqlalchemy import select
+from sqlalchemy import select, update
 from web3 import AsyncWeb3
 
+from bot.alerts import BalanceAlerts
 from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.devchain import Anvil
@@ -21,9 +22,15 @@ from bot.chain.wallet import HotWallet
 from bot.config import load_settings
 from bot.env_values import Secret
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
+from bot.minting.content_workers import ContentWorkers, ImageLimits
+from bot.minting.prepare import Preparer
+from bot.minting.progress import Progress
+from bot.minting.uploads import UploadVault
 from bot.pool_roles import grant_pool
-from db.models import ChainTx, MintRequest, Phase, SigningAudit
+from bot.ports import RunningPlatforms
+from db.models import ChainTx, MintRequest, Phase, SigningAudit, utcnow
 from tests.support import FEES, answered, rpc, running, submission
+from tests.test_alerts import AdminChannel
 
 pytestmark = pytest.mark.db
 
@@ -167,7 +174,49 @@ async def test_a_pool_spreads_batches_over_its_keys_and_the_audit_names_each(
             wallets = set(await session.scalars(select(ChainTx.wallet)))
             audited = set(await session.scalars(select(SigningAudit.wallet)))
             phases = set(await session.scalars(select(MintRequest.phase)))
+        status = runtime.service.lanes.describe()  # alone, this process holds both lanes
+        assert all(lane["owned"] and lane["stuck"] is None for lane in status.values())
     assert wallets == audited == {runtime.chain.wallet.address, SECOND}
     assert phases == {Phase.REPLIED}
-    status = runtime.service.lanes.describe()
-    assert all(lane["owned"] and lane["stuck"] is None for lane in status.values())
+
+
+async def test_pipeline_processes_prepare_each_group_once_and_take_over_a_dead_ones(
+    observer: Runtime,
+):
+    service = observer.service
+    for n in range(5):
+        await service.submit(submission(str(950 + n)))
+
+    def process() -> Preparer:  # the preparing stage of one more pipeline process
+        return Preparer(
+            observer.sessions,
+            service.chain,
+            UploadVault(observer.sessions),
+            ContentWorkers(observer.content.directory, ImageLimits(10**7, 10**7, 10, 5), 1),
+            Progress(),
+            shared=True,
+        )
+
+    first, second = process(), process()
+    _, group, uploads = await first._choose()
+    assert len(group) == 5 and set(uploads) == {r.id for r in group}
+    _, other, _ = await second._choose()
+    assert other == []  # claimed: the second process prepares something else, or nothing
+    async with observer.sessions.begin() as session:  # the first process died long ago
+        await session.execute(update(MintRequest).values(prepare_claimed_until=utcnow()))
+    _, taken, _ = await second._choose()
+    assert [r.id for r in taken] == [r.id for r in group]
+
+
+async def test_the_low_balance_alert_names_each_key_of_the_pool(observer: Runtime):
+    heard: list[str] = []
+
+    async def tell(text: str) -> None:
+        heard.append(text)
+
+    platforms = RunningPlatforms()
+    platforms.add(AdminChannel("discord", tell))  # type: ignore[arg-type]
+    alerts = BalanceAlerts(observer.service, platforms, low_wei=10**30, turns=observer.turns)
+    assert await alerts.check()
+    (said,) = heard
+    assert f"Send funds to {observer.chain.wallet.address}" in said and f" {SECOND} has " in said

@@ -8,6 +8,11 @@ or failed with its reason when its own upload or recipient is at fault; the othe
 Two groups are on their way at once (`Service.start` runs two preparing loops): while the
 workers prepare one, the bot reads and opens the next, or records the last, so the workers
 wait for neither. Requests are read as plain rows, not ORM objects: a group is a hundred.
+
+Where several pipeline processes share the database, each claims its group (rows locked with
+SKIP LOCKED, then marked claimed for CLAIM_S), so no two prepare the same requests; a claim
+left by a process that died expires, and another process prepares the group. Every write is
+guarded by the phase it leaves, so a group prepared twice after all is recorded once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, bindparam, func, or_, select, update
@@ -29,7 +35,7 @@ from bot.minting.progress import Progress
 from bot.minting.queries import ChainContext, request_key
 from bot.minting.recipients import user_address
 from bot.minting.uploads import UploadVault
-from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser
+from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,9 @@ log = logging.getLogger(__name__)
 PREPARE_GROUP = 100
 PREPARE_IN_FLIGHT = 2
 PREPARE_BYTES = 64 * 1024 * 1024
+# How long a claimed group is left to its process: well past a group's preparation time (its
+# jobs are bounded by IMAGE_CPU_SECONDS each, spread over the content workers).
+CLAIM_S = 60
 LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
@@ -115,6 +124,8 @@ class Preparer:
         uploads: UploadVault,
         contents: ContentWorkers,
         progress: Progress,
+        *,
+        shared: bool = False,
     ) -> None:
         self.sessions = sessions
         self.chain = chain
@@ -124,6 +135,7 @@ class Preparer:
         # Requests of the groups on their way; a group is chosen under the lock.
         self._claimed: set[int] = set()
         self._choosing = asyncio.Lock()
+        self._shared = shared  # other pipeline processes prepare from the same database
 
     async def prepare_group(self) -> bool:
         """Prepare up to PREPARE_GROUP requests; returns whether there may be more.
@@ -156,6 +168,14 @@ class Preparer:
         )
         if self._claimed:
             query = query.where(_REQUESTS.c.id.not_in(self._claimed))
+        now = utcnow()
+        if self._shared:
+            query = query.where(
+                or_(
+                    _REQUESTS.c.prepare_claimed_until.is_(None),
+                    _REQUESTS.c.prepare_claimed_until < now,
+                )
+            ).with_for_update(of=_REQUESTS, skip_locked=True)
         async with self.sessions() as session:
             rows = (await session.execute(query)).all()
             group: list[Preparing] = []
@@ -167,6 +187,13 @@ class Preparer:
                     break  # the rest waits for the next group: memory stays bounded
                 group.append(row)
                 budget -= upload_size
+            if self._shared and group:  # claimed, and the rows' locks released
+                await session.execute(
+                    update(_REQUESTS)
+                    .where(_REQUESTS.c.id.in_([r.id for r in group]))
+                    .values(prepare_claimed_until=now + timedelta(seconds=CLAIM_S))
+                )
+                await session.commit()
             uploads = await self.uploads.open(
                 session, {r.id: (r.platform, r.chat_id, r.message_id) for r in group}
             )

@@ -93,7 +93,9 @@ class MintService(MintQueries):
             ),
             settings.content_workers,
         )
-        self._preparer = Preparer(sessions, chain, self._uploads, self._contents, self._progress)
+        self._preparer = Preparer(
+            sessions, chain, self._uploads, self._contents, self._progress, shared=lanes.shared
+        )
         self.publisher = Publisher(sessions, content, pinning, self._progress, read_back)
         self._batcher = Batcher(settings, sessions, lanes, chain, self._progress, self.metrics)
         for watcher in lanes.watchers:
@@ -261,6 +263,14 @@ class MintService(MintQueries):
         async with self.sessions() as session:
             spent = await self.txs.spent_today(session)
         return self.txs.wallet.address, int(balance), spent
+
+    async def hot_wallet_balances(self) -> list[tuple[str, int]]:
+        """Each key of the pool (the custody key first) with its balance in wei."""
+        w3 = self.txs.w3
+        return [
+            (e.wallet.address, int(await w3.eth.get_balance(e.wallet.address)))  # type: ignore[arg-type]
+            for e in self.lanes.engines
+        ]
 
     # ----- lifecycle -----------------------------------------------------------------------
 

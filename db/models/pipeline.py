@@ -133,6 +133,9 @@ class MintRequest(Base):
     # batch that reverted on chain). Each one shrinks the next group it joins, so a culprit
     # ends up alone; past a bound it fails. Retries are never unbounded.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where pipeline processes share the database: until when the process that claimed this
+    # request's preparation group has it (another takes it after, should that one die).
+    prepare_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Delivering the answer: failed tries, when the next is due, the last error, and when
     # delivery was given up (bounded by ANSWER_MAX_ATTEMPTS / ANSWER_GIVE_UP_HOURS).
     answer_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
