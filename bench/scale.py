@@ -1,7 +1,7 @@
 """Scale-out: mints through one bot process beside one chat and two pipeline processes with two
 hot wallets, and that set-up again with one wallet's lane stuck, in one run.
 
-    python bench/scale.py [--json] [--requests N] [--block-time S] [--wallets 1|2]
+    python bench/scale.py [--json] [--requests N] [--rounds R] [--block-time S] [--wallets 1|2]
 
 Each run has its own anvil (2-second blocks), a fresh PostgreSQL database on the server
 MINTBOT_TEST_POSTGRES_URL names (default: the one .ci/postgres.sh starts), a collection, and the
@@ -24,6 +24,8 @@ lost (a request with no token on chain, or no final answer, by the end).
 
 Targets are ratios to a baseline of the same run: three ≥ 1.5x one, stuck p99 ≤ 1.5x clean
 p99 (clean: the three run), duplicates and lost 0. The bench reports them; it asserts nothing.
+With `--rounds R` each run is made R times, a round's runs one after another, and the figures
+are medians (the machine is shared: each run reports the load average as it minted).
 `--wallets 1` runs `three` with one wallet and leaves out `stuck` (for a bot without a pool).
 """
 
@@ -304,17 +306,26 @@ def _seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f}"
 
 
-def figures(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    one, three = runs["one"], runs["three"]
-    stuck = runs.get("stuck")
-    ratio = three["mints_per_s"] / one["mints_per_s"] if one["mints_per_s"] else None
-    clean_p99, stuck_p99 = three["p99_s"], stuck["p99_s"] if stuck else None
+def _median(values: list[float | None]) -> float | None:
+    """The median, a missing value (a p99 never reached) counting as infinitely late."""
+    middle = statistics.median([math.inf if v is None else v for v in values])
+    return None if math.isinf(middle) else round(middle, 3)
+
+
+def figures(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The figures the issue asks for, each the median over the rounds of its run."""
+    one = _median([r["mints_per_s"] for r in runs["one"]]) or 0.0
+    three = _median([r["mints_per_s"] for r in runs["three"]]) or 0.0
+    clean_p99 = _median([r["p99_s"] for r in runs["three"]])
+    stuck_p99 = _median([r["p99_s"] for r in runs["stuck"]]) if "stuck" in runs else None
+    ratio = three / one if one else None
     stuck_ratio = stuck_p99 / clean_p99 if stuck_p99 is not None and clean_p99 else None
-    duplicates = sum(r["tokens_minted_twice"] + r["answered_twice"] for r in runs.values())
-    lost = sum(r["lost"] for r in runs.values())
+    every = [r for rounds in runs.values() for r in rounds]
+    duplicates = sum(r["tokens_minted_twice"] + r["answered_twice"] for r in every)
+    lost = sum(r["lost"] for r in every)
     return {
-        "one_process_mints_per_s": round(one["mints_per_s"], 2),
-        "three_process_mints_per_s": round(three["mints_per_s"], 2),
+        "one_process_mints_per_s": round(one, 2),
+        "three_process_mints_per_s": round(three, 2),
         "p99_s_clean": clean_p99,
         "p99_s_one_lane_stuck": stuck_p99,
         "duplicates": duplicates,
@@ -330,42 +341,51 @@ def figures(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def table(runs: dict[str, dict[str, Any]], figs: dict[str, Any]) -> str:
+def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
     rows = [
-        f"{'run':<8} {'processes':<24} {'wallets':>7} {'requests':>8} {'mints/s':>8} "
-        f"{'p50 s':>7} {'p99 s':>7} {'minted':>6} {'answered':>8} {'lost':>5} {'dup':>4}"
+        f"{'run':<9} {'processes':<24} {'wallets':>7} {'requests':>8} {'mints/s':>8} "
+        f"{'p50 s':>7} {'p99 s':>7} {'minted':>6} {'answered':>8} {'lost':>5} {'dup':>4} "
+        f"{'load':>10}"
     ]
-    for name, r in runs.items():
-        dup = r["tokens_minted_twice"] + r["answered_twice"]
-        rows.append(
-            f"{name:<8} {'+'.join(r['processes']):<24} {r['wallets']:>7} {r['requests']:>8} "
-            f"{r['mints_per_s']:>8.2f} {_seconds(r['p50_s']):>7} {_seconds(r['p99_s']):>7} "
-            f"{r['minted']:>6} "
-            f"{r['answered']:>8} {r['lost']:>5} {dup:>4}"
-        )
-    rows.append("")
+    for name, rounds in runs.items():
+        for i, r in enumerate(rounds):
+            dup = r["tokens_minted_twice"] + r["answered_twice"]
+            load = "-".join(f"{x:.1f}" for x in r["load_average"])
+            rows.append(
+                f"{f'{name} {i + 1}':<9} {'+'.join(r['processes']):<24} {r['wallets']:>7} "
+                f"{r['requests']:>8} {r['mints_per_s']:>8.2f} {_seconds(r['p50_s']):>7} "
+                f"{_seconds(r['p99_s']):>7} {r['minted']:>6} {r['answered']:>8} {r['lost']:>5} "
+                f"{dup:>4} {load:>10}"
+            )
     met = figs["targets_met"]
-    rows.append(
+    rows += [
+        "",
+        f"medians: one {figs['one_process_mints_per_s']} mints/s, three "
+        f"{figs['three_process_mints_per_s']} mints/s",
         f"three processes: {figs['three_to_one']}x one (target ≥ 1.5x): "
-        f"{'met' if met['three_process_mints_per_s >= 1.5 x one'] else 'NOT met'}"
-    )
-    rows.append(
+        f"{'met' if met['three_process_mints_per_s >= 1.5 x one'] else 'NOT met'}",
         f"one lane stuck: p99 {figs['p99_s_one_lane_stuck']} s, {figs['stuck_to_clean_p99']}x "
         f"clean {figs['p99_s_clean']} s (target ≤ 1.5x): "
-        f"{'met' if met['p99_s_one_lane_stuck <= 1.5 x clean'] else 'NOT met'}"
-    )
-    rows.append(f"duplicates {figs['duplicates']}, lost {figs['lost']} (target 0 and 0)")
+        f"{'met' if met['p99_s_one_lane_stuck <= 1.5 x clean'] else 'NOT met'}",
+        f"duplicates {figs['duplicates']}, lost {figs['lost']} (target 0 and 0)",
+    ]
     return "\n".join(rows)
 
 
-async def bench(requests: int, block_time: float, wallets: int, keep: Path | None) -> Any:
+async def bench(
+    requests: int, block_time: float, wallets: int, rounds: int, keep: Path | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each run `rounds` times, the runs of a round one after another (so a change in the
+    machine's load falls on every kind of run alike)."""
     names = [n for n in RUNS if wallets > 1 or not RUNS[n].stuck]
-    runs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="mintbot-scale-") as tmp:
         root = keep or Path(tmp)
-        for name in names:
-            runs[name] = await one_run(name, requests, block_time, wallets, root)
-            print(f"{name}: {runs[name]['mints_per_s']:.2f} mints/s", file=sys.stderr)
+        for i in range(rounds):
+            for name in names:
+                result = await one_run(name, requests, block_time, wallets, root / f"{i + 1}")
+                runs[name].append(result)
+                print(f"{name} {i + 1}: {result['mints_per_s']:.2f} mints/s", file=sys.stderr)
     return runs
 
 
@@ -375,10 +395,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--block-time", type=float, default=2.0)
     parser.add_argument("--wallets", type=int, choices=(1, 2), default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="run each this often (medians)")
     parser.add_argument("--keep", type=Path, help="keep logs and data in this directory")
     args = parser.parse_args()
     os.environ.setdefault("MINTBOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-    runs = asyncio.run(bench(args.requests, args.block_time, args.wallets, args.keep))
+    runs = asyncio.run(bench(args.requests, args.block_time, args.wallets, args.rounds, args.keep))
     figs = figures(runs)
     if args.json:
         print(json.dumps({**figs, "runs": runs}, default=str))
