@@ -144,6 +144,30 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.005)
 
 
+async def phases(cluster: Any, every: float, until: asyncio.Task[None]) -> list[Any]:
+    """How many requests were in each phase, every `every` seconds until `until` is done:
+    [seconds since the first sample, {phase: count}]."""
+    from sqlalchemy import func, select
+
+    from db.engine import create_db_engine
+    from db.models import MintRequest
+
+    engine = create_db_engine(cluster.database_url)
+    timeline: list[Any] = []
+    start = time.monotonic()
+    try:
+        while not until.done():
+            async with engine.connect() as db:
+                rows = await db.execute(
+                    select(MintRequest.phase, func.count()).group_by(MintRequest.phase)
+                )
+                timeline.append([round(time.monotonic() - start, 1), dict(rows.tuples().all())])
+            await asyncio.sleep(every)
+    finally:
+        await engine.dispose()
+    return timeline
+
+
 async def token_ids(cluster: Any) -> dict[str, int]:
     """Each request's token ID as the database has it, by request key."""
     from sqlalchemy import select
@@ -243,10 +267,15 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
         bench_cpu = time.process_time()
         start = time.monotonic()
         watching = asyncio.create_task(watcher.until(requests, start + MINT_WAIT_S))
+        sampling = asyncio.create_task(phases(cluster, 2.0, watching))
         sent, taken = await feed(cluster, requests)
         fed = time.monotonic() - start
         await watching
+        timeline = await sampling
         last = max(watcher.seen.values(), default=math.inf)
+        # when 99 % of the tokens were seen: the last few alone can set `last`
+        seen = sorted(watcher.seen.values())
+        most = seen[math.ceil(0.99 * requests) - 1] if len(seen) >= 0.99 * requests else None
         cpu = {p.name: cpu_seconds(p.proc.pid) - cpu_before[p.name] for p in cluster.processes}
         cpu["bench (emulator, front, feed)"] = time.process_time() - bench_cpu
         mint_s = time.monotonic() - start
@@ -273,6 +302,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             "delivery_p50_ms": round(statistics.median(taken) * 1000),
             "delivery_p99_ms": round(p99(taken) * 1000),
             "mints_per_s": requests / (last - start) if math.isfinite(last) else 0.0,
+            "s_to_99pct_minted": round(most - start, 1) if most is not None else None,
             "p50_s": _finite(statistics.median(latencies)),
             "p99_s": _finite(p99(latencies)),  # None: more than 1 % never minted
             "minted": len(minted_keys),
@@ -285,6 +315,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             "tokens_minted_twice": sum(1 for c in watcher.mints.values() if c > 1),
             "answered_twice": sum(1 for f in finals.values() if len(f) > 1),
             "lost": sum(1 for k in sent if k not in minted_keys or not finals.get(k)),
+            "phases_every_2_s": timeline,
             "lanes": {lane.wallet: lane.chain_nonce for lane in await cluster.lanes()},
             "health": {p.name: await health(p) for p in cluster.processes},
             "log_errors": {p.name: log_errors(p)[:5] for p in cluster.processes},
@@ -357,6 +388,8 @@ def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
                 f"{_seconds(r['p99_s']):>7} {r['minted']:>6} {r['answered']:>8} {r['lost']:>5} "
                 f"{dup:>4} {load:>10}"
             )
+    if not figs:  # not every run made: no figures
+        return "\n".join(rows)
     met = figs["targets_met"]
     rows += [
         "",
@@ -373,11 +406,11 @@ def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
 
 
 async def bench(
-    requests: int, block_time: float, wallets: int, rounds: int, keep: Path | None
+    names: list[str], requests: int, block_time: float, wallets: int, rounds: int, keep: Path | None
 ) -> dict[str, list[dict[str, Any]]]:
     """Each run `rounds` times, the runs of a round one after another (so a change in the
     machine's load falls on every kind of run alike)."""
-    names = [n for n in RUNS if wallets > 1 or not RUNS[n].stuck]
+    names = [n for n in names if wallets > 1 or not RUNS[n].stuck]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="mintbot-scale-") as tmp:
         root = keep or Path(tmp)
@@ -396,11 +429,17 @@ def main() -> None:
     parser.add_argument("--block-time", type=float, default=2.0)
     parser.add_argument("--wallets", type=int, choices=(1, 2), default=2)
     parser.add_argument("--rounds", type=int, default=1, help="run each this often (medians)")
+    parser.add_argument("--runs", default=",".join(RUNS), help="which runs (figures need all)")
     parser.add_argument("--keep", type=Path, help="keep logs and data in this directory")
     args = parser.parse_args()
+    if unknown := set(args.runs.split(",")) - set(RUNS):
+        parser.error(f"unknown runs: {', '.join(sorted(unknown))}; known: {', '.join(RUNS)}")
     os.environ.setdefault("MINTBOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-    runs = asyncio.run(bench(args.requests, args.block_time, args.wallets, args.rounds, args.keep))
-    figs = figures(runs)
+    names = args.runs.split(",")
+    runs = asyncio.run(
+        bench(names, args.requests, args.block_time, args.wallets, args.rounds, args.keep)
+    )
+    figs = figures(runs) if {"one", "three"} <= set(runs) else {}
     if args.json:
         print(json.dumps({**figs, "runs": runs}, default=str))
     else:
