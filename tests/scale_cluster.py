@@ -5,22 +5,20 @@ SIGKILL and started again, and what they did read back from the chain, the datab
 emulator.
 
 Telegram posts every update to one URL (`TELEGRAM_WEBHOOK_URL`), which a load balancer spreads
-over the chat processes; `WebhookFront` is that balancer: each update goes to the chat process
-the caller chose for it, and one that does not answer (killed, starting) is passed over for the
-next, as a balancer's health checks would. `Cluster.deliver_again` posts an update a second
-time straight to a chosen process, as Telegram does when it did not hear a 2xx.
-
-Processes are forked from the test process's fork server (tests/forkserver.py), each with a
-log file of its own under the cluster's directory.
+over the chat processes; `WebhookFront` (tests/cluster_processes.py) is that balancer: each
+update goes to the chat process the caller chose for it, and one that does not answer (killed,
+starting) is passed over for the next, as a balancer's health checks would.
+`Cluster.deliver_again` posts an update a second time straight to a chosen process, as Telegram
+does when it did not hear a 2xx. Processes are forked from the test process's fork server
+(tests/forkserver.py), each with a log file of its own under the cluster's directory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
-import os
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from eth_account import Account
 from sqlalchemy import func, select
 from web3 import AsyncWeb3
@@ -37,14 +34,14 @@ from bot.chain import client
 from bot.chain.contract import MINTER_ROLE, Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil, free_port
 from bot.chain.wallet import HotWallet
-from bot.config import ANVIL_DEV_KEYS
 from bot.env_values import Secret
+from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from db.engine import create_db_engine, upgrade
 from db.models import FINAL, ChainTx, MintRequest, NonceState, TxStatus
-from tests import forkserver
+from tests.cluster_processes import BotProcess, WebhookFront
 from tests.emulators.telegram import TelegramServer
-from tests.support import DEV_ADMIN, FEES, PROJECT_ROOT, png
-from tests.test_telegram import answers_of
+from tests.support import DEV_ADMIN, FEES, png
+from tests.test_telegram import answers_of, pending, readable
 
 # The pool's keys: anvil accounts no other part of local mode signs with (0 is local mode's
 # hot wallet, 1 its contract admin). The first is custody, as HOT_WALLET_KEYS says.
@@ -52,119 +49,9 @@ HOT_KEYS = (ANVIL_DEV_KEYS[2], ANVIL_DEV_KEYS[3])
 # Deploys the collection, so the hot wallets' first nonce is the bot's own.
 DEPLOYER_KEY = ANVIL_DEV_KEYS[4]
 WEBHOOK_SECRET = "cluster-webhook-secret"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-TRANSFER = "0x" + AsyncWeb3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+TRANSFER = "0x" + bytes(AsyncWeb3.keccak(text="Transfer(address,address,uint256)")).hex()
 ZERO_TOPIC = "0x" + "00" * 32
-# What a process logs once it takes work: a chat process once Telegram may post to it.
-READY_LINES = {"chat": "telegram: @", "pipeline": "ready on chain", "all": "ready on chain"}
 DELIVERY_TRIES = 150  # Telegram's: posted again until 2xx, waiting up to a second between
-
-
-class BotProcess:
-    """One `python -m bot run --role ROLE` with its own settings and log, started again as
-    often as it is killed."""
-
-    def __init__(self, name: str, role: str, env: dict[str, str], log: Path) -> None:
-        self.name, self.role, self.env, self.log = name, role, env, log
-        self.proc: forkserver.ForkedProcess | None = None
-        self.starts = 0
-        self.kills = 0
-        self._readies_before = 0
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
-
-    async def start(self) -> None:
-        assert not self.alive, f"{self.name} runs already"
-        self._readies_before = await asyncio.to_thread(self._readies)
-        with self.log.open("ab") as out:
-            env = {"PATH": os.environ["PATH"], **self.env}
-            args = ["run", "--role", self.role]
-            self.proc = await forkserver.start_bot(args, env, PROJECT_ROOT, out.fileno())
-        self.starts += 1
-
-    def _readies(self) -> int:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return text.count(READY_LINES[self.role])
-
-    async def ready(self, timeout: float = 90) -> None:
-        """Wait until the last start takes work; fail with its log if it ends first."""
-        async with asyncio.timeout(timeout):
-            while await asyncio.to_thread(self._readies) <= self._readies_before:
-                assert self.alive, f"{self.name} ended:\n{self.tail()}"
-                await asyncio.sleep(0.2)
-
-    async def kill(self) -> None:
-        """SIGKILL: it dies holding whatever it held."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-            self.kills += 1
-
-    async def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not ended within 20 s."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.terminate()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 20)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-
-    def tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-class WebhookFront:
-    """The one webhook URL, in front of the chat processes' own (`targets`)."""
-
-    def __init__(self, targets: list[str]) -> None:
-        self.targets = targets
-        self.route: dict[int, int] = {}  # update_id -> the target chosen for it
-        self.forwarded: Counter[str] = Counter()  # target URL -> updates it answered 2xx
-        self.passed_over = 0  # tries that found a target down and went on to the next
-        self._turn = itertools.count()
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_post("/telegram/webhook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/telegram/webhook"
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        assert self._http is not None
-        body = await request.read()
-        headers = {SECRET_HEADER: request.headers.get(SECRET_HEADER, "")}
-        headers["Content-Type"] = "application/json"
-        update_id = int(json.loads(body)["update_id"])
-        first = self.route.get(update_id, next(self._turn))
-        for step in range(len(self.targets)):
-            target = self.targets[(first + step) % len(self.targets)]
-            try:
-                async with self._http.post(target, data=body, headers=headers) as response:
-                    answer = await response.read()
-                    if response.status < 300:
-                        self.forwarded[target] += 1
-                    return web.Response(status=response.status, body=answer)
-            except (aiohttp.ClientConnectionError, TimeoutError):
-                self.passed_over += 1  # down, or died while answering: the next one
-        return web.Response(status=502, text="no chat process answers")
 
 
 @dataclass
@@ -185,6 +72,23 @@ class Mint:
 
 
 @dataclass
+class Seen:
+    """What a member reads about one mint: the answers on their message or their line of a
+    status message (`answers_of`), and whether its "Minted" shows on another message only."""
+
+    answers: list[str]
+    elsewhere: bool
+
+    @property
+    def minted(self) -> list[str]:
+        return [a for a in self.answers if "Minted" in a]
+
+    @property
+    def still_minting(self) -> list[str]:
+        return [a for a in self.answers if pending(a)]
+
+
+@dataclass
 class Lane:
     """One hot wallet's nonces, on chain and in the database."""
 
@@ -201,10 +105,7 @@ class Lane:
         mined once, nothing waits, and the allocator is where the chain is."""
         wrong = []
         if sorted(self.mined) != list(range(self.chain_nonce)):
-            missing = sorted(set(range(self.chain_nonce)) - set(self.mined))
-            extra = sorted(n for n, k in Counter(self.mined).items() if k > 1 or n >= self.chain_nonce)
-            wrong.append(f"mined nonces differ from 0..{self.chain_nonce - 1}: "
-                         f"missing {missing[:10]}, twice or beyond {extra[:10]}")
+            wrong.append(f"mined nonces {sorted(self.mined)} are not 0..{self.chain_nonce - 1}")
         if self.open:
             wrong.append(f"{len(self.open)} transactions still open: {self.open[:10]}")
         if self.next_nonce is not None and self.next_nonce != self.chain_nonce:
@@ -245,9 +146,10 @@ class Cluster:
         self._chats, self._members = chats, members
         self._anvil: Anvil | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
-        self.w3: AsyncWeb3 | None = None
+        self.w3: AsyncWeb3[Any] | None = None
         self.collection: Collection | None = None
         self.env: dict[str, str] = {}
+        self.db = create_db_engine(database_url)
 
     @property
     def wallets(self) -> list[str]:
@@ -268,11 +170,7 @@ class Cluster:
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         anvil = Anvil(block_time=self.block_time, log_file=self.root / "logs" / "anvil.log")
         self._anvil = await asyncio.to_thread(anvil.start)
-        engine = create_db_engine(self.database_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
+        await upgrade(self.db)
         self.w3 = await client.connect(anvil.url, 31337)
         self.collection = await self._deploy(self.w3)
         await self.telegram.start()
@@ -305,7 +203,7 @@ class Cluster:
             **self.extra_env,
         }
 
-    async def _deploy(self, w3: AsyncWeb3) -> Collection:
+    async def _deploy(self, w3: AsyncWeb3[Any]) -> Collection:
         """The collection, minted into by every hot key (MINTER_ROLE granted by the admin)."""
         first, *others = self.wallets
         admin = DEV_ADMIN.address
@@ -326,6 +224,7 @@ class Cluster:
         await self.telegram.stop()
         if self.w3 is not None:
             await client.close(self.w3)
+        await self.db.dispose()
         if self._anvil is not None:
             await asyncio.to_thread(self._anvil.stop)
 
@@ -386,15 +285,12 @@ class Cluster:
     async def _post(self, url: str, update: dict[str, Any], delay: float) -> None:
         await asyncio.sleep(delay)
         wait = 0.05
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            for _ in range(DELIVERY_TRIES):
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    headers = {SECRET_HEADER: WEBHOOK_SECRET}
-                    async with http.post(url, json=update, headers=headers) as response:
-                        if response.status < 300:
-                            return
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, 1.0)
+        for _ in range(DELIVERY_TRIES):
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                if await self.front.post(url, json.dumps(update).encode(), WEBHOOK_SECRET) < 300:
+                    return
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 1.0)
         raise AssertionError(f"update {update['update_id']} was never taken at {url}")
 
     async def deliveries_done(self) -> None:
@@ -420,90 +316,99 @@ class Cluster:
     async def lanes(self) -> list[Lane]:
         """Each hot wallet's nonces on chain and in the database."""
         assert self.w3 is not None
-        engine = create_db_engine(self.database_url)
-        try:
-            async with engine.connect() as db:
-                found = []
-                for wallet in self.wallets:
-                    rows = (
-                        await db.execute(
-                            select(ChainTx.nonce, ChainTx.status).where(
-                                func.lower(ChainTx.wallet) == wallet.lower()
-                            )
-                        )
-                    ).all()
-                    next_nonce = await db.scalar(
-                        select(NonceState.next_nonce).where(
-                            func.lower(NonceState.wallet) == wallet.lower()
-                        )
+        found = []
+        async with self.db.connect() as db:
+            for wallet in self.wallets:
+                mine = func.lower(ChainTx.wallet) == wallet.lower()
+                rows = (await db.execute(select(ChainTx.nonce, ChainTx.status).where(mine))).all()
+                next_nonce = await db.scalar(
+                    select(NonceState.next_nonce).where(
+                        func.lower(NonceState.wallet) == wallet.lower()
                     )
-                    mined = [n for n, s in rows if s in (TxStatus.MINED, TxStatus.CONFIRMED)]
-                    waiting = [(n, s) for n, s in rows if s in (TxStatus.SIGNED, TxStatus.SENT)]
-                    dropped = sum(1 for _, s in rows if s == TxStatus.DROPPED)
-                    count = await self.w3.eth.get_transaction_count(wallet, "latest")  # type: ignore[arg-type]
-                    found.append(Lane(wallet, count, next_nonce, mined, waiting, dropped))
-                return found
-        finally:
-            await engine.dispose()
+                )
+                mined = [n for n, s in rows if s in (TxStatus.MINED, TxStatus.CONFIRMED)]
+                waiting = [(n, s) for n, s in rows if s in (TxStatus.SIGNED, TxStatus.SENT)]
+                dropped = sum(1 for _, s in rows if s == TxStatus.DROPPED)
+                count = await self.w3.eth.get_transaction_count(wallet)  # type: ignore[arg-type]
+                found.append(Lane(wallet, count, next_nonce, mined, waiting, dropped))
+        return found
 
     async def requests(self) -> dict[str, tuple[str, bool]]:
         """Every mint request by key: its phase, and whether its answer is recorded."""
-        engine = create_db_engine(self.database_url)
-        try:
-            async with engine.connect() as db:
-                rows = await db.execute(
-                    select(
-                        MintRequest.platform,
-                        MintRequest.chat_id,
-                        MintRequest.message_id,
-                        MintRequest.phase,
-                        MintRequest.answered_at.is_not(None),
-                    )
+        request = MintRequest
+        async with self.db.connect() as db:
+            rows = await db.execute(
+                select(
+                    request.platform,
+                    request.chat_id,
+                    request.message_id,
+                    request.phase,
+                    request.answered_at.is_not(None),
                 )
-                return {f"{p}:{c}:{m}": (phase, bool(a)) for p, c, m, phase, a in rows}
-        finally:
-            await engine.dispose()
+            )
+            return {f"{p}:{c}:{m}": (phase, bool(a)) for p, c, m, phase, a in rows}
+
+    def seen(self) -> dict[str, Seen]:
+        """What each mint's member reads, by key."""
+        posts = {group["id"]: self.telegram.in_chat(group) for group in self.groups}
+        found = {}
+        for mint in self.mints:
+            chat = posts[mint.message["chat"]["id"]]
+            answers = answers_of(self.telegram, mint.message, chat)
+            elsewhere = any(
+                "text" in post
+                and readable(post).split("\n", 1)[0].endswith(f"Minted {mint.name}")
+                and (post.get("reply_to_message") or {}).get("message_id")
+                != mint.message["message_id"]
+                for post in chat
+            )
+            found[mint.key] = Seen(answers, elsewhere)
+        return found
 
     def answers(self) -> dict[str, list[str]]:
-        """What each mint's member reads as its answers (a reply of its own, or a line of its
-        chat's status message), by key, oldest first."""
-        posts = {group["id"]: self.telegram.in_chat(group) for group in self.groups}
-        return {
-            mint.key: answers_of(self.telegram, mint.message, posts[mint.message["chat"]["id"]])
-            for mint in self.mints
-        }
+        """What each mint's member reads as its answers, by key, oldest first."""
+        return {key: seen.answers for key, seen in self.seen().items()}
 
-    async def settled(self, timeout: float) -> None:
-        """Wait until every mint is on chain, decided, and answered as minted; on timeout fail
-        saying what is missing."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not await self._all_done():
-                    await asyncio.sleep(1)
-        except TimeoutError:
-            raise AssertionError(f"not settled in {timeout:g} s:\n{await self.report()}") from None
+    async def settled(self, timeout: float, stall: float = 90) -> None:
+        """Wait until every mint is on chain, decided and read as minted by its member. Fail
+        saying what is missing after `timeout` seconds, or once nothing moved for `stall`."""
+        start = moved = time.monotonic()
+        last = (-1, -1, -1)
+        while (progress := await self.progress()) != (len(self.mints),) * 3:
+            now = time.monotonic()
+            if progress != last:
+                last, moved = progress, now
+            if now - moved > stall or now - start > timeout:
+                late = f"nothing moved for {stall:g} s" if now - start <= timeout else "too late"
+                raise AssertionError(f"not settled ({late}):\n{await self.report()}")
+            await asyncio.sleep(1)
 
-    async def _all_done(self) -> bool:
-        if len(await self.tokens()) < len(self.mints):
-            return False
+    async def progress(self) -> tuple[int, int, int]:
+        """Tokens on chain, requests decided with their answer recorded, and mints whose
+        member reads "Minted"."""
         requests = await self.requests()
-        if len(requests) < len(self.mints) or not all(
-            phase in FINAL and answered for phase, answered in requests.values()
-        ):
-            return False
-        return all(any("Minted" in a for a in found) for found in self.answers().values())
+        done = sum(phase in FINAL and answered for phase, answered in requests.values())
+        seen = sum(bool(seen.minted) for seen in self.seen().values())
+        return len(await self.tokens()), done, seen
 
     async def report(self) -> str:
         """What the run left: tokens, phases, answers, lanes and each process's starts."""
         requests = await self.requests()
         phases = Counter(phase for phase, _ in requests.values())
         unanswered = [k for k, (_, answered) in requests.items() if not answered]
-        silent = [k for k, found in self.answers().items() if not any("Minted" in a for a in found)]
+        seen = self.seen()
+        silent = [k for k, s in seen.items() if not s.minted]
+        elsewhere = [k for k in silent if seen[k].elsewhere]
+        twice = Counter(len(s.minted) for s in seen.values())
         lines = [
             f"tokens {len(await self.tokens())} of {len(self.mints)} mints",
             f"requests {len(requests)} by phase {dict(phases)}",
             f"unrecorded answers {len(unanswered)}: {unanswered[:10]}",
-            f"no 'Minted' answer seen {len(silent)}: {silent[:10]}",
+            f"members reading no 'Minted' answer {len(silent)}: {silent[:10]}",
+            f"  of which shown under another member's message {len(elsewhere)}: {elsewhere[:5]}",
+            f"  of which left 'minting…' {sum(bool(seen[k].still_minting) for k in silent)}",
+            f"'Minted' answers per mint: {dict(sorted(twice.items()))}",
+            f"Telegram flood-limit violations {len(self.telegram.limit_violations)}",
             *(f"lane {lane.wallet}: {lane}" for lane in await self.lanes()),
             *(f"{p.name}: {p.starts} starts, {p.kills} kills" for p in self.processes),
             f"front: {dict(self.front.forwarded)}, passed over {self.front.passed_over}",
