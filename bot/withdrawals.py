@@ -279,6 +279,8 @@ class Withdrawals:
         await sign_when_due(self._due, self.poll_interval, self._sign_queued, "withdrawals")
 
     async def _sign_queued(self) -> None:
+        if not self.txs.owned:
+            return  # another pipeline process holds the custody key's lane: it signs these
         async with self.sessions() as session:
             queued = list(
                 await session.scalars(

@@ -400,6 +400,7 @@ class Cluster:
         silent = [k for k, s in seen.items() if not s.minted]
         elsewhere = [k for k in silent if seen[k].elsewhere]
         twice = Counter(len(s.minted) for s in seen.values())
+        over_limits = Counter(v.limit for v in self.telegram.limit_violations)
         lines = [
             f"tokens {len(await self.tokens())} of {len(self.mints)} mints",
             f"requests {len(requests)} by phase {dict(phases)}",
@@ -408,7 +409,7 @@ class Cluster:
             f"  of which shown under another member's message {len(elsewhere)}: {elsewhere[:5]}",
             f"  of which left 'minting…' {sum(bool(seen[k].still_minting) for k in silent)}",
             f"'Minted' answers per mint: {dict(sorted(twice.items()))}",
-            f"Telegram flood-limit violations {len(self.telegram.limit_violations)}",
+            f"calls over Telegram's flood limits {dict(over_limits)}",
             *(f"lane {lane.wallet}: {lane}" for lane in await self.lanes()),
             *(f"{p.name}: {p.starts} starts, {p.kills} kills" for p in self.processes),
             f"front: {dict(self.front.forwarded)}, passed over {self.front.passed_over}",

@@ -45,9 +45,10 @@ log = logging.getLogger(__name__)
 
 # Whether `wallet` may mint on `contract` (None: the shared collection).
 MayMint = Callable[[str, str | None], Awaitable[bool]]
-# How long a "no" to `MayMint` is believed before asking the chain again (an admin may grant
-# the role meanwhile); a "yes" holds until the process restarts.
-_REFUSAL_TTL_S = 60.0
+# How long an answer of `MayMint` is believed before asking the chain again: an admin may
+# grant the role meanwhile, or revoke it (take the key out of HOT_WALLET_KEYS first: a batch
+# simulated in between would seem refused by the contract).
+_ROLE_TTL_S = 60.0
 
 
 def process_identity() -> str:
@@ -129,13 +130,13 @@ class Lanes:
             return True  # the custody key is the minter everything was created with
         known = self._minters.get((wallet, contract))
         loop = asyncio.get_running_loop()
-        if known is not None and (known[0] or loop.time() < known[1]):
+        if known is not None and loop.time() < known[1]:
             return known[0]
         allowed = await self._may_mint(wallet, contract)
-        if not allowed:
+        if not allowed and known is None:
             log.warning("hot wallet %s has no MINTER_ROLE on %s: its lane skips it", wallet,
                         contract or "the shared collection")  # fmt: skip
-        self._minters[(wallet, contract)] = (allowed, loop.time() + _REFUSAL_TTL_S)
+        self._minters[(wallet, contract)] = (allowed, loop.time() + _ROLE_TTL_S)
         return allowed
 
     async def _in_flight(self) -> dict[str, int]:

@@ -308,6 +308,8 @@ class CommunityCollections:
         await sign_when_due(self._due, self.poll_interval, self._sign_due, "collections")
 
     async def _sign_due(self) -> None:
+        if not self.txs.owned:
+            return  # another pipeline process holds the custody key's lane: it signs these
         due = and_(
             CommunityCollection.status == CollectionStatus.CREATING,
             CommunityCollection.tx_id.is_(None),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
 from bot.metrics import PipelineMetrics
-from bot.minting.answer_claims import AnswerClaims
+from bot.minting.answer_claims import MESSAGE_CLASS, AnswerClaims, message_key
 from bot.minting.progress import Progress
 from bot.minting.queries import MintQueries, request_key
 from bot.minting.types import MintResult
@@ -104,6 +105,9 @@ class Delivery:
         self._answering: set[int] = set()  # requests being answered (and not yet recorded)
         # Other processes answering too (PostgreSQL): each request's claim, held until recorded.
         self.claims = AnswerClaims(sessions.kw.get("bind"))
+        # Shared messages (`answered_in`) claimed here: requests being answered in each.
+        self._in_message: Counter[int] = Counter()
+        self._message_of: dict[int, int] = {}  # request -> its message's claim
         self._selecting = asyncio.Lock()  # a round takes its requests, then the next one
         self._stopping = False
         # A platform that starts running may have answers waiting for it.
@@ -228,7 +232,7 @@ class Delivery:
                 still = {row.id for row in await self._due_rows(set(), only=claimed)}
                 await self.claims.release(claimed - still)
                 claimed = still
-            due = [row for row in found if row.id in claimed]
+            due = await self._held_messages([row for row in found if row.id in claimed], passed)
             if due:
                 break
         self._answering.update(row.id for row in due)
@@ -258,10 +262,36 @@ class Delivery:
                 ).all()
             )
 
+    async def _held_messages(self, due: list[Due], passed: set[int]) -> list[Due]:
+        """Those of `due` this process may answer: each answered in a message of its own, or
+        in a shared message this process holds or now claims (`bot.minting.answer_claims`).
+        The others' claims go back, and the round looks past them."""
+        keys = {r.id: message_key(r.chat_id, r.answered_in) for r in due if r.answered_in}
+        wanted = {key for key in keys.values() if not self._in_message[key]}
+        held = await self.claims.claim(wanted, MESSAGE_CLASS) if wanted else set()
+        refused = {i for i, key in keys.items() if key in wanted and key not in held}
+        if refused:
+            await self.claims.release(refused)
+            passed.update(refused)
+        for request_id, key in keys.items():
+            if request_id not in refused:
+                self._in_message[key] += 1
+                self._message_of[request_id] = key
+        return [row for row in due if row.id not in refused]
+
     async def _done_with(self, ids: set[int]) -> None:
         """These requests are no longer being answered here: recorded, or left for later."""
         self._answering.difference_update(ids)
         await self.claims.release(ids)
+        free = []
+        for request_id in ids:
+            key = self._message_of.pop(request_id, None)
+            if key is not None:
+                self._in_message[key] -= 1
+                if not self._in_message[key]:
+                    del self._in_message[key]
+                    free.append(key)
+        await self.claims.release(free, MESSAGE_CLASS)
 
     async def _record(self, answers: list[tuple[asyncio.Future[None], Due, MintResult]]) -> None:
         """Record how these answers went, in one transaction, then announce the mints among

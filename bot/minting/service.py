@@ -29,6 +29,7 @@ from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import ImageRejected, RequestRejected
 from bot.metrics import PipelineMetrics
+from bot.minting.answer_claims import AnswerClaims
 from bot.minting.batcher import Batcher
 from bot.minting.content_workers import ContentWorkers, ImageLimits
 from bot.minting.delivery import Delivery
@@ -104,6 +105,11 @@ class MintService(MintQueries):
             settings, sessions, communities, platforms, self, self._progress, self.metrics
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def answer_claims(self) -> AnswerClaims:
+        """Which answers (and shared messages) this process holds, among several."""
+        return self._delivery.claims
 
     @property
     def waiting_reason(self) -> str | None:

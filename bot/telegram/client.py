@@ -120,6 +120,7 @@ class TelegramBot:
             self.app.bot,
             self.limits,
             lambda chat, message: runtime.service.answered_in("telegram", chat, message),
+            holds=runtime.service.answer_claims,
         )
         self.inbox = runtime.inbox
         self._crash_at = settings.crash_at

@@ -14,7 +14,9 @@ message waits while a burst is still being fetched (`Backlog`), so that it shows
 chat's requests in the burst at once instead of one now and an edit for the rest later.
 
 Which requests a message answers is recorded with them (`answered_in`): after a restart, the
-first answer for a message rebuilds it from the database.
+first answer for a message rebuilds it from the database. While a message is in memory here,
+this process holds it (`MessageHolds`): with several chat processes, only the holder answers
+in it, so no two edit it from two copies.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import bisect
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
@@ -57,6 +60,14 @@ BACKLOG_WAIT_S = 1.0
 BACKLOG_SETTLE_S = 0.05
 
 Recorded = Callable[[str, str], Awaitable[list[MintResult]]]
+
+
+class MessageHolds(Protocol):
+    """Where a process says which shared messages it has in memory (`AnswerClaims`)."""
+
+    async def hold_message(self, chat_id: object, message_id: object) -> None: ...
+
+    async def let_go_message(self, chat_id: object, message_id: object) -> None: ...
 
 
 class Backlog:
@@ -172,9 +183,15 @@ class Posts:
     """The chats' answer messages while their requests are in flight."""
 
     def __init__(
-        self, bot: Bot, limits: MessageLimits, recorded: Recorded, backlog: Backlog | None = None
+        self,
+        bot: Bot,
+        limits: MessageLimits,
+        recorded: Recorded,
+        backlog: Backlog | None = None,
+        holds: MessageHolds | None = None,
     ) -> None:
         self._bot = bot
+        self._holds = holds
         self._limits = limits
         self._recorded = recorded
         self.backlog = backlog or Backlog()
@@ -264,7 +281,7 @@ class Posts:
             if result.is_final:
                 line.settle(result_html(result), result_line_html(result))
             post.add(line)
-        self._posts[(chat_id, message_id)] = post
+        await self._keep(post)
         return post
 
     async def _change(self, post: Post, *, first: bool) -> None:
@@ -316,7 +333,17 @@ class Posts:
             if self._joinable.get(post.chat_id) is post:
                 del self._joinable[post.chat_id]
             if post.message_id is not None:
-                self._posts.pop((post.chat_id, post.message_id), None)
+                await self._forget(post.chat_id, post.message_id)
+
+    async def _keep(self, post: Post) -> None:
+        assert post.message_id is not None
+        self._posts[(post.chat_id, post.message_id)] = post
+        if self._holds is not None:
+            await self._holds.hold_message(post.chat_id, post.message_id)
+
+    async def _forget(self, chat_id: int, message_id: int) -> None:
+        if self._posts.pop((chat_id, message_id), None) is not None and self._holds is not None:
+            await self._holds.let_go_message(chat_id, message_id)
 
     @staticmethod
     async def _linger(post: Post) -> None:
@@ -339,7 +366,7 @@ class Posts:
             if post.message_id is not None:
                 with contextlib.suppress(BadRequest):  # already gone
                     await self._bot.delete_message(post.chat_id, post.message_id)
-                self._posts.pop((post.chat_id, post.message_id), None)
+                await self._forget(post.chat_id, post.message_id)
             return
         if post.message_id is None:
             sent = await self._bot.send_message(
@@ -351,7 +378,7 @@ class Posts:
                 rate_limit_args=GRANTED,  # type: ignore[call-arg]
             )
             post.message_id = sent.message_id
-            self._posts[(post.chat_id, post.message_id)] = post
+            await self._keep(post)  # before its requests are recorded as answered in it
             return
         try:
             await self._bot.edit_message_text(
@@ -367,7 +394,7 @@ class Posts:
             if "not modified" in said:
                 return  # it says this already (shown before a restart)
             if "not found" in said or "can't be edited" in said:
-                self._posts.pop((post.chat_id, post.message_id), None)
+                await self._forget(post.chat_id, post.message_id)
                 post.message_id = None
                 raise _Vanished from err
             raise
