@@ -188,8 +188,9 @@ class Lanes:
         for engine in self.engines:
             state = self.states[engine.wallet.address]
             state.in_flight = counts.get(engine.wallet.address, 0)
+            # Only a lane held here is looked at; one given back is the new holder's to judge.
             stuck = await self._stuck(engine) if engine.owned else None
-            if stuck != state.stuck:
+            if engine.owned and stuck != state.stuck:
                 if stuck:
                     log.warning("lane %s is stuck (%s): new batches go to others",
                                 engine.wallet.address, stuck)  # fmt: skip
