@@ -154,7 +154,15 @@ class Preparer:
             await self._prepare(group, uploads)
         finally:
             self._claimed.difference_update(r.id for r in group)
+            if self._shared:  # done with: a failed group's, or a request asked again, is free
+                await self._unclaim([r.id for r in group])
         return more
+
+    async def _unclaim(self, ids: list[int]) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(_REQUESTS).where(_REQUESTS.c.id.in_(ids)).values(prepare_claimed_until=None)
+            )
 
     async def _choose(self) -> tuple[bool, list[Preparing], dict[int, bytes]]:
         """The next group not on its way already, its uploads opened, and whether more may
