@@ -92,6 +92,7 @@ class Lanes:
         self._picked: dict[str, int] = {}  # each lane's latest pick, in `_picks` order
         # Until `start`, every engine signs unleased, as a command-line tool's runtime does.
         self.states = {e.wallet.address: LaneState(owned=True) for e in self.engines}
+        self._leasing = False  # set by `start` on a shared database
 
     @property
     def primary(self) -> TxEngine:
@@ -165,6 +166,7 @@ class Lanes:
             if self.shared:
                 self._hold(engine, False)
                 engine.nonces.lane_holder = self.me
+        self._leasing = self.shared
         await self.beat()
 
     async def run(self) -> None:
@@ -275,8 +277,8 @@ class Lanes:
     async def close(self) -> None:
         """Give every held lane back and leave the members, for the others to take over at
         once rather than after LANE_TAKEOVER_S."""
-        if not self.shared:
-            return
+        if not self._leasing:
+            return  # never started (a command's runtime): it holds no lease to give back
         with contextlib.suppress(Exception):  # the database may be gone; the leases expire
             for engine in self.engines:
                 if engine.owned:

@@ -92,10 +92,17 @@ class AnswerClaims:
                 await self._drop()
 
     async def hold_message(self, chat_id: object, message_id: object) -> None:
-        """Hold the message this process now has in memory, until `let_go_message`."""
-        if self.db is not None and not await self.claim(
-            [message_key(chat_id, message_id)], MESSAGE_CLASS
-        ):
+        """Hold the message this process now has in memory, until `let_go_message`. Best
+        effort: the message is shown already, so a database that cannot take the claim is
+        logged, not raised (until it can, another process might edit the message too)."""
+        if self.db is None:
+            return
+        try:
+            held = await self.claim([message_key(chat_id, message_id)], MESSAGE_CLASS)
+        except Exception as err:
+            log.warning("could not hold message %s of chat %s: %s", message_id, chat_id, err)
+            return
+        if not held:
             log.warning("message %s of chat %s is held by another process", message_id, chat_id)
 
     async def let_go_message(self, chat_id: object, message_id: object) -> None:
