@@ -27,7 +27,7 @@ from bot.config import Settings, load_settings
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import MintResult, MintSubmission
 from db.engine import create_db_engine, upgrade
-from db.models import MintRequest
+from db.models import MintRequest, Phase
 from tests import forkserver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -268,6 +268,14 @@ async def answered(runtime: Runtime, inbox: Inbox, key: str, timeout: float = 30
         while not inbox.for_key(key):
             await asyncio.sleep(0.05)
     return inbox.for_key(key)[0]
+
+
+async def replied(runtime: Runtime, request_id: int, timeout: float = 30) -> None:
+    """Wait until the request's answer is recorded: an answer is given before it is
+    recorded, so a test that reads phases right after `answered` must wait for this."""
+    async with asyncio.timeout(timeout):
+        while (await runtime.service.result(request_id)).phase != Phase.REPLIED:
+            await asyncio.sleep(0.05)
 
 
 async def rpc(w3: AsyncWeb3, method: str, *params: object) -> object:

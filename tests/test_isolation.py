@@ -32,6 +32,7 @@ from tests.support import (
     answered,
     png,
     poll_until,
+    replied,
     run_cli,
     running,
     submission,
@@ -277,9 +278,7 @@ async def test_an_answer_slow_to_show_does_not_hold_up_the_ones_decided_after_it
         await runtime.service.submit(good)
         assert (await answered(runtime, inbox, good.key, timeout=60)).minted
         release.set()
-        async with asyncio.timeout(30):
-            while (await runtime.service.result(handle.request_id)).phase != Phase.REPLIED:
-                await asyncio.sleep(0.1)
+        await replied(runtime, handle.request_id)
         assert handed == ["slow:chat:920"]  # answered once
 
 

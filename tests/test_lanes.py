@@ -29,7 +29,7 @@ from bot.minting.uploads import UploadVault
 from bot.pool_roles import grant_pool
 from bot.ports import RunningPlatforms
 from db.models import ChainTx, MintRequest, Phase, SigningAudit, utcnow
-from tests.support import FEES, answered, rpc, running, submission
+from tests.support import FEES, answered, replied, rpc, running, submission
 from tests.test_alerts import AdminChannel
 
 pytestmark = pytest.mark.db
@@ -168,8 +168,9 @@ async def test_a_pool_spreads_batches_over_its_keys_and_the_audit_names_each(
         assert await grant_pool(runtime, admin, FEES, said.append) == 0  # a re-run: none
         subs = [submission(str(900 + n)) for n in range(8)]
         for sub in subs:  # one at a time: each batch is a transaction of its own
-            await runtime.service.submit(sub)
+            handle = await runtime.service.submit(sub)
             assert (await answered(runtime, inbox, sub.key, timeout=60)).minted
+            await replied(runtime, handle.request_id)
         async with runtime.sessions() as session:
             wallets = set(await session.scalars(select(ChainTx.wallet)))
             audited = set(await session.scalars(select(SigningAudit.wallet)))

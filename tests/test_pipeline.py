@@ -25,6 +25,7 @@ from tests.support import (
     answered,
     balance,
     png,
+    replied,
     running,
     submission,
 )
@@ -57,9 +58,7 @@ async def test_a_mint_goes_all_the_way_and_is_answered_once(
     assert result.token_url and str(result.token_id) in result.token_url
 
     # The answer is recorded after it was given: wait for that, not for a fixed time.
-    async with asyncio.timeout(30):
-        while (await runtime.service.result(handle.request_id)).phase != Phase.REPLIED:
-            await asyncio.sleep(0.05)
+    await replied(runtime, handle.request_id)
     await asyncio.sleep(0.5)  # a second answer would have arrived by now
     assert len(inbox.for_key(handle.key)) == 1
     assert await count(runtime, SigningAudit) == 1
