@@ -262,6 +262,7 @@ async def open_runtime(
                 sessions,
                 max_attempts=settings.inbox_max_attempts,
                 retention=timedelta(days=settings.inbox_retention_days),
+                lease=timedelta(seconds=settings.inbox_lease_s),
             )
             runtime = Runtime(
                 settings,

@@ -105,6 +105,7 @@ class Settings:
     crash_at: str | None = None
     inbox_retention_days: int = 7
     inbox_max_attempts: int = 5
+    inbox_lease_s: float = 30.0
     discord_token: Secret | None = field(default=None, repr=False)
     discord_dev_guild_id: int | None = None
     discord_api_base_url: str | None = None
@@ -360,6 +361,7 @@ def load_settings(
         crash_at=crash_at,
         inbox_retention_days=env_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
         inbox_max_attempts=env_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
+        inbox_lease_s=env_number(env, "INBOX_LEASE_S", 30, low=1),
     )
 
 

@@ -8,6 +8,12 @@ attempt with its error. Rows not processed are dispatched again, after a crash o
 until processed or, after `max_attempts` failures, given up (listed by `python -m bot status`).
 Dispatching again is safe: the request key still decides duplicates.
 
+A row in hand is leased, for DISPATCH_LEASE, to the dispatcher that took it (`taken_by`), which
+renews the lease of every row it still handles each RESUME_EVERY_S: a process that dies stops
+renewing, and another takes its rows over once their leases run out, while a handler that runs
+long (waiting its turn at a platform's limits) keeps its own. With SQLite one process runs, so a
+row taken before this inbox was opened is an earlier life's, and is taken again at once.
+
 Records share transactions (group commit), so a burst costs a few commits, not one per update.
 """
 
@@ -15,26 +21,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import insert_unless_present
+from bot.inbox_rows import (
+    ENTRY_COLUMNS,
+    InboxEntry,
+    Record,
+    count_entries,
+    entry_of,
+    given_up_entries,
+    insert_records,
+    write_acknowledgements,
+)
 from db.group_commit import GroupCommit
-from db.models import InboxUpdate, aware_utc, utcnow
+from db.models import InboxUpdate, utcnow
 
 log = logging.getLogger(__name__)
 
-_INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
+__all__ = ["DurableInbox", "InboxEntry", "Owns"]
+
 GROUP_LIMIT = 500  # rows per transaction; a larger burst takes several
-# A row taken in hand that is still not processed after this long is taken over by another
-# dispatcher (its handling went silent: say, its process died). Longer than any handler runs.
-DISPATCH_LEASE = timedelta(minutes=5)
+# A row in hand whose lease is not renewed for this long is taken over by another dispatcher
+# (its process died, or lost the database). Several renewals (RESUME_EVERY_S) fit in it.
+DISPATCH_LEASE = timedelta(seconds=30)
 # The wait before a failed row is dispatched again: the first, then tripled each time.
 RETRY_FIRST = timedelta(seconds=5)
 RESUME_EVERY_S = 5.0  # how often `resume` looks for rows to dispatch again
@@ -50,35 +66,6 @@ Owns = Callable[[dict[str, Any]], bool]
 OWNED_SCAN = 1000
 
 
-@dataclass(frozen=True)
-class InboxEntry:
-    """An update as recorded: `fresh` is False if its (platform, update_id) was recorded
-    before (a re-delivery: whoever recorded it first dispatches it)."""
-
-    id: int
-    platform: str
-    update_id: str
-    payload: dict[str, Any]
-    fresh: bool
-    attempts: int
-    # What the member was shown for it in an earlier attempt (see `acknowledged`).
-    acknowledgement: dict[str, Any] | None = None
-    last_error: str | None = None
-    received_at: datetime | None = None
-    given_up_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class _Record:
-    platform: str
-    update_id: str
-    payload: dict[str, Any]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.platform, self.update_id)
-
-
 class DurableInbox:
     def __init__(
         self,
@@ -86,15 +73,20 @@ class DurableInbox:
         *,
         max_attempts: int,
         retention: timedelta,
+        lease: timedelta = DISPATCH_LEASE,
     ) -> None:
         self.sessions = sessions
         self.max_attempts = max_attempts
         self.retention = retention
-        # Rows taken in hand before this moment were taken by an earlier life of the process
-        # (or by another process): they are ours to dispatch again at once.
+        self.lease = lease
+        self.me = secrets.token_hex(8)  # this dispatcher's name on the rows it holds
+        # Rows taken in hand before this moment were taken by an earlier life of the process:
+        # ours to dispatch again at once, unless other processes share the database.
         self.opened_at = utcnow()
+        bind = sessions.kw.get("bind")
+        self.shared = bind is not None and bind.dialect.name != "sqlite"
         self._in_hand: set[int] = set()
-        self._records = GroupCommit[_Record, InboxEntry](
+        self._records = GroupCommit[Record, InboxEntry](
             self._commit_records, limit=GROUP_LIMIT, name="record-inbox"
         )
         self._processed = GroupCommit[int, None](
@@ -110,7 +102,7 @@ class DurableInbox:
         """Commit an update before anything acknowledges it; many concurrent records share a
         transaction. The entry is `fresh` unless this (platform, update_id) was recorded
         before. Raises if the database refused it: the caller must then not acknowledge it."""
-        entry = await self._records.submit(_Record(platform, update_id, payload))
+        entry = await self._records.submit(Record(platform, update_id, payload))
         if entry.fresh:
             self._in_hand.add(entry.id)
         return entry
@@ -121,7 +113,7 @@ class DurableInbox:
         """`record` for a batch (a page of getUpdates), committed together; one entry per
         item, in order."""
         entries = await self._records.submit_all(
-            [_Record(platform, update_id, payload) for update_id, payload in items]
+            [Record(platform, update_id, payload) for update_id, payload in items]
         )
         self._in_hand.update(e.id for e in entries if e.fresh)
         return entries
@@ -173,17 +165,18 @@ class DurableInbox:
         self, platform: str, limit: int = 100, *, owns: Owns | None = None
     ) -> list[InboxEntry]:
         """Take in hand up to `limit` of the platform's rows to dispatch again, oldest first:
-        those taken before this inbox was opened (at start: left by a process that died),
-        those whose handling went silent for DISPATCH_LEASE, and failed ones whose back-off is
-        over. Never those given up, processed, or in hand here; with `owns`, only rows it
-        owns (among the OWNED_SCAN oldest candidates). Each row is taken by one dispatcher,
-        even with several processes sharing the database."""
+        those whose lease ran out (their dispatcher died), failed ones whose back-off is over,
+        and on SQLite those taken before this inbox was opened (by an earlier life). Never
+        those given up, processed, or in hand here; with `owns`, only rows it owns (among the
+        OWNED_SCAN oldest candidates). Each row is taken by one dispatcher, even with several
+        processes sharing the database."""
         now = utcnow()
+        due = InboxUpdate.due_at <= now
         free = and_(
             InboxUpdate.platform == platform,
             InboxUpdate.processed_at.is_(None),
             InboxUpdate.given_up_at.is_(None),
-            or_(InboxUpdate.due_at <= now, InboxUpdate.taken_at < self.opened_at),
+            due if self.shared else or_(due, InboxUpdate.taken_at < self.opened_at),
         )
         wanted = select(InboxUpdate.id).where(free).order_by(InboxUpdate.id).limit(limit)
         async with self.sessions.begin() as session:
@@ -204,18 +197,34 @@ class DurableInbox:
                 await session.execute(
                     update(InboxUpdate)
                     .where(InboxUpdate.id.in_(chosen), free)
-                    .values(taken_at=now, due_at=now + DISPATCH_LEASE)
-                    .returning(*_ENTRY_COLUMNS)
+                    .values(taken_at=now, due_at=now + self.lease, taken_by=self.me)
+                    .returning(*ENTRY_COLUMNS)
                 )
             ).all()
         # A row still in hand here past its lease is taken again (its lease renewed), not
         # handed out twice. (Filtered here, not in the query: the set may be large.)
         entries = sorted(
-            (_entry(row, fresh=False) for row in rows if row.id not in self._in_hand),
+            (entry_of(row, fresh=False) for row in rows if row.id not in self._in_hand),
             key=lambda e: e.id,
         )
         self._in_hand.update(e.id for e in entries)
         return entries
+
+    async def renew(self) -> None:
+        """Extend the lease of every row this dispatcher still handles, unless another has
+        taken it over meanwhile (this process stalled past its lease)."""
+        held = sorted(self._in_hand)
+        for start in range(0, len(held), GROUP_LIMIT):
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(
+                        InboxUpdate.id.in_(held[start : start + GROUP_LIMIT]),
+                        InboxUpdate.taken_by == self.me,
+                        InboxUpdate.processed_at.is_(None),
+                    )
+                    .values(due_at=utcnow() + self.lease)
+                )
 
     async def handle(self, entry: InboxEntry, dispatch: Dispatch, given_up: GivenUp | None) -> bool:
         """Run `dispatch(entry)` and record how it went: processed if it returned, a failed
@@ -246,16 +255,20 @@ class DurableInbox:
         dispatch: Dispatch,
         given_up: GivenUp | None = None,
         *,
-        every_s: float = RESUME_EVERY_S,
+        every_s: float | None = None,
         owns: Owns | None = None,
     ) -> None:
-        """Until cancelled: dispatch the platform's rows that need it again (`unprocessed`,
-        those `owns` owns), at once and then every `every_s` seconds, each in a task of its
-        own."""
+        """Until cancelled: renew the leases of the rows in hand here, and dispatch the
+        platform's rows that need it again (`unprocessed`, those `owns` owns), at once and then
+        every `every_s` seconds (by default: RESUME_EVERY_S, or a third of the lease if
+        shorter), each in a task of its own."""
+        if every_s is None:  # often enough to renew each lease a few times before it runs out
+            every_s = min(RESUME_EVERY_S, self.lease.total_seconds() / 3)
         tasks: set[asyncio.Task[bool]] = set()
         try:
             while True:
                 try:
+                    await self.renew()
                     while entries := await self.unprocessed(platform, owns=owns):
                         for entry in entries:
                             task = asyncio.create_task(
@@ -307,83 +320,19 @@ class DurableInbox:
     async def given_up(self, platform: str | None = None, limit: int = 100) -> list[InboxEntry]:
         """Updates given up after `max_attempts` failed dispatches, newest first, with their
         last error."""
-        query = select(*_ENTRY_COLUMNS).where(InboxUpdate.given_up_at.is_not(None))
-        if platform is not None:
-            query = query.where(InboxUpdate.platform == platform)
-        async with self.sessions() as session:
-            rows = await session.execute(
-                query.order_by(InboxUpdate.given_up_at.desc(), InboxUpdate.id.desc()).limit(limit)
-            )
-            return [_entry(row, fresh=False) for row in rows]
+        return await given_up_entries(self.sessions, platform, limit)
 
     async def counts(self) -> dict[str, int]:
         """How many rows wait to be processed ("waiting") and how many were given up."""
-        async with self.sessions() as session:
-            waiting = await session.scalar(
-                select(func.count()).where(
-                    InboxUpdate.processed_at.is_(None), InboxUpdate.given_up_at.is_(None)
-                )
-            )
-            given_up = await session.scalar(
-                select(func.count()).where(InboxUpdate.given_up_at.is_not(None))
-            )
-        return {"waiting": int(waiting or 0), "given_up": int(given_up or 0)}
+        return await count_entries(self.sessions)
 
     # ----- transactions ----------------------------------------------------------------------
 
-    async def _commit_records(self, group: list[_Record]) -> list[InboxEntry | Exception]:
+    async def _commit_records(self, group: list[Record]) -> list[InboxEntry | Exception]:
         now = utcnow()
-        firsts: dict[tuple[str, str], _Record] = {}
-        for record in group:
-            firsts.setdefault(record.key, record)
+        taken = {"taken_at": now, "due_at": now + self.lease, "taken_by": self.me}
         async with self.sessions.begin() as session:
-            inserted = await session.execute(
-                insert_unless_present(session, _INBOX).returning(
-                    _INBOX.c.id, _INBOX.c.platform, _INBOX.c.update_id
-                ),
-                [
-                    {
-                        "platform": r.platform,
-                        "update_id": r.update_id,
-                        "payload": orjson.dumps(r.payload).decode(),
-                        "received_at": now,
-                        "taken_at": now,
-                        "due_at": now + DISPATCH_LEASE,
-                        "attempts": 0,
-                    }
-                    for r in firsts.values()
-                ],
-            )
-            created = {(r.platform, r.update_id): r.id for r in inserted}
-            before = [key for key in firsts if key not in created]
-            existing: dict[tuple[str, str], Any] = {}
-            if before:
-                found = await session.execute(
-                    select(*_ENTRY_COLUMNS).where(
-                        tuple_(InboxUpdate.platform, InboxUpdate.update_id).in_(before)
-                    )
-                )
-                existing = {(r.platform, r.update_id): r for r in found}
-        entries: list[InboxEntry | Exception] = []
-        for record in group:
-            if record.key in created:
-                fresh = firsts[record.key] is record
-                entries.append(
-                    InboxEntry(
-                        created[record.key],
-                        record.platform,
-                        record.update_id,
-                        record.payload,
-                        fresh,
-                        0,
-                        received_at=now,
-                    )
-                )
-            elif record.key in existing:
-                entries.append(_entry(existing[record.key], fresh=False))
-            else:  # the insert skipped it, yet no row holds the key
-                entries.append(RuntimeError(f"could not record update {record.key}"))
-        return entries
+            return await insert_records(session, group, taken)
 
     async def _commit_processed(self, entry_ids: list[int]) -> list[None]:
         async with self.sessions.begin() as session:
@@ -395,46 +344,9 @@ class DurableInbox:
         return [None] * len(entry_ids)
 
     async def _commit_acknowledged(self, group: list[tuple[int, dict[str, Any]]]) -> list[None]:
-        latest = dict(group)  # one per entry: the last said
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(_INBOX)
-                .where(_INBOX.c.id == bindparam("entry_id"))
-                .values(acknowledgement=bindparam("shown")),
-                [
-                    {"entry_id": entry_id, "shown": orjson.dumps(shown).decode()}
-                    for entry_id, shown in latest.items()
-                ],
-            )
+            await write_acknowledgements(session, dict(group))  # one per entry: the last said
         return [None] * len(group)
-
-
-_ENTRY_COLUMNS = (
-    InboxUpdate.id,
-    InboxUpdate.platform,
-    InboxUpdate.update_id,
-    InboxUpdate.payload,
-    InboxUpdate.attempts,
-    InboxUpdate.acknowledgement,
-    InboxUpdate.last_error,
-    InboxUpdate.received_at,
-    InboxUpdate.given_up_at,
-)
-
-
-def _entry(row: Any, *, fresh: bool) -> InboxEntry:
-    return InboxEntry(
-        row.id,
-        row.platform,
-        row.update_id,
-        orjson.loads(row.payload),
-        fresh,
-        row.attempts,
-        acknowledgement=orjson.loads(row.acknowledgement) if row.acknowledgement else None,
-        last_error=row.last_error,
-        received_at=aware_utc(row.received_at),
-        given_up_at=aware_utc(row.given_up_at) if row.given_up_at else None,
-    )
 
 
 def _forget(tasks: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:

@@ -52,6 +52,7 @@ async def open_records(settings: Settings) -> AsyncIterator[Records]:
             sessions,
             max_attempts=settings.inbox_max_attempts,
             retention=timedelta(days=settings.inbox_retention_days),
+            lease=timedelta(seconds=settings.inbox_lease_s),
         )
         try:
             yield Records(

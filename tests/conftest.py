@@ -227,6 +227,8 @@ def bot_env(
         "DATABASE_URL": database_url,
         "BATCH_MAX_WAIT_S": "0.2",
         "POLL_INTERVAL_S": "0.1",
+        # An update a killed process held is taken over this soon (PostgreSQL only).
+        "INBOX_LEASE_S": "3",
         "HTTP_PORT": "0",
         # The web server on the bot's own event loop: the child process of the default mode
         # costs each bot start about 1.5 s of CPU, and tests/test_web_process.py runs it.

@@ -314,11 +314,13 @@ async def test_an_interaction_a_process_left_waits_for_the_process_of_its_shard(
 async def test_a_sharded_inbox_leaves_other_shards_rows_to_their_process(database_url: str):
     engine = create_db_engine(database_url)
     try:
-        inbox = DurableInbox(session_factory(engine), max_attempts=3, retention=_WEEK)
+        # A process that dies: its leases run out (at once: they are zero long).
+        inbox = DurableInbox(
+            session_factory(engine), max_attempts=3, retention=_WEEK, lease=timedelta(0)
+        )
         for n, guild in enumerate((4 << 22, 1 << 22, 2 << 22, None)):
             payload: dict[str, Any] = {"id": str(n)} | ({"guild_id": str(guild)} if guild else {})
             await inbox.record("discord", str(n), payload)
-        # Opened later, as a restarted process is: every row left unprocessed is free to take.
         restarted = DurableInbox(session_factory(engine), max_attempts=3, retention=_WEEK)
         plan = parse_shards("", "1-2/4")
         assert plan is not None
