@@ -194,7 +194,7 @@ async def test_an_update_waiting_for_its_turn_goes_as_urgent_once_promoted():
 
 async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_path):
     """Telegram counts per bot: the next process starts with the last one's windows."""
-    journal = tmp_path / "telegram-sent.log"
+    journal = tmp_path / "telegram-sent"
 
     def one_a_minute_in_groups() -> MessageLimits:
         return MessageLimits(
@@ -209,7 +209,8 @@ async def test_a_restarted_bot_remembers_what_it_sent_in_the_last_minute(tmp_pat
     await before.initialize()
     await _turn(before, -100)
     await before.shutdown()  # killed or stopped: the journal has the message
-    journal.write_text(journal.read_text() + "torn line\n")
+    (written,) = journal.glob("*.log")
+    written.write_text(written.read_text() + "torn line\n")
     after = one_a_minute_in_groups()
     await after.initialize()
     try:
@@ -227,9 +228,11 @@ def test_the_journal_keeps_what_may_have_ended_in_the_last_minute(tmp_path):
     """A line is a message's start; it may have ended up to CALL_S later (20 s). A line's time
     is written rounded to the millisecond, so the next start can read a line written a moment
     ago as a little in the future: it counts as just sent, not as foreign."""
-    journal = tmp_path / "telegram-sent.log"
+    journal = tmp_path / "telegram-sent"
+    journal.mkdir()
+    (journal / "ended.lock").touch()  # a life that ended: no process holds its lock
     now = time.time()
-    journal.write_text(
+    (journal / "ended.1.log").write_text(
         f"{now + 0.0009:.3f} -1\n{now + 1:.3f} -2\n{now - 30:.3f} -3\n{now - 61:.3f} -4\n"
         f"{now - 85:.3f} -6\n{now + 3600:.3f} -5\nnot a line\n"
     )
@@ -243,7 +246,7 @@ def test_the_journal_keeps_what_may_have_ended_in_the_last_minute(tmp_path):
 async def test_a_message_is_in_the_journal_from_its_start(tmp_path):
     """A process killed while a message is under way may have delivered it: the next start
     must count it, so its line is written before the call, not after its answer."""
-    journal = tmp_path / "telegram-sent.log"
+    journal = tmp_path / "telegram-sent"
     limits = MessageLimits(
         overall_per_s=30,
         group_per_minute=20,
@@ -254,6 +257,28 @@ async def test_a_message_is_in_the_journal_from_its_start(tmp_path):
     await limits.initialize()
     try:
         async with limits.turn(-100, NOW):
-            assert journal.read_text().split()[1:] == ["-100"]  # killed here: still counted
+            (written,) = journal.glob("*.log")
+            assert written.read_text().split()[1:] == ["-100"]  # killed here: still counted
     finally:
         await limits.shutdown()
+
+
+def test_processes_sharing_the_journal_count_ended_lives_only(tmp_path):
+    """Each chat process keeps to its own share of the limits: a starting process counts what
+    ended lives sent (its own earlier one among them), never what a running one sends, and
+    deletes a life with nothing recent left."""
+    journal = tmp_path / "telegram-sent"
+    running, ended = SentJournal(journal), SentJournal(journal)
+    assert running.open() == [] and ended.open() == []
+    running.record(-1)
+    ended.record(-2)
+    ended.close()  # killed: the kernel drops its lock
+    stale = journal / "long-ago.1.log"
+    (journal / "long-ago.lock").touch()
+    stale.write_text(f"{time.time() - 3600:.3f} -3\n")
+    starting = SentJournal(journal)
+    assert [chat for _, chat in starting.open()] == ["-2"]
+    assert not stale.exists() and not (journal / "long-ago.lock").exists()
+    running.close()
+    assert sorted(chat for _, chat in SentJournal(journal).open()) == ["-1", "-2"]
+    starting.close()

@@ -101,7 +101,7 @@ class TelegramBot:
             group_per_minute=settings.telegram_group_messages_per_minute,
             private_per_s=settings.telegram_chat_messages_per_s,
             max_retries=RETRIES_AFTER_429,
-            journal=SentJournal(settings.data_dir / "telegram-sent.log"),
+            journal=SentJournal(settings.data_dir / "telegram-sent"),
         )
         builder = (
             Application.builder()
