@@ -25,6 +25,10 @@ lost (a request with no token on chain, or no final answer, by the end).
 
 Targets are ratios to a baseline of the same run: three ≥ 1.5x one, stuck p99 ≤ 1.5x clean
 p99 (clean: the three run), duplicates and lost 0. The bench reports them; it asserts nothing.
+Beside them, the ceiling: every process of a run shares the machine's cores with the bench,
+PostgreSQL and anvil, so the three-process set-up can mint at most (cores / CPU per token, all
+of the machine's busy time counted) however well it spreads its work; the bench reports that
+ceiling and its ratio to one.
 With `--rounds R` each run is made R times, a round's runs one after another, and the figures
 are medians (the machine is shared: each run reports the load average as it minted).
 `--wallets 1` runs `three` with one wallet and leaves out `stuck` (for a bot without a pool).
@@ -57,6 +61,7 @@ OPEN_DELIVERIES = 40  # Telegram's max_connections default for a webhook
 LOG_POLL_S = 0.25
 MINT_WAIT_S = 900.0  # from the first delivery, how long the bench waits for the last token
 ANSWER_WAIT_S = 300.0  # then, how long it waits for the last answer
+CORES = os.cpu_count() or 1
 DEFAULT_POSTGRES = "postgresql+asyncpg://mintbot:mintbot@127.0.0.1:5432/mintbot"
 ERRORS = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
 
@@ -211,6 +216,14 @@ def cpu_seconds(pid: int) -> float:
     return sum(stats.get(member, (0, 0.0))[1] for member in family)
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy so far, over all its cores (/proc/stat: all but
+    idle and iowait): the bot's processes, the bench, PostgreSQL and anvil alike."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def log_errors(process: Any) -> list[str]:
     text = process.log.read_text(errors="replace") if process.log.exists() else ""
     return [line for line in text.splitlines() if ERRORS.search(line)]
@@ -251,6 +264,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
         load_before = os.getloadavg()[0]
         cpu_before = {p.name: cpu_seconds(p.proc.pid) for p in cluster.processes}
         bench_cpu = time.process_time()
+        machine_before = machine_busy_seconds()
         start = time.monotonic()
         watching = asyncio.create_task(watcher.until(requests, start + MINT_WAIT_S))
         sampling = asyncio.create_task(phases(cluster, 2.0, watching))
@@ -264,6 +278,7 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
         most = seen[math.ceil(0.99 * requests) - 1] if len(seen) >= 0.99 * requests else None
         cpu = {p.name: cpu_seconds(p.proc.pid) - cpu_before[p.name] for p in cluster.processes}
         cpu["bench (emulator, front, feed)"] = time.process_time() - bench_cpu
+        machine_busy = machine_busy_seconds() - machine_before
         mint_s = time.monotonic() - start
         for _ in range(int(ANSWER_WAIT_S)):
             if await answers_done(cluster):
@@ -294,6 +309,13 @@ async def one_run(name: str, requests: int, block_time: float, wallets: int, roo
             "minted": len(minted_keys),
             "cpu_s_until_minted": {name: round(v, 1) for name, v in cpu.items()},
             "wall_s_until_minted": round(mint_s, 1),
+            # everything on the machine (bot, bench, PostgreSQL, anvil), per token minted, and
+            # how many of its cores were busy on average until the last token
+            "machine_cpu_ms_per_mint": round(1000 * machine_busy / requests, 2),
+            "machine_cores_busy": round(machine_busy / mint_s, 2),
+            "machine_cpu_ms_per_mint_but_bench": round(
+                1000 * (machine_busy - cpu["bench (emulator, front, feed)"]) / requests, 2
+            ),
             # the machine's 1-minute load average as minting began and ended (2 cores: the
             # bench's processes share them with whatever else runs)
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -336,6 +358,13 @@ def figures(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     clean_p99 = _median([r["p99_s"] for r in runs["three"]])
     stuck_p99 = _median([r["p99_s"] for r in runs["stuck"]]) if "stuck" in runs else None
     ratio = three / one if one else None
+    # The most the three-process set-up could mint on this machine: all its cores busy at the
+    # CPU cost per token that run measured.
+    three_cost = _median([r["machine_cpu_ms_per_mint"] for r in runs["three"]])
+    ceiling = 1000 * CORES / three_cost if three_cost else None
+    # The same if the emulator and the feed (the bench's own process) ran elsewhere.
+    bot_cost = _median([r["machine_cpu_ms_per_mint_but_bench"] for r in runs["three"]])
+    bot_ceiling = 1000 * CORES / bot_cost if bot_cost else None
     stuck_ratio = stuck_p99 / clean_p99 if stuck_p99 is not None and clean_p99 else None
     every = [r for rounds in runs.values() for r in rounds]
     duplicates = sum(r["tokens_minted_twice"] + r["answered_twice"] for r in every)
@@ -348,6 +377,12 @@ def figures(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "duplicates": duplicates,
         "lost": lost,
         "three_to_one": round(ratio, 2) if ratio else None,
+        "machine_cores": CORES,
+        "three_process_ceiling_mints_per_s": round(ceiling, 2) if ceiling else None,
+        "ceiling_to_one": round(ceiling / one, 2) if ceiling and one else None,
+        "three_process_ceiling_but_bench_mints_per_s": round(bot_ceiling, 2)
+        if bot_ceiling
+        else None,
         "stuck_to_clean_p99": round(stuck_ratio, 2) if stuck_ratio is not None else None,
         "targets_met": {
             "three_process_mints_per_s >= 1.5 x one": ratio is not None and ratio >= 1.5,
@@ -362,8 +397,10 @@ def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
     rows = [
         f"{'run':<9} {'processes':<24} {'wallets':>7} {'requests':>8} {'mints/s':>8} "
         f"{'p50 s':>7} {'p99 s':>7} {'minted':>6} {'answered':>8} {'lost':>5} {'dup':>4} "
-        f"{'load':>10}"
+        f"{'cores':>5} {'cpu ms':>6} {'load':>10}"
     ]
+    # cores: how many of the machine's cores were busy on average while the run minted; cpu
+    # ms: the machine's busy CPU time per token (bot, bench, PostgreSQL, anvil)
     for name, rounds in runs.items():
         for i, r in enumerate(rounds):
             dup = r["tokens_minted_twice"] + r["answered_twice"]
@@ -372,7 +409,8 @@ def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
                 f"{f'{name} {i + 1}':<9} {'+'.join(r['processes']):<24} {r['wallets']:>7} "
                 f"{r['requests']:>8} {r['mints_per_s']:>8.2f} {_seconds(r['p50_s']):>7} "
                 f"{_seconds(r['p99_s']):>7} {r['minted']:>6} {r['answered']:>8} {r['lost']:>5} "
-                f"{dup:>4} {load:>10}"
+                f"{dup:>4} {r['machine_cores_busy']:>5.2f} {r['machine_cpu_ms_per_mint']:>6.1f} "
+                f"{load:>10}"
             )
     if not figs:  # not every run made: no figures
         return "\n".join(rows)
@@ -383,6 +421,10 @@ def table(runs: dict[str, list[dict[str, Any]]], figs: dict[str, Any]) -> str:
         f"{figs['three_process_mints_per_s']} mints/s",
         f"three processes: {figs['three_to_one']}x one (target ≥ 1.5x): "
         f"{'met' if met['three_process_mints_per_s >= 1.5 x one'] else 'NOT met'}",
+        f"ceiling: {figs['machine_cores']} cores all busy at the three run's CPU per token: "
+        f"{figs['three_process_ceiling_mints_per_s']} mints/s, {figs['ceiling_to_one']}x one "
+        f"({figs['three_process_ceiling_but_bench_mints_per_s']} mints/s if the bench's own "
+        "CPU were spent elsewhere)",
         f"one lane stuck: p99 {figs['p99_s_one_lane_stuck']} s, {figs['stuck_to_clean_p99']}x "
         f"clean {figs['p99_s_clean']} s (target ≤ 1.5x): "
         f"{'met' if met['p99_s_one_lane_stuck <= 1.5 x clean'] else 'NOT met'}",
