@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3 import AsyncWeb3
 
+from bot.chain.contract import MINTER_ROLE, Collection
 from bot.chain.devchain import Anvil, free_port, rpc_chain_id
+from bot.chain.wallet import HotWallet
+from bot.env_values import Secret
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
-from tests.support import CANARY, CANARY_KEY, DEV_ADMIN, PROJECT_ROOT, run_cli
+from tests.support import CANARY, CANARY_KEY, DEV_ADMIN, FEES, PROJECT_ROOT, run_cli
 
 GOOD_DOCTOR = [
     "settings",
@@ -70,8 +74,8 @@ def test_deploy_through_the_cli_then_doctor_passes(cli_env: dict[str, str]):
     assert doctor.returncode == 0, doctor.output
 
 
-def test_a_pool_deploys_with_each_key_a_minter_and_doctor_checks_each(
-    cli_env: dict[str, str], tmp_path: Path
+async def test_a_pool_deploys_with_each_key_a_minter_and_doctor_checks_each(
+    cli_env: dict[str, str], tmp_path: Path, w3: AsyncWeb3
 ):
     keys = (ANVIL_DEV_KEYS[0], ANVIL_DEV_KEYS[4])
     env = {k: v for k, v in cli_env.items() if k != "HOT_WALLET_PRIVATE_KEY"}
@@ -89,7 +93,18 @@ def test_a_pool_deploys_with_each_key_a_minter_and_doctor_checks_each(
     again = run_cli("wallet", "grant-pool", "--admin-key-file", str(admin_key), env=env)
     assert again.returncode == 0, again.output
     assert "0 grant(s) made." in again.stdout and "holds MINTER_ROLE" in again.stdout
-    assert keys[1][2:] not in again.output + doctor.output + deployed.output
+    # A rotation of the first key grants the pool's other keys where they lack the role.
+    second = Account.from_key(keys[1]).address
+    collection = Collection(w3, printed(deployed.stdout, "CONTRACT_ADDRESS"))
+    admin = HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+    await collection.transact(admin, "revokeRole", MINTER_ROLE, second, fees=FEES)
+    new_address = Account.from_key(ANVIL_DEV_KEYS[5]).address
+    rotate = ("wallet", "rotate", "--to", new_address, "--admin-key-file", str(admin_key))
+    rotated = run_cli(*rotate, env=env)
+    assert rotated.returncode == 0, rotated.output
+    assert f"pool: granted MINTER_ROLE on {collection.address} to {second}" in rotated.stdout
+    assert await collection.is_minter(second) and await collection.is_minter(new_address)
+    assert keys[1][2:] not in again.output + doctor.output + deployed.output + rotated.output
 
 
 def test_deploy_refuses_the_hot_wallet_as_admin(cli_env: dict[str, str]):

@@ -33,10 +33,13 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None, sweep: bool) ->
     bot process (they wait and log why; the bot may keep running), grants the new address
     MINTER_ROLE, finishes the old key's in-flight transactions, keeps custodial tokens movable
     by the new key (the old custody approves it, or --sweep moves them; tokens of older
-    custody addresses move to it), revokes the old key, and lets the new key sign. Run it with
-    the settings still holding the old key; then switch the settings to the new key. Each step
-    is recorded, and a re-run finishes an interrupted rotation."""
+    custody addresses move to it), revokes the old key, and lets the new key sign. With a pool
+    (HOT_WALLET_KEYS: the first key is the one rotated), the pool's other keys are granted
+    MINTER_ROLE where they lack it too. Run it with the settings still holding the old key;
+    then switch the settings to the new key. Each step is recorded, and a re-run finishes an
+    interrupted rotation."""
     from bot.chain.wallet import HotWallet  # the chain stack, when it runs (see bot.cli)
+    from bot.pool_roles import grant_pool
     from bot.rotation import KeyRotation
 
     loaded = settings()
@@ -45,6 +48,9 @@ def wallet_rotate(new_address: str, admin_key_file: Path | None, sweep: bool) ->
 
     async def go(runtime: Runtime) -> None:
         await KeyRotation(runtime, admin, new_address, click.echo, sweep=sweep).run()
+        if runtime.chain.more_wallets:
+            fees = await runtime.chain.fees()
+            await grant_pool(runtime, admin, fees, lambda said: click.echo(f"pool: {said}"))
 
     in_runtime(loaded, go)
     click.echo(
