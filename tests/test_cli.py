@@ -107,6 +107,29 @@ async def test_a_pool_deploys_with_each_key_a_minter_and_doctor_checks_each(
     assert keys[1][2:] not in again.output + doctor.output + deployed.output + rotated.output
 
 
+async def test_deploy_with_the_admin_key_grants_the_pool_at_once(
+    cli_env: dict[str, str], tmp_path: Path, w3: AsyncWeb3
+):
+    """Off the local chain the admin is the operator's key, not one the bot holds: given to
+    `deploy`, it grants the pool's other keys their role with the deployment."""
+    keys, admin = (ANVIL_DEV_KEYS[0], ANVIL_DEV_KEYS[4]), Account.from_key(ANVIL_DEV_KEYS[6])
+    env = {k: v for k, v in cli_env.items() if k != "HOT_WALLET_PRIVATE_KEY"}
+    env["HOT_WALLET_KEYS"] = ",".join(keys)
+    key_file = tmp_path / "admin.key"
+    key_file.write_text(ANVIL_DEV_KEYS[7])  # another account's key: refused before deploying
+    deploy = ("deploy", "--admin", admin.address, "--admin-key-file", str(key_file))
+    refused = run_cli(*deploy, env=env)
+    assert refused.returncode != 0 and "CONTRACT_ADDRESS=" not in refused.stdout
+    assert f"not the contract admin {admin.address}'s: nothing was deployed" in refused.output
+    key_file.write_text(ANVIL_DEV_KEYS[6])
+    deployed = run_cli(*deploy, env=env)
+    assert deployed.returncode == 0, deployed.output
+    collection = Collection(w3, printed(deployed.stdout, "CONTRACT_ADDRESS"))
+    for key in keys:
+        assert await collection.is_minter(Account.from_key(key).address)
+    assert ANVIL_DEV_KEYS[6][2:] not in deployed.output + refused.output
+
+
 def test_deploy_refuses_the_hot_wallet_as_admin(cli_env: dict[str, str]):
     hot = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
     result = run_cli("deploy", "--admin", hot, env=cli_env)

@@ -51,6 +51,9 @@ async def running_bot(
             raise AssertionError((tmp_path / "bot.log").read_text()) from None
         yield discord
         assert proc.returncode is None, (tmp_path / "bot.log").read_text()
+    # Shown only when the test failed (pytest prints a failing test's captured output): what
+    # the bot logged, since its chain and database are gone by the time anyone reads it.
+    print((tmp_path / "bot.log").read_text(errors="replace")[-20_000:])
 
 
 def final_embed(interaction: Interaction) -> dict[str, Any]:

@@ -131,13 +131,22 @@ class Chain:
         recorded = self.recorded_deployment()
         return recorded.address if recorded else None
 
-    async def deploy(self, admin: str | None = None) -> Deployment:
-        """Deploy a new collection and record it under DATA_DIR/deployments/."""
+    async def deploy(
+        self, admin: str | None = None, granter: HotWallet | None = None
+    ) -> Deployment:
+        """Deploy a new collection and record it under DATA_DIR/deployments/. `granter`: the
+        admin's key, to grant the pool's other keys MINTER_ROLE (on the local chain the
+        published admin key does without it)."""
         params = collection_params(self.settings, self.wallet, admin)
+        if granter is not None and granter.address != params.admin:
+            raise ChainError(
+                f"the admin key given is {granter.address}'s, not the contract admin "
+                f"{params.admin}'s: nothing was deployed"
+            )
         deployment = await deploy_collection(self.w3, self.wallet, params, await self.fees())
         factory = await deploy_factory(self.w3, self.wallet, await self.fees())
         deployment = dataclasses.replace(deployment, factory=factory)
-        await self._grant_pool(deployment.address, params.admin)
+        await self._grant_pool(deployment.address, params.admin, granter)
         deployment.save(self.settings.deployments_dir)
         log.info(
             "deployed the collection at %s and its factory at %s (admin %s, minter %s)",
@@ -148,23 +157,25 @@ class Chain:
         )
         return deployment
 
-    async def _grant_pool(self, address: str, admin: str) -> None:
-        """The pool's other keys mint too: on the local chain the admin is a development
-        account this process can sign for, so it grants them MINTER_ROLE; elsewhere the
-        operator's admin key does, with `wallet grant-pool`."""
+    async def _grant_pool(self, address: str, admin: str, granter: HotWallet | None) -> None:
+        """The pool's other keys mint too: the admin grants them MINTER_ROLE, with its key
+        given to `deploy`, or on the local chain as the development account this process can
+        sign for; else the operator grants it later with `wallet grant-pool`."""
         if not self.more_wallets:
             return
-        if admin != local_admin_address():
+        if granter is None and admin == local_admin_address():
+            granter = HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+        if granter is None:
             log.warning(
                 "the pool's other keys lack MINTER_ROLE on %s: grant it with "
                 "`python -m bot wallet grant-pool --admin-key-file ...`",
                 address,
             )
             return
-        collection, local_admin = Collection(self.w3, address), HotWallet(Secret(ANVIL_DEV_KEYS[1]))
+        collection = Collection(self.w3, address)
         for wallet in self.more_wallets:
             await collection.transact(
-                local_admin, "grantRole", MINTER_ROLE, wallet.address, fees=await self.fees()
+                granter, "grantRole", MINTER_ROLE, wallet.address, fees=await self.fees()
             )
 
     async def deploy_factory(self) -> str:

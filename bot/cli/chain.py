@@ -4,10 +4,11 @@ the RPC and the hot wallet are as the settings say."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from bot.cli.runtime import EXIT_CHECK_FAILED, on_local_node, settings
+from bot.cli.runtime import EXIT_CHECK_FAILED, admin_key, on_local_node, settings
 from bot.contracts.build import write_artifact
 from bot.env_values import parse_address
 from bot.errors import ConfigError
@@ -21,19 +22,28 @@ from bot.errors import ConfigError
     is_flag=True,
     help="Keep the recorded collection; deploy only the factory of community collections.",
 )
-def deploy(admin: str | None, factory_only: bool) -> None:
+@click.option(
+    "--admin-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the contract admin's private key, to grant MINTER_ROLE to the other "
+    "keys of a hot-wallet pool (HOT_WALLET_KEYS) at once; without it, run `wallet grant-pool` "
+    "later (on the local chain the development admin grants it).",
+)
+def deploy(admin: str | None, factory_only: bool, admin_key_file: Path | None) -> None:
     """Deploy a new collection contract and the factory of community collections, and record
     their addresses under DATA_DIR."""
     from bot.app import open_configured_chain  # the chain stack, when it runs (see bot.cli)
+    from bot.chain.wallet import HotWallet
 
     loaded = settings()
+    granter = HotWallet(admin_key(loaded, admin_key_file)) if admin_key_file else None
 
     async def go() -> None:
         async with open_configured_chain(loaded) as chain:
             if factory_only:
                 click.echo(f"FACTORY_ADDRESS={await chain.deploy_factory()}")
                 return
-            deployment = await chain.deploy(admin)
+            deployment = await chain.deploy(admin, granter)
         click.echo(f"deployed on chain {deployment.chain_id} at {deployment.address}")
         click.echo(f"CONTRACT_ADDRESS={deployment.address}")
         click.echo(f"FACTORY_ADDRESS={deployment.factory}")
