@@ -276,9 +276,12 @@ def test_processes_sharing_the_journal_count_ended_lives_only(tmp_path):
     stale = journal / "long-ago.1.log"
     (journal / "long-ago.lock").touch()
     stale.write_text(f"{time.time() - 3600:.3f} -3\n")
+    legacy = tmp_path / "telegram-sent.log"  # the single file of earlier versions
+    legacy.write_text(f"{time.time() - 10:.3f} -4\n")
     starting = SentJournal(journal)
-    assert [chat for _, chat in starting.open()] == ["-2"]
+    assert [chat for _, chat in starting.open()] == ["-4", "-2"]
     assert not stale.exists() and not (journal / "long-ago.lock").exists()
+    assert not legacy.exists()
     running.close()
     assert sorted(chat for _, chat in SentJournal(journal).open()) == ["-1", "-2"]
     starting.close()

@@ -55,7 +55,10 @@ class SentJournal:
         have ended in the last minute, as (seconds since they may have ended, chat), oldest
         first."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        recent: list[tuple[float, str]] = []
+        # The one file of versions before per-life files: an ended life's, read once.
+        legacy = self.directory.with_suffix(".log")
+        recent = _recent(legacy)
+        self._remove(legacy)
         for lock_path in sorted(self.directory.glob("*.lock")):
             recent += self._ended_life(lock_path)
         recent.sort(key=lambda entry: -entry[0])
