@@ -8,11 +8,12 @@ attempt with its error. Rows not processed are dispatched again, after a crash o
 until processed or, after `max_attempts` failures, given up (listed by `python -m bot status`).
 Dispatching again is safe: the request key still decides duplicates.
 
-A row in hand is leased, for DISPATCH_LEASE, to the dispatcher that took it (`taken_by`), which
-renews the lease of every row it still handles each RESUME_EVERY_S: a process that dies stops
-renewing, and another takes its rows over once their leases run out, while a handler that runs
-long (waiting its turn at a platform's limits) keeps its own. With SQLite one process runs, so a
-row taken before this inbox was opened is an earlier life's, and is taken again at once.
+A row in hand is leased (`lease`, DISPATCH_LEASE by default) to the dispatcher that took it
+(`taken_by`), which renews the lease of every row it still handles at each round of `resume`: a
+process that dies stops renewing, and another takes its rows over once their leases run out,
+while a handler that runs long (waiting its turn at a platform's limits) keeps its own. With
+SQLite one process runs, so a row taken before this inbox was opened is an earlier life's, and
+is taken again at once.
 
 Records share transactions (group commit), so a burst costs a few commits, not one per update.
 """
