@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from bot.inbox_rows import (
     insert_records,
     write_acknowledgements,
 )
+from bot.process_locks import process_identity
 from db.group_commit import GroupCommit
 from db.models import InboxUpdate, utcnow
 
@@ -80,7 +80,7 @@ class DurableInbox:
         self.max_attempts = max_attempts
         self.retention = retention
         self.lease = lease
-        self.me = secrets.token_hex(8)  # this dispatcher's name on the rows it holds
+        self.me = process_identity()  # this dispatcher's name on the rows it holds
         # Rows taken in hand before this moment were taken by an earlier life of the process:
         # ours to dispatch again at once, unless other processes share the database.
         self.opened_at = utcnow()

@@ -14,6 +14,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,6 +24,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.errors import ConfigError
+
+
+def process_identity() -> str:
+    """This process among all that share the database, as the leases it holds name it: host,
+    pid and a random part (a pid is reused after a restart; the lease it held must not be)."""
+    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def sqlite_lock_path(database_url: str) -> Path | None:

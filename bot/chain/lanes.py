@@ -24,9 +24,6 @@ import contextlib
 import itertools
 import logging
 import math
-import os
-import secrets
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.faults import is_transient
 from bot.chain.tx_engine import OPEN_STATUSES, TxEngine
 from bot.chain.watcher import TxWatcher
+from bot.process_locks import process_identity
 from db.engine import insert_unless_present
 from db.models import ChainTx, LaneMember, NonceState, TxStatus, aware_utc, utcnow
 
@@ -49,12 +47,6 @@ MayMint = Callable[[str, str | None], Awaitable[bool]]
 # grant the role meanwhile, or revoke it (take the key out of HOT_WALLET_KEYS first: a batch
 # simulated in between would seem refused by the contract).
 _ROLE_TTL_S = 60.0
-
-
-def process_identity() -> str:
-    """This process among all that share the database: host, pid and a random part (a pid
-    is reused after a restart; the lease it held must not be)."""
-    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @dataclass

@@ -38,8 +38,8 @@ class InboxUpdate(Base):
     # not processed (its handling went silent, or the back-off after a failure is over).
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # The dispatcher holding it (a random name per inbox opened): only it renews the lease.
-    taken_by: Mapped[str | None] = mapped_column(String(64))
+    # The dispatcher holding it (host, pid and a random part): only it renews the lease.
+    taken_by: Mapped[str | None] = mapped_column(String(80))
     # What the member was already shown for it (a "minting…" reply's IDs, JSON), so handling
     # it again edits that instead of showing another.
     acknowledgement: Mapped[str | None] = mapped_column(Text)

@@ -18,7 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("inbox") as batch:
-        batch.add_column(sa.Column("taken_by", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("taken_by", sa.String(80), nullable=True))
 
 
 def downgrade() -> None:
