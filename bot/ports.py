@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from aiohttp.web import Application
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.chain.fees import Fees
     from bot.communities import Asker
@@ -226,6 +227,9 @@ class Claimant:
     # Does the platform say they belong to the drop's community (chat)?
     is_member: bool = False
     linked_address: str | None = None
+    # What each gate that looks things up (`LookingGate`) found for this claim, by gate: the
+    # drops core fills it in before the claim is decided.
+    facts: Mapping[DropGate, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,41 @@ class DropGate(Protocol):
 
     def describe(self) -> str:
         """The condition in a few words, for drop listings ("holders of role 123")."""
+
+
+class Holdings(Protocol):
+    """Token balances as the chain reports them."""
+
+    async def held(self, contract: str, owner: str, token_id: int | None = None) -> int:
+        """How many tokens of `contract` `owner` holds (of `token_id`, for an ERC-1155)."""
+
+
+@dataclass(frozen=True)
+class GateLookups:
+    """What a gate may consult to look things up: the database, and the chain's balances
+    (None where this process reads no chain)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    holdings: Holdings | None = None
+
+
+@runtime_checkable
+class LookingGate(DropGate, Protocol):
+    """A gate whose check needs what takes I/O to learn (a list in the database, a balance
+    on chain). The core calls `look_up` before deciding a claim, outside the claim's
+    transaction, and hands the result to `check` as `claimant.facts[gate]`."""
+
+    async def look_up(self, claimant: Claimant, drop: GatedDrop, lookups: GateLookups) -> Any:
+        """What `check` needs to know of `claimant` (whose `linked_address` is set)."""
+
+
+@runtime_checkable
+class LimitingGate(DropGate, Protocol):
+    """A gate that sets how many editions each claimant it lets through may claim (an
+    allowlist entry's allowance), in place of the drop's per-member limit."""
+
+    def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
+        """The claimant's limit, or None to leave the drop's."""
 
 
 # ----- registries -------------------------------------------------------------------------------

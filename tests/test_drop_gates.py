@@ -21,8 +21,8 @@ from bot.app import Runtime, open_runtime, serve
 from bot.config import load_settings
 from bot.drops import ClaimResult, gates_for
 from bot.drops.gates import LinkWallet, load_gates, store_gates
-from bot.errors import NotAllowed
-from bot.ports import GATES, Claimant, DropGate, GatedDrop, Refusal
+from bot.errors import DropLimitReached, NotAllowed
+from bot.ports import GATES, Claimant, DropGate, GatedDrop, GateLookups, Refusal
 from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
@@ -376,3 +376,78 @@ async def test_a_gate_from_this_module_alone_works_from_discord_and_telegram(
             ),
             timeout=60,
         )
+
+
+# ----- gates that look things up, and allowances -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaGate:
+    """Whoever the test's table names, each with their own quota: looked up before the
+    claim is decided, the way a list in the database or a balance on chain is."""
+
+    kind: ClassVar[str] = "quota"
+    table: str  # the name of a module-level quota table below
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DropGate:
+        return cls(params["table"])
+
+    async def look_up(self, claimant: Claimant, drop: GatedDrop, lookups: GateLookups) -> Any:
+        LOOKED_UP.append(claimant.user_id)
+        quota = QUOTAS[self.table].get(claimant.user_id)
+        if isinstance(quota, Exception):
+            raise quota
+        return quota
+
+    def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
+        return None if claimant.facts[self] else Refusal("Not on the quota table.")
+
+    def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
+        return int(claimant.facts[self])
+
+    def params(self) -> dict[str, Any]:
+        return {"table": self.table}
+
+    def describe(self) -> str:
+        return "members with a quota"
+
+
+QUOTAS: dict[str, dict[str, Any]] = {"t": {"ada": 2, "max": 0, "eve": OSError("down")}}
+LOOKED_UP: list[str] = []
+
+
+async def test_a_looking_gate_is_asked_before_the_claim_and_sets_its_allowance(
+    bot: tuple[Runtime, Inbox],
+) -> None:
+    runtime, inbox = bot
+    runtime.platforms.add(RecordingPlatform("test", inbox))
+    GATES.register("quota", QuotaGate)
+    try:
+        drop = await runtime.drops.create_drop(
+            platform="test",
+            community_id="g",
+            created_by="admin",
+            name="Quota",
+            image=png(12),
+            gates=[QuotaGate("t")],
+        )
+
+        async def claim(user: str) -> ClaimResult:
+            return await runtime.drops.claim(drop.id, Claimant("test", user), user)
+
+        # Ada's quota of two replaces the drop's per-member limit of one.
+        assert [(await claim("ada")).n, (await claim("ada")).n] == [1, 2]
+        with pytest.raises(DropLimitReached, match="you may claim 2"):
+            await claim("ada")
+        with pytest.raises(NotAllowed, match="Not on the quota table"):
+            await claim("max")
+        # A lookup that fails refuses that claim alone, in words the member can act on.
+        with pytest.raises(NotAllowed, match="could not be checked just now"):
+            await claim("eve")
+        assert LOOKED_UP == ["ada", "ada", "ada", "max", "eve"]
+        # An airdrop is past the gates on who may claim: nothing to look up.
+        given = await runtime.drops.airdrop(drop.id, source="gift-1", member="test:zed")
+        assert given.edition == 3 and LOOKED_UP[-1] == "eve"
+    finally:
+        GATES.unregister("quota")

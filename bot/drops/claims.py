@@ -30,7 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.community_collections.records import failed_contracts, live_collections
 from bot.content.store import ContentStore
 from bot.drops.editions import Accepted, PendingClaim, edition_metadata
-from bot.drops.gates import LinkWallet, first_refusal, load_gates
+from bot.drops.gates import (
+    LinkWallet,
+    LookUpFirst,
+    claim_limit,
+    first_refusal,
+    load_gates,
+    unlooked,
+)
 from bot.drops.types import DROP_ORIGIN, ClaimResult, DropKind, claim_key
 from bot.errors import (
     DropClosed,
@@ -188,7 +195,7 @@ class ClaimWriter:
                     outcomes.append(
                         self._decide(pending, drops, addresses, earlier, taken, now, failed)
                     )
-                except RequestRejected as err:
+                except (RequestRejected, LookUpFirst) as err:
                     outcomes.append(err)
             accepted = [o for o in outcomes if isinstance(o, Accepted)]
             if not accepted:
@@ -249,6 +256,8 @@ class ClaimWriter:
             )
         linked = pending.granted_to or addresses.get((claimer.platform, claimer.user_id))
         claimant = dataclasses.replace(claimer, linked_address=linked)
+        if not pending.granted and unlooked(read.gates, claimant):
+            raise LookUpFirst(read.gates, claimant, read.gated)
         # An airdrop is past the gates on who may claim, not the one on where editions go.
         refusal = first_refusal(
             read.gates, claimant, read.gated, only=LinkWallet if pending.granted else Refusal
@@ -263,10 +272,17 @@ class ClaimWriter:
         else:
             recipient, custodial = self.service.chain.custody_address, True
         mine = (drop.id, claimer.platform, claimer.user_id)
-        if earlier.get(mine, 0) >= drop.per_user_limit:
+        limit = drop.per_user_limit
+        if not pending.granted:
+            limit = claim_limit(read.gates, claimant, read.gated, limit)
+        if earlier.get(mine, 0) >= limit:
             raise DropLimitReached(
-                f"You have claimed {earlier[mine]} of {drop.name}; "
-                f"the limit is {drop.per_user_limit} per member."
+                f"You have claimed {earlier.get(mine, 0)} of {drop.name}; "
+                + (
+                    f"the limit is {limit} per member."
+                    if limit == drop.per_user_limit
+                    else f"you may claim {limit}."
+                )
             )
         earlier[mine] = n = earlier.get(mine, 0) + 1
         taken[drop.id] += 1

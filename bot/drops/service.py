@@ -4,6 +4,7 @@ that tells each claimer, on their own platform, how their edition's mint ended."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +19,7 @@ from bot.content.store import ContentStore
 from bot.drops.claims import ClaimWriter
 from bot.drops.editions import PendingClaim, artwork_metadata
 from bot.drops.export import claims_csv
-from bot.drops.gates import load_gates, store_gates
+from bot.drops.gates import LookUpFirst, load_gates, look_up, store_gates
 from bot.drops.types import (
     DROP_NAME_MAX,
     DROP_ORIGIN,
@@ -32,7 +33,7 @@ from bot.drops.types import (
 from bot.errors import DropNotFound, NotAllowed, RequestRejected
 from bot.minting.service import MintService
 from bot.minting.types import MintResult
-from bot.ports import Claimant, DropGate, NotReachableHere, RunningPlatforms
+from bot.ports import Claimant, DropGate, GateLookups, NotReachableHere, RunningPlatforms
 from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
 
 
@@ -52,6 +53,7 @@ class Drops:
         max_image_pixels: int,
         max_image_frames: int,
         collections: CommunityCollections | None = None,
+        lookups: GateLookups | None = None,
     ) -> None:
         self.sessions = sessions
         self.content = content
@@ -61,6 +63,7 @@ class Drops:
         self.max_image_pixels = max_image_pixels
         self.max_image_frames = max_image_frames
         self.collections = collections
+        self.lookups = lookups or GateLookups(sessions)
         self._writer = ClaimWriter(sessions, content, service)
         service.answer_through(DROP_ORIGIN, self)
 
@@ -218,9 +221,21 @@ class Drops:
         `DropNeedsWallet`, `DropNotOpen`, `DropClosed`, `DropSoldOut` or `DropLimitReached`.
         """
         known_id(drop_id)
-        return await self._writer.submit(
-            PendingClaim(drop_id, claimant, storable(user_name, 256), reply_to, source)
-        )
+        pending = PendingClaim(drop_id, claimant, storable(user_name, 256), reply_to, source)
+        try:
+            return await self._writer.submit(pending)
+        except LookUpFirst as first:
+            # Its drop has gates that look things up (a list, a balance): done here, outside
+            # the claim's transaction, then decided again. Once: gates added in between
+            # fail the claim, which may be asked again.
+            facts = await look_up(first.gates, first.claimant, first.drop, self.lookups)
+            pending.claimant = dataclasses.replace(claimant, facts=facts)
+            try:
+                return await self._writer.submit(pending)
+            except LookUpFirst:
+                raise RequestRejected(
+                    "The drop's claim conditions changed just now; try again."
+                ) from None
 
     async def airdrop(
         self, drop_id: int, *, source: str, address: str | None = None, member: str | None = None

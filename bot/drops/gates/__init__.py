@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import bot.registry  # noqa: F401  (fills GATES with the built-in kinds)
-from bot.ports import GATES, Claimant, DropGate, GatedDrop, Refusal
+from bot.ports import (
+    GATES,
+    Claimant,
+    DropGate,
+    GatedDrop,
+    GateLookups,
+    LimitingGate,
+    LookingGate,
+    Refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +110,9 @@ def first_refusal(
     claim alone."""
     for gate in gates:
         try:
+            looked = claimant.facts.get(gate) if isinstance(gate, LookingGate) else None
+            if isinstance(looked, Exception):  # its lookup failed
+                raise looked
             refusal = gate.check(claimant, drop)
         except Exception:
             log.exception("checking the %s gate of drop %d failed", gate.kind, drop.id)
@@ -110,6 +122,50 @@ def first_refusal(
         if isinstance(refusal, only):
             return refusal
     return None
+
+
+class LookUpFirst(Exception):
+    """A claim reached the claim writer without what its drop's looking gates need: the
+    caller looks it up (`look_up`) and submits the claim again."""
+
+    def __init__(self, gates: Sequence[DropGate], claimant: Claimant, drop: GatedDrop) -> None:
+        super().__init__(f"drop #{drop.id}: look up what its gates need first")
+        self.gates = gates
+        self.claimant = claimant
+        self.drop = drop
+
+
+def unlooked(gates: Sequence[DropGate], claimant: Claimant) -> list[LookingGate]:
+    """The looking gates whose facts `claimant` does not carry yet."""
+    return [g for g in gates if isinstance(g, LookingGate) and g not in claimant.facts]
+
+
+async def look_up(
+    gates: Sequence[DropGate], claimant: Claimant, drop: GatedDrop, lookups: GateLookups
+) -> dict[DropGate, Any]:
+    """What each looking gate needs to know of `claimant`, as `claimant.facts`. A lookup that
+    fails stores the failure, so that gate (and this claim alone) is refused."""
+    facts: dict[DropGate, Any] = dict(claimant.facts)
+    for gate in unlooked(gates, claimant):
+        try:
+            facts[gate] = await gate.look_up(claimant, drop, lookups)
+        except Exception as err:
+            log.warning("looking up the %s gate of drop %d failed: %r", gate.kind, drop.id, err)
+            facts[gate] = err
+    return facts
+
+
+def claim_limit(
+    gates: Sequence[DropGate], claimant: Claimant, drop: GatedDrop, default: int
+) -> int:
+    """How many editions `claimant` may claim: the smallest allowance a limiting gate gives
+    them, else the drop's per-member limit `default`."""
+    allowances = [
+        a
+        for g in gates
+        if isinstance(g, LimitingGate) and (a := g.allowance(claimant, drop)) is not None
+    ]
+    return min(allowances, default=default)
 
 
 def gates_for(
