@@ -10,6 +10,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 from __future__ import annotations
 
 from db.models.base import Base, aware_utc, storable, utcnow
+from db.models.codes import CodeTries, DropCode, DropCodeword
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
 from db.models.inbox import InboxUpdate
@@ -53,12 +54,15 @@ __all__ = [
     "UNANSWERED",
     "Base",
     "ChainTx",
+    "CodeTries",
     "CollectionStatus",
     "CommunityCollection",
     "CommunitySettings",
     "Drop",
     "DropAnnouncement",
     "DropClaim",
+    "DropCode",
+    "DropCodeword",
     "InboxUpdate",
     "KeyRotationStep",
     "LaneMember",
