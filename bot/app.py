@@ -34,6 +34,8 @@ from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
+from bot.drops.codes import code_key
+from bot.drops.codewords import Codewords
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
@@ -85,6 +87,7 @@ class Runtime:
     turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
+    codewords: Codewords  # drops claimed with a secret word or single-use codes
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -284,6 +287,11 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
+                codewords=Codewords(
+                    sessions=sessions,
+                    drops=drops,
+                    key=code_key(settings.codeword_secret, settings.data_dir),
+                ),
             )
             if start:
                 await runtime.start(role)

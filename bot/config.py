@@ -142,6 +142,8 @@ class Settings:
     pinata_gateway_url: str = "https://gateway.pinata.cloud"
     # RPC_URLS (or RPC_URL): every endpoint, in the order requests try them; rpc_url is the first
     rpc_urls: tuple[str, ...] = ()
+    # CODEWORD_SECRET: the key codeword drops' codes are stored under (default: a file in DATA_DIR)
+    codeword_secret: Secret | None = field(default=None, repr=False)
 
     __repr__ = redacted_repr  # secrets have repr=False; URLs show without their credentials
 
@@ -174,6 +176,7 @@ class Settings:
             self.telegram_webhook_secret,
             self.kubo_api_auth,
             self.pinata_jwt,
+            self.codeword_secret,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
@@ -288,6 +291,7 @@ def load_settings(
         ),
         telegram_webhook_url=env_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
+        codeword_secret=env.secret("CODEWORD_SECRET"),
         telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         telegram_group_messages_per_minute=env_number(
             env, "TELEGRAM_GROUP_MESSAGES_PER_MINUTE", 20, low=0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class MintbotError(Exception):
     """Base of every error the bot raises on purpose; `str(err)` is the user-facing message."""
@@ -99,3 +101,15 @@ class DropLimitReached(RequestRejected):
 
 class DropNeedsWallet(RequestRejected):
     """The drop mints only to linked addresses, and the claimer has none."""
+
+
+class CodeRefused(RequestRejected):
+    """A code given to claim a drop is wrong, used already, or not how this drop is claimed."""
+
+
+class CodeLocked(CodeRefused):
+    """Too many wrong codes: no code is checked for this member (or drop) until `until`."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
