@@ -99,7 +99,7 @@ class CodeTriesCounter:
             return ""
         left = self.per_member - int(row.wrong)
         if left > 0:
-            return f"{left} more wrong codes and you wait an hour."
+            return f"{left} more wrong code{'s' if left > 1 else ''} and you wait an hour."
         until = aware_utc(row.window_start) + self.window
         return f"Too many wrong codes: you can try again after {_when(until)}."
 

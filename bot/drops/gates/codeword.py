@@ -26,8 +26,7 @@ class CodeGiven:
 def how_to_claim(drop: GatedDrop) -> str:
     """How a codeword drop is claimed, in the words a member reads on either platform."""
     return (
-        f"{drop.name} is claimed with a code: send /claim {drop.id} YOURCODE (on Telegram in a "
-        "private message to the bot), or press its “Claim with a code” button."
+        f"{drop.name} is claimed with a code: send /claim {drop.id} YOURCODE to the bot privately."
     )
 
 
