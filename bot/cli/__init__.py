@@ -16,6 +16,7 @@ import click
 from bot.cli.airdrop import airdrop
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
+from bot.cli.codewords import drop_codes, drop_word
 from bot.cli.collection import collection
 from bot.cli.content import export_car
 from bot.cli.db import db
@@ -55,6 +56,8 @@ for command in (
     contracts,
 ):
     cli.add_command(command)
+for command in (drop_codes, drop_word):
+    drop.add_command(command)
 
 
 def main() -> None:
