@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.emulators.telegram.bot_api import BotApi
+from tests.emulators.telegram.documents import DocumentSender
 from tests.emulators.telegram.files import FileServer
 from tests.emulators.telegram.limits import (
     FloodControl,
@@ -50,6 +51,7 @@ class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
         self._flood = FloodControl(limits or TelegramLimits())
         self._files = FileServer(self, self)
         methods = {**self.update_methods(), **self._files.file_methods()}
+        methods |= DocumentSender(self).document_methods()
         self._bot_api = BotApi(self, self, methods, self._flood, clock)
         self._runner: web.AppRunner | None = None
 
