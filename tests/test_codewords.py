@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +34,7 @@ from bot.errors import (
 from bot.ports import Claimant
 from db.models import DropCode, DropCodeword
 from tests.platform_stub import RecordingPlatform
-from tests.support import Inbox, answered, png
+from tests.support import CliResult, Inbox, answered, png, run_cli
 
 
 async def code_drop(runtime: Runtime, name: str = "Harbour", **more: Any) -> DropInfo:
@@ -268,3 +270,35 @@ async def test_any_code_input_fails_only_its_own_request(
 
 
 _PROPERTY_RUNS: dict[int, list[object]] = {}
+
+
+# ----- the command line ------------------------------------------------------------------------
+
+
+async def test_the_command_line_writes_codes_to_a_new_private_file(
+    codebot: tuple[Runtime, Inbox], bot_env: dict[str, str], tmp_path: Path
+):
+    runtime, _ = codebot
+    drop = await code_drop(runtime, supply=10)
+    out = tmp_path / "codes.csv"
+
+    async def cli(*args: str, stdin: str | None = None) -> CliResult:
+        return await asyncio.to_thread(
+            run_cli, "drop", *args, env=bot_env, timeout=120, stdin=stdin
+        )
+
+    made = await cli("codes", str(drop.id), "3", "--out", str(out))
+    assert made.returncode == 0, made.output
+    assert made.stdout.strip() == f"wrote 3 codes for drop #{drop.id} to {out}"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    codes = [line.split(",")[1] for line in out.read_text().splitlines()[1:]]
+    assert len(codes) == 3 and not [c for c in codes if c in made.output]
+    # The bot (the same key, in the same data directory) takes them.
+    claimed = await runtime.codewords.claim(drop.id, member("ada"), "Ada", codes[2])
+    assert claimed.result.edition == 1
+    again = await cli("codes", str(drop.id), "3", "--out", str(out))
+    assert again.returncode != 0 and "exists" in again.stderr
+    worded = await cli("word", str(drop.id), stdin="Lantern\nLantern\n")
+    assert worded.returncode == 0 and "Lantern" not in worded.output
+    by_word = await runtime.codewords.claim(drop.id, member("max"), "Max", "lantern", source="m")
+    assert by_word.result.edition == 2

@@ -79,7 +79,7 @@ async def claim_slash(discord: DiscordServer, user: str, code: str, drop: int | 
 
 @pytest.mark.db
 async def test_codes_on_discord_by_form_and_by_claim_command(
-    discord: DiscordServer, telegram: TelegramServer, bot_env: dict[str, str]
+    discord: DiscordServer, bot_env: dict[str, str]
 ) -> None:
     admin = discord.add_member("Ana", admin=True)
     ada, max_, eve = (discord.add_member(name) for name in ("Ada", "Max", "Eve"))
