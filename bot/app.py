@@ -34,7 +34,6 @@ from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
-from bot.drops.codes import code_key
 from bot.drops.codewords import Codewords
 from bot.drops.service import Drops
 from bot.errors import ConfigError
@@ -287,11 +286,7 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
-                codewords=Codewords(
-                    sessions=sessions,
-                    drops=drops,
-                    key=code_key(settings.codeword_secret, settings.data_dir),
-                ),
+                codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
             )
             if start:
                 await runtime.start(role)

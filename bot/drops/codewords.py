@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from bot.drops.codes import (
     MAX_CODES,
     MIN_WORD,
     CodeKey,
+    code_key,
     code_length,
     new_code,
     read_code,
@@ -36,6 +38,7 @@ from bot.drops.gates import store_gates
 from bot.drops.gates.codeword import CodeGiven, CodewordGate
 from bot.drops.service import Drops, drop_info
 from bot.drops.types import ClaimResult, DropInfo, known_id
+from bot.env_values import Secret
 from bot.errors import (
     CodeRefused,
     DropClosed,
@@ -95,6 +98,12 @@ class Codewords:
         self.drops = drops
         self.key = key
         self.tries = tries or CodeTriesCounter(sessions)
+
+    @classmethod
+    def keyed(cls, drops: Drops, secret: Secret | None, data_dir: Path) -> Codewords:
+        """The service on the drops' database, its key `secret` or the one kept in
+        `data_dir` (`codes.code_key`)."""
+        return cls(sessions=drops.sessions, drops=drops, key=code_key(secret, data_dir))
 
     # ----- admins ------------------------------------------------------------------------
 
