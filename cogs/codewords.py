@@ -92,9 +92,11 @@ class Codewords(commands.Cog):
                     source=str(interaction.id),
                 )
             except RequestRejected as err:
+                await self.codewords.forget_typed(PLATFORM, str(interaction.id), code)
                 await tell_privately(interaction, deferral, str(err))
                 return
             bot.inbox.submitted()
+            await self.codewords.forget_typed(PLATFORM, str(interaction.id), code)
             self._touch(drop.id)
             name = discord.utils.escape_markdown(claimed.drop.name)
             await tell_privately(

@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from bot.app import open_runtime, serve
+from bot.app import Runtime, open_runtime, serve
 from bot.config import load_settings
 from bot.drops import gates_for
 from bot.drops.code_tries import PER_MEMBER
+from db.models import InboxUpdate
 from tests.emulators.discord import DiscordServer
 from tests.emulators.discord.recording import Interaction
 from tests.emulators.telegram import TelegramServer, plain_text
@@ -128,6 +130,11 @@ async def test_codes_on_discord_by_form_and_by_claim_command(
         mine = await claim_slash(discord, max_, codes[1], drop_id)
         assert await answer(discord, mine) == "You claimed **Harbour** #2 of 10! Minting it now."
         await discord.replay(mine)  # the gateway delivers it again: nothing more is claimed
+        # Ada may claim one: her second code is refused, and freed for someone else.
+        second = await claim_slash(discord, ada, codes[2])
+        assert await answer(discord, second) == (
+            "You have claimed 1 of Harbour; the limit is 1 per member."
+        )
         told = []
         for i in range(PER_MEMBER + 1):
             told.append(await answer(discord, await claim_slash(discord, eve, f"WRONG{i}")))
@@ -162,6 +169,16 @@ async def test_codes_on_discord_by_form_and_by_claim_command(
         assert await answer(discord, expired) == "Harbour is over: its codes expired with it."
     async with open_runtime(load_settings(env), start=False) as runtime:
         assert (await runtime.drops.info(drop_id)).claimed == 2
+        assert await codes_in_inbox(runtime, codes) == []
+
+
+async def codes_in_inbox(runtime: Runtime, typed: list[str]) -> list[str]:
+    """Which of `typed` the inbox's copies of updates still hold (they are taken out once
+    acted on, so a copy of the database gives none away)."""
+    async with runtime.sessions() as session:
+        payloads = " ".join(await session.scalars(select(InboxUpdate.payload)))
+    assert payloads, "the inbox holds the updates"
+    return [t for t in typed if t.lower() in payloads.lower()]
 
 
 # ----- Telegram --------------------------------------------------------------------------------
@@ -194,6 +211,9 @@ async def test_codes_on_telegram_in_private_messages(
             group, ana, f"/drop_codes {drop_id} 2"
         )
         await told(telegram.private(ana), ana, "/start")
+        assert await told(telegram.private(ana), ana, f"/drop_word {drop_id} Lantern") == (
+            f"Drop #{drop_id} is claimed with its secret word now."
+        )
         assert await told(group, ana, f"/drop_codes {drop_id} 2") == (
             f"I sent you 2 codes for drop #{drop_id} in private."
         )
@@ -233,3 +253,4 @@ async def test_codes_on_telegram_in_private_messages(
         )
     async with open_runtime(load_settings(env), start=False) as runtime:
         assert (await runtime.drops.info(drop_id)).claimed == 1
+        assert await codes_in_inbox(runtime, [*codes, "Lantern"]) == []

@@ -17,7 +17,9 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import orjson
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,8 +51,10 @@ from bot.errors import (
 )
 from bot.ports import Claimant
 from db.engine import insert_unless_present
-from db.models import Drop, DropCode, DropCodeword, utcnow
+from db.models import Drop, DropCode, DropCodeword, InboxUpdate, utcnow
 
+# What stands in the inbox for a code or word once acted on (`Codewords.forget_typed`).
+WITHHELD = "[code withheld]"
 _CODES: Table = DropCode.__table__  # type: ignore[assignment]
 _BOOKS: Table = DropCodeword.__table__  # type: ignore[assignment]
 
@@ -142,6 +146,8 @@ class Codewords:
         """Set (or replace) the drop's secret word; the drop is claimed with a code from now
         on. Raises `RequestRejected` for a word too short to keep anyone out."""
         read = read_word(word)
+        if WITHHELD in word:  # a command handled already, dispatched again
+            raise RequestRejected("This was handled already; send the word again to change it.")
         if len(read) < MIN_WORD:
             raise RequestRejected(f"The secret word needs at least {MIN_WORD} letters or digits.")
         async with self.sessions.begin() as session:
@@ -231,6 +237,8 @@ class Codewords:
             raise CodeRefused(f"{drop.name} is not claimed with a code: use its Claim button.")
         _expired_with(drop)
         as_word, as_code = read_word(code), read_code(code)
+        if WITHHELD in code:  # a claim handled already, dispatched again
+            raise CodeRefused("This claim was handled already; send the code again to retry.")
         if not as_word:
             raise CodeRefused(f"Send the code with the command: /claim {drop.id} CODE")
         now = utcnow()
@@ -272,6 +280,32 @@ class Codewords:
         if code_id is not None:
             await self._mark_used(code_id)
         return CodeClaim(drop, result, single_use=code_id is not None)
+
+    async def forget_typed(self, platform: str, update_id: str, typed: str) -> None:
+        """Take what a member (or an admin) typed, a code or a word, out of the inbox's copy
+        of their update (kept there for a re-dispatch), once it was acted on: a database copy
+        must not give away a code a refused claim freed, nor a drop's word. An update handled
+        again after this finds `WITHHELD` in its place."""
+        if not typed.strip():
+            return
+        async with self.sessions.begin() as session:
+            row = (
+                await session.execute(
+                    select(InboxUpdate.id, InboxUpdate.payload).where(
+                        InboxUpdate.platform == platform, InboxUpdate.update_id == update_id
+                    )
+                )
+            ).first()
+            if row is None:
+                return
+            payload = orjson.loads(row.payload)
+            scrubbed = _withheld(payload, typed)
+            if scrubbed != payload:
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.id == row.id)
+                    .values(payload=orjson.dumps(scrubbed).decode())
+                )
 
     async def _reserve(self, drop: DropInfo, claimant: Claimant, code: str) -> int | None:
         """The code's row, reserved for the claimant (free before, or theirs already); None
@@ -331,6 +365,17 @@ def _expired_with(drop: DropInfo) -> None:
         raise DropSoldOut(f"Sold out: all {drop.supply} editions of {drop.name} are claimed.")
     if status == "not open yet":
         raise DropNotOpen(f"{drop.name} is not open yet; claim it with your code once it is.")
+
+
+def _withheld(value: Any, typed: str) -> Any:
+    """`value` (a JSON document) with `typed` replaced by WITHHELD in every string."""
+    if isinstance(value, str):
+        return value.replace(typed, WITHHELD)
+    if isinstance(value, list):
+        return [_withheld(v, typed) for v in value]
+    if isinstance(value, dict):
+        return {k: _withheld(v, typed) for k, v in value.items()}
+    return value
 
 
 def codes_csv(drop_id: int, codes: Sequence[str]) -> str:

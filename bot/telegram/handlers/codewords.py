@@ -57,7 +57,9 @@ class CodewordHandlers:
     async def claim(self, update: Update, context: Context) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
+        typed = " ".join(context.args or [])
         if chat.type != ChatType.PRIVATE:
+            await self.codewords.forget_typed(PLATFORM, str(update.update_id), typed)
             await reply(
                 message,
                 f"Codes are claimed in private: send <code>/claim ID CODE</code> to "
@@ -81,11 +83,13 @@ class CodewordHandlers:
                 source=f"{chat.id}:{message.message_id}",
             )
         except RequestRejected as err:
+            await self.codewords.forget_typed(PLATFORM, str(update.update_id), code)
             await reply(message, esc(str(err)))
             return
         except (BadRequest, Forbidden):  # the drop's chat is gone, or the bot left it
             await reply(message, "I cannot check your membership of that drop's chat now.")
             return
+        await self.codewords.forget_typed(PLATFORM, str(update.update_id), code)
         name = claimed.drop.name
         await reply(message, esc(claimed.text).replace(esc(name), f"<b>{esc(name)}</b>", 1))
 
@@ -145,7 +149,9 @@ class CodewordHandlers:
         """/drop_word ID WORD, in private: the drop is claimed with that word."""
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
+        word = " ".join((context.args or [])[1:])
         if chat.type != ChatType.PRIVATE:
+            await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
             await reply(
                 message,
                 "Send the secret word to me in private (<code>/drop_word ID WORD</code>): "
@@ -158,10 +164,12 @@ class CodewordHandlers:
             return
         try:
             drop = await self._admins_drop(update, context, int(args[0].lstrip("#")))
-            await self.codewords.set_word(drop.id, " ".join(args[1:]))
+            await self.codewords.set_word(drop.id, word)
         except RequestRejected as err:
+            await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
             await reply(message, esc(str(err)))
             return
+        await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
         await reply(message, f"Drop #{drop.id} is claimed with its secret word now.")
 
     async def _admins_drop(self, update: Update, context: Context, drop_id: int) -> DropInfo:
