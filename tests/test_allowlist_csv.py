@@ -64,7 +64,7 @@ def test_every_bad_line_is_reported_by_number_and_refuses_the_whole_file() -> No
     parsed = parse_allowlist("\n".join(lines).encode() + b"\ndiscord:6\n\xff\xfe\n")
     assert not parsed.ok and parsed.entries == {}
     numbers = [int(p.split(":")[0].removeprefix("line ")) for p in parsed.problems]
-    assert numbers == list(range(2, 15)) + [16]
+    assert numbers == [*range(2, 15), 16]
     text = "\n".join(parsed.problems)
     for expected in (
         "line 2: '42' is neither an address (0x...) nor a member (discord:ID or telegram:ID)",
@@ -130,9 +130,9 @@ entries = st.one_of(
         st.sampled_from(["discord", "telegram"]),
         st.integers(1, 2**64 - 1),
     ),
-    st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()).filter(
-        lambda a: int(a, 16) != 0
-    ),
+    st.binary(min_size=20, max_size=20)
+    .map(lambda b: "0x" + b.hex())
+    .filter(lambda a: int(a, 16) != 0),
 )
 
 
