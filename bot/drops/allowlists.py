@@ -13,18 +13,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.drops.allowlist_csv import MAX_BYTES, ParsedAllowlist, parse_allowlist
 from bot.drops.gates.allowlist import AllowlistGate
-from bot.drops.service import Drops
 from bot.drops.types import DropInfo, known_id
 from bot.errors import AllowlistRefused, DropNotFound
 from bot.ports import DropGate
 from db.models import Allowlist, AllowlistEntry, Drop, storable, utcnow
+
+if TYPE_CHECKING:
+    from bot.drops.service import Drops
 
 _ENTRIES: Table = AllowlistEntry.__table__  # type: ignore[assignment]
 
