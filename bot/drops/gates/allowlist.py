@@ -47,9 +47,10 @@ class AllowlistGate:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DropGate:
         counts = [params.get(k) for k in ("allowlist", "members", "addresses")]
-        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        numbers = [c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c >= 0]
+        if len(numbers) != len(counts):
             raise ValueError("an allowlist gate names its list and counts its entries")
-        return cls(*counts)
+        return cls(*numbers)
 
     async def look_up(self, claimant: Claimant, drop: GatedDrop, lookups: GateLookups) -> Listed:
         member = f"{claimant.platform.lower()}:{claimant.user_id}"
