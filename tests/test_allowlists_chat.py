@@ -49,6 +49,11 @@ async def answer(discord: DiscordServer, interaction: Interaction) -> str:
     return str(told())
 
 
+def told(message: dict[str, Any]) -> str:
+    """A Telegram message as its reader sees it."""
+    return plain_text(message["text"], message.get("parse_mode"))
+
+
 async def drop_command(
     discord: DiscordServer, user: str, sub: str, files: dict[str, bytes], **values: Any
 ) -> Interaction:
@@ -94,8 +99,7 @@ async def test_allowlists_from_discord_and_telegram(
     async def upload(sender: dict[str, Any], data: bytes, caption: str) -> str:
         sent = telegram.send_document(group, sender, data, "text/csv", caption, file_name="l.csv")
         await telegram.wait_for(lambda: telegram.replies_to(sent))
-        told = telegram.replies_to(sent)[0]
-        return plain_text(told["text"], told.get("parse_mode"))
+        return told(telegram.replies_to(sent)[0])
 
     async with serving(env):
         await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
@@ -145,34 +149,52 @@ async def test_allowlists_from_discord_and_telegram(
         assert "#3 of 5" in await click(late, announcement)
         assert "You have claimed 2 of Guests" in await click(guest, announcement)
 
-        # Telegram: a document captioned /drop_allowlist ID, from a chat admin.
-        telegram.send_photo(group, ana, [png(901)], "/drop_create Pier | 5")
-        await telegram.wait_for(lambda: [m for m in telegram.in_chat(group) if m.get("photo")])
+        # Telegram: /drop_create on the artwork, replying to the list sent as a file.
+        first_list = telegram.send_document(
+            group, ana, f"telegram:{ada['id']}\n".encode(), "text/csv", file_name="list.csv"
+        )
+        photo = [{**telegram.add_file(png(901)), "width": 90, "height": 90}]
+        create_pier = telegram.send(
+            group,
+            ana,
+            photo=photo,
+            reply_to_message=first_list,
+            **telegram.caption("/drop_create Pier | 5"),
+        )
+        await telegram.wait_for(lambda: telegram.replies_to(create_pier))
         post = next(m for m in telegram.in_chat(group) if m.get("photo"))
         pier = int(re.findall(r"Drop #(\d+)", plain_text(post["caption"], "HTML"))[0])
+        assert told(telegram.replies_to(create_pier)[0]) == (
+            f"Drop #{pier} is limited to its allowlist: 1 entries (1 members, 0 addresses)."
+        )
+        assert "#1 of 5" in await press(ada, post)
+        assert await press(max_, post) == (
+            "Pier is for the members on its allowlist; you are not on it."
+        )
+
+        # /drop_allowlist ID as a document's caption, from a chat admin.
         assert "Only this chat's administrators" in await upload(
             max_, b"telegram:1\n", f"/drop_allowlist {pier}"
         )
-        bad_lines = b"telegram:1\ntelegram:-5\n"
+        bad_lines = f"telegram:{max_['id']}\ntelegram:-5\n".encode()
         assert await upload(ana, bad_lines, f"/drop_allowlist {pier}") == (
             "The allowlist was refused (1 bad line); nothing was changed. Fix the file and "
             "upload all of it again.\n"
             "line 2: 'telegram:-5': a telegram member is named by their numeric user ID"
         )
+        assert "not on it" in await press(max_, post)
         assert (await upload(ana, b"x", "/drop_allowlist")).startswith(
             "Send the drop's allowlist as a CSV file with the caption /drop_allowlist ID"
         )
-        # The command may also answer the file, sent before without a caption.
+        # Or the command answering the file, sent before without a caption.
         document = telegram.send_document(
-            group, ana, f"telegram:{ada['id']}\n".encode(), "text/csv", file_name="list.csv"
+            group, ana, f"telegram:{max_['id']}\n".encode(), "text/csv", file_name="new.csv"
         )
         command = telegram.send_text(group, ana, f"/drop_allowlist {pier}", reply_to=document)
         await telegram.wait_for(lambda: telegram.replies_to(command))
-        assert plain_text(telegram.replies_to(command)[0]["text"], "HTML") == (
-            f"Drop #{pier} is limited to its allowlist: 1 entries (1 members, 0 addresses)."
+        assert told(telegram.replies_to(command)[0]) == (
+            f"Drop #{pier}'s allowlist is replaced: 1 entries (1 members, 0 addresses). "
+            "Claims already made stay."
         )
-        assert "#1 of 5" in await press(ada, post)
-        assert (
-            await press(max_, post)
-            == "Pier is for the members on its allowlist; you are not on it."
-        )
+        assert "#2 of 5" in await press(max_, post)
+        assert "not on it" in await press(ada, post)

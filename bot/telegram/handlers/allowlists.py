@@ -1,6 +1,7 @@
 """Telegram allowlists: a chat administrator sends a drop's list as a CSV file with the caption
 `/drop_allowlist ID` (or replies that to the file) in the drop's group; it becomes the drop's
-list, in place of any it had, even while the drop is open.
+list, in place of any it had, even while the drop is open. `/drop_create` on an image that
+replies to a list file makes the drop with that list (`list_document`, `fetch_list`).
 
 Thin: the core (`bot.drops.allowlists`) reads the file whole, refuses it with its bad lines
 named (nothing changes then), or makes it the drop's list; this module fetches the file and
@@ -13,7 +14,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import Document, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
@@ -38,6 +39,27 @@ USAGE = (
     "list; claims already made stay."
 )
 Context = ContextTypes.DEFAULT_TYPE
+# What a list sent as a file is called or declared as (an image sent as a file is not one).
+LIST_NAMES = (".csv", ".txt", ".tsv")
+LIST_TYPES = ("text/csv", "text/plain", "text/tab-separated-values", "application/vnd.ms-excel")
+
+
+def list_document(message: Message | None) -> Document | None:
+    """The allowlist file `message` carries, if it carries a list rather than a picture."""
+    document = message.document if message is not None else None
+    if document is None:
+        return None
+    name, mime = (document.file_name or "").lower(), (document.mime_type or "").lower()
+    return document if name.endswith(LIST_NAMES) or mime in LIST_TYPES else None
+
+
+async def fetch_list(bot: TelegramBot, document: Document | None) -> bytes | None:
+    """The list's bytes (None without one). Raises `AllowlistRefused` for a file larger than a
+    list may be, `TelegramError` if Telegram would not hand it over."""
+    if document is None:
+        return None
+    check_size(document.file_size)
+    return await download(bot, document)
 
 
 class AllowlistHandlers:
@@ -68,8 +90,8 @@ class AllowlistHandlers:
         drop_id = int(words[0].lstrip("#"))
         try:
             await self.bot.runtime.drops.community_drop(drop_id, PLATFORM, str(chat.id))
-            check_size(document.file_size)
-            data = await download(self.bot, document)
+            data = await fetch_list(self.bot, document)
+            assert data is not None
             uploaded = await self.allowlists.replace(drop_id, data, by=str(user.id))
         except RequestRejected as err:
             await reply(message, esc(str(err)))
