@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -202,6 +204,41 @@ async def test_a_bad_file_changes_nothing_and_names_its_lines(
     assert [d.name for d in await runtime.drops.list_drops("discord", "g1")] == ["Guests"]
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Allowlist)) == 1
+
+
+# Files of lines that are mostly almost right: members, addresses, allowances, and noise.
+_CELLS = st.sampled_from(
+    ["discord:1", "telegram:22", HOLDER, HOLDER.lower(), "discord:x", "0x12", "slack:3", ""]
+)
+_LINES = st.tuples(_CELLS, st.sampled_from(["", ",1", ",2", ",0", ",x", ",1,1", ";3"]))
+_FILES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(_LINES.map("".join), max_size=12).map(lambda lines: "\n".join(lines).encode()),
+)
+
+
+@settings(max_examples=20)
+@given(data=_FILES)
+async def test_any_upload_is_taken_whole_or_refused_whole(
+    drops: tuple[Runtime, Inbox], data: bytes
+) -> None:
+    runtime, _ = drops
+    drop = await create(runtime, b"discord:1,5\n", supply=None)
+    try:
+        uploaded = await Allowlists(runtime.sessions).replace(drop.id, data, by="admin")
+    except AllowlistRefused as refused:
+        assert str(refused).startswith("The allowlist was refused (")
+        wanted = {"discord:1": 5}
+    else:
+        wanted = uploaded.parsed.entries
+    (gate,) = (await runtime.drops.info(drop.id)).gates
+    async with runtime.sessions() as session:
+        stored = await session.execute(
+            select(AllowlistEntry.entry, AllowlistEntry.allowance).where(
+                AllowlistEntry.allowlist_id == gate.params()["allowlist"]
+            )
+        )
+        assert {entry: allowance for entry, allowance in stored} == wanted
 
 
 @pytest.mark.slow
