@@ -99,6 +99,11 @@ def test_the_limits_on_size_rows_and_lines() -> None:
         f"More than {MAX_ENTRIES:,} entries (line {MAX_ENTRIES + 1}): split the list, or ask "
         "the operator.",
     )
+    # Bad lines count: no file holds more reasons than that.
+    assert parse_allowlist(b"\xff\n" * (MAX_ENTRIES + 1)).problems == (
+        f"More than {MAX_ENTRIES:,} entries (line {MAX_ENTRIES + 1}): split the list, or ask "
+        "the operator.",
+    )
     full = parse_allowlist(rows[: rows.index(f"telegram:{MAX_ENTRIES + 1}".encode())])
     assert full.ok and len(full.entries) == MAX_ENTRIES
     assert parse_allowlist(b"discord:1," + b" " * 300 + b"2\n").problems == (

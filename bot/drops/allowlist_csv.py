@@ -102,46 +102,34 @@ def parse_allowlist(data: bytes) -> ParsedAllowlist:
     merged = rows = 0
     header_possible = True
     # Line by line, so a line that is not UTF-8 is one bad line among the others.
-    for number, raw_bytes in enumerate(_LINES.split(data.removeprefix(_BOM)), 1):
-        try:
-            raw = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            problems.append(f"line {number}: not UTF-8 text (save the file as UTF-8 CSV)")
-            header_possible = False
+    for number, raw in enumerate(_LINES.split(data.removeprefix(_BOM)), 1):
+        line, problem = _decoded(raw)
+        if problem is None and (not line or line.startswith("#")):
             continue
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if len(line) > MAX_LINE:
-            problems.append(
-                f"line {number}: too long ({len(line):,} characters; at most {MAX_LINE})"
-            )
-            header_possible = False
-            continue
-        try:
-            cells = _cells(line)
-        except csv.Error as err:
-            problems.append(f"line {number}: not CSV ({err})")
-            header_possible = False
-            continue
-        if not cells:
-            continue
-        if header_possible and _is_header(cells[0]):
-            header_possible = False
-            continue
+        cells: list[str] = []
+        if problem is None:
+            cells, problem = _split(line)
+            if problem is None and not cells:
+                continue  # only separators
+            if problem is None and header_possible and _is_header(cells[0]):
+                header_possible = False
+                continue
         header_possible = False
+        # Bad lines count too, so no file makes more than this many reasons.
         rows += 1
         if rows > MAX_ENTRIES:
             return _refused(
                 f"More than {MAX_ENTRIES:,} entries (line {number}): split the list, or ask "
                 "the operator."
             )
-        try:
-            entry, allowance = _row(cells)
-        except ValueError as err:
-            problems.append(f"line {number}: {err}")
-            continue
-        if entry in entries:
+        if problem is None:
+            try:
+                entry, allowance = _row(cells)
+            except ValueError as err:
+                problem = str(err)
+        if problem is not None:
+            problems.append(f"line {number}: {problem}")
+        elif entry in entries:
             merged += 1
             entries[entry] = max(entries[entry], allowance)
         else:
@@ -206,13 +194,27 @@ def _row(cells: list[str]) -> tuple[str, int]:
     return entry, int(allowance)
 
 
-def _cells(line: str) -> list[str]:
-    """The line's cells, stripped, without the empty ones a spreadsheet leaves at the end."""
+def _decoded(raw: bytes) -> tuple[str, str | None]:
+    """The line as text, stripped, or why it cannot be read."""
+    try:
+        return raw.decode("utf-8").strip(), None
+    except UnicodeDecodeError:
+        return "", "not UTF-8 text (save the file as UTF-8 CSV)"
+
+
+def _split(line: str) -> tuple[list[str], str | None]:
+    """The line's cells, stripped, without the empty ones a spreadsheet leaves at the end; or
+    why it cannot be read."""
+    if len(line) > MAX_LINE:
+        return [], f"too long ({len(line):,} characters; at most {MAX_LINE})"
     delimiter = next((d for d in ",;\t" if d in line), ",")
-    cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter), [])]
+    try:
+        cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter), [])]
+    except csv.Error as err:
+        return [], f"not CSV ({err})"
     while cells and not cells[-1]:
         cells.pop()
-    return cells
+    return cells, None
 
 
 def _is_header(cell: str) -> bool:
