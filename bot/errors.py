@@ -103,6 +103,11 @@ class DropNeedsWallet(RequestRejected):
     """The drop mints only to linked addresses, and the claimer has none."""
 
 
+class AllowlistRefused(RequestRejected):
+    """An allowlist file has bad lines (each named by its number) or breaks a limit: the whole
+    upload is refused and nothing changes."""
+
+
 class CodeRefused(RequestRejected):
     """A code given to claim a drop is wrong, used already, or not how this drop is claimed."""
 

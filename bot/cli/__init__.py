@@ -14,6 +14,7 @@ import traceback
 import click
 
 from bot.cli.airdrop import airdrop
+from bot.cli.allowlist import drop_allowlist
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
 from bot.cli.codewords import drop_codes, drop_word
@@ -56,6 +57,7 @@ for command in (
     contracts,
 ):
     cli.add_command(command)
+drop.add_command(drop_allowlist)
 for command in (drop_codes, drop_word):
     drop.add_command(command)
 
