@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bot.app import Runtime, open_runtime
 from bot.config import load_settings
+from bot.drops.allowlists import Allowlists
 from bot.drops.code_tries import PER_MEMBER, CodeTriesCounter
 from bot.drops.codes import ALPHABET, CodeKey, read_code, read_word
 from bot.drops.codewords import Codewords, codes_csv
@@ -186,6 +187,24 @@ async def test_the_database_holds_no_code_and_no_word(codebot: tuple[Runtime, In
     assert other.digest(drop.id, "code", codes[0]) != runtime.codewords.key.digest(
         drop.id, "code", codes[0]
     )
+
+
+async def test_a_code_and_an_allowlist_both_apply(codebot: tuple[Runtime, Inbox]):
+    """The allowlist gate looks its entries up before the claim is decided; the code checked
+    before that stays among the claimant's facts."""
+    runtime, _ = codebot
+    drop = await runtime.drops.create_drop(
+        platform="discord", community_id="g", created_by="admin", name="Guests", image=png(22)
+    )
+    await Allowlists(runtime.sessions).replace(drop.id, b"discord:1\n", by="admin")
+    (code,) = await runtime.codewords.make_codes(drop.id, 1)
+    with pytest.raises(NotAllowed, match="not on it"):
+        await runtime.codewords.claim(drop.id, Claimant("discord", "2"), "Max", code)
+    with pytest.raises(NotAllowed, match="is claimed with a code"):
+        await runtime.drops.claim(drop.id, Claimant("discord", "1"), "Ada")
+    # Max's refused claim freed the code.
+    claimed = await runtime.codewords.claim(drop.id, Claimant("discord", "1"), "Ada", code)
+    assert claimed.result.edition == 1
 
 
 # ----- wrong codes -----------------------------------------------------------------------------
