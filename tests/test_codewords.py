@@ -33,6 +33,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.ports import Claimant
+from bot.telegram.handlers.codewords import parse_claim
 from db.models import DropCode, DropCodeword
 from tests.platform_stub import RecordingPlatform
 from tests.support import CliResult, Inbox, answered, png, run_cli
@@ -289,6 +290,13 @@ async def test_any_code_input_fails_only_its_own_request(
 
 
 _PROPERTY_RUNS: dict[int, list[object]] = {}
+
+
+@given(args=st.lists(st.text(max_size=20), max_size=4))
+def test_any_telegram_claim_command_reads_as_a_drop_and_a_code(args: list[str]) -> None:
+    drop_id, code = parse_claim(args)
+    assert drop_id is None or drop_id >= 0
+    assert code == " ".join(args[1:] if drop_id is not None else args)
 
 
 # ----- the command line ------------------------------------------------------------------------
