@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import stat
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from bot.errors import (
 )
 from bot.ports import Claimant
 from bot.telegram.handlers.codewords import parse_claim
-from db.models import DropCode, DropCodeword
+from db.models import CodeTries, DropCode, DropCodeword, utcnow
 from tests.platform_stub import RecordingPlatform
 from tests.support import CliResult, Inbox, answered, png, run_cli
 
@@ -245,6 +246,35 @@ async def test_wrong_codes_lock_a_member_out_across_processes(
                 await service.claim(drop.id, member("eve"), "Eve", code)
         # Others are not locked out by Eve.
         assert (await elsewhere.claim(drop.id, member("ada"), "Ada", code)).result.edition == 1
+
+
+async def test_the_drop_takes_a_bounded_number_of_wrong_codes_from_everyone(
+    codebot: tuple[Runtime, Inbox],
+):
+    """Many accounts together get the drop's wrong codes per window, not each their own; the
+    window ends and both counts start again."""
+    runtime, _ = codebot
+    codewords = Codewords(
+        sessions=runtime.sessions,
+        drops=runtime.drops,
+        key=runtime.codewords.key,
+        tries=CodeTriesCounter(runtime.sessions, per_member=2, per_drop=3),
+    )
+    drop = await code_drop(runtime)
+    (code,) = await codewords.make_codes(drop.id, 1)
+    for user in ("a1", "a2", "a3"):
+        with pytest.raises(CodeRefused, match="not a code"):
+            await codewords.claim(drop.id, member(user), user, "NOPE22")
+    with pytest.raises(CodeLocked, match="tried for this drop in the last hour") as paused:
+        await codewords.claim(drop.id, member("ada"), "Ada", code)
+    # Ada's own count was not touched by the pause: when the hour is over she claims.
+    async with runtime.sessions.begin() as session:
+        for table in (CodeTries, DropCodeword):
+            await session.execute(
+                sa.update(table).values(window_start=paused.value.until - timedelta(hours=2))
+            )
+    assert (await codewords.claim(drop.id, member("ada"), "Ada", code)).result.edition == 1
+    assert await codewords.tries.left(drop.id, member("a1"), utcnow()) == ""
 
 
 async def test_wrong_codes_say_how_many_are_left(codebot: tuple[Runtime, Inbox]):

@@ -97,6 +97,8 @@ class CodeTriesCounter:
             ).first()
         if row is None or row.window_start is None:
             return ""
+        if aware_utc(row.window_start) <= now - self.window:
+            return ""  # the window is over: the next wrong code starts a new one
         left = self.per_member - int(row.wrong)
         if left > 0:
             return f"{left} more wrong code{'s' if left > 1 else ''} and you wait an hour."
