@@ -26,6 +26,7 @@ from tests.emulators.discord.recording import Interaction
 from tests.emulators.telegram import TelegramServer, plain_text
 from tests.emulators.telegram.documents import document_data
 from tests.support import png
+from tests.test_discord import create_drop
 
 
 @contextlib.asynccontextmanager
@@ -65,6 +66,10 @@ def codes_in(table: bytes) -> list[str]:
 # ----- Discord ---------------------------------------------------------------------------------
 
 
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message["components"] for c in row["components"]]
+
+
 async def answer(discord: DiscordServer, interaction: Interaction) -> str:
     """What the member alone was shown."""
     await discord.wait_for(lambda: interaction.original and interaction.original.get("content"))
@@ -86,16 +91,13 @@ async def test_codes_on_discord_by_form_and_by_claim_command(
     admin = discord.add_member("Ana", admin=True)
     ada, max_, eve = (discord.add_member(name) for name in ("Ada", "Max", "Eve"))
     env = {**bot_env, **discord.env()}
-    drop_id = await new_drop(env, "discord", discord.guild_id, gates=gates_for(chat_member=True))
-    announcement = discord.messages[discord.add_message(admin, "Harbour", [])]
-    buttons = [f"drop:claim:{drop_id}", f"drop:code:{drop_id}"]  # as the bot renders them
-    announcement["components"] = [
-        {"type": 1, "components": [{"type": 2, "style": 3, "custom_id": b} for b in buttons]}
-    ]
 
     async with serving(env):
         await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
         assert {"claim", "codes"} <= set(discord.commands)
+        announcement = await create_drop(discord, admin, "Harbour", supply=10, members_only=True)
+        assert buttons(announcement) == ["drop:claim:1"]
+        drop_id = 1
         subcommand = [{"name": "count", "type": 4, "value": 3}, {"name": "drop", "type": 4}]
         subcommand[1]["value"] = drop_id
         refused = await discord.slash(
@@ -110,6 +112,9 @@ async def test_codes_on_discord_by_form_and_by_claim_command(
         assert made.original is not None and made.callbacks[0]["data"]["flags"] & 64  # only Ana
         codes = codes_in(made.original["uploads"][f"drop-{drop_id}-codes.csv"])
         assert len(codes) == 3
+        # The announcement gains the code button.
+        await discord.wait_for(lambda: len(buttons(announcement)) == 2)
+        assert buttons(announcement) == ["drop:claim:1", "drop:code:1"]
 
         # The Claim button explains; the code button opens a form only the member sees.
         pressed = await discord.click(ada, announcement, f"drop:claim:{drop_id}")
@@ -159,7 +164,7 @@ async def test_codes_on_discord_by_form_and_by_claim_command(
             if i is not made
         ]
         assert not [c for c in codes if any(c in s for s in shown)]
-        assert not discord.channel_messages
+        assert discord.channel_messages == [announcement]  # the only message in the channel
 
     await close_drop(env, drop_id)
     identified = len(discord.identifies)
