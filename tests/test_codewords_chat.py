@@ -226,6 +226,13 @@ async def test_codes_on_telegram_in_private_messages(
         codes = codes_in(document_data(telegram, document))
         assert len(codes) == 2
 
+        # The drop's Claim button says how it is claimed.
+        post = {"message_id": 9000, "date": 0, "chat": group, "text": "Harbour"}
+        query = telegram.press(ada, post, f"drop:claim:{drop_id}")
+        await telegram.wait_for(lambda: query["id"] in telegram.callback_answers)
+        assert telegram.callback_answers[query["id"]]["text"] == (
+            f"Harbour is claimed with a code: send /claim {drop_id} YOURCODE to the bot privately."
+        )
         # In the group, a code is not checked, and the member's message stays.
         in_group = await told(group, ada, f"/claim {drop_id} {codes[0]}")
         assert in_group.startswith("Codes are claimed in private: send /claim ID CODE to")
