@@ -34,6 +34,7 @@ from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
+from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
@@ -85,6 +86,7 @@ class Runtime:
     turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
+    raffles: Raffles
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -106,7 +108,7 @@ class Runtime:
             loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
-            loops.append(self.inbox.keep_tidy())
+            loops += [self.inbox.keep_tidy(), self.raffles.run()]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -258,6 +260,7 @@ async def open_runtime(
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
             )
+            raffles = Raffles.build(settings, chain, sessions, drops, content, turns)
             inbox = DurableInbox(
                 sessions,
                 max_attempts=settings.inbox_max_attempts,
@@ -284,6 +287,7 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
+                raffles,
             )
             if start:
                 await runtime.start(role)

@@ -40,6 +40,7 @@ from db.models.pipeline import (
     TxStatus,
     UploadKey,
 )
+from db.models.raffles import Raffle, RaffleEntry
 from db.models.turns import LaneMember, SharedTurn
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
     "Phase",
     "Pin",
     "PlatformUser",
+    "Raffle",
+    "RaffleEntry",
     "RateScope",
     "SharedTurn",
     "SigningAudit",
