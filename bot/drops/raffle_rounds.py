@@ -77,7 +77,11 @@ class RaffleRounds:
             pending = list(
                 await session.scalars(
                     select(Raffle.drop_id)
-                    .where(Raffle.done_at.is_(None))
+                    .join(Drop, Drop.id == Raffle.drop_id)
+                    .where(
+                        Raffle.done_at.is_(None),
+                        (Raffle.closes_at <= utcnow()) | Drop.closed_at.is_not(None),
+                    )
                     .order_by(Raffle.closes_at)
                     .limit(ROUND_LIMIT)
                 )
@@ -121,7 +125,9 @@ class RaffleRounds:
         if block is None:
             return False
         # Entries made once the seed block existed cannot count: their makers could know it.
-        cutoff = min(aware_utc(raffle.closes_at), datetime.fromtimestamp(block.timestamp, UTC))
+        # Block times are whole seconds, so the block's second is given to the entrants.
+        made = datetime.fromtimestamp(block.timestamp + 1, UTC)
+        cutoff = min(aware_utc(raffle.closes_at), made)
         async with self.sessions() as session:
             entries = (
                 await session.execute(
