@@ -365,6 +365,6 @@ def _outcome(info: RaffleInfo, entry: RaffleEntry, custodial: bool | None) -> st
         return f"Your entry to {name} came after its seed block existed, so it was not drawn."
     return (
         f"The draw of {name} is done: you were not drawn this time "
-        f"({info.winners} winners among {info.entrants}; your ticket {entry.ticket[:16]}…). "
+        f"({info.winners} of {info.entrants} entrants won; your ticket {entry.ticket[:16]}…). "
         f"Check the draw: {info.verify_command}"
     )

@@ -53,7 +53,7 @@ class RaffleInfo:
         if now >= self.closes_at:
             state = "drawn" if self.drawn else "entries closed, draw pending"
         return (
-            f"Raffle #{self.drop.id} {self.drop.name}: {self.drop.supply} winners, "
+            f"Raffle #{self.drop.id} {self.drop.name}: {_count(self.drop.supply or 0, 'winner')}, "
             f"{self.entrants} entered, {state}. Entries close {when(self.closes_at)}. "
             f"The draw's seed is the hash of block {self.block} of chain {self.chain_id}."
         )
@@ -63,8 +63,8 @@ class RaffleInfo:
         if self.cancelled:
             return f"Raffle #{self.drop.id} {self.drop.name} was cancelled; nobody was drawn."
         return (
-            f"Raffle #{self.drop.id} {self.drop.name} is drawn: {self.winners} winners among "
-            f"{self.entrants} entrants; each was told privately.\n"
+            f"Raffle #{self.drop.id} {self.drop.name} is drawn: {_count(self.winners, 'winner')} "
+            f"among {_count(self.entrants, 'entrant')}; each was told privately.\n"
             f"Seed: hash of block {self.block} = {self.seed}\n"
             f"Entrant list (tickets): ipfs://{self.entrants_cid}\n"
             f"Check it yourself: {self.verify_command}"
@@ -99,3 +99,7 @@ class Entry:
 def when(moment: datetime) -> str:
     """A moment as raffle texts write it."""
     return aware_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
