@@ -6,17 +6,21 @@ process) during the draw draws once; and the draw algorithm itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import Runtime, open_runtime
 from bot.chain.devchain import Anvil
 from bot.config import load_settings
+from bot.content.cid import cid_of_bytes
 from bot.drops.raffle_draw import EntrantList, draw, ticket
 from bot.drops.raffle_types import RaffleInfo
 from bot.drops.raffles import Raffles
@@ -173,6 +177,22 @@ async def test_a_restart_or_a_second_process_during_the_draw_draws_once(
         assert (await restarted.raffles.info(raffle.drop.id)).seed == info.seed
 
 
+@pytest.mark.db
+async def test_closing_a_raffles_drop_before_the_draw_cancels_it(
+    bot: tuple[Runtime, Inbox],
+) -> None:
+    runtime, inbox = bot
+    voice = speaking(runtime, inbox)
+    raffle = await make(runtime.raffles, winners=1)
+    await enter_all(runtime.raffles, raffle.drop.id, 3)
+    await runtime.drops.close(raffle.drop.id)
+    await poll_until(lambda: len(voice.told) == 3, 30, lambda: f"told {voice.told}")
+    assert all("was cancelled" in said[0] for said in voice.told.values())
+    info = await runtime.raffles.info(raffle.drop.id)
+    assert info.cancelled and info.winners == 0 and info.seed is None
+    assert (await runtime.drops.info(raffle.drop.id)).claimed == 0
+
+
 def test_the_draw_is_the_documented_one_and_unbiased_by_the_list_order() -> None:
     seed = hashlib.sha256(b"block").digest()
     tickets = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(20)]
@@ -208,12 +228,47 @@ async def test_verify_refuses_a_list_whose_winners_are_not_the_draws(
     listed.write_bytes(honest.encode())
     ok = run_cli("raffle", "verify", "4", "--entrants", str(listed), "--rpc", anvil.url, env={})
     assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
+    # By CID, through a gateway (here one of the test's own), checked against the CID.
+    cid = cid_of_bytes(honest.encode())
+    served = {f"/ipfs/{cid}": honest.encode(), f"/ipfs/{cid_of_bytes(b'x')}": b"y"}
+    async with gateway(served) as url:
+        by_cid = await asyncio.to_thread(
+            run_cli, "raffle", "verify", "4", "--cid", cid, "--gateway", url, "--rpc", anvil.url,
+            env={},
+        )  # fmt: skip
+        forged = await asyncio.to_thread(
+            run_cli, "raffle", "verify", "4", "--cid", cid_of_bytes(b"x"), "--gateway", url,
+            "--rpc", anvil.url, env={},
+        )  # fmt: skip
+    assert by_cid.returncode == 0 and "OK" in by_cid.stdout, by_cid.stderr
+    assert forged.returncode != 0 and "are not" in forged.stderr
     others = [t for t in tickets if t not in honest.winners][:2]
     listed.write_bytes(EntrantList(**{**honest.__dict__, "winners": tuple(others)}).encode())
     bad = run_cli("raffle", "verify", "4", "--entrants", str(listed), "--rpc", anvil.url, env={})
     assert bad.returncode == 1 and "MISMATCH: the list records other winners" in bad.stdout
     wrong = run_cli("raffle", "verify", "5", "--entrants", str(listed), "--rpc", anvil.url, env={})
     assert wrong.returncode != 0 and "raffle #4's, not #5's" in wrong.stderr
+
+
+@contextlib.asynccontextmanager
+async def gateway(files: dict[str, bytes]) -> AsyncIterator[str]:
+    """An HTTP server on loopback serving `files` by path."""
+
+    async def serve(request: web.Request) -> web.Response:
+        if request.path not in files:
+            return web.Response(status=404)
+        return web.Response(body=files[request.path])
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
 
 
 async def _latest(url: str) -> dict[str, Any]:

@@ -54,7 +54,9 @@ class RaffleRounds:
         turns: SharedTurns,
         confirmations: int,
         poll_interval: float,
+        gateway: str,
     ) -> None:
+        self.gateway = gateway
         self.sessions = sessions
         self.drops = drops
         self.blocks = blocks
@@ -260,7 +262,7 @@ class RaffleRounds:
     async def _tell(self, drop_id: int) -> None:
         """Announce the draw and tell each entrant privately, where the raffle's platform
         runs in this process; each entrant is tried `TELL_ATTEMPTS` times at most."""
-        info = await raffle_info(self.sessions, self.drops, self.blocks, drop_id)
+        info = await raffle_info(self.sessions, self.drops, self.blocks, self.gateway, drop_id)
         voice = self.voices.get(info.drop.platform)
         if voice is None:
             return  # told by a process that runs its platform
@@ -322,7 +324,11 @@ class RaffleRounds:
 
 
 async def raffle_info(
-    sessions: async_sessionmaker[AsyncSession], drops: Drops, blocks: ChainBlocks, drop_id: int
+    sessions: async_sessionmaker[AsyncSession],
+    drops: Drops,
+    blocks: ChainBlocks,
+    gateway: str,
+    drop_id: int,
 ) -> RaffleInfo:
     """The raffle of drop `drop_id`. Raises `DropNotFound` if that drop is no raffle."""
     drop = await drops.info(drop_id)
@@ -341,6 +347,7 @@ async def raffle_info(
         entrants_cid=raffle.entrants_cid,
         winners=raffle.winners,
         cancelled=raffle.cancelled,
+        gateway=gateway,
     )
 
 

@@ -11,7 +11,8 @@ from typing import Protocol
 from bot.drops.types import DropInfo
 from db.models import aware_utc
 
-VERIFY_COMMAND = "python -m bot raffle verify {id} --cid {cid}"
+# The verifier gives the chain: --rpc URL, or RPC_URL.
+VERIFY_COMMAND = "python -m bot raffle verify {id} --cid {cid} --gateway {gateway}"
 
 
 class RaffleVoice(Protocol):
@@ -40,12 +41,14 @@ class RaffleInfo:
     entrants_cid: str | None
     winners: int
     cancelled: bool
+    # Where the published list can be read: the bot's own IPFS gateway (PUBLIC_BASE_URL).
+    gateway: str
 
     @property
     def verify_command(self) -> str | None:
         if self.entrants_cid is None:
             return None
-        return VERIFY_COMMAND.format(id=self.drop.id, cid=self.entrants_cid)
+        return VERIFY_COMMAND.format(id=self.drop.id, cid=self.entrants_cid, gateway=self.gateway)
 
     def open_text(self, now: datetime) -> str:
         """The raffle as its announcement states it."""

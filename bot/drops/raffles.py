@@ -65,7 +65,9 @@ class Raffles:
         turns: SharedTurns,
         confirmations: int,
         poll_interval: float,
+        gateway: str,
     ) -> None:
+        self.gateway = gateway
         self.sessions = sessions
         self.drops = drops
         self.blocks = blocks
@@ -79,6 +81,7 @@ class Raffles:
             turns=turns,
             confirmations=confirmations,
             poll_interval=poll_interval,
+            gateway=gateway,
         )
 
     @classmethod
@@ -103,6 +106,7 @@ class Raffles:
             turns=turns,
             confirmations=settings.confirmations,
             poll_interval=settings.poll_interval,
+            gateway=settings.public_base_url.rstrip("/"),
         )
 
     async def run(self) -> None:
@@ -168,7 +172,7 @@ class Raffles:
     async def info(self, drop_id: int) -> RaffleInfo:
         """The raffle of drop `drop_id`. Raises `DropNotFound` if that drop is no raffle."""
         known_id(drop_id)
-        return await raffle_info(self.sessions, self.drops, self.blocks, drop_id)
+        return await raffle_info(self.sessions, self.drops, self.blocks, self.gateway, drop_id)
 
     async def close_entries(self, drop_id: int) -> RaffleInfo:
         """End the raffle's window now (its seed block stays the one announced, which is
