@@ -40,6 +40,9 @@ TURN_S = 120.0
 TELL_ATTEMPTS = 3
 # Raffles advanced per round, so one round stays bounded however many are due.
 ROUND_LIMIT = 50
+# Entrants told per raffle per round: a round stays well inside its turn (TURN_S) even under
+# a platform's flood limits, so no other process takes the raffle over mid-round.
+TELL_PER_ROUND = 200
 
 
 class RaffleRounds:
@@ -260,8 +263,9 @@ class RaffleRounds:
         await self.drops.close(drop_id)
 
     async def _tell(self, drop_id: int) -> None:
-        """Announce the draw and tell each entrant privately, where the raffle's platform
-        runs in this process; each entrant is tried `TELL_ATTEMPTS` times at most."""
+        """Announce the draw and tell up to `TELL_PER_ROUND` entrants privately, where the
+        raffle's platform runs in this process; each entrant is tried `TELL_ATTEMPTS` times
+        at most."""
         info = await raffle_info(self.sessions, self.drops, self.blocks, self.gateway, drop_id)
         voice = self.voices.get(info.drop.platform)
         if voice is None:
@@ -280,6 +284,7 @@ class RaffleRounds:
                         RaffleEntry.tell_attempts < TELL_ATTEMPTS,
                     )
                     .order_by(RaffleEntry.id)
+                    .limit(TELL_PER_ROUND)
                 )
             ).all()
         if not announced:
