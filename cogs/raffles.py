@@ -96,13 +96,17 @@ class DiscordRaffleVoice:
     def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
 
-    async def announce_draw(self, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
         channel = self.bot.get_partial_messageable(int(chat_id))
+        announcement = channel.get_partial_message(int(message_id))
         await channel.send(
             discord.utils.escape_markdown(text)[:2000],
-            reference=channel.get_partial_message(int(message_id)),
+            reference=announcement,
             allowed_mentions=NO_MENTIONS,
         )
+        view = discord.ui.View(timeout=None)
+        view.add_item(EnterButton(drop_id, disabled=True))
+        await announcement.edit(view=view)
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:
         said = discord.utils.escape_markdown(text)[:2000]

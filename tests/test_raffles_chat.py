@@ -136,6 +136,7 @@ async def test_raffles_entered_drawn_and_told_on_discord_and_telegram(
         )
         drawn = next(m for m in discord.posted() if "is drawn" in m["content"])
         assert f"raffle verify {on_discord} --cid" in drawn["content"]
+        await discord.wait_for(lambda: announcement["components"][0]["components"][0]["disabled"])
 
         # Telegram: Ada hears in private; Max, whom the bot cannot write to, asks again.
         await telegram.wait_for(
@@ -148,6 +149,8 @@ async def test_raffles_entered_drawn_and_told_on_discord_and_telegram(
         await telegram.wait_for(
             lambda: any("is drawn" in str(m.get("text")) for m in telegram.in_chat(group))
         )
+        await telegram.wait_for(lambda: "is drawn" in str(post.get("caption")))
+        assert "reply_markup" not in post  # no Enter button once drawn
         ada_won = any(
             "You won" in str(m.get("text")) for m in telegram.in_chat(telegram.private(ada))
         )

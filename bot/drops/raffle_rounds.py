@@ -86,6 +86,8 @@ class RaffleRounds:
                     .where(
                         Raffle.done_at.is_(None),
                         (Raffle.closes_at <= utcnow()) | Drop.closed_at.is_not(None),
+                        # Drawn and claimed: only a process that runs its platform has more to do.
+                        Raffle.claimed_at.is_(None) | Drop.platform.in_(list(self.voices)),
                     )
                     .order_by(Raffle.closes_at)
                     .limit(ROUND_LIMIT)
@@ -290,7 +292,7 @@ class RaffleRounds:
         if not announced:
             for chat_id, message_id in await self.drops.announcements(drop_id, info.drop.platform):
                 try:
-                    await voice.announce_draw(chat_id, message_id, info.drawn_text())
+                    await voice.announce_draw(drop_id, chat_id, message_id, info.drawn_text())
                 except Exception:  # one try: each entrant is told on their own besides
                     log.exception("raffle %d: announcing the draw in %s failed", drop_id, chat_id)
             async with self.sessions.begin() as session:

@@ -20,8 +20,9 @@ class RaffleVoice(Protocol):
     `Raffles.speak_through`): the draw in the chats that announced the raffle, and each
     entrant's outcome to them alone."""
 
-    async def announce_draw(self, chat_id: str, message_id: str, text: str) -> None:
-        """Post `text` (plain) in the chat, under the raffle's announcement."""
+    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
+        """Post `text` (plain) in the chat, under the raffle's announcement (`message_id`),
+        whose Enter button goes."""
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:
         """Tell the entrant `text` (plain) privately; raise if they cannot be reached now."""

@@ -67,13 +67,21 @@ class TelegramRaffleVoice:
     def __init__(self, bot: TelegramBot) -> None:
         self.bot = bot
 
-    async def announce_draw(self, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
         await self.bot.app.bot.send_message(
             int(chat_id),
             esc(text),
             parse_mode=ParseMode.HTML,
             reply_to_message_id=int(message_id),
             allow_sending_without_reply=True,
+        )
+        # The announcement says the draw too, and loses its Enter button.
+        await self.bot.app.bot.edit_message_caption(
+            chat_id=int(chat_id),
+            message_id=int(message_id),
+            caption=f"🎟 {esc(text)}"[:1024],
+            parse_mode=ParseMode.HTML,
+            reply_markup=None,
         )
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:
