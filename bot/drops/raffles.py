@@ -246,7 +246,8 @@ class Raffles:
             )
             # Counted with the raffle still undrawn and open, or not entered at all: the draw
             # takes the entries only if this count is what it read (`raffle_rounds`).
-            if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            fresh = inserted.rowcount == 1  # type: ignore[attr-defined]
+            if fresh:
                 counted = await session.execute(
                     update(_RAFFLES)
                     .where(
@@ -259,15 +260,15 @@ class Raffles:
                 if counted.rowcount != 1:  # type: ignore[attr-defined]
                     raise DropClosed(f"Entries to {drop.name} are closed.")
         async with self.sessions() as session:
-            entered = await _entry(session, drop_id, claimant, created_at=now)
+            entered = await _entry(session, drop_id, claimant, duplicate=not fresh)
         assert entered is not None, "an entry just inserted or found is there"
         return entered
 
 
 async def _entry(
-    session: AsyncSession, drop_id: int, claimant: Claimant, *, created_at: datetime | None = None
+    session: AsyncSession, drop_id: int, claimant: Claimant, *, duplicate: bool = True
 ) -> Entry | None:
-    """The member's entry, if there is one: a repeat (`duplicate`) unless made at `created_at`."""
+    """The member's entry, if there is one (asked again: `duplicate`)."""
     row = (
         await session.execute(
             select(RaffleEntry, Raffle, Drop.name)
@@ -289,14 +290,14 @@ async def _entry(
         ticket=entry.ticket,
         block=raffle.block_number,
         closes_at=aware_utc(raffle.closes_at),
-        duplicate=created_at is None or aware_utc(entry.created_at) != created_at,
+        duplicate=duplicate,
         outcome=entry.outcome,
     )
 
 
 def _check_window(drop: Drop, raffle: Raffle, now: datetime) -> None:
     if drop.closed_at is not None or raffle.drawn_at is not None:
-        raise DropClosed(f"{drop.name} is closed; its draw is made.")
+        raise DropClosed(f"{drop.name} is closed to entries.")
     if now < aware_utc(drop.starts_at):
         raise DropNotOpen(f"{drop.name} opens for entries at {when(drop.starts_at)}.")
     if now >= aware_utc(raffle.closes_at):
