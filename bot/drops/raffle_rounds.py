@@ -133,8 +133,8 @@ class RaffleRounds:
             return False
         # Entries made once the seed block existed cannot count: their makers could know it.
         # Block times are whole seconds, so the block's second is given to the entrants.
-        made = datetime.fromtimestamp(block.timestamp + 1, UTC)
-        cutoff = min(aware_utc(raffle.closes_at), made)
+        seed_known = datetime.fromtimestamp(block.timestamp + 1, UTC)
+        cutoff = min(aware_utc(raffle.closes_at), seed_known)
         async with self.sessions() as session:
             entries = (
                 await session.execute(
