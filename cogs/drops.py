@@ -22,9 +22,11 @@ from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo, DropKind, gates_for, listing_line
+from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant
+from cogs.allowlists import fetch_allowlist
 from db.models import utcnow
 
 PLATFORM = "discord"
@@ -160,6 +162,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         wallet_required="Only members with a linked wallet may claim",
         kind="numbered: a token per claim (#12 of 500); edition: one artwork, a copy per claim "
         "(cheaper; the default for open editions)",
+        allowlist="Only those on this CSV list may claim (the format: see /drop allowlist)",
     )
     async def create_command(
         self,
@@ -173,11 +176,13 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         members_only: bool = False,
         wallet_required: bool = False,
         kind: Literal["numbered", "edition"] | None = None,
+        allowlist: discord.Attachment | None = None,
     ) -> None:
         if not await self._admin(interaction):
             return
         try:  # refused before the modal, privately: no need to fill it in for nothing
             self.bot.runtime.service.check_size(image.size)
+            check_size(allowlist.size if allowlist else None)
         except RequestRejected as err:
             await interaction.response.send_message(str(err), ephemeral=True)
             return
@@ -192,6 +197,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "members_only": members_only,
             "wallet_required": wallet_required,
             "kind": kind,
+            "allowlist": allowlist,
         }
         await interaction.response.send_modal(DropText(self, options))
 
@@ -206,7 +212,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
         ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
         try:
-            drop = await self.drops.create_drop(
+            drop, listed = await Allowlists(self.bot.runtime.sessions).create_drop(
+                self.drops,
+                allowlist=await fetch_allowlist(self.bot, options["allowlist"]),
                 platform=PLATFORM,
                 community_id=str(interaction.guild_id),
                 created_by=str(interaction.user.id),
@@ -239,7 +247,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             drop.id, PLATFORM, str(announcement.channel.id), str(announcement.id)
         )
         await interaction.followup.send(
-            f"Drop #{drop.id} is up: {announcement.jump_url}", ephemeral=True
+            f"Drop #{drop.id} is up: {announcement.jump_url}"
+            + (f"\n{listed.report()}" if listed else ""),
+            ephemeral=True,
         )
 
     def _view(self, drop: DropInfo) -> discord.ui.View:

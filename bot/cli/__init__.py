@@ -14,6 +14,7 @@ import traceback
 import click
 
 from bot.cli.airdrop import airdrop
+from bot.cli.allowlist import drop_allowlist
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
 from bot.cli.collection import collection
@@ -57,6 +58,7 @@ for command in (
     raffle,
 ):
     cli.add_command(command)
+drop.add_command(drop_allowlist)
 
 
 def main() -> None:

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 import bot.registry  # noqa: F401  (fills the registries)
+from bot.cli.allowlist import read_allowlist
 from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
 from bot.ports import PLATFORMS
 
 if TYPE_CHECKING:
     from bot.app import Runtime
+    from bot.drops.allowlists import Uploaded
 from db.models import utcnow
 
 
@@ -50,6 +52,11 @@ def drop() -> None:
 @click.option("--role", "roles", multiple=True, help="A role ID that may claim (repeatable).")
 @click.option("--members-only", is_flag=True, help="Only members of the chat may claim.")
 @click.option("--require-wallet", is_flag=True, help="Only claimers with a linked address.")
+@click.option(
+    "--allowlist",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Only the members and addresses in this CSV file may claim (see `drop allowlist`).",
+)
 def drop_create(
     platform: str,
     community: str,
@@ -63,13 +70,19 @@ def drop_create(
     roles: tuple[str, ...],
     members_only: bool,
     require_wallet: bool,
+    allowlist: Path | None,
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
+    from bot.drops.allowlists import Allowlists  # the drops core, when it runs (see bot.cli)
+
     loaded = settings()
     data = read_image(image)
+    listed = read_allowlist(allowlist) if allowlist is not None else None
 
-    async def go(runtime: Runtime) -> DropInfo:
-        return await runtime.drops.create_drop(
+    async def go(runtime: Runtime) -> tuple[DropInfo, Uploaded | None]:
+        return await Allowlists(runtime.sessions).create_drop(
+            runtime.drops,
+            allowlist=listed,
             platform=platform,
             community_id=community,
             created_by=getpass.getuser(),
@@ -83,8 +96,10 @@ def drop_create(
             gates=gates_for(roles, chat_member=members_only, linked_wallet=require_wallet),
         )
 
-    created = in_runtime(loaded, go)
+    created, uploaded = in_runtime(loaded, go)
     click.echo(f"created drop {listing_line(created, utcnow())}")
+    if uploaded is not None:
+        click.echo(uploaded.report())
 
 
 @drop.command("list")

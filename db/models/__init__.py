@@ -9,6 +9,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+from db.models.allowlists import Allowlist, AllowlistEntry
 from db.models.base import Base, aware_utc, storable, utcnow
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
@@ -52,6 +53,8 @@ __all__ = [
     "PIN_REFUSED",
     "PREPARING",
     "UNANSWERED",
+    "Allowlist",
+    "AllowlistEntry",
     "Base",
     "ChainTx",
     "CollectionStatus",

@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.telegram.handlers.admin import AdminHandlers
+from bot.telegram.handlers.allowlists import AllowlistHandlers
 from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.handlers.engagement import EngagementHandlers
 from bot.telegram.handlers.mint import MintHandlers
@@ -41,6 +42,7 @@ def register(bot: TelegramBot) -> None:
     AdminHandlers(bot).register(new)
     DropHandlers(bot).register(new)
     RaffleHandlers(bot).register(new)
+    AllowlistHandlers(bot).register(new)
     wallets.register(new)
     mint.register_last(new)
 
