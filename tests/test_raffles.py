@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,11 +17,18 @@ from typing import Any
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select
+from web3 import AsyncWeb3
 
 from bot.app import Runtime, open_runtime
 from bot.chain.devchain import Anvil
 from bot.config import load_settings
 from bot.content.cid import cid_of_bytes
+from bot.drops.raffle_chain import (
+    FASTEST_BLOCK_S,
+    MARGIN_BLOCKS,
+    SLOWEST_BLOCK_S,
+    ChainBlocks,
+)
 from bot.drops.raffle_draw import EntrantList, draw, ticket
 from bot.drops.raffle_types import RaffleInfo
 from bot.drops.raffles import Raffles
@@ -283,3 +291,19 @@ async def _latest(url: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
         block: dict[str, Any] = (await response.json())["result"]
     return block
+
+
+async def test_the_seed_block_is_named_at_the_chains_own_pace_after_the_close(
+    w3: AsyncWeb3,
+) -> None:
+    """A chain other than the dev one: its pace is measured, and nothing is mined for it."""
+    blocks = ChainBlocks(w3, 1, dev_chain=False)
+    head = await blocks.head()
+    pace = await blocks.seconds_per_block(head)
+    assert FASTEST_BLOCK_S <= pace <= SLOWEST_BLOCK_S
+    target = await blocks.seed_block_for(600)
+    assert target >= head + math.ceil(600 / pace) + MARGIN_BLOCKS
+    await blocks.mine_to(target)
+    assert await blocks.head() == head
+    dev = ChainBlocks(w3, 31337, dev_chain=True)
+    assert await dev.seed_block_for(30) == head + 30 + MARGIN_BLOCKS
