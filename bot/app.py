@@ -35,6 +35,7 @@ from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
 from bot.drops.codewords import Codewords
+from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
@@ -62,9 +63,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     """The running core: chain, database, content, the hot wallet's transactions and their
-    watcher, the mint service, wallet links, withdrawals, drops, the engagement queries
-    (leaderboards, galleries), the inbox of chat updates and the chat platforms running,
-    wired together."""
+    watcher, the mint service, wallet links, withdrawals, drops (raffles, codewords), engagement
+    queries, the inbox of chat updates and the chat platforms running, wired together."""
 
     settings: Settings
     chain: Chain
@@ -86,6 +86,7 @@ class Runtime:
     turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
+    raffles: Raffles
     codewords: Codewords  # drops claimed with a secret word or single-use codes
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
@@ -108,7 +109,7 @@ class Runtime:
             loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
-            loops.append(self.inbox.keep_tidy())
+            loops += [self.inbox.keep_tidy(), self.raffles.run()]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -260,6 +261,7 @@ async def open_runtime(
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
             )
+            raffles = Raffles.build(settings, chain, sessions, drops, content, turns)
             inbox = DurableInbox(
                 sessions,
                 max_attempts=settings.inbox_max_attempts,
@@ -286,6 +288,7 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
+                raffles,
                 codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
             )
             if start:

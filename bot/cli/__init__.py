@@ -25,6 +25,7 @@ from bot.cli.drop import drop
 from bot.cli.invite import invite
 from bot.cli.mint import mint, status
 from bot.cli.pin import pin
+from bot.cli.raffle import raffle
 from bot.cli.runtime import EXIT_CHECK_FAILED, EXIT_CONFIG
 from bot.cli.serve import devchain, run, web
 from bot.cli.wallet import wallet
@@ -55,6 +56,7 @@ for command in (
     drop,
     collection,
     contracts,
+    raffle,
 ):
     cli.add_command(command)
 drop.add_command(drop_allowlist)

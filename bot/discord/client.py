@@ -39,6 +39,7 @@ COGS = (
     "cogs.engagement",
     "cogs.drops",
     "cogs.allowlists",
+    "cogs.raffles",
     "cogs.codewords",
 )
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction

@@ -259,6 +259,25 @@ class Drops:
             )
         )
 
+    async def grant(
+        self,
+        drop_id: int,
+        member: Claimant,
+        user_name: str,
+        *,
+        source: str,
+        reply_to: dict[str, object],
+    ) -> ClaimResult:
+        """Give an edition to a member the core chose (a raffle's winner): a claim past the
+        gates on who may claim (not the one on where editions go), minted where they linked
+        else to custody and answered through their platform as claims are; supply, window,
+        closure and the per-member limit apply. `source` makes it idempotent: the same
+        source gets the same edition back (`duplicate=True`)."""
+        known_id(drop_id)
+        return await self._writer.submit(
+            PendingClaim(drop_id, member, storable(user_name, 256), reply_to, source, granted=True)
+        )
+
     async def close_writer(self) -> None:
         """Let the claims being recorded finish."""
         await self._writer.close()

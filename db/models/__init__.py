@@ -42,6 +42,7 @@ from db.models.pipeline import (
     TxStatus,
     UploadKey,
 )
+from db.models.raffles import Raffle, RaffleEntry
 from db.models.turns import LaneMember, SharedTurn
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "Phase",
     "Pin",
     "PlatformUser",
+    "Raffle",
+    "RaffleEntry",
     "RateScope",
     "SharedTurn",
     "SigningAudit",

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.emulators.discord.direct import DirectMessages
 from tests.emulators.discord.gateway import Gateway
 from tests.emulators.discord.objects import APPLICATION_ID, DEFAULT_PERMISSIONS, TOKEN, snowflake
 from tests.emulators.discord.recording import DiscordRecording, Interaction
@@ -29,6 +30,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         DiscordRecording.__init__(self)
         self._gateway = Gateway(self, self)
         self._rest_api = RestApi(self, self)
+        self.direct = DirectMessages(self, self)
         self._runner: web.AppRunner | None = None
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -36,6 +38,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
     async def start(self) -> None:
         app = web.Application(middlewares=[self._rest_api.record], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway.connect)
+        self.direct.add_routes(app)
         self._rest_api.add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
