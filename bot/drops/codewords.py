@@ -17,9 +17,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,9 +47,10 @@ from bot.errors import (
     DropSoldOut,
     RequestRejected,
 )
+from bot.inbox_rows import withhold_typed
 from bot.ports import Claimant
 from db.engine import insert_unless_present
-from db.models import Drop, DropCode, DropCodeword, InboxUpdate, utcnow
+from db.models import Drop, DropCode, DropCodeword, utcnow
 
 # What stands in the inbox for a code or word once acted on (`Codewords.forget_typed`).
 WITHHELD = "[code withheld]"
@@ -286,26 +285,7 @@ class Codewords:
         of their update (kept there for a re-dispatch), once it was acted on: a database copy
         must not give away a code a refused claim freed, nor a drop's word. An update handled
         again after this finds `WITHHELD` in its place."""
-        if not typed.strip():
-            return
-        async with self.sessions.begin() as session:
-            row = (
-                await session.execute(
-                    select(InboxUpdate.id, InboxUpdate.payload).where(
-                        InboxUpdate.platform == platform, InboxUpdate.update_id == update_id
-                    )
-                )
-            ).first()
-            if row is None:
-                return
-            payload = orjson.loads(row.payload)
-            scrubbed = _withheld(payload, typed)
-            if scrubbed != payload:
-                await session.execute(
-                    update(InboxUpdate)
-                    .where(InboxUpdate.id == row.id)
-                    .values(payload=orjson.dumps(scrubbed).decode())
-                )
+        await withhold_typed(self.sessions, platform, update_id, typed, WITHHELD)
 
     async def _reserve(self, drop: DropInfo, claimant: Claimant, code: str) -> int | None:
         """The code's row, reserved for the claimant (free before, or theirs already); None
@@ -365,17 +345,6 @@ def _expired_with(drop: DropInfo) -> None:
         raise DropSoldOut(f"Sold out: all {drop.supply} editions of {drop.name} are claimed.")
     if status == "not open yet":
         raise DropNotOpen(f"{drop.name} is not open yet; claim it with your code once it is.")
-
-
-def _withheld(value: Any, typed: str) -> Any:
-    """`value` (a JSON document) with `typed` replaced by WITHHELD in every string."""
-    if isinstance(value, str):
-        return value.replace(typed, WITHHELD)
-    if isinstance(value, list):
-        return [_withheld(v, typed) for v in value]
-    if isinstance(value, dict):
-        return {k: _withheld(v, typed) for k, v in value.items()}
-    return value
 
 
 def codes_csv(drop_id: int, codes: Sequence[str]) -> str:
