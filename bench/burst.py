@@ -21,8 +21,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.minting.types import MintResult, MintSubmission
+    from bot.runtime import Runtime
 
 ADMIN = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second development account
 USERS = 100

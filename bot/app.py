@@ -11,22 +11,17 @@ import contextlib
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from typing import Any
 
 from aiohttp.web import Application
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
-from bot.chain.contract import Collection
 from bot.chain.lanes import Lanes
 from bot.chain.setup import Chain, operator_admin
 from bot.chain.tx_engine import TxEngine
-from bot.chain.watcher import TxWatcher
 from bot.communities import Communities
 from bot.community_collections.service import CommunityCollections
 from bot.config import Settings
@@ -40,88 +35,22 @@ from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
-from bot.metrics import MetricsPage, PipelineMetrics
+from bot.metrics import PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
 from bot.process_locks import only_process_on
-from bot.queue_depths import read_depths
 from bot.records import open_database
 from bot.roles import Role
+from bot.runtime import Runtime
 from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
-from bot.web import WebServer
-from bot.web.process import WebProcess
-from bot.web.server import Health, OwnRoutes
+from bot.web_wiring import own_routes, web_for
 from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """The running core: chain, database, content, the hot wallet's transactions and their
-    watcher, the mint service, wallet links, withdrawals, drops (raffles, codewords), engagement
-    queries, the inbox of chat updates and the chat platforms running, wired together."""
-
-    settings: Settings
-    chain: Chain
-    collection: Collection
-    db: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    content: ContentStore
-    txs: TxEngine
-    watcher: TxWatcher
-    service: MintService
-    wallets: WalletLinks
-    withdrawals: Withdrawals
-    alerts: BalanceAlerts
-    engagement: Engagement
-    drops: Drops
-    inbox: DurableInbox
-    platforms: RunningPlatforms
-    collections: CommunityCollections
-    turns: SharedTurns
-    # What this process counts, for /metrics (the database's numbers are read when scraped).
-    metrics: PipelineMetrics
-    raffles: Raffles
-    codewords: Codewords  # drops claimed with a secret word or single-use codes
-    _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
-
-    async def start(self, role: Role = "all") -> None:
-        """Resume unfinished work and run the background loops of `role`: for the pipeline,
-        the mint pipeline's stages, the transaction watcher, withdrawals and community
-        collections; for chat, the answers (given through the chat platforms running here)
-        and the inbox's tidying; `all` runs both."""
-        loops: list[Coroutine[Any, Any, None]] = []
-        if role == "all":
-            await self.service.start()
-        elif role == "pipeline":
-            # Chat processes record the requests: nothing here wakes the stages at once.
-            await self.service.start_pipeline(look_every=self.settings.poll_interval)
-        elif role == "chat":
-            # Answers go out where the chat platforms run; the pipeline decides them elsewhere.
-            self.service.start_delivery(look_every=self.settings.poll_interval)
-        if role in ("all", "pipeline"):
-            lanes = self.service.lanes
-            loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
-            loops += [self.withdrawals.run(), self.collections.run()]
-        if role in ("all", "chat"):
-            loops += [self.inbox.keep_tidy(), self.raffles.run()]
-        for loop in loops:
-            self._background.append(asyncio.ensure_future(loop))
-
-    async def close(self) -> None:
-        """Stop what `start` runs, letting answers being given finish recording."""
-        await self.drops.close_writer()
-        await self.inbox.close()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await self.service.stop()
-        await self.service.lanes.close()
 
 
 def open_configured_chain(settings: Settings) -> contextlib.AbstractAsyncContextManager[Chain]:
@@ -301,52 +230,6 @@ async def open_runtime(
             await db.dispose()
 
 
-def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
-    """The web server on the runtime's database, content and chain (not yet started)."""
-    return WebServer(
-        sessions=runtime.sessions,
-        content=runtime.content,
-        engagement=runtime.engagement,
-        collection=runtime.collection,
-        explorer=runtime.chain.explorer,
-        site_name=runtime.settings.collection_name,
-        owners_at=runtime.withdrawals.chain.erc721,
-        host=host,
-        port=port,
-        health=health(runtime),
-        metrics=metrics_page(runtime),
-        rpc_timeout=runtime.settings.rpc_timeout,
-    )
-
-
-def health(runtime: Runtime, role: str = "all") -> Health:
-    """`/health` for this bot: its chain, requests in flight, why it waits, if it does, its
-    role, the hot wallet it signs with and the queues."""
-    return Health(
-        runtime.sessions,
-        runtime.chain.chain_id,
-        lambda: runtime.service.waiting_reason,
-        pinning=bool(runtime.settings.pinning),
-        role=role,
-        wallets=[engine.wallet.address for engine in runtime.service.lanes.engines],
-        lanes=runtime.service.lanes.describe,
-    )
-
-
-def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
-    """`/metrics` for this bot: the runtime's registry, and the database's numbers read when
-    scraped."""
-    lanes = runtime.service.lanes
-    wallets = [engine.wallet.address for engine in lanes.engines]
-    return MetricsPage(
-        runtime.metrics.registry,
-        functools.partial(read_depths, runtime.sessions, runtime.chain.chain_id, wallets),
-        role=role,
-        wallets=wallets,
-        lanes=lanes.describe,
-    )
-
-
 async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
     """Run the bot until a stop signal: what `role` runs of it (`bot.roles`). `all`: the mint
     service, the web server, and every chat platform the settings configure or, with none and
@@ -354,7 +237,9 @@ async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
     # Signals are caught from the start, so a stop sent right after "ready" is not lost.
     async with open_runtime(settings, role=role, sole=True) as runtime:
         with stop_signals() as stop:
-            web = _web(settings, runtime) if role == "all" else _own_routes(settings, runtime, role)
+            web = (
+                web_for(settings, runtime) if role == "all" else own_routes(settings, runtime, role)
+            )
             chatting = role in ("all", "chat")
             platforms = _chat_platforms(
                 settings, runtime, web.app, console=console, chatting=chatting
@@ -384,28 +269,6 @@ async def serve(settings: Settings, console: bool, role: Role = "all") -> None:
                 await asyncio.gather(*chats, *others, return_exceptions=True)  # clean up
                 await web.stop()
                 log.info("stopping")
-
-
-def _own_routes(settings: Settings, runtime: Runtime, role: Role) -> OwnRoutes:
-    """A `chat` or `pipeline` process serves only its own routes: `/health`, `/metrics` and,
-    for chat, a platform's webhook (the gallery and gateway are the `web` role's)."""
-    routes = OwnRoutes(host=settings.http_host, port=settings.http_port)
-    routes.app.router.add_get("/health", health(runtime, role).handle)
-    routes.app.router.add_get("/metrics", metrics_page(runtime, role).handle)
-    return routes
-
-
-def _web(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
-    """The web server as WEB_SERVER says: in a child process (so that no web request can
-    delay the bot's answers on this event loop), or inline on this one."""
-    if settings.web_server == "inline":
-        return web_server(runtime, host=settings.http_host, port=settings.http_port)
-    process = WebProcess(
-        settings, chain_id=runtime.chain.chain_id, collection_address=runtime.collection.address
-    )
-    process.app.router.add_get("/health", health(runtime).handle)
-    process.app.router.add_get("/metrics", metrics_page(runtime).handle)
-    return process
 
 
 def _chat_platforms(

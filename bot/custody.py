@@ -43,7 +43,7 @@ from bot.minting.types import short_token_id
 from db.models import MINTED, MintRequest, Phase
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

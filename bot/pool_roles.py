@@ -19,7 +19,7 @@ from bot.chain.wallet import HotWallet
 from db.models import CollectionStatus, CommunityCollection
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 
 async def operated_contracts(runtime: Runtime) -> tuple[list[Collection], list[str]]:

@@ -44,7 +44,7 @@ from bot.pool_roles import operated_contracts
 from db.models import ChainTx, KeyRotationStep, TxStatus
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

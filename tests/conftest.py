@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
 from bot.chain import client
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
@@ -21,6 +20,7 @@ from bot.chain.wallet import HotWallet
 from bot.config import load_settings
 from bot.env_values import Secret
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
+from bot.runtime import Runtime
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.ipfs_node import kubo_rpc  # noqa: F401  (a fixture: pytest finds it by name)

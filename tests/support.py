@@ -20,12 +20,13 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import select
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
 from bot.config import Settings, load_settings
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import MintResult, MintSubmission
+from bot.runtime import Runtime
 from db.engine import create_db_engine, upgrade
 from db.models import MintRequest, Phase
 from tests import forkserver

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.alerts import BalanceAlerts
-from bot.app import Runtime
 from bot.ports import RunningPlatforms
+from bot.runtime import Runtime
 from tests.support import DEV_MINTER, Inbox
 
 pytestmark = pytest.mark.db

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.drops import ClaimResult, DropInfo
 from bot.drops.allowlists import Allowlists, Uploaded
@@ -29,6 +28,7 @@ from bot.errors import (
     NotAllowed,
 )
 from bot.ports import Claimant, GateLookups
+from bot.runtime import Runtime
 from db.models import Allowlist, AllowlistEntry, PlatformUser
 from tests.platform_stub import RecordingPlatform
 from tests.support import CliResult, Inbox, answered, png, run_cli

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import Runtime
+from bot.runtime import Runtime
 from db.models import utcnow
 from tests.support import DEV_MINTER, Inbox, answered, run_cli, submission
 

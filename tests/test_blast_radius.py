@@ -37,13 +37,13 @@ from sqlalchemy import select
 from web3 import AsyncWeb3, Web3
 
 from bot.airdrop import HEADERS, read_rows, run_airdrop
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
 from bot.drops import ClaimResult, gates_for
 from bot.errors import RequestRejected
 from bot.minting.types import MintHandle, MintResult, MintSubmission
 from bot.ports import Claimant
+from bot.runtime import Runtime
 from db.models import MintRequest, Phase, PlatformUser, utcnow
 from tests import hostile
 from tests.hostile import Expect, MintAsk

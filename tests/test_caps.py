@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
+from bot.runtime import Runtime
 from db.models import Phase
 from tests.support import DEV_MINTER, answered, balance, rpc, running, submission
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.config import load_settings
 from bot.drops.allowlists import Allowlists
 from bot.drops.code_tries import PER_MEMBER, CodeTriesCounter
@@ -34,6 +34,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.ports import Claimant
+from bot.runtime import Runtime
 from bot.telegram.handlers.codewords import parse_claim
 from db.models import CodeTries, DropCode, DropCodeword, utcnow
 from tests.platform_stub import RecordingPlatform

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import Runtime, open_runtime, serve
+from bot.app import open_runtime, serve
 from bot.config import load_settings
 from bot.drops import gates_for
 from bot.drops.code_tries import PER_MEMBER
+from bot.runtime import Runtime
 from db.models import InboxUpdate
 from tests.emulators.discord import DiscordServer
 from tests.emulators.discord.recording import Interaction

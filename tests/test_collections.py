@@ -13,7 +13,6 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select
 
-from bot.app import Runtime
 from bot.chain.contract import DEFAULT_ADMIN_ROLE, MINTER_ROLE, Collection, CollectionParams
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
@@ -27,6 +26,7 @@ from bot.errors import DropClosed, NotAllowed, RequestRejected
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.ports import Claimant
 from bot.rotation import KeyRotation
+from bot.runtime import Runtime
 from db.models import CollectionStatus, Drop, MintRequest, Standard
 from tests.platform_stub import RecordingPlatform
 from tests.support import (

@@ -14,8 +14,8 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
+from bot.runtime import Runtime
 from db.models import CollectionStatus, Standard
 from tests.emulators.discord import DiscordServer, Interaction
 from tests.support import (

@@ -14,9 +14,9 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
+from bot.runtime import Runtime
 from db.models import CollectionStatus, Standard
 from tests.emulators.telegram import TelegramServer
 from tests.support import (

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from bot import communities as communities_module
-from bot.app import Runtime
 from bot.communities import KEEP, AnnounceTarget, Asker, Communities, check_announce_target
 from bot.errors import MintingPaused, NotAllowed, RateLimited
+from bot.runtime import Runtime
 from tests.support import Inbox, answered, submission
 
 pytestmark = pytest.mark.db

@@ -15,10 +15,12 @@ from typing import TextIO
 import aiohttp
 import pytest
 
-from bot.app import Runtime, open_runtime, web_server
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
 from bot.console.chat import ConsoleChat
+from bot.runtime import Runtime
+from bot.web_wiring import web_server
 from tests.support import COLLECTOR, balance, png, poll_until, signed_siwe
 
 pytestmark = pytest.mark.db

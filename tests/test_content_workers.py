@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.app import Runtime
 from bot.content.images import UNPROCESSABLE, too_slow
 from bot.content.store import ContentStore
 from bot.minting.content_workers import (
@@ -26,6 +25,7 @@ from bot.minting.content_workers import (
     prepare_contents,
 )
 from bot.minting.workers import Fault, IsolatingPool
+from bot.runtime import Runtime
 from tests.support import Inbox, answered, png, submission
 from tests.worker_jobs import Task, run_tasks
 

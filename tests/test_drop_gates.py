@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from bot.app import Runtime, open_runtime, serve
+from bot.app import open_runtime, serve
 from bot.config import load_settings
 from bot.drops import ClaimResult, gates_for
 from bot.drops.gates import LinkWallet, load_gates, store_gates
 from bot.errors import DropLimitReached, NotAllowed
 from bot.ports import GATES, Claimant, DropGate, GatedDrop, GateLookups, Refusal
+from bot.runtime import Runtime
 from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.drops import ClaimResult, DropInfo, gates_for
 from bot.drops.service import Drops
@@ -29,6 +28,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.ports import Claimant
+from bot.runtime import Runtime
 from db.models import MintRequest, Phase, PlatformUser, utcnow
 from tests.platform_stub import RecordingPlatform
 from tests.support import (

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from eth_account import Account
 
-from bot.app import Runtime
 from bot.leaderboard_gallery import Ranked, community_path, token_path
 from bot.minting.types import MintResult, MintSubmission
+from bot.runtime import Runtime
 from db.models import Phase
 from tests.support import COLLECTOR, Inbox, answered, sign_message, submission
 

@@ -14,13 +14,14 @@ from eth_account import Account
 from sqlalchemy import select, update
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import Collection, CollectionParams, deploy_collection
 from bot.chain.devchain import Anvil
 from bot.chain.wallet import HotWallet
 from bot.config import Settings, load_settings
 from bot.env_values import Secret
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
+from bot.runtime import Runtime
 from db.models import ChainTx, MintRequest, Phase, TxStatus
 from tests.rpc_proxy import RpcProxy
 from tests.support import (

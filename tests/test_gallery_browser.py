@@ -13,10 +13,12 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.app import Runtime, open_runtime, web_server
+from bot.app import open_runtime
 from bot.chain.devchain import free_port
 from bot.config import load_settings
 from bot.minting.types import MintResult, MintSubmission
+from bot.runtime import Runtime
+from bot.web_wiring import web_server
 from db.models import Phase
 from tests.browser import Browser, chromium
 from tests.support import COLLECTOR, Inbox, answered, submission

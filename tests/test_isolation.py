@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.airdrop import read_rows
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import MINTER_ROLE, Collection
 from bot.chain.tx_engine import AuditInfo, SpendCapReached
 from bot.chain.wallet import HotWallet
@@ -21,6 +21,7 @@ from bot.errors import RateLimited, RequestRejected
 from bot.minting.intake import Intake, RateLimits
 from bot.minting.recipients import ZERO_ADDRESS
 from bot.minting.types import MintResult
+from bot.runtime import Runtime
 from db.engine import create_db_engine, session_factory
 from db.models import MintRequest, Phase
 from tests.rpc_proxy import RpcProxy

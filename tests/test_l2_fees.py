@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.devchain import Anvil
 from bot.chain.l1fee import GAS_PRICE_ORACLE, detect_l1_fee
 from bot.chain.receipts import parse_receipt
@@ -31,6 +31,7 @@ from bot.chain.tx_engine import AuditInfo, TxEngine
 from bot.config import load_settings
 from bot.contracts.build import compile_solidity
 from bot.errors import ConfigError
+from bot.runtime import Runtime
 from db.models import ChainTx, TxAttempt, TxStatus
 from tests.support import DEV_ADMIN, FEES, Inbox, answered, run_cli, running, submission
 from tests.test_caps import waiting_reason

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from web3 import AsyncWeb3
 
 from bot.alerts import BalanceAlerts
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.chain.devchain import Anvil
 from bot.chain.lanes import Lanes
@@ -28,6 +28,7 @@ from bot.minting.progress import Progress
 from bot.minting.uploads import UploadVault
 from bot.pool_roles import grant_pool
 from bot.ports import RunningPlatforms
+from bot.runtime import Runtime
 from db.models import ChainTx, MintRequest, Phase, SigningAudit, utcnow
 from tests.support import FEES, answered, replied, rpc, running, submission
 from tests.test_alerts import AdminChannel

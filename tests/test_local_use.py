@@ -21,9 +21,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from bot.app import Runtime, open_runtime, web_server
+from bot.app import open_runtime
 from bot.chain.devchain import free_port
 from bot.config import load_settings
+from bot.runtime import Runtime
+from bot.web_wiring import web_server
 from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from db.models import Base
 from tests.support import PROJECT_ROOT, Inbox, answered, png, run_cli, submission

@@ -18,13 +18,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from bot.app import Runtime, web_server
 from bot.chain.devchain import free_port
 from bot.chain.signing_stop import stop_signing
 from bot.chain.tx_engine import OPEN_STATUSES
 from bot.config import load_settings
 from bot.minting.types import MintResult
 from bot.queue_depths import OPEN_TX_STATUSES
+from bot.runtime import Runtime
+from bot.web_wiring import web_server
 from db.models import InboxUpdate, Pin, utcnow
 from tests.support import (
     ANVIL_DEV_KEYS,

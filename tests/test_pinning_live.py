@@ -12,9 +12,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.app import health
 from bot.config import load_settings
 from bot.content.cid import parse_cid
+from bot.web_wiring import health
 from db.models import MINTED
 from tests.ipfs_node import IpfsNode
 from tests.support import answered, run_cli, running, submission

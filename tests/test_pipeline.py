@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.config import load_settings
 from bot.errors import RequestConflict
 from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
 from bot.minting.types import MintHandle, MintResult
+from bot.runtime import Runtime
 from db.models import ChainTx, MintRequest, MintUpload, Phase, PlatformUser, SigningAudit
 from tests.support import (
     DEV_MINTER,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import Runtime
 from bot.config import load_settings
 from bot.minting.publish import car_of, read_back
 from bot.minting.types import MintSubmission
 from bot.ports import PINNERS, PinningKind
+from bot.runtime import Runtime
 from db.models import PIN_PINNED, PIN_REFUSED, Phase, Pin, aware_utc, utcnow
 from tests.pinning_service import PinningService, read_car
 from tests.support import answered, running, submission

@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.devchain import Anvil
 from bot.config import load_settings
 from bot.content.cid import cid_of_bytes
@@ -34,6 +34,7 @@ from bot.drops.raffle_types import RaffleInfo
 from bot.drops.raffles import Raffles
 from bot.errors import DropClosed, NotAllowed
 from bot.ports import Claimant
+from bot.runtime import Runtime
 from db.models import DropClaim, Raffle, utcnow
 from tests.platform_stub import RecordingPlatform
 from tests.support import Inbox, png, poll_until, run_cli

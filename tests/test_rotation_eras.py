@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.chain.wallet import HotWallet
 from bot.config import Settings, load_settings
@@ -24,6 +24,7 @@ from bot.errors import ChainError
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import short_token_id
 from bot.rotation import KeyRotation
+from bot.runtime import Runtime
 from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus
 from tests.support import (
     COLLECTOR,

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.app import Runtime
 from bot.live_counters import LiveCounters
+from bot.runtime import Runtime
 from bot.shared_turns import SharedTurns
 from db.models import utcnow
 from tests.support import Inbox

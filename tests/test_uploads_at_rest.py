@@ -26,9 +26,10 @@ from PIL.TiffImagePlugin import IFDRational
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.config import load_settings
 from bot.minting.uploads import SealedUpload, unseal
+from bot.runtime import Runtime
 from db.engine import create_db_engine, upgrade
 from db.models import MintUpload, Phase, UploadKey, utcnow
 from tests.support import Inbox, answered, poll_until, submission

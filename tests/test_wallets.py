@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from sqlalchemy import update
 
-from bot.app import Runtime
 from bot.errors import NotAllowed, RequestRejected
+from bot.runtime import Runtime
 from bot.wallets import WalletLinks, siwe_message
 from db.models import WalletChallenge, utcnow
 from tests.support import COLLECTOR, Inbox, sign_message

@@ -19,15 +19,16 @@ from eth_account import Account
 from multidict import CIMultiDict
 from sqlalchemy import select, update
 
-from bot.app import Runtime, web_server
 from bot.chain.contract import Collection
 from bot.chain.reads import CollectionOwners, connect_json_rpc
 from bot.chain.wallet import HotWallet
 from bot.config import load_settings
 from bot.content.images import MIME_TYPES, check_image
 from bot.env_values import Secret
+from bot.runtime import Runtime
 from bot.web import WebServer
 from bot.web.explorer import LIST_PAGE_SIZE
+from bot.web_wiring import web_server
 from db.models import TokenOwner, utcnow
 from tests.hostile import STORED_FORMATS, picture
 from tests.rpc_proxy import RpcProxy

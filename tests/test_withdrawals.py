@@ -10,7 +10,6 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select, update
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.chain.fees import current_fees
 from bot.chain.wallet import HotWallet
@@ -18,6 +17,7 @@ from bot.env_values import Secret
 from bot.errors import NotAllowed, RequestRejected
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import short_token_id
+from bot.runtime import Runtime
 from bot.withdrawals import WITHDRAW_EDITION_GAS
 from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus
 from tests.support import COLLECTOR, DEV_MINTER, Inbox, answered, balance, sign_message, submission

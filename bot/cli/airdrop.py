@@ -15,7 +15,7 @@ from bot.cli.runtime import EXIT_CHECK_FAILED, in_runtime, settings
 
 if TYPE_CHECKING:
     from bot.airdrop import RowOutcome
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 
 @click.command()

@@ -17,7 +17,7 @@ from bot.cli.runtime import in_runtime, settings
 from bot.drops.codes import MAX_BATCH
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 
 @click.command("codes")

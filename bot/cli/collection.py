@@ -13,8 +13,8 @@ from bot.cli.drop import chat_platform
 from bot.cli.runtime import admin_key, admin_key_option, in_runtime, read_image, settings
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.community_collections.records import CollectionView
+    from bot.runtime import Runtime
 
 # How long `create` waits for the factory call to confirm before leaving it to the bot.
 CREATE_WAIT_S = 120.0

@@ -16,8 +16,8 @@ from bot.drops import DropInfo, gates_for, listing_line
 from bot.ports import PLATFORMS
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.drops.allowlists import Uploaded
+    from bot.runtime import Runtime
 from db.models import utcnow
 
 

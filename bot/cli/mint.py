@@ -27,7 +27,7 @@ from bot.minting.types import MintResult, MintSubmission
 from bot.records import Records
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 # How long a finished mint waits for its answer to be recorded before the command stops.
 ANSWER_WAIT_S = 10

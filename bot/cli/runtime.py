@@ -22,7 +22,7 @@ from bot.minting.types import MintResult
 from bot.records import Records, open_records
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from bot.cli.runtime import admin_key, admin_key_option, in_runtime, settings
 from bot.env_values import parse_address
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 
 @click.group()

@@ -13,7 +13,6 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.app import Runtime
 from bot.communities import Asker
 from bot.console.admin import AdminCommands
 from bot.console.drops import DropCommands
@@ -24,6 +23,7 @@ from bot.console.showcase import ShowcaseCommands
 from bot.console.wallet import WalletCommands
 from bot.errors import RequestRejected
 from bot.minting.types import MintResult
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

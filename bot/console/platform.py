@@ -3,9 +3,9 @@ configured, on the bot's own terminal."""
 
 from __future__ import annotations
 
-from bot.app import Runtime
 from bot.console.chat import ConsoleChat
 from bot.ports import PlatformKind
+from bot.runtime import Runtime
 
 CONSOLE = PlatformKind[Runtime](
     name="console",

@@ -32,7 +32,7 @@ from bot.errors import ConfigError
 from bot.minting.types import MintResult
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from bot.discord.render import NO_MENTIONS
 from bot.discord.shards import ShardPlan
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
     from bot.ports import ChatPlatform
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

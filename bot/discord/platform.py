@@ -10,8 +10,8 @@ from bot.ports import ChatPlatform, PlatformKind
 if TYPE_CHECKING:
     from aiohttp.web import Application
 
-    from bot.app import Runtime
     from bot.config import Settings
+    from bot.runtime import Runtime
 
 
 def _configured(settings: Settings) -> bool:

@@ -51,7 +51,7 @@ from bot.telegram.sent_journal import SentJournal
 from bot.telegram.transport import AiohttpRequest
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
