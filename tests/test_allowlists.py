@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chain.contract import Collection
+from bot.discord.render import drop_embed
 from bot.drops import ClaimResult, DropInfo
 from bot.drops.allowlists import Allowlists, Uploaded
 from bot.drops.service import Drops
@@ -29,6 +30,7 @@ from bot.errors import (
 )
 from bot.ports import Claimant, GateLookups
 from bot.runtime import Runtime
+from bot.telegram.render import drop_announcement_html
 from db.models import Allowlist, AllowlistEntry, PlatformUser
 from tests.platform_stub import RecordingPlatform
 from tests.support import CliResult, Inbox, answered, png, run_cli
@@ -77,7 +79,14 @@ async def test_members_and_linked_addresses_on_the_list_claim_their_allowance(
         runtime,
         f"member,allowance\ndiscord:1,3\ndiscord:2\ndiscord:3\n{HOLDER},2\n{OTHER},4\n".encode(),
     )
-    assert [g.describe() for g in drop.gates] == ["its allowlist (3 members, 2 addresses)"]
+    assert [g.describe() for g in drop.gates] == ["those on its allowlist (3 members, 2 addresses)"]
+    # Announcements say who may claim, and that the list sets how many.
+    caption = drop_announcement_html(drop)
+    assert "as each allowlist entry allows" in caption
+    assert "For those on its allowlist (3 members, 2 addresses)" in caption
+    fields = {f.name: f.value for f in drop_embed(drop, "http://127.0.0.1").fields}
+    assert fields["Each may claim"] == "as each allowlist entry allows"
+    assert fields["Who may claim"] == "those on its allowlist (3 members, 2 addresses)"
     # An allowance replaces the drop's per-member limit of 1.
     assert [(await claim(runtime.drops, drop, "1")).n for _ in range(3)] == [1, 2, 3]
     with pytest.raises(DropLimitReached, match="You have claimed 3 of Guests; you may claim 3"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.drops import DropInfo
+from bot.drops import DropInfo, conditions, per_member
 from bot.minting.types import MintResult
 from db.models import utcnow
 
@@ -97,7 +97,7 @@ def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
     embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{drop.image_cid}")
     supply = str(drop.supply) if drop.supply is not None else "∞ (open edition)"
     embed.add_field(name="Claimed", value=f"{drop.claimed} / {supply}")
-    embed.add_field(name="Per member", value=str(drop.per_user_limit))
+    embed.add_field(name="Each may claim", value=per_member(drop))
     status = drop.status(utcnow())
     if drop.ends_at is not None and status == "open":
         status += f", until {discord.utils.format_dt(drop.ends_at, 'R')}"
@@ -107,5 +107,7 @@ def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
     roles = [r for gate in drop.gates if gate.kind == "role" for r in gate.params()["role_ids"]]
     if roles:
         embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in roles))
+    if others := conditions(drop, leave_out=("role",)):
+        embed.add_field(name="Who may claim", value=discord.utils.escape_markdown(others)[:1024])
     embed.set_footer(text=f"Drop #{drop.id}")
     return embed

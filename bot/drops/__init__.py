@@ -10,13 +10,23 @@ module per kind; `export` writes the CSV.
 from __future__ import annotations
 
 from bot.drops.gates import gates_for
-from bot.drops.types import ClaimResult, DropInfo, DropKind, edition_label, listing_line
+from bot.drops.types import (
+    ClaimResult,
+    DropInfo,
+    DropKind,
+    conditions,
+    edition_label,
+    listing_line,
+    per_member,
+)
 
 __all__ = [
     "ClaimResult",
     "DropInfo",
     "DropKind",
+    "conditions",
     "edition_label",
     "gates_for",
     "listing_line",
+    "per_member",
 ]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.content.metadata import NAME_MAX
 from bot.errors import DropNotFound
-from bot.ports import DropGate
+from bot.ports import DropGate, LimitingGate
 
 # The origin (the `platform` column) of every claim's mint request; its chat is the drop's ID.
 # Stored in every claim's key and metadata, so it never changes.
@@ -109,6 +109,20 @@ def listing_line(drop: DropInfo, now: datetime, name: Callable[[str], str] = str
     name up for where the line is shown (bold, escaped); by default it stays plain."""
     supply = f" / {drop.supply}" if drop.supply is not None else ""
     return f"#{drop.id} {name(drop.name)}: {drop.claimed}{supply} claimed, {drop.status(now)}"
+
+
+def per_member(drop: DropInfo) -> str:
+    """How many editions each member may claim, as an announcement says it: the drop's limit,
+    unless a gate gives each claimant their own (an allowlist entry's allowance)."""
+    if any(isinstance(gate, LimitingGate) for gate in drop.gates):
+        return "as each allowlist entry allows"
+    return f"{drop.per_user_limit} per member"
+
+
+def conditions(drop: DropInfo, *, leave_out: tuple[str, ...] = ()) -> str:
+    """Who may claim, in words ("members of the chat; members with a linked wallet"), leaving
+    out the gate kinds the caller shows its own way; empty if anyone may."""
+    return "; ".join(g.describe() for g in drop.gates if g.kind not in leave_out)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, User
 from telegram.constants import ParseMode
 
-from bot.drops import DropInfo
+from bot.drops import DropInfo, conditions, per_member
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
@@ -208,7 +208,8 @@ def drop_announcement_html(drop: DropInfo) -> str:
     lines = [
         f"🎁 <b>{esc(drop.name)}</b>",
         esc(drop.description) if drop.description else "",
-        f"Claimed: <b>{drop.claimed} / {supply}</b> · one per member · {drop.status(utcnow())}",
+        f"Claimed: <b>{drop.claimed} / {supply}</b> · {per_member(drop)} · {drop.status(utcnow())}",
+        f"For {esc(who)}" if (who := conditions(drop)) else "",
         f"Drop #{drop.id}",
     ]
     return "\n".join(line for line in lines if line)

@@ -86,4 +86,4 @@ class AllowlistGate:
         return {"allowlist": self.allowlist, "members": self.members, "addresses": self.addresses}
 
     def describe(self) -> str:
-        return f"its allowlist ({self.members:,} members, {self.addresses:,} addresses)"
+        return f"those on its allowlist ({self.members:,} members, {self.addresses:,} addresses)"
