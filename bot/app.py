@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
+from bot.chain.holdings import chain_holdings
 from bot.chain.lanes import Lanes
 from bot.chain.setup import Chain, operator_admin
 from bot.chain.tx_engine import TxEngine
@@ -42,6 +43,7 @@ from bot.metrics import MetricsPage, PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
+from bot.ports import GateLookups as Lookups
 from bot.process_locks import only_process_on
 from bot.queue_depths import read_depths
 from bot.records import open_database
@@ -248,6 +250,7 @@ async def open_runtime(
                 poll_interval=settings.poll_interval,
                 on_live=service.batch_queued_by_others,
             )
+            holdings = chain_holdings(settings, chain.w3)
             drops = Drops(
                 collections=collections,
                 sessions=sessions,
@@ -257,6 +260,7 @@ async def open_runtime(
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
+                lookups=Lookups(sessions, holdings),
             )
             inbox = DurableInbox(
                 sessions,
