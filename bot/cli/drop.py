@@ -12,6 +12,7 @@ import click
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
+from bot.holders.options import holder_gate
 from bot.ports import PLATFORMS
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ def drop() -> None:
 @click.option("--role", "roles", multiple=True, help="A role ID that may claim (repeatable).")
 @click.option("--members-only", is_flag=True, help="Only members of the chat may claim.")
 @click.option("--require-wallet", is_flag=True, help="Only claimers with a linked address.")
+@click.option("--holders-of", help="Only holders of this collection: 'ours' or its address.")
+@click.option("--holders-min", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--holders-id", help="The ERC-1155 token ID holders must hold.")
 def drop_create(
     platform: str,
     community: str,
@@ -63,12 +67,28 @@ def drop_create(
     roles: tuple[str, ...],
     members_only: bool,
     require_wallet: bool,
+    holders_of: str | None,
+    holders_min: int,
+    holders_id: str | None,
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
     loaded = settings()
     data = read_image(image)
 
     async def go(runtime: Runtime) -> DropInfo:
+        gates = gates_for(roles, chat_member=members_only, linked_wallet=require_wallet)
+        if holders_of is not None:
+            gates.append(
+                await holder_gate(
+                    runtime.collections,
+                    runtime.collection.address,
+                    platform,
+                    community,
+                    of=holders_of,
+                    token_id=holders_id,
+                    minimum=holders_min,
+                )
+            )
         return await runtime.drops.create_drop(
             platform=platform,
             community_id=community,
@@ -80,7 +100,7 @@ def drop_create(
             per_user_limit=per_user,
             starts_at=starts.replace(tzinfo=UTC) if starts else None,
             ends_at=ends.replace(tzinfo=UTC) if ends else None,
-            gates=gates_for(roles, chat_member=members_only, linked_wallet=require_wallet),
+            gates=gates,
         )
 
     created = in_runtime(loaded, go)
