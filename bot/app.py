@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.contract import Collection
-from bot.chain.holdings import chain_holdings
 from bot.chain.lanes import Lanes
 from bot.chain.setup import Chain, operator_admin
 from bot.chain.tx_engine import TxEngine
@@ -37,6 +36,7 @@ from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
 from bot.drops.service import Drops
 from bot.errors import ConfigError
+from bot.holders.roles import HolderRoles, holder_roles
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
 from bot.metrics import MetricsPage, PipelineMetrics
@@ -87,6 +87,7 @@ class Runtime:
     turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
+    holders: HolderRoles  # holder roles, and the balances holder gates read
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -108,7 +109,7 @@ class Runtime:
             loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
-            loops.append(self.inbox.keep_tidy())
+            loops += [self.inbox.keep_tidy(), self.holders.run()]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -250,7 +251,7 @@ async def open_runtime(
                 poll_interval=settings.poll_interval,
                 on_live=service.batch_queued_by_others,
             )
-            holdings = chain_holdings(settings, chain.w3)
+            holders = holder_roles(settings, chain.w3, chain.chain_id, sessions, lanes.watchers)
             drops = Drops(
                 collections=collections,
                 sessions=sessions,
@@ -260,7 +261,7 @@ async def open_runtime(
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
-                lookups=Lookups(sessions, holdings),
+                lookups=Lookups(sessions, holders.holdings),
             )
             inbox = DurableInbox(
                 sessions,
@@ -288,6 +289,7 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
+                holders,
             )
             if start:
                 await runtime.start(role)

@@ -1,7 +1,8 @@
 """What the bot's custody holds for members: tokens minted custodially for them (their chat
-mints and drop claims) that no withdrawal has claimed. Custody moves only by the bot's own
-transactions, so the database is the record of it; balances of members' own addresses are
-asked of the chain.
+mints and drop claims) that no withdrawal has moved yet. A token on its way out still counts
+until its withdrawal is confirmed (then the member's own address holds it), so a holding never
+dips in between. Custody moves only by the bot's own transactions, so the database is the
+record of it; balances of members' own addresses are asked of the chain.
 
 A custodial token of the shared collection may be recorded without its contract (`contract`
 NULL); its mint transaction was sent to the collection, so that is where it is looked for.
@@ -23,7 +24,6 @@ def _held_in(contract: str) -> ColumnElement[bool]:
     return and_(
         MintRequest.custodial.is_(True),
         MintRequest.phase.in_(MINTED),
-        MintRequest.withdrawal_id.is_(None),
         MintRequest.token_id.is_not(None),
         or_(
             func.lower(MintRequest.contract) == lower,

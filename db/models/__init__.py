@@ -12,6 +12,7 @@ from __future__ import annotations
 from db.models.base import Base, aware_utc, storable, utcnow
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
+from db.models.holders import HolderChange, HolderCursor, HolderMember, HolderRule
 from db.models.inbox import InboxUpdate
 from db.models.members import (
     CommunitySettings,
@@ -59,6 +60,10 @@ __all__ = [
     "Drop",
     "DropAnnouncement",
     "DropClaim",
+    "HolderChange",
+    "HolderCursor",
+    "HolderMember",
+    "HolderRule",
     "InboxUpdate",
     "KeyRotationStep",
     "LaneMember",

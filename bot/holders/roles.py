@@ -1,0 +1,416 @@
+"""Holder roles: a role for every member whose verified address (or the bot's custody for them)
+holds enough of a collection, taken back when they no longer do.
+
+Members are decided again when a Transfer log names their address, when a transaction of the
+bot's confirms a mint or a withdrawal of theirs (custody changed), when a rule is set, and in
+a full re-check every HOLDER_RECHECK_S and at start (which also catches what happened while
+the bot was down, and any log a reorg took away). A decision (`HolderMember.want`) and its
+change record are committed before the platform is told; rows the platform has not taken
+(`applied` false) are told again, with a bound on attempts, so a restart repeats at most
+the last word, and giving a role a member has is harmless. One member's failure is recorded
+on their row; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, chain_holdings
+from bot.holders.custody import custody_counts
+from bot.holders.rules import HolderRules, Rule
+from bot.holders.transfers import TransferLogs
+from db.models import (
+    MINTED,
+    DropClaim,
+    HolderChange,
+    HolderMember,
+    HolderRule,
+    MintRequest,
+    PlatformUser,
+    Withdrawal,
+    WithdrawalStatus,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
+
+    from bot.chain.watcher import TxWatcher
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Tries to tell the platform one decision before leaving it to the next full re-check.
+MAX_ATTEMPTS = 5
+# Platform calls in flight at once (each platform's client also keeps to its rate limits).
+CONCURRENT_CALLS = 8
+# Balances asked of the chain at once in a re-check.
+CONCURRENT_READS = 16
+
+
+class NotAMember(Exception):
+    """The member is not in the community: there is no role to give or take."""
+
+
+class RoleKeeper(Protocol):
+    """A chat platform's side of holder roles."""
+
+    async def set_role(self, community_id: str, user_id: str, role_id: str, present: bool) -> None:
+        """Give (`present`) or take the role; doing so twice is harmless. Raise `NotAMember`
+        if the user is not in the community, anything else to be asked again later."""
+
+
+class HolderRoles:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        holdings: ChainHoldings,
+        logs: TransferLogs,
+        *,
+        poll_interval: float,
+        recheck_s: float,
+    ) -> None:
+        self.sessions = sessions
+        self.holdings = holdings
+        self.logs = logs
+        self.rules = HolderRules(sessions)
+        self.poll_interval = poll_interval
+        self.recheck_s = recheck_s
+        self.keepers: dict[str, RoleKeeper] = {}
+        self._attached = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._confirmed_txs: set[int] = set()
+        self._dirty_rules: set[int] = set()
+        self.passes = 0  # follow passes ended, for tests and benchmarks
+
+    # ----- who tells us ------------------------------------------------------------------------
+
+    def attach(self, platform: str, keeper: RoleKeeper) -> None:
+        """Give and take `platform`'s roles through `keeper` from now on."""
+        self.keepers[platform] = keeper
+        self._attached.set()
+
+    async def after_look(self, tx_id: int, checked: bool) -> None:
+        """The transaction watcher looked at one of the bot's transactions (`TxFollower`)."""
+        if checked:
+            self._confirmed_txs.add(tx_id)
+
+    def needs_funds(self, reason: str) -> None:
+        """Nothing to do here (`TxFollower`)."""
+
+    def funded(self) -> None:
+        """Nothing to do here (`TxFollower`)."""
+
+    def rule_changed(self, rule_id: int) -> None:
+        """Decide the rule's members again soon (it was just set)."""
+        self._dirty_rules.add(rule_id)
+        self._wake.set()
+
+    # ----- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Once a platform is attached: a full re-check, then follow transfers every poll
+        interval and re-check in full every `recheck_s`, until cancelled. A failed pass is
+        logged and the next one tries again."""
+        await self._attached.wait()
+        next_full = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_full:
+                    await self.recheck_all()
+                    next_full = time.monotonic() + self.recheck_s
+                await self.follow_once()
+            except Exception as err:
+                log.warning("holder roles: %s: %s", type(err).__name__, err)
+            self.passes += 1
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def recheck_all(self) -> None:
+        for rule in await self._followed_rules():
+            await self.decide(rule, None, "recheck")
+        async with self.sessions.begin() as session:  # failed rows get another bounded round
+            await session.execute(
+                update(HolderMember)
+                .where(HolderMember.applied.is_(False), HolderMember.attempts >= MAX_ATTEMPTS)
+                .values(attempts=0)
+            )
+        await self.apply_pending()
+
+    async def follow_once(self) -> None:
+        """Decide again the members a new Transfer log or a confirmed transaction of the bot
+        names, and the members of rules just set; then tell the platforms."""
+        rules = await self._followed_rules()
+        dirty, self._dirty_rules = self._dirty_rules, set()
+        for rule in rules:
+            if rule.id in dirty:
+                await self.decide(rule, None, "rule")
+        contracts = sorted({r.contract for r in rules})
+        moves = await self.logs.next_moves(contracts)
+        txs, self._confirmed_txs = self._confirmed_txs, set()
+        custody_users = await self._custody_changed(txs) if txs else {}
+        for rule in rules:
+            addresses = moves.addresses.get(rule.contract, set()) if moves else set()
+            users = set(custody_users.get(rule.platform, ()))
+            if addresses:
+                for address in addresses:
+                    self.holdings.forget(address)
+                users |= await self._users_at(rule.platform, addresses)
+            if users:
+                await self.decide(rule, users, "transfer")
+        await self.apply_pending()
+
+    async def _followed_rules(self) -> list[Rule]:
+        return [r for p in self.keepers for r in await self.rules.of(p)]
+
+    # ----- deciding ----------------------------------------------------------------------------
+
+    async def decide(self, rule: Rule, users: Iterable[str] | None, cause: str) -> int:
+        """Decide whether each of `users` (everyone who might hold, if None) should have the
+        rule's role; record what changed. Returns how many changed. A member whose balance
+        the chain does not give now keeps their last decision."""
+        async with self.sessions() as session:
+            if users is None:
+                candidates = await self._candidates(session, rule)
+            else:
+                candidates = set(users)
+            if not candidates:
+                return 0
+            addresses = await self._verified(session, rule.platform, candidates)
+            custody = await custody_counts(
+                session, rule.platform, rule.contract, rule.token_id, candidates
+            )
+        held = await self._balances(rule, addresses)
+        changed = 0
+        async with self.sessions.begin() as session:
+            rows = {
+                m.user_id: m
+                for m in await session.scalars(
+                    select(HolderMember).where(
+                        HolderMember.rule_id == rule.id, HolderMember.user_id.in_(candidates)
+                    )
+                )
+            }
+            for user_id in sorted(candidates):
+                address = addresses.get(user_id)
+                wallet = held.get(address) if address else 0
+                if wallet is None:
+                    continue  # the chain gave no balance: decided at the next look
+                total = wallet + custody[user_id]
+                want = total >= rule.min_count
+                row = rows.get(user_id)
+                if row is None and not want:
+                    continue  # never given by us: nothing to take
+                if row is None:
+                    row = HolderMember(rule_id=rule.id, user_id=user_id, want=want, held=total)
+                    row.applied, row.attempts = False, 0
+                    session.add(row)
+                elif row.want == want:
+                    row.held = total
+                    continue
+                else:
+                    row.want, row.held, row.applied, row.attempts = want, total, False, 0
+                    row.error = None
+                changed += 1
+                session.add(
+                    HolderChange(
+                        platform=rule.platform,
+                        community_id=rule.community_id,
+                        role_id=rule.role_id,
+                        user_id=user_id,
+                        action="grant" if want else "remove",
+                        held=total,
+                        cause=cause,
+                    )
+                )
+        if changed:
+            log.info("holder role %s: %d change(s) (%s)", rule.role_id, changed, cause)
+        return changed
+
+    async def _candidates(self, session: AsyncSession, rule: Rule) -> set[str]:
+        """Everyone who might hold: members with a verified address, members custody holds
+        for, and members given the role before."""
+        users = set(
+            await session.scalars(
+                select(PlatformUser.user_id).where(
+                    PlatformUser.platform == rule.platform,
+                    PlatformUser.address_verified.is_(True),
+                    PlatformUser.address.is_not(None),
+                )
+            )
+        )
+        users |= set(await custody_counts(session, rule.platform, rule.contract, rule.token_id))
+        users |= set(
+            await session.scalars(
+                select(HolderMember.user_id).where(HolderMember.rule_id == rule.id)
+            )
+        )
+        return users
+
+    async def _verified(
+        self, session: AsyncSession, platform: str, users: set[str]
+    ) -> dict[str, str]:
+        rows = await session.execute(
+            select(PlatformUser.user_id, PlatformUser.address).where(
+                PlatformUser.platform == platform,
+                PlatformUser.user_id.in_(users),
+                PlatformUser.address_verified.is_(True),
+            )
+        )
+        return {user_id: address.lower() for user_id, address in rows if address}
+
+    async def _balances(self, rule: Rule, addresses: dict[str, str]) -> dict[str, int | None]:
+        """Each address's balance, fresh from the chain; None where it gave none."""
+        limit = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def one(address: str) -> tuple[str, int | None]:
+            async with limit:
+                try:
+                    return address, await self.holdings.fresh(rule.contract, address, rule.token_id)
+                except HoldingsUnavailable as err:
+                    log.warning("holder role %s: %s", rule.role_id, err)
+                    return address, None
+
+        return dict(await asyncio.gather(*(one(a) for a in set(addresses.values()))))
+
+    async def _users_at(self, platform: str, addresses: set[str]) -> set[str]:
+        async with self.sessions() as session:
+            return set(
+                await session.scalars(
+                    select(PlatformUser.user_id).where(
+                        PlatformUser.platform == platform,
+                        PlatformUser.address_verified.is_(True),
+                        func.lower(PlatformUser.address).in_(sorted(addresses)),
+                    )
+                )
+            )
+
+    async def _custody_changed(self, tx_ids: set[int]) -> dict[str, set[str]]:
+        """Members whose custody a confirmed transaction of the bot changed (a mint into
+        custody, a withdrawal out of it), by platform."""
+        users: dict[str, set[str]] = {}
+        async with self.sessions() as session:
+            minted = select(MintRequest.id).where(
+                MintRequest.tx_id.in_(tx_ids), MintRequest.phase.in_(MINTED)
+            )
+            rows: list[Any] = list(
+                await session.execute(
+                    select(MintRequest.platform, MintRequest.requester_id).where(
+                        MintRequest.id.in_(minted)
+                    )
+                )
+            )
+            rows += await session.execute(
+                select(DropClaim.platform, DropClaim.user_id).where(
+                    DropClaim.request_id.in_(minted)
+                )
+            )
+            rows += await session.execute(
+                select(Withdrawal.platform, Withdrawal.user_id).where(
+                    Withdrawal.tx_id.in_(tx_ids), Withdrawal.status == WithdrawalStatus.CONFIRMED
+                )
+            )
+        for platform, user_id in rows:
+            users.setdefault(platform, set()).add(user_id)
+        return users
+
+    # ----- telling the platforms ---------------------------------------------------------------
+
+    async def apply_pending(self) -> int:
+        """Tell the platforms every decision they have not taken; returns how many took."""
+        async with self.sessions() as session:
+            rows = list(
+                await session.execute(
+                    select(HolderMember, HolderRule)
+                    .join(HolderRule, HolderRule.id == HolderMember.rule_id)
+                    .where(
+                        HolderMember.applied.is_(False),
+                        HolderMember.attempts < MAX_ATTEMPTS,
+                        HolderRule.platform.in_(list(self.keepers)),
+                    )
+                )
+            )
+        limit = asyncio.Semaphore(CONCURRENT_CALLS)
+
+        async def one(member: HolderMember, rule: Rule) -> bool:
+            async with limit:
+                return await self._apply(member, rule)
+
+        done = await asyncio.gather(*(one(m, Rule.of(r)) for m, r in rows))
+        return sum(done)
+
+    async def _apply(self, member: HolderMember, rule: Rule) -> bool:
+        keeper = self.keepers[rule.platform]
+        error: str | None = None
+        try:
+            await keeper.set_role(rule.community_id, member.user_id, rule.role_id, member.want)
+        except NotAMember:
+            error = "not a member of the community"
+        except Exception as err:  # this member alone waits for the next pass
+            log.warning("holder role %s for %s: %r", rule.role_id, member.user_id, err)
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(HolderMember)
+                    .where(
+                        HolderMember.rule_id == rule.id,
+                        HolderMember.user_id == member.user_id,
+                        HolderMember.want.is_(member.want),
+                    )
+                    .values(attempts=HolderMember.attempts + 1, error=repr(err)[:500])
+                )
+            return False
+        async with self.sessions.begin() as session:
+            # Only the decision that was told: a newer one made meanwhile is told next pass.
+            await session.execute(
+                update(HolderMember)
+                .where(
+                    HolderMember.rule_id == rule.id,
+                    HolderMember.user_id == member.user_id,
+                    HolderMember.want.is_(member.want),
+                )
+                .values(applied=True, error=error)
+            )
+            await session.execute(
+                update(HolderChange)
+                .where(
+                    HolderChange.platform == rule.platform,
+                    HolderChange.community_id == rule.community_id,
+                    HolderChange.role_id == rule.role_id,
+                    HolderChange.user_id == member.user_id,
+                    HolderChange.action == ("grant" if member.want else "remove"),
+                    HolderChange.applied_at.is_(None),
+                )
+                .values(applied_at=utcnow(), error=error)
+            )
+        return error is None
+
+
+def holder_roles(
+    settings: Settings,
+    w3: AsyncWeb3[Any],
+    chain_id: int,
+    sessions: async_sessionmaker[AsyncSession],
+    watchers: Iterable[TxWatcher],
+) -> HolderRoles:
+    """The bot's holder roles, following the transaction watchers' looks; its `holdings` are
+    what the holder gate reads too."""
+    roles = HolderRoles(
+        sessions,
+        chain_holdings(settings, w3),
+        TransferLogs(w3, sessions, chain_id, settings.rpc_timeout),
+        poll_interval=settings.poll_interval,
+        recheck_s=settings.holder_recheck_s,
+    )
+    for watcher in watchers:
+        watcher.follow(roles)
+    return roles

@@ -1,0 +1,118 @@
+"""Holder roles and the holder gate end to end: `python -m bot run` against the Discord emulator
+and anvil. A role follows what a member holds (custody, then their own wallet), through a
+mint, a withdrawal and a transfer away; a holders-only drop admits only holders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import AsyncWeb3
+
+from bot.chain.contract import Collection
+from bot.chain.transactions import send_and_confirm
+from bot.chain.wallet import HotWallet
+from bot.env_values import Secret
+from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
+from tests.support import COLLECTOR, FEES, png, rpc
+from tests.test_discord import claim, create_drop, discord_bot, link_wallet
+
+pytestmark = pytest.mark.db
+ELSEWHERE = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"  # anvil dev account 4
+
+
+def said(interaction: Interaction) -> str:
+    texts = [c["data"].get("content", "") for c in interaction.callbacks if c["type"] == 4]
+    texts += [m["content"] for m in interaction.followups if m["flags"] & EPHEMERAL]
+    if interaction.original and interaction.original.get("content"):
+        texts.append(interaction.original["content"])
+    return "\n".join(texts)
+
+
+async def admin(discord: DiscordServer, member: str, name: str, **options: Any) -> str:
+    """`member` runs /admin NAME with `options` (a role option by its ID); what they saw."""
+    types = {"role": 8, "min": 4}
+    values = [{"name": k, "type": types.get(k, 3), "value": v} for k, v in options.items()]
+    resolved = (
+        {"roles": {options["role"]: discord.roles[options["role"]]}} if "role" in options else {}
+    )
+    command = await discord.slash(
+        member, "admin", [{"name": name, "type": 1, "options": values}], **resolved
+    )
+    await discord.wait_for(lambda: said(command))
+    return said(command)
+
+
+async def test_a_holder_role_follows_a_mint_a_withdrawal_and_a_transfer_away(
+    discord: DiscordServer,
+    bot_env: dict[str, str],
+    collection: Collection,
+    w3: AsyncWeb3,
+    tmp_path: Path,
+) -> None:
+    holders = discord.add_role("Holders")
+    ana = discord.add_member("Ana", admin=True)
+    ada, max_ = discord.add_member("Ada"), discord.add_member("Max")
+    changes = discord.member_roles.role_changes
+    # Only transfers and the bot's own confirmations may move the role: no full re-check.
+    env = {**bot_env, "HOLDER_RECHECK_S": "3600"}
+    async with discord_bot(discord, env, tmp_path / "bot.log"):
+        told = await admin(discord, ana, "holder-role", role=holders)
+        assert (
+            f"<@&{holders}> now goes to holders of a token of {collection.address.lower()}" in told
+        )
+        assert "Only members with Manage Server" in await admin(discord, max_, "holder-roles")
+        assert f"<@&{holders}>: holders of a token of" in await admin(discord, ana, "holder-roles")
+
+        # The holder gate alone: a drop for holders of the community's collection.
+        drop = await create_drop(discord, ana, "For holders", holders_of="ours")
+        assert "For holders is for holders of a token of" in await claim(discord, ada, drop)
+
+        # A mint into custody for Ada: the role comes once the mint is confirmed.
+        minted = await discord.mint(ada, png(31), "Mine")
+        await discord.wait_for(lambda: holders in discord.members[ada].role_ids, timeout=60)
+        assert minted.original is not None
+        assert "You claimed **For holders** #1" in await claim(discord, ada, drop)
+        assert holders not in discord.members[max_].role_ids
+        await discord.wait_for(
+            lambda: any(
+                f["content"].startswith("Your edition is minted")
+                for i in discord.interactions.values()
+                for f in i.followups
+            ),
+            timeout=60,
+        )
+
+        # Withdrawn to her verified wallet: she still holds, nothing changes.
+        await link_wallet(discord, ada)
+        withdrawal = await discord.slash(ada, "withdraw", [])
+        await discord.wait_for(
+            lambda: "delivered" in str((withdrawal.original or {}).get("content")), timeout=60
+        )
+        # Then her wallet sends the token away: the role goes.
+        wallet = HotWallet(Secret("0x" + bytes(COLLECTOR.key).hex()))
+        await rpc(w3, "anvil_setBalance", wallet.address, hex(10**18))
+        tokens = await owned_tokens(collection, wallet.address)
+        assert len(tokens) == 2  # her mint and her claim
+        for token_id in tokens:
+            data = collection.encode_transfer(wallet.address, ELSEWHERE, token_id)
+            await send_and_confirm(
+                w3, wallet, {"to": collection.address, "data": "0x" + data.hex()}, FEES
+            )
+            if token_id == tokens[0]:  # one left: she still holds
+                assert holders in discord.members[ada].role_ids
+        await discord.wait_for(lambda: holders not in discord.members[ada].role_ids, timeout=60)
+        assert [(user, present) for _, user, _, present in changes] == [(ada, True), (ada, False)]
+
+        stats = await admin(discord, ana, "stats")
+        assert "Holder rules: 1; members holding their role: 0" in stats
+        assert "Holder role changes: grant 1, remove 1" in stats
+
+
+async def owned_tokens(collection: Collection, owner: str) -> list[int]:
+    """The tokens sent to `owner` (from the collection's Transfer events)."""
+    events = await collection.contract.events.Transfer().get_logs(
+        from_block=0, argument_filters={"to": owner}
+    )
+    return [int(e.args["id"]) for e in events]
