@@ -15,8 +15,11 @@ from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
 from bot.env_values import Secret
 from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
+from tests.emulators.telegram import TelegramServer
 from tests.support import COLLECTOR, FEES, png, rpc
 from tests.test_discord import claim, create_drop, discord_bot, link_wallet
+from tests.test_telegram import link_wallet as link_telegram_wallet
+from tests.test_telegram import polling_bot, readable
 
 pytestmark = pytest.mark.db
 ELSEWHERE = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"  # anvil dev account 4
@@ -116,3 +119,53 @@ async def owned_tokens(collection: Collection, owner: str) -> list[int]:
         from_block=0, argument_filters={"to": owner}
     )
     return [int(e.args["id"]) for e in events]
+
+
+async def test_a_holders_only_chat_approves_holders_and_declines_the_others(
+    telegram: TelegramServer,
+    bot_env: dict[str, str],
+    collection: Collection,
+    minter: HotWallet,
+    tmp_path: Path,
+) -> None:
+    ana, ada, max_ = telegram.user("Ana"), telegram.user("Ada"), telegram.user("Max")
+    lounge = telegram.group("Holders lounge", admins=[ana])
+    await collection.mint(minter, COLLECTOR.address, 5, FEES)  # Ada's wallet holds one
+    async with polling_bot(telegram, bot_env, tmp_path / "bot.log"):
+        await link_telegram_wallet(telegram, telegram.private(ada), ada)
+        refused = telegram.send_text(lounge, max_, "/holders_only")
+        await telegram.wait_for(lambda: telegram.replies_to(refused))
+        assert "Only this chat's administrators" in readable(telegram.replies_to(refused)[0])
+        made = telegram.send_text(lounge, ana, "/holders_only 1 ours")
+        await telegram.wait_for(lambda: telegram.replies_to(made))
+        told = readable(telegram.replies_to(made)[0])
+        assert f"now for holders of a token of {collection.address.lower()}" in told
+        (link,) = telegram.join_requests.invite_links
+        assert link["creates_join_request"] and link["invite_link"] in told
+
+        asked = telegram.join_requests.request_to_join(lounge, ada)
+        telegram.join_requests.request_to_join(lounge, max_)
+        await telegram.wait_for(
+            lambda: (
+                telegram.join_requests.answer_of(lounge, ada) == "approved"
+                and telegram.join_requests.answer_of(lounge, max_) == "declined"
+            )
+        )
+
+        def privately(user: dict[str, Any]) -> list[str]:
+            return [readable(m) for m in telegram.in_chat(telegram.private(user))]
+
+        await telegram.wait_for(lambda: len(privately(max_)) == 1)
+        await telegram.wait_for(
+            lambda: any("Welcome to Holders lounge" in t for t in privately(ada))
+        )
+        assert "link yours with /wallet" in privately(max_)[0]
+        # The same request delivered again: answered once, recorded once.
+        telegram.deliver(asked)
+        await telegram.wait_for(lambda: telegram.confirmed(asked))
+        stats = telegram.send_text(lounge, ana, "/stats")
+        await telegram.wait_for(lambda: telegram.replies_to(stats))
+        assert "Holder role changes: approve 1, decline 1" in readable(
+            telegram.replies_to(stats)[0]
+        )
+        assert len(telegram.join_requests.answers) == 2

@@ -17,6 +17,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 from bot.telegram.handlers.admin import AdminHandlers
 from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.handlers.engagement import EngagementHandlers
+from bot.telegram.handlers.holders import HolderHandlers
 from bot.telegram.handlers.mint import MintHandlers
 from bot.telegram.handlers.wallet import WalletHandlers
 from bot.telegram.render import HELP, reply
@@ -39,6 +40,7 @@ def register(bot: TelegramBot) -> None:
     EngagementHandlers(bot).register(new)
     AdminHandlers(bot).register(new)
     DropHandlers(bot).register(new)
+    HolderHandlers(bot).register(new)
     wallets.register(new)
     mint.register_last(new)
 
