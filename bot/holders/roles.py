@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, chain_holdings
@@ -54,6 +54,8 @@ MAX_ATTEMPTS = 5
 CONCURRENT_CALLS = 8
 # Balances asked of the chain at once in a re-check.
 CONCURRENT_READS = 16
+# Members decided, or decisions told, per database transaction (and per IN list).
+AT_ONCE = 1_000
 
 
 class NotAMember(Exception):
@@ -179,13 +181,19 @@ class HolderRoles:
         """Decide whether each of `users` (everyone who might hold, if None) should have the
         rule's role; record what changed. Returns how many changed. A member whose balance
         the chain does not give now keeps their last decision."""
+        if users is None:
+            async with self.sessions() as session:
+                users = await self._candidates(session, rule)
+        ordered = sorted(set(users))
+        changed = 0
+        for start in range(0, len(ordered), AT_ONCE):
+            changed += await self._decide(rule, set(ordered[start : start + AT_ONCE]), cause)
+        if changed:
+            log.info("holder role %s: %d change(s) (%s)", rule.role_id, changed, cause)
+        return changed
+
+    async def _decide(self, rule: Rule, candidates: set[str], cause: str) -> int:
         async with self.sessions() as session:
-            if users is None:
-                candidates = await self._candidates(session, rule)
-            else:
-                candidates = set(users)
-            if not candidates:
-                return 0
             addresses = await self._verified(session, rule.platform, candidates)
             custody = await custody_counts(
                 session, rule.platform, rule.contract, rule.token_id, candidates
@@ -233,8 +241,6 @@ class HolderRoles:
                         cause=cause,
                     )
                 )
-        if changed:
-            log.info("holder role %s: %d change(s) (%s)", rule.role_id, changed, cause)
         return changed
 
     async def _candidates(self, session: AsyncSession, rule: Rule) -> set[str]:
@@ -327,10 +333,12 @@ class HolderRoles:
     # ----- telling the platforms ---------------------------------------------------------------
 
     async def apply_pending(self) -> int:
-        """Tell the platforms every decision they have not taken; returns how many took."""
+        """Tell the platforms every decision they have not taken; returns how many took.
+        What they took is recorded together at the end, in one transaction."""
         async with self.sessions() as session:
-            rows = list(
-                await session.execute(
+            rows = [
+                (Rule.of(rule), member.user_id, member.want)
+                for member, rule in await session.execute(
                     select(HolderMember, HolderRule)
                     .join(HolderRule, HolderRule.id == HolderMember.rule_id)
                     .where(
@@ -338,61 +346,73 @@ class HolderRoles:
                         HolderMember.attempts < MAX_ATTEMPTS,
                         HolderRule.platform.in_(list(self.keepers)),
                     )
+                    .limit(AT_ONCE)
                 )
-            )
+            ]
+        if not rows:
+            return 0
         limit = asyncio.Semaphore(CONCURRENT_CALLS)
 
-        async def one(member: HolderMember, rule: Rule) -> bool:
+        async def one(rule: Rule, user_id: str, want: bool) -> str | Exception | None:
             async with limit:
-                return await self._apply(member, rule)
+                keeper = self.keepers[rule.platform]
+                try:
+                    await keeper.set_role(rule.community_id, user_id, rule.role_id, want)
+                except NotAMember:
+                    return "not a member of the community"
+                except Exception as err:  # this member alone waits for the next pass
+                    log.warning("holder role %s for %s: %r", rule.role_id, user_id, err)
+                    return err
+                return None
 
-        done = await asyncio.gather(*(one(m, Rule.of(r)) for m, r in rows))
-        return sum(done)
+        outcomes = await asyncio.gather(*(one(*row) for row in rows))
+        await self._record_applied(list(zip(rows, outcomes, strict=True)))
+        if len(rows) == AT_ONCE:
+            self._wake.set()  # more are waiting: the next pass comes at once
+        return sum(outcome is None for outcome in outcomes)
 
-    async def _apply(self, member: HolderMember, rule: Rule) -> bool:
-        keeper = self.keepers[rule.platform]
-        error: str | None = None
-        try:
-            await keeper.set_role(rule.community_id, member.user_id, rule.role_id, member.want)
-        except NotAMember:
-            error = "not a member of the community"
-        except Exception as err:  # this member alone waits for the next pass
-            log.warning("holder role %s for %s: %r", rule.role_id, member.user_id, err)
-            async with self.sessions.begin() as session:
+    async def _record_applied(
+        self, told: list[tuple[tuple[Rule, str, bool], str | Exception | None]]
+    ) -> None:
+        """Record what the platforms took (only the decision that was told: a newer one made
+        meanwhile is told next pass) and count a try against those that failed."""
+        taken: dict[tuple[Rule, bool, str | None], list[str]] = {}
+        async with self.sessions.begin() as session:
+            for (rule, user_id, want), outcome in told:
+                if isinstance(outcome, Exception):
+                    await session.execute(
+                        update(HolderMember)
+                        .where(*_decided(rule, [user_id], want))
+                        .values(attempts=HolderMember.attempts + 1, error=repr(outcome)[:500])
+                    )
+                else:
+                    taken.setdefault((rule, want, outcome), []).append(user_id)
+            for (rule, want, note), users in taken.items():
                 await session.execute(
                     update(HolderMember)
+                    .where(*_decided(rule, users, want))
+                    .values(applied=True, error=note)
+                )
+                await session.execute(
+                    update(HolderChange)
                     .where(
-                        HolderMember.rule_id == rule.id,
-                        HolderMember.user_id == member.user_id,
-                        HolderMember.want.is_(member.want),
+                        HolderChange.platform == rule.platform,
+                        HolderChange.community_id == rule.community_id,
+                        HolderChange.role_id == rule.role_id,
+                        HolderChange.user_id.in_(users),
+                        HolderChange.action == ("grant" if want else "remove"),
+                        HolderChange.applied_at.is_(None),
                     )
-                    .values(attempts=HolderMember.attempts + 1, error=repr(err)[:500])
+                    .values(applied_at=utcnow(), error=note)
                 )
-            return False
-        async with self.sessions.begin() as session:
-            # Only the decision that was told: a newer one made meanwhile is told next pass.
-            await session.execute(
-                update(HolderMember)
-                .where(
-                    HolderMember.rule_id == rule.id,
-                    HolderMember.user_id == member.user_id,
-                    HolderMember.want.is_(member.want),
-                )
-                .values(applied=True, error=error)
-            )
-            await session.execute(
-                update(HolderChange)
-                .where(
-                    HolderChange.platform == rule.platform,
-                    HolderChange.community_id == rule.community_id,
-                    HolderChange.role_id == rule.role_id,
-                    HolderChange.user_id == member.user_id,
-                    HolderChange.action == ("grant" if member.want else "remove"),
-                    HolderChange.applied_at.is_(None),
-                )
-                .values(applied_at=utcnow(), error=error)
-            )
-        return error is None
+
+
+def _decided(rule: Rule, users: list[str], want: bool) -> list[ColumnElement[bool]]:
+    return [
+        HolderMember.rule_id == rule.id,
+        HolderMember.user_id.in_(users),
+        HolderMember.want.is_(want),
+    ]
 
 
 def holder_roles(
