@@ -4,16 +4,23 @@ mint, a withdrawal and a transfer away; a holders-only drop admits only holders.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from web3 import AsyncWeb3
 
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
+from bot.config import load_settings
+from bot.drops.gates.holder import HolderGate
 from bot.env_values import Secret
+from bot.holders.roles import MAX_ATTEMPTS, NotAMember, holder_roles
+from db.models import PlatformUser
 from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.emulators.telegram import TelegramServer
 from tests.support import COLLECTOR, FEES, png, rpc
@@ -169,3 +176,57 @@ async def test_a_holders_only_chat_approves_holders_and_declines_the_others(
             telegram.replies_to(stats)[0]
         )
         assert len(telegram.join_requests.answers) == 2
+
+
+class Keeper:
+    """A platform's side of roles that fails for whom the test says."""
+
+    def __init__(self, failing: dict[str, Exception]) -> None:
+        self.failing = failing
+        self.has: dict[str, bool] = {}
+        self.calls: Counter[str] = Counter()
+
+    async def set_role(self, community_id: str, user_id: str, role_id: str, present: bool) -> None:
+        self.calls[user_id] += 1
+        if user_id in self.failing:
+            raise self.failing[user_id]
+        self.has[user_id] = present
+
+
+async def test_one_members_failure_is_theirs_alone_and_a_restart_tells_what_was_left(
+    bot_env: dict[str, str], collection: Collection, minter: HotWallet
+) -> None:
+    settings = load_settings(bot_env)
+    wallets = {user: Account.create() for user in ("ada", "flaky", "gone", "max")}
+    keeper = Keeper({"flaky": RuntimeError("503 Service Unavailable"), "gone": NotAMember()})
+    async with open_runtime(settings, start=False) as runtime:
+        async with runtime.sessions.begin() as session:
+            session.add_all(
+                PlatformUser(platform="test", user_id=u, address=a.address, address_verified=True)
+                for u, a in wallets.items()
+            )
+        for n, user in enumerate(("ada", "flaky", "gone"), start=1):
+            await collection.mint(minter, wallets[user].address, n, FEES)
+        roles = runtime.holders
+        gate = HolderGate(collection.address.lower(), None, 1)
+        rule, _ = await roles.rules.set("test", "g", "role", gate, "admin")
+        roles.keepers["test"] = keeper  # its loop not started: the passes are the test's
+        assert await roles.decide(rule, None, "rule") == 3
+        assert await roles.apply_pending() == 1
+        assert keeper.has == {"ada": True}
+        for _ in range(MAX_ATTEMPTS + 2):  # the failing member is asked a bounded number of times
+            await roles.apply_pending()
+        assert keeper.calls == {"ada": 1, "flaky": MAX_ATTEMPTS, "gone": 1}
+        stats = await roles.rules.stats("test", "g")
+        assert (stats.changes, stats.holding, stats.pending) == ({"grant": 3}, 3, 1)
+
+        # A restart: the decisions are in the database; its first full check changes none of
+        # them and tells the platform only what it had not taken.
+        again = holder_roles(
+            settings, runtime.chain.w3, runtime.chain.chain_id, runtime.sessions, []
+        )
+        healed = Keeper({})
+        again.keepers["test"] = healed
+        await again.recheck_all()
+        assert healed.has == {"flaky": True}
+        assert (await again.rules.stats("test", "g")).changes == {"grant": 3}

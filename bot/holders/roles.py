@@ -101,8 +101,9 @@ class HolderRoles:
         self._attached.set()
 
     async def after_look(self, tx_id: int, checked: bool) -> None:
-        """The transaction watcher looked at one of the bot's transactions (`TxFollower`)."""
-        if checked:
+        """The transaction watcher looked at one of the bot's transactions (`TxFollower`):
+        if it was confirmed, custody may have changed. Kept only where roles are followed."""
+        if checked and self._attached.is_set():  # read at the next pass, within a poll interval
             self._confirmed_txs.add(tx_id)
 
     def needs_funds(self, reason: str) -> None:
