@@ -17,7 +17,8 @@ from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, web3_eth_call
 from bot.chain.wallet import HotWallet
 from bot.drops.gates import load_gates, store_gates
 from bot.drops.gates.holder import HolderGate
-from bot.errors import NotAllowed
+from bot.errors import NotAllowed, RequestRejected
+from bot.holders.options import holder_gate
 from bot.ports import Claimant
 from tests.platform_stub import RecordingPlatform
 from tests.support import COLLECTOR, FEES, Inbox, answered, png, sign_message, submission
@@ -128,3 +129,26 @@ async def test_a_holder_drop_counts_the_verified_wallet_and_custody(
     await runtime.wallets.verify("test", "u2", "Max", sign_message(challenge.message, empty))
     with pytest.raises(NotAllowed, match=r"you hold 0 \(0 in your wallet, 0 in custody\)"):
         await claim("u2")
+
+
+@pytest.mark.db
+async def test_the_commands_name_the_collection_as_ours_or_by_address(
+    bot: tuple[Runtime, Inbox],
+) -> None:
+    runtime, _ = bot
+
+    async def gate(of: str, token_id: str | None = None, minimum: int = 1) -> HolderGate:
+        return await holder_gate(
+            runtime.collections, runtime.collection.address, "test", "g",
+            of=of, token_id=token_id, minimum=minimum,
+        )  # fmt: skip
+
+    # A community without a collection of its own: ours is the shared collection.
+    assert await gate("ours", minimum=2) == HolderGate(runtime.collection.address.lower(), None, 2)
+    assert await gate(f" {OTHER} ", "0x10") == HolderGate(OTHER.lower(), 16, 1)
+    with pytest.raises(RequestRejected, match="no editions contract here yet"):
+        await gate("ours", "5")
+    with pytest.raises(RequestRejected, match="'0x12' is not a contract address"):
+        await gate("0x12")
+    with pytest.raises(RequestRejected, match="'five' is not a token ID"):
+        await gate(OTHER, "five")

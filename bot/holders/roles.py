@@ -205,9 +205,11 @@ class HolderRoles:
             rows = {
                 m.user_id: m
                 for m in await session.scalars(
-                    select(HolderMember).where(
-                        HolderMember.rule_id == rule.id, HolderMember.user_id.in_(candidates)
-                    )
+                    select(HolderMember)
+                    .where(HolderMember.rule_id == rule.id, HolderMember.user_id.in_(candidates))
+                    # Locked until the commit: another process deciding the same members at
+                    # once reads them after it, and records no change twice.
+                    .with_for_update()
                 )
             }
             for user_id in sorted(candidates):
