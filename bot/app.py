@@ -211,6 +211,7 @@ async def open_runtime(
                 allow_unverified=settings.allow_unverified_wallets,
                 collection_address=collection.address,
             )
+            holders = holder_roles(settings, chain, sessions, lanes.watchers, wallets)
             withdrawals = Withdrawals(
                 sessions=sessions,
                 txs=txs,
@@ -251,7 +252,6 @@ async def open_runtime(
                 poll_interval=settings.poll_interval,
                 on_live=service.batch_queued_by_others,
             )
-            holders = holder_roles(settings, chain.w3, chain.chain_id, sessions, lanes.watchers)
             drops = Drops(
                 collections=collections,
                 sessions=sessions,

@@ -59,6 +59,7 @@ async def test_a_holder_role_follows_a_mint_a_withdrawal_and_a_transfer_away(
     bot_env: dict[str, str],
     collection: Collection,
     w3: AsyncWeb3,
+    minter: HotWallet,
     tmp_path: Path,
 ) -> None:
     holders = discord.add_role("Holders")
@@ -85,6 +86,11 @@ async def test_a_holder_role_follows_a_mint_a_withdrawal_and_a_transfer_away(
         assert minted.original is not None
         assert "You claimed **For holders** #1" in await claim(discord, ada, drop)
         assert holders not in discord.members[max_].role_ids
+        # Max's own wallet holds one: the role comes once he proves the wallet is his.
+        maxs_wallet = Account.create()
+        await collection.mint(minter, maxs_wallet.address, 7, FEES)
+        await link_wallet(discord, max_, maxs_wallet)
+        await discord.wait_for(lambda: holders in discord.members[max_].role_ids)
         await discord.wait_for(
             lambda: any(
                 f["content"].startswith("Your edition is minted")
@@ -113,11 +119,15 @@ async def test_a_holder_role_follows_a_mint_a_withdrawal_and_a_transfer_away(
             if token_id == tokens[0]:  # one left: she still holds
                 assert holders in discord.members[ada].role_ids
         await discord.wait_for(lambda: holders not in discord.members[ada].role_ids, timeout=60)
-        assert [(user, present) for _, user, _, present in changes] == [(ada, True), (ada, False)]
+        assert [(user, present) for _, user, _, present in changes] == [
+            (ada, True),
+            (max_, True),
+            (ada, False),
+        ]
 
         stats = await admin(discord, ana, "stats")
-        assert "Holder rules: 1; members holding their role: 0" in stats
-        assert "Holder role changes: grant 1, remove 1" in stats
+        assert "Holder rules: 1; members holding their role: 1" in stats
+        assert "Holder role changes: grant 2, remove 1" in stats
 
 
 async def owned_tokens(collection: Collection, owner: str) -> list[int]:
@@ -222,9 +232,7 @@ async def test_one_members_failure_is_theirs_alone_and_a_restart_tells_what_was_
 
         # A restart: the decisions are in the database; its first full check changes none of
         # them and tells the platform only what it had not taken.
-        again = holder_roles(
-            settings, runtime.chain.w3, runtime.chain.chain_id, runtime.sessions, []
-        )
+        again = holder_roles(settings, runtime.chain, runtime.sessions, [], runtime.wallets)
         healed = Keeper({})
         again.keepers["test"] = healed
         await again.recheck_all()

@@ -18,33 +18,28 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, chain_holdings
 from bot.holders.custody import custody_counts
+from bot.holders.members import candidates, custody_changed, users_at, verified_addresses
 from bot.holders.rules import HolderRules, Rule
 from bot.holders.transfers import TransferLogs
 from db.models import (
-    MINTED,
-    DropClaim,
     HolderChange,
     HolderMember,
     HolderRule,
-    MintRequest,
-    PlatformUser,
-    Withdrawal,
-    WithdrawalStatus,
     utcnow,
 )
 
 if TYPE_CHECKING:
-    from web3 import AsyncWeb3
-
+    from bot.chain.setup import Chain
     from bot.chain.watcher import TxWatcher
     from bot.config import Settings
+    from bot.wallets import WalletLinks
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +86,7 @@ class HolderRoles:
         self._wake = asyncio.Event()
         self._confirmed_txs: set[int] = set()
         self._dirty_rules: set[int] = set()
+        self._linked: set[tuple[str, str]] = set()
         self.passes = 0  # follow passes ended, for tests and benchmarks
 
     # ----- who tells us ------------------------------------------------------------------------
@@ -111,6 +107,12 @@ class HolderRoles:
 
     def funded(self) -> None:
         """Nothing to do here (`TxFollower`)."""
+
+    def member_linked(self, platform: str, user_id: str) -> None:
+        """A member linked another address (`WalletLinks.on_linked`): decide them soon."""
+        if self._attached.is_set():
+            self._linked.add((platform, user_id))
+            self._wake.set()
 
     def rule_changed(self, rule_id: int) -> None:
         """Decide the rule's members again soon (it was just set)."""
@@ -161,14 +163,17 @@ class HolderRoles:
         contracts = sorted({r.contract for r in rules})
         moves = await self.logs.next_moves(contracts)
         txs, self._confirmed_txs = self._confirmed_txs, set()
-        custody_users = await self._custody_changed(txs) if txs else {}
+        changed = await custody_changed(self.sessions, txs) if txs else {}
+        linked, self._linked = self._linked, set()
+        for platform, user_id in linked:
+            changed.setdefault(platform, set()).add(user_id)
         for rule in rules:
             addresses = moves.addresses.get(rule.contract, set()) if moves else set()
-            users = set(custody_users.get(rule.platform, ()))
+            users = set(changed.get(rule.platform, ()))
             if addresses:
                 for address in addresses:
                     self.holdings.forget(address)
-                users |= await self._users_at(rule.platform, addresses)
+                users |= await users_at(self.sessions, rule.platform, addresses)
             if users:
                 await self.decide(rule, users, "transfer")
         await self.apply_pending()
@@ -184,7 +189,7 @@ class HolderRoles:
         the chain does not give now keeps their last decision."""
         if users is None:
             async with self.sessions() as session:
-                users = await self._candidates(session, rule)
+                users = await candidates(session, rule)
         ordered = sorted(set(users))
         changed = 0
         for start in range(0, len(ordered), AT_ONCE):
@@ -193,11 +198,11 @@ class HolderRoles:
             log.info("holder role %s: %d change(s) (%s)", rule.role_id, changed, cause)
         return changed
 
-    async def _decide(self, rule: Rule, candidates: set[str], cause: str) -> int:
+    async def _decide(self, rule: Rule, users: set[str], cause: str) -> int:
         async with self.sessions() as session:
-            addresses = await self._verified(session, rule.platform, candidates)
+            addresses = await verified_addresses(session, rule.platform, users)
             custody = await custody_counts(
-                session, rule.platform, rule.contract, rule.token_id, candidates
+                session, rule.platform, rule.contract, rule.token_id, users
             )
         held = await self._balances(rule, addresses)
         changed = 0
@@ -206,13 +211,13 @@ class HolderRoles:
                 m.user_id: m
                 for m in await session.scalars(
                     select(HolderMember)
-                    .where(HolderMember.rule_id == rule.id, HolderMember.user_id.in_(candidates))
+                    .where(HolderMember.rule_id == rule.id, HolderMember.user_id.in_(users))
                     # Locked until the commit: another process deciding the same members at
                     # once reads them after it, and records no change twice.
                     .with_for_update()
                 )
             }
-            for user_id in sorted(candidates):
+            for user_id in sorted(users):
                 address = addresses.get(user_id)
                 wallet = held.get(address) if address else 0
                 if wallet is None:
@@ -246,38 +251,6 @@ class HolderRoles:
                 )
         return changed
 
-    async def _candidates(self, session: AsyncSession, rule: Rule) -> set[str]:
-        """Everyone who might hold: members with a verified address, members custody holds
-        for, and members given the role before."""
-        users = set(
-            await session.scalars(
-                select(PlatformUser.user_id).where(
-                    PlatformUser.platform == rule.platform,
-                    PlatformUser.address_verified.is_(True),
-                    PlatformUser.address.is_not(None),
-                )
-            )
-        )
-        users |= set(await custody_counts(session, rule.platform, rule.contract, rule.token_id))
-        users |= set(
-            await session.scalars(
-                select(HolderMember.user_id).where(HolderMember.rule_id == rule.id)
-            )
-        )
-        return users
-
-    async def _verified(
-        self, session: AsyncSession, platform: str, users: set[str]
-    ) -> dict[str, str]:
-        rows = await session.execute(
-            select(PlatformUser.user_id, PlatformUser.address).where(
-                PlatformUser.platform == platform,
-                PlatformUser.user_id.in_(users),
-                PlatformUser.address_verified.is_(True),
-            )
-        )
-        return {user_id: address.lower() for user_id, address in rows if address}
-
     async def _balances(self, rule: Rule, addresses: dict[str, str]) -> dict[str, int | None]:
         """Each address's balance, fresh from the chain; None where it gave none."""
         limit = asyncio.Semaphore(CONCURRENT_READS)
@@ -291,47 +264,6 @@ class HolderRoles:
                     return address, None
 
         return dict(await asyncio.gather(*(one(a) for a in set(addresses.values()))))
-
-    async def _users_at(self, platform: str, addresses: set[str]) -> set[str]:
-        async with self.sessions() as session:
-            return set(
-                await session.scalars(
-                    select(PlatformUser.user_id).where(
-                        PlatformUser.platform == platform,
-                        PlatformUser.address_verified.is_(True),
-                        func.lower(PlatformUser.address).in_(sorted(addresses)),
-                    )
-                )
-            )
-
-    async def _custody_changed(self, tx_ids: set[int]) -> dict[str, set[str]]:
-        """Members whose custody a confirmed transaction of the bot changed (a mint into
-        custody, a withdrawal out of it), by platform."""
-        users: dict[str, set[str]] = {}
-        async with self.sessions() as session:
-            minted = select(MintRequest.id).where(
-                MintRequest.tx_id.in_(tx_ids), MintRequest.phase.in_(MINTED)
-            )
-            rows: list[Any] = list(
-                await session.execute(
-                    select(MintRequest.platform, MintRequest.requester_id).where(
-                        MintRequest.id.in_(minted)
-                    )
-                )
-            )
-            rows += await session.execute(
-                select(DropClaim.platform, DropClaim.user_id).where(
-                    DropClaim.request_id.in_(minted)
-                )
-            )
-            rows += await session.execute(
-                select(Withdrawal.platform, Withdrawal.user_id).where(
-                    Withdrawal.tx_id.in_(tx_ids), Withdrawal.status == WithdrawalStatus.CONFIRMED
-                )
-            )
-        for platform, user_id in rows:
-            users.setdefault(platform, set()).add(user_id)
-        return users
 
     # ----- telling the platforms ---------------------------------------------------------------
 
@@ -420,20 +352,21 @@ def _decided(rule: Rule, users: list[str], want: bool) -> list[ColumnElement[boo
 
 def holder_roles(
     settings: Settings,
-    w3: AsyncWeb3[Any],
-    chain_id: int,
+    chain: Chain,
     sessions: async_sessionmaker[AsyncSession],
     watchers: Iterable[TxWatcher],
+    wallets: WalletLinks,
 ) -> HolderRoles:
-    """The bot's holder roles, following the transaction watchers' looks; its `holdings` are
-    what the holder gate reads too."""
+    """The bot's holder roles, following the transaction watchers' looks and members' wallet
+    links; its `holdings` are what the holder gate reads too."""
     roles = HolderRoles(
         sessions,
-        chain_holdings(settings, w3),
-        TransferLogs(w3, sessions, chain_id, settings.rpc_timeout),
+        chain_holdings(settings, chain.w3),
+        TransferLogs(chain.w3, sessions, chain.chain_id, settings.rpc_timeout),
         poll_interval=settings.poll_interval,
         recheck_s=settings.holder_recheck_s,
     )
     for watcher in watchers:
         watcher.follow(roles)
+    wallets.on_linked.append(roles.member_linked)
     return roles
