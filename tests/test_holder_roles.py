@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import open_runtime
+from bot.app import Runtime, open_runtime
 from bot.chain.contract import Collection
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
@@ -23,7 +23,7 @@ from bot.holders.roles import MAX_ATTEMPTS, NotAMember, holder_roles
 from db.models import PlatformUser
 from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.emulators.telegram import TelegramServer
-from tests.support import COLLECTOR, FEES, png, rpc
+from tests.support import COLLECTOR, FEES, Inbox, answered, png, rpc, submission
 from tests.test_discord import claim, create_drop, discord_bot, link_wallet
 from tests.test_telegram import link_wallet as link_telegram_wallet
 from tests.test_telegram import polling_bot, readable
@@ -238,3 +238,22 @@ async def test_one_members_failure_is_theirs_alone_and_a_restart_tells_what_was_
         await again.recheck_all()
         assert healed.has == {"flaky": True}
         assert (await again.rules.stats("test", "g")).changes == {"grant": 3}
+
+
+async def test_custody_is_followed_from_the_logs_where_another_process_confirms(
+    bot: tuple[Runtime, Inbox], collection: Collection
+) -> None:
+    """Roles run where the chat platforms do; with `run --role`, the bot's confirmations
+    happen in the pipeline process. A mint into custody still brings the role: the Transfer
+    log names its token, and the token its member once the database records the mint."""
+    runtime, inbox = bot
+    chat_side = holder_roles(runtime.settings, runtime.chain, runtime.sessions, [], runtime.wallets)
+    keeper = Keeper({})
+    chat_side.keepers["test"] = keeper  # its loop not started: the passes are the test's
+    gate = HolderGate(collection.address.lower(), None, 1)
+    await chat_side.rules.set("test", "chat", "role", gate, "admin")
+    await chat_side.follow_once()  # the first pass starts reading at the head
+    await runtime.service.submit(submission("601"))
+    assert (await answered(runtime, inbox, "test:chat:601")).custodial
+    await chat_side.follow_once()
+    assert keeper.has == {"u1": True}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.holders.custody import custody_counts
 from bot.holders.rules import Rule
 from db.models import (
+    FINAL,
     MINTED,
     DropClaim,
     HolderMember,
@@ -98,3 +99,48 @@ async def custody_changed(
     for platform, user_id in rows:
         users.setdefault(platform, set()).add(user_id)
     return users
+
+
+async def custody_of_tokens(
+    sessions: async_sessionmaker[AsyncSession], token_ids: set[int]
+) -> tuple[dict[str, set[str]], set[int]]:
+    """Members whose custody may have changed with these ERC-721 tokens moving (a mint into
+    custody, a withdrawal out of it, seen in the logs), by platform; and the tokens whose
+    move the database has not recorded yet (a mint not confirmed there, a withdrawal on its
+    way), to be asked about again. Token IDs are unique to a request (derived from its
+    content), so a token names its member."""
+    users: dict[str, set[str]] = {}
+    unsettled: set[int] = set()
+    ordered = sorted(token_ids)
+    for start in range(0, len(ordered), 1_000):
+        keys = [f"0x{token_id:064x}" for token_id in ordered[start : start + 1_000]]
+        async with sessions() as session:
+            requests = list(
+                await session.execute(
+                    select(
+                        MintRequest.id,
+                        MintRequest.platform,
+                        MintRequest.requester_id,
+                        MintRequest.token_id,
+                        MintRequest.phase,
+                        Withdrawal.status,
+                    )
+                    .outerjoin(Withdrawal, Withdrawal.id == MintRequest.withdrawal_id)
+                    .where(MintRequest.token_id.in_(keys), MintRequest.edition.is_(None))
+                )
+            )
+            claimers = {
+                request_id: (platform, user_id)
+                for request_id, platform, user_id in await session.execute(
+                    select(DropClaim.request_id, DropClaim.platform, DropClaim.user_id).where(
+                        DropClaim.request_id.in_([r[0] for r in requests])
+                    )
+                )
+            }
+        for request_id, platform, requester, token, phase, withdrawal in requests:
+            who_platform, who = claimers.get(request_id, (platform, requester))
+            users.setdefault(who_platform, set()).add(who)
+            moving = withdrawal is not None and not WithdrawalStatus(withdrawal).is_final
+            if phase not in FINAL or moving:
+                unsettled.add(int(str(token), 16))
+    return users, unsettled

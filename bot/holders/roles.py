@@ -25,9 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, chain_holdings
 from bot.holders.custody import custody_counts
-from bot.holders.members import candidates, custody_changed, users_at, verified_addresses
+from bot.holders.members import (
+    candidates,
+    custody_changed,
+    custody_of_tokens,
+    users_at,
+    verified_addresses,
+)
 from bot.holders.rules import HolderRules, Rule
-from bot.holders.transfers import TransferLogs
+from bot.holders.transfers import Moves, TransferLogs
 from db.models import (
     HolderChange,
     HolderMember,
@@ -49,6 +55,8 @@ MAX_ATTEMPTS = 5
 CONCURRENT_CALLS = 8
 # Balances asked of the chain at once in a re-check.
 CONCURRENT_READS = 16
+# How long a token seen moving is asked about until the database records its move.
+WATCH_S = 600.0
 # Members decided, or decisions told, per database transaction (and per IN list).
 AT_ONCE = 1_000
 
@@ -87,6 +95,7 @@ class HolderRoles:
         self._confirmed_txs: set[int] = set()
         self._dirty_rules: set[int] = set()
         self._linked: set[tuple[str, str]] = set()
+        self._watched: dict[int, float] = {}  # token -> until when it is asked about again
         self.passes = 0  # follow passes ended, for tests and benchmarks
 
     # ----- who tells us ------------------------------------------------------------------------
@@ -167,6 +176,8 @@ class HolderRoles:
         linked, self._linked = self._linked, set()
         for platform, user_id in linked:
             changed.setdefault(platform, set()).add(user_id)
+        for platform, users in (await self._custody_moved(moves)).items():
+            changed.setdefault(platform, set()).update(users)
         for rule in rules:
             addresses = moves.addresses.get(rule.contract, set()) if moves else set()
             users = set(changed.get(rule.platform, ()))
@@ -177,6 +188,19 @@ class HolderRoles:
             if users:
                 await self.decide(rule, users, "transfer")
         await self.apply_pending()
+
+    async def _custody_moved(self, moves: Moves | None) -> dict[str, set[str]]:
+        """Members of the tokens that moved, and of those moved earlier whose move the
+        database had not recorded yet (another process confirms the bot's transactions): a
+        token is asked about again each pass until recorded, for at most `WATCH_S`."""
+        now = time.monotonic()
+        self._watched = {t: until for t, until in self._watched.items() if until > now}
+        tokens = set(self._watched) | (moves.tokens if moves else set())
+        if not tokens:
+            return {}
+        users, unsettled = await custody_of_tokens(self.sessions, tokens)
+        self._watched = {t: self._watched.get(t, now + WATCH_S) for t in unsettled}
+        return users
 
     async def _followed_rules(self) -> list[Rule]:
         return [r for p in self.keepers for r in await self.rules.of(p)]

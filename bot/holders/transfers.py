@@ -35,9 +35,11 @@ ZERO = "0x" + "0" * 40
 
 @dataclass
 class Moves:
-    """Addresses whose balances changed, by contract (lower-case hex), in a block range."""
+    """Addresses whose balances changed, by contract (lower-case hex), in a block range, and
+    the ERC-721 tokens that moved (custody's among them: its members are found by token)."""
 
     addresses: dict[str, set[str]] = field(default_factory=dict)
+    tokens: set[int] = field(default_factory=set)
     last_block: int = 0
 
     def add(self, contract: str, *addresses: str) -> None:
@@ -55,6 +57,8 @@ def moved_addresses(logs: Sequence[dict[str, Any]]) -> Moves:
         contract = str(entry.get("address", "")).lower()
         if topics and topics[0] == TRANSFER_TOPIC and len(topics) >= 3:
             moves.add(contract, _address(topics[1]), _address(topics[2]))
+            if len(topics) == 4:  # ERC-721: the token ID is indexed
+                moves.tokens.add(int(topics[3], 16))
         elif topics and topics[0] in (TRANSFER_SINGLE, TRANSFER_BATCH) and len(topics) == 4:
             moves.add(contract, _address(topics[2]), _address(topics[3]))
     return moves
@@ -112,7 +116,7 @@ class TransferLogs:
                 "topics": [[TRANSFER_TOPIC, TRANSFER_SINGLE, TRANSFER_BATCH]],
             }
             found = moved_addresses(await self._call(GET_LOGS, [query]))
-            moves.addresses = found.addresses
+            moves.addresses, moves.tokens = found.addresses, found.tokens
         await self._save(end)
         return moves
 
