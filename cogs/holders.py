@@ -68,11 +68,18 @@ class HolderRoleCommands(commands.Cog):
             PLATFORM, guild, str(role.id), gate, str(interaction.user.id)
         )
         self.holders.rule_changed(rule.id)
+        # Discord refuses role changes to a bot without Manage Roles: say so now, not never.
+        missing = (
+            ""
+            if interaction.app_permissions.manage_roles
+            else "\nI lack the Manage Roles permission here: grant it (my role above "
+            f"<@&{role.id}>), or no role changes."
+        )
         await self._reply(
             interaction,
             f"<@&{role.id}> now goes to {rule.describe()} (verified wallets and custody), and "
             "leaves members who no longer hold enough. Members are checked now and after "
-            "every transfer.",
+            "every transfer." + missing,
         )
 
     @app_commands.command(name="holder-roles", description="The roles given to token holders")
