@@ -1,14 +1,14 @@
 """Holder roles: a role for every member whose verified address (or the bot's custody for them)
 holds enough of a collection, taken back when they no longer do.
 
-Members are decided again when a Transfer log names their address, when a transaction of the
-bot's confirms a mint or a withdrawal of theirs (custody changed), when a rule is set, and in
-a full re-check every HOLDER_RECHECK_S and at start (which also catches what happened while
-the bot was down, and any log a reorg took away). A decision (`HolderMember.want`) and its
-change record are committed before the platform is told; rows the platform has not taken
-(`applied` false) are told again, with a bound on attempts, so a restart repeats at most
-the last word, and giving a role a member has is harmless. One member's failure is recorded
-on their row; the others go on.
+Members are decided again when a Transfer log names their address or a token of theirs in
+custody, when a transaction of the bot's confirms a mint or a withdrawal of theirs, when they
+link a wallet, when a rule is set, and in a full re-check every HOLDER_RECHECK_S and at start
+(which also catches what happened while the bot was down, and any log a reorg took away). A
+decision (`HolderMember.want`) and its change record are committed before the platform is
+told; rows the platform has not taken (`applied` false) are told again, with a bound on
+attempts, so a restart repeats at most the last word, and giving a role a member has is
+harmless. One member's failure is recorded on their row; the others go on.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ CONCURRENT_CALLS = 8
 CONCURRENT_READS = 16
 # How long a token seen moving is asked about until the database records its move.
 WATCH_S = 600.0
+# What a member's row says when the platform found them outside the community.
+NOT_A_MEMBER = "not a member of the community"
 # Members decided, or decisions told, per database transaction (and per IN list).
 AT_ONCE = 1_000
 
@@ -96,7 +98,6 @@ class HolderRoles:
         self._dirty_rules: set[int] = set()
         self._linked: set[tuple[str, str]] = set()
         self._watched: dict[int, float] = {}  # token -> until when it is asked about again
-        self.passes = 0  # follow passes ended, for tests and benchmarks
 
     # ----- who tells us ------------------------------------------------------------------------
 
@@ -144,7 +145,6 @@ class HolderRoles:
                 await self.follow_once()
             except Exception as err:
                 log.warning("holder roles: %s: %s", type(err).__name__, err)
-            self.passes += 1
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()
@@ -153,17 +153,24 @@ class HolderRoles:
     async def recheck_all(self) -> None:
         for rule in await self._followed_rules():
             await self.decide(rule, None, "recheck")
-        async with self.sessions.begin() as session:  # failed rows get another bounded round
+        async with self.sessions.begin() as session:
+            # Failed rows get another bounded round; members who were not in the community
+            # are asked once more (they may have joined since).
             await session.execute(
                 update(HolderMember)
                 .where(HolderMember.applied.is_(False), HolderMember.attempts >= MAX_ATTEMPTS)
                 .values(attempts=0)
             )
+            await session.execute(
+                update(HolderMember)
+                .where(HolderMember.applied.is_(True), HolderMember.error == NOT_A_MEMBER)
+                .values(applied=False, attempts=0)
+            )
         await self.apply_pending()
 
     async def follow_once(self) -> None:
-        """Decide again the members a new Transfer log or a confirmed transaction of the bot
-        names, and the members of rules just set; then tell the platforms."""
+        """Decide again the members a new Transfer log, a confirmed transaction of the bot or
+        a wallet link names, and the members of rules just set; then tell the platforms."""
         rules = await self._followed_rules()
         dirty, self._dirty_rules = self._dirty_rules, set()
         for rule in rules:
@@ -318,7 +325,7 @@ class HolderRoles:
                 try:
                     await keeper.set_role(rule.community_id, user_id, rule.role_id, want)
                 except NotAMember:
-                    return "not a member of the community"
+                    return NOT_A_MEMBER
                 except Exception as err:  # this member alone waits for the next pass
                     log.warning("holder role %s for %s: %r", rule.role_id, user_id, err)
                     return err
@@ -352,6 +359,8 @@ class HolderRoles:
                     .where(*_decided(rule, users, want))
                     .values(applied=True, error=note)
                 )
+                # A change counts once the platform made it; for someone not in the
+                # community it stays unmade (and is made if they are found there later).
                 await session.execute(
                     update(HolderChange)
                     .where(
@@ -362,7 +371,7 @@ class HolderRoles:
                         HolderChange.action == ("grant" if want else "remove"),
                         HolderChange.applied_at.is_(None),
                     )
-                    .values(applied_at=utcnow(), error=note)
+                    .values(applied_at=None if note else utcnow(), error=note)
                 )
 
 

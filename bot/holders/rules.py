@@ -39,8 +39,9 @@ class Rule:
 
 @dataclass(frozen=True)
 class HolderStats:
-    """What a community's holder rules did: roles (or entries) given and taken, members
-    holding a role now, and changes the platform has not taken yet."""
+    """What a community's holder rules did: roles (or entries) given and taken (made by the
+    platform), members found to hold (`holding`, whether or not they are in the community),
+    and decisions the platform has not taken yet."""
 
     rules: int
     holding: int
@@ -168,6 +169,7 @@ class HolderRules:
                         .where(
                             HolderChange.platform == platform,
                             HolderChange.community_id == community_id,
+                            HolderChange.applied_at.is_not(None),
                         )
                         .group_by(HolderChange.action)
                     )
