@@ -34,6 +34,7 @@ from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
+from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
 from bot.errors import ConfigError
 from bot.holders.roles import HolderRoles, holder_roles
@@ -43,7 +44,6 @@ from bot.metrics import MetricsPage, PipelineMetrics
 from bot.minting.queries import ChainContext
 from bot.minting.service import MintService
 from bot.ports import CHAINS, PLATFORMS, ChatPlatform, PlatformKind, RunningPlatforms
-from bot.ports import GateLookups as Lookups
 from bot.process_locks import only_process_on
 from bot.queue_depths import read_depths
 from bot.records import open_database
@@ -88,6 +88,7 @@ class Runtime:
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
     holders: HolderRoles  # holder roles, and the balances holder gates read
+    raffles: Raffles
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -109,7 +110,7 @@ class Runtime:
             loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
-            loops += [self.inbox.keep_tidy(), self.holders.run()]
+            loops += [self.inbox.keep_tidy(), self.holders.run(), self.raffles.run()]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 
@@ -261,8 +262,9 @@ async def open_runtime(
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
-                lookups=Lookups(sessions, holders.holdings),
+                lookups=holders.lookups,
             )
+            raffles = Raffles.build(settings, chain, sessions, drops, content, turns)
             inbox = DurableInbox(
                 sessions,
                 max_attempts=settings.inbox_max_attempts,
@@ -290,6 +292,7 @@ async def open_runtime(
                 turns,
                 service.metrics,
                 holders,
+                raffles,
             )
             if start:
                 await runtime.start(role)
@@ -428,7 +431,7 @@ async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future
     """Wait for a stop signal. A platform that fails to run (a bad token, say) stops the bot
     too, with its error; one that ends quietly (the console at the end of its input) leaves
     the bot running."""
-    stopped: asyncio.Future[None] = asyncio.ensure_future(_wait(stop))
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     running = set(platforms)
     try:
         while True:
@@ -444,7 +447,3 @@ async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future
                 return
     finally:
         stopped.cancel()
-
-
-async def _wait(event: asyncio.Event) -> None:
-    await event.wait()

@@ -99,3 +99,8 @@ class DropLimitReached(RequestRejected):
 
 class DropNeedsWallet(RequestRejected):
     """The drop mints only to linked addresses, and the claimer has none."""
+
+
+class AllowlistRefused(RequestRejected):
+    """An allowlist file has bad lines (each named by its number) or breaks a limit: the whole
+    upload is refused and nothing changes."""

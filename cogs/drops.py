@@ -22,10 +22,12 @@ from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo, DropKind, gates_for, listing_line
+from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
 from bot.holders.options import holder_gate
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant, DropGate
+from cogs.allowlists import fetch_allowlist
 from db.models import utcnow
 
 PLATFORM = "discord"
@@ -161,6 +163,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         wallet_required="Only members with a linked wallet may claim",
         kind="numbered: a token per claim (#12 of 500); edition: one artwork, a copy per claim "
         "(cheaper; the default for open editions)",
+        allowlist="Only those on this CSV list may claim (the format: see /drop allowlist)",
         holders_of="Only holders of this collection: 'ours' or a contract address",
         holders_min="How many tokens of it a claimer must hold (default 1)",
         holders_id="The ERC-1155 token ID they must hold (with holders_of)",
@@ -177,6 +180,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         members_only: bool = False,
         wallet_required: bool = False,
         kind: Literal["numbered", "edition"] | None = None,
+        allowlist: discord.Attachment | None = None,
         holders_of: str | None = None,
         holders_min: app_commands.Range[int, 1, 1_000_000] = 1,
         holders_id: str | None = None,
@@ -185,6 +189,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             return
         try:  # refused before the modal, privately: no need to fill it in for nothing
             self.bot.runtime.service.check_size(image.size)
+            check_size(allowlist.size if allowlist else None)
             holder = []
             if holders_of is not None:
                 holder.append(
@@ -204,6 +209,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "members_only": members_only,
             "wallet_required": wallet_required,
             "kind": kind,
+            "allowlist": allowlist,
             "holder": holder,
         }
         await interaction.response.send_modal(DropText(self, options))
@@ -219,7 +225,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         starts = utcnow() + timedelta(minutes=options["opens_in_minutes"])
         ends = starts + timedelta(hours=options["hours"]) if options["hours"] else None
         try:
-            drop = await self.drops.create_drop(
+            drop, listed = await Allowlists(self.bot.runtime.sessions).create_drop(
+                self.drops,
+                allowlist=await fetch_allowlist(self.bot, options["allowlist"]),
                 platform=PLATFORM,
                 community_id=str(interaction.guild_id),
                 created_by=str(interaction.user.id),
@@ -253,7 +261,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             drop.id, PLATFORM, str(announcement.channel.id), str(announcement.id)
         )
         await interaction.followup.send(
-            f"Drop #{drop.id} is up: {announcement.jump_url}", ephemeral=True
+            f"Drop #{drop.id} is up: {announcement.jump_url}"
+            + (f"\n{listed.report()}" if listed else ""),
+            ephemeral=True,
         )
 
     async def _holder_gate(

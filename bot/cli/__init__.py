@@ -14,6 +14,7 @@ import traceback
 import click
 
 from bot.cli.airdrop import airdrop
+from bot.cli.allowlist import drop_allowlist
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
 from bot.cli.collection import collection
@@ -23,6 +24,7 @@ from bot.cli.drop import drop
 from bot.cli.invite import invite
 from bot.cli.mint import mint, status
 from bot.cli.pin import pin
+from bot.cli.raffle import raffle
 from bot.cli.runtime import EXIT_CHECK_FAILED, EXIT_CONFIG
 from bot.cli.serve import devchain, run, web
 from bot.cli.wallet import wallet
@@ -53,8 +55,10 @@ for command in (
     drop,
     collection,
     contracts,
+    raffle,
 ):
     cli.add_command(command)
+drop.add_command(drop_allowlist)
 
 
 def main() -> None:

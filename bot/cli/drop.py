@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 import bot.registry  # noqa: F401  (fills the registries)
+from bot.cli.allowlist import read_allowlist
 from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
 from bot.holders.options import holder_gate
@@ -17,6 +18,7 @@ from bot.ports import PLATFORMS
 
 if TYPE_CHECKING:
     from bot.app import Runtime
+    from bot.drops.allowlists import Uploaded
 from db.models import utcnow
 
 
@@ -51,6 +53,11 @@ def drop() -> None:
 @click.option("--role", "roles", multiple=True, help="A role ID that may claim (repeatable).")
 @click.option("--members-only", is_flag=True, help="Only members of the chat may claim.")
 @click.option("--require-wallet", is_flag=True, help="Only claimers with a linked address.")
+@click.option(
+    "--allowlist",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Only the members and addresses in this CSV file may claim (see `drop allowlist`).",
+)
 @click.option("--holders-of", help="Only holders of this collection: 'ours' or its address.")
 @click.option("--holders-min", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--holders-id", help="The ERC-1155 token ID holders must hold.")
@@ -67,15 +74,19 @@ def drop_create(
     roles: tuple[str, ...],
     members_only: bool,
     require_wallet: bool,
+    allowlist: Path | None,
     holders_of: str | None,
     holders_min: int,
     holders_id: str | None,
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
+    from bot.drops.allowlists import Allowlists  # the drops core, when it runs (see bot.cli)
+
     loaded = settings()
     data = read_image(image)
+    listed = read_allowlist(allowlist) if allowlist is not None else None
 
-    async def go(runtime: Runtime) -> DropInfo:
+    async def go(runtime: Runtime) -> tuple[DropInfo, Uploaded | None]:
         gates = gates_for(roles, chat_member=members_only, linked_wallet=require_wallet)
         if holders_of is not None:
             gates.append(
@@ -89,7 +100,9 @@ def drop_create(
                     minimum=holders_min,
                 )
             )
-        return await runtime.drops.create_drop(
+        return await Allowlists(runtime.sessions).create_drop(
+            runtime.drops,
+            allowlist=listed,
             platform=platform,
             community_id=community,
             created_by=getpass.getuser(),
@@ -103,8 +116,10 @@ def drop_create(
             gates=gates,
         )
 
-    created = in_runtime(loaded, go)
+    created, uploaded = in_runtime(loaded, go)
     click.echo(f"created drop {listing_line(created, utcnow())}")
+    if uploaded is not None:
+        click.echo(uploaded.report())
 
 
 @drop.command("list")

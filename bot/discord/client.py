@@ -32,7 +32,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.mint", "cogs.wallet", "cogs.admin", "cogs.holders", "cogs.engagement", "cogs.drops")
+COGS = (
+    "cogs.mint",
+    "cogs.wallet",
+    "cogs.admin",
+    "cogs.holders",
+    "cogs.engagement",
+    "cogs.drops",
+    "cogs.allowlists",
+    "cogs.raffles",
+)
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
 # token has expired. Slash commands need no permission of their own.
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)

@@ -36,6 +36,10 @@ from bot.minting.types import MintResult
 from bot.ports import Claimant, DropGate, GateLookups, NotReachableHere, RunningPlatforms
 from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
 
+# Lookups per claim: a gate changed between a lookup and its claim's decision (a list
+# replaced) is looked up again, this many times at most.
+LOOK_UP_ROUNDS = 3
+
 
 class Drops:
     """Creating, claiming, closing and exporting drops. Adapters pass what only the chat
@@ -222,20 +226,15 @@ class Drops:
         """
         known_id(drop_id)
         pending = PendingClaim(drop_id, claimant, storable(user_name, 256), reply_to, source)
-        try:
-            return await self._writer.submit(pending)
-        except LookUpFirst as first:
-            # Its drop has gates that look things up (a list, a balance): done here, outside
-            # the claim's transaction, then decided again. Once: gates added in between
-            # fail the claim, which may be asked again.
-            facts = await look_up(first.gates, first.claimant, first.drop, self.lookups)
-            pending.claimant = dataclasses.replace(claimant, facts=facts)
+        for _ in range(LOOK_UP_ROUNDS):
             try:
                 return await self._writer.submit(pending)
-            except LookUpFirst:
-                raise RequestRejected(
-                    "The drop's claim conditions changed just now; try again."
-                ) from None
+            except LookUpFirst as first:
+                # Its drop has gates that look things up (a list, a balance): done here,
+                # outside the claim's transaction, then decided again.
+                facts = await look_up(first.gates, first.claimant, first.drop, self.lookups)
+                pending.claimant = dataclasses.replace(claimant, facts=facts)
+        raise RequestRejected("The drop's claim conditions changed just now; try again.")
 
     async def airdrop(
         self, drop_id: int, *, source: str, address: str | None = None, member: str | None = None
@@ -258,6 +257,25 @@ class Drops:
                 granted_to=address,
                 granted=True,
             )
+        )
+
+    async def grant(
+        self,
+        drop_id: int,
+        member: Claimant,
+        user_name: str,
+        *,
+        source: str,
+        reply_to: dict[str, object],
+    ) -> ClaimResult:
+        """Give an edition to a member the core chose (a raffle's winner): a claim past the
+        gates on who may claim (not the one on where editions go), minted where they linked
+        else to custody and answered through their platform as claims are; supply, window,
+        closure and the per-member limit apply. `source` makes it idempotent: the same
+        source gets the same edition back (`duplicate=True`)."""
+        known_id(drop_id)
+        return await self._writer.submit(
+            PendingClaim(drop_id, member, storable(user_name, 256), reply_to, source, granted=True)
         )
 
     async def close_writer(self) -> None:

@@ -34,6 +34,7 @@ from bot.holders.members import (
 )
 from bot.holders.rules import HolderRules, Rule
 from bot.holders.transfers import Moves, TransferLogs
+from bot.ports import GateLookups
 from db.models import (
     HolderChange,
     HolderMember,
@@ -87,6 +88,7 @@ class HolderRoles:
     ) -> None:
         self.sessions = sessions
         self.holdings = holdings
+        self.lookups = GateLookups(sessions, holdings)  # what holder gates read, through drops
         self.logs = logs
         self.rules = HolderRules(sessions)
         self.poll_interval = poll_interval

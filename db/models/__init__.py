@@ -9,6 +9,7 @@ broadcast hash. The SQL is portable: the same models run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+from db.models.allowlists import Allowlist, AllowlistEntry
 from db.models.base import Base, aware_utc, storable, utcnow
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
@@ -41,6 +42,7 @@ from db.models.pipeline import (
     TxStatus,
     UploadKey,
 )
+from db.models.raffles import Raffle, RaffleEntry
 from db.models.turns import LaneMember, SharedTurn
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "PIN_REFUSED",
     "PREPARING",
     "UNANSWERED",
+    "Allowlist",
+    "AllowlistEntry",
     "Base",
     "ChainTx",
     "CollectionStatus",
@@ -73,6 +77,8 @@ __all__ = [
     "Phase",
     "Pin",
     "PlatformUser",
+    "Raffle",
+    "RaffleEntry",
     "RateScope",
     "SharedTurn",
     "SigningAudit",

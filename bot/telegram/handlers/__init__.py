@@ -15,10 +15,12 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.telegram.handlers.admin import AdminHandlers
+from bot.telegram.handlers.allowlists import AllowlistHandlers
 from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.handlers.engagement import EngagementHandlers
 from bot.telegram.handlers.holders import HolderHandlers
 from bot.telegram.handlers.mint import MintHandlers
+from bot.telegram.handlers.raffles import RaffleHandlers
 from bot.telegram.handlers.wallet import WalletHandlers
 from bot.telegram.render import HELP, reply
 
@@ -41,6 +43,8 @@ def register(bot: TelegramBot) -> None:
     AdminHandlers(bot).register(new)
     DropHandlers(bot).register(new)
     HolderHandlers(bot).register(new)
+    RaffleHandlers(bot).register(new)
+    AllowlistHandlers(bot).register(new)
     wallets.register(new)
     mint.register_last(new)
 

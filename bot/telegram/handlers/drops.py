@@ -18,10 +18,12 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.drops import DropKind, gates_for, listing_line
+from bot.drops.allowlists import Allowlists
 from bot.errors import RequestRejected
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
+from bot.telegram.handlers.allowlists import fetch_list, list_document
 from bot.telegram.members import is_member
 from bot.telegram.render import claim_keyboard, drop_announcement_html, esc, reply
 from db.models import utcnow
@@ -98,9 +100,13 @@ class DropHandlers:
             await reply(message, CREATE_USAGE)
             return
         name, supply, kind, description = parsed
+        # The image's message replying to a list file: the drop's allowlist.
+        listed = list_document(message.reply_to_message) if source is message else None
         try:
             data = await download(self.bot, image)
-            drop = await self.drops.create_drop(
+            drop, allowlist = await Allowlists(self.bot.runtime.sessions).create_drop(
+                self.drops,
+                allowlist=await fetch_list(self.bot, listed),
                 platform=PLATFORM,
                 community_id=str(chat.id),
                 created_by=str(user.id),
@@ -130,6 +136,8 @@ class DropHandlers:
         await self.drops.remember_announcement(
             drop.id, PLATFORM, str(announcement.chat_id), str(announcement.message_id)
         )
+        if allowlist is not None:
+            await reply(message, esc(allowlist.report()))
 
     async def claim(self, update: Update, context: Context) -> None:
         query, user = update.callback_query, update.effective_user

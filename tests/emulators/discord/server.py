@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.emulators.discord.direct import DirectMessages
 from tests.emulators.discord.gateway import Gateway
 from tests.emulators.discord.objects import APPLICATION_ID, DEFAULT_PERMISSIONS, TOKEN, snowflake
 from tests.emulators.discord.recording import DiscordRecording, Interaction
@@ -31,6 +32,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         self._gateway = Gateway(self, self)
         self._rest_api = RestApi(self, self)
         self.member_roles = MemberRoles(self)
+        self.direct = DirectMessages(self, self)
         self._runner: web.AppRunner | None = None
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -39,6 +41,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         app = web.Application(middlewares=[self._rest_api.record], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway.connect)
         self.member_roles.add_routes(app)  # before the REST API's catch-all route
+        self.direct.add_routes(app)
         self._rest_api.add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

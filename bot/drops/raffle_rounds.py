@@ -1,0 +1,384 @@
+"""The raffles' background work (`RaffleRounds.run`): after a raffle's close, once its seed block
+exists and is CONFIRMATIONS deep, draw it; claim each winner's edition; announce the draw and
+tell every entrant privately.
+
+Each step is recorded before the next starts, so a restart resumes where it stopped and never
+repeats one: the draw, with every entry's outcome, is one transaction that sets `drawn_at`
+only where it is unset and only if no entry came since the entries were read (a second process
+or a restart finds it drawn and uses that draw); a winner's claim has a stable source
+("raffle:<user>"), so a repeat gets the same edition back. Processes take turns on a raffle
+(`SharedTurns`), so two never work on one at once; one raffle's failure is logged and leaves
+the others be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content.store import ContentStore
+from bot.drops.raffle_chain import ChainBlocks
+from bot.drops.raffle_draw import EntrantList, draw
+from bot.drops.raffle_types import RaffleInfo, RaffleVoice
+from bot.drops.service import Drops
+from bot.errors import DropNotFound, RequestRejected
+from bot.ports import Claimant
+from bot.shared_turns import SharedTurns
+from db.models import Drop, MintRequest, Raffle, RaffleEntry, aware_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+_ENTRIES: Table = RaffleEntry.__table__  # type: ignore[assignment]
+_RAFFLES: Table = Raffle.__table__  # type: ignore[assignment]
+# How long a process holds a raffle's turn: another takes it over after this if it dies.
+TURN_S = 120.0
+# Tries to tell an entrant before giving up on them (they can still ask with /enter).
+TELL_ATTEMPTS = 3
+# Raffles advanced per round, so one round stays bounded however many are due.
+ROUND_LIMIT = 50
+# Entrants told per raffle per round: a round stays well inside its turn (TURN_S) even under
+# a platform's flood limits, so no other process takes the raffle over mid-round.
+TELL_PER_ROUND = 200
+
+
+class RaffleRounds:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        drops: Drops,
+        blocks: ChainBlocks,
+        voices: dict[str, RaffleVoice],
+        content: ContentStore,
+        turns: SharedTurns,
+        confirmations: int,
+        poll_interval: float,
+        gateway: str,
+    ) -> None:
+        self.gateway = gateway
+        self.sessions = sessions
+        self.drops = drops
+        self.blocks = blocks
+        self.voices = voices  # the platforms' adapters add theirs
+        self.content = content
+        self.turns = turns
+        self.confirmations = max(confirmations, 1)
+        self.poll_interval = poll_interval
+
+    async def run(self) -> None:
+        """Advance every unfinished raffle, a round per poll interval, until cancelled."""
+        while True:
+            await self.advance_all()
+            await asyncio.sleep(self.poll_interval)
+
+    async def advance_all(self) -> None:
+        """One round: each unfinished raffle whose turn this process gets, as far as it can
+        go now. A raffle that fails is logged and tried again next round."""
+        async with self.sessions() as session:
+            pending = list(
+                await session.scalars(
+                    select(Raffle.drop_id)
+                    .join(Drop, Drop.id == Raffle.drop_id)
+                    .where(
+                        Raffle.done_at.is_(None),
+                        (Raffle.closes_at <= utcnow()) | Drop.closed_at.is_not(None),
+                        # Drawn and claimed: only a process that runs its platform has more to do.
+                        Raffle.claimed_at.is_(None) | Drop.platform.in_(list(self.voices)),
+                    )
+                    .order_by(Raffle.closes_at)
+                    .limit(ROUND_LIMIT)
+                )
+            )
+        for drop_id in pending:
+            key = f"raffle:{drop_id}:"
+            if await self.turns.take(key, TURN_S) > 0:
+                continue  # another process has it
+            try:
+                await self.advance(drop_id)
+            except Exception:
+                log.exception("raffle %d: this round failed; trying again next round", drop_id)
+            finally:
+                await self.turns.release(key)
+
+    async def advance(self, drop_id: int) -> None:
+        """Take raffle `drop_id` as far as it can go now: draw, claim, tell."""
+        if await self.draw(drop_id):
+            await self._claim(drop_id)
+            await self._tell(drop_id)
+
+    async def draw(self, drop_id: int) -> bool:
+        """Draw the raffle if it is time; True once it is drawn (by anyone)."""
+        async with self.sessions() as session:
+            raffle = await session.get(Raffle, drop_id)
+            drop = await session.get(Drop, drop_id)
+        assert raffle is not None and drop is not None, f"raffle {drop_id} is gone"
+        if raffle.drawn_at is not None:
+            return True
+        now = utcnow()
+        if drop.closed_at is not None:  # an admin closed the drop: nobody can win it
+            return await self._record(raffle, now, cancelled=True)
+        if now < aware_utc(raffle.closes_at):
+            return False
+        deep_enough = raffle.block_number + self.confirmations - 1
+        if await self.blocks.head() < deep_enough:
+            await self.blocks.mine_to(deep_enough)  # the dev chain only
+            if await self.blocks.head() < deep_enough:
+                return False
+        block = await self.blocks.block(raffle.block_number)
+        if block is None:
+            return False
+        # Entries made once the seed block existed cannot count: their makers could know it.
+        # Block times are whole seconds, so the block's second is given to the entrants.
+        seed_known = datetime.fromtimestamp(block.timestamp + 1, UTC)
+        cutoff = min(aware_utc(raffle.closes_at), seed_known)
+        async with self.sessions() as session:
+            entries = (
+                await session.execute(
+                    select(_ENTRIES.c.ticket, _ENTRIES.c.created_at).where(
+                        _ENTRIES.c.drop_id == drop_id
+                    )
+                )
+            ).all()
+        tickets = sorted(t for t, made in entries if aware_utc(made) < cutoff)
+        assert drop.supply is not None, "a raffle has a number of winners"
+        winners = draw(bytes.fromhex(block.hash[2:]), tickets, drop.supply)
+        published = EntrantList(
+            raffle=drop_id,
+            name=drop.name,
+            chain_id=self.blocks.chain_id,
+            block=block.number,
+            seed=block.hash,
+            winners_wanted=drop.supply,
+            tickets=tuple(tickets),
+            winners=tuple(winners),
+        )
+        cid = await asyncio.to_thread(self.content.put_file, published.encode())
+        return await self._record(
+            raffle, now, seed=block.hash, cid=cid, counted=len(entries), tickets=tickets,
+            winners=winners, cutoff=cutoff,
+        )  # fmt: skip
+
+    async def _record(
+        self,
+        raffle: Raffle,
+        now: datetime,
+        *,
+        cancelled: bool = False,
+        seed: str | None = None,
+        cid: str | None = None,
+        counted: int | None = None,
+        tickets: list[str] | None = None,
+        winners: list[str] | None = None,
+        cutoff: datetime | None = None,
+    ) -> bool:
+        """The draw and every entry's outcome, in one transaction, only if nobody drew first
+        and no entry came since `counted` were read. True once drawn by anyone."""
+        condition = [_RAFFLES.c.drop_id == raffle.drop_id, _RAFFLES.c.drawn_at.is_(None)]
+        if counted is not None:
+            condition.append(_RAFFLES.c.entrants == counted)
+        async with self.sessions.begin() as session:
+            drawn = await session.execute(
+                update(_RAFFLES)
+                .where(*condition)
+                .values(
+                    drawn_at=now,
+                    seed=seed,
+                    entrants_cid=cid,
+                    entrants=len(tickets or []),
+                    winners=len(winners or []),
+                    cancelled=cancelled,
+                )
+            )
+            if drawn.rowcount != 1:  # type: ignore[attr-defined]
+                return await _drawn(session, raffle.drop_id)
+            mine = _ENTRIES.c.drop_id == raffle.drop_id
+            if winners:
+                await session.execute(
+                    update(_ENTRIES)
+                    .where(mine, _ENTRIES.c.ticket.in_(winners))
+                    .values(outcome="won")
+                )
+            if cutoff is not None:
+                await session.execute(
+                    update(_ENTRIES)
+                    .where(mine, _ENTRIES.c.outcome.is_(None), _ENTRIES.c.created_at < cutoff)
+                    .values(outcome="lost")
+                )
+            await session.execute(
+                update(_ENTRIES)
+                .where(mine, _ENTRIES.c.outcome.is_(None))
+                .values(outcome="lost" if cancelled else "late")
+            )
+        log.info("raffle %d drawn: %d winners", raffle.drop_id, len(winners or []))
+        return True
+
+    async def _claim(self, drop_id: int) -> None:
+        """Claim each winner's edition (a grant with a stable source), then close the drop."""
+        async with self.sessions() as session:
+            raffle = await session.get(Raffle, drop_id)
+            assert raffle is not None
+            if raffle.claimed_at is not None:
+                return
+            winners = list(
+                await session.scalars(
+                    select(RaffleEntry).where(
+                        RaffleEntry.drop_id == drop_id,
+                        RaffleEntry.outcome == "won",
+                        RaffleEntry.request_id.is_(None),
+                        RaffleEntry.refused.is_(None),
+                    )
+                )
+            )
+        results = await asyncio.gather(
+            *(
+                self.drops.grant(
+                    drop_id,
+                    Claimant(w.platform, w.user_id),
+                    w.user_name,
+                    source=f"raffle:{w.user_id}"[:128],
+                    reply_to=w.reply_to,
+                )
+                for w in winners
+            ),
+            return_exceptions=True,
+        )
+        async with self.sessions.begin() as session:
+            for winner, result in zip(winners, results, strict=True):
+                if isinstance(result, RequestRejected):  # their own reason (no linked wallet)
+                    values: dict[str, object] = {"refused": str(result)}
+                elif isinstance(result, BaseException):
+                    raise result  # not decided: the whole step again next round
+                else:
+                    values = {"request_id": result.request_id}
+                await session.execute(
+                    update(_ENTRIES).where(_ENTRIES.c.id == winner.id).values(**values)
+                )
+            await session.execute(
+                update(_RAFFLES)
+                .where(_RAFFLES.c.drop_id == drop_id, _RAFFLES.c.claimed_at.is_(None))
+                .values(claimed_at=utcnow())
+            )
+        await self.drops.close(drop_id)
+
+    async def _tell(self, drop_id: int) -> None:
+        """Announce the draw and tell up to `TELL_PER_ROUND` entrants privately, where the
+        raffle's platform runs in this process; each entrant is tried `TELL_ATTEMPTS` times
+        at most."""
+        info = await raffle_info(self.sessions, self.drops, self.blocks, self.gateway, drop_id)
+        voice = self.voices.get(info.drop.platform)
+        if voice is None:
+            return  # told by a process that runs its platform
+        async with self.sessions() as session:
+            raffle = await session.get(Raffle, drop_id)
+            assert raffle is not None
+            announced = raffle.announced_at is not None
+            untold = (
+                await session.execute(
+                    select(RaffleEntry, MintRequest.custodial)
+                    .outerjoin(MintRequest, MintRequest.id == RaffleEntry.request_id)
+                    .where(
+                        RaffleEntry.drop_id == drop_id,
+                        RaffleEntry.told_at.is_(None),
+                        RaffleEntry.tell_attempts < TELL_ATTEMPTS,
+                    )
+                    .order_by(RaffleEntry.id)
+                    .limit(TELL_PER_ROUND)
+                )
+            ).all()
+        if not announced:
+            for chat_id, message_id in await self.drops.announcements(drop_id, info.drop.platform):
+                try:
+                    await voice.announce_draw(drop_id, chat_id, message_id, info.drawn_text())
+                except Exception:  # one try: each entrant is told on their own besides
+                    log.exception("raffle %d: announcing the draw in %s failed", drop_id, chat_id)
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(_RAFFLES)
+                    .where(_RAFFLES.c.drop_id == drop_id)
+                    .values(announced_at=utcnow())
+                )
+        for entry, custodial in untold:
+            told: dict[str, object] = {"told_at": utcnow()}
+            try:
+                await voice.tell_entrant(
+                    entry.user_id, entry.reply_to, _outcome(info, entry, custodial)
+                )
+            except Exception as err:
+                log.info("raffle %d: could not tell entrant %d: %r", drop_id, entry.id, err)
+                told = {"tell_attempts": _ENTRIES.c.tell_attempts + 1}
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(_ENTRIES).where(_ENTRIES.c.id == entry.id).values(**told)
+                )
+        async with self.sessions.begin() as session:
+            left = await session.scalar(
+                select(_ENTRIES.c.id)
+                .where(
+                    _ENTRIES.c.drop_id == drop_id,
+                    _ENTRIES.c.told_at.is_(None),
+                    _ENTRIES.c.tell_attempts < TELL_ATTEMPTS,
+                )
+                .limit(1)
+            )
+            if left is None:
+                await session.execute(
+                    update(_RAFFLES).where(_RAFFLES.c.drop_id == drop_id).values(done_at=utcnow())
+                )
+
+
+async def raffle_info(
+    sessions: async_sessionmaker[AsyncSession],
+    drops: Drops,
+    blocks: ChainBlocks,
+    gateway: str,
+    drop_id: int,
+) -> RaffleInfo:
+    """The raffle of drop `drop_id`. Raises `DropNotFound` if that drop is no raffle."""
+    drop = await drops.info(drop_id)
+    async with sessions() as session:
+        raffle = await session.get(Raffle, drop_id)
+    if raffle is None:
+        raise DropNotFound(f"Drop #{drop_id} is not a raffle.")
+    return RaffleInfo(
+        drop=drop,
+        closes_at=aware_utc(raffle.closes_at),
+        block=raffle.block_number,
+        chain_id=blocks.chain_id,
+        entrants=raffle.entrants,
+        drawn=raffle.drawn_at is not None,
+        seed=raffle.seed,
+        entrants_cid=raffle.entrants_cid,
+        winners=raffle.winners,
+        cancelled=raffle.cancelled,
+        gateway=gateway,
+    )
+
+
+async def _drawn(session: AsyncSession, drop_id: int) -> bool:
+    drawn_at = await session.scalar(
+        select(_RAFFLES.c.drawn_at).where(_RAFFLES.c.drop_id == drop_id)
+    )
+    return drawn_at is not None
+
+
+def _outcome(info: RaffleInfo, entry: RaffleEntry, custodial: bool | None) -> str:
+    """What the draw means for this entrant, in plain words."""
+    name = info.drop.name
+    if info.cancelled:
+        return f"{name} was cancelled by an admin; nobody was drawn."
+    if entry.outcome == "won":
+        if entry.refused is not None:
+            return f"You won {name}, but your edition could not be given: {entry.refused}"
+        where = "the bot, for you (/withdraw)" if custodial else "your linked wallet"
+        return f"You won {name}! Your edition is minting to {where}."
+    if entry.outcome == "late":
+        return f"Your entry to {name} came after its seed block existed, so it was not drawn."
+    return (
+        f"The draw of {name} is done: you were not drawn this time "
+        f"({info.winners} of {info.entrants} entrants won; your ticket {entry.ticket[:16]}…). "
+        f"Check the draw: {info.verify_command}"
+    )
