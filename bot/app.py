@@ -34,6 +34,7 @@ from bot.content.images import check_image
 from bot.content.pinning import open_pinning
 from bot.content.store import ContentStore
 from bot.custody_moves import own_custody_moves
+from bot.drops.codewords import Codewords
 from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
 from bot.errors import ConfigError
@@ -63,9 +64,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     """The running core: chain, database, content, the hot wallet's transactions and their
-    watcher, the mint service, wallet links, withdrawals, drops, the engagement queries
-    (leaderboards, galleries), the inbox of chat updates and the chat platforms running,
-    wired together."""
+    watcher, the mint service, wallet links, withdrawals, drops (raffles, codewords), engagement
+    queries, the inbox of chat updates and the chat platforms running, wired together."""
 
     settings: Settings
     chain: Chain
@@ -89,13 +89,13 @@ class Runtime:
     metrics: PipelineMetrics
     holders: HolderRoles  # holder roles, and the balances holder gates read
     raffles: Raffles
+    codewords: Codewords  # drops claimed with a secret word or single-use codes
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
         """Resume unfinished work and run the background loops of `role`: for the pipeline,
-        the mint pipeline's stages, the transaction watcher, withdrawals and community
-        collections; for chat, the answers (given through the chat platforms running here)
-        and the inbox's tidying; `all` runs both."""
+        the mint stages, the transaction watchers, withdrawals and community collections; for
+        chat, the answers, the inbox's tidying, holder roles and raffles; `all` runs both."""
         loops: list[Coroutine[Any, Any, None]] = []
         if role == "all":
             await self.service.start()
@@ -293,6 +293,7 @@ async def open_runtime(
                 service.metrics,
                 holders,
                 raffles,
+                codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
             )
             if start:
                 await runtime.start(role)

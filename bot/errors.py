@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class MintbotError(Exception):
     """Base of every error the bot raises on purpose; `str(err)` is the user-facing message."""
@@ -104,3 +106,15 @@ class DropNeedsWallet(RequestRejected):
 class AllowlistRefused(RequestRejected):
     """An allowlist file has bad lines (each named by its number) or breaks a limit: the whole
     upload is refused and nothing changes."""
+
+
+class CodeRefused(RequestRejected):
+    """A code given to claim a drop is wrong, used already, or not how this drop is claimed."""
+
+
+class CodeLocked(CodeRefused):
+    """Too many wrong codes: no code is checked for this member (or drop) until `until`."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until

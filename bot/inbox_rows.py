@@ -167,3 +167,46 @@ async def count_entries(sessions: async_sessionmaker[AsyncSession]) -> dict[str,
             select(func.count()).where(InboxUpdate.given_up_at.is_not(None))
         )
     return {"waiting": int(waiting or 0), "given_up": int(given_up or 0)}
+
+
+async def withhold_typed(
+    sessions: async_sessionmaker[AsyncSession],
+    platform: str,
+    update_id: str,
+    typed: str,
+    mark: str,
+) -> None:
+    """Replace `typed` (a secret a member sent: a code, a word) by `mark` in every string of
+    the stored update, once it was acted on: the copy kept for a re-dispatch must not give
+    it away. An update handled again after this finds `mark` in its place."""
+    if not typed.strip():
+        return
+    async with sessions.begin() as session:
+        row = (
+            await session.execute(
+                select(INBOX.c.id, INBOX.c.payload).where(
+                    INBOX.c.platform == platform, INBOX.c.update_id == update_id
+                )
+            )
+        ).first()
+        if row is None:
+            return
+        payload = orjson.loads(row.payload)
+        withheld = _replaced(payload, typed, mark)
+        if withheld != payload:
+            await session.execute(
+                update(INBOX)
+                .where(INBOX.c.id == row.id)
+                .values(payload=orjson.dumps(withheld).decode())
+            )
+
+
+def _replaced(value: Any, typed: str, mark: str) -> Any:
+    """`value` (a JSON document) with `typed` replaced by `mark` in every string."""
+    if isinstance(value, str):
+        return value.replace(typed, mark)
+    if isinstance(value, list):
+        return [_replaced(v, typed, mark) for v in value]
+    if isinstance(value, dict):
+        return {k: _replaced(v, typed, mark) for k, v in value.items()}
+    return value

@@ -24,3 +24,4 @@ GATES.register("linked_wallet", "bot.drops.gates.linked_wallet:LinkedWalletGate"
 GATES.register("holder", "bot.drops.gates.holder:HolderGate")
 GATES.register("raffle", "bot.drops.gates.raffle:RaffleGate")
 GATES.register("allowlist", "bot.drops.gates.allowlist:AllowlistGate")
+GATES.register("codeword", "bot.drops.gates.codeword:CodewordGate")

@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.discord.answers import tell_privately
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
+from bot.discord.codes import CodeButton, takes_codes
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo, DropKind, gates_for, listing_line
 from bot.drops.allowlists import Allowlists, check_size
@@ -278,6 +279,8 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
     def _view(self, drop: DropInfo) -> discord.ui.View:
         view = discord.ui.View(timeout=None)
         view.add_item(ClaimButton(drop.id, disabled=drop.is_over(utcnow())))
+        if takes_codes(drop):
+            view.add_item(CodeButton(drop.id, disabled=drop.is_over(utcnow())))
         return view
 
     async def _show_count(self, drop_id: int) -> None:

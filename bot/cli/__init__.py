@@ -17,6 +17,7 @@ from bot.cli.airdrop import airdrop
 from bot.cli.allowlist import drop_allowlist
 from bot.cli.audit import audit
 from bot.cli.chain import contracts, deploy, doctor
+from bot.cli.codewords import drop_codes, drop_word
 from bot.cli.collection import collection
 from bot.cli.content import export_car
 from bot.cli.db import db
@@ -59,6 +60,8 @@ for command in (
 ):
     cli.add_command(command)
 drop.add_command(drop_allowlist)
+for command in (drop_codes, drop_word):
+    drop.add_command(command)
 
 
 def main() -> None:

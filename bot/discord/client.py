@@ -41,6 +41,7 @@ COGS = (
     "cogs.drops",
     "cogs.allowlists",
     "cogs.raffles",
+    "cogs.codewords",
 )
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
 # token has expired. Slash commands need no permission of their own.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from db.models.allowlists import Allowlist, AllowlistEntry
 from db.models.base import Base, aware_utc, storable, utcnow
+from db.models.codes import CodeTries, DropCode, DropCodeword
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
 from db.models.holders import HolderChange, HolderCursor, HolderMember, HolderRule
@@ -58,12 +59,15 @@ __all__ = [
     "AllowlistEntry",
     "Base",
     "ChainTx",
+    "CodeTries",
     "CollectionStatus",
     "CommunityCollection",
     "CommunitySettings",
     "Drop",
     "DropAnnouncement",
     "DropClaim",
+    "DropCode",
+    "DropCodeword",
     "HolderChange",
     "HolderCursor",
     "HolderMember",

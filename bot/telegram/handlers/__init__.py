@@ -16,6 +16,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.telegram.handlers.admin import AdminHandlers
 from bot.telegram.handlers.allowlists import AllowlistHandlers
+from bot.telegram.handlers.codewords import CodewordHandlers
 from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.handlers.engagement import EngagementHandlers
 from bot.telegram.handlers.holders import HolderHandlers
@@ -45,6 +46,7 @@ def register(bot: TelegramBot) -> None:
     HolderHandlers(bot).register(new)
     RaffleHandlers(bot).register(new)
     AllowlistHandlers(bot).register(new)
+    CodewordHandlers(bot).register(new)
     wallets.register(new)
     mint.register_last(new)
 

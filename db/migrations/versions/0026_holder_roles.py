@@ -1,7 +1,7 @@
 """holder roles: rules, members' decided and applied roles, changes, the Transfer log cursor
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

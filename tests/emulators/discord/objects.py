@@ -97,7 +97,10 @@ def message_object(message_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    # discord.py parses a body as JSON only under exactly this header, with no charset.
+    # discord.py parses a body as JSON only under exactly this header, with no charset. A
+    # message filled by a follow-up with files keeps their bytes for tests (`uploads`); the
+    # bot is told their sizes.
+    body = json.dumps(data, default=lambda o: len(o) if isinstance(o, bytes) else str(o))
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+        body=body.encode(), status=status, headers={"Content-Type": "application/json"}
     )

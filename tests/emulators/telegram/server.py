@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.emulators.telegram.bot_api import BotApi
+from tests.emulators.telegram.documents import DocumentSender
 from tests.emulators.telegram.files import FileServer
 from tests.emulators.telegram.join_requests import JoinRequests
 from tests.emulators.telegram.limits import (
@@ -51,11 +52,9 @@ class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
         self._flood = FloodControl(limits or TelegramLimits())
         self._files = FileServer(self, self)
         self.join_requests = JoinRequests(self, self)
-        methods = {
-            **self.update_methods(),
-            **self._files.file_methods(),
-            **self.join_requests.join_methods(),
-        }
+        methods = {**self.update_methods(), **self._files.file_methods()}
+        methods |= DocumentSender(self).document_methods()
+        methods |= self.join_requests.join_methods()
         self._bot_api = BotApi(self, self, methods, self._flood, clock)
         self._runner: web.AppRunner | None = None
 

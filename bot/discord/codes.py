@@ -1,0 +1,67 @@
+"""The "Claim with a code" button under a codeword drop's announcement, and the form it opens,
+where the code is typed so nobody else in the channel sees it.
+
+The button only opens the form; the form's submission is handled by `cogs.codewords` (by its
+custom ID, so a form opened before a restart still claims).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from bot.drops import DropInfo
+from bot.drops.codes import MAX_INPUT
+
+FORM_ID = re.compile(r"drop:code-form:(?P<id>\d+)")
+CODE_FIELD = "code"
+
+
+def takes_codes(drop: DropInfo) -> bool:
+    """Is the drop claimed with a code (so its announcement offers the button)?"""
+    return any(gate.kind == "codeword" for gate in drop.gates)
+
+
+class CodeForm(discord.ui.Modal, title="Claim with a code"):
+    code: discord.ui.TextInput[CodeForm] = discord.ui.TextInput(
+        label="Your code", max_length=MAX_INPUT, custom_id=CODE_FIELD
+    )
+
+    def __init__(self, drop_id: int) -> None:
+        super().__init__(custom_id=f"drop:code-form:{drop_id}", timeout=None)
+        # Not kept by discord.py: its submission is handled by custom ID (cogs.codewords).
+        self.stop()
+
+
+class CodeButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"drop:code:(?P<id>\d+)"):
+    def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Claim with a code",
+                emoji="🔑",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"drop:code:{drop_id}",
+                disabled=disabled,
+            )
+        )
+        self.drop_id = drop_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
+    ) -> CodeButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_modal(CodeForm(self.drop_id))
+
+
+def typed_code(data: Any) -> str:
+    """The code typed into a submitted `CodeForm` ("" if none)."""
+    for row in (data or {}).get("components", []):
+        for field in row.get("components", []):
+            if field.get("custom_id") == CODE_FIELD:
+                return str(field.get("value") or "")
+    return ""
