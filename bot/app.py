@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.web import Application
 from prometheus_client import CollectorRegistry
@@ -33,6 +34,7 @@ from bot.drops.codewords import Codewords
 from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
 from bot.errors import ConfigError
+from bot.holders.roles import holder_roles
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
 from bot.metrics import PipelineMetrics
@@ -140,6 +142,7 @@ async def open_runtime(
                 allow_unverified=settings.allow_unverified_wallets,
                 collection_address=collection.address,
             )
+            holders = holder_roles(settings, chain, sessions, lanes.watchers, wallets)
             withdrawals = Withdrawals(
                 sessions=sessions,
                 txs=txs,
@@ -189,6 +192,7 @@ async def open_runtime(
                 max_image_bytes=settings.max_image_bytes,
                 max_image_pixels=settings.max_image_pixels,
                 max_image_frames=settings.max_image_frames,
+                lookups=holders.lookups,
             )
             raffles = Raffles.build(settings, chain, sessions, drops, content, turns)
             inbox = DurableInbox(
@@ -217,6 +221,7 @@ async def open_runtime(
                 collections,
                 turns,
                 service.metrics,
+                holders,
                 raffles,
                 codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
             )
@@ -291,7 +296,7 @@ async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future
     """Wait for a stop signal. A platform that fails to run (a bad token, say) stops the bot
     too, with its error; one that ends quietly (the console at the end of its input) leaves
     the bot running."""
-    stopped: asyncio.Future[None] = asyncio.ensure_future(_wait(stop))
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     running = set(platforms)
     try:
         while True:
@@ -307,7 +312,3 @@ async def _until_stopped(stop: asyncio.Event, platforms: Sequence[asyncio.Future
                 return
     finally:
         stopped.cancel()
-
-
-async def _wait(event: asyncio.Event) -> None:
-    await event.wait()

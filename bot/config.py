@@ -142,6 +142,10 @@ class Settings:
     pinata_gateway_url: str = "https://gateway.pinata.cloud"
     # RPC_URLS (or RPC_URL): every endpoint, in the order requests try them; rpc_url is the first
     rpc_urls: tuple[str, ...] = ()
+    # HOLDINGS_CACHE_S: how long a balance read for a holder gate or role is reused
+    holdings_cache_s: float = 5.0
+    # HOLDER_RECHECK_S: how often holder roles are re-checked in full, besides following transfers
+    holder_recheck_s: float = 600.0
     # CODEWORD_SECRET: the key codeword drops' codes are stored under (default: a file in DATA_DIR)
     codeword_secret: Secret | None = field(default=None, repr=False)
 
@@ -366,6 +370,8 @@ def load_settings(
         inbox_retention_days=env_int(env, "INBOX_RETENTION_DAYS", 7, low=1),
         inbox_max_attempts=env_int(env, "INBOX_MAX_ATTEMPTS", 5, low=1, high=100),
         inbox_lease_s=env_number(env, "INBOX_LEASE_S", 30, low=1),
+        holdings_cache_s=env_number(env, "HOLDINGS_CACHE_S", 5, low=0),
+        holder_recheck_s=env_number(env, "HOLDER_RECHECK_S", 600, low=1),
     )
 
 

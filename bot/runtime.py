@@ -21,6 +21,7 @@ from bot.content.store import ContentStore
 from bot.drops.codewords import Codewords
 from bot.drops.raffles import Raffles
 from bot.drops.service import Drops
+from bot.holders.roles import HolderRoles
 from bot.inbox import DurableInbox
 from bot.leaderboard_gallery import Engagement
 from bot.metrics import PipelineMetrics
@@ -58,15 +59,16 @@ class Runtime:
     turns: SharedTurns
     # What this process counts, for /metrics (the database's numbers are read when scraped).
     metrics: PipelineMetrics
+    holders: HolderRoles  # holder roles, and the balances holder gates read
     raffles: Raffles
     codewords: Codewords  # drops claimed with a secret word or single-use codes
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
         """Resume unfinished work and run the background loops of `role`: for the pipeline,
-        the mint pipeline's stages, the transaction watcher, withdrawals and community
-        collections; for chat, the answers (given through the chat platforms running here)
-        and the inbox's tidying; `all` runs both."""
+        the mint stages, the transaction watchers, withdrawals and community collections; for
+        chat, the answers (given through the chat platforms running here), the inbox's tidying,
+        holder roles and raffles; `all` runs both."""
         loops: list[Coroutine[Any, Any, None]] = []
         if role == "all":
             await self.service.start()
@@ -81,7 +83,7 @@ class Runtime:
             loops += [lanes.run(), *(watcher.run() for watcher in lanes.watchers)]
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
-            loops += [self.inbox.keep_tidy(), self.raffles.run()]
+            loops += [self.inbox.keep_tidy(), self.holders.run(), self.raffles.run()]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 

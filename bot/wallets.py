@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -60,6 +61,8 @@ class WalletLinks:
         self.allow_unverified = allow_unverified
         self.collection_address = collection_address
         self.lifetime = lifetime
+        # Told (platform, user ID) after a member's linked address changed and was committed.
+        self.on_linked: list[Callable[[str, str], None]] = []
 
     async def challenge(self, platform: str, user_id: str, address: str) -> Challenge:
         """A new Sign-In with Ethereum message for the user to sign with `address`."""
@@ -134,6 +137,7 @@ class WalletLinks:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 raise RequestRejected("That signature was used already.")
             await _link(session, platform, user_id, display_name, signed.address, verified=True)
+        self._linked(platform, user_id)
         return signed.address
 
     async def set_unverified(
@@ -148,7 +152,12 @@ class WalletLinks:
         checksummed = user_address(address, collection=self.collection_address)
         async with self.sessions.begin() as session:
             await _link(session, platform, user_id, display_name, checksummed, verified=False)
+        self._linked(platform, user_id)
         return checksummed
+
+    def _linked(self, platform: str, user_id: str) -> None:
+        for listener in self.on_linked:
+            listener(platform, user_id)
 
     async def linked(self, platform: str, user_id: str) -> tuple[str, bool] | None:
         """The user's linked address and whether it was verified, or None."""

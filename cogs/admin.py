@@ -85,6 +85,8 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
         if given_up := await self.bot.inbox.given_up_in(str(interaction.guild_id)):
             text += f"\nInteractions given up after failing repeatedly: {given_up}"
+        holders = await self.bot.runtime.holders.rules.stats("discord", str(interaction.guild_id))
+        text = "\n".join([text, *holders.lines()])
         await self._reply(interaction, text)
 
     collection = app_commands.Group(

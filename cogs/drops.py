@@ -25,8 +25,9 @@ from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo, DropKind, gates_for, listing_line
 from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
+from bot.holders.options import holder_gate
 from bot.live_counters import LiveCounters
-from bot.ports import Claimant
+from bot.ports import Claimant, DropGate
 from cogs.allowlists import fetch_allowlist
 from db.models import utcnow
 
@@ -164,6 +165,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         kind="numbered: a token per claim (#12 of 500); edition: one artwork, a copy per claim "
         "(cheaper; the default for open editions)",
         allowlist="Only those on this CSV list may claim (the format: see /drop allowlist)",
+        holders_of="Only holders of this collection: 'ours' or a contract address",
+        holders_min="How many tokens of it a claimer must hold (default 1)",
+        holders_id="The ERC-1155 token ID they must hold (with holders_of)",
     )
     async def create_command(
         self,
@@ -178,12 +182,20 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
         wallet_required: bool = False,
         kind: Literal["numbered", "edition"] | None = None,
         allowlist: discord.Attachment | None = None,
+        holders_of: str | None = None,
+        holders_min: app_commands.Range[int, 1, 1_000_000] = 1,
+        holders_id: str | None = None,
     ) -> None:
         if not await self._admin(interaction):
             return
         try:  # refused before the modal, privately: no need to fill it in for nothing
             self.bot.runtime.service.check_size(image.size)
             check_size(allowlist.size if allowlist else None)
+            holder = []
+            if holders_of is not None:
+                holder.append(
+                    await self._holder_gate(interaction, holders_of, holders_id, holders_min)
+                )
         except RequestRejected as err:
             await interaction.response.send_message(str(err), ephemeral=True)
             return
@@ -199,6 +211,7 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             "wallet_required": wallet_required,
             "kind": kind,
             "allowlist": allowlist,
+            "holder": holder,
         }
         await interaction.response.send_modal(DropText(self, options))
 
@@ -230,7 +243,8 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
                     [options["role"]] if options["role"] else [],
                     chat_member=options["members_only"],
                     linked_wallet=options["wallet_required"],
-                ),
+                )
+                + options["holder"],
                 kind=DropKind(options["kind"]) if options["kind"] else None,
             )
         except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
@@ -252,6 +266,15 @@ class Drops(commands.GroupCog, group_name="drop", group_description="Community d
             + (f"\n{listed.report()}" if listed else ""),
             ephemeral=True,
         )
+
+    async def _holder_gate(
+        self, interaction: discord.Interaction[DiscordBot], of: str, token: str | None, least: int
+    ) -> DropGate:
+        runtime = self.bot.runtime
+        return await holder_gate(
+            runtime.collections, runtime.collection.address, PLATFORM, str(interaction.guild_id),
+            of=of, token_id=token, minimum=least,
+        )  # fmt: skip
 
     def _view(self, drop: DropInfo) -> discord.ui.View:
         view = discord.ui.View(timeout=None)

@@ -13,6 +13,7 @@ import bot.registry  # noqa: F401  (fills the registries)
 from bot.cli.allowlist import read_allowlist
 from bot.cli.runtime import in_runtime, read_image, settings
 from bot.drops import DropInfo, gates_for, listing_line
+from bot.holders.options import holder_gate
 from bot.ports import PLATFORMS
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def drop() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Only the members and addresses in this CSV file may claim (see `drop allowlist`).",
 )
+@click.option("--holders-of", help="Only holders of this collection: 'ours' or its address.")
+@click.option("--holders-min", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--holders-id", help="The ERC-1155 token ID holders must hold.")
 def drop_create(
     platform: str,
     community: str,
@@ -71,6 +75,9 @@ def drop_create(
     members_only: bool,
     require_wallet: bool,
     allowlist: Path | None,
+    holders_of: str | None,
+    holders_min: int,
+    holders_id: str | None,
 ) -> None:
     """Create a drop; the artwork is checked and stored once."""
     from bot.drops.allowlists import Allowlists  # the drops core, when it runs (see bot.cli)
@@ -80,6 +87,19 @@ def drop_create(
     listed = read_allowlist(allowlist) if allowlist is not None else None
 
     async def go(runtime: Runtime) -> tuple[DropInfo, Uploaded | None]:
+        gates = gates_for(roles, chat_member=members_only, linked_wallet=require_wallet)
+        if holders_of is not None:
+            gates.append(
+                await holder_gate(
+                    runtime.collections,
+                    runtime.collection.address,
+                    platform,
+                    community,
+                    of=holders_of,
+                    token_id=holders_id,
+                    minimum=holders_min,
+                )
+            )
         return await Allowlists(runtime.sessions).create_drop(
             runtime.drops,
             allowlist=listed,
@@ -93,7 +113,7 @@ def drop_create(
             per_user_limit=per_user,
             starts_at=starts.replace(tzinfo=UTC) if starts else None,
             ends_at=ends.replace(tzinfo=UTC) if ends else None,
-            gates=gates_for(roles, chat_member=members_only, linked_wallet=require_wallet),
+            gates=gates,
         )
 
     created, uploaded = in_runtime(loaded, go)

@@ -36,6 +36,7 @@ COGS = (
     "cogs.mint",
     "cogs.wallet",
     "cogs.admin",
+    "cogs.holders",
     "cogs.engagement",
     "cogs.drops",
     "cogs.allowlists",

@@ -14,6 +14,7 @@ from db.models.base import Base, aware_utc, storable, utcnow
 from db.models.codes import CodeTries, DropCode, DropCodeword
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
 from db.models.drops import Drop, DropAnnouncement, DropClaim
+from db.models.holders import HolderChange, HolderCursor, HolderMember, HolderRule
 from db.models.inbox import InboxUpdate
 from db.models.members import (
     CommunitySettings,
@@ -67,6 +68,10 @@ __all__ = [
     "DropClaim",
     "DropCode",
     "DropCodeword",
+    "HolderChange",
+    "HolderCursor",
+    "HolderMember",
+    "HolderRule",
     "InboxUpdate",
     "KeyRotationStep",
     "LaneMember",

@@ -19,6 +19,7 @@ from bot.telegram.handlers.allowlists import AllowlistHandlers
 from bot.telegram.handlers.codewords import CodewordHandlers
 from bot.telegram.handlers.drops import DropHandlers
 from bot.telegram.handlers.engagement import EngagementHandlers
+from bot.telegram.handlers.holders import HolderHandlers
 from bot.telegram.handlers.mint import MintHandlers
 from bot.telegram.handlers.raffles import RaffleHandlers
 from bot.telegram.handlers.wallet import WalletHandlers
@@ -42,6 +43,7 @@ def register(bot: TelegramBot) -> None:
     EngagementHandlers(bot).register(new)
     AdminHandlers(bot).register(new)
     DropHandlers(bot).register(new)
+    HolderHandlers(bot).register(new)
     RaffleHandlers(bot).register(new)
     AllowlistHandlers(bot).register(new)
     CodewordHandlers(bot).register(new)

@@ -94,6 +94,8 @@ class AdminHandlers:
             text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
             if given_up := await self.bot.given_up_in(chat.id):
                 text += f"\nUpdates given up after failing repeatedly: {given_up}"
+            holders = await self.bot.runtime.holders.rules.stats("telegram", community)
+            text = "\n".join([text, *map(esc, holders.lines())])
         elif command == "collection":
             view = await self.bot.runtime.collections.view("telegram", community)
             text = esc(

@@ -19,6 +19,7 @@ from tests.emulators.discord.gateway import Gateway
 from tests.emulators.discord.objects import APPLICATION_ID, DEFAULT_PERMISSIONS, TOKEN, snowflake
 from tests.emulators.discord.recording import DiscordRecording, Interaction
 from tests.emulators.discord.rest import RestApi
+from tests.emulators.discord.roles import MemberRoles
 from tests.emulators.discord.world import DiscordWorld
 
 
@@ -30,6 +31,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         DiscordRecording.__init__(self)
         self._gateway = Gateway(self, self)
         self._rest_api = RestApi(self, self)
+        self.member_roles = MemberRoles(self)
         self.direct = DirectMessages(self, self)
         self._runner: web.AppRunner | None = None
 
@@ -38,6 +40,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
     async def start(self) -> None:
         app = web.Application(middlewares=[self._rest_api.record], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway.connect)
+        self.member_roles.add_routes(app)  # before the REST API's catch-all route
         self.direct.add_routes(app)
         self._rest_api.add_routes(app)
         self._runner = web.AppRunner(app)

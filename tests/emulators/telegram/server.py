@@ -19,6 +19,7 @@ from aiohttp import web
 from tests.emulators.telegram.bot_api import BotApi
 from tests.emulators.telegram.documents import DocumentSender
 from tests.emulators.telegram.files import FileServer
+from tests.emulators.telegram.join_requests import JoinRequests
 from tests.emulators.telegram.limits import (
     FloodControl,
     LimitViolation,
@@ -50,8 +51,10 @@ class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
         self.created_at = clock()
         self._flood = FloodControl(limits or TelegramLimits())
         self._files = FileServer(self, self)
+        self.join_requests = JoinRequests(self, self)
         methods = {**self.update_methods(), **self._files.file_methods()}
         methods |= DocumentSender(self).document_methods()
+        methods |= self.join_requests.join_methods()
         self._bot_api = BotApi(self, self, methods, self._flood, clock)
         self._runner: web.AppRunner | None = None
 
