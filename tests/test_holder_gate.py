@@ -11,15 +11,16 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import Runtime
 from bot.chain.contract import Collection
 from bot.chain.holdings import ChainHoldings, HoldingsUnavailable, web3_eth_call
 from bot.chain.wallet import HotWallet
+from bot.drops.allowlists import Allowlists
 from bot.drops.gates import load_gates, store_gates
 from bot.drops.gates.holder import HolderGate
-from bot.errors import NotAllowed, RequestRejected
+from bot.errors import DropLimitReached, NotAllowed, RequestRejected
 from bot.holders.options import holder_gate
 from bot.ports import Claimant
+from bot.runtime import Runtime
 from tests.platform_stub import RecordingPlatform
 from tests.support import COLLECTOR, FEES, Inbox, answered, png, sign_message, submission
 from tests.token_kinds import club_contracts, mint_editions
@@ -152,3 +153,44 @@ async def test_the_commands_name_the_collection_as_ours_or_by_address(
         await gate("0x12")
     with pytest.raises(RequestRejected, match="'five' is not a token ID"):
         await gate(OTHER, "five")
+
+
+async def test_an_allowlist_and_a_holder_gate_together_ask_for_both(
+    bot: tuple[Runtime, Inbox], collection: Collection, minter: HotWallet
+) -> None:
+    """Every gate of a drop must let a claimant in: on the list AND holding. The list's
+    allowance sets how many a member may claim; the holder gate does not change it."""
+    runtime, inbox = bot
+    runtime.platforms.add(RecordingPlatform("discord", inbox))
+    listed_holder, listed_empty, unlisted_holder = (Account.create() for _ in range(3))
+    drop, _ = await Allowlists(runtime.sessions).create_drop(
+        runtime.drops,
+        allowlist=b"discord:1,2\ndiscord:2,2\n",
+        created_by="admin",
+        platform="discord",
+        community_id="g1",
+        name="Both",
+        image=png(23),
+        supply=10,
+        gates=[HolderGate(collection.address.lower(), None, 1)],
+    )
+    assert [g.kind for g in drop.gates] == ["holder", "allowlist"]
+    for user, account in (("1", listed_holder), ("2", listed_empty), ("3", unlisted_holder)):
+        challenge = await runtime.wallets.challenge("discord", user, account.address)
+        await runtime.wallets.verify(
+            "discord", user, user, sign_message(challenge.message, account)
+        )
+    await collection.mint(minter, listed_holder.address, 31, FEES)
+    await collection.mint(minter, unlisted_holder.address, 32, FEES)
+
+    async def claim(user: str) -> int:
+        return (await runtime.drops.claim(drop.id, Claimant("discord", user), user)).n
+
+    assert [await claim("1"), await claim("1")] == [1, 2]  # listed, holding: its allowance
+    with pytest.raises(DropLimitReached, match="you may claim 2"):
+        await claim("1")
+    with pytest.raises(NotAllowed, match=r"is for holders of .*; you hold 0"):
+        await claim("2")  # listed, holding nothing
+    with pytest.raises(NotAllowed, match="not on it"):
+        await claim("3")  # holding, not listed
+    assert (await runtime.drops.info(drop.id)).claimed == 2

@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from bot.app import Runtime, open_runtime
+from bot.app import open_runtime
 from bot.chain.contract import Collection
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
@@ -20,6 +20,7 @@ from bot.config import load_settings
 from bot.drops.gates.holder import HolderGate
 from bot.env_values import Secret
 from bot.holders.roles import MAX_ATTEMPTS, NotAMember, holder_roles
+from bot.runtime import Runtime
 from db.models import PlatformUser
 from tests.emulators.discord import EPHEMERAL, DiscordServer, Interaction
 from tests.emulators.telegram import TelegramServer

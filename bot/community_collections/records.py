@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CollectionStatus, CommunityCollection, MintRequest, Standard
 
+# The operator's own editions contract, for edition drops of communities without a collection
+# of their own: a row like a community's, under this platform and community.
+SHARED = ("", "")
+
 
 @dataclass(frozen=True)
 class CollectionView:

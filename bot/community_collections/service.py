@@ -35,7 +35,7 @@ from bot.chain.sending import sign_and_send, sign_when_due
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.community_collections import metadata
 from bot.community_collections.metadata import NO_TEXT, CollectionText, StoredMetadata
-from bot.community_collections.records import CollectionView, salt_of, view_of
+from bot.community_collections.records import SHARED, CollectionView, salt_of, view_of
 from bot.content.images import CheckedImage
 from bot.content.metadata import clean_name
 from bot.content.store import ContentStore
@@ -62,9 +62,6 @@ CREATE_KIND = "collection_create"
 ROYALTY_MAX_BPS = 1_000
 SYMBOL = re.compile(r"[A-Z0-9]{1,11}")
 COLLECTION_NAME_MAX = 64
-# The operator's own editions contract, for edition drops of communities without a collection
-# of their own: a row like a community's, under this platform and community.
-SHARED = ("", "")
 FAILED_TEXT = "The factory refused to create the collection ({reason})."
 REFUSED_REQUEST = (
     "The community's collection could not be created, so this was not minted. You may ask again."

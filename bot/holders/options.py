@@ -4,10 +4,15 @@ token ID, and a minimum."""
 
 from __future__ import annotations
 
-from bot.community_collections.service import SHARED, CommunityCollections
+from typing import TYPE_CHECKING
+
+from bot.community_collections.records import SHARED
 from bot.drops.gates.holder import HolderGate, parse_address, parse_min, parse_token_id
 from bot.errors import RequestRejected
 from db.models import CollectionStatus, Standard
+
+if TYPE_CHECKING:
+    from bot.community_collections.service import CommunityCollections
 
 OURS = "ours"
 
