@@ -14,10 +14,11 @@ the others be.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.store import ContentStore
@@ -43,6 +44,9 @@ ROUND_LIMIT = 50
 # Entrants told per raffle per round: a round stays well inside its turn (TURN_S) even under
 # a platform's flood limits, so no other process takes the raffle over mid-round.
 TELL_PER_ROUND = 200
+# With no raffle due, how long a process waits before looking again: raffles another process
+# made or closed are seen within this.
+IDLE_S = 5.0
 
 
 class RaffleRounds:
@@ -68,16 +72,41 @@ class RaffleRounds:
         self.turns = turns
         self.confirmations = max(confirmations, 1)
         self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        """Advance every unfinished raffle, a round per poll interval, until cancelled."""
+        """Advance every unfinished raffle, a round per poll interval while any is due, until
+        cancelled. With none due, the next round comes at the next close, when this process
+        makes or closes a raffle (`wake`), or after IDLE_S at most (another process may have)."""
         while True:
-            await self.advance_all()
-            await asyncio.sleep(self.poll_interval)
+            wait = self.poll_interval
+            if not await self.advance_all():
+                wait = max(wait, await self._until_next_close())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            self._wake.clear()
 
-    async def advance_all(self) -> None:
+    def wake(self) -> None:
+        """A raffle was made or closed here: look at once."""
+        self._wake.set()
+
+    async def _until_next_close(self) -> float:
+        """Seconds until the next open raffle closes, at most IDLE_S."""
+        async with self.sessions() as session:
+            closes = await session.scalar(
+                select(func.min(Raffle.closes_at)).where(
+                    Raffle.done_at.is_(None), Raffle.closes_at > utcnow()
+                )
+            )
+        if closes is None:
+            return IDLE_S
+        return min(max((aware_utc(closes) - utcnow()).total_seconds(), 0.0), IDLE_S)
+
+    async def advance_all(self) -> bool:
         """One round: each unfinished raffle whose turn this process gets, as far as it can
-        go now. A raffle that fails is logged and tried again next round."""
+        go now. A raffle that fails is logged and tried again next round. False if none was
+        due."""
         async with self.sessions() as session:
             pending = list(
                 await session.scalars(
@@ -103,6 +132,7 @@ class RaffleRounds:
                 log.exception("raffle %d: this round failed; trying again next round", drop_id)
             finally:
                 await self.turns.release(key)
+        return bool(pending)
 
     async def advance(self, drop_id: int) -> None:
         """Take raffle `drop_id` as far as it can go now: draw, claim, tell."""

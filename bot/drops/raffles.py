@@ -83,6 +83,8 @@ class Raffles:
             poll_interval=poll_interval,
             gateway=gateway,
         )
+        # A raffle's drop closed by an admin is cancelled at the next round: at once.
+        drops.on_close(lambda _drop_id: self.rounds.wake())
 
     @classmethod
     def build(
@@ -167,6 +169,7 @@ class Raffles:
                     cancelled=False,
                 )
             )
+        self.rounds.wake()
         return await self.info(drop.id)
 
     async def info(self, drop_id: int) -> RaffleInfo:
@@ -185,6 +188,7 @@ class Raffles:
                 .where(Raffle.drop_id == drop_id, Raffle.closes_at > now)
                 .values(closes_at=now)
             )
+        self.rounds.wake()
         return await self.info(drop_id)
 
     async def enter(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -69,6 +69,7 @@ class Drops:
         self.collections = collections
         self.lookups = lookups or GateLookups(sessions)
         self._writer = ClaimWriter(sessions, content, service)
+        self._on_close: list[Callable[[int], None]] = []
         service.answer_through(DROP_ORIGIN, self)
 
     # ----- admins ------------------------------------------------------------------------
@@ -170,7 +171,13 @@ class Drops:
                 .where(Drop.id == drop_id, Drop.closed_at.is_(None))
                 .values(closed_at=utcnow())
             )
+        for listener in self._on_close:
+            listener(drop_id)
         return await self.info(drop_id)
+
+    def on_close(self, listener: Callable[[int], None]) -> None:
+        """Call `listener` with a drop's ID when this process closes it."""
+        self._on_close.append(listener)
 
     async def info(self, drop_id: int) -> DropInfo:
         """The drop with its current count of claimed editions. Raises `DropNotFound`."""
