@@ -62,6 +62,9 @@ WATCH_S = 600.0
 NOT_A_MEMBER = "not a member of the community"
 # Members decided, or decisions told, per database transaction (and per IN list).
 AT_ONCE = 1_000
+# With no rule to follow, how long a process waits before looking for one again: a rule set
+# in another process is followed here within this (the setting process decides it at once).
+IDLE_S = 5.0
 
 
 class NotAMember(Exception):
@@ -140,15 +143,17 @@ class HolderRoles:
         await self._attached.wait()
         next_full = 0.0
         while True:
+            wait = self.poll_interval
             try:
                 if time.monotonic() >= next_full:
                     await self.recheck_all()
                     next_full = time.monotonic() + self.recheck_s
-                await self.follow_once()
+                if not await self.follow_once():
+                    wait = max(wait, IDLE_S)  # a rule set here wakes it at once
             except Exception as err:
                 log.warning("holder roles: %s: %s", type(err).__name__, err)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
 
@@ -170,10 +175,18 @@ class HolderRoles:
             )
         await self.apply_pending()
 
-    async def follow_once(self) -> None:
+    async def follow_once(self) -> bool:
         """Decide again the members a new Transfer log, a confirmed transaction of the bot or
-        a wallet link names, and the members of rules just set; then tell the platforms."""
+        a wallet link names, and the members of rules just set; then tell the platforms.
+        False if no rule is followed here."""
         rules = await self._followed_rules()
+        if not rules:
+            # Nothing to follow (a removed rule takes its members' rows with it): no chain
+            # reads, and what was noted meanwhile concerns no rule.
+            self._dirty_rules.clear()
+            self._confirmed_txs.clear()
+            self._linked.clear()
+            return False
         dirty, self._dirty_rules = self._dirty_rules, set()
         for rule in rules:
             if rule.id in dirty:
@@ -197,6 +210,7 @@ class HolderRoles:
             if users:
                 await self.decide(rule, users, "transfer")
         await self.apply_pending()
+        return True
 
     async def _custody_moved(self, moves: Moves | None) -> dict[str, set[str]]:
         """Members of the tokens that moved, and of those moved earlier whose move the
