@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from db.models import PIN_PINNED, PIN_REFUSED, Phase, Pin, aware_utc, utcnow
 from tests.pinning_service import PinningService, read_car
 from tests.support import answered, running, submission
+from tests.test_raffles import enter_all, make, speaking
 
 
 @pytest.fixture
@@ -227,3 +228,23 @@ async def test_pins_left_taken_by_a_process_that_died_are_published_at_the_next_
         result = await answered(runtime, inbox, sub.key, timeout=60)
         assert result.tx_hash
         assert {result.image_cid, result.metadata_cid} <= service.pins
+
+
+async def test_a_raffles_entrant_list_is_pinned_like_a_tokens_content(
+    bot_env: dict[str, str], service: PinningService
+):
+    """The list a raffle's draw is verified from must outlive the bot: it is pinned on every
+    backend PINNING names, as token content is."""
+    async with running(settings_for(bot_env)) as (runtime, inbox):
+        speaking(runtime, inbox)
+        raffle = await make(runtime.raffles, winners=1)
+        await enter_all(runtime.raffles, raffle.drop.id, 2)
+        await runtime.raffles.close_entries(raffle.drop.id)
+
+        async def drawn_and_pinned() -> bool:
+            cid = (await runtime.raffles.info(raffle.drop.id)).entrants_cid
+            return cid is not None and cid in service.pins
+
+        await until(drawn_and_pinned, 60, "the entrant list to be pinned")
+        cid = str((await runtime.raffles.info(raffle.drop.id)).entrants_cid)
+        assert (await pins(runtime))[cid][0] == PIN_PINNED

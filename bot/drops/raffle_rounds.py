@@ -187,6 +187,9 @@ class RaffleRounds:
             winners=tuple(winners),
         )
         cid = await asyncio.to_thread(self.content.put_file, published.encode())
+        # Published like every token's content: pinned on each backend PINNING names, so the
+        # list can be fetched by its CID from any IPFS gateway, not only the bot's.
+        await self.drops.service.publisher.want([cid])
         return await self._record(
             raffle, now, seed=block.hash, cid=cid, counted=len(entries), tickets=tickets,
             winners=winners, cutoff=cutoff,
