@@ -77,6 +77,8 @@ COMMANDS = [
     BotCommand("withdraw", "Move the NFTs the bot holds for you to your linked wallet"),
     BotCommand("leaderboard", "Top creators and collectors in this group"),
     BotCommand("gallery", "This group's NFTs (reply to a member: theirs)"),
+    BotCommand("drops", "This group's drops"),
+    BotCommand("enter", "Enter a drop's raffle: /enter ID"),
     BotCommand("claim", "Claim a drop with its code: /claim ID CODE, here in private"),
     BotCommand("help", "How to mint"),
 ]

@@ -28,7 +28,11 @@ HELP = (
     "/wallet: where your NFTs go; <code>/wallet link 0x…</code> links an address\n"
     "/withdraw: move the NFTs the bot holds for you to your linked address\n"
     "/leaderboard: top creators and collectors here; /gallery: this group's NFTs\n"
-    "Admins in groups: /pause, /resume, /balance, /stats, /config"
+    "Drops: /drops lists them; the Claim or Enter button under one claims it or enters its "
+    "raffle (also <code>/enter ID</code>); a drop with codes is claimed in our private chat "
+    "with <code>/claim ID CODE</code>\n"
+    "Admins in groups: /pause, /resume, /balance, /stats, /config, /drop_create, "
+    "/raffle_create, /drop_allowlist, /drop_codes, /holders_only"
 )
 
 ANSWERED_IN_PRIVATE = "🔒 I answered you in our private chat."
