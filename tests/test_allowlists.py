@@ -66,9 +66,13 @@ async def claim(drops: Drops, drop: DropInfo, user: str) -> ClaimResult:
     return await drops.claim(drop.id, Claimant("discord", user), f"name of {user}")
 
 
-async def link(runtime: Runtime, user: str, address: str) -> None:
+async def link(runtime: Runtime, user: str, address: str, *, verified: bool = True) -> None:
     async with runtime.sessions.begin() as session:
-        session.add(PlatformUser(platform="discord", user_id=user, address=address))
+        await session.merge(
+            PlatformUser(
+                platform="discord", user_id=user, address=address, address_verified=verified
+            )
+        )
 
 
 async def test_members_and_linked_addresses_on_the_list_claim_their_allowance(
@@ -98,10 +102,14 @@ async def test_members_and_linked_addresses_on_the_list_claim_their_allowance(
         await claim(runtime.drops, drop, "9")
     assert str(refused.value) == (
         "Guests is for the members on its allowlist; you are not on it. If your wallet's "
-        "address is on it, link that wallet first, then claim again."
+        "address is on it, link and verify that wallet first (/wallet), then claim again."
     )
-    # A member not on the list qualifies through the address they linked; its edition goes
-    # there.
+    # An address linked without proof is anyone's to name: it does not put them on the list.
+    await link(runtime, "9", HOLDER, verified=False)
+    with pytest.raises(NotAllowed, match="link and verify that wallet first"):
+        await claim(runtime.drops, drop, "9")
+    # A member not on the list qualifies through the address they proved is theirs; its
+    # edition goes there.
     await link(runtime, "9", HOLDER)
     by_address = [await claim(runtime.drops, drop, "9") for _ in range(2)]
     assert {c.recipient for c in by_address} == {HOLDER}

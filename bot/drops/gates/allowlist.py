@@ -1,5 +1,6 @@
 """The allowlist gate: only the members on the drop's list, or who linked an address on it, each
-up to their entry's allowance (which replaces the drop's per-member limit for them).
+up to their entry's allowance (which replaces the drop's per-member limit for them). An
+address counts for a member only once they verified it (signed the wallet challenge).
 
 The list is rows of its own table (`db.models.AllowlistEntry`); the gate's parameters name the
 list and count its entries. Replacing a drop's list writes a new list and changes the gate
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
+from bot.holders.measure import verified_address
 from bot.ports import Claimant, DropGate, GatedDrop, GateLookups, Refusal
 from db.models import AllowlistEntry
 
@@ -22,7 +24,7 @@ from db.models import AllowlistEntry
 @dataclass(frozen=True)
 class Listed:
     """What a claimant's lookup found: their member entry's allowance, and that of the address
-    they had linked then (None: not on the list)."""
+    they had linked and verified then (None: not on the list)."""
 
     member: int | None
     address: str | None
@@ -54,9 +56,12 @@ class AllowlistGate:
 
     async def look_up(self, claimant: Claimant, drop: GatedDrop, lookups: GateLookups) -> Listed:
         member = f"{claimant.platform.lower()}:{claimant.user_id}"
-        address = claimant.linked_address.lower() if claimant.linked_address else None
-        wanted = [member, address] if address else [member]
         async with lookups.sessions() as session:
+            # Only an address the member proved is theirs: anyone can link any address
+            # unverified (to be minted to), which says nothing of who they are.
+            verified = await verified_address(session, claimant.platform, claimant.user_id)
+            address = verified.lower() if verified else None
+            wanted = [member, address] if address else [member]
             rows = await session.execute(
                 select(AllowlistEntry.entry, AllowlistEntry.allowance).where(
                     AllowlistEntry.allowlist_id == self.allowlist,
@@ -74,8 +79,11 @@ class AllowlistGate:
         if listed.allowance(claimant.linked_address) is not None:
             return None
         hint = ""
-        if self.addresses and not claimant.linked_address:
-            hint = " If your wallet's address is on it, link that wallet first, then claim again."
+        if self.addresses and listed.address is None:
+            hint = (
+                " If your wallet's address is on it, link and verify that wallet first "
+                "(/wallet), then claim again."
+            )
         return Refusal(f"{drop.name} is for the members on its allowlist; you are not on it.{hint}")
 
     def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
