@@ -4,6 +4,7 @@ mint, a withdrawal and a transfer away; a holders-only drop admits only holders.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,31 @@ async def test_a_holders_only_chat_approves_holders_and_declines_the_others(
             telegram.replies_to(stats)[0]
         )
         assert len(telegram.join_requests.answers) == 2
+
+        # A drop in the lounge for holders only: Ada holds, Max does not.
+        telegram.send_photo(lounge, ana, [png(41)], "/drop_create Lounge pass | 5")
+        await telegram.wait_for(lambda: any(m.get("photo") for m in telegram.in_chat(lounge)))
+        post = next(m for m in telegram.in_chat(lounge) if m.get("photo"))
+        drop_id = int(re.findall(r"Drop #(\d+)", str(post["caption"]))[0])
+        for text, answer in (
+            (f"/drop_holders {drop_id} two", "'two' is not a contract address"),
+            ("/drop_holders", "Usage: /drop_holders ID"),
+            (f"/drop_holders {drop_id} 1 ours", f"Drop #{drop_id} is now for holders of a"),
+        ):
+            asked = telegram.send_text(lounge, ana, text)
+            await telegram.wait_for(lambda asked=asked: telegram.replies_to(asked))
+            assert answer in readable(telegram.replies_to(asked)[0])
+        asked = telegram.send_text(lounge, max_, f"/drop_holders {drop_id} off")
+        await telegram.wait_for(lambda: telegram.replies_to(asked))
+        assert "Only this chat's administrators" in readable(telegram.replies_to(asked)[0])
+
+        async def press(user: dict[str, Any]) -> str:
+            query = telegram.press(user, post, f"drop:claim:{drop_id}")
+            await telegram.wait_for(lambda: query["id"] in telegram.callback_answers)
+            return str(telegram.callback_answers[query["id"]]["text"])
+
+        assert "Lounge pass is for holders of a token of" in await press(ana)  # holds none
+        assert "You claimed Lounge pass #1 of 5" in await press(ada)
 
 
 class Keeper:

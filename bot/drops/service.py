@@ -175,6 +175,26 @@ class Drops:
             listener(drop_id)
         return await self.info(drop_id)
 
+    async def set_gate(self, drop_id: int, kind: str, gate: DropGate | None) -> DropInfo:
+        """Make `gate` the drop's only gate of `kind` (None: remove that kind), even while it
+        is open: claims decided from then on meet it. Raises `DropNotFound`, or
+        `RequestRejected` if the drop's stored gates cannot be read (changing them could
+        lift a condition nobody can check)."""
+        known_id(drop_id)
+        async with self.sessions.begin() as session:
+            # Locked (on PostgreSQL) as the claim writer locks it: claims wait for the change.
+            drop = await session.get(Drop, drop_id, with_for_update=True)
+            if drop is None:
+                raise DropNotFound(f"There is no drop #{drop_id}.")
+            gates = load_gates(drop.gates)
+            if any(g.kind == "unknown" for g in gates):
+                raise RequestRejected(
+                    f"Drop #{drop_id}'s claim conditions cannot be read here; nothing was changed."
+                )
+            kept = [g for g in gates if g.kind != kind]
+            drop.gates = store_gates([*kept, gate] if gate is not None else kept)
+        return await self.info(drop_id)
+
     def on_close(self, listener: Callable[[int], None]) -> None:
         """Call `listener` with a drop's ID when this process closes it."""
         self._on_close.append(listener)

@@ -1,7 +1,8 @@
-"""Telegram holders-only chats: /holders_only (a chat's administrators) makes the chat one
-that holders join, and answers with an invite link that asks for approval; the bot approves
-the join requests of members holding enough and declines the others, telling them why in
-private. The core (`bot/holders/`) decides; this module reads and renders."""
+"""Telegram holders-only chats and drops: /holders_only (a chat's administrators) makes the chat
+one that holders join, and answers with an invite link that asks for approval; the bot
+approves the join requests of members holding enough and declines the others, telling them why
+in private. /drop_holders makes a drop one that only holders may claim. The core
+(`bot/holders/`, `bot/drops/`) decides; this module reads and renders."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ChatJoinRequestHandler, CommandHandler, ContextTypes, filters
 
+from bot.drops.gates.holder import HolderGate
 from bot.errors import RequestRejected
 from bot.holders.admission import decide_join, record_join
 from bot.holders.options import OURS, holder_gate
@@ -30,6 +32,11 @@ USAGE = (
     "default) or of a contract may join, through an invite link that asks for approval. "
     "<code>/holders_only off</code> ends it."
 )
+DROP_USAGE = (
+    "Usage: <code>/drop_holders ID [min] [ours|CONTRACT] [TOKEN_ID]</code> (see /drops): only "
+    "members holding at least <i>min</i> (default 1) tokens of this chat's collection, or of "
+    "the contract named, may claim the drop; <code>/drop_holders ID off</code> lifts it."
+)
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -40,6 +47,7 @@ class HolderHandlers:
 
     def register(self, new: filters.BaseFilter) -> None:
         self.bot.app.add_handler(CommandHandler("holders_only", self.holders_only, filters=new))
+        self.bot.app.add_handler(CommandHandler("drop_holders", self.drop_holders, filters=new))
         self.bot.app.add_handler(ChatJoinRequestHandler(self.join_request))
 
     async def holders_only(self, update: Update, context: Context) -> None:
@@ -88,6 +96,45 @@ class HolderHandlers:
             f"This chat is now for {esc(rule.describe())} (verified wallets and custody). "
             f"Share this link: {esc(link.invite_link)}\nI approve holders' requests to join "
             "and tell the others why not.",
+        )
+
+    async def drop_holders(self, update: Update, context: Context) -> None:
+        """`/drop_holders ID [min] [ours|CONTRACT] [TOKEN_ID]`: the drop is for holders from
+        now on (in place of any holder condition it had); `/drop_holders ID off` lifts it."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        if not (await self.bot.asker(update, context)).is_admin:
+            await reply(message, "Only this chat's administrators can change a drop.")
+            return
+        args, here = list(context.args or []), str(chat.id)
+        if not args or not args[0].lstrip("#").isdecimal():
+            await reply(message, DROP_USAGE)
+            return
+        drop_id = int(args.pop(0).lstrip("#"))
+        drops, runtime = self.bot.runtime.drops, self.bot.runtime
+        try:
+            await drops.community_drop(drop_id, PLATFORM, here)
+            if args == ["off"]:
+                drop = await drops.set_gate(drop_id, HolderGate.kind, None)
+                await reply(message, f"Drop #{drop.id} is no longer for holders only.")
+                return
+            minimum = args.pop(0) if args and args[0].isdecimal() else "1"
+            of = args.pop(0) if args else OURS
+            token_id = args.pop(0) if args else None
+            if args:
+                await reply(message, DROP_USAGE)
+                return
+            gate = await holder_gate(
+                runtime.collections, runtime.collection.address, PLATFORM, here,
+                of=of, token_id=token_id, minimum=int(minimum),
+            )  # fmt: skip
+            drop = await drops.set_gate(drop_id, HolderGate.kind, gate)
+        except RequestRejected as err:
+            await reply(message, esc(str(err)))
+            return
+        await reply(
+            message,
+            f"Drop #{drop.id} is now for {esc(gate.describe())} (verified wallets and custody).",
         )
 
     async def join_request(self, update: Update, context: Context) -> None:
