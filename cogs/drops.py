@@ -21,6 +21,7 @@ from bot.discord.answers import tell_privately
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.codes import CodeButton, takes_codes
+from bot.discord.drop_buttons import DropButton
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropInfo, DropKind, gates_for, listing_line
 from bot.drops.allowlists import Allowlists, check_size
@@ -34,26 +35,11 @@ from db.models import utcnow
 PLATFORM = "discord"
 
 
-class ClaimButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"drop:claim:(?P<id>\d+)"
-):
-    def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Claim",
-                emoji="🎁",
-                style=discord.ButtonStyle.success,
-                custom_id=f"drop:claim:{drop_id}",
-                disabled=disabled,
-            )
-        )
-        self.drop_id = drop_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
-    ) -> ClaimButton:
-        return cls(int(match["id"]))
+class ClaimButton(DropButton, template=r"drop:claim:(?P<id>\d+)"):
+    action = "drop:claim"
+    button_label = "Claim"
+    button_emoji = "🎁"
+    button_style = discord.ButtonStyle.success
 
     async def callback(self, interaction: discord.Interaction[DiscordBot]) -> None:  # type: ignore[override]
         bot, user = interaction.client, interaction.user

@@ -10,7 +10,7 @@ through their entry's interaction while its token lasts if their DMs are closed.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 import discord
@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.discord.answers import interaction_webhook, tell_privately
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
+from bot.discord.drop_buttons import DropButton
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropKind, gates_for
 from bot.drops.raffle_types import RaffleInfo
@@ -30,26 +31,11 @@ from db.models import utcnow
 PLATFORM = "discord"
 
 
-class EnterButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"raffle:enter:(?P<id>\d+)"
-):
-    def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Enter",
-                emoji="🎟️",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"raffle:enter:{drop_id}",
-                disabled=disabled,
-            )
-        )
-        self.drop_id = drop_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
-    ) -> EnterButton:
-        return cls(int(match["id"]))
+class EnterButton(DropButton, template=r"raffle:enter:(?P<id>\d+)"):
+    action = "raffle:enter"
+    button_label = "Enter"
+    button_emoji = "🎟️"
+    button_style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[DiscordBot]) -> None:  # type: ignore[override]
         await enter(interaction, self.drop_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.drop_buttons import DropButton
 from bot.drops import DropInfo
 from bot.drops.codes import MAX_INPUT
 
@@ -35,24 +36,11 @@ class CodeForm(discord.ui.Modal, title="Claim with a code"):
         self.stop()
 
 
-class CodeButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"drop:code:(?P<id>\d+)"):
-    def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Claim with a code",
-                emoji="🔑",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"drop:code:{drop_id}",
-                disabled=disabled,
-            )
-        )
-        self.drop_id = drop_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
-    ) -> CodeButton:
-        return cls(int(match["id"]))
+class CodeButton(DropButton, template=r"drop:code:(?P<id>\d+)"):
+    action = "drop:code"
+    button_label = "Claim with a code"
+    button_emoji = "🔑"
+    button_style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_modal(CodeForm(self.drop_id))
