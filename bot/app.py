@@ -21,7 +21,9 @@ from prometheus_client import CollectorRegistry
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.lanes import Lanes
+from bot.chain.reads import web3_rpc
 from bot.chain.setup import Chain, operator_admin
+from bot.chain.signatures import ContractWallets
 from bot.chain.tx_engine import TxEngine
 from bot.communities import Communities
 from bot.community_collections.service import CommunityCollections
@@ -141,6 +143,7 @@ async def open_runtime(
                 chain_id=chain.chain_id,
                 allow_unverified=settings.allow_unverified_wallets,
                 collection_address=collection.address,
+                contract_wallets=ContractWallets(web3_rpc(chain.w3), timeout=settings.rpc_timeout),
             )
             holders = holder_roles(settings, chain, sessions, lanes.watchers, wallets)
             withdrawals = Withdrawals(

@@ -5,30 +5,79 @@ The bot issues the exact message to sign, with a single-use nonce and an expiry,
 the user signs it in their wallet (personal_sign) and pastes the signature back. The signature
 is checked against the kept text with eth-account, so a message for another domain, nonce or
 address, an expired one, a replayed one or a forged signature links nothing.
+
+The signature proves the address in one of two ways: recovered to the address (an ordinary
+account's key), or, where the address holds a contract (a smart wallet: a Safe, a passkey
+wallet), accepted by that contract's EIP-1271 `isValidSignature`, asked on the bot's chain.
+ERC-6492 signatures (a smart wallet not deployed yet) are recognized and refused with words.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_keys.exceptions import BadSignature
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills PLATFORMS)
+from bot.chain.signatures import (
+    ERC6492_SUFFIX,
+    ChainUnanswered,
+    ContractWallets,
+    Verdict,
+    personal_message_hash,
+)
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.recipients import user_address
 from bot.ports import PLATFORMS
 from db.models import PlatformUser, WalletChallenge, aware_utc, storable, utcnow
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
-SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
+SIGNATURE = re.compile(r"^(0x)?(?:[0-9a-fA-F]{2})*$")
+# A pasted signature goes to the node inside an eth_call and through our parsing, and anyone can
+# paste anything: the cap keeps one paste from costing more than a real wallet's signature does
+# (65 bytes per key, one per owner of a Safe; about 1 KB for a passkey wallet's).
+MAX_SIGNATURE_BYTES = 4096
+EOA_SIGNATURE_BYTES = 65
+
+
+class Proof(enum.Enum):
+    """How a signature proved an address is the member's."""
+
+    KEY = "verified: a signature of the wallet's key"
+    CONTRACT = "verified by the smart wallet's contract (EIP-1271)"
+
+
+@dataclass(frozen=True)
+class Verified:
+    address: str
+    proof: Proof
+
+
+def verified_reply(verified: Verified, *, code: str) -> str:
+    """The answer to a verified signature; `code` formats the address."""
+    return (
+        f"Verified: your NFTs will go to {code.format(verified.address)} ({verified.proof.value})."
+    )
+
+
+@dataclass(frozen=True)
+class _Open:
+    """An open challenge, as read for checking outside any transaction."""
+
+    nonce: str
+    address: str
+    message: str
+    expires_at: datetime
 
 
 def platform_label(platform: str) -> str:
@@ -53,6 +102,7 @@ class WalletLinks:
         allow_unverified: bool,
         collection_address: str | None = None,
         lifetime: timedelta = CHALLENGE_LIFETIME,
+        contract_wallets: ContractWallets | None = None,
     ) -> None:
         self.sessions = sessions
         self.uri = public_base_url
@@ -61,6 +111,8 @@ class WalletLinks:
         self.allow_unverified = allow_unverified
         self.collection_address = collection_address
         self.lifetime = lifetime
+        # EIP-1271 checks on the bot's chain; without them only a key's signature links.
+        self.contract_wallets = contract_wallets
         # Told (platform, user ID) after a member's linked address changed and was committed.
         self.on_linked: list[Callable[[str, str], None]] = []
 
@@ -96,19 +148,17 @@ class WalletLinks:
             )
         return Challenge(message, nonce, expires)
 
-    async def verify(self, platform: str, user_id: str, display_name: str, signature: str) -> str:
-        """Link the address whose key signed one of the user's open messages; returns it.
+    async def verify(
+        self, platform: str, user_id: str, display_name: str, signature: str
+    ) -> Verified:
+        """Link the address that signed one of the user's open messages (its key's signature,
+        or one its smart wallet's contract accepts); returns it and how it was proven.
         Raises `RequestRejected` with the reason otherwise."""
-        signature = signature.strip()
-        if not SIGNATURE.match(signature):
-            raise RequestRejected(
-                "That is not a signature: paste the 0x… text (132 characters) your wallet gave "
-                "you after signing."
-            )
-        now = utcnow()
-        async with self.sessions.begin() as session:
-            open_ones = list(
-                await session.scalars(
+        raw = _signature_bytes(signature)
+        async with self.sessions() as session:
+            open_ones = [
+                _Open(c.nonce, c.address, c.message, c.expires_at)
+                for c in await session.scalars(
                     select(WalletChallenge)
                     .where(
                         WalletChallenge.platform == platform,
@@ -118,17 +168,13 @@ class WalletLinks:
                     .order_by(WalletChallenge.issued_at.desc())
                     .limit(10)
                 )
-            )
-            signed = next(
-                (c for c in open_ones if _signer(c.message, signature) == c.address), None
-            )
-            if signed is None:
-                raise RequestRejected(
-                    "That signature is not for a message I gave you (or it was used already). "
-                    "Ask for a new one with /wallet link and sign it exactly as it is."
-                )
-            if aware_utc(signed.expires_at) <= now:
-                raise RequestRejected("That message expired; ask for a new one with /wallet link.")
+            ]
+        # The chain is asked outside any transaction: a slow node holds no database lock.
+        signed, proof = await self._signed(open_ones, raw)
+        now = utcnow()
+        if aware_utc(signed.expires_at) <= now:
+            raise RequestRejected("That message expired; ask for a new one with /wallet link.")
+        async with self.sessions.begin() as session:
             claimed = await session.execute(
                 update(WalletChallenge)
                 .where(WalletChallenge.nonce == signed.nonce, WalletChallenge.used_at.is_(None))
@@ -138,7 +184,22 @@ class WalletLinks:
                 raise RequestRejected("That signature was used already.")
             await _link(session, platform, user_id, display_name, signed.address, verified=True)
         self._linked(platform, user_id)
-        return signed.address
+        return Verified(signed.address, proof)
+
+    async def _signed(self, open_ones: Sequence[_Open], raw: bytes) -> tuple[_Open, Proof]:
+        """The open challenge `raw` signs, and how; RequestRejected saying why if none."""
+        if len(raw) == EOA_SIGNATURE_BYTES:
+            for challenge in open_ones:
+                if _signer(challenge.message, raw) == challenge.address:
+                    return challenge, Proof.KEY
+        if self.contract_wallets is not None:
+            found = await _contract_signed(self.contract_wallets, open_ones, raw)
+            if found is not None:
+                return found, Proof.CONTRACT
+        raise RequestRejected(
+            "That signature is not for a message I gave you (or it was used already). "
+            "Ask for a new one with /wallet link and sign it exactly as it is."
+        )
 
     async def set_unverified(
         self, platform: str, user_id: str, display_name: str, address: str
@@ -187,10 +248,63 @@ async def _link(
     user.linked_at = utcnow()
 
 
-def _signer(message: str, signature: str) -> str | None:
+def _signature_bytes(signature: str) -> bytes:
+    text = signature.strip()
+    if len(text) > 2 + 2 * MAX_SIGNATURE_BYTES:
+        raise RequestRejected(
+            f"That signature is longer than any wallet makes ({MAX_SIGNATURE_BYTES} bytes at "
+            "most): paste the 0x… text your wallet gave you after signing."
+        )
+    if not text or not SIGNATURE.match(text):
+        raise RequestRejected(
+            "That is not a signature: paste the 0x… text your wallet gave you after signing."
+        )
+    return bytes.fromhex(text.removeprefix("0x"))
+
+
+async def _contract_signed(
+    wallets: ContractWallets, open_ones: Sequence[_Open], raw: bytes
+) -> _Open | None:
+    """The open challenge whose address holds a contract that accepts `raw` (EIP-1271), or
+    None; RequestRejected when the answer is "cannot tell" rather than "no"."""
+    unanswered = not_eip1271 = None
+    for address in dict.fromkeys(c.address for c in open_ones):
+        try:
+            if not await wallets.has_code(address):
+                continue
+            for challenge in (c for c in open_ones if c.address == address):
+                digest = personal_message_hash(challenge.message)
+                verdict = await wallets.verdict(address, digest, raw)
+                if verdict is Verdict.ACCEPTED:
+                    return challenge
+                if verdict is Verdict.NOT_EIP1271:
+                    not_eip1271 = address
+        except ChainUnanswered as err:
+            unanswered = err
+    if unanswered is not None:
+        raise RequestRejected(
+            "I could not ask the chain whether your wallet signed this (its node did not "
+            "answer in time). Nothing was linked; send /wallet verify again in a moment."
+        )
+    if raw.endswith(ERC6492_SUFFIX):
+        raise RequestRejected(
+            "That is an ERC-6492 signature (from a smart wallet not deployed yet), which I "
+            "cannot check: make one transaction with the wallet (that deploys it), then ask "
+            "for a new message with /wallet link and sign it."
+        )
+    if not_eip1271 is not None:
+        raise RequestRejected(
+            f"The contract at {not_eip1271} does not check signatures (it has no EIP-1271 "
+            "isValidSignature), so it cannot prove it is yours. Link a smart wallet that "
+            "supports EIP-1271, or an ordinary address."
+        )
+    return None
+
+
+def _signer(message: str, signature: bytes) -> str | None:
     try:
         return str(Account.recover_message(encode_defunct(text=message), signature=signature))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, BadSignature):  # BadSignature: r or s out of range
         return None
 
 

@@ -11,7 +11,7 @@ from bot.discord.answers import tell_privately
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_MENTIONS
 from bot.errors import RequestRejected
-from bot.wallets import SIGN_HOWTO, describe_link
+from bot.wallets import SIGN_HOWTO, describe_link, verified_reply
 from bot.withdrawals import WithdrawalView
 
 # How long a /withdraw answer waits for the transfers' confirmation before it says where
@@ -47,13 +47,13 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
     async def verify(self, interaction: discord.Interaction[DiscordBot], signature: str) -> None:
         user = interaction.user
         try:
-            address = await self.wallets.verify(
+            verified = await self.wallets.verify(
                 "discord", str(user.id), user.display_name, signature
             )
         except RequestRejected as err:
             text = str(err)
         else:
-            text = f"Verified: your NFTs will go to `{address}`."
+            text = verified_reply(verified, code="`{}`")
         await self._reply(interaction, text)
 
     @app_commands.command(name="set", description="Send your future NFTs to this address")

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from bot.errors import NotAllowed, RequestRejected
 from bot.runtime import Runtime
-from bot.wallets import WalletLinks, siwe_message
+from bot.wallets import MAX_SIGNATURE_BYTES, Proof, Verified, WalletLinks, siwe_message
 from db.models import WalletChallenge, utcnow
 from tests.support import COLLECTOR, Inbox, sign_message
 
@@ -35,7 +35,7 @@ async def test_a_signed_message_links_the_address_verified(wallets: WalletLinks)
     assert f"Nonce: {challenge.nonce}\n" in challenge.message
     assert "Expiration Time: " in challenge.message and "Chain ID: 31337" in challenge.message
     linked = await wallets.verify("telegram", "u1", "Ada", sign(challenge.message))
-    assert linked == OWNER.address
+    assert linked == Verified(OWNER.address, Proof.KEY)
     assert await wallets.linked("telegram", "u1") == (OWNER.address, True)
 
 
@@ -43,8 +43,12 @@ async def test_a_forged_signature_is_refused(wallets: WalletLinks):
     challenge = await wallets.challenge("telegram", "u1", OWNER.address)
     with pytest.raises(RequestRejected, match="not for a message I gave you"):
         await wallets.verify("telegram", "u1", "Ada", sign(challenge.message, THIEF))
+    with pytest.raises(RequestRejected, match="not for a message I gave you"):
+        await wallets.verify("telegram", "u1", "Ada", "0x1234")  # no contract to ask
     with pytest.raises(RequestRejected, match="not a signature"):
-        await wallets.verify("telegram", "u1", "Ada", "0x1234")
+        await wallets.verify("telegram", "u1", "Ada", "0x12345")
+    with pytest.raises(RequestRejected, match="longer than any wallet makes"):
+        await wallets.verify("telegram", "u1", "Ada", "0x" + "ab" * (MAX_SIGNATURE_BYTES + 1))
     assert await wallets.linked("telegram", "u1") is None
 
 

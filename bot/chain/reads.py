@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import ClientSession, ClientTimeout, ClientWebSocketResponse, TCPConnector
 
 from bot.chain.addresses import checksum_address
 from bot.chain.endpoint import KEEPALIVE_S, EndpointPool, chain_mismatch, no_answer
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 # ownerOf(uint256): the first four bytes of the keccak-256 of that signature (ERC-721).
 OWNER_OF = bytes.fromhex("6352211e")
@@ -35,6 +38,42 @@ class Owners(Protocol):
 class RpcFault(Exception):
     """The node answered with an error (a revert: no such token) or not with an answer. The
     message names the method only, never the endpoint."""
+
+
+class RpcRefused(RpcFault):
+    """The node answered the call with a JSON-RPC error; `reverted` when that error is the
+    call's own revert (EIP-1474 code 3, or a message saying so), not the node's trouble."""
+
+    def __init__(self, method: str, error: Any) -> None:
+        super().__init__(method)
+        code = error.get("code") if isinstance(error, dict) else None
+        message = str(error.get("message", "")) if isinstance(error, dict) else ""
+        self.reverted = code == 3 or "revert" in message.lower()
+
+
+# One JSON-RPC call, `(method, params) -> result`: `JsonRpc.call` in the light processes,
+# `web3_rpc(w3)` on a process's web3 connection; both raise RpcFault (RpcRefused) alike.
+RpcCall = Callable[[str, list[Any]], Awaitable[Any]]
+
+
+def rpc_result(method: str, answer: Any) -> Any:
+    """The `result` of a JSON-RPC answer; RpcRefused for an error answer, RpcFault for one
+    that is neither."""
+    if isinstance(answer, dict) and "error" in answer:
+        raise RpcRefused(method, answer["error"])
+    if not isinstance(answer, dict) or "result" not in answer:
+        raise RpcFault(method)
+    return answer["result"]
+
+
+def web3_rpc(w3: AsyncWeb3[Any]) -> RpcCall:
+    """`RpcCall` on a web3 connection, raw as the receipts are read (the node's answer as it
+    is, without web3's formatters)."""
+
+    async def call(method: str, params: list[Any]) -> Any:
+        return rpc_result(method, await w3.provider.make_request(method, params))  # type: ignore[arg-type]
+
+    return call
 
 
 class JsonRpc:
@@ -66,9 +105,7 @@ class JsonRpc:
                 answer = json.loads(raw)
             except ValueError:
                 raise RpcFault(method) from None
-        if not isinstance(answer, dict) or "result" not in answer:
-            raise RpcFault(method)
-        return answer["result"]
+        return rpc_result(method, answer)
 
     async def _over_websocket(self, request: dict[str, Any]) -> Any:
         async with self._one_at_a_time, asyncio.timeout(self.timeout):

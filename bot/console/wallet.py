@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.console.local import CHANNEL, PLATFORM, USER_ID, USER_NAME, Screen, fresh_id
 from bot.console.render import withdrawals_text
-from bot.wallets import SIGN_HOWTO, WalletLinks, describe_link
+from bot.wallets import SIGN_HOWTO, WalletLinks, describe_link, verified_reply
 from bot.withdrawals import Withdrawals
 
 WALLET_USAGE = (
@@ -36,8 +36,8 @@ class WalletCommands:
             howto = SIGN_HOWTO.format(verify="/wallet verify 0xSIGNATURE")
             return f"{challenge.message}\n\n{howto}"
         if action == "verify":
-            address = await self.wallets.verify(PLATFORM, USER_ID, USER_NAME, args[1])
-            return f"Verified: your NFTs will go to {address}."
+            verified = await self.wallets.verify(PLATFORM, USER_ID, USER_NAME, args[1])
+            return verified_reply(verified, code="{}")
         if action == "set":
             address = await self.wallets.set_unverified(PLATFORM, USER_ID, USER_NAME, args[1])
             return f"Your NFTs will go to {address} (not verified by a signature)."

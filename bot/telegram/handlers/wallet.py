@@ -19,7 +19,7 @@ from bot.telegram.render import (
     reply,
     withdrawals_html,
 )
-from bot.wallets import SIGN_HOWTO, describe_link
+from bot.wallets import SIGN_HOWTO, describe_link, verified_reply
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
@@ -58,8 +58,8 @@ class WalletHandlers:
                 howto = SIGN_HOWTO.format(verify="<code>/wallet verify 0x…</code>")
                 text = f"<pre>{esc(challenge.message)}</pre>\n{esc(howto)}"
             elif action == "verify" and len(args) == 2:
-                address = await wallets.verify("telegram", user_id, user.full_name, args[1])
-                text = f"Verified: your NFTs will go to <code>{address}</code>."
+                verified = await wallets.verify("telegram", user_id, user.full_name, args[1])
+                text = verified_reply(verified, code="<code>{}</code>")
             elif len(args) == 1 or (action == "set" and len(args) == 2):
                 linked = await wallets.set_unverified("telegram", user_id, user.full_name, args[-1])
                 text = f"Your NFTs will go to <code>{linked}</code> (not verified by a signature)."
