@@ -80,10 +80,13 @@ async def answered(discord: DiscordServer, interaction: Interaction) -> None:
     )
 
 
-async def link_wallet(discord: DiscordServer, member: str, account: Any = COLLECTOR) -> None:
-    """`member` links `account`'s address (HOLDER by default) as a member would: /wallet link,
-    sign in the wallet, /wallet verify."""
-    address = account.address
+async def link_wallet(
+    discord: DiscordServer, member: str, account: Any = COLLECTOR, address: str | None = None
+) -> str:
+    """`member` links `account`'s address (HOLDER by default), or the smart wallet at
+    `address` that `account` owns, as a member would: /wallet link, sign in the wallet,
+    /wallet verify. Returns what the bot answered the verification."""
+    address = address or account.address
     link = await discord.slash(
         member,
         "wallet",
@@ -109,7 +112,9 @@ async def link_wallet(discord: DiscordServer, member: str, account: Any = COLLEC
         ],
     )
     await discord.wait_for(lambda: verify.callbacks)
-    assert f"Verified: your NFTs will go to `{address}`" in verify.callbacks[0]["data"]["content"]
+    verified: str = verify.callbacks[0]["data"]["content"]
+    assert f"Verified: your NFTs will go to `{address}`" in verified
+    return verified
 
 
 async def test_slash_mint_defers_then_edits_with_the_links(
