@@ -8,8 +8,9 @@ address, an expired one, a replayed one or a forged signature links nothing.
 
 The signature proves the address in one of two ways: recovered to the address (an ordinary
 account's key), or, where the address holds a contract (a smart wallet: a Safe, a passkey
-wallet), accepted by that contract's EIP-1271 `isValidSignature`, asked on the bot's chain.
-ERC-6492 signatures (a smart wallet not deployed yet) are recognized and refused with words.
+wallet), accepted by that contract's EIP-1271 `isValidSignature`, asked on the bot's chain;
+an ERC-6492 signature (of a smart wallet perhaps not deployed yet) is checked by a deploy-less
+`eth_call` that deploys the wallet inside the call first.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ SIGNATURE = re.compile(r"^(0x)?(?:[0-9a-fA-F]{2})*$")
 # (65 bytes per key, one per owner of a Safe; about 1 KB for a passkey wallet's).
 MAX_SIGNATURE_BYTES = 4096
 EOA_SIGNATURE_BYTES = 65
+CHAIN_UNANSWERED = (
+    "I could not ask the chain whether your wallet signed this (its node did not answer in "
+    "time). Nothing was linked; send /wallet verify again in a moment."
+)
 
 
 class Proof(enum.Enum):
@@ -55,6 +60,7 @@ class Proof(enum.Enum):
 
     KEY = "verified: a signature of the wallet's key"
     CONTRACT = "verified by the smart wallet's contract (EIP-1271)"
+    COUNTERFACTUAL = "verified by the smart wallet's contract, which is not deployed yet (ERC-6492)"
 
 
 @dataclass(frozen=True)
@@ -192,10 +198,14 @@ class WalletLinks:
             for challenge in open_ones:
                 if _signer(challenge.message, raw) == challenge.address:
                     return challenge, Proof.KEY
-        if self.contract_wallets is not None:
-            found = await _contract_signed(self.contract_wallets, open_ones, raw)
+        if self.contract_wallets is not None and raw.endswith(ERC6492_SUFFIX):
+            found = await _counterfactual_signed(self.contract_wallets, open_ones, raw)
             if found is not None:
-                return found, Proof.CONTRACT
+                return found
+        elif self.contract_wallets is not None:
+            accepted = await _contract_signed(self.contract_wallets, open_ones, raw)
+            if accepted is not None:
+                return accepted, Proof.CONTRACT
         raise RequestRejected(
             "That signature is not for a message I gave you (or it was used already). "
             "Ask for a new one with /wallet link and sign it exactly as it is."
@@ -282,22 +292,34 @@ async def _contract_signed(
         except ChainUnanswered as err:
             unanswered = err
     if unanswered is not None:
-        raise RequestRejected(
-            "I could not ask the chain whether your wallet signed this (its node did not "
-            "answer in time). Nothing was linked; send /wallet verify again in a moment."
-        )
-    if raw.endswith(ERC6492_SUFFIX):
-        raise RequestRejected(
-            "That is an ERC-6492 signature (from a smart wallet not deployed yet), which I "
-            "cannot check: make one transaction with the wallet (that deploys it), then ask "
-            "for a new message with /wallet link and sign it."
-        )
+        raise RequestRejected(CHAIN_UNANSWERED)
     if not_eip1271 is not None:
         raise RequestRejected(
             f"The contract at {not_eip1271} does not check signatures (it has no EIP-1271 "
             "isValidSignature), so it cannot prove it is yours. Link a smart wallet that "
             "supports EIP-1271, or an ordinary address."
         )
+    return None
+
+
+async def _counterfactual_signed(
+    wallets: ContractWallets, open_ones: Sequence[_Open], raw: bytes
+) -> tuple[_Open, Proof] | None:
+    """The open challenge an ERC-6492 signature `raw` proves, checked in one deploy-less call
+    each (a wallet not deployed yet is deployed inside the call), or None."""
+    unanswered = False
+    for challenge in open_ones:
+        digest = personal_message_hash(challenge.message)
+        try:
+            deployed = await wallets.has_code(challenge.address)
+            verdict = await wallets.counterfactual_verdict(challenge.address, digest, raw)
+        except ChainUnanswered:
+            unanswered = True
+            continue
+        if verdict is Verdict.ACCEPTED:
+            return challenge, Proof.CONTRACT if deployed else Proof.COUNTERFACTUAL
+    if unanswered:
+        raise RequestRejected(CHAIN_UNANSWERED)
     return None
 
 

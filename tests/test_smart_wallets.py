@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi.abi import encode
 from eth_account import Account
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from hypothesis import example, given
 from hypothesis import strategies as st
 from web3 import AsyncWeb3
@@ -34,8 +36,8 @@ STRANGER = Account.create()
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[str, CompiledContract]:
-    """The test wallet and a contract without `isValidSignature`, by the pinned solc."""
-    return compile_solidity({n: CONTRACTS / n for n in ("OwnedWallet.sol", "EditionsReceiver.sol")})
+    """The test wallet and its factory, by the pinned solc."""
+    return compile_solidity({"OwnedWallet.sol": CONTRACTS / "OwnedWallet.sol"})
 
 
 async def place(w3: AsyncWeb3, contract: CompiledContract, owner: str | None = None) -> str:
@@ -76,9 +78,9 @@ async def test_a_smart_wallet_links_by_its_contract_and_an_account_by_its_key(
 async def test_a_contract_that_cannot_check_signatures_is_refused_in_words(
     wallets: WalletLinks, w3: AsyncWeb3, compiled: dict[str, CompiledContract]
 ):
-    receiver = await place(w3, compiled["EditionsReceiver"])
-    challenge = await wallets.challenge("telegram", "u1", receiver)
-    with pytest.raises(RequestRejected, match=f"The contract at {receiver} does not check"):
+    factory = await place(w3, compiled["OwnedWalletFactory"])  # no isValidSignature
+    challenge = await wallets.challenge("telegram", "u1", factory)
+    with pytest.raises(RequestRejected, match=f"The contract at {factory} does not check"):
         await wallets.verify("telegram", "u1", "Ada", sign_message(challenge.message, OWNER))
     assert await wallets.linked("telegram", "u1") is None
 
@@ -105,6 +107,43 @@ async def test_a_silent_chain_refuses_that_verification_alone(wallets: WalletLin
     )
     # The refused message stays open: once the chain answers, the same signature links.
     assert (await wallets.verify("telegram", "u1", "Ada", signature)).address == wallet
+
+
+def erc6492(factory: str, deploy: bytes, signature: str) -> str:
+    """`signature` wrapped as ERC-6492 asks for a wallet `factory` deploys with `deploy`."""
+    wrapped = encode(["address", "bytes", "bytes"], [factory, deploy, bytes.fromhex(signature[2:])])
+    return "0x" + (wrapped + ERC6492_SUFFIX).hex()
+
+
+async def test_a_wallet_not_deployed_yet_links_by_erc6492(
+    wallets: WalletLinks, w3: AsyncWeb3, compiled: dict[str, CompiledContract]
+):
+    factory = await place(w3, compiled["OwnedWalletFactory"])
+    salt = os.urandom(32)
+    deploy = keccak(text="deploy(address,bytes32)")[:4] + encode(
+        ["address", "bytes32"], [OWNER.address, salt]
+    )
+    init = bytes.fromhex(compiled["OwnedWallet"].bytecode[2:]) + encode(
+        ["address"], [OWNER.address]
+    )
+    future = to_checksum_address(
+        keccak(b"\xff" + bytes.fromhex(factory[2:]) + salt + keccak(init))[12:]
+    )
+    challenge = await wallets.challenge("telegram", "u1", future)
+    for stranger in (STRANGER, COLLECTOR):
+        forged = erc6492(factory, deploy, sign_message(challenge.message, stranger))
+        with pytest.raises(RequestRejected, match="not for a message I gave you"):
+            await wallets.verify("telegram", "u1", "Ada", forged)
+    signature = erc6492(factory, deploy, sign_message(challenge.message, OWNER))
+    linked = await wallets.verify("telegram", "u1", "Ada", signature)
+    assert linked == Verified(future, Proof.COUNTERFACTUAL)
+    assert await rpc(w3, "eth_getCode", future, "latest") == "0x"  # the check deployed nothing
+    # Deployed since, the same kind of signature proves it by its contract.
+    await rpc(w3, "anvil_setCode", future, compiled["OwnedWallet"].deployed_bytecode)
+    await rpc(w3, "anvil_setStorageAt", future, "0x0", "0x" + OWNER.address[2:].rjust(64, "0"))
+    again = await wallets.challenge("telegram", "u1", future)
+    signature = erc6492(factory, deploy, sign_message(again.message, OWNER))
+    assert (await wallets.verify("telegram", "u1", "Ada", signature)).proof is Proof.CONTRACT
 
 
 def pasted() -> st.SearchStrategy[str]:

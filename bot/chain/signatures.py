@@ -2,8 +2,12 @@
 as EIP-1271 asks it: `isValidSignature(bytes32 hash, bytes signature)` on the wallet's own
 address answers the magic value 0x1626ba7e for a signature it stands behind.
 
-Two calls over whichever JSON-RPC the process has (`RpcCall`): `eth_getCode` (is there a
-contract at the address?) and the `eth_call` itself, each bounded by `timeout` seconds. A call
+ERC-6492 extends it to a wallet not deployed yet: its signature wraps the wallet factory's call
+that deploys it, and MintbotSignatureCheck's constructor, run by an `eth_call` (never
+deployed), makes that call and then asks the wallet.
+
+Calls go over whichever JSON-RPC the process has (`RpcCall`): `eth_getCode` (is there a
+contract at the address?) and the `eth_call`s, each bounded by `timeout` seconds. A call
 that fails or takes too long raises `ChainUnanswered`: the one check that needed it is refused,
 and may be tried again.
 """
@@ -12,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
+from functools import cache
 from typing import Any
 
 from eth_hash.auto import keccak
 
 from bot.chain.reads import RpcCall, RpcRefused
+from bot.contracts.build import artifact_path
 
 # isValidSignature(bytes32,bytes): its selector is also the value a wallet answers for "yes".
 IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
@@ -25,6 +32,9 @@ ERC6492_SUFFIX = bytes.fromhex("6492" * 16)
 # The gas a check may burn: a passkey (P-256) check in Solidity costs a few hundred thousand, a
 # Safe's one ecrecover per owner far less; a contract that loops forever stops here.
 CHECK_GAS = 2_000_000
+# An ERC-6492 check may deploy the wallet first (a few hundred thousand gas for the wallets in
+# use), inside the same call.
+DEPLOYLESS_GAS = 5_000_000
 
 
 class ChainUnanswered(Exception):
@@ -44,16 +54,33 @@ def personal_message_hash(text: str) -> bytes:
     return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
 
 
+def _word(number: int) -> bytes:
+    return number.to_bytes(32, "big")
+
+
+def _bytes_tail(data: bytes) -> bytes:
+    """`data` as the tail of an ABI-encoded `bytes`: its length, then it padded to words."""
+    return _word(len(data)) + data + b"\x00" * (-len(data) % 32)
+
+
+@cache
+def _signature_check_code() -> bytes:
+    """The creation code of MintbotSignatureCheck, ERC-6492's deploy-less validator."""
+    built = json.loads(artifact_path("MintbotSignatureCheck").read_text())
+    return bytes.fromhex(built["bytecode"].removeprefix("0x"))
+
+
+def deployless_check_call(address: str, digest: bytes, signature: bytes) -> bytes:
+    """The data of an `eth_call` (no `to`) that runs MintbotSignatureCheck's constructor with
+    (address, digest, signature): it answers 0x01 if the wallet accepts the signature."""
+    signer = bytes.fromhex(address.removeprefix("0x")).rjust(32, b"\x00")
+    return _signature_check_code() + signer + digest + _word(96) + _bytes_tail(signature)
+
+
 def is_valid_signature_call(digest: bytes, signature: bytes) -> bytes:
     """The ABI-encoded calldata of `isValidSignature(digest, signature)`."""
-    padded = signature + b"\x00" * (-len(signature) % 32)
-    return (
-        IS_VALID_SIGNATURE
-        + digest
-        + (64).to_bytes(32, "big")  # where the bytes start, after the two head words
-        + len(signature).to_bytes(32, "big")
-        + padded
-    )
+    # The bytes start after the two head words, at offset 64.
+    return IS_VALID_SIGNATURE + digest + _word(64) + _bytes_tail(signature)
 
 
 class ContractWallets:
@@ -91,6 +118,23 @@ class ContractWallets:
         if len(word) < 32:
             return Verdict.NOT_EIP1271
         return Verdict.ACCEPTED if word[:4] == IS_VALID_SIGNATURE else Verdict.REJECTED
+
+    async def counterfactual_verdict(
+        self, address: str, digest: bytes, signature: bytes
+    ) -> Verdict:
+        """What the wallet at `address` says of an ERC-6492 `signature` over `digest`, deploying
+        it inside the call if it is not deployed yet (MintbotSignatureCheck)."""
+        call = {
+            "data": "0x" + deployless_check_call(address, digest, signature).hex(),
+            "gas": hex(DEPLOYLESS_GAS),
+        }
+        try:
+            answer = await self._ask("eth_call", [call, "latest"])
+        except RpcRefused as err:
+            if err.reverted:  # a wrapper that does not decode
+                return Verdict.REJECTED
+            raise ChainUnanswered("the node refused the call") from None
+        return Verdict.ACCEPTED if answer == "0x01" else Verdict.REJECTED
 
     async def _ask(self, method: str, params: list[Any]) -> Any:
         try:

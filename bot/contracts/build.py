@@ -18,8 +18,14 @@ from bot.errors import ToolMissing
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONTRACTS_DIR.parent.parent
-# The contracts the bot deploys, each compiled from `<name>.sol` into a committed `<name>.json`.
-CONTRACT_NAMES = ("MintbotCollection", "MintbotEditions", "MintbotFactory")
+# The contracts the bot deploys (MintbotSignatureCheck it only runs, in an eth_call), each
+# compiled from `<name>.sol` into a committed `<name>.json`.
+CONTRACT_NAMES = (
+    "MintbotCollection",
+    "MintbotEditions",
+    "MintbotFactory",
+    "MintbotSignatureCheck",
+)
 CONTRACT_NAME = "MintbotCollection"
 ARTIFACT_PATH = CONTRACTS_DIR / f"{CONTRACT_NAME}.json"
 

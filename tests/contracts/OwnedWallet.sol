@@ -9,6 +9,10 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 contract OwnedWallet {
     address public owner;
 
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
     function isValidSignature(bytes32 hash, bytes calldata signature)
         external
         view
@@ -19,5 +23,13 @@ contract OwnedWallet {
             return this.isValidSignature.selector; // 0x1626ba7e, the magic value
         }
         return 0xffffffff;
+    }
+}
+
+/// Makes OwnedWallets at addresses known before they exist (CREATE2), as smart wallet
+/// factories do: what an ERC-6492 signature of a wallet not deployed yet names.
+contract OwnedWalletFactory {
+    function deploy(address owner, bytes32 salt) external returns (address) {
+        return address(new OwnedWallet{salt: salt}(owner));
     }
 }
