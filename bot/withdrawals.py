@@ -357,19 +357,39 @@ class Withdrawals:
         request.custodial, request.recipient = False, withdrawal.to_address
 
     async def _dropped(self, session: AsyncSession, tx: ChainTx) -> None:
-        # The nonce went to another transaction and none of ours is in a block: the token has
-        # certainly not moved, so the transfer is signed again at a new nonce.
+        # The nonce went to another transaction and the node shows none of ours in a block:
+        # the transfer is signed again at a new nonce. (Should one of ours have been mined
+        # unseen, the repeat reverts and `_reverted` finds the token delivered.)
         withdrawal, _ = await self._of(session, tx)
         withdrawal.status, withdrawal.tx_id = WithdrawalStatus.QUEUED, None
         self._due.set()
 
     async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
         withdrawal, request = await self._of(session, tx)
+        if await self._delivered_unseen(request, withdrawal.to_address):
+            # An earlier transfer of ours was mined though it looked dropped (its nonce taken,
+            # no receipt seen): that one delivered it, and this repeat could only revert.
+            log.warning("withdrawal %d had already delivered its token", withdrawal.id)
+            await self._confirmed(session, tx, set())
+            return
         withdrawal.status = WithdrawalStatus.FAILED
         withdrawal.failure_reason = (
             "The collection contract refused the transfer; the token stays in custody."
         )
         request.withdrawal_id = None
+
+    async def _delivered_unseen(self, request: MintRequest, to_address: str) -> bool:
+        """Does the chain say this ERC-721 token is at `to_address` already? (An edition's
+        balance cannot tell one transfer from another: never.) A chain that does not answer
+        says no, and the withdrawal fails as reverted."""
+        if request.edition is not None or request.token_id_int is None:
+            return False
+        try:
+            owner = await self.chain.erc721(request.contract).owner_of(request.token_id_int)
+        except Exception as err:
+            log.warning("asking who holds token %d failed: %r", request.token_id_int, err)
+            return False
+        return owner.lower() == to_address.lower()
 
 
 def _place(request: MintRequest) -> tuple[str | None, bool, str]:

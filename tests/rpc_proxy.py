@@ -12,6 +12,8 @@ Modes:
 - `status`: answer every request with HTTP `status` (401, 429, ...) and aiohttp's usual text.
 - `rate_limited`: answer with the JSON-RPC error a provider gives over its rate limit.
 - `other_chain`: answer `eth_chainId` with 0x1 (an endpoint on another chain).
+- `hide_receipts`: answer every `eth_getTransactionReceipt` with null, as a node whose receipts
+  lag behind its blocks does: mined transactions look unmined.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ class RpcProxy:
             self.swallowed += 1
             error = {"code": -32010, "message": ALREADY_IMPORTED}
             return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "error": error})
+        if self.mode == "hide_receipts" and methods == ["eth_getTransactionReceipt"]:
+            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "result": None})
         if self.mode == "simulations_pass" and _simulation(payload):
             return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "result": "0x"})
         answer = await self._forward(body)

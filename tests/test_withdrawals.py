@@ -13,14 +13,32 @@ from sqlalchemy import select, update
 from bot.chain.contract import Collection
 from bot.chain.fees import current_fees
 from bot.chain.wallet import HotWallet
+from bot.config import load_settings
 from bot.env_values import Secret
 from bot.errors import NotAllowed, RequestRejected
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from bot.minting.types import short_token_id
 from bot.runtime import Runtime
 from bot.withdrawals import WITHDRAW_EDITION_GAS
-from db.models import ChainTx, MintRequest, SigningAudit, Standard, WithdrawalStatus
-from tests.support import COLLECTOR, DEV_MINTER, Inbox, answered, balance, sign_message, submission
+from db.models import (
+    ChainTx,
+    MintRequest,
+    SigningAudit,
+    Standard,
+    TxStatus,
+    WithdrawalStatus,
+)
+from tests.rpc_proxy import RpcProxy
+from tests.support import (
+    COLLECTOR,
+    DEV_MINTER,
+    Inbox,
+    answered,
+    balance,
+    running,
+    sign_message,
+    submission,
+)
 from tests.token_kinds import club_contracts, edition_drop, live_collection, mint_editions
 
 pytestmark = pytest.mark.db
@@ -287,3 +305,32 @@ async def test_several_editions_of_one_artwork_go_together_unless_one_is_named(
         assert {v.status for v in done} == {WithdrawalStatus.CONFIRMED}, done
     assert await club.editions.balance_of(COLLECTOR.address, art) == 2
     assert await club.editions.balance_of(hot.address, art) == 0
+
+
+async def test_a_transfer_mined_unseen_is_delivered_not_failed(
+    bot_env: dict[str, str], proxy: RpcProxy
+) -> None:
+    """A node that shows no receipt for a mined transfer makes its nonce look taken by another:
+    the transfer is signed again, and that repeat reverts (the token moved). The chain's owner
+    of the token decides: delivered, not failed."""
+    async with running(load_settings({**bot_env, "RPC_URL": proxy.url})) as (runtime, inbox):
+        (token,) = await mint_to_custody(runtime, inbox, "481")
+        await link_verified(runtime)
+        proxy.mode = "hide_receipts"
+        await runtime.withdrawals.withdraw("test:chat:w9", *USER, short_token_id(token))
+
+        async def dropped() -> bool:
+            async with runtime.sessions() as session:
+                statuses = await session.scalars(
+                    select(ChainTx.status).where(ChainTx.kind == "withdraw")
+                )
+                return TxStatus.DROPPED in set(statuses)
+
+        async with asyncio.timeout(30):
+            while not await dropped():
+                await asyncio.sleep(0.05)
+        proxy.mode = "pass"
+        done = await runtime.withdrawals.wait("test:chat:w9", timeout=30)
+        owner = await runtime.withdrawals.chain.erc721(None).owner_of(token)
+    assert owner == COLLECTOR.address
+    assert [v.status for v in done] == [WithdrawalStatus.CONFIRMED]
