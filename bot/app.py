@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 import bot.registry  # noqa: F401  (fills the registries)
 from bot.alerts import BalanceAlerts
 from bot.chain.lanes import Lanes
+from bot.chain.names import open_ens_names
 from bot.chain.reads import web3_rpc
 from bot.chain.setup import Chain, operator_admin
 from bot.chain.signatures import ContractWallets
@@ -82,6 +83,7 @@ async def open_runtime(
     async with (
         open_configured_chain(settings) as chain,
         open_pinning(settings) as pinning,
+        open_ens_names(settings.ens_rpc_url, settings.rpc_timeout) as names,
         contextlib.AsyncExitStack() as held,
     ):
         collection = await chain.collection()
@@ -144,6 +146,7 @@ async def open_runtime(
                 allow_unverified=settings.allow_unverified_wallets,
                 collection_address=collection.address,
                 contract_wallets=ContractWallets(web3_rpc(chain.w3), timeout=settings.rpc_timeout),
+                names=names,
             )
             holders = holder_roles(settings, chain, sessions, lanes.watchers, wallets)
             withdrawals = Withdrawals(

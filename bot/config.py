@@ -120,6 +120,7 @@ class Settings:
     telegram_group_messages_per_minute: float = 20.0
     telegram_chat_messages_per_s: float = 1.0
     allow_unverified_wallets: bool = False
+    ens_rpc_url: str | None = None  # an Ethereum mainnet RPC: /wallet link accepts ENS names
     low_balance_wei: int = 10**16
     balance_check_s: float = 60.0
     alert_discord_channel_id: int | None = None
@@ -184,6 +185,7 @@ class Settings:
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
+        urls += (self.ens_rpc_url,)  # a hosted node's key in its path or query
         in_urls = [Secret(part) for url in urls if url for part in url_secrets(url)]
         keys = [self.hot_wallet_key, *self.more_hot_wallet_keys]
         return [*keys, *(s for s in optional if s is not None), *in_urls]
@@ -302,6 +304,7 @@ def load_settings(
         ),
         telegram_chat_messages_per_s=env_number(env, "TELEGRAM_CHAT_MESSAGES_PER_S", 1, low=0),
         allow_unverified_wallets=env_flag(env, "ALLOW_UNVERIFIED_WALLETS", False),
+        ens_rpc_url=env_url(env, "ENS_RPC_URL", ("http", "https")),
         low_balance_wei=int(env_number(env, "LOW_BALANCE_ETH", 0.01, low=0) * 10**18),
         balance_check_s=env_number(env, "BALANCE_CHECK_S", 60, low=0.1),
         alert_discord_channel_id=env_int(env, "ALERT_DISCORD_CHANNEL_ID", 0, low=1) or None,

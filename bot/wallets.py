@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.registry  # noqa: F401  (fills PLATFORMS)
+from bot.chain.names import EnsNames, NameUnresolved, looks_like_name
 from bot.chain.signatures import (
     ERC6492_SUFFIX,
     ChainUnanswered,
@@ -109,6 +110,7 @@ class WalletLinks:
         collection_address: str | None = None,
         lifetime: timedelta = CHALLENGE_LIFETIME,
         contract_wallets: ContractWallets | None = None,
+        names: EnsNames | None = None,
     ) -> None:
         self.sessions = sessions
         self.uri = public_base_url
@@ -119,12 +121,27 @@ class WalletLinks:
         self.lifetime = lifetime
         # EIP-1271 checks on the bot's chain; without them only a key's signature links.
         self.contract_wallets = contract_wallets
+        # ENS on mainnet (ENS_RPC_URL); without it, /wallet link takes addresses only.
+        self.names = names
         # Told (platform, user ID) after a member's linked address changed and was committed.
         self.on_linked: list[Callable[[str, str], None]] = []
 
     async def challenge(self, platform: str, user_id: str, address: str) -> Challenge:
-        """A new Sign-In with Ethereum message for the user to sign with `address`."""
+        """A new Sign-In with Ethereum message for the user to sign with `address`, or with
+        the address an ENS name (`ada.eth`) resolves to, which the message then names too."""
+        name = None
+        if looks_like_name(address):
+            if self.names is None:
+                raise RequestRejected(
+                    "ENS names are not looked up here (the operator has not set ENS_RPC_URL): "
+                    "give the 0x… address instead."
+                )
+            try:
+                name, address = await self.names.address(address)
+            except NameUnresolved as err:
+                raise RequestRejected(str(err)) from None
         checksummed = user_address(address, collection=self.collection_address)
+        named = f" ({name})" if name else ""
         nonce = secrets.token_hex(8)
         issued = utcnow().replace(microsecond=0)
         expires = issued + self.lifetime
@@ -132,7 +149,8 @@ class WalletLinks:
             domain=self.domain,
             address=checksummed,
             statement=(
-                f"Link this address to my {platform_label(platform)} account for mintbot NFTs."
+                f"Link this address{named} to my {platform_label(platform)} account for "
+                "mintbot NFTs."
             ),
             uri=self.uri,
             chain_id=self.chain_id,

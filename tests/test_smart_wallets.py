@@ -1,6 +1,9 @@
-"""Linking a smart wallet (EIP-1271) on anvil: the wallet's contract vouches for its owner's
-signature, through the core and through Discord; a wrong owner, a contract that cannot check
-signatures, a silent chain and any pasted text are each refused, and only that request."""
+"""Linking a smart wallet (EIP-1271, ERC-6492) on anvil: the wallet's contract vouches for its
+owner's signature, through the core and through Discord; a wrong owner, a contract that cannot
+check signatures, a silent chain and any pasted text are each refused, and only that request.
+And `/wallet link name.eth` through ENS_RPC_URL: ENS's own contracts are not installable here,
+so anvil holds a stand-in for its Universal Resolver (tests/contracts/EnsStandIn.sol) at the
+mainnet address, and the namehash is checked against EIP-137's own examples."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ens.constants import UNIVERSAL_RESOLVER_ADDR
 from eth_abi.abi import encode
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -18,6 +22,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from web3 import AsyncWeb3
 
+from bot.chain.names import UNIVERSAL_RESOLVER, EnsNames, namehash
+from bot.chain.reads import web3_rpc
 from bot.chain.signatures import ERC6492_SUFFIX, ContractWallets
 from bot.contracts.build import CompiledContract, compile_solidity
 from bot.errors import RequestRejected
@@ -36,8 +42,8 @@ STRANGER = Account.create()
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[str, CompiledContract]:
-    """The test wallet and its factory, by the pinned solc."""
-    return compile_solidity({"OwnedWallet.sol": CONTRACTS / "OwnedWallet.sol"})
+    """The test wallet, its factory and the ENS stand-in, in one run of the pinned solc."""
+    return compile_solidity({n: CONTRACTS / n for n in ("OwnedWallet.sol", "EnsStandIn.sol")})
 
 
 async def place(w3: AsyncWeb3, contract: CompiledContract, owner: str | None = None) -> str:
@@ -186,3 +192,55 @@ async def test_a_smart_wallet_links_through_discord(
     async with discord_bot(discord, bot_env, tmp_path / "bot.log"):
         told = await link_wallet(discord, member, OWNER, address=wallet)
         assert "verified by the smart wallet's contract (EIP-1271)" in told
+
+
+def test_the_bot_asks_where_web3_would():
+    assert UNIVERSAL_RESOLVER == UNIVERSAL_RESOLVER_ADDR
+    assert namehash("eth").hex() == (
+        "93cdeb708b7545dc668eb9280176169d1c33cfd8ed6f04690a0bcc88a93fc4ae"
+    )
+    assert namehash("foo.eth").hex() == (
+        "de9b09fd7c5f901e23a3f19fecc54828e9c848539801e86591bd9801b019f84f"
+    )
+
+
+@pytest.fixture
+async def ens_wallets(
+    bot: tuple[Runtime, Inbox], w3: AsyncWeb3, compiled: dict[str, CompiledContract]
+) -> WalletLinks:
+    """The bot's wallet links with ENS on anvil, where ada.eth points to COLLECTOR."""
+    stand_in = compiled["EnsStandIn"]
+    await rpc(w3, "anvil_setCode", UNIVERSAL_RESOLVER_ADDR, stand_in.deployed_bytecode)
+    slot = keccak(namehash("ada.eth") + b"\x00" * 32)
+    await rpc(
+        w3,
+        "anvil_setStorageAt",
+        UNIVERSAL_RESOLVER_ADDR,
+        "0x" + slot.hex(),
+        "0x" + COLLECTOR.address[2:].lower().rjust(64, "0"),
+    )
+    wallets = bot[0].wallets
+    return WalletLinks(
+        wallets.sessions,
+        public_base_url=wallets.uri,
+        chain_id=wallets.chain_id,
+        allow_unverified=False,
+        names=EnsNames(web3_rpc(w3), timeout=5),
+    )
+
+
+async def test_a_name_links_the_address_it_points_to(
+    ens_wallets: WalletLinks, bot: tuple[Runtime, Inbox]
+):
+    challenge = await ens_wallets.challenge("telegram", "u1", "Ada.ETH")  # ENSIP-15 folds case
+    assert f"\n{COLLECTOR.address}\n" in challenge.message
+    assert "Link this address (ada.eth) to my Telegram account" in challenge.message
+    linked = await ens_wallets.verify("telegram", "u1", "Ada", sign_message(challenge.message))
+    assert linked == Verified(COLLECTOR.address, Proof.KEY)
+    with pytest.raises(RequestRejected, match="nobody.eth does not point to an address"):
+        await ens_wallets.challenge("telegram", "u1", "nobody.eth")
+    with pytest.raises(RequestRejected, match="letters a-z, digits and hyphens only"):
+        await ens_wallets.challenge("telegram", "u1", "\u0430da.eth")  # a Cyrillic a
+    # Without ENS_RPC_URL, a name is refused in words.
+    with pytest.raises(RequestRejected, match="ENS_RPC_URL"):
+        await bot[0].wallets.challenge("telegram", "u1", "ada.eth")
