@@ -49,6 +49,9 @@ SIGNATURE = re.compile(r"^(0x)?(?:[0-9a-fA-F]{2})*$")
 # paste anything: the cap keeps one paste from costing more than a real wallet's signature does
 # (65 bytes per key, one per owner of a Safe; about 1 KB for a passkey wallet's).
 MAX_SIGNATURE_BYTES = 4096
+# Every wallet's signature holds at least one ECDSA signature (64 bytes in the compact form of
+# EIP-2098, 65 in the usual one): anything shorter is no signature, whatever the address.
+MIN_SIGNATURE_BYTES = 64
 EOA_SIGNATURE_BYTES = 65
 CHAIN_UNANSWERED = (
     "I could not ask the chain whether your wallet signed this (its node did not answer in "
@@ -283,7 +286,7 @@ def _signature_bytes(signature: str) -> bytes:
             f"That signature is longer than any wallet makes ({MAX_SIGNATURE_BYTES} bytes at "
             "most): paste the 0x… text your wallet gave you after signing."
         )
-    if not text or not SIGNATURE.match(text):
+    if not SIGNATURE.match(text) or len(text.removeprefix("0x")) < 2 * MIN_SIGNATURE_BYTES:
         raise RequestRejected(
             "That is not a signature: paste the 0x… text your wallet gave you after signing."
         )

@@ -44,9 +44,10 @@ async def test_a_forged_signature_is_refused(wallets: WalletLinks):
     with pytest.raises(RequestRejected, match="not for a message I gave you"):
         await wallets.verify("telegram", "u1", "Ada", sign(challenge.message, THIEF))
     with pytest.raises(RequestRejected, match="not for a message I gave you"):
-        await wallets.verify("telegram", "u1", "Ada", "0x1234")  # no contract to ask
-    with pytest.raises(RequestRejected, match="not a signature"):
-        await wallets.verify("telegram", "u1", "Ada", "0x12345")
+        await wallets.verify("telegram", "u1", "Ada", "0x" + "12" * 64)  # no contract to ask
+    for junk in ("0x12345", "0x1234", "0x" + "12" * 63):  # odd, or shorter than any signature
+        with pytest.raises(RequestRejected, match="not a signature"):
+            await wallets.verify("telegram", "u1", "Ada", junk)
     with pytest.raises(RequestRejected, match="longer than any wallet makes"):
         await wallets.verify("telegram", "u1", "Ada", "0x" + "ab" * (MAX_SIGNATURE_BYTES + 1))
     assert await wallets.linked("telegram", "u1") is None
