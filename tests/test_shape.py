@@ -180,10 +180,13 @@ def citations(source: str) -> Iterator[tuple[int, str]]:
 
 
 def test_no_comment_cites_a_document_outside_the_repository() -> None:
+    sources = {path: path.read_text(encoding="utf-8") for path in our_modules(*COMMENTED_TREES)}
     citing = [
         f"{path.relative_to(PROJECT_ROOT)}:{line}: {text[:100]}"
-        for path in our_modules(*COMMENTED_TREES)
-        for line, text in citations(path.read_text(encoding="utf-8"))
+        for path, source in sources.items()
+        # Tokenizing is slow; a file that names no outside document anywhere cites none.
+        if OUTSIDE_DOCUMENT.search(source)
+        for line, text in citations(source)
     ]
     assert not citing, "\n".join(citing)
 
