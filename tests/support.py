@@ -20,7 +20,7 @@ from eth_account.messages import encode_defunct
 from sqlalchemy import select
 from web3 import AsyncWeb3
 
-from bot.app import open_runtime
+from bot.app import open_runtime, serve
 from bot.chain.contract import Collection
 from bot.chain.fees import Fees
 from bot.config import Settings, load_settings
@@ -209,6 +209,19 @@ def database_template(directory: Path) -> Iterator[str]:
         yield _postgres_url(database)
     finally:
         _run_apart(lambda: _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+@contextlib.asynccontextmanager
+async def serving(env: dict[str, str]) -> AsyncIterator[None]:
+    """The whole bot (`bot.app.serve`) in this process, on the platforms `env` configures,
+    stopped when the block ends."""
+    task = asyncio.ensure_future(serve(load_settings(env), console=False))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.asynccontextmanager

@@ -6,34 +6,17 @@ drop is open."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.app import serve
-from bot.config import load_settings
 from tests.emulators.discord import DiscordServer, Interaction
 from tests.emulators.telegram import TelegramServer, plain_text
-from tests.support import png
+from tests.support import png, serving
 
 pytestmark = pytest.mark.db
 BAD_LIST = b"member,allowance\ndiscord:1\ndiscord:ada\n\ndiscord:2,many\n"
-
-
-@contextlib.asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[None]:
-    """The bot (`bot.app.serve`) in this process, on both emulators."""
-    task = asyncio.ensure_future(serve(load_settings(env), console=False))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def answer(discord: DiscordServer, interaction: Interaction) -> str:

@@ -6,17 +6,14 @@ delivered again claims once."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import open_runtime, serve
+from bot.app import open_runtime
 from bot.config import load_settings
 from bot.drops import gates_for
 from bot.drops.code_tries import PER_MEMBER
@@ -26,19 +23,8 @@ from tests.emulators.discord import DiscordServer
 from tests.emulators.discord.recording import Interaction
 from tests.emulators.telegram import TelegramServer, plain_text
 from tests.emulators.telegram.documents import document_data
-from tests.support import png
+from tests.support import png, serving
 from tests.test_discord import create_drop
-
-
-@contextlib.asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(serve(load_settings(env), console=False))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def new_drop(env: dict[str, str], platform: str, community: str, **more: Any) -> int:

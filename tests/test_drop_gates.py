@@ -5,9 +5,8 @@ one line and used from Discord and Telegram."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from bot.app import open_runtime, serve
+from bot.app import open_runtime
 from bot.config import load_settings
 from bot.drops import ClaimResult, gates_for
 from bot.drops.gates import LinkWallet, load_gates, store_gates
@@ -28,7 +27,7 @@ from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
 from tests.platform_stub import RecordingPlatform
-from tests.support import Inbox, answered, png
+from tests.support import Inbox, answered, png, serving
 
 DROP = GatedDrop(id=7, name="Harbour", platform="discord", community_id="g1")
 
@@ -287,18 +286,6 @@ def guest_lists() -> Iterator[None]:
         yield
     finally:
         GATES.unregister("guest_list")
-
-
-@contextlib.asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[None]:
-    """The bot (`bot.app.serve`) in this process, where the test's gate is registered."""
-    task = asyncio.ensure_future(serve(load_settings(env), console=False))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.mark.db

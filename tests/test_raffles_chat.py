@@ -7,30 +7,15 @@ DM; a Telegram private message, or, for a member who never started the bot, the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.app import serve
-from bot.config import load_settings
 from tests.emulators.discord import DiscordServer
 from tests.emulators.telegram import TelegramServer
-from tests.support import png
+from tests.support import png, serving
 
 pytestmark = pytest.mark.db
-
-
-@contextlib.asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(serve(load_settings(env), console=False))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_raffles_entered_drawn_and_told_on_discord_and_telegram(
