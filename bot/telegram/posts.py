@@ -119,9 +119,10 @@ class Line:
 class Post:
     """One bot message in a chat and the requests it answers."""
 
-    def __init__(self, chat_id: int, reply_to: int, message_id: int | None = None) -> None:
+    def __init__(self, chat_id: int, reply_to: int | None, message_id: int | None = None) -> None:
         self.chat_id = chat_id
-        self.reply_to = reply_to  # the message it answers, when it is sent anew
+        # The member's message it is a reply to; None: not known (rebuilt after a restart).
+        self.reply_to = reply_to
         self.message_id = message_id
         self.lines: list[Line] = []
         self.version = 0  # bumped by every change
@@ -142,7 +143,11 @@ class Post:
         return self.shown == self.version and all(line.final for line in self.lines)
 
     def html(self) -> str:
-        if len(self.lines) == 1:
+        # A reply reads as the answer to the message it replies to, so a line alone takes the
+        # short form only there. Any other line names its member: a line left alone in a
+        # message that replies to someone else (theirs was taken away or answered elsewhere)
+        # would otherwise read as that other member's answer.
+        if len(self.lines) == 1 and self.lines[0].key == str(self.reply_to):
             return self.lines[0].solo
         return board_html([(x.who, x.name, x.state, x.final) for x in self.lines])
 
@@ -173,6 +178,12 @@ def _line_of(result: MintResult) -> Line:
         str(reply.get("asked_by_name", result.requester_name)),
     )
     return Line(str(reply.get("request_message_id", result.message_id)), who, result.name)
+
+
+def _replies_to(results: list[MintResult]) -> int | None:
+    """The member's message a shared message replies to, as recorded with its requests."""
+    found = {(r.reply_to or {}).get("post_replies_to") for r in results} - {None}
+    return int(str(found.pop())) if len(found) == 1 else None
 
 
 class _Vanished(Exception):
@@ -268,15 +279,16 @@ class Posts:
             return post
         rebuild = self._rebuilding.get(at)
         if rebuild is None:  # one rebuild, however many answers for the message arrive at once
-            rebuild = asyncio.ensure_future(self._rebuild(*at, asked))
+            rebuild = asyncio.ensure_future(self._rebuild(*at))
             self._rebuilding[at] = rebuild
             rebuild.add_done_callback(lambda _: self._rebuilding.pop(at, None))
         return await asyncio.shield(rebuild)
 
-    async def _rebuild(self, chat_id: int, message_id: int, asked: int) -> Post:
+    async def _rebuild(self, chat_id: int, message_id: int) -> Post:
         """A message sent before a restart, with every request recorded as answered in it."""
-        post = Post(chat_id, reply_to=asked, message_id=message_id)
-        for result in await self._recorded(str(chat_id), str(message_id)):
+        results = await self._recorded(str(chat_id), str(message_id))
+        post = Post(chat_id, reply_to=_replies_to(results), message_id=message_id)
+        for result in results:
             line = _line_of(result)
             if result.is_final:
                 line.settle(result_html(result), result_line_html(result))
@@ -369,6 +381,8 @@ class Posts:
                 await self._forget(post.chat_id, post.message_id)
             return
         if post.message_id is None:
+            if post.reply_to is None:  # a rebuilt message deleted meanwhile: under its first
+                post.reply_to = int(post.lines[0].key)
             sent = await self._bot.send_message(
                 post.chat_id,
                 post.html(),
@@ -433,6 +447,11 @@ class AnswerLine:
     @property
     def chat_id(self) -> int:
         return self._chat_id
+
+    @property
+    def replies_to(self) -> int | None:
+        """The member's message its message replies to, if known here."""
+        return self._post.reply_to if self._post is not None else None
 
     @property
     def message_id(self) -> int:

@@ -170,6 +170,7 @@ class MintHandlers:
                 "asked_by": str(user.id),
                 "asked_by_name": user.full_name,
                 "request_message_id": message.message_id,
+                "post_replies_to": line.replies_to,
             },
         )
         try:
