@@ -4,7 +4,6 @@ a balance of 1 per claim, no edition minted twice, the receiver check, URIs and 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -21,11 +20,11 @@ from bot.chain.editions import Editions, artifact, mint_editions_calldata
 from bot.chain.factory import Factory, deploy_factory
 from bot.chain.transactions import send_and_confirm
 from bot.chain.wallet import HotWallet
-from bot.contracts.build import compile_solidity
 from bot.env_values import Secret
 from bot.errors import TransactionReverted
 from bot.hot_wallet_keys import ANVIL_DEV_KEYS
 from tests.rpc_proxy import RpcProxy
+from tests.solc import compiled_contract
 from tests.support import FEES
 from tests.test_contract import (
     HELLO_WORLD_CID,
@@ -37,7 +36,6 @@ from tests.test_contract import (
 )
 
 ZERO = "0x0000000000000000000000000000000000000000"
-RECEIVER_SOURCE = Path(__file__).resolve().parent / "contracts" / "EditionsReceiver.sol"
 
 
 def fresh_addresses(count: int) -> list[str]:
@@ -158,7 +156,7 @@ async def test_a_contract_that_does_not_accept_editions_fails_its_batch_alone(
 async def test_a_contract_that_accepts_editions_gets_its_edition(
     editions: Editions, w3: AsyncWeb3, minter: HotWallet
 ):
-    receiver = compile_solidity({RECEIVER_SOURCE.name: RECEIVER_SOURCE})["EditionsReceiver"]
+    receiver = compiled_contract("EditionsReceiver")
     wallet = to_checksum_address(os.urandom(20))
     await w3.provider.make_request(
         RPCEndpoint("anvil_setCode"), [wallet, receiver.deployed_bytecode]

@@ -15,7 +15,6 @@ import io
 import json
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,14 +28,13 @@ from bot.chain.receipts import parse_receipt
 from bot.chain.spend import SpendCapReached, record_cost
 from bot.chain.tx_engine import AuditInfo, TxEngine
 from bot.config import load_settings
-from bot.contracts.build import compile_solidity
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 from db.models import ChainTx, TxAttempt, TxStatus
+from tests.solc import compiled_contract
 from tests.support import DEV_ADMIN, FEES, Inbox, answered, run_cli, running, submission
 from tests.test_caps import waiting_reason
 
-ORACLE_SOURCE = Path(__file__).parent / "contracts" / "EcotoneGasPriceOracle.sol"
 # The L1 base fee the oracle reads (wei): high, so the L1 fee is a visible part of each cost.
 L1_BASE_FEE = 10**13
 
@@ -63,7 +61,7 @@ def rpc(url: str, method: str, params: list[Any]) -> Any:
 def anvil() -> Iterator[Anvil]:
     """anvil in optimism mode, with the oracle's interface at the predeploy address (this
     module's tests, and the conftest fixtures they use, run on it)."""
-    oracle = compile_solidity({ORACLE_SOURCE.name: ORACLE_SOURCE})["EcotoneGasPriceOracle"]
+    oracle = compiled_contract("EcotoneGasPriceOracle")
     with Anvil(network="optimism") as node:
         rpc(node.url, "anvil_setCode", [GAS_PRICE_ORACLE, oracle.deployed_bytecode])
         set_l1_base_fee(node, L1_BASE_FEE)

@@ -25,25 +25,25 @@ from web3 import AsyncWeb3
 from bot.chain.names import UNIVERSAL_RESOLVER, EnsNames, namehash
 from bot.chain.reads import web3_rpc
 from bot.chain.signatures import ERC6492_SUFFIX, ContractWallets
-from bot.contracts.build import CompiledContract, compile_solidity
+from bot.contracts.build import CompiledContract
 from bot.errors import RequestRejected
 from bot.runtime import Runtime
 from bot.wallets import MAX_SIGNATURE_BYTES, Proof, Verified, WalletLinks
 from tests.emulators.discord import DiscordServer
+from tests.solc import compiled_contract
 from tests.support import COLLECTOR, Inbox, rpc, sign_message
 from tests.test_discord import discord_bot, link_wallet
 
 pytestmark = pytest.mark.db
 
-CONTRACTS = Path(__file__).resolve().parent / "contracts"
 OWNER = Account.create()  # the key behind the smart wallet
 STRANGER = Account.create()
 
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[str, CompiledContract]:
-    """The test wallet, its factory and the ENS stand-in, in one run of the pinned solc."""
-    return compile_solidity({n: CONTRACTS / n for n in ("OwnedWallet.sol", "EnsStandIn.sol")})
+    """The test wallet, its factory and the ENS stand-in."""
+    return {n: compiled_contract(n) for n in ("OwnedWallet", "OwnedWalletFactory", "EnsStandIn")}
 
 
 async def place(w3: AsyncWeb3, contract: CompiledContract, owner: str | None = None) -> str:
