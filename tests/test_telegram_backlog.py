@@ -14,9 +14,10 @@ from telegram import Update
 from telegram.ext import ExtBot
 
 from bot.inbox import DurableInbox, InboxEntry
+from bot.telegram.backlog import Backlog
 from bot.telegram.limits import MessageLimits
 from bot.telegram.polling import PAGE, Polling, UpdatesRequest
-from bot.telegram.posts import Backlog, Posts
+from bot.telegram.posts import Posts
 from db.engine import create_db_engine, session_factory, upgrade
 from tests.emulators.telegram import TOKEN, TelegramServer
 

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
 from bot.chain.faults import crash_point
 from bot.errors import MintbotError
 from bot.inbox import DurableInbox, InboxEntry
-from bot.telegram.posts import Backlog
+from bot.telegram.backlog import Backlog
 from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)

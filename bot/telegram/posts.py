@@ -4,7 +4,8 @@ A request in a quiet chat is answered by a reply to the member's message, "⏳ M
 edited into the answer once the request is decided. While a chat has requests in flight, the
 next ones join that message instead, which becomes the chat's status message: one line per
 request, each member mentioned by name in the order they asked, edited as each is decided.
-Every line ends in its final state, a minted one with its token's links.
+Every line ends in its final state, a minted one with its token's links. A message keeps the
+short form of a reply of its own only while its one line is of the message it replies to.
 
 A message is sent or edited only when Telegram's limits allow (`MessageLimits.turn`), and what
 it says is decided at that moment: the changes made while it waited go out in one message, so a
@@ -33,6 +34,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.minting.types import MintResult
+from bot.telegram.backlog import Backlog
 from bot.telegram.limits import GRANTED, LATER, NOW, MessageLimits, retry_seconds
 from bot.telegram.render import (
     MINTING,
@@ -54,11 +56,6 @@ LINGER_S = 2.0
 # for it hear the error; the pipeline answers again later.
 SHOW_ATTEMPTS = 5
 
-# A new message waits at most this long for a burst being fetched to be in, then this long more
-# for the handlers of its last page to add their lines.
-BACKLOG_WAIT_S = 1.0
-BACKLOG_SETTLE_S = 0.05
-
 Recorded = Callable[[str, str], Awaitable[list[MintResult]]]
 
 
@@ -68,37 +65,6 @@ class MessageHolds(Protocol):
     async def hold_message(self, chat_id: object, message_id: object) -> None: ...
 
     async def let_go_message(self, chat_id: object, message_id: object) -> None: ...
-
-
-class Backlog:
-    """Whether more updates are known to wait at Telegram: the last page of getUpdates was
-    full. Each message sent then would show only its chat's requests of the pages read so far,
-    and the rest of the burst would cost that chat an edit out of the same overall limit."""
-
-    def __init__(self) -> None:
-        self._drained = asyncio.Event()
-        self._drained.set()
-
-    @property
-    def waiting(self) -> bool:
-        return not self._drained.is_set()
-
-    def page(self, *, full: bool) -> None:
-        """A page of updates was taken; `full`: more are likely waiting."""
-        if full:
-            self._drained.clear()
-        else:
-            self._drained.set()
-
-    async def drained(self) -> None:
-        """Return at once unless a burst is being fetched; else once it is in (or after
-        BACKLOG_WAIT_S) and its last handlers have had a moment to add their lines."""
-        if self._drained.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(BACKLOG_WAIT_S):
-                await self._drained.wait()
-        await asyncio.sleep(BACKLOG_SETTLE_S)
 
 
 @dataclass(eq=False)
