@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from web3 import AsyncWeb3
 
 from bot.app import open_runtime
@@ -35,7 +35,7 @@ from bot.drops.raffles import Raffles
 from bot.errors import DropClosed, NotAllowed
 from bot.ports import Claimant
 from bot.runtime import Runtime
-from db.models import DropClaim, Raffle, utcnow
+from db.models import Drop, DropClaim, Raffle, utcnow
 from tests.platform_stub import RecordingPlatform
 from tests.support import Inbox, png, poll_until, run_cli
 
@@ -200,6 +200,40 @@ async def test_closing_a_raffles_drop_before_the_draw_cancels_it(
     info = await runtime.raffles.info(raffle.drop.id)
     assert info.cancelled and info.winners == 0 and info.seed is None
     assert (await runtime.drops.info(raffle.drop.id)).claimed == 0
+
+
+@pytest.mark.db
+async def test_a_raffle_that_keeps_failing_backs_off_and_the_others_go_on(
+    bot_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raffle whose row an operator broke (no number of winners) fails its round; the next
+    rounds pass it over until its back-off is over, while another raffle is drawn. Mended, it
+    is drawn by the next process that looks."""
+    settings = load_settings(bot_env)
+    async with open_runtime(settings, start=False) as runtime:
+        rounds = runtime.raffles.rounds
+        rounds.poll_interval = 60.0  # first back-off 120 s: no test round comes after it
+        broken, healthy = [await make(runtime.raffles, winners=1) for _ in range(2)]
+        for raffle in (broken, healthy):
+            await enter_all(runtime.raffles, raffle.drop.id, 2)
+            await runtime.raffles.close_entries(raffle.drop.id)
+        await set_supply(runtime, broken.drop.id, None)
+        assert await rounds.advance_all()
+        assert (await runtime.raffles.info(healthy.drop.id)).drawn
+        assert rounds.failures(broken.drop.id) == 1
+        assert "round failed (1 in a row); trying again in 120 s" in caplog.text
+        caplog.clear()
+        assert await rounds.advance_all()  # still due, but waiting out its back-off
+        assert rounds.failures(broken.drop.id) == 1 and "round failed" not in caplog.text
+        await set_supply(runtime, broken.drop.id, 1)
+    async with open_runtime(settings, start=False) as restarted:
+        await restarted.raffles.rounds.advance_all()
+        assert (await restarted.raffles.info(broken.drop.id)).drawn
+
+
+async def set_supply(runtime: Runtime, drop_id: int, supply: int | None) -> None:
+    async with runtime.sessions.begin() as session:
+        await session.execute(update(Drop).where(Drop.id == drop_id).values(supply=supply))
 
 
 def test_the_draw_is_the_documented_one_and_unbiased_by_the_list_order() -> None:

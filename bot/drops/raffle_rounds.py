@@ -8,7 +8,7 @@ only where it is unset and only if no entry came since the entries were read (a 
 or a restart finds it drawn and uses that draw); a winner's claim has a stable source
 ("raffle:<user>"), so a repeat gets the same edition back. Processes take turns on a raffle
 (`SharedTurns`), so two never work on one at once; one raffle's failure is logged and leaves
-the others be.
+the others be, and that raffle waits out a growing back-off before its next try.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ TELL_PER_ROUND = 200
 # With no raffle due, how long a process waits before looking again: raffles another process
 # made or closed are seen within this.
 IDLE_S = 5.0
+# A raffle whose round fails waits before its next try: the poll interval, doubled after each
+# failure in a row up to this, so a raffle that keeps failing costs a try (and a log line) every
+# few minutes, not every poll, while the others go on.
+RETRY_MAX_S = 600.0
 
 
 class RaffleRounds:
@@ -73,6 +77,8 @@ class RaffleRounds:
         self.confirmations = max(confirmations, 1)
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
+        # Raffles whose last rounds failed here: failures in a row, and when to try next.
+        self._failing: dict[int, tuple[int, float]] = {}
 
     async def run(self) -> None:
         """Advance every unfinished raffle, a round per poll interval while any is due, until
@@ -122,17 +128,34 @@ class RaffleRounds:
                     .limit(ROUND_LIMIT)
                 )
             )
+        now = asyncio.get_running_loop().time()
         for drop_id in pending:
             key = f"raffle:{drop_id}:"
+            if self._failing.get(drop_id, (0, now))[1] > now:
+                continue  # waiting out its back-off
             if await self.turns.take(key, TURN_S) > 0:
                 continue  # another process has it
             try:
                 await self.advance(drop_id)
+                self._failing.pop(drop_id, None)
             except Exception:
-                log.exception("raffle %d: this round failed; trying again next round", drop_id)
+                self._failed(drop_id, now)
             finally:
                 await self.turns.release(key)
         return bool(pending)
+
+    def _failed(self, drop_id: int, now: float) -> None:
+        failures = self._failing.get(drop_id, (0, now))[0] + 1
+        wait = min(self.poll_interval * 2 ** min(failures, 20), RETRY_MAX_S)
+        self._failing[drop_id] = (failures, now + wait)
+        log.exception(
+            "raffle %d: round failed (%d in a row); trying again in %.0f s",
+            drop_id, failures, wait,
+        )  # fmt: skip
+
+    def failures(self, drop_id: int) -> int:
+        """Rounds of raffle `drop_id` that failed in a row here."""
+        return self._failing.get(drop_id, (0, 0.0))[0]
 
     async def advance(self, drop_id: int) -> None:
         """Take raffle `drop_id` as far as it can go now: draw, claim, tell."""
