@@ -396,3 +396,39 @@ async def _disabled(sessions: async_sessionmaker[AsyncSession]) -> bool:
                 select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_not(None))
             )
         )
+
+
+# ----- settings --------------------------------------------------------------------------------
+
+
+def test_webhook_settings_are_checked_and_documented() -> None:
+    from pathlib import Path
+
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET: required"):
+        load_settings({"WEBHOOK_URLS": "https://hooks.example.com/in"})
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET: must be whsec_"):
+        load_settings({"WEBHOOK_URLS": "https://h.example.com/", "WEBHOOK_SECRET": "hunter2"})
+    with pytest.raises(ConfigError, match="WEBHOOK_URLS"):
+        load_settings({"WEBHOOK_URLS": "ftp://h.example.com/", "WEBHOOK_SECRET": new_secret()})
+    secret = new_secret()
+    settings = load_settings(
+        {
+            "WEBHOOK_URLS": "https://h.example.com/in?token=abcdefABCDEF123456",
+            "WEBHOOK_SECRET": secret,
+        }
+    )
+    assert secret not in repr(settings) and "abcdefABCDEF123456" not in repr(settings)
+    assert any(s.reveal() == secret for s in settings.secrets())  # redacted from logs
+
+    root = Path(__file__).resolve().parents[1]
+    import re
+
+    source = (root / "bot" / "webhooks" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:, |\.get\(|\.secret\(|\[)"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M)
+    )
+    assert len(read) == 8 and read - documented == set()

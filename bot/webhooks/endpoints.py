@@ -157,3 +157,16 @@ def _view(endpoint: WebhookEndpoint) -> EndpointView:
         endpoint.disabled_at is not None,
         endpoint.disabled_reason,
     )
+
+
+def added_lines(added: Added) -> tuple[str, str, str]:
+    """What an admin is told when an endpoint is added: the line naming it, the secret (for
+    the platform to set in code), and how to use it. Shown once, to that admin only."""
+    return (
+        f"Webhook #{added.endpoint.id} added: {added.endpoint.shown_url} receives this "
+        "community's events (mint.confirmed, mint.failed, drop.claimed, drop.closed, "
+        "withdrawal.confirmed). Its signing secret, shown only this once:",
+        added.secret,
+        "Check each request's webhook-signature with it (Standard Webhooks). "
+        "Lost it? Remove the webhook and add it again.",
+    )

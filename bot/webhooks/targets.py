@@ -141,4 +141,5 @@ def described(url: str) -> str:
         netloc = f"[{netloc}]"
     if parts.port is not None:
         netloc = f"{netloc}:{parts.port}"
-    return redact_urls(f"{parts.scheme}://{netloc}{parts.path}")
+    shown = redact_urls(f"{parts.scheme}://{netloc}{parts.path}")
+    return shown if len(shown) <= 200 else shown[:199] + "…"
