@@ -199,6 +199,74 @@ async def test_a_hanging_receiver_is_cut_at_the_timeout_and_tried_again(
 
 
 @pytest.mark.db
+async def test_a_hanging_endpoint_holds_up_no_other(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    import asyncio
+
+    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    stuck = await endpoints.add("test", "stuck", "http://127.0.0.1:9/a", "admin")
+    fine = await endpoints.add("test", "guild", "http://127.0.0.1:9/b", "admin")
+    async with (
+        receiving(stuck.secret, hang_s=60) as hanging,
+        receiving(fine.secret) as answering,
+    ):
+        await _point(sessions, stuck.endpoint.id, hanging.url)
+        await _point(sessions, fine.endpoint.id, answering.url)
+        for n in range(10, 13):
+            request_id = await mint_row(sessions, n, Phase.SENT)
+            async with sessions.begin() as session:
+                await session.execute(
+                    update(MintRequest)
+                    .where(MintRequest.id == request_id)
+                    .values(community_id="stuck")
+                )
+            await confirm(sessions, request_id)
+        task = asyncio.ensure_future(sender(sessions, timeout_s=60).run())
+        try:
+            await hanging.wait_for(lambda: len(hanging.tries) == 3)
+            # Events of another endpoint, recorded while those hang, go out meanwhile.
+            for n in range(13, 16):
+                await confirm(sessions, await mint_row(sessions, n, Phase.SENT))
+            await answering.wait_for(lambda: len(answering.accepted) == 3)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert not hanging.accepted
+
+
+@pytest.mark.db
+async def test_two_workers_on_one_database_send_each_event_once(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Like two processes: each worker has its own engine (connections); the leases decide."""
+    import asyncio
+
+    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    added = await endpoints.add("test", "guild", "http://127.0.0.1:9/hook", "admin")
+    other_engine = create_db_engine(database_url)
+    async with receiving(added.secret) as receiver:
+        await _point(sessions, added.endpoint.id, receiver.url)
+        for n in range(20, 80):
+            await confirm(sessions, await mint_row(sessions, n, Phase.SENT))
+        shared = "postgresql" in database_url
+        workers = [
+            WebhookSender(sessions, FAST, RunningPlatforms(), shared=shared),
+            WebhookSender(session_factory(other_engine), FAST, RunningPlatforms(), shared=shared),
+        ]
+        tasks = [asyncio.ensure_future(w.run()) for w in workers]
+        try:
+            await receiver.wait_for(lambda: len(receiver.accepted) == 60)
+            await until(lambda: _states(sessions, "delivered"))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await other_engine.dispose()
+    assert set(receiver.tries.values()) == {1} and receiver.duplicates == 0
+
+
+@pytest.mark.db
 async def test_persistent_failure_disables_the_endpoint_and_alerts_the_admins(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

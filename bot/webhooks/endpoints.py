@@ -5,6 +5,7 @@ by `add` for the admin to copy; it is kept only for signing and never shown agai
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -105,7 +106,7 @@ class WebhookEndpoints:
         now = utcnow()
         event = Event(
             WEBHOOK_TEST,
-            f"{platform}_{community_id}_{int(now.timestamp() * 1000)}",
+            f"{platform}_{community_id}_{int(now.timestamp())}_{secrets.token_hex(4)}",
             platform,
             community_id,
             {"platform": platform, "community_id": community_id, "asked_by": asked_by},
