@@ -19,7 +19,7 @@ import functools
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -55,8 +55,8 @@ class Due:
     body: str
     attempts: int
     created_at: datetime
-    url: str
-    secret: str | None
+    url: str = field(repr=False)  # may carry credentials
+    secret: str | None = field(repr=False)
 
 
 class WebhookSender:
@@ -231,6 +231,9 @@ class WebhookSender:
             return f"no answer within {self.settings.timeout_s:g} s"
         except aiohttp.ClientError as err:
             return redact_urls(f"{type(err).__name__}: {err}")[:200]
+        except Exception as err:  # anything else fails this try alone, within the window
+            log.warning("webhook try of %s failed unexpectedly", row.event_id, exc_info=True)
+            return f"unexpected {type(err).__name__}"
 
     async def _record(self, outcomes: list[tuple[Due, str | None]]) -> list[bool]:
         """Record a group of tries' outcomes in one transaction (a burst of answers costs a
