@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 
 .PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
-	bench-poison bench-pinning bench-scale setup browser clean
+	bench-webhooks bench-poison bench-pinning bench-scale setup browser clean
 
 run: setup
 	$(PY) -m bot run
@@ -52,6 +52,9 @@ bench-poison: setup
 
 bench-pinning: setup
 	$(PY) bench/pinning.py
+
+bench-webhooks: setup
+	$(PY) bench/webhooks.py
 
 # Needs PostgreSQL: MINTBOT_TEST_POSTGRES_URL, or the server .ci/postgres.sh starts (as root).
 bench-scale: setup

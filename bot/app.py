@@ -52,6 +52,8 @@ from bot.shared_turns import SharedTurns
 from bot.signals import stop_signals
 from bot.wallets import WalletLinks
 from bot.web_wiring import own_routes, web_for
+from bot.webhooks.delivery import WebhookSender
+from bot.webhooks.endpoints import WebhookEndpoints
 from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
@@ -230,6 +232,15 @@ async def open_runtime(
                 holders,
                 raffles,
                 codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
+                webhooks=WebhookEndpoints(
+                    sessions, allow_loopback=settings.webhooks.allow_loopback
+                ),
+                webhook_sender=WebhookSender(
+                    sessions,
+                    settings.webhooks,
+                    platforms,
+                    shared=db.dialect.name == "postgresql",
+                ),
             )
             if start:
                 await runtime.start(role)

@@ -35,6 +35,7 @@ from bot.env_values import (
 from bot.errors import ConfigError
 from bot.hot_wallet_keys import LOCAL_CHAIN_ID, hot_wallet_keys
 from bot.redact import redacted_repr, url_secrets
+from bot.webhooks.settings import WebhookSettings, load_webhook_settings
 
 # Where a fault-injection test may have the process kill itself (MINTBOT_CRASH_AT).
 CRASH_POINTS = (
@@ -149,6 +150,7 @@ class Settings:
     holder_recheck_s: float = 600.0
     # CODEWORD_SECRET: the key codeword drops' codes are stored under (default: a file in DATA_DIR)
     codeword_secret: Secret | None = field(default=None, repr=False)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)  # WEBHOOK_*
 
     __repr__ = redacted_repr  # secrets have repr=False; URLs show without their credentials
 
@@ -182,10 +184,12 @@ class Settings:
             self.kubo_api_auth,
             self.pinata_jwt,
             self.codeword_secret,
+            self.webhooks.secret,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
         urls += (self.ens_rpc_url,)  # a hosted node's key in its path or query
+        urls += self.webhooks.urls
         in_urls = [Secret(part) for url in urls if url for part in url_secrets(url)]
         keys = [self.hot_wallet_key, *self.more_hot_wallet_keys]
         return [*keys, *(s for s in optional if s is not None), *in_urls]
@@ -298,6 +302,7 @@ def load_settings(
         telegram_webhook_url=env_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         codeword_secret=env.secret("CODEWORD_SECRET"),
+        webhooks=load_webhook_settings(env),
         telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         telegram_group_messages_per_minute=env_number(
             env, "TELEGRAM_GROUP_MESSAGES_PER_MINUTE", 20, low=0

@@ -30,6 +30,8 @@ from bot.ports import RunningPlatforms
 from bot.roles import Role
 from bot.shared_turns import SharedTurns
 from bot.wallets import WalletLinks
+from bot.webhooks.delivery import WebhookSender
+from bot.webhooks.endpoints import WebhookEndpoints
 from bot.withdrawals import Withdrawals
 
 
@@ -62,6 +64,8 @@ class Runtime:
     holders: HolderRoles  # holder roles, and the balances holder gates read
     raffles: Raffles
     codewords: Codewords  # drops claimed with a secret word or single-use codes
+    webhooks: WebhookEndpoints  # communities' webhook endpoints and the global ones
+    webhook_sender: WebhookSender  # posts the outbox's events (bot/webhooks/delivery.py)
     _background: list[asyncio.Future[None]] = field(default_factory=list, init=False, repr=False)
 
     async def start(self, role: Role = "all") -> None:
@@ -84,6 +88,9 @@ class Runtime:
             loops += [self.withdrawals.run(), self.collections.run()]
         if role in ("all", "chat"):
             loops += [self.inbox.keep_tidy(), self.holders.run(), self.raffles.run()]
+            # Webhooks go out where the platforms run: a disabled endpoint alerts their admins.
+            await self.webhooks.sync_global(self.settings.webhooks.urls)
+            loops.append(self.webhook_sender.run())
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 

@@ -32,6 +32,7 @@ from bot.errors import NotAllowed, RequestRejected
 from bot.minting.queries import ChainContext, requested_by
 from bot.minting.types import token_ref
 from bot.wallets import WalletLinks
+from bot.webhooks.outbox import record, withdrawal_confirmed
 from db.models import MINTED, ChainTx, MintRequest, Withdrawal, WithdrawalStatus
 
 log = logging.getLogger(__name__)
@@ -355,6 +356,8 @@ class Withdrawals:
         withdrawal, request = await self._of(session, tx)
         withdrawal.status = WithdrawalStatus.CONFIRMED
         request.custodial, request.recipient = False, withdrawal.to_address
+        event = withdrawal_confirmed(withdrawal.id, withdrawal.to_address, request)
+        await record(session, [event])
 
     async def _dropped(self, session: AsyncSession, tx: ChainTx) -> None:
         # The nonce went to another transaction and the node shows none of ours in a block:

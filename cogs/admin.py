@@ -1,5 +1,5 @@
-"""/admin pause|resume|balance|stats|config and /admin collection create|show, for members with
-Manage Server.
+"""/admin pause|resume|balance|stats|config, /admin collection create|show and /admin webhook
+add|remove|test|list, for members with Manage Server.
 
 Discord hides the group from everyone else (default permissions), and every command checks
 again here, since a server's own overrides can show it to others.
@@ -22,6 +22,7 @@ from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS
 from bot.errors import RequestRejected
+from bot.webhooks.endpoints import added_lines
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
 
@@ -143,6 +144,58 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
             else "This server mints into the shared collection: /admin collection create "
             "makes one of its own."
         )
+        await self._reply(interaction, discord.utils.escape_markdown(text))
+
+    webhook = app_commands.Group(name="webhook", description="Signed webhooks of this server")
+
+    @webhook.command(name="add", description="Post this server's events to a URL")
+    @app_commands.describe(url="The https:// URL that receives the events")
+    async def webhook_add(
+        self, interaction: discord.Interaction[DiscordBot], url: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        guild, user = str(interaction.guild_id), str(interaction.user.id)
+        try:
+            added = await self.bot.runtime.webhooks.add("discord", guild, url, user)
+        except RequestRejected as err:
+            await self._reply(interaction, discord.utils.escape_markdown(str(err)))
+            return
+        named, secret, usage = added_lines(added)
+        # Ephemeral: the secret is shown to this admin only, and never again.
+        await self._reply(
+            interaction, f"{discord.utils.escape_markdown(named)}\n`{secret}`\n{usage}"
+        )
+
+    @webhook.command(name="remove", description="Stop posting events to a webhook")
+    @app_commands.describe(number="The webhook's number, as /admin webhook list shows it")
+    async def webhook_remove(
+        self, interaction: discord.Interaction[DiscordBot], number: app_commands.Range[int, 1]
+    ) -> None:
+        try:
+            gone = await self.bot.runtime.webhooks.remove(
+                "discord", str(interaction.guild_id), number
+            )
+        except RequestRejected as err:
+            await self._reply(interaction, str(err))
+            return
+        text = f"Webhook #{gone.id} removed: {gone.shown_url} receives no more events."
+        await self._reply(interaction, discord.utils.escape_markdown(text))
+
+    @webhook.command(name="test", description="Send a webhook.test event to this server's webhooks")
+    async def webhook_test(self, interaction: discord.Interaction[DiscordBot]) -> None:
+        guild, user = str(interaction.guild_id), str(interaction.user.id)
+        try:
+            queued = await self.bot.runtime.webhooks.test("discord", guild, user)
+        except RequestRejected as err:
+            await self._reply(interaction, str(err))
+            return
+        await self._reply(
+            interaction, f"A webhook.test event is on its way to {queued} webhook(s)."
+        )
+
+    @webhook.command(name="list", description="This server's webhooks")
+    async def webhook_list(self, interaction: discord.Interaction[DiscordBot]) -> None:
+        listed = await self.bot.runtime.webhooks.listed("discord", str(interaction.guild_id))
+        text = "\n".join(v.line() for v in listed) or "No webhooks: /admin webhook add URL."
         await self._reply(interaction, discord.utils.escape_markdown(text))
 
     @app_commands.command(name="config", description="Where and by whom minting is allowed")

@@ -42,6 +42,7 @@ from bot.content.store import ContentStore
 from bot.errors import NotAllowed, RequestRejected
 from bot.minting.queries import ChainContext
 from bot.wallets import WalletLinks
+from bot.webhooks.outbox import MINT_FAILED, mints_ended
 from db.models import (
     IN_FLIGHT,
     PIN_PINNED,
@@ -403,8 +404,10 @@ class CommunityCollections:
         row.status = CollectionStatus.FAILED
         row.failure_reason = FAILED_TEXT.format(reason="the transaction reverted")
         # Requests waiting for this contract would wait forever: they fail, told why.
-        await session.execute(
+        ending = await session.execute(
             update(MintRequest)
             .where(MintRequest.contract == row.address, MintRequest.phase.in_(IN_FLIGHT))
             .values(phase=Phase.FAILED, failure_reason=REFUSED_REQUEST)
+            .returning(MintRequest.id)
         )
+        await mints_ended(session, ending.scalars().all(), MINT_FAILED)

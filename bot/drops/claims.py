@@ -51,6 +51,7 @@ from bot.errors import (
 )
 from bot.minting.service import MintService
 from bot.ports import DropGate, GatedDrop, Refusal
+from bot.webhooks.outbox import drop_claimed, record
 from db.group_commit import GroupCommit
 from db.models import Drop as DropRow
 from db.models import DropClaim, MintRequest, PlatformUser, aware_utc, utcnow
@@ -216,20 +217,25 @@ class ClaimWriter:
                 rows,
             )
             request_ids = {(r.chat_id, r.message_id): r.id for r in inserted}
-            await session.execute(
-                insert(_CLAIMS),
+            claims = [
+                {
+                    "drop_id": a.drop.id,
+                    "platform": a.pending.claimant.platform,
+                    "user_id": a.pending.claimant.user_id,
+                    "user_name": a.pending.user_name,
+                    "n": a.n,
+                    "edition": a.edition,
+                    "request_id": request_ids[(str(a.drop.id), a.key)],
+                    "source": a.pending.source,
+                }
+                for a in accepted
+            ]
+            await session.execute(insert(_CLAIMS), claims)
+            await record(
+                session,
                 [
-                    {
-                        "drop_id": a.drop.id,
-                        "platform": a.pending.claimant.platform,
-                        "user_id": a.pending.claimant.user_id,
-                        "user_name": a.pending.user_name,
-                        "n": a.n,
-                        "edition": a.edition,
-                        "request_id": request_ids[(str(a.drop.id), a.key)],
-                        "source": a.pending.source,
-                    }
-                    for a in accepted
+                    drop_claimed(a.drop.id, a.drop.platform, a.drop.community_id, claim)
+                    for a, claim in zip(accepted, claims, strict=True)
                 ],
             )
         return _resolve(outcomes, request_ids)

@@ -31,6 +31,7 @@ from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
 from bot.minting.publish import published
 from bot.minting.queries import ChainContext, request_key
+from bot.webhooks.outbox import MINT_CONFIRMED, MINT_FAILED, mints_ended
 from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, TxStatus, aware_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,8 @@ class Batcher:
                         .where(MintRequest.id == request.id, MintRequest.phase == Phase.QUEUED)
                         .values(phase=Phase.FAILED, failure_reason=refused_mint(reason))
                     )
+                failed = [request.id for request, _ in decided.culprits]
+                await mints_ended(session, failed, MINT_FAILED)
             self.progress.finalised.set()
         return decided.send
 
@@ -311,6 +314,7 @@ class Batcher:
                 .where(in_tx, _REQUESTS.c.id.in_(confirmed))
                 .values(phase=Phase.CONFIRMED)
             )
+            await mints_ended(session, confirmed, MINT_CONFIRMED)
             self._confirmed_in_look = len(confirmed)
         if requeued:
             await session.execute(
@@ -354,7 +358,7 @@ class Batcher:
         queued again, in smaller batches, until the culprit is alone; one that reverted too
         often fails, the others go on."""
         in_tx = and_(MintRequest.tx_id == tx.id, MintRequest.phase.in_(IN_FLIGHT))
-        await session.execute(
+        ending = await session.execute(
             update(MintRequest)
             .where(in_tx, MintRequest.attempts + 1 >= MAX_GROUP_ATTEMPTS)
             .values(
@@ -362,7 +366,9 @@ class Batcher:
                 attempts=MintRequest.attempts + 1,
                 failure_reason=refused_mint("the transaction reverted"),
             )
+            .returning(MintRequest.id)
         )
+        await mints_ended(session, ending.scalars().all(), MINT_FAILED)
         await session.execute(
             update(MintRequest)
             .where(in_tx)

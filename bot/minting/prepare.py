@@ -35,6 +35,7 @@ from bot.minting.progress import Progress
 from bot.minting.queries import ChainContext, request_key
 from bot.minting.recipients import user_address
 from bot.minting.uploads import UploadVault
+from bot.webhooks.outbox import MINT_FAILED, mints_ended
 from db.models import PREPARING, MintRequest, MintUpload, Phase, PlatformUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,8 @@ class Preparer:
                 await session.execute(_STORE, rows_stored)
             if ended:
                 await session.execute(_END, ended)
+                failed = [e["b_id"] for e in ended if e["b_phase"] == Phase.FAILED]
+                await mints_ended(session, failed, MINT_FAILED)
         async with self.sessions.begin() as session:
             if queue:
                 # A community's own collection, once live, receives its mints; the contract
@@ -278,6 +281,7 @@ class Preparer:
             )
             if len(group) == 1 and group[0].attempts + 1 >= MAX_GROUP_ATTEMPTS:
                 await session.execute(_END, [_ending(ids[0], Phase.FAILED, UNPROCESSABLE)])
+                await mints_ended(session, ids[:1], MINT_FAILED)
                 await self.uploads.shred(session, ids)
                 self.progress.finalised.set()
         await self.uploads.scrub()

@@ -35,6 +35,7 @@ from bot.errors import MintbotError
 from bot.minting.progress import Progress
 from bot.ports import PinningBackend, PinRefused
 from bot.redact import redact_urls
+from bot.webhooks.outbox import MINT_FAILED, mints_ended
 from db.engine import insert_unless_present
 from db.models import PIN_PENDING, PIN_PINNED, PIN_REFUSED, MintRequest, Phase, Pin, utcnow
 
@@ -294,7 +295,7 @@ class Publisher:
                 .where(_PINS.c.id == pin.id)
                 .values(state=PIN_REFUSED, attempts=_PINS.c.attempts + 1, last_error=reason)
             )
-            await session.execute(
+            ending = await session.execute(
                 update(_REQUESTS)
                 .where(
                     _REQUESTS.c.phase == Phase.QUEUED,
@@ -305,5 +306,7 @@ class Publisher:
                     phase=Phase.FAILED,
                     failure_reason=REFUSED.format(reason=reason[:ERROR_CHARS]),
                 )
+                .returning(_REQUESTS.c.id)
             )
+            await mints_ended(session, ending.scalars().all(), MINT_FAILED)
         self.progress.finalised.set()

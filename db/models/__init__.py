@@ -45,9 +45,11 @@ from db.models.pipeline import (
 )
 from db.models.raffles import Raffle, RaffleEntry
 from db.models.turns import LaneMember, SharedTurn
+from db.models.webhooks import GLOBAL_SCOPE, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "FINAL",
+    "GLOBAL_SCOPE",
     "IN_FLIGHT",
     "MINTED",
     "PIN_PENDING",
@@ -92,6 +94,8 @@ __all__ = [
     "TxStatus",
     "UploadKey",
     "WalletChallenge",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Withdrawal",
     "WithdrawalStatus",
     "aware_utc",

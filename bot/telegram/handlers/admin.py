@@ -1,5 +1,5 @@
-"""Telegram /pause, /resume, /balance, /stats, /config, /collection and /collection_create, for
-a group's administrators."""
+"""Telegram /pause, /resume, /balance, /stats, /config, /collection, /collection_create and
+/webhook, for a group's administrators."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, ChatMember, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -18,6 +18,7 @@ from bot.errors import RequestRejected
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
 from bot.telegram.render import esc, reply
+from bot.webhooks.endpoints import added_lines
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
@@ -43,6 +44,11 @@ ADMIN_COMMANDS = (
     "config",
     "collection",
     "collection_create",
+    "webhook",
+)
+WEBHOOK_USAGE = (
+    "Usage: <code>/webhook add URL</code> (the secret comes to you in private), "
+    "<code>/webhook remove NUMBER</code>, <code>/webhook test</code>, <code>/webhook list</code>"
 )
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -106,6 +112,8 @@ class AdminHandlers:
             )
         elif command == "collection_create":
             text = await self._create_collection(said, community, update)
+        elif command == "webhook":
+            text = await self._webhook(update, context, community)
         else:
             text = await self._config(update, context, community)
         await reply(message, text)
@@ -139,6 +147,48 @@ class AdminHandlers:
         except TelegramError:
             return NO_DOWNLOAD
         return esc(describe_collection(view))
+
+    async def _webhook(self, update: Update, context: Context, community: str) -> str:
+        """/webhook add URL | remove NUMBER | test | list"""
+        args, user = context.args or [], update.effective_user
+        assert user is not None
+        webhooks = self.bot.runtime.webhooks
+        action = args[0].lower() if args else "list"
+        try:
+            if action == "add" and len(args) == 2:
+                return await self._add_webhook(community, args[1], user.id)
+            if action == "remove" and len(args) == 2 and args[1].lstrip("#").isdecimal():
+                gone = await webhooks.remove("telegram", community, int(args[1].lstrip("#")))
+                return esc(f"Webhook #{gone.id} removed: {gone.shown_url} receives no more events.")
+            if action == "test" and len(args) == 1:
+                queued = await webhooks.test("telegram", community, str(user.id))
+                return f"A webhook.test event is on its way to {queued} webhook(s)."
+            if action == "list" and len(args) <= 1:
+                listed = await webhooks.listed("telegram", community)
+                return esc("\n".join(v.line() for v in listed) or "No webhooks yet.")
+        except RequestRejected as err:
+            return esc(str(err))
+        return WEBHOOK_USAGE
+
+    async def _add_webhook(self, community: str, url: str, user_id: int) -> str:
+        """The secret goes to the admin in private, so the group never sees it; an admin the
+        bot cannot write to privately gets no webhook (a secret nobody holds is of no use)."""
+        bot = self.bot.app.bot
+        try:
+            await bot.send_message(user_id, "Adding the webhook…")
+        except (Forbidden, BadRequest):
+            return (
+                f"I send the webhook's secret in private: start a chat with "
+                f"@{esc(bot.username)} first, then ask again."
+            )
+        added = await self.bot.runtime.webhooks.add("telegram", community, url, str(user_id))
+        named, secret, usage = added_lines(added)
+        await bot.send_message(
+            user_id,
+            f"{esc(named)}\n<code>{esc(secret)}</code>\n{esc(usage)}",
+            parse_mode=ParseMode.HTML,
+        )
+        return esc(f"Webhook #{added.endpoint.id} added; I sent you its secret in private.")
 
     async def _config(self, update: Update, context: Context, community: str) -> str:
         """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
