@@ -35,6 +35,7 @@ from tests.support import (
     Inbox,
     answered,
     balance,
+    poll_until,
     running,
     sign_message,
     submission,
@@ -334,3 +335,38 @@ async def test_a_transfer_mined_unseen_is_delivered_not_failed(
         owner = await runtime.withdrawals.chain.erc721(None).owner_of(token)
     assert owner == COLLECTOR.address
     assert [v.status for v in done] == [WithdrawalStatus.CONFIRMED]
+
+
+async def test_an_edition_whose_receipt_comes_late_moves_once(
+    bot_env: dict[str, str], collection: Collection, proxy: RpcProxy
+) -> None:
+    """The node shows the transfer's block (the custody's nonce used) before its receipt. An
+    edition's repeat would not revert (the custody holds another), so the engine waits for the
+    receipt instead of signing the transfer again: one edition moves, once."""
+    hot = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
+    club = await club_contracts(collection.w3, HotWallet(Secret(ANVIL_DEV_KEYS[2])), hot.address)
+    art = int.from_bytes(hashlib.sha256(b"late receipt").digest(), "big")
+    await mint_editions(club.editions, hot, art, {1: hot.address, 2: hot.address})
+    async with running(load_settings({**bot_env, "RPC_URL": proxy.url})) as (runtime, _):
+        engine = runtime.withdrawals.txs
+        engine.used_nonces.settle_s = 600.0  # the receipt shows well within this
+        await edition_drop(
+            runtime.sessions,
+            platform="test",
+            community_id="g",
+            editions=club.editions.address,
+            token_id=art,
+            claims=[("u1", "Ada", hot.address, True), ("u1", "Ada", hot.address, True)],
+        )
+        await link_verified(runtime)
+        proxy.mode = "hide_receipts"
+        await runtime.withdrawals.withdraw("test:chat:late", *USER, f"{short_token_id(art)}#2")
+        await poll_until(lambda: engine.used_nonces.waiting > 0, 30, lambda: "no nonce looked used")
+        proxy.mode = "pass"
+        done = await runtime.withdrawals.wait("test:chat:late", timeout=30)
+        assert [v.status for v in done] == [WithdrawalStatus.CONFIRMED], done
+        async with runtime.sessions() as session:
+            statuses = list(await session.scalars(select(ChainTx.status)))
+        assert TxStatus.DROPPED not in statuses
+    assert await club.editions.balance_of(COLLECTOR.address, art) == 1
+    assert await club.editions.balance_of(hot.address, art) == 1

@@ -8,13 +8,23 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
+from web3.exceptions import Web3RPCError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def rpc_message(err: BaseException) -> str:
+    """The node's own words of an error answer (lowercase), else the error's text."""
+    if isinstance(err, Web3RPCError) and isinstance(err.rpc_response, dict):
+        error: Any = err.rpc_response.get("error") or {}
+        if isinstance(error, dict):
+            return str(error.get("message", err)).lower()
+    return str(err).lower()
 
 
 def is_transient(err: BaseException) -> bool:

@@ -4,8 +4,8 @@ The rule: the signed bytes, hash and nonce are committed before the
 first broadcast, so a crash at any point leaves either nothing (the transaction rolls back
 with its nonce) or bytes that recovery re-sends unchanged. A fee bump signs the same nonce with
 higher fees and records the new hash beside the old ones; whichever is mined wins. A nonce is
-given up only when the chain has used it and none of our hashes is in a block: only then is
-the work certainly not on chain and safe to queue again.
+given up only when the chain has used it and none of our hashes has had a receipt for a few
+seconds (`UsedNonces`): only then is the work certainly not on chain and safe to queue again.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import AsyncWeb3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from bot.chain.faults import crash_point, is_transient, node_already_has
+from bot.chain.faults import crash_point, is_transient, node_already_has, rpc_message
 from bot.chain.fees import Fees
 from bot.chain.l1fee import L1DataFee
 from bot.chain.nonces import NonceAllocator, SigningStopped
 from bot.chain.receipts import Receipt, block_hash_at, fetch_receipt, minted_token_ids
 from bot.chain.spend import SpendCapReached, record_cost, spent_today, worst_case
 from bot.chain.tx_rows import FOR_NO_KEY_UPDATE, move_tx
+from bot.chain.used_nonces import UsedNonces
 from bot.chain.wallet import HotWallet
 from db.models import ChainTx, SigningAudit, TxAttempt, TxStatus, aware_utc, utcnow
 
@@ -41,14 +42,6 @@ OPEN_STATUSES = (TxStatus.SIGNED, TxStatus.SENT, TxStatus.MINED)
 
 class WalletNeedsFunds(Exception):
     """The node refused a transaction for lack of funds; it stays signed and waits."""
-
-
-def _rpc_message(err: BaseException) -> str:
-    if isinstance(err, Web3RPCError) and isinstance(err.rpc_response, dict):
-        error: Any = err.rpc_response.get("error") or {}
-        if isinstance(error, dict):
-            return str(error.get("message", err)).lower()
-    return str(err).lower()
 
 
 @dataclass(frozen=True)
@@ -105,6 +98,7 @@ class TxEngine:
         self.crash_at = crash_at
         self.nonces = NonceAllocator(chain_id, wallet.address)
         self.needs_funds = False
+        self.used_nonces = UsedNonces()  # when a used nonce without a receipt is given up
         # Whether this process holds the wallet's nonce lane (`bot.chain.lanes`): only then
         # does its watcher send, bump or settle the lane's transactions.
         self.owned = True
@@ -246,7 +240,7 @@ class TxEngine:
         except Exception as err:
             if is_transient(err) and not isinstance(err, Web3RPCError):
                 raise
-            message = _rpc_message(err)
+            message = rpc_message(err)
             if node_already_has(message):
                 pass  # as good as sent
             elif "insufficient funds" in message:
@@ -339,9 +333,12 @@ class TxEngine:
             hashes = [a.tx_hash for a in tx.attempts]
         for tx_hash in hashes:
             if await self._receipt(tx_hash) is not None:
+                self.used_nonces.forget(tx_id)
                 async with self.sessions.begin() as session:
                     await move_tx(session, tx_id, TxStatus.SIGNED, status=TxStatus.SENT)
                 return
+        if not self.used_nonces.taken(tx_id):
+            return  # its receipt may not be served yet: the next pass looks again
         async with self.sessions.begin() as session:
             tx = await session.get(ChainTx, tx_id, with_for_update=FOR_NO_KEY_UPDATE)
             assert tx is not None
