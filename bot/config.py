@@ -149,6 +149,8 @@ class Settings:
     holder_recheck_s: float = 600.0
     # CODEWORD_SECRET: the key codeword drops' codes are stored under (default: a file in DATA_DIR)
     codeword_secret: Secret | None = field(default=None, repr=False)
+    # DASHBOARD_SECRET: the key dashboard sign-in links are signed with (default: DATA_DIR file)
+    dashboard_secret: Secret | None = field(default=None, repr=False)
 
     __repr__ = redacted_repr  # secrets have repr=False; URLs show without their credentials
 
@@ -182,6 +184,7 @@ class Settings:
             self.kubo_api_auth,
             self.pinata_jwt,
             self.codeword_secret,
+            self.dashboard_secret,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
@@ -298,6 +301,7 @@ def load_settings(
         telegram_webhook_url=env_url(env, "TELEGRAM_WEBHOOK_URL", ("http", "https")),
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         codeword_secret=env.secret("CODEWORD_SECRET"),
+        dashboard_secret=env.secret("DASHBOARD_SECRET"),
         telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         telegram_group_messages_per_minute=env_number(
             env, "TELEGRAM_GROUP_MESSAGES_PER_MINUTE", 20, low=0
