@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # workers than cores still pay. Each worker has its own anvil and data directories.
 TEST_WORKERS ?= 4
 
-.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
+.PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web bench-dashboard \
 	bench-poison bench-pinning bench-scale setup browser clean
 
 run: setup
@@ -43,6 +43,9 @@ bench-telegram: setup
 
 bench-drops: setup
 	$(PY) bench/drop_claims.py
+
+bench-dashboard: setup
+	$(PY) bench/dashboard.py
 
 bench-web: setup
 	$(PY) bench/web.py
