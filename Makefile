@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 
 .PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
-	bench-webhooks bench-poison bench-pinning bench-scale setup browser clean
+	bench-webhooks bench-dashboard bench-poison bench-pinning bench-scale setup browser clean
 
 run: setup
 	$(PY) -m bot run
@@ -43,6 +43,9 @@ bench-telegram: setup
 
 bench-drops: setup
 	$(PY) bench/drop_claims.py
+
+bench-dashboard: setup
+	$(PY) bench/dashboard.py
 
 bench-web: setup
 	$(PY) bench/web.py

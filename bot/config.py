@@ -151,6 +151,8 @@ class Settings:
     # CODEWORD_SECRET: the key codeword drops' codes are stored under (default: a file in DATA_DIR)
     codeword_secret: Secret | None = field(default=None, repr=False)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)  # WEBHOOK_*
+    # DASHBOARD_SECRET: the key dashboard sign-in links are signed with (default: DATA_DIR file)
+    dashboard_secret: Secret | None = field(default=None, repr=False)
 
     __repr__ = redacted_repr  # secrets have repr=False; URLs show without their credentials
 
@@ -185,6 +187,7 @@ class Settings:
             self.pinata_jwt,
             self.codeword_secret,
             self.webhooks.secret,
+            self.dashboard_secret,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)
         urls += (self.pinata_gateway_url,)  # a dedicated gateway's ?pinataGatewayToken=
@@ -303,6 +306,7 @@ def load_settings(
         telegram_webhook_secret=env.secret("TELEGRAM_WEBHOOK_SECRET"),
         codeword_secret=env.secret("CODEWORD_SECRET"),
         webhooks=load_webhook_settings(env),
+        dashboard_secret=env.secret("DASHBOARD_SECRET"),
         telegram_messages_per_s=env_number(env, "TELEGRAM_MESSAGES_PER_S", 30, low=0),
         telegram_group_messages_per_minute=env_number(
             env, "TELEGRAM_GROUP_MESSAGES_PER_MINUTE", 20, low=0

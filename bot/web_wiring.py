@@ -7,6 +7,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.dashboard.wiring import dashboard_pages
 from bot.metrics import MetricsPage
 from bot.queue_depths import read_depths
 from bot.web import WebServer
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
-    """The web server on the runtime's database, content and chain (not yet started)."""
-    return WebServer(
+    """The web server on the runtime's database, content and chain, with the admin dashboard
+    (not yet started)."""
+    server = WebServer(
         sessions=runtime.sessions,
         content=runtime.content,
         engagement=runtime.engagement,
@@ -34,6 +36,8 @@ def web_server(runtime: Runtime, *, host: str, port: int) -> WebServer:
         metrics=metrics_page(runtime),
         rpc_timeout=runtime.settings.rpc_timeout,
     )
+    server.app.add_routes(dashboard_pages(runtime).routes())
+    return server
 
 
 def health(runtime: Runtime, role: str = "all") -> Health:
@@ -83,4 +87,6 @@ def web_for(settings: Settings, runtime: Runtime) -> WebServer | WebProcess:
     )
     process.app.router.add_get("/health", health(runtime).handle)
     process.app.router.add_get("/metrics", metrics_page(runtime).handle)
+    # The dashboard acts on the bot's services: the bot serves it, and the child passes it on.
+    process.app.add_routes(dashboard_pages(runtime).routes())
     return process

@@ -1,5 +1,5 @@
-"""/admin pause|resume|balance|stats|config, /admin collection create|show and /admin webhook
-add|remove|test|list, for members with Manage Server.
+"""/admin pause|resume|balance|stats|config|dashboard, /admin collection create|show and /admin
+webhook add|remove|test|list, for members with Manage Server.
 
 Discord hides the group from everyone else (default permissions), and every command checks
 again here, since a server's own overrides can show it to others.
@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.communities import KEEP, AnnounceTarget, CommunityConfig, check_announce_target
 from bot.community_collections.metadata import CollectionText
 from bot.community_collections.records import describe as describe_collection
+from bot.dashboard.wiring import sign_in_link
 from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS
@@ -89,6 +90,19 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Run mintin
         holders = await self.bot.runtime.holders.rules.stats("discord", str(interaction.guild_id))
         text = "\n".join([text, *holders.lines()])
         await self._reply(interaction, text)
+
+    @app_commands.command(
+        name="dashboard", description="A link to this server's dashboard, for 30 minutes"
+    )
+    async def dashboard(self, interaction: discord.Interaction[DiscordBot]) -> None:
+        settings = self.bot.runtime.settings
+        asker = str(interaction.user.id)
+        url = sign_in_link(settings, "discord", str(interaction.guild_id), asker)
+        await self._reply(
+            interaction,
+            f"Your dashboard for this server: <{url}>\nThe link signs you in once, for 30 "
+            "minutes: keep it to yourself.",
+        )
 
     collection = app_commands.Group(
         name="collection", description="This server's own collection contract"

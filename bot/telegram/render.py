@@ -31,7 +31,7 @@ HELP = (
     "Drops: /drops lists them; the Claim or Enter button under one claims it or enters its "
     "raffle (also <code>/enter ID</code>); a drop with codes is claimed in our private chat "
     "with <code>/claim ID CODE</code>\n"
-    "Admins in groups: /pause, /resume, /balance, /stats, /config, /drop_create, "
+    "Admins in groups: /pause, /resume, /balance, /stats, /config, /dashboard, /drop_create, "
     "/raffle_create, /drop_allowlist, /drop_codes, /holders_only"
 )
 

@@ -203,6 +203,8 @@ class WebServer:
                 self.bot_url + request.path_qs,
                 headers=headers,
                 data=await request.read(),
+                # A redirect is the browser's to follow (the dashboard's answers to its forms).
+                allow_redirects=False,
             ) as answer:
                 body = await answer.read()
                 # The body comes decoded: its former encoding no longer describes it.

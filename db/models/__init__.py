@@ -13,6 +13,7 @@ from db.models.allowlists import Allowlist, AllowlistEntry
 from db.models.base import Base, aware_utc, storable, utcnow
 from db.models.codes import CodeTries, DropCode, DropCodeword
 from db.models.collections import CollectionStatus, CommunityCollection, Standard
+from db.models.dashboard import DashboardLinkUse, DashboardSession
 from db.models.drops import Drop, DropAnnouncement, DropClaim
 from db.models.holders import HolderChange, HolderCursor, HolderMember, HolderRule
 from db.models.inbox import InboxUpdate
@@ -65,6 +66,8 @@ __all__ = [
     "CollectionStatus",
     "CommunityCollection",
     "CommunitySettings",
+    "DashboardLinkUse",
+    "DashboardSession",
     "Drop",
     "DropAnnouncement",
     "DropClaim",

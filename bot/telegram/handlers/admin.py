@@ -1,5 +1,5 @@
 """Telegram /pause, /resume, /balance, /stats, /config, /collection, /collection_create and
-/webhook, for a group's administrators."""
+/webhook and /dashboard, for a group's administrators."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
 from bot.community_collections.metadata import CollectionText
 from bot.community_collections.records import describe as describe_collection
+from bot.dashboard.wiring import sign_in_link
 from bot.errors import RequestRejected
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
-from bot.telegram.render import esc, reply
+from bot.telegram.render import ANSWERED_IN_PRIVATE, NO_PREVIEW, esc, link, reply
 from bot.webhooks.endpoints import added_lines
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ ADMIN_COMMANDS = (
     "collection",
     "collection_create",
     "webhook",
+    "dashboard",
 )
 WEBHOOK_USAGE = (
     "Usage: <code>/webhook add URL</code> (the secret comes to you in private), "
@@ -114,9 +116,33 @@ class AdminHandlers:
             text = await self._create_collection(said, community, update)
         elif command == "webhook":
             text = await self._webhook(update, context, community)
+        elif command == "dashboard":
+            text = await self._dashboard(update, context, community)
         else:
             text = await self._config(update, context, community)
         await reply(message, text)
+
+    async def _dashboard(self, update: Update, context: Context, community: str) -> str:
+        """/dashboard: a sign-in link to the group's dashboard, sent in the admin's private chat
+        (never in the group, where anyone could use it first); the group hears where it went."""
+        user = update.effective_user
+        assert user is not None
+        url = sign_in_link(self.bot.runtime.settings, "telegram", community, str(user.id))
+        try:
+            await context.bot.send_message(
+                user.id,
+                f"Your dashboard for this group: {link('open it', url)}. The link signs you in "
+                "once, for 30 minutes: keep it to yourself.",
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+        except (Forbidden, BadRequest):
+            start = f"https://t.me/{context.bot.username}"
+            return (
+                f"🔒 I send dashboard links in private. {link('Open a chat with me', start)}, "
+                "then ask /dashboard here again."
+            )
+        return ANSWERED_IN_PRIVATE
 
     async def _create_collection(self, text: str, community: str, update: Update) -> str:
         """/collection_create Name | SYMBOL | royalty %"""

@@ -1,0 +1,164 @@
+"""Dashboard sign-in links: single-use, short-lived, HMAC-SHA256-signed tokens bound to one
+platform, community and user.
+
+A token is `payload.signature`, both base64url: the payload is the JSON list
+`[version, platform, community, user, expiry, nonce]`, the signature an HMAC-SHA256 of the
+payload's bytes under DASHBOARD_SECRET (or a key made in DATA_DIR on first use). Whether a
+link was used already is the database's to say (`bot.dashboard.sessions`), not this module's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from bot.env_values import Secret
+
+KEY_FILE = "dashboard.key"
+LINK_LIFETIME = timedelta(minutes=30)
+_VERSION = 1
+# Far more than any real token: longer input is refused before it is decoded.
+MAX_TOKEN_CHARS = 1024
+
+
+class LinkRefused(Exception):
+    """A sign-in link that signs nobody in; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """What a valid link says: who it signs in, to which community, until when."""
+
+    platform: str
+    community_id: str
+    user_id: str
+    expires_at: datetime
+    nonce: str
+
+
+class DashboardKey:
+    """Signs and checks sign-in tokens and derives each session's CSRF token. Its repr never
+    shows the key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "DashboardKey(…)"
+
+    def mac(self, purpose: str, message: bytes) -> bytes:
+        return hmac.new(self._key, purpose.encode() + b"\x00" + message, hashlib.sha256).digest()
+
+    def token(self, link: SignedLink) -> str:
+        """The signed token of `link`."""
+        expiry = int(link.expires_at.timestamp())
+        fields = [_VERSION, link.platform, link.community_id, link.user_id, expiry, link.nonce]
+        payload = json.dumps(fields, separators=(",", ":")).encode()
+        return f"{_b64(payload)}.{_b64(self.mac('link', payload))}"
+
+    def link_url(
+        self, public_base_url: str, platform: str, community_id: str, user_id: str, now: datetime
+    ) -> str:
+        """A new sign-in link for this admin of this community, valid for LINK_LIFETIME."""
+        link = SignedLink(
+            platform, community_id, user_id, now + LINK_LIFETIME, secrets.token_hex(16)
+        )
+        return sign_in_url(public_base_url, link, self.token(link))
+
+    def check(self, token: str, now: datetime) -> SignedLink:
+        """What the token says, if this key signed it and it has not expired; else LinkRefused."""
+        payload, signature = _split(token)
+        if not hmac.compare_digest(signature, self.mac("link", payload)):
+            raise LinkRefused("This sign-in link is not one the bot made.")
+        link = _fields(payload)
+        if link.expires_at <= now:
+            raise LinkRefused("This sign-in link has expired: ask the bot for a new one.")
+        return link
+
+    def csrf(self, session_token: str) -> str:
+        """The CSRF token of a session: derived from its cookie, so nothing more is stored."""
+        return _b64(self.mac("csrf", session_token.encode()))
+
+
+def community_path(platform: str, community_id: str) -> str:
+    """Where a community's dashboard pages are (its session cookie is scoped to it)."""
+    return f"/dashboard/{quote(platform, safe='')}/{quote(community_id, safe='')}"
+
+
+def sign_in_url(public_base_url: str, link: SignedLink, token: str) -> str:
+    """The link an admin is given: the sign-in page of their community's dashboard."""
+    base = public_base_url.rstrip("/") + community_path(link.platform, link.community_id)
+    return f"{base}/signin?{urlencode({'token': token})}"
+
+
+def dashboard_key(secret: Secret | None, data_dir: Path) -> DashboardKey:
+    """DASHBOARD_SECRET where set; else a random key kept in the data directory (made on first
+    use, readable by its owner only), which suits one machine: processes on several set
+    DASHBOARD_SECRET alike."""
+    if secret is not None:
+        return DashboardKey(secret.reveal().encode())
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{KEY_FILE}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_hex(32).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            # link(2) refuses to replace a file: of processes starting together, one key wins.
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, path)
+        finally:
+            os.unlink(temp)
+    return DashboardKey(path.read_bytes().strip())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_MALFORMED = "This sign-in link is damaged: copy it whole, or ask the bot for a new one."
+
+
+def _split(token: str) -> tuple[bytes, bytes]:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1 or not token.isascii():
+        raise LinkRefused(_MALFORMED)
+    payload, signature = token.split(".")
+    try:
+        return _unb64(payload), _unb64(signature)
+    except (binascii.Error, ValueError):
+        raise LinkRefused(_MALFORMED) from None
+
+
+def _fields(payload: bytes) -> SignedLink:
+    """The signed payload's fields (signed by us, so well-formed unless the format changed)."""
+    try:
+        version, platform, community, user, expiry, nonce = json.loads(payload)
+    except (ValueError, TypeError):
+        raise LinkRefused(_MALFORMED) from None
+    texts = (platform, community, user, nonce)
+    if version != _VERSION or not all(isinstance(t, str) for t in texts):
+        raise LinkRefused(_MALFORMED)
+    if not isinstance(expiry, int) or isinstance(expiry, bool):
+        raise LinkRefused(_MALFORMED)
+    try:
+        expires_at = datetime.fromtimestamp(expiry, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise LinkRefused(_MALFORMED) from None
+    return SignedLink(platform, community, user, expires_at, nonce)
