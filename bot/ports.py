@@ -297,12 +297,22 @@ class LookingGate(DropGate, Protocol):
         """What `check` needs to know of `claimant` (whose `linked_address` is set)."""
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """How many editions a limiting gate lets a claimant claim, and whose count they come out
+    of: the claimant's own (`shared` None), or one count for everyone who holds `shared` (an
+    allowlisted address is one entry, however many members verified it)."""
+
+    editions: int
+    shared: str | None = None
+
+
 @runtime_checkable
 class LimitingGate(DropGate, Protocol):
     """A gate that sets how many editions each claimant it lets through may claim (an
     allowlist entry's allowance), in place of the drop's per-member limit."""
 
-    def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
+    def allowance(self, claimant: Claimant, drop: GatedDrop) -> Allowance | None:
         """The claimant's limit, or None to leave the drop's."""
 
 

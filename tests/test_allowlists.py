@@ -113,12 +113,17 @@ async def test_members_and_linked_addresses_on_the_list_claim_their_allowance(
     await link(runtime, "9", HOLDER)
     by_address = [await claim(runtime.drops, drop, "9") for _ in range(2)]
     assert {c.recipient for c in by_address} == {HOLDER}
-    with pytest.raises(DropLimitReached, match="you may claim 2"):
+    with pytest.raises(DropLimitReached, match="The address you verified has claimed 2 of"):
         await claim(runtime.drops, drop, "9")
+    # The address's allowance is its entry's, not each member's: another account that proved
+    # the same wallet claims out of the same two.
+    await link(runtime, "8", HOLDER)
+    with pytest.raises(DropLimitReached, match="has claimed 2 of Guests; its allowlist entry"):
+        await claim(runtime.drops, drop, "8")
     # On the list twice (their ID, their address): the larger allowance counts.
     await link(runtime, "3", OTHER)
     assert [(await claim(runtime.drops, drop, "3")).n for _ in range(4)] == [1, 2, 3, 4]
-    with pytest.raises(DropLimitReached, match="you may claim 4"):
+    with pytest.raises(DropLimitReached, match="allowlist entry allows 4"):
         await claim(runtime.drops, drop, "3")
     assert (await answered(runtime, inbox, by_address[0].key)).minted
     assert await collection.owner_of(by_address[0].token_id) == HOLDER

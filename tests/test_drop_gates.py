@@ -21,7 +21,7 @@ from bot.config import load_settings
 from bot.drops import ClaimResult, gates_for
 from bot.drops.gates import LinkWallet, load_gates, store_gates
 from bot.errors import DropLimitReached, NotAllowed
-from bot.ports import GATES, Claimant, DropGate, GatedDrop, GateLookups, Refusal
+from bot.ports import GATES, Allowance, Claimant, DropGate, GatedDrop, GateLookups, Refusal
 from bot.runtime import Runtime
 from db.engine import MIGRATIONS_DIR, create_db_engine, upgrade
 from tests.emulators.discord import DiscordServer
@@ -391,8 +391,8 @@ class QuotaGate:
     def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
         return None if claimant.facts[self] else Refusal("Not on the quota table.")
 
-    def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
-        return int(claimant.facts[self])
+    def allowance(self, claimant: Claimant, drop: GatedDrop) -> Allowance | None:
+        return Allowance(int(claimant.facts[self]))
 
     def params(self) -> dict[str, Any]:
         return {"table": self.table}

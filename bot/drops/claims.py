@@ -29,13 +29,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.community_collections.records import failed_contracts, live_collections
 from bot.content.store import ContentStore
+from bot.drops.claim_reads import (
+    ReadDrop,
+    allowance_of,
+    claimant_of,
+    claimed_before,
+    read_drop,
+    shared_allowances,
+    shared_counts,
+)
 from bot.drops.editions import Accepted, PendingClaim, edition_metadata
 from bot.drops.gates import (
     LinkWallet,
     LookUpFirst,
-    claim_limit,
     first_refusal,
-    load_gates,
     unlooked,
 )
 from bot.drops.types import DROP_ORIGIN, ClaimResult, DropKind, claim_key
@@ -50,7 +57,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.minting.service import MintService
-from bot.ports import DropGate, GatedDrop, Refusal
+from bot.ports import Refusal
 from bot.webhooks.outbox import drop_claimed, record
 from db.group_commit import GroupCommit
 from db.models import Drop as DropRow
@@ -62,16 +69,6 @@ _CLAIMS: Table = DropClaim.__table__  # type: ignore[assignment]
 # Claims decided and recorded per transaction; a larger burst takes several.
 CLAIM_GROUP = 500
 CLAIM_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class _Drop:
-    """A drop row as this group read it, with its gates."""
-
-    row: DropRow
-    gates: tuple[DropGate, ...]
-    gated: GatedDrop
-    contract: str | None  # where its claims mint (None: the shared collection)
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ class ClaimWriter:
             )
             failed = await failed_contracts(session, {r.contract for r in drop_rows})
             drops = {
-                row.id: _read(
+                row.id: read_drop(
                     row, row.contract or collections.get((row.platform, row.community_id))
                 )
                 for row in drop_rows
@@ -178,8 +175,9 @@ class ClaimWriter:
                     .group_by(DropClaim.drop_id, DropClaim.platform, DropClaim.user_id)
                 )
             }
+            shared = await shared_counts(session, shared_allowances(group, drops, addresses))
             sources = {(c.drop_id, c.claimant.platform, c.source) for c in group if c.source}
-            before = await _claimed_before(session, sources) if sources else {}
+            before = await claimed_before(session, sources) if sources else {}
             taken = dict.fromkeys(drops, 0)
             outcomes: list[Accepted | ClaimResult | _SameAs | Exception] = []
             firsts: dict[tuple[int, str, str | None], int] = {}
@@ -194,7 +192,9 @@ class ClaimWriter:
                 firsts[asked] = index
                 try:
                     outcomes.append(
-                        self._decide(pending, drops, addresses, earlier, taken, now, failed)
+                        self._decide(
+                            pending, drops, addresses, (earlier, shared), taken, now, failed
+                        )
                     )
                 except (RequestRejected, LookUpFirst) as err:
                     outcomes.append(err)
@@ -227,6 +227,8 @@ class ClaimWriter:
                     "edition": a.edition,
                     "request_id": request_ids[(str(a.drop.id), a.key)],
                     "source": a.pending.source,
+                    "shared_key": a.shared_claim[0] if a.shared_claim else None,
+                    "shared_n": a.shared_claim[1] if a.shared_claim else None,
                 }
                 for a in accepted
             ]
@@ -243,14 +245,16 @@ class ClaimWriter:
     def _decide(
         self,
         pending: PendingClaim,
-        drops: dict[int, _Drop],
+        drops: dict[int, ReadDrop],
         addresses: dict[tuple[str, str], str | None],
-        earlier: dict[tuple[int, str, str], int],
+        counts: tuple[dict[tuple[int, str, str], int], dict[tuple[int, str], int]],
         taken: dict[int, int],
         now: datetime,
         failed: AbstractSet[str],
     ) -> Accepted:
-        """One claim of the group, given what the group took before it."""
+        """One claim of the group, given what the group took before it. `counts`: the claims
+        made so far per member, and per shared allowance (an allowlisted address)."""
+        earlier, shared = counts
         read = drops.get(pending.drop_id)
         if read is None:
             raise DropNotFound(f"There is no drop #{pending.drop_id}.")
@@ -260,8 +264,8 @@ class ClaimWriter:
                 f"{drop.name} cannot be minted: its editions contract could not be created. "
                 "An admin can make the drop again."
             )
-        linked = pending.granted_to or addresses.get((claimer.platform, claimer.user_id))
-        claimant = dataclasses.replace(claimer, linked_address=linked)
+        claimant = claimant_of(pending, addresses)
+        linked = claimant.linked_address
         if not pending.granted and unlooked(read.gates, claimant):
             raise LookUpFirst(read.gates, claimant, read.gated)
         # An airdrop is past the gates on who may claim, not the one on where editions go.
@@ -278,10 +282,18 @@ class ClaimWriter:
         else:
             recipient, custodial = self.service.chain.custody_address, True
         mine = (drop.id, claimer.platform, claimer.user_id)
-        limit = drop.per_user_limit
-        if not pending.granted:
-            limit = claim_limit(read.gates, claimant, read.gated, limit)
-        if earlier.get(mine, 0) >= limit:
+        allowance = allowance_of(pending, read, addresses)
+        limit, pool = allowance.editions, allowance.shared
+        shared_claim = None
+        if pool is not None:  # one count for every member who verified the listed address
+            if (count := shared.get((drop.id, pool), 0)) >= limit:
+                raise DropLimitReached(
+                    f"The address you verified has claimed {count} of {drop.name}; its "
+                    f"allowlist entry allows {limit}."
+                )
+            shared[(drop.id, pool)] = count + 1
+            shared_claim = (pool, count + 1)
+        elif earlier.get(mine, 0) >= limit:
             raise DropLimitReached(
                 f"You have claimed {earlier.get(mine, 0)} of {drop.name}; "
                 + (
@@ -298,7 +310,7 @@ class ClaimWriter:
             assert drop.token_id is not None, f"edition drop #{drop.id} has no token ID"
             return Accepted(
                 pending, drop, n, edition, key, recipient, custodial, None, drop.token_id,
-                read.contract,
+                read.contract, shared_claim,
             )  # fmt: skip
         block = edition_metadata(drop, edition, key, claimer, pending.user_name)
         return Accepted(
@@ -312,43 +324,8 @@ class ClaimWriter:
             block,
             "0x" + hashlib.sha256(block).hexdigest(),
             read.contract,
+            shared_claim,
         )
-
-
-def _read(row: DropRow, contract: str | None) -> _Drop:
-    return _Drop(
-        row,
-        load_gates(row.gates),
-        GatedDrop(row.id, row.name, row.platform, row.community_id),
-        contract,
-    )
-
-
-async def _claimed_before(
-    session: AsyncSession, sources: AbstractSet[tuple[int, str, str | None]]
-) -> dict[tuple[int, str, str | None], ClaimResult]:
-    """The claims these sources made already."""
-    rows = await session.execute(
-        select(DropClaim, MintRequest, DropRow.supply)
-        .join(MintRequest, MintRequest.id == DropClaim.request_id)
-        .join(DropRow, DropRow.id == DropClaim.drop_id)
-        .where(tuple_(DropClaim.drop_id, DropClaim.platform, DropClaim.source).in_(sources))
-    )
-    return {
-        (claim.drop_id, claim.platform, claim.source): ClaimResult(
-            drop_id=claim.drop_id,
-            edition=claim.edition,
-            supply=supply,
-            n=claim.n,
-            request_id=request.id,
-            key=request.key,
-            token_id=request.token_id_int or 0,
-            recipient=request.recipient or "",
-            custodial=request.custodial,
-            duplicate=True,
-        )
-        for claim, request, supply in rows
-    }
 
 
 async def _take_editions(session: AsyncSession, drop: DropRow, count: int, now: datetime) -> None:

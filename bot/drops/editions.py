@@ -45,6 +45,8 @@ class Accepted:
     # Where it mints: the drop's editions contract, or a community's own collection (None:
     # the shared collection).
     contract: str | None
+    # The shared allowance it comes out of and its number there (an allowlisted address's).
+    shared_claim: tuple[str, int] | None = None
 
     def request_row(self, metadata_cid: str | None) -> dict[str, object]:
         """The edition's mint request, queued: the mint pipeline takes it from there."""

@@ -76,6 +76,9 @@ class DropClaim(Base):
         UniqueConstraint("drop_id", "platform", "user_id", "n", name="uq_drop_claim_user_n"),
         UniqueConstraint("drop_id", "edition", name="uq_drop_claim_edition"),
         UniqueConstraint("drop_id", "platform", "source", name="uq_drop_claim_source"),
+        # An allowance shared by members (an allowlisted address, whoever verified it): its
+        # claims are numbered 1..allowance within it, so the constraint refuses one too many.
+        UniqueConstraint("drop_id", "shared_key", "shared_n", name="uq_drop_claim_shared_n"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,6 +91,8 @@ class DropClaim(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("mint_request.id"), unique=True)
     # The platform's ID of the message or interaction that claimed, where it may come again.
     source: Mapped[str | None] = mapped_column(String(128))
+    shared_key: Mapped[str | None] = mapped_column(String(80))
+    shared_n: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import bot.registry  # noqa: F401  (fills GATES with the built-in kinds)
 from bot.ports import (
     GATES,
+    Allowance,
     Claimant,
     DropGate,
     GatedDrop,
@@ -157,7 +158,7 @@ async def look_up(
 
 def claim_limit(
     gates: Sequence[DropGate], claimant: Claimant, drop: GatedDrop, default: int
-) -> int:
+) -> Allowance:
     """How many editions `claimant` may claim: the smallest allowance a limiting gate gives
     them, else the drop's per-member limit `default`."""
     allowances = [
@@ -165,7 +166,7 @@ def claim_limit(
         for g in gates
         if isinstance(g, LimitingGate) and (a := g.allowance(claimant, drop)) is not None
     ]
-    return min(allowances, default=default)
+    return min(allowances, key=lambda a: a.editions, default=Allowance(default))
 
 
 def gates_for(

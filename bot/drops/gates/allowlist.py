@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from bot.holders.measure import verified_address
-from bot.ports import Claimant, DropGate, GatedDrop, GateLookups, Refusal
+from bot.ports import Allowance, Claimant, DropGate, GatedDrop, GateLookups, Refusal
 from db.models import AllowlistEntry
 
 
@@ -30,13 +30,16 @@ class Listed:
     address: str | None
     by_address: int | None
 
-    def allowance(self, linked: str | None) -> int | None:
+    def allowance(self, linked: str | None) -> Allowance | None:
         """The larger of their entries' allowances; an address counts only while it is still
-        the one they link."""
-        found = [self.member]
+        the one they link. An address's allowance is the entry's, shared by every member who
+        verified that address: two accounts of one wallet do not claim it twice."""
+        by_address = None
         if linked is not None and self.address == linked.lower():
-            found.append(self.by_address)
-        return max((a for a in found if a is not None), default=None)
+            by_address = self.by_address
+        if by_address is not None and (self.member is None or by_address > self.member):
+            return Allowance(by_address, shared=f"address:{self.address}")
+        return None if self.member is None else Allowance(self.member)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class AllowlistGate:
             )
         return Refusal(f"{drop.name} is for the members on its allowlist; you are not on it.{hint}")
 
-    def allowance(self, claimant: Claimant, drop: GatedDrop) -> int | None:
+    def allowance(self, claimant: Claimant, drop: GatedDrop) -> Allowance | None:
         listed = claimant.facts.get(self)
         return listed.allowance(claimant.linked_address) if isinstance(listed, Listed) else None
 
