@@ -222,6 +222,9 @@ class WebSettings:
     http_port: int
     rpc_timeout: float
     rpc_urls: tuple[str, ...] = ()  # every endpoint (RPC_URLS); rpc_url is the first
+    # DASHBOARD_URL: a chat process's own routes, which serve the admin dashboard; the web role
+    # alone passes the dashboard's pages on to it (None: it serves no dashboard).
+    dashboard_url: str | None = None
 
     __repr__ = redacted_repr
 
@@ -430,4 +433,5 @@ def _web_settings(env: Env) -> WebSettings:
         http_host=env.get("HTTP_HOST") or "127.0.0.1",
         http_port=env_int(env, "HTTP_PORT", 8080, low=0, high=65535),
         rpc_timeout=env_number(env, "RPC_TIMEOUT_S", 10, low=0.1),
+        dashboard_url=env_url(env, "DASHBOARD_URL", ("http", "https")),
     )

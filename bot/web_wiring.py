@@ -70,10 +70,13 @@ def metrics_page(runtime: Runtime, role: str = "all") -> MetricsPage:
 
 def own_routes(settings: Settings, runtime: Runtime, role: Role) -> OwnRoutes:
     """A `chat` or `pipeline` process serves only its own routes: `/health`, `/metrics` and,
-    for chat, a platform's webhook (the gallery and gateway are the `web` role's)."""
+    for chat, a platform's webhook and the admin dashboard, which the `web` role passes on to
+    it (DASHBOARD_URL; the gallery and gateway are the `web` role's)."""
     routes = OwnRoutes(host=settings.http_host, port=settings.http_port)
     routes.app.router.add_get("/health", health(runtime, role).handle)
     routes.app.router.add_get("/metrics", metrics_page(runtime, role).handle)
+    if role == "chat":
+        routes.app.add_routes(dashboard_pages(runtime).routes())
     return routes
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from bot.app import open_runtime
-from bot.config import load_settings
+from bot.config import load_settings, load_web_settings
 from bot.dashboard.links import KEY_FILE, DashboardKey, LinkRefused, dashboard_key
 from bot.dashboard.pages import COOKIE
 from bot.dashboard.queries import DashboardQueries
@@ -30,7 +30,9 @@ from bot.dashboard.sessions import SESSION_LIFETIME, DashboardSessions
 from bot.dashboard.wiring import dashboard_pages, sign_in_link
 from bot.env_values import Secret
 from bot.runtime import Runtime
+from bot.web.role import forwarding
 from bot.web.server import OwnRoutes, WebServer
+from bot.web_wiring import own_routes
 from db.models import MintRequest, utcnow
 from tests.support import submission
 
@@ -137,15 +139,26 @@ async def test_retrying_an_answer_stays_inside_the_community(runtime: Runtime) -
 
 
 @pytest.mark.db
+@pytest.mark.parametrize("split", [False, True], ids=["web-process", "split-roles"])
 async def test_the_dashboard_is_served_through_the_web_servers_own_process(
-    runtime: Runtime,
+    runtime: Runtime, bot_env: dict[str, str], split: bool
 ) -> None:
-    """As WEB_SERVER=process serves it: the bot's routes on loopback, and the public server
-    passing requests on (a redirect back to the browser, not followed on its way)."""
-    own = OwnRoutes(host="127.0.0.1", port=0)
-    pages = dashboard_pages(runtime)
-    own.app.add_routes(pages.routes())
+    """As WEB_SERVER=process serves it (the bot's routes on loopback, the public server
+    passing requests on), and as split roles do (the chat process's own routes, the web role
+    passing the dashboard's pages on to DASHBOARD_URL). A redirect goes back to the browser,
+    not followed on its way."""
+    if split:
+        own = own_routes(replace(runtime.settings, http_port=0), runtime, "chat")
+    else:
+        own = OwnRoutes(host="127.0.0.1", port=0)
+        own.app.add_routes(dashboard_pages(runtime).routes())
     bot_url = await own.start()
+    if split:
+        alone = replace(load_web_settings(bot_env), dashboard_url=bot_url)
+        passed_on = forwarding(alone, None, ())
+    else:
+        resources = own.app.router.resources()
+        passed_on = {"bot_url": bot_url, "forwarded": [r.canonical for r in resources]}
     public = WebServer(
         sessions=runtime.sessions,
         content=runtime.content,
@@ -155,8 +168,7 @@ async def test_the_dashboard_is_served_through_the_web_servers_own_process(
         site_name="test",
         host="127.0.0.1",
         port=0,
-        bot_url=bot_url,
-        forwarded=[resource.canonical for resource in own.app.router.resources()],
+        **passed_on,
     )
     base = await public.start()
     settings = replace(runtime.settings, public_base_url=base)

@@ -91,6 +91,10 @@ class DashboardKey:
         return _b64(self.mac("csrf", session_token.encode()))
 
 
+# Every dashboard page, as a route: what a web server that does not serve them passes on.
+DASHBOARD_PAGES = "/dashboard/{rest:.*}"
+
+
 def community_path(platform: str, community_id: str) -> str:
     """Where a community's dashboard pages are (its session cookie is scoped to it)."""
     return f"/dashboard/{quote(platform, safe='')}/{quote(community_id, safe='')}"

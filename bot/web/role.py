@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,7 @@ from bot.chain.explorer import explorer_for
 from bot.chain.reads import CollectionOwners, connect_json_rpc
 from bot.config import WebSettings
 from bot.content.store import ContentStore
+from bot.dashboard.links import DASHBOARD_PAGES
 from bot.errors import ConfigError
 from bot.leaderboard_gallery import Engagement
 from bot.metrics import MetricsPage
@@ -76,8 +78,7 @@ async def serve_web(
                 owners_at=lambda address: CollectionOwners(rpc, address),
                 host=settings.http_host,
                 port=settings.http_port,
-                bot_url=bot_url,
-                forwarded=forwarded,
+                **forwarding(settings, bot_url, forwarded),
                 # Beside the bot, `/health` and `/metrics` are the bot's, passed on; alone, this
                 # process reports its own role and the database's queues (it signs nothing).
                 health=None if beside_the_bot else Health(sessions, chain_id, _never, role="web"),
@@ -98,6 +99,17 @@ async def serve_web(
         finally:
             await rpc.close()
             await db.dispose()
+
+
+def forwarding(
+    settings: WebSettings, bot_url: str | None, forwarded: Sequence[str]
+) -> dict[str, Any]:
+    """Where requests for routes this process does not serve go: beside the bot, the bot's own
+    routes to the bot; alone, the admin dashboard's pages to the chat process DASHBOARD_URL
+    names (the dashboard acts on the bot's services, which this process does not run)."""
+    if bot_url is None and settings.dashboard_url:
+        return {"bot_url": settings.dashboard_url.rstrip("/"), "forwarded": [DASHBOARD_PAGES]}
+    return {"bot_url": bot_url, "forwarded": forwarded}
 
 
 def _metrics(sessions: async_sessionmaker[AsyncSession], chain_id: int) -> MetricsPage:
