@@ -31,6 +31,7 @@ from bot.roles import Role
 from bot.shared_turns import SharedTurns
 from bot.wallets import WalletLinks
 from bot.webhooks.delivery import WebhookSender
+from bot.webhooks.drop_ends import watch_drop_ends
 from bot.webhooks.endpoints import WebhookEndpoints
 from bot.withdrawals import Withdrawals
 
@@ -90,7 +91,7 @@ class Runtime:
             loops += [self.inbox.keep_tidy(), self.holders.run(), self.raffles.run()]
             # Webhooks go out where the platforms run: a disabled endpoint alerts their admins.
             await self.webhooks.sync_global(self.settings.webhooks.urls)
-            loops.append(self.webhook_sender.run())
+            loops += [self.webhook_sender.run(), watch_drop_ends(self.sessions)]
         for loop in loops:
             self._background.append(asyncio.ensure_future(loop))
 

@@ -4,12 +4,17 @@ global endpoint of WEBHOOK_URLS and verified by the receiver."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
 
 from bot.config import load_settings
 from bot.minting.types import short_token_id
 from bot.ports import Claimant
+from bot.webhooks.drop_ends import report_ended_windows
 from bot.webhooks.signing import new_secret
+from db.models import Drop, utcnow
 from tests.support import answered, png, running, submission
 from tests.test_isolation import ZERO_ADDRESS, queue_old_row
 from tests.test_withdrawals import USER, link_verified
@@ -54,12 +59,31 @@ async def test_each_state_change_posts_its_event_once(bot_env: dict[str, str]) -
             )
             await runtime.drops.close(drop.id)
             await runtime.drops.close(drop.id)  # closing a closed drop changes nothing
+            # The other two ends: the last edition claimed, and the window over (a look at the
+            # drops finds it; closing it afterwards tells nothing new).
+            sold = await runtime.drops.create_drop(
+                platform="test", community_id="guild", created_by="admin", name="One",
+                image=png(32), supply=1,
+            )  # fmt: skip
+            await runtime.drops.claim(sold.id, Claimant("test", "u3", is_member=True), "Cy")
+            ends = await runtime.drops.create_drop(
+                platform="test", community_id="guild", created_by="admin", name="Tide",
+                image=png(33), ends_at=utcnow() + timedelta(hours=1),
+            )  # fmt: skip
+            async with runtime.sessions.begin() as session:
+                over = update(Drop).where(Drop.id == ends.id).values(ends_at=utcnow())
+                await session.execute(over)
+            assert await report_ended_windows(runtime.sessions) == 1
+            assert await report_ended_windows(runtime.sessions) == 0
+            await runtime.drops.close(ends.id)
 
             expected = {
                 f"evt_mint_confirmed_{minted.request_id}": "mint.confirmed",
                 f"evt_mint_failed_{failed.request_id}": "mint.failed",
                 f"evt_drop_claimed_{claim.request_id}": "drop.claimed",
                 f"evt_drop_closed_{drop.id}": "drop.closed",
+                f"evt_drop_closed_{sold.id}": "drop.closed",
+                f"evt_drop_closed_{ends.id}": "drop.closed",
             }
             await receiver.wait_for(lambda: set(expected) <= set(receiver.accepted), 30)
             await receiver.wait_for(
@@ -79,7 +103,12 @@ async def test_each_state_change_posts_its_event_once(bot_env: dict[str, str]) -
     assert withdrawal["data"]["community_id"] == "guild"
     claimed = receiver.bodies[f"evt_drop_claimed_{claim.request_id}"]["data"]
     assert claimed["user_id"] == "u2" and claimed["drop_id"] == drop.id
-    assert [t for t in _types(receiver) if t == "drop.closed"] == ["drop.closed"]
+    reasons = {
+        body["data"]["drop_id"]: body["data"]["reason"]
+        for body in receiver.bodies.values()
+        if body["type"] == "drop.closed"
+    }
+    assert reasons == {drop.id: "closed", sold.id: "sold_out", ends.id: "ended"}
 
 
 def _types(receiver: object) -> list[str]:

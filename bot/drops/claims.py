@@ -58,6 +58,7 @@ from bot.errors import (
 )
 from bot.minting.service import MintService
 from bot.ports import Refusal
+from bot.webhooks.drop_ends import SOLD_OUT, report_end
 from bot.webhooks.outbox import drop_claimed, record
 from db.group_commit import GroupCommit
 from db.models import Drop as DropRow
@@ -203,7 +204,10 @@ class ClaimWriter:
                 return _resolve(outcomes, {})
             for drop_id, count in taken.items():
                 if count:
-                    await _take_editions(session, drops[drop_id].row, count, now)
+                    row = drops[drop_id].row
+                    await _take_editions(session, row, count, now)
+                    if row.supply is not None and row.claimed + count >= row.supply:
+                        await report_end(session, drop_id, SOLD_OUT)
             # Stored before the commit: a queued request's metadata is always there to serve.
             # An ERC-1155 edition has its drop's, stored when the drop was made.
             blocks = {i: a.metadata for i, a in enumerate(accepted) if a.metadata is not None}

@@ -34,7 +34,7 @@ from bot.errors import DropNotFound, NotAllowed, RequestRejected
 from bot.minting.service import MintService
 from bot.minting.types import MintResult
 from bot.ports import Claimant, DropGate, GateLookups, NotReachableHere, RunningPlatforms
-from bot.webhooks.outbox import drop_closed, record
+from bot.webhooks.drop_ends import CLOSED, report_end
 from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
 
 # Lookups per claim: a gate changed between a lookup and its claim's decision (a list
@@ -171,12 +171,10 @@ class Drops:
                 update(Drop)
                 .where(Drop.id == drop_id, Drop.closed_at.is_(None))
                 .values(closed_at=utcnow())
-                .returning(Drop.platform, Drop.community_id, Drop.closed_at)
+                .returning(Drop.id)
             )
-            # Only the close that changed the row reports it.
-            for platform, community_id, closed_at in closed.all():
-                event = drop_closed(drop_id, platform, community_id, closed_at or utcnow())
-                await record(session, [event])
+            if closed.first() is not None:  # this close changed the row: unless it ended before
+                await report_end(session, drop_id, CLOSED)
         for listener in self._on_close:
             listener(drop_id)
         return await self.info(drop_id)

@@ -170,12 +170,17 @@ def drop_claimed(drop_id: int, platform: str, community_id: str, claim: dict[str
     return Event(DROP_CLAIMED, str(claim["request_id"]), platform, community_id, data)
 
 
-def drop_closed(drop_id: int, platform: str, community_id: str, closed_at: datetime) -> Event:
+def drop_closed(
+    drop_id: int, platform: str, community_id: str, closed_at: datetime, reason: str
+) -> Event:
+    """`drop.closed`: `reason` is how it ended (closed by an admin, sold out, its window
+    ended; see `bot.webhooks.drop_ends`)."""
     data = {
         "drop_id": drop_id,
         "platform": platform,
         "community_id": community_id,
         "closed_at": aware_utc(closed_at).isoformat().replace("+00:00", "Z"),
+        "reason": reason,
     }
     return Event(DROP_CLOSED, str(drop_id), platform, community_id, data)
 

@@ -64,6 +64,8 @@ class Drop(Base):
     token_id: Mapped[str | None] = mapped_column(String(66))
     metadata_cid: Mapped[str | None] = mapped_column(String(128))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its end (closed, sold out or its window over) was reported (`drop.closed`).
+    end_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
