@@ -19,8 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.add_column(sa.Column("end_reported_at", sa.DateTime(timezone=True), nullable=True))
+    # A plain ALTER TABLE, not a batch copy: other tables' foreign keys name nft_drop.
+    op.add_column("nft_drop", sa.Column("end_reported_at", sa.DateTime(timezone=True)))
     drops = sa.table(
         "nft_drop",
         sa.column("end_reported_at", sa.DateTime(timezone=True)),
@@ -41,5 +41,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("nft_drop") as batch:
-        batch.drop_column("end_reported_at")
+    op.drop_column("nft_drop", "end_reported_at")
