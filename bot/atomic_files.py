@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -85,3 +87,23 @@ def _find_syncfs() -> Callable[[int], int] | None:
 
 
 _syncfs = _find_syncfs()
+
+
+def kept_key(data_dir: Path, name: str) -> bytes:
+    """A random key kept in `data_dir/name` (readable by its owner only), made on first use.
+    Of processes that start together, one key wins: link(2) refuses to replace a file, so
+    each writes its own temporary file and only the first link takes."""
+    path = data_dir / name
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_hex(32).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, path)
+        finally:
+            os.unlink(temp)
+    return path.read_bytes().strip()

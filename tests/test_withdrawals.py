@@ -40,7 +40,13 @@ from tests.support import (
     sign_message,
     submission,
 )
-from tests.token_kinds import club_contracts, edition_drop, live_collection, mint_editions
+from tests.token_kinds import (
+    Club,
+    club_contracts,
+    edition_drop,
+    live_collection,
+    mint_editions,
+)
 
 pytestmark = pytest.mark.db
 
@@ -277,6 +283,29 @@ async def test_editions_and_a_clone_token_leave_custody_on_their_own_contracts(
     assert all(g is not None and g * 3 // 2 <= WITHDRAW_EDITION_GAS for g in edition_gas)
 
 
+async def two_editions_in_custody(
+    collection: Collection, hot: HotWallet, artwork: bytes
+) -> tuple[Club, int]:
+    """A club's editions contract with editions 1 and 2 of `artwork` minted to custody."""
+    club = await club_contracts(collection.w3, HotWallet(Secret(ANVIL_DEV_KEYS[2])), hot.address)
+    art = int.from_bytes(hashlib.sha256(artwork).digest(), "big")
+    await mint_editions(club.editions, hot, art, {1: hot.address, 2: hot.address})
+    return club, art
+
+
+async def claimed_by_ada(runtime: Runtime, club: Club, art: int, hot: HotWallet) -> None:
+    """Both editions recorded as Ada's claims, held for her; her wallet linked and verified."""
+    await edition_drop(
+        runtime.sessions,
+        platform="test",
+        community_id="g",
+        editions=club.editions.address,
+        token_id=art,
+        claims=[("u1", "Ada", hot.address, True), ("u1", "Ada", hot.address, True)],
+    )
+    await link_verified(runtime)
+
+
 async def test_several_editions_of_one_artwork_go_together_unless_one_is_named(
     bot_env: dict[str, str], collection: Collection
 ):
@@ -284,19 +313,9 @@ async def test_several_editions_of_one_artwork_go_together_unless_one_is_named(
     from tests.support import running
 
     hot = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-    club = await club_contracts(collection.w3, HotWallet(Secret(ANVIL_DEV_KEYS[2])), hot.address)
-    art = int.from_bytes(hashlib.sha256(b"dusk").digest(), "big")
-    await mint_editions(club.editions, hot, art, {1: hot.address, 2: hot.address})
+    club, art = await two_editions_in_custody(collection, hot, b"dusk")
     async with running(load_settings(bot_env)) as (runtime, _):
-        await edition_drop(
-            runtime.sessions,
-            platform="test",
-            community_id="g",
-            editions=club.editions.address,
-            token_id=art,
-            claims=[("u1", "Ada", hot.address, True), ("u1", "Ada", hot.address, True)],
-        )
-        await link_verified(runtime)
+        await claimed_by_ada(runtime, club, art, hot)
         with pytest.raises(RequestRejected, match="None of your tokens"):
             await runtime.withdrawals.withdraw("test:chat:x", *USER, f"{short_token_id(art)}#3")
         # The artwork's ID alone: the member's whole balance of it, one transfer per edition.
@@ -344,21 +363,11 @@ async def test_an_edition_whose_receipt_comes_late_moves_once(
     edition's repeat would not revert (the custody holds another), so the engine waits for the
     receipt instead of signing the transfer again: one edition moves, once."""
     hot = HotWallet(Secret(ANVIL_DEV_KEYS[0]))
-    club = await club_contracts(collection.w3, HotWallet(Secret(ANVIL_DEV_KEYS[2])), hot.address)
-    art = int.from_bytes(hashlib.sha256(b"late receipt").digest(), "big")
-    await mint_editions(club.editions, hot, art, {1: hot.address, 2: hot.address})
+    club, art = await two_editions_in_custody(collection, hot, b"late receipt")
     async with running(load_settings({**bot_env, "RPC_URL": proxy.url})) as (runtime, _):
         engine = runtime.withdrawals.txs
         engine.used_nonces.settle_s = 600.0  # the receipt shows well within this
-        await edition_drop(
-            runtime.sessions,
-            platform="test",
-            community_id="g",
-            editions=club.editions.address,
-            token_id=art,
-            claims=[("u1", "Ada", hot.address, True), ("u1", "Ada", hot.address, True)],
-        )
-        await link_verified(runtime)
+        await claimed_by_ada(runtime, club, art, hot)
         proxy.mode = "hide_receipts"
         await runtime.withdrawals.withdraw("test:chat:late", *USER, f"{short_token_id(art)}#2")
         await poll_until(lambda: engine.used_nonces.waiting > 0, 30, lambda: "no nonce looked used")

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from bot.atomic_files import kept_key
 from bot.env_values import Secret
 
 KEY_FILE = "dashboard.key"
@@ -112,21 +110,7 @@ def dashboard_key(secret: Secret | None, data_dir: Path) -> DashboardKey:
     DASHBOARD_SECRET alike."""
     if secret is not None:
         return DashboardKey(secret.reveal().encode())
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{KEY_FILE}.")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_hex(32).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            # link(2) refuses to replace a file: of processes starting together, one key wins.
-            with contextlib.suppress(FileExistsError):
-                os.link(temp, path)
-        finally:
-            os.unlink(temp)
-    return DashboardKey(path.read_bytes().strip())
+    return DashboardKey(kept_key(data_dir, KEY_FILE))
 
 
 def _b64(data: bytes) -> str:

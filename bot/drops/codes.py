@@ -15,15 +15,13 @@ searched for them, nor a code of one drop tried on another.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 import unicodedata
 from pathlib import Path
 
+from bot.atomic_files import kept_key
 from bot.env_values import Secret
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -98,18 +96,4 @@ def code_key(secret: Secret | None, data_dir: Path) -> CodeKey:
     use), which suits one machine: processes on several set CODEWORD_SECRET alike."""
     if secret is not None:
         return CodeKey(secret.reveal().encode())
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{KEY_FILE}.")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_hex(32).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            # link(2) refuses to replace a file: of processes starting together, one key wins.
-            with contextlib.suppress(FileExistsError):
-                os.link(temp, path)
-        finally:
-            os.unlink(temp)
-    return CodeKey(path.read_bytes().strip())
+    return CodeKey(kept_key(data_dir, KEY_FILE))
