@@ -45,6 +45,7 @@ from bot.webhooks.endpoints import WebhookEndpoints  # noqa: E402
 from bot.webhooks.outbox import MINT_CONFIRMED, Event, mints_ended  # noqa: E402
 from bot.webhooks.settings import WebhookSettings  # noqa: E402
 from bot.webhooks.signing import new_secret, signed_headers  # noqa: E402
+from bot.webhooks.vault import SecretBox  # noqa: E402
 from db.engine import create_db_engine, session_factory, sqlite_url, upgrade  # noqa: E402
 from db.models import MintRequest, Phase, utcnow  # noqa: E402
 from tests.webhook_receiver import Receiver, receiving  # noqa: E402
@@ -106,12 +107,13 @@ async def _outbox_run(name: str, engine: Any, events: int, fail_rate: float) -> 
     sessions = session_factory(engine)
     secret = new_secret()
     async with receiving(secret, fail_rate=fail_rate) as receiver:
-        await WebhookEndpoints(sessions, allow_loopback=True).sync_global((receiver.url,))
+        box = SecretBox(b"bench")
+        await WebhookEndpoints(sessions, box, allow_loopback=True).sync_global((receiver.url,))
         async with sessions.begin() as session:
             await session.execute(insert(MintRequest), [_request(n) for n in range(1, events + 1)])
         settings = WebhookSettings(**{**SETTINGS.__dict__, "secret": Secret(secret)})
         worker = asyncio.ensure_future(
-            WebhookSender(sessions, settings, RunningPlatforms(), shared=False).run()
+            WebhookSender(sessions, settings, RunningPlatforms(), box, shared=False).run()
         )
         started: dict[str, float] = {}
         start = time.monotonic()

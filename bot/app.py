@@ -54,6 +54,7 @@ from bot.wallets import WalletLinks
 from bot.web_wiring import own_routes, web_for
 from bot.webhooks.delivery import WebhookSender
 from bot.webhooks.endpoints import WebhookEndpoints
+from bot.webhooks.vault import secret_box
 from bot.withdrawals import Withdrawals
 from db.engine import session_factory
 
@@ -203,6 +204,7 @@ async def open_runtime(
                 lookups=holders.lookups,
             )
             raffles = Raffles.build(settings, chain, sessions, drops, content, turns)
+            box = secret_box(settings.webhooks.store_secret, settings.data_dir)
             inbox = DurableInbox(
                 sessions,
                 max_attempts=settings.inbox_max_attempts,
@@ -233,12 +235,13 @@ async def open_runtime(
                 raffles,
                 codewords=Codewords.keyed(drops, settings.codeword_secret, settings.data_dir),
                 webhooks=WebhookEndpoints(
-                    sessions, allow_loopback=settings.webhooks.allow_loopback
+                    sessions, box, allow_loopback=settings.webhooks.allow_loopback
                 ),
                 webhook_sender=WebhookSender(
                     sessions,
                     settings.webhooks,
                     platforms,
+                    box,
                     shared=db.dialect.name == "postgresql",
                 ),
             )

@@ -187,6 +187,7 @@ class Settings:
             self.pinata_jwt,
             self.codeword_secret,
             self.webhooks.secret,
+            self.webhooks.store_secret,
             self.dashboard_secret,
         )
         urls = (*self.rpc_urls, self.database_url, self.kubo_api_url, self.ipfs_gateway_url)

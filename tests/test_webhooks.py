@@ -25,11 +25,13 @@ from bot.webhooks.outbox import MINT_CONFIRMED, mints_ended
 from bot.webhooks.settings import WebhookSettings
 from bot.webhooks.signing import new_secret, signed_headers
 from bot.webhooks.targets import GuardedResolver, TargetRefused
+from bot.webhooks.vault import SecretBox
 from db.engine import create_db_engine, session_factory
 from db.models import MintRequest, Phase, WebhookDelivery, WebhookEndpoint
 from tests.platform_stub import RecordingPlatform
 from tests.webhook_receiver import receiving
 
+BOX = SecretBox(b"the test's store key")
 FAST = WebhookSettings(
     allow_loopback=True, timeout_s=0.5, retry_base_s=0.02, retry_max_s=0.1, poll_s=0.02
 )
@@ -89,7 +91,7 @@ def sender(
     **more: Any,
 ) -> WebhookSender:
     settings = dataclasses.replace(FAST, **more)
-    return WebhookSender(sessions, settings, platforms or RunningPlatforms(), shared=False)
+    return WebhookSender(sessions, settings, platforms or RunningPlatforms(), BOX, shared=False)
 
 
 # ----- signatures ------------------------------------------------------------------------------
@@ -119,7 +121,7 @@ def test_signatures_verify_with_the_reference_library_and_tampering_does_not() -
 async def test_an_event_reaches_community_and_global_endpoints_signed_once_each(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     global_secret = new_secret()
     async with receiving(global_secret) as everyone:
         added = await endpoints.add("test", "guild", "http://127.0.0.1:1/unused", "admin")
@@ -135,7 +137,7 @@ async def test_an_event_reaches_community_and_global_endpoints_signed_once_each(
             request_id = await mint_row(sessions, 1, Phase.SENT)
             await confirm(sessions, request_id)
             settings = dataclasses.replace(FAST, secret=_secret(global_secret))
-            worker = WebhookSender(sessions, settings, RunningPlatforms(), shared=False)
+            worker = WebhookSender(sessions, settings, RunningPlatforms(), BOX, shared=False)
             async with worker._client() as client:
                 assert await worker.deliver_due(client) == 2
     event_id = f"evt_mint_confirmed_{request_id}"
@@ -152,7 +154,7 @@ async def test_an_event_reaches_community_and_global_endpoints_signed_once_each(
 async def test_a_failing_receiver_gets_retries_with_back_off_until_it_recovers(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     import asyncio
 
     added = await endpoints.add("test", "guild", "http://127.0.0.1:9/hook", "admin")
@@ -181,7 +183,7 @@ async def test_a_failing_receiver_gets_retries_with_back_off_until_it_recovers(
 async def test_a_hanging_receiver_is_cut_at_the_timeout_and_tried_again(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     added = await endpoints.add("test", "guild", "http://127.0.0.1:9/hook", "admin")
     async with receiving(added.secret, hang_s=30) as receiver:
         await _point(sessions, added.endpoint.id, receiver.url)
@@ -204,7 +206,7 @@ async def test_a_hanging_endpoint_holds_up_no_other(
 ) -> None:
     import asyncio
 
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     stuck = await endpoints.add("test", "stuck", "http://127.0.0.1:9/a", "admin")
     fine = await endpoints.add("test", "guild", "http://127.0.0.1:9/b", "admin")
     async with (
@@ -242,7 +244,7 @@ async def test_two_workers_on_one_database_send_each_event_once(
     """Like two processes: each worker has its own engine (connections); the leases decide."""
     import asyncio
 
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     added = await endpoints.add("test", "guild", "http://127.0.0.1:9/hook", "admin")
     other_engine = create_db_engine(database_url)
     async with receiving(added.secret) as receiver:
@@ -251,8 +253,10 @@ async def test_two_workers_on_one_database_send_each_event_once(
             await confirm(sessions, await mint_row(sessions, n, Phase.SENT))
         shared = "postgresql" in database_url
         workers = [
-            WebhookSender(sessions, FAST, RunningPlatforms(), shared=shared),
-            WebhookSender(session_factory(other_engine), FAST, RunningPlatforms(), shared=shared),
+            WebhookSender(sessions, FAST, RunningPlatforms(), BOX, shared=shared),
+            WebhookSender(
+                session_factory(other_engine), FAST, RunningPlatforms(), BOX, shared=shared
+            ),
         ]
         tasks = [asyncio.ensure_future(w.run()) for w in workers]
         try:
@@ -275,7 +279,7 @@ async def test_persistent_failure_disables_the_endpoint_and_alerts_the_admins(
     platforms = RunningPlatforms()
     admins = RecordingPlatform("test", _ignore)
     platforms.add(admins)  # type: ignore[arg-type]
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     added = await endpoints.add(
         "test", "guild", "http://127.0.0.1:9/hook?token=abcdefABCDEF123456", "admin"
     )
@@ -306,7 +310,7 @@ async def test_persistent_failure_disables_the_endpoint_and_alerts_the_admins(
 async def test_a_state_change_rolled_back_leaves_no_event(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    endpoints = WebhookEndpoints(sessions, allow_loopback=True)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     await endpoints.add("test", "guild", "http://127.0.0.1:9/hook", "admin")
     request_id = await mint_row(sessions, 7, Phase.SENT)
     with pytest.raises(RuntimeError):
@@ -353,12 +357,12 @@ REFUSED = [
 async def test_loopback_and_private_targets_are_refused_without_the_setting(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    strict = WebhookEndpoints(sessions, allow_loopback=False)
+    strict = WebhookEndpoints(sessions, BOX, allow_loopback=False)
     for url in REFUSED:
         with pytest.raises(RequestRejected):
             await strict.add("test", "guild", url, "admin")
     assert await strict.listed("test", "guild") == []
-    loose = WebhookEndpoints(sessions, allow_loopback=True)
+    loose = WebhookEndpoints(sessions, BOX, allow_loopback=True)
     await loose.add("test", "guild", "http://127.0.0.1:8080/hook", "admin")
     with pytest.raises(RequestRejected):  # the setting allows loopback, nothing else
         await loose.add("test", "guild", "http://10.1.2.3/hook", "admin")
@@ -376,7 +380,9 @@ async def test_a_name_that_resolves_inside_is_refused_at_delivery(
         async with sessions.begin() as session:
             session.add(
                 WebhookEndpoint(
-                    scope="test:guild", url=f"http://localhost.:{port}/hook", secret=secret
+                    scope="test:guild",
+                    url=f"http://localhost.:{port}/hook",
+                    secret=BOX.seal(secret),
                 )
             )
         await confirm(sessions, await mint_row(sessions, 8, Phase.SENT))
@@ -409,7 +415,7 @@ HOSTILE_URLS = st.one_of(
 async def test_any_hostile_url_fails_only_its_own_command(
     sessions: async_sessionmaker[AsyncSession], urls: list[str]
 ) -> None:
-    endpoints = WebhookEndpoints(sessions, allow_loopback=False)
+    endpoints = WebhookEndpoints(sessions, BOX, allow_loopback=False)
     for url in urls:
         try:
             added = await endpoints.add("test", "hostile", url, "admin")
@@ -499,4 +505,4 @@ def test_webhook_settings_are_checked_and_documented() -> None:
     documented = set(
         re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M)
     )
-    assert len(read) == 8 and read - documented == set()
+    assert len(read) == 9 and read - documented == set()

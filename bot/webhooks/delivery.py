@@ -37,6 +37,7 @@ from bot.webhooks.targets import (
     described,
     host_of,
 )
+from bot.webhooks.vault import SecretBox, SecretUnreadable
 from db.group_commit import GroupCommit
 from db.models import WebhookDelivery, WebhookEndpoint, aware_utc, utcnow
 
@@ -67,11 +68,13 @@ class WebhookSender:
         sessions: async_sessionmaker[AsyncSession],
         settings: WebhookSettings,
         platforms: RunningPlatforms,
+        box: SecretBox,
         *,
         shared: bool,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.box = box  # opens each endpoint's sealed secret to sign
         self.platforms = platforms
         self.shared = shared  # PostgreSQL: other processes may take rows too
         self.lease = timedelta(seconds=settings.timeout_s * 4 + 30)
@@ -211,7 +214,10 @@ class WebhookSender:
 
     async def _post(self, client: aiohttp.ClientSession, row: Due) -> str | None:
         """One signed POST; None if the endpoint took it (2xx), else why not (no URL in it)."""
-        secret = row.secret or (self.settings.secret.reveal() if self.settings.secret else None)
+        try:
+            secret = self._secret(row)
+        except SecretUnreadable:
+            return "its signing secret does not open with this WEBHOOK_STORE_SECRET"
         if secret is None:
             return "no signing secret (WEBHOOK_SECRET is not set)"
         body = row.body.encode()
@@ -234,6 +240,12 @@ class WebhookSender:
         except Exception as err:  # anything else fails this try alone, within the window
             log.warning("webhook try of %s failed unexpectedly", row.event_id, exc_info=True)
             return f"unexpected {type(err).__name__}"
+
+    def _secret(self, row: Due) -> str | None:
+        """A community endpoint's own secret, opened; a global one's is WEBHOOK_SECRET."""
+        if row.secret is not None:
+            return self.box.open(row.secret)
+        return self.settings.secret.reveal() if self.settings.secret else None
 
     async def _record(self, outcomes: list[tuple[Due, str | None]]) -> list[bool]:
         """Record a group of tries' outcomes in one transaction (a burst of answers costs a

@@ -16,6 +16,7 @@ from bot.errors import RequestRejected
 from bot.webhooks.outbox import WEBHOOK_TEST, Event, record, scope_of
 from bot.webhooks.signing import new_secret
 from bot.webhooks.targets import check_host, check_url, described, host_of
+from bot.webhooks.vault import SecretBox
 from db.models import GLOBAL_SCOPE, WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,11 @@ class Added:
 
 
 class WebhookEndpoints:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, allow_loopback: bool) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, *, allow_loopback: bool
+    ) -> None:
         self.sessions = sessions
+        self.box = box  # seals each endpoint's secret before it is stored
         self.allow_loopback = allow_loopback
 
     async def add(self, platform: str, community_id: str, url: str, created_by: str) -> Added:
@@ -66,7 +70,7 @@ class WebhookEndpoints:
                         "remove one first."
                     )
                 endpoint = WebhookEndpoint(
-                    scope=scope, url=url, secret=secret, created_by=created_by
+                    scope=scope, url=url, secret=self.box.seal(secret), created_by=created_by
                 )
                 session.add(endpoint)
                 await session.flush()

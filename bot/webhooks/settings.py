@@ -24,6 +24,8 @@ class WebhookSettings:
     retry_max_s: float = 3600.0  # WEBHOOK_RETRY_MAX_S: the longest wait between two tries
     retry_window_s: float = 86400.0  # WEBHOOK_RETRY_WINDOW_S: how long an event is retried
     poll_s: float = 1.0  # WEBHOOK_POLL_S: how often the worker looks for due deliveries
+    # WEBHOOK_STORE_SECRET: the key endpoint secrets are sealed under (default: DATA_DIR file)
+    store_secret: Secret | None = field(default=None, repr=False)
 
     __repr__ = redacted_repr  # WEBHOOK_URLS may carry credentials
 
@@ -44,6 +46,7 @@ def load_webhook_settings(env: Env) -> WebhookSettings:
         retry_max_s=env_number(env, "WEBHOOK_RETRY_MAX_S", 3600, low=0.01),
         retry_window_s=env_number(env, "WEBHOOK_RETRY_WINDOW_S", 86400, low=0.1),
         poll_s=env_number(env, "WEBHOOK_POLL_S", 1, low=0.01),
+        store_secret=env.secret("WEBHOOK_STORE_SECRET"),
     )
 
 
