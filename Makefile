@@ -78,7 +78,8 @@ $(LOCALES_DIR)/%/LC_MESSAGES/mintbot.mo: $(LOCALES_DIR)/%/LC_MESSAGES/mintbot.po
 
 messages: $(PY_STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg $(EXTRACT_KEYWORDS) --no-location \
-		--sort-output --project mintbot -o $(LOCALES_DIR)/mintbot.pot .
+		--sort-output --project mintbot --version 0.1.0 \
+		--copyright-holder "the mintbot authors" -o $(LOCALES_DIR)/mintbot.pot .
 	$(VENV)/bin/pybabel update -d $(LOCALES_DIR) -D mintbot -i $(LOCALES_DIR)/mintbot.pot \
 		--no-fuzzy-matching
 
