@@ -34,6 +34,7 @@ TRANSLATED = [locale for locale in LOCALES if locale != ENGLISH]
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_]+\)[sd]|%[sd]")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
 COMMAND = re.compile(r"(?<![\w/.])/[a-z_]+")
+MARKDOWN = re.compile(r"\*\*|`")  # Discord's bold and code spans
 
 
 def discord_accepts(name: str) -> bool:
@@ -74,11 +75,11 @@ def test_every_message_of_the_template_is_translated(locale: str):
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
-def test_translations_keep_placeholders_tags_and_commands(locale: str):
+def test_translations_keep_placeholders_tags_markdown_and_commands(locale: str):
     shipped = catalogue(catalogue_paths(locale)[0], locale)
     for message in messages(shipped):
         original, translated = texts(message)
-        for pattern in (PLACEHOLDER, TAG, COMMAND):
+        for pattern in (PLACEHOLDER, TAG, COMMAND, MARKDOWN):
             assert Counter(pattern.findall(translated)) == Counter(pattern.findall(original)), (
                 locale,
                 original,

@@ -97,6 +97,14 @@ async def test_discord_answers_in_the_interactions_locale_and_localizes_commands
             f"Verificado: tus NFT irán a `{HOLDER}` (verificada: una firma de la clave del "
             "monedero)."
         )
+        help_de = await discord.slash(member, "help", [], locale="de")
+        help_en = await discord.slash(member, "help", [], locale="en-GB")
+        await discord.wait_for(lambda: help_de.callbacks and help_en.callbacks)
+        assert help_de.callbacks[0]["data"]["content"].startswith("**Präge deine Kunst als NFT**")
+        assert help_en.callbacks[0]["data"]["content"].startswith("**Mint your art as an NFT**")
+        assert discord.commands["help"]["description_localizations"]["es-ES"] == (
+            "Cómo acuñar y qué hace cada comando"
+        )
         assert await wallet("pt-BR", "show") == (
             f"Your NFTs go to `{HOLDER}` (verified by your signature)."
         )

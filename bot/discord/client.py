@@ -43,6 +43,7 @@ COGS = (
     "cogs.allowlists",
     "cogs.raffles",
     "cogs.codewords",
+    "cogs.help",
 )
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
 # token has expired. Slash commands need no permission of their own.
