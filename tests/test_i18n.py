@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.help import Help
 from cogs.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,8 +199,9 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of the /wallet group, through the translator, in every
-    locale Discord has (`discord.Locale`): valid names, and Spanish and German where shipped."""
+    """Every name and description of /wallet and /help, through the translator, in every
+    locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
+    characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
     tree = app_commands.CommandTree(client)
@@ -209,9 +211,17 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     assert group is not None
     # One payload holds every locale's names and descriptions, as synced to Discord.
     wallet = await group.get_translated_payload(tree, translator)
-    entries = [wallet, *wallet["options"]]
+    help_command = await Help.help.get_translated_payload(tree, translator)
+    entries = [wallet, help_command, *wallet["options"]]
     entries += [option for command in wallet["options"] for option in command.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
+    descriptions = [
+        d for entry in entries for d in (entry.get("description_localizations") or {}).values()
+    ]
+    assert descriptions and all(1 <= len(d) <= 100 for d in descriptions)
+    assert help_command["description_localizations"]["de"] == (
+        "Wie du prägst und was jeder Befehl tut"
+    )
     assert names  # some names are translated
     for name in names:
         assert discord_accepts(name) and valid_name(name), name
