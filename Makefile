@@ -10,9 +10,14 @@ PYTEST_ARGS ?=
 # Test processes: most end-to-end tests wait on anvil, the database or a subprocess, so more
 # workers than cores still pay. Each worker has its own anvil and data directories.
 TEST_WORKERS ?= 4
+# The gettext catalogues (bot/i18n/), compiled by `setup`.
+LOCALES_DIR := bot/i18n/locales
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALES_DIR)/*/LC_MESSAGES/mintbot.po))
+EXTRACT_KEYWORDS := -k locale_str
 
 .PHONY: run test lint bench-gas bench-throughput bench-discord bench-telegram bench-drops bench-web \
-	bench-webhooks bench-dashboard bench-poison bench-pinning bench-scale setup browser clean
+	bench-webhooks bench-dashboard bench-poison bench-pinning bench-scale setup browser clean \
+	messages
 
 run: setup
 	$(PY) -m bot run
@@ -63,7 +68,20 @@ bench-webhooks: setup
 bench-scale: setup
 	$(PY) bench/scale.py
 
-setup: $(PY_STAMP) $(NPM_STAMP)
+setup: $(PY_STAMP) $(NPM_STAMP) $(MO_FILES)
+
+# The gettext catalogues (bot/i18n/): each .po compiles into the .mo beside it, again whenever
+# the .po changes. `make messages` extracts the marked strings into the template and merges it
+# into every .po (then translate the new entries).
+$(LOCALES_DIR)/%/LC_MESSAGES/mintbot.mo: $(LOCALES_DIR)/%/LC_MESSAGES/mintbot.po $(PY_STAMP)
+	$(VENV)/bin/pybabel -q compile -d $(LOCALES_DIR) -D mintbot -l $*
+
+messages: $(PY_STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg $(EXTRACT_KEYWORDS) --no-location \
+		--sort-output --project mintbot --version 0.1.0 \
+		--copyright-holder "the mintbot authors" -o $(LOCALES_DIR)/mintbot.pot .
+	$(VENV)/bin/pybabel update -d $(LOCALES_DIR) -D mintbot -i $(LOCALES_DIR)/mintbot.pot \
+		--no-fuzzy-matching
 
 # The web gallery tests drive headless Chromium: the one on the PATH, else apt-get installs
 # it (root on Debian), else one line says what to install.

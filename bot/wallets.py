@@ -11,6 +11,10 @@ account's key), or, where the address holds a contract (a smart wallet: a Safe, 
 wallet), accepted by that contract's EIP-1271 `isValidSignature`, asked on the bot's chain;
 an ERC-6492 signature (of a smart wallet perhaps not deployed yet) is checked by a deploy-less
 `eth_call` that deploys the wallet inside the call first.
+
+Every refusal is raised with its text already translated by `_()`: the platforms call these
+methods from the task handling the member's request, where they set the member's locale (a
+`ContextVar`, which the awaited core code shares), so the text is in the asker's language.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from bot.chain.signatures import (
     personal_message_hash,
 )
 from bot.errors import NotAllowed, RequestRejected
+from bot.i18n import N_, _
 from bot.minting.recipients import user_address
 from bot.ports import PLATFORMS
 from db.models import PlatformUser, WalletChallenge, aware_utc, storable, utcnow
@@ -53,7 +58,7 @@ MAX_SIGNATURE_BYTES = 4096
 # EIP-2098, 65 in the usual one): anything shorter is no signature, whatever the address.
 MIN_SIGNATURE_BYTES = 64
 EOA_SIGNATURE_BYTES = 65
-CHAIN_UNANSWERED = (
+CHAIN_UNANSWERED = N_(
     "I could not ask the chain whether your wallet signed this (its node did not answer in "
     "time). Nothing was linked; send /wallet verify again in a moment."
 )
@@ -62,9 +67,11 @@ CHAIN_UNANSWERED = (
 class Proof(enum.Enum):
     """How a signature proved an address is the member's."""
 
-    KEY = "verified: a signature of the wallet's key"
-    CONTRACT = "verified by the smart wallet's contract (EIP-1271)"
-    COUNTERFACTUAL = "verified by the smart wallet's contract, which is not deployed yet (ERC-6492)"
+    KEY = N_("verified: a signature of the wallet's key")
+    CONTRACT = N_("verified by the smart wallet's contract (EIP-1271)")
+    COUNTERFACTUAL = N_(
+        "verified by the smart wallet's contract, which is not deployed yet (ERC-6492)"
+    )
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,8 @@ class Verified:
 
 def verified_reply(verified: Verified, *, code: str) -> str:
     """The answer to a verified signature; `code` formats the address."""
-    return (
-        f"Verified: your NFTs will go to {code.format(verified.address)} ({verified.proof.value})."
+    return _("Verified: your NFTs will go to {address} ({proof}).").format(
+        address=code.format(verified.address), proof=_(verified.proof.value)
     )
 
 
@@ -136,8 +143,10 @@ class WalletLinks:
         if looks_like_name(address):
             if self.names is None:
                 raise RequestRejected(
-                    "ENS names are not looked up here (the operator has not set ENS_RPC_URL): "
-                    "give the 0x… address instead."
+                    _(
+                        "ENS names are not looked up here (the operator has not set "
+                        "ENS_RPC_URL): give the 0x… address instead."
+                    )
                 )
             try:
                 name, address = await self.names.address(address)
@@ -200,7 +209,7 @@ class WalletLinks:
         signed, proof = await self._signed(open_ones, raw)
         now = utcnow()
         if aware_utc(signed.expires_at) <= now:
-            raise RequestRejected("That message expired; ask for a new one with /wallet link.")
+            raise RequestRejected(_("That message expired; ask for a new one with /wallet link."))
         async with self.sessions.begin() as session:
             claimed = await session.execute(
                 update(WalletChallenge)
@@ -208,7 +217,7 @@ class WalletLinks:
                 .values(used_at=now)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                raise RequestRejected("That signature was used already.")
+                raise RequestRejected(_("That signature was used already."))
             await _link(session, platform, user_id, display_name, signed.address, verified=True)
         self._linked(platform, user_id)
         return Verified(signed.address, proof)
@@ -228,8 +237,10 @@ class WalletLinks:
             if accepted is not None:
                 return accepted, Proof.CONTRACT
         raise RequestRejected(
-            "That signature is not for a message I gave you (or it was used already). "
-            "Ask for a new one with /wallet link and sign it exactly as it is."
+            _(
+                "That signature is not for a message I gave you (or it was used already). "
+                "Ask for a new one with /wallet link and sign it exactly as it is."
+            )
         )
 
     async def set_unverified(
@@ -238,8 +249,10 @@ class WalletLinks:
         """Link `address` without proof, where the operator allows it; returns it checksummed."""
         if not self.allow_unverified:
             raise NotAllowed(
-                "Linking an address without a signature is turned off: use /wallet link to "
-                "prove it is yours."
+                _(
+                    "Linking an address without a signature is turned off: use /wallet link to "
+                    "prove it is yours."
+                )
             )
         checksummed = user_address(address, collection=self.collection_address)
         async with self.sessions.begin() as session:
@@ -283,12 +296,14 @@ def _signature_bytes(signature: str) -> bytes:
     text = signature.strip()
     if len(text) > 2 + 2 * MAX_SIGNATURE_BYTES:
         raise RequestRejected(
-            f"That signature is longer than any wallet makes ({MAX_SIGNATURE_BYTES} bytes at "
-            "most): paste the 0x… text your wallet gave you after signing."
+            _(
+                "That signature is longer than any wallet makes ({most} bytes at most): paste "
+                "the 0x… text your wallet gave you after signing."
+            ).format(most=MAX_SIGNATURE_BYTES)
         )
     if not SIGNATURE.match(text) or len(text.removeprefix("0x")) < 2 * MIN_SIGNATURE_BYTES:
         raise RequestRejected(
-            "That is not a signature: paste the 0x… text your wallet gave you after signing."
+            _("That is not a signature: paste the 0x… text your wallet gave you after signing.")
         )
     return bytes.fromhex(text.removeprefix("0x"))
 
@@ -313,12 +328,14 @@ async def _contract_signed(
         except ChainUnanswered as err:
             unanswered = err
     if unanswered is not None:
-        raise RequestRejected(CHAIN_UNANSWERED)
+        raise RequestRejected(_(CHAIN_UNANSWERED))
     if not_eip1271 is not None:
         raise RequestRejected(
-            f"The contract at {not_eip1271} does not check signatures (it has no EIP-1271 "
-            "isValidSignature), so it cannot prove it is yours. Link a smart wallet that "
-            "supports EIP-1271, or an ordinary address."
+            _(
+                "The contract at {address} does not check signatures (it has no EIP-1271 "
+                "isValidSignature), so it cannot prove it is yours. Link a smart wallet that "
+                "supports EIP-1271, or an ordinary address."
+            ).format(address=not_eip1271)
         )
     return None
 
@@ -340,7 +357,7 @@ async def _counterfactual_signed(
         if verdict is Verdict.ACCEPTED:
             return challenge, Proof.CONTRACT if deployed else Proof.COUNTERFACTUAL
     if unanswered:
-        raise RequestRejected(CHAIN_UNANSWERED)
+        raise RequestRejected(_(CHAIN_UNANSWERED))
     return None
 
 
@@ -380,7 +397,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-SIGN_HOWTO = (
+SIGN_HOWTO = N_(
     'Sign this message in your wallet (personal_sign: in most wallets, "Sign message"), '
     "exactly as it is, then send the signature with {verify}. It works once and expires in "
     "10 minutes."
@@ -391,7 +408,13 @@ def describe_link(linked: tuple[str, bool] | None, *, code: str, link: str) -> s
     """Where a user's NFTs go, in words; `code` formats the address, `link` names the command
     that links one."""
     if linked is None:
-        return f"No wallet linked: the bot holds your NFTs for you. Link one with {link}."
+        return _("No wallet linked: the bot holds your NFTs for you. Link one with {link}.").format(
+            link=link
+        )
     address, verified = linked
-    where = f"Your NFTs go to {code.format(address)}"
-    return where + (" (verified by your signature)." if verified else " (not verified).")
+    said = (
+        _("Your NFTs go to {address} (verified by your signature).")
+        if verified
+        else _("Your NFTs go to {address} (not verified).")
+    )
+    return said.format(address=code.format(address))

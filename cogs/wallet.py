@@ -1,16 +1,22 @@
 """/wallet link|verify|set|show: where a member's tokens go, proven by a signature; and
-/withdraw: tokens the bot holds for a member, sent to that proven address."""
+/withdraw: tokens the bot holds for a member, sent to that proven address.
+
+The /wallet answers are in the member's language (`_()`: the tree set the interaction's
+locale for the task that runs the command), and so are its names and descriptions in
+Discord's menus (`locale_str`, looked up by `bot.discord.translator`)."""
 
 from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord.answers import tell_privately
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_MENTIONS
 from bot.errors import RequestRejected
+from bot.i18n import _
 from bot.wallets import SIGN_HOWTO, describe_link, verified_reply
 from bot.withdrawals import WithdrawalView
 
@@ -19,7 +25,11 @@ from bot.withdrawals import WithdrawalView
 WITHDRAW_ANSWER_WAIT_S = 120
 
 
-class Wallet(commands.GroupCog, group_name="wallet", group_description="Your payout wallet"):
+class Wallet(
+    commands.GroupCog,
+    group_name="wallet",
+    group_description=locale_str("Your payout wallet"),
+):
     def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.wallets = bot.runtime.wallets
@@ -28,9 +38,10 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(
-        name="link", description="Prove an address is yours and send your NFTs there"
+        name="link", description=locale_str("Prove an address is yours and send your NFTs there")
     )
-    @app_commands.describe(address="Your Ethereum address (0x...)")
+    @app_commands.rename(address=locale_str("address"))
+    @app_commands.describe(address=locale_str("Your Ethereum address (0x...)"))
     async def link(self, interaction: discord.Interaction[DiscordBot], address: str) -> None:
         try:
             challenge = await self.wallets.challenge("discord", str(interaction.user.id), address)
@@ -39,11 +50,14 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
             return
         await self._reply(
             interaction,
-            f"```\n{challenge.message}\n```\n{SIGN_HOWTO.format(verify='/wallet verify')}",
+            f"```\n{challenge.message}\n```\n{_(SIGN_HOWTO).format(verify='/wallet verify')}",
         )
 
-    @app_commands.command(name="verify", description="Finish /wallet link with your signature")
-    @app_commands.describe(signature="The 0x... signature your wallet gave you")
+    @app_commands.command(
+        name="verify", description=locale_str("Finish /wallet link with your signature")
+    )
+    @app_commands.rename(signature=locale_str("signature"))
+    @app_commands.describe(signature=locale_str("The 0x... signature your wallet gave you"))
     async def verify(self, interaction: discord.Interaction[DiscordBot], signature: str) -> None:
         user = interaction.user
         try:
@@ -56,8 +70,11 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
             text = verified_reply(verified, code="`{}`")
         await self._reply(interaction, text)
 
-    @app_commands.command(name="set", description="Send your future NFTs to this address")
-    @app_commands.describe(address="An Ethereum address (0x...)")
+    @app_commands.command(
+        name="set", description=locale_str("Send your future NFTs to this address")
+    )
+    @app_commands.rename(address=locale_str("address"))
+    @app_commands.describe(address=locale_str("An Ethereum address (0x...)"))
     async def set_address(self, interaction: discord.Interaction[DiscordBot], address: str) -> None:
         user = interaction.user
         try:
@@ -67,10 +84,12 @@ class Wallet(commands.GroupCog, group_name="wallet", group_description="Your pay
         except RequestRejected as err:
             text = str(err)
         else:
-            text = f"Your NFTs will go to `{linked}` (not verified by a signature)."
+            text = _("Your NFTs will go to {address} (not verified by a signature).").format(
+                address=f"`{linked}`"
+            )
         await self._reply(interaction, text)
 
-    @app_commands.command(name="show", description="Where your NFTs go")
+    @app_commands.command(name="show", description=locale_str("Where your NFTs go"))
     async def show(self, interaction: discord.Interaction[DiscordBot]) -> None:
         linked = await self.wallets.linked("discord", str(interaction.user.id))
         await self._reply(interaction, describe_link(linked, code="`{}`", link="/wallet link"))

@@ -9,6 +9,8 @@ than normalized here. (web3's own normalizer fails on the pyunormalize this proj
 
 A look-up that fails or takes longer than `timeout` seconds, or a name that points nowhere,
 raises `NameUnresolved` in words: the one `/wallet link` that asked is refused, nothing else.
+Its words are translated where it is raised (`_()`), in the task handling that member's
+request, whose locale their platform set.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from eth_hash.auto import keccak
 
 from bot.chain.addresses import checksum_address
 from bot.chain.reads import JsonRpc, RpcCall, RpcRefused, connect_json_rpc
+from bot.i18n import _
 
 # ENS's Universal Resolver on Ethereum mainnet (the address web3's ENS client asks).
 UNIVERSAL_RESOLVER = "0xeEeEEEeE14D718C2B47D9923Deab1335E144EeEe"
@@ -48,8 +51,10 @@ def plain_name(text: str) -> str:
     # ENSIP-15 refuses "--" in the third and fourth places (punycode's mark).
     if len(name) > 255 or not all(PLAIN_LABEL.match(x) and x[2:4] != "--" for x in labels):
         raise NameUnresolved(
-            f"{text[:60]!r}: I take ENS names of letters a-z, digits and hyphens only; "
-            "give the 0x… address instead."
+            _(
+                "{name}: I take ENS names of letters a-z, digits and hyphens only; give the 0x… "
+                "address instead."
+            ).format(name=repr(text[:60]))
         )
     return name
 
@@ -110,19 +115,25 @@ class EnsNames:
                 answer = await self.rpc("eth_call", [call, "latest"])
         except RpcRefused as err:
             if not err.reverted:
-                raise NameUnresolved(f"ENS gave no answer for {name}; try again soon.") from None
+                raise NameUnresolved(
+                    _("ENS gave no answer for {name}; try again soon.").format(name=name)
+                ) from None
             answer = None  # no resolver, or one only answering offchain (not followed)
         except TimeoutError:
             raise NameUnresolved(
-                f"ENS did not answer for {name} in {self.timeout:g} s; try again soon."
+                _("ENS did not answer for {name} in {seconds} s; try again soon.").format(
+                    name=name, seconds=f"{self.timeout:g}"
+                )
             ) from None
         except Exception as err:  # a failing node means the same as a slow one: no answer now
             raise NameUnresolved(
-                f"ENS gave no answer for {name} ({type(err).__name__}); try again soon."
+                _("ENS gave no answer for {name} ({error}); try again soon.").format(
+                    name=name, error=type(err).__name__
+                )
             ) from None
         address = resolved_address(answer)
         if address is None:
-            raise NameUnresolved(f"{name} does not point to an address on ENS.")
+            raise NameUnresolved(_("{name} does not point to an address on ENS.").format(name=name))
         return name, address
 
 

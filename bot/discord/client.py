@@ -25,6 +25,7 @@ from bot.acknowledge import AcknowledgeFirst
 from bot.discord.inbox import DiscordInbox
 from bot.discord.render import NO_MENTIONS
 from bot.discord.shards import ShardPlan
+from bot.discord.translator import CatalogueTranslator, LocalizedTree
 
 if TYPE_CHECKING:
     from bot.ports import ChatPlatform
@@ -42,6 +43,7 @@ COGS = (
     "cogs.allowlists",
     "cogs.raffles",
     "cogs.codewords",
+    "cogs.help",
 )
 # View Channel, Send Messages, Embed Links: enough to answer in a channel when an interaction
 # token has expired. Slash commands need no permission of their own.
@@ -92,6 +94,7 @@ class DiscordBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents(),
             help_command=None,
+            tree_cls=LocalizedTree,
             allowed_mentions=NO_MENTIONS,
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST),
             **sharding,
@@ -148,6 +151,7 @@ class DiscordBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in COGS:
             await self.load_extension(extension)
+        await self.tree.set_translator(CatalogueTranslator())  # names in the members' languages
         guild_id = self.runtime.settings.discord_dev_guild_id
         if guild_id is not None:
             guild = discord.Object(guild_id)

@@ -11,6 +11,7 @@ from eth_utils.address import is_hex_address
 
 from bot.env_values import parse_address
 from bot.errors import ConfigError, RequestRejected
+from bot.i18n import _
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -21,23 +22,32 @@ def user_address(text: str, *, collection: str | None = None) -> str:
     Refused: anything that is not an address; the zero address (the contract refuses to mint
     to it, and tokens sent there are burnt); the collection contract itself, when given
     (a token held by the contract could never be moved again).
+
+    The refusal's text is translated where it is raised (`_()`): in the task handling the
+    asker's request, whose locale the platform set.
     """
     try:
         address = parse_address("address", text)
     except ConfigError:
         shown = text[:60]
         if is_hex_address(text.strip()):
-            raise RequestRejected(f"{shown} has a wrong checksum: check it for typos.") from None
+            raise RequestRejected(
+                _("{address} has a wrong checksum: check it for typos.").format(address=shown)
+            ) from None
         raise RequestRejected(
-            f"{shown!r} is not a valid Ethereum address (0x and 40 hexadecimal digits)."
+            _("{address} is not a valid Ethereum address (0x and 40 hexadecimal digits).").format(
+                address=repr(shown)
+            )
         ) from None
     if address == ZERO_ADDRESS:
         raise RequestRejected(
-            "That is the zero address: nothing can be minted to it. Give a wallet you control."
+            _("That is the zero address: nothing can be minted to it. Give a wallet you control.")
         )
     if collection is not None and address.lower() == collection.lower():
         raise RequestRejected(
-            "That is the collection contract's own address: a token sent there could never be "
-            "moved again. Give a wallet you control."
+            _(
+                "That is the collection contract's own address: a token sent there could never "
+                "be moved again. Give a wallet you control."
+            )
         )
     return address

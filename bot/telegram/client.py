@@ -32,6 +32,7 @@ from telegram.ext import Application, ContextTypes
 from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.errors import ConfigError
+from bot.i18n import speaking
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
 from bot.process_locks import sole_telegram_poller
@@ -255,8 +256,15 @@ class TelegramBot:
             update = Update.de_json(entry.payload, self.app.bot)
         handling = _Handling(entry)
         token = _HANDLING.set(handling)
+        user = update.effective_user
         try:
-            await self.app.update_processor.process_update(update, self.app.process_update(update))
+            # PTB awaits the handlers inside process_update, in this task (a handler with
+            # block=False gets a task created from here, which copies the context): the
+            # member's language holds for every handler of the update and the core they call.
+            with speaking(user.language_code if user is not None else None):
+                await self.app.update_processor.process_update(
+                    update, self.app.process_update(update)
+                )
         finally:
             _HANDLING.reset(token)
         if handling.errors:

@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 
 from bot.drops import DropInfo, conditions, per_member
+from bot.i18n import N_, _
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
@@ -17,7 +18,8 @@ from db.models import utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MINTING = "⏳ Minting…"
-HELP = (
+# Translated where it is sent: `_(HELP)`.
+HELP = N_(
     "<b>Mint your art as an NFT</b>\n"
     "• Send an image with the caption <code>/mint Name | optional description</code>\n"
     "• Or reply <code>/mint Name</code> to a message with an image: the NFT goes to whoever "
@@ -35,7 +37,7 @@ HELP = (
     "/raffle_create, /drop_allowlist, /drop_codes, /holders_only"
 )
 
-ANSWERED_IN_PRIVATE = "🔒 I answered you in our private chat."
+ANSWERED_IN_PRIVATE = N_("🔒 I answered you in our private chat.")
 
 
 async def reply(message: Message, html: str) -> Message:
@@ -56,10 +58,10 @@ def link(label: str, url: str | None) -> str | None:
 def private_chat_needed(command: str, start_url: str) -> str:
     """Asked in a group by a member who never started the bot: the answer would show their
     wallet, and Telegram lets a bot write only to those who have."""
-    return (
-        f"🔒 I answer {command} in private, so your wallet stays yours. "
-        f"{link('Open a chat with me', start_url)}, then send {command} there."
-    )
+    return _(
+        "🔒 I answer {command} in private, so your wallet stays yours. "
+        "{open_chat}, then send {command} there."
+    ).format(command=command, open_chat=link(_("Open a chat with me"), start_url))
 
 
 def result_html(result: MintResult) -> str:

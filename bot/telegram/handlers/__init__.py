@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
+from bot.i18n import _
 from bot.telegram.handlers.admin import AdminHandlers
 from bot.telegram.handlers.allowlists import AllowlistHandlers
 from bot.telegram.handlers.codewords import CodewordHandlers
@@ -74,4 +75,4 @@ class Welcome:
 
     async def help(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
-        await reply(update.effective_message, HELP)
+        await reply(update.effective_message, _(HELP))

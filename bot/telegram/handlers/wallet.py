@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.errors import RequestRejected
+from bot.i18n import _
 from bot.telegram.render import (
     ANSWERED_IN_PRIVATE,
     NO_PREVIEW,
@@ -55,18 +56,20 @@ class WalletHandlers:
                 text = describe_link(found, code="<code>{}</code>", link=LINK_USAGE)
             elif action == "link" and len(args) == 2:
                 challenge = await wallets.challenge("telegram", user_id, args[1])
-                howto = SIGN_HOWTO.format(verify="<code>/wallet verify 0x…</code>")
+                howto = _(SIGN_HOWTO).format(verify="<code>/wallet verify 0x…</code>")
                 text = f"<pre>{esc(challenge.message)}</pre>\n{esc(howto)}"
             elif action == "verify" and len(args) == 2:
                 verified = await wallets.verify("telegram", user_id, user.full_name, args[1])
                 text = verified_reply(verified, code="<code>{}</code>")
             elif len(args) == 1 or (action == "set" and len(args) == 2):
                 linked = await wallets.set_unverified("telegram", user_id, user.full_name, args[-1])
-                text = f"Your NFTs will go to <code>{linked}</code> (not verified by a signature)."
-            else:
-                text = (
-                    f"Usage: {LINK_USAGE}, then <code>/wallet verify 0x…</code>; /wallet shows it."
+                text = _("Your NFTs will go to {address} (not verified by a signature).").format(
+                    address=f"<code>{linked}</code>"
                 )
+            else:
+                text = _(
+                    "Usage: {link}, then <code>/wallet verify 0x…</code>; /wallet shows it."
+                ).format(link=LINK_USAGE)
         except RequestRejected as err:
             text = esc(str(err))
         await self._answer_privately(update, context, text)
@@ -123,5 +126,5 @@ class WalletHandlers:
         answer = await context.bot.send_message(
             user.id, html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
         )
-        await reply(message, ANSWERED_IN_PRIVATE)
+        await reply(message, _(ANSWERED_IN_PRIVATE))
         return answer

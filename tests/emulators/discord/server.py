@@ -70,9 +70,16 @@ class DiscordServer(DiscordWorld, DiscordRecording):
     # ----- acting as users ---------------------------------------------------------------------
 
     async def slash(
-        self, user_id: str, name: str, options: list[dict[str, Any]], **resolved: Any
+        self,
+        user_id: str,
+        name: str,
+        options: list[dict[str, Any]],
+        *,
+        locale: str = "en-US",
+        **resolved: Any,
     ) -> Interaction:
-        """A user runs /name; subcommands are options of type 1."""
+        """A user runs /name; subcommands are options of type 1. `locale`: the language of
+        their Discord client (an interaction's `locale`, "de", "es-ES", ...)."""
         data: dict[str, Any] = {
             "id": self.commands.get(name, {}).get("id", snowflake()),
             "name": name,
@@ -81,7 +88,7 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         }
         if resolved:
             data["resolved"] = resolved
-        return await self._interact(user_id, 2, data)
+        return await self._interact(user_id, 2, data, locale=locale)
 
     async def mint(self, user_id: str, image: bytes, name: str, **more: str) -> Interaction:
         attachment = self.add_attachment(image)

@@ -41,8 +41,11 @@ class TelegramWorld:
 
     # ----- building it -------------------------------------------------------------------------
 
-    def user(self, first_name: str) -> dict[str, Any]:
-        return {"id": next(self._ids), "is_bot": False, "first_name": first_name}
+    def user(self, first_name: str, language_code: str | None = None) -> dict[str, Any]:
+        """A member; `language_code` is their app's language (an IETF tag), which Telegram
+        sends in the `User` of their updates when their app says it, and leaves out otherwise."""
+        user = {"id": next(self._ids), "is_bot": False, "first_name": first_name}
+        return user | ({"language_code": language_code} if language_code else {})
 
     def group(
         self,
