@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from db.models import InboxUpdate
 from tests.emulators.discord import DiscordServer
 from tests.emulators.discord.recording import Interaction
-from tests.emulators.telegram import TelegramServer, plain_text
+from tests.emulators.telegram import TelegramServer
 from tests.emulators.telegram.documents import document_data
 from tests.support import png, serving
 from tests.test_discord import create_drop
@@ -185,28 +185,17 @@ async def test_codes_on_telegram_in_private_messages(
     env = {**bot_env, **telegram.env()}
     drop_id = await new_drop(env, "telegram", str(group["id"]), gates=gates_for(chat_member=True))
 
-    def said(chat: dict[str, Any]) -> list[str]:
-        return [
-            plain_text(m.get("text") or "", m.get("parse_mode")) for m in telegram.in_chat(chat)
-        ]
-
-    async def told(chat: dict[str, Any], user: dict[str, Any], text: str) -> str:
-        before = len(said(chat))
-        telegram.send_text(chat, user, text)
-        await telegram.wait_for(lambda: len(said(chat)) > before)
-        return said(chat)[before]
-
     async with serving(env):
         await telegram.wait_for(lambda: telegram.sent("getUpdates"))
         # Codes go to the admin in private, once they have a private chat with the bot.
-        assert "start a chat with @mintbot_test_bot" in await told(
+        assert "start a chat with @mintbot_test_bot" in await telegram.told(
             group, ana, f"/drop_codes {drop_id} 2"
         )
-        await told(telegram.private(ana), ana, "/start")
-        assert await told(telegram.private(ana), ana, f"/drop_word {drop_id} Lantern") == (
+        await telegram.told(telegram.private(ana), ana, "/start")
+        assert await telegram.told(telegram.private(ana), ana, f"/drop_word {drop_id} Lantern") == (
             f"Drop #{drop_id} is claimed with its secret word now."
         )
-        assert await told(group, ana, f"/drop_codes {drop_id} 2") == (
+        assert await telegram.told(group, ana, f"/drop_codes {drop_id} 2") == (
             f"I sent you 2 codes for drop #{drop_id} in private."
         )
         (document,) = [m for m in telegram.in_chat(telegram.private(ana)) if "document" in m]
@@ -221,33 +210,36 @@ async def test_codes_on_telegram_in_private_messages(
             f"Harbour is claimed with a code: send /claim {drop_id} YOURCODE to the bot privately."
         )
         # In the group, a code is not checked, and the member's message stays.
-        in_group = await told(group, ada, f"/claim {drop_id} {codes[0]}")
+        in_group = await telegram.told(group, ada, f"/claim {drop_id} {codes[0]}")
         assert in_group.startswith("Codes are claimed in private: send /claim ID CODE to")
         assert not telegram.sent("deleteMessage")
         private = telegram.private(ada)
-        assert await told(private, ada, f"/claim {drop_id} {codes[0]}") == (
+        assert await telegram.told(private, ada, f"/claim {drop_id} {codes[0]}") == (
             "You claimed Harbour #1 of 10! Minting it now."
         )
         # The same claim message again (as a new update): the same claim, said so.
-        before = len(said(private))
+        before = len(telegram.said(private))
         (message,) = [m for m in telegram.delivered if m.get("message", {}).get("chat") == private][
             -1:
         ]
         telegram.push({"message": message["message"]})
-        await telegram.wait_for(lambda: len(said(private)) > before)
-        assert said(private)[before] == (
+        await telegram.wait_for(lambda: len(telegram.said(private)) > before)
+        assert telegram.said(private)[before] == (
             "This code was already used: it claimed Harbour #1 of 10 for you."
         )
-        assert await told(telegram.private(max_), max_, f"/claim {codes[0]}") == (
+        assert await telegram.told(telegram.private(max_), max_, f"/claim {codes[0]}") == (
             "This code was already used."
         )
-        assert await told(telegram.private(max_), max_, "/claim 7777777") == (
+        assert await telegram.told(telegram.private(max_), max_, "/claim 7777777") == (
             f"That is not a code of Harbour. {PER_MEMBER - 1} more wrong codes and you wait "
             "an hour."
         )
-        await telegram.wait_for(lambda: any("Minted" in s for s in said(private)), timeout=60)
-        await told(group, ana, f"/drop_close {drop_id}")
-        assert await told(telegram.private(max_), max_, f"/claim {drop_id} {codes[1]}") == (
+        await telegram.wait_for(
+            lambda: any("Minted" in s for s in telegram.said(private)), timeout=60
+        )
+        await telegram.told(group, ana, f"/drop_close {drop_id}")
+        late = f"/claim {drop_id} {codes[1]}"
+        assert await telegram.told(telegram.private(max_), max_, late) == (
             "Harbour is over: its codes expired with it."
         )
     async with open_runtime(load_settings(env), start=False) as runtime:

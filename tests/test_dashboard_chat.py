@@ -6,7 +6,6 @@ refused, and the link given signs its admin in to their own community's dashboar
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import aiohttp
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from bot.chain.devchain import free_port
 from bot.dashboard.pages import COOKIE
 from tests.emulators.discord import EPHEMERAL, DiscordServer
-from tests.emulators.telegram import TelegramServer, plain_text
+from tests.emulators.telegram import TelegramServer
 from tests.support import serving
 
 pytestmark = pytest.mark.db
@@ -48,17 +47,6 @@ async def test_admins_get_a_link_in_private_that_signs_them_in_once(
     ana, max_ = telegram.user("Ana"), telegram.user("Max")
     group = telegram.group("Art club", admins=[ana])
 
-    def said(chat: dict[str, Any]) -> list[str]:
-        return [
-            plain_text(m.get("text") or "", m.get("parse_mode")) for m in telegram.in_chat(chat)
-        ]
-
-    async def told(chat: dict[str, Any], user: dict[str, Any], text: str) -> str:
-        before = len(said(chat))
-        telegram.send_text(chat, user, text)
-        await telegram.wait_for(lambda: len(said(chat)) > before)
-        return said(chat)[before]
-
     async with serving(env):
         await discord.wait_for(lambda: discord.synced.is_set() and discord.identified.is_set())
         await telegram.wait_for(lambda: telegram.sent("getUpdates"))
@@ -78,17 +66,17 @@ async def test_admins_get_a_link_in_private_that_signs_them_in_once(
 
         # Telegram: a member is refused. Asked in the group before the admin opened a private
         # chat with the bot: no link, there or anywhere.
-        assert "administrators" in await told(group, max_, "/dashboard")
-        before_start = await told(group, ana, "/dashboard@mintbot_test_bot")
+        assert "administrators" in await telegram.told(group, max_, "/dashboard")
+        before_start = await telegram.told(group, ana, "/dashboard@mintbot_test_bot")
         assert "in private" in before_start and not LINK.search(before_start)
         # In private there is no group to sign in to.
-        assert "work in groups" in await told(telegram.private(ana), ana, "/dashboard")
+        assert "work in groups" in await telegram.told(telegram.private(ana), ana, "/dashboard")
         private_before = len(telegram.in_chat(telegram.private(ana)))
-        assert "private chat" in await told(group, ana, "/dashboard")
+        assert "private chat" in await telegram.told(group, ana, "/dashboard")
         private = telegram.in_chat(telegram.private(ana))[private_before:]
         # Sent as HTML: the link is the href of "open it".
         links = [m for message in private for m in LINK.finditer(message.get("text", ""))]
         assert links, private
         assert links[0].groups() == ("telegram", str(group["id"]))
         await signs_in(links[0][0], f"/dashboard/telegram/{group['id']}")
-        assert not any(LINK.search(text) for text in said(group))
+        assert not any(LINK.search(text) for text in telegram.said(group))

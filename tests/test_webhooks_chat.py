@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.emulators.discord import DiscordServer, Interaction
-from tests.emulators.telegram import TelegramServer, plain_text
+from tests.emulators.telegram import TelegramServer
 from tests.support import serving
 from tests.test_discord import ephemeral_texts
 from tests.webhook_receiver import receiving
@@ -89,45 +89,35 @@ async def test_telegram_admins_get_the_secret_in_private_and_test_their_webhook(
     group = telegram.group("Art club", admins=[ana])
     env = {**bot_env, **telegram.env(), **LOOPBACK_OK}
 
-    def said(chat: dict[str, Any]) -> list[str]:
-        return [
-            plain_text(m.get("text") or "", m.get("parse_mode")) for m in telegram.in_chat(chat)
-        ]
-
-    async def says(chat: dict[str, Any], user: dict[str, Any], text: str) -> str:
-        before = len(said(chat))
-        telegram.send_text(chat, user, text)
-        await telegram.wait_for(lambda: len(said(chat)) > before)
-        return said(chat)[before]
-
     async with receiving("whsec_" + "A" * 44) as receiver, serving(env):
         await telegram.wait_for(lambda: telegram.sent("getUpdates"))
-        assert "administrators" in await says(group, ada, f"/webhook add {receiver.url}")
-        assert "start a chat with @" in await says(group, ana, f"/webhook add {receiver.url}")
-        assert not SECRET.search("\n".join(said(group)))
-        await says(telegram.private(ana), ana, "/start")
-        assert await says(group, ana, "/webhook add http://192.168.1.9/in") == (
+        add = f"/webhook add {receiver.url}"
+        assert "administrators" in await telegram.told(group, ada, add)
+        assert "start a chat with @" in await telegram.told(group, ana, add)
+        assert not SECRET.search("\n".join(telegram.said(group)))
+        await telegram.told(telegram.private(ana), ana, "/start")
+        assert await telegram.told(group, ana, "/webhook add http://192.168.1.9/in") == (
             "Webhooks may not go to a private address."
         )
-        assert await says(group, ana, f"/webhook add {receiver.url}") == (
+        assert await telegram.told(group, ana, f"/webhook add {receiver.url}") == (
             "Webhook #1 added; I sent you its secret in private."
         )
-        private = "\n".join(said(telegram.private(ana)))
+        private = "\n".join(telegram.said(telegram.private(ana)))
         secret = SECRET.search(private)
         assert secret is not None and "shown only this once" in private
-        assert not SECRET.search("\n".join(said(group)))  # the group never sees it
+        assert not SECRET.search("\n".join(telegram.said(group)))  # the group never sees it
         receiver.secret = secret[0]
 
-        assert await says(group, ana, "/webhook test") == (
+        assert await telegram.told(group, ana, "/webhook test") == (
             "A webhook.test event is on its way to 1 webhook(s)."
         )
         await receiver.wait_for(lambda: receiver.accepted)
         (body,) = receiver.bodies.values()
         assert body["type"] == "webhook.test" and body["data"]["platform"] == "telegram"
         assert body["data"]["community_id"] == str(group["id"])
-        assert await says(group, ana, "/webhook") == f"#1 {receiver.url}: on"
-        assert await says(group, ana, "/webhook remove 1") == (
+        assert await telegram.told(group, ana, "/webhook") == f"#1 {receiver.url}: on"
+        assert await telegram.told(group, ana, "/webhook remove 1") == (
             f"Webhook #1 removed: {receiver.url} receives no more events."
         )
-        assert (await says(group, ana, "/webhook frobnicate")).startswith("Usage:")
+        assert (await telegram.told(group, ana, "/webhook frobnicate")).startswith("Usage:")
     assert receiver.refused == 0

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import MINTED, MintRequest, Phase, aware_utc
 
@@ -63,46 +65,33 @@ class DashboardQueries:
 
     async def failures(self, platform: str, community_id: str) -> list[Problem]:
         """The newest requests that failed or were refused, with their reasons."""
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(MintRequest)
-                .where(*_community(platform, community_id), MintRequest.phase.in_(FAILED))
-                .order_by(MintRequest.created_at.desc())
-                .limit(LISTED)
-            )
-            return [
-                Problem(
-                    r.id,
-                    r.name,
-                    r.requester_name,
-                    r.phase,
-                    r.failure_reason or "",
-                    aware_utc(r.created_at),
-                )
-                for r in rows.scalars()
-            ]
+        rows = await self._newest(
+            platform, community_id, MintRequest.phase.in_(FAILED), MintRequest.created_at
+        )
+        return [_problem(r, r.failure_reason, r.created_at) for r in rows]
 
     async def undeliverable(self, platform: str, community_id: str) -> list[Problem]:
         """The newest answers given up as undeliverable, with the last error."""
         given_up = MintRequest.undeliverable_at
+        rows = await self._newest(platform, community_id, given_up.is_not(None), given_up)
+        return [_problem(r, r.answer_error, r.undeliverable_at or r.updated_at) for r in rows]
+
+    async def _newest(
+        self,
+        platform: str,
+        community_id: str,
+        which: ColumnElement[bool],
+        newest_first: InstrumentedAttribute[Any],
+    ) -> list[MintRequest]:
+        """The community's LISTED newest requests `which` selects, by `newest_first`."""
         async with self.sessions() as session:
-            rows = await session.execute(
+            rows = await session.scalars(
                 select(MintRequest)
-                .where(*_community(platform, community_id), given_up.is_not(None))
-                .order_by(given_up.desc())
+                .where(*_community(platform, community_id), which)
+                .order_by(newest_first.desc())
                 .limit(LISTED)
             )
-            return [
-                Problem(
-                    r.id,
-                    r.name,
-                    r.requester_name,
-                    r.phase,
-                    r.answer_error or "",
-                    aware_utc(r.undeliverable_at or r.updated_at),
-                )
-                for r in rows.scalars()
-            ]
+            return list(rows)
 
     async def retry_answer(self, platform: str, community_id: str, request_id: int) -> bool:
         """Give an answer that was given up another full round of tries (delivery picks it up
@@ -136,3 +125,14 @@ def _count(platform: str, community_id: str, *where: ColumnElement[bool]) -> Sca
 
 def _community(platform: str, community_id: str) -> tuple[ColumnElement[bool], ...]:
     return (MintRequest.platform == platform, MintRequest.community_id == community_id)
+
+
+def _problem(request: MintRequest, reason: str | None, when: datetime) -> Problem:
+    return Problem(
+        request.id,
+        request.name,
+        request.requester_name,
+        request.phase,
+        reason or "",
+        aware_utc(when),
+    )

@@ -28,7 +28,7 @@ from tests.emulators.telegram.limits import (
 )
 from tests.emulators.telegram.protocol import TOKEN
 from tests.emulators.telegram.recording import TelegramRecording
-from tests.emulators.telegram.text import command_entities
+from tests.emulators.telegram.text import command_entities, plain_text
 from tests.emulators.telegram.updates import UpdateFeed
 from tests.emulators.telegram.world import ANONYMOUS_ADMIN, TelegramWorld
 
@@ -126,6 +126,17 @@ class TelegramServer(TelegramWorld, TelegramRecording, UpdateFeed):
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {"reply_to_message": reply_to} if reply_to else {}
         return self.send(chat, sender, text=text, entities=command_entities(text), **extra)
+
+    def said(self, chat: dict[str, Any]) -> list[str]:
+        """The bot's messages in `chat` as a member reads them (plain text), oldest first."""
+        return [plain_text(m.get("text") or "", m.get("parse_mode")) for m in self.in_chat(chat)]
+
+    async def told(self, chat: dict[str, Any], user: dict[str, Any], text: str) -> str:
+        """`user` sends `text` in `chat`; the bot's next message there, as they read it."""
+        before = len(self.said(chat))
+        self.send_text(chat, user, text)
+        await self.wait_for(lambda: len(self.said(chat)) > before)
+        return self.said(chat)[before]
 
     def send_photo(
         self,
