@@ -4,9 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.i18n import N_
+from bot.i18n.said import Arg, Said
+
 
 class MintbotError(Exception):
-    """Base of every error the bot raises on purpose; `str(err)` is the user-facing message."""
+    """Base of every error the bot raises on purpose.
+
+    Raised with a msgid marked by `N_` and the values of its placeholders
+    (`ImageRejected(N_("over {most} MB"), most=20)`), or with a `Said`. `str(err)` is the
+    message in English (logs, stored columns); `err.text()` is it in the language of the
+    request being answered, and `err.said` keeps it untranslated to store or pass on.
+    """
+
+    def __init__(self, message: str | Said = "", /, **args: Arg) -> None:
+        self.said = message if isinstance(message, Said) else Said(message, args)
+        super().__init__(str(self.said))
+
+    def text(self) -> str:
+        return self.said.text()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled (a content worker's refusal, sent to the bot's process) with its `said` and
+        # any field a subclass adds, whatever that subclass's constructor takes.
+        return _revived, (type(self), dict(self.__dict__))
+
+
+def _revived(cls: type[MintbotError], state: dict[str, object]) -> MintbotError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, str(state["said"]))
+    err.__dict__.update(state)
+    return err
 
 
 class ConfigError(MintbotError):
@@ -31,8 +59,12 @@ class FeeCapExceeded(ChainError):
 
     def __init__(self, base_fee: int, cap: int) -> None:
         super().__init__(
-            f"the network fee is {base_fee / 1e9:.3f} gwei, above the cap of "
-            f"{cap / 1e9:.3f} gwei (MAX_FEE_PER_GAS_GWEI); minting waits until it falls"
+            N_(
+                "the network fee is {fee} gwei, above the cap of {cap} gwei "
+                "(MAX_FEE_PER_GAS_GWEI); minting waits until it falls"
+            ),
+            fee=f"{base_fee / 1e9:.3f}",
+            cap=f"{cap / 1e9:.3f}",
         )
         self.base_fee = base_fee
         self.cap = cap
@@ -76,7 +108,9 @@ class RateLimited(RequestRejected):
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = max(1, round(retry_after + 0.499))
-        super().__init__(f"You are minting too fast; try again in {self.retry_after} s.")
+        super().__init__(
+            N_("You are minting too fast; try again in {seconds} s."), seconds=self.retry_after
+        )
 
 
 class DropNotFound(RequestRejected):
@@ -115,6 +149,6 @@ class CodeRefused(RequestRejected):
 class CodeLocked(CodeRefused):
     """Too many wrong codes: no code is checked for this member (or drop) until `until`."""
 
-    def __init__(self, message: str, until: datetime) -> None:
+    def __init__(self, message: str | Said, until: datetime) -> None:
         super().__init__(message)
         self.until = until
