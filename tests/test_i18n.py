@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -26,7 +27,9 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.codewords import Codewords
 from cogs.help import Help
+from cogs.raffles import Entering, Raffles
 from cogs.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,6 +238,36 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
         "es-ES": "dirección",
         "es-419": "dirección",
     }
+
+
+def payload_entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A command's synced payload and every option in it, however deep (groups, subcommands)."""
+    return [payload] + [e for option in payload.get("options", []) for e in payload_entries(option)]
+
+
+async def test_raffle_and_codeword_commands_are_localized_and_valid():
+    """/raffle, /enter, /claim and /codes as synced: every description, option description
+    and option name in Spanish and German, names Discord accepts, descriptions within 100
+    characters."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    raffle = Raffles.__new__(Raffles).__cog_app_commands_group__
+    assert raffle is not None
+    commands = [raffle, *Entering.__cog_app_commands__, *Codewords.__cog_app_commands__]
+    payloads = [await command.get_translated_payload(tree, translator) for command in commands]
+    entries = [entry for payload in payloads for entry in payload_entries(payload)]
+    for entry in entries:
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert discord_accepts(name) and valid_name(name), name
+    create = next(c for c in payloads[0]["options"] if c["name"] == "create")
+    winners = next(o for o in create["options"] if o["name"] == "winners")
+    assert winners["name_localizations"]["de"] == "gewinner"
+    assert winners["description_localizations"]["es-419"] == (
+        "Cuántos ganadores (cada uno recibe una edición)"
+    )
 
 
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])
