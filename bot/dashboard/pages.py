@@ -186,6 +186,8 @@ class DashboardPages:
     async def claims_csv(self, request: web.Request) -> web.Response:
         admin = await self._admin(request)
         drop_id = await self._own_drop(request, admin)
+        # Not translated: the file's column names are read by programs (spreadsheets' imports,
+        # scripts), which need them alike in every language.
         return web.Response(
             text=await self.drops.export_csv(drop_id),
             content_type="text/csv",
