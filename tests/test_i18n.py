@@ -115,10 +115,13 @@ def test_the_template_is_up_to_date_with_the_code(tmp_path: Path):
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_catalogues_compile_and_translate_every_message(locale: str):
-    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(catalogue_paths(locale)[0])))
+    po = catalogue_paths(locale)[0]
+    shipped = catalogue(po, locale)
+    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(po)))
+    # Each message reads as its translation, which may equal the English ("Status" in German).
     for message in messages(TEMPLATE):
         if isinstance(message.id, str):
-            assert compiled.gettext(message.id) != message.id
+            assert compiled.gettext(message.id) == shipped[message.id].string
     assert translations(locale).gettext("Your payout wallet") == compiled.gettext(
         "Your payout wallet"
     )
