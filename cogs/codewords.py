@@ -41,6 +41,7 @@ class Codewords(commands.Cog):
     # ----- members -----------------------------------------------------------------------
 
     @app_commands.command(name="claim", description=locale_str("Claim a drop with its code"))
+    @app_commands.rename(code=locale_str("code"))
     @app_commands.describe(
         code=locale_str("The code or secret word (only you see this command)"),
         drop=locale_str("The drop's number (needed only when several drops take codes)"),

@@ -140,6 +140,7 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description=locale_s
     )
     @app_commands.rename(
         image=locale_str("image"),
+        name=locale_str("name"),
         winners=locale_str("winners"),
         hours=locale_str("hours"),
         description=locale_str("description"),
