@@ -38,9 +38,15 @@ def told(message: dict[str, Any]) -> str:
 
 
 async def drop_command(
-    discord: DiscordServer, user: str, sub: str, files: dict[str, bytes], **values: Any
+    discord: DiscordServer,
+    user: str,
+    sub: str,
+    files: dict[str, bytes],
+    *,
+    locale: str = "en-US",
+    **values: Any,
 ) -> Interaction:
-    """`user` runs /drop `sub` with these attachments and options."""
+    """`user` runs /drop `sub` with these attachments and options, their Discord in `locale`."""
     attachments = {
         name: discord.add_attachment(data, f"{name}.csv", content_type="text/csv")
         if name != "image"
@@ -54,6 +60,7 @@ async def drop_command(
         "drop",
         [{"name": sub, "type": 1, "options": options}],
         attachments={a["id"]: a for a in attachments.values()},
+        locale=locale,
     )
 
 
