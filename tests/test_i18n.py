@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.allowlists import allowlist_command
 from cogs.codewords import Codewords
+from cogs.drops import Drops
 from cogs.help import Help
 from cogs.raffles import Entering, Raffles
 from cogs.wallet import Wallet
@@ -205,7 +207,7 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet and /help, through the translator, in every
+    """Every name and description of /wallet, /help and /drop, through the translator, in every
     locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
     characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
@@ -218,8 +220,14 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     # One payload holds every locale's names and descriptions, as synced to Discord.
     wallet = await group.get_translated_payload(tree, translator)
     help_command = await Help.help.get_translated_payload(tree, translator)
-    entries = [wallet, help_command, *wallet["options"]]
-    entries += [option for command in wallet["options"] for option in command.get("options", [])]
+    drops_group = Drops.__new__(Drops).__cog_app_commands_group__
+    assert drops_group is not None
+    drop = await drops_group.get_translated_payload(tree, translator)
+    # /drop allowlist joins the /drop group when its cog loads: checked on its own.
+    allowlist = await allowlist_command.get_translated_payload(tree, translator)
+    groups = [wallet, drop, allowlist]
+    entries = [help_command, *groups, *(c for g in groups for c in g.get("options", []))]
+    entries += [o for g in groups for c in g.get("options", []) for o in c.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
         d for entry in entries for d in (entry.get("description_localizations") or {}).values()
@@ -232,6 +240,9 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     for name in names:
         assert discord_accepts(name) and valid_name(name), name
     assert wallet["description_localizations"]["de"] == "Deine Auszahlungs-Wallet"
+    assert drop["description_localizations"]["es-ES"] == "Drops de la comunidad"
+    create = next(c for c in drop["options"] if c["name"] == "create")
+    assert len([o for o in create["options"] if o.get("description_localizations")]) == 13
     assert wallet["description_localizations"]["es-ES"] == "Tu monedero de cobro"
     assert wallet["description_localizations"]["es-419"] == "Tu monedero de cobro"
     assert "pt-BR" not in wallet["description_localizations"]
