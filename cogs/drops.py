@@ -8,7 +8,8 @@ before a restart keep working.
 Answers are in the asker's language: the tree sets it for commands, and a button's or a form's
 handler sets it from its own interaction (they do not pass through the tree). A claim records
 it in its `reply_to`, so the answer after minting is in it too. The announcement and its
-buttons are read by the whole channel: English, as no community language is set anywhere.
+buttons are read by the whole channel: in the community's language for public posts
+(`DropInfo.public_locale`, English if unset).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bot.drops import DropInfo, DropKind, gates_for, listing_line
 from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
 from bot.holders.options import holder_gate
-from bot.i18n import ENGLISH, _, speaking
+from bot.i18n import N_, _, speaking
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant, DropGate
 from cogs.allowlists import ADMINS_ONLY, DROP_DESCRIPTION, fetch_allowlist
@@ -44,8 +45,7 @@ PLATFORM = "discord"
 
 class ClaimButton(DropButton, template=r"drop:claim:(?P<id>\d+)"):
     action = "drop:claim"
-    # Shown to the whole channel under the announcement: English, as the announcement.
-    button_label = "Claim"
+    button_label = N_("Claim")
     button_emoji = "🎁"
     button_style = discord.ButtonStyle.success
 
@@ -296,9 +296,9 @@ class Drops(commands.GroupCog, group_name="drop", group_description=locale_str("
         )  # fmt: skip
 
     def _announcement(self, drop: DropInfo) -> tuple[discord.Embed, discord.ui.View]:
-        """The drop's announcement and its buttons. The whole channel reads them: English,
-        whoever posts or updates them (no community language is set anywhere yet)."""
-        with speaking(ENGLISH):
+        """The drop's announcement and its buttons. The whole channel reads them, whoever posts
+        or updates them: in the community's language for public posts (English if unset)."""
+        with speaking(drop.public_locale):
             return drop_embed(drop, self.base_url), self._view(drop)
 
     def _view(self, drop: DropInfo) -> discord.ui.View:

@@ -8,8 +8,9 @@ through their entry's interaction while its token lasts if their DMs are closed.
 
 Answers to a member or an admin are in their language (the tree set the interaction's
 locale); an entrant's outcome in the language recorded with their entry (`reply_to`'s
-"locale"); the announcement and the draw, which the whole channel reads, in English
-(`raffle_types.PUBLIC_LOCALE`), and so is the Enter button under them.
+"locale"); the announcement, the Enter button under it and the draw, which the whole channel
+reads, in the community's language for public posts (`DropInfo.public_locale`, English if
+unset).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropKind, gates_for
 from bot.drops.raffle_types import RaffleInfo
 from bot.errors import RequestRejected
-from bot.i18n import _
+from bot.i18n import N_, _, speaking
 from bot.ports import Claimant
 from db.models import utcnow
 
@@ -40,7 +41,7 @@ PLATFORM = "discord"
 
 class EnterButton(DropButton, template=r"raffle:enter:(?P<id>\d+)"):
     action = "raffle:enter"
-    button_label = "Enter"
+    button_label = N_("Enter")
     button_emoji = "🎟️"
     button_style = discord.ButtonStyle.primary
 
@@ -91,7 +92,9 @@ class DiscordRaffleVoice:
     def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
 
-    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(
+        self, drop_id: int, chat_id: str, message_id: str, text: str, locale: str | None
+    ) -> None:
         channel = self.bot.get_partial_messageable(int(chat_id))
         announcement = channel.get_partial_message(int(message_id))
         await channel.send(
@@ -100,7 +103,8 @@ class DiscordRaffleVoice:
             allowed_mentions=NO_MENTIONS,
         )
         view = discord.ui.View(timeout=None)
-        view.add_item(EnterButton(drop_id, disabled=True))
+        with speaking(locale):
+            view.add_item(EnterButton(drop_id, disabled=True))
         await announcement.edit(view=view)
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:
@@ -199,10 +203,12 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description=locale_s
             return
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
+        with speaking(raffle.drop.public_locale):
+            embed, view = drop_embed(raffle.drop, self.base_url), self._view(raffle)
         announcement = await channel.send(
             discord.utils.escape_markdown(raffle.open_text(utcnow())),
-            embed=drop_embed(raffle.drop, self.base_url),
-            view=self._view(raffle),
+            embed=embed,
+            view=view,
             allowed_mentions=NO_MENTIONS,
         )
         await self.raffles.drops.remember_announcement(

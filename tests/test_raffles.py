@@ -47,7 +47,9 @@ class Voice:
         self.told: dict[str, list[str]] = {}
         self.announced: list[str] = []
 
-    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(
+        self, drop_id: int, chat_id: str, message_id: str, text: str, locale: str | None
+    ) -> None:
         self.announced.append(text)
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:

@@ -15,7 +15,7 @@ import discord
 from bot.discord.drop_buttons import DropButton
 from bot.drops import DropInfo
 from bot.drops.codes import MAX_INPUT
-from bot.i18n import _, speaking
+from bot.i18n import N_, _, speaking
 
 FORM_ID = re.compile(r"drop:code-form:(?P<id>\d+)")
 CODE_FIELD = "code"
@@ -42,8 +42,7 @@ class CodeForm(discord.ui.Modal, title="Claim with a code"):
 
 class CodeButton(DropButton, template=r"drop:code:(?P<id>\d+)"):
     action = "drop:code"
-    # Shown to the whole channel under the announcement: English, as the announcement.
-    button_label = "Claim with a code"
+    button_label = N_("Claim with a code")
     button_emoji = "🔑"
     button_style = discord.ButtonStyle.primary
 

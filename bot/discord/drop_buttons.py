@@ -8,11 +8,15 @@ from typing import Any, ClassVar, Self
 
 import discord
 
+from bot.i18n import _
+
 
 class DropButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"drop-button:(?P<id>\d+)"
 ):
     action: ClassVar[str]  # the custom ID's prefix, as the subclass's template reads it
+    # Marked with `N_`; translated when the button is made, so a button shown to a whole
+    # channel is made inside `speaking` its announcement's language.
     button_label: ClassVar[str]
     button_emoji: ClassVar[str]
     button_style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.primary
@@ -20,7 +24,7 @@ class DropButton(
     def __init__(self, drop_id: int, *, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(
-                label=self.button_label,
+                label=_(self.button_label),
                 emoji=self.button_emoji,
                 style=self.button_style,
                 custom_id=f"{self.action}:{drop_id}",

@@ -94,8 +94,9 @@ def claim_text(result: MintResult) -> str:
 
 
 def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
-    """A drop's card: artwork, text, and the live count, in the current locale (English for
-    the announcement the whole channel reads; the asker's for /drop info)."""
+    """A drop's card: artwork, text, and the live count, in the current locale (the community's
+    public language for the announcement the whole channel reads; the asker's for /drop
+    info)."""
     embed = discord.Embed(
         title=discord.utils.escape_markdown(drop.name)[:256],
         description=discord.utils.escape_markdown(drop.description)[:4000] or None,

@@ -350,7 +350,9 @@ class RaffleRounds:
         if not announced:
             for chat_id, message_id in await self.drops.announcements(drop_id, info.drop.platform):
                 try:
-                    await voice.announce_draw(drop_id, chat_id, message_id, info.drawn_text())
+                    await voice.announce_draw(
+                        drop_id, chat_id, message_id, info.drawn_text(), info.drop.public_locale
+                    )
                 except Exception:  # one try: each entrant is told on their own besides
                     log.exception("raffle %d: announcing the draw in %s failed", drop_id, chat_id)
             async with self.sessions.begin() as session:

@@ -5,9 +5,9 @@ platform says what a draw decided (`RaffleVoice`).
 Texts are plain: each platform escapes and marks them up its own way. A member's own texts
 (`Entry.text`, `outcome_text`) are in the current locale: the one of the member's request,
 or the one recorded with their entry when the draw tells them later. Texts the whole chat
-reads (`open_text`, `drawn_text`) are in English (`PUBLIC_LOCALE`): a community has no
-language setting, and the member or admin whose request happens to post them speaks for
-nobody else in the chat.
+reads (`open_text`, `drawn_text`) are in the community's language for public posts
+(`DropInfo.public_locale`, English if unset): the member or admin whose request happens to
+post them speaks for nobody else in the chat.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ from bot.i18n import _, ngettext, speaking
 from bot.i18n.said import Said
 from db.models import aware_utc
 
-# The language of texts a whole chat reads (None: English). A per-community setting would
-# go here; there is none yet.
-PUBLIC_LOCALE: str | None = None
-
 # The verifier gives the chain: --rpc URL, or RPC_URL.
 VERIFY_COMMAND = "python -m bot raffle verify {id} --cid {cid} --gateway {gateway}"
 
@@ -35,9 +31,11 @@ class RaffleVoice(Protocol):
     `Raffles.speak_through`): the draw in the chats that announced the raffle, and each
     entrant's outcome to them alone."""
 
-    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(
+        self, drop_id: int, chat_id: str, message_id: str, text: str, locale: str | None
+    ) -> None:
         """Post `text` (plain) in the chat, under the raffle's announcement (`message_id`),
-        whose Enter button goes."""
+        whose Enter button goes (or is shown disabled, in `locale`: the announcement's)."""
 
     async def tell_entrant(self, user_id: str, reply_to: dict[str, object], text: str) -> None:
         """Tell the entrant `text` (plain) privately; raise if they cannot be reached now."""
@@ -67,8 +65,8 @@ class RaffleInfo:
         return VERIFY_COMMAND.format(id=self.drop.id, cid=self.entrants_cid, gateway=self.gateway)
 
     def open_text(self, now: datetime) -> str:
-        """The raffle as its announcement states it (in `PUBLIC_LOCALE`)."""
-        with speaking(PUBLIC_LOCALE):
+        """The raffle as its announcement states it (in the community's public language)."""
+        with speaking(self.drop.public_locale):
             state = (
                 _("entries open") if self.drop.starts_at <= now < self.closes_at else _("not open")
             )
@@ -95,8 +93,8 @@ class RaffleInfo:
         ).format(id=self.drop.id, entrants=self.entrants, block=self.block)
 
     def drawn_text(self) -> str:
-        """The draw as it is announced (in `PUBLIC_LOCALE`)."""
-        with speaking(PUBLIC_LOCALE):
+        """The draw as it is announced (in the community's public language)."""
+        with speaking(self.drop.public_locale):
             if self.cancelled:
                 return _("Raffle #{id} {name} was cancelled; nobody was drawn.").format(
                     id=self.drop.id, name=self.drop.name

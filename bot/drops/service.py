@@ -36,7 +36,15 @@ from bot.minting.service import MintService
 from bot.minting.types import MintResult
 from bot.ports import Claimant, DropGate, GateLookups, NotReachableHere, RunningPlatforms
 from bot.webhooks.drop_ends import CLOSED, report_end
-from db.models import Drop, DropAnnouncement, DropClaim, aware_utc, storable, utcnow
+from db.models import (
+    CommunitySettings,
+    Drop,
+    DropAnnouncement,
+    DropClaim,
+    aware_utc,
+    storable,
+    utcnow,
+)
 
 # Lookups per claim: a gate changed between a lookup and its claim's decision (a list
 # replaced) is looked up again, this many times at most.
@@ -157,7 +165,8 @@ class Drops:
                 block = artwork_metadata(drop)
                 drop.metadata_cid = await asyncio.to_thread(self.content.put_file, block)
                 drop.token_id = "0x" + hashlib.sha256(block).hexdigest()
-        return drop_info(drop)
+            locale = await public_locale(session, platform, community_id)
+        return drop_info(drop, locale)
 
     async def _editions_contract(self, platform: str, community_id: str) -> str:
         if self.collections is None:
@@ -216,9 +225,9 @@ class Drops:
         known_id(drop_id)
         async with self.sessions() as session:
             drop = await session.get(Drop, drop_id)
-        if drop is None:
-            raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
-        return drop_info(drop)
+            if drop is None:
+                raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
+            return drop_info(drop, await public_locale(session, drop.platform, drop.community_id))
 
     async def community_drop(self, drop_id: int, platform: str, community_id: str) -> DropInfo:
         """The drop, if it belongs to this community (drop IDs are global; a community sees
@@ -236,7 +245,8 @@ class Drops:
                 .where(Drop.platform == platform, Drop.community_id == community_id)
                 .order_by(Drop.id.desc())
             )
-            return [drop_info(drop) for drop in drops]
+            locale = await public_locale(session, platform, community_id)
+            return [drop_info(drop, locale) for drop in drops]
 
     async def export_csv(self, drop_id: int) -> str:
         """Every claim of the drop as CSV, by edition: who claimed it, and its mint's state."""
@@ -364,8 +374,18 @@ class Drops:
         await platform.tell_claimer(result)
 
 
-def drop_info(drop: Drop) -> DropInfo:
-    """The drop row as people are shown it."""
+async def public_locale(session: AsyncSession, platform: str, community_id: str) -> str | None:
+    """The language the community set for its public posts (None: none set)."""
+    return await session.scalar(
+        select(CommunitySettings.locale).where(
+            CommunitySettings.platform == platform,
+            CommunitySettings.community_id == community_id,
+        )
+    )
+
+
+def drop_info(drop: Drop, public_locale: str | None = None) -> DropInfo:
+    """The drop row as people are shown it; its announcement in `public_locale`."""
     return DropInfo(
         id=drop.id,
         platform=drop.platform,
@@ -381,4 +401,5 @@ def drop_info(drop: Drop) -> DropInfo:
         gates=load_gates(drop.gates),
         closed_at=aware_utc(drop.closed_at) if drop.closed_at is not None else None,
         kind=DropKind(drop.kind),
+        public_locale=public_locale,
     )

@@ -104,6 +104,9 @@ class DropInfo:
     gates: tuple[DropGate, ...]
     closed_at: datetime | None
     kind: DropKind = DropKind.NUMBERED
+    # The language of its announcement, which the whole chat reads: the community's setting
+    # (None: English), never that of whoever's request posts or updates it.
+    public_locale: str | None = None
 
     @property
     def sold_out(self) -> bool:

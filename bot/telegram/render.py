@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 
 from bot.drops import DropInfo, conditions, per_member, status_text
-from bot.i18n import ENGLISH, N_, _, speaking
+from bot.i18n import N_, _, speaking
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
@@ -211,11 +211,10 @@ def gallery_html(
 def drop_announcement_html(drop: DropInfo) -> str:
     """A drop's announcement, the caption under its artwork, with the live count.
 
-    The whole chat reads it, whoever posts or updates it: English, as no community language
-    is set anywhere (its texts are marked, so speaking a chat's language would be this one
-    `speaking`)."""
+    The whole chat reads it, whoever posts or updates it: in the community's language for
+    public posts (`drop.public_locale`, English if none is set)."""
     supply = str(drop.supply) if drop.supply is not None else "∞"
-    with speaking(ENGLISH):
+    with speaking(drop.public_locale):
         counted = _("Claimed: <b>{claimed}</b>").format(claimed=f"{drop.claimed} / {supply}")
         status = status_text(drop.status(utcnow()))
         who = conditions(drop)
@@ -230,11 +229,11 @@ def drop_announcement_html(drop: DropInfo) -> str:
 
 
 def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
-    """The Claim button under a drop's announcement, while the drop is not over: English,
-    as the announcement (everybody sees the same button)."""
+    """The Claim button under a drop's announcement, while the drop is not over: in the
+    announcement's language (everybody sees the same button)."""
     if drop.is_over(utcnow()):
         return None
-    with speaking(ENGLISH):
+    with speaking(drop.public_locale):
         label = _("🎁 Claim")
     button = InlineKeyboardButton(label, callback_data=f"drop:claim:{drop.id}")
     return InlineKeyboardMarkup([[button]])

@@ -7,7 +7,8 @@ Thin: the core (`bot/drops/raffles.py`) decides who may enter (once per member) 
 Answers to a member or an administrator are in their language (`TelegramBot._dispatch` set
 their `language_code`); an entrant's outcome in the language recorded with their entry
 (`reply_to`'s "locale"); the announcement, its Enter button and the draw, which the whole
-group reads, in English (`raffle_types.PUBLIC_LOCALE`).
+group reads, in the community's language for public posts (`DropInfo.public_locale`, English
+if unset).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, Mes
 from bot.drops import gates_for
 from bot.drops.raffle_types import Entry
 from bot.errors import RequestRejected
-from bot.i18n import N_, _
+from bot.i18n import N_, _, speaking
 from bot.ports import Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
@@ -63,7 +64,9 @@ def parse_create(text: str) -> tuple[str, int, float, str] | None:
 
 
 def enter_keyboard(drop_id: int) -> InlineKeyboardMarkup:
-    button = InlineKeyboardButton("🎟 Enter", callback_data=f"raffle:enter:{drop_id}")
+    """The Enter button under a raffle's announcement, in the current locale: made inside
+    `speaking` the announcement's language, as everybody sees the same button."""
+    button = InlineKeyboardButton(_("🎟 Enter"), callback_data=f"raffle:enter:{drop_id}")
     return InlineKeyboardMarkup([[button]])
 
 
@@ -73,7 +76,9 @@ class TelegramRaffleVoice:
     def __init__(self, bot: TelegramBot) -> None:
         self.bot = bot
 
-    async def announce_draw(self, drop_id: int, chat_id: str, message_id: str, text: str) -> None:
+    async def announce_draw(
+        self, drop_id: int, chat_id: str, message_id: str, text: str, locale: str | None
+    ) -> None:
         await self.bot.app.bot.send_message(
             int(chat_id),
             esc(text),
@@ -146,12 +151,14 @@ class RaffleHandlers:
             log.info("telegram: could not fetch a raffle's artwork: %s", err)
             await reply(message, _(NO_DOWNLOAD))
             return
+        with speaking(raffle.drop.public_locale):
+            keyboard = enter_keyboard(raffle.drop.id)
         announcement = await self.bot.app.bot.send_photo(
             chat.id,
             image.file_id if isinstance(image, PhotoSize) else data,
             caption=f"🎟 {esc(raffle.open_text(utcnow()))}",
             parse_mode=ParseMode.HTML,
-            reply_markup=enter_keyboard(raffle.drop.id),
+            reply_markup=keyboard,
         )
         await self.raffles.drops.remember_announcement(
             raffle.drop.id, PLATFORM, str(announcement.chat_id), str(announcement.message_id)
