@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.engagement import Showcase
 from cogs.help import Help
-from cogs.wallet import Wallet
+from cogs.mint import Mint
+from cogs.wallet import Custody, Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATED = [locale for locale in LOCALES if locale != ENGLISH]
@@ -199,9 +201,10 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet and /help, through the translator, in every
-    locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
-    characters, and Spanish and German where shipped."""
+    """Every name and description of /wallet, /help and the members' commands (/withdraw,
+    /mynfts, /leaderboard, /gallery), through the translator, in every locale Discord has
+    (`discord.Locale`): names Discord accepts, descriptions within its 100 characters, and
+    Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
     tree = app_commands.CommandTree(client)
@@ -213,6 +216,11 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     wallet = await group.get_translated_payload(tree, translator)
     help_command = await Help.help.get_translated_payload(tree, translator)
     entries = [wallet, help_command, *wallet["options"]]
+    # The members' commands other than /wallet (cogs.mint's /mynfts, cogs.engagement).
+    for command in (Custody.withdraw, Mint.mynfts, Showcase.leaderboard, Showcase.gallery):
+        payload = await command.get_translated_payload(tree, translator)
+        assert payload["description_localizations"]["de"], command.name
+        entries += [payload, *payload.get("options", [])]
     entries += [option for command in wallet["options"] for option in command.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
