@@ -111,9 +111,12 @@ class DiscordServer(DiscordWorld, DiscordRecording):
         }
         return await self._interact(user_id, 2, data)
 
-    async def click(self, user_id: str, message: dict[str, Any], custom_id: str) -> Interaction:
+    async def click(
+        self, user_id: str, message: dict[str, Any], custom_id: str, *, locale: str = "en-US"
+    ) -> Interaction:
+        """A user presses a button of `message`, their Discord client in `locale`."""
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interact(user_id, 3, data, message=message)
+        return await self._interact(user_id, 3, data, message=message, locale=locale)
 
     async def submit_modal(
         self, user_id: str, custom_id: str, fields: dict[str, str]
