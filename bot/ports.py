@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.chain.fees import Fees
     from bot.communities import Asker
     from bot.config import Settings
+    from bot.i18n.said import Said
     from bot.minting.types import MintResult
 
 T = TypeVar("T")
@@ -244,9 +245,11 @@ class GatedDrop:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a gate turns a claimant away, in words the claimant reads."""
+    """Why a gate turns a claimant away, in words the claimant reads: a `Said`, since a
+    claim is decided in a group commit that may run in another member's task, and is
+    translated where the claimant is answered."""
 
-    reason: str
+    reason: str | Said
 
 
 class DropGate(Protocol):

@@ -3,7 +3,8 @@ while the drop is open; and the file of /drop create's `allowlist` option, fetch
 
 Thin: the core (`bot.drops.allowlists`) reads the file whole, refuses it with its bad lines
 named, or makes it the drop's list. The command joins the /drop group of `cogs.drops` (loaded
-before this extension), so admins find it beside /drop create.
+before this extension), so admins find it beside /drop create. Its answers, bad lines and
+their numbers included, are in the admin's language.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import aiohttp
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord.asker import asker_of
@@ -18,12 +20,17 @@ from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS
 from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
+from bot.i18n import N_, _
 
 PLATFORM = "discord"
 # Discord shows at most 100 characters of an option's description.
-ALLOWLIST_FORMAT = (
+ALLOWLIST_FORMAT = locale_str(
     "CSV: discord:ID, telegram:ID or a 0x address a line, then optionally its allowance"
 )
+# The /drop commands' `drop` option (shared with `cogs.drops`).
+DROP_DESCRIPTION = locale_str("The drop's number (see /drop list)")
+# Translated where it is sent: `_(ADMINS_ONLY)`.
+ADMINS_ONLY = N_("Only members with Manage Server can run drops.")
 
 
 async def fetch_allowlist(bot: DiscordBot, attachment: discord.Attachment | None) -> bytes | None:
@@ -36,23 +43,22 @@ async def fetch_allowlist(bot: DiscordBot, attachment: discord.Attachment | None
     return await bot.download(attachment)
 
 
-@app_commands.command(name="allowlist", description="Set or replace a drop's allowlist")
-@app_commands.describe(drop="The drop's number (see /drop list)", file=ALLOWLIST_FORMAT)
+@app_commands.command(name="allowlist", description=locale_str("Set or replace a drop's allowlist"))
+@app_commands.rename(file=locale_str("file"))
+@app_commands.describe(drop=DROP_DESCRIPTION, file=ALLOWLIST_FORMAT)
 async def allowlist_command(
     interaction: discord.Interaction[DiscordBot], drop: int, file: discord.Attachment
 ) -> None:
     bot = interaction.client
     if not asker_of(interaction).is_admin:
-        await interaction.response.send_message(
-            "Only members with Manage Server can run drops.", ephemeral=True
-        )
+        await interaction.response.send_message(_(ADMINS_ONLY), ephemeral=True)
         return
     try:  # refused before anything is fetched
         check_size(file.size)
         await bot.runtime.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
     except RequestRejected as err:
         await interaction.response.send_message(
-            str(err), ephemeral=True, allowed_mentions=NO_MENTIONS
+            err.text(), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -64,9 +70,9 @@ async def allowlist_command(
         )
         text = uploaded.report()
     except RequestRejected as err:
-        text = str(err)
+        text = err.text()
     except (aiohttp.ClientError, TimeoutError):
-        text = NO_DOWNLOAD
+        text = _(NO_DOWNLOAD)
     await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 

@@ -39,7 +39,7 @@ def test_members_and_addresses_with_their_allowances() -> None:
     }
     assert (parsed.members, parsed.addresses, parsed.merged) == (2, 1, 2)
     assert parsed.summary() == (
-        "3 entries (2 members, 1 addresses); 2 repeated entries counted once, with the "
+        "3 entries (2 members, 1 address); 2 repeated entries counted once, with the "
         "larger allowance."
     )
 

@@ -280,7 +280,7 @@ async def test_allowlists_from_the_command_line(bot_env: dict[str, str], tmp_pat
     assert created.returncode == 0, created.output
     assert created.stdout.splitlines() == [
         "created drop #1 Yes: 0 claimed, open",
-        "Drop #1 is limited to its allowlist: 2 entries (1 members, 1 addresses).",
+        "Drop #1 is limited to its allowlist: 2 entries (1 member, 1 address).",
     ]
     replaced = await cli("allowlist", "1", str(good))
     assert replaced.returncode == 0, replaced.output

@@ -38,9 +38,15 @@ def told(message: dict[str, Any]) -> str:
 
 
 async def drop_command(
-    discord: DiscordServer, user: str, sub: str, files: dict[str, bytes], **values: Any
+    discord: DiscordServer,
+    user: str,
+    sub: str,
+    files: dict[str, bytes],
+    *,
+    locale: str = "en-US",
+    **values: Any,
 ) -> Interaction:
-    """`user` runs /drop `sub` with these attachments and options."""
+    """`user` runs /drop `sub` with these attachments and options, their Discord in `locale`."""
     attachments = {
         name: discord.add_attachment(data, f"{name}.csv", content_type="text/csv")
         if name != "image"
@@ -54,6 +60,7 @@ async def drop_command(
         "drop",
         [{"name": sub, "type": 1, "options": options}],
         attachments={a["id"]: a for a in attachments.values()},
+        locale=locale,
     )
 
 
@@ -103,7 +110,7 @@ async def test_allowlists_from_discord_and_telegram(
         announcement = discord.channel_messages[-1]
         drop_id = int(re.findall(r"Drop #(\d+)", await answer(discord, made))[0])
         assert (await answer(discord, made)).endswith(
-            f"Drop #{drop_id} is limited to its allowlist: 1 entries (1 members, 0 addresses)."
+            f"Drop #{drop_id} is limited to its allowlist: 1 entry (1 member, 0 addresses)."
         )
         assert "You claimed **Guests** #1 of 5" in await click(guest, announcement)
         assert "#2 of 5" in await click(guest, announcement)  # an allowance of 2
@@ -148,7 +155,7 @@ async def test_allowlists_from_discord_and_telegram(
         post = next(m for m in telegram.in_chat(group) if m.get("photo"))
         pier = int(re.findall(r"Drop #(\d+)", plain_text(post["caption"], "HTML"))[0])
         assert told(telegram.replies_to(create_pier)[0]) == (
-            f"Drop #{pier} is limited to its allowlist: 1 entries (1 members, 0 addresses)."
+            f"Drop #{pier} is limited to its allowlist: 1 entry (1 member, 0 addresses)."
         )
         assert "#1 of 5" in await press(ada, post)
         assert await press(max_, post) == (
@@ -176,7 +183,7 @@ async def test_allowlists_from_discord_and_telegram(
         command = telegram.send_text(group, ana, f"/drop_allowlist {pier}", reply_to=document)
         await telegram.wait_for(lambda: telegram.replies_to(command))
         assert told(telegram.replies_to(command)[0]) == (
-            f"Drop #{pier}'s allowlist is replaced: 1 entries (1 members, 0 addresses). "
+            f"Drop #{pier}'s allowlist is replaced: 1 entry (1 member, 0 addresses). "
             "Claims already made stay."
         )
         assert "#2 of 5" in await press(max_, post)

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -26,9 +27,13 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.allowlists import allowlist_command
+from cogs.codewords import Codewords
+from cogs.drops import Drops
 from cogs.engagement import Showcase
 from cogs.help import Help
 from cogs.mint import Mint
+from cogs.raffles import Entering, Raffles
 from cogs.wallet import Custody, Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,10 +119,13 @@ def test_the_template_is_up_to_date_with_the_code(tmp_path: Path):
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_catalogues_compile_and_translate_every_message(locale: str):
-    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(catalogue_paths(locale)[0])))
+    po = catalogue_paths(locale)[0]
+    shipped = catalogue(po, locale)
+    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(po)))
+    # Each message reads as its translation, which may equal the English ("Status" in German).
     for message in messages(TEMPLATE):
         if isinstance(message.id, str):
-            assert compiled.gettext(message.id) != message.id
+            assert compiled.gettext(message.id) == shipped[message.id].string
     assert translations(locale).gettext("Your payout wallet") == compiled.gettext(
         "Your payout wallet"
     )
@@ -201,10 +209,10 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet, /help and the members' commands (/withdraw,
-    /mynfts, /leaderboard, /gallery), through the translator, in every locale Discord has
-    (`discord.Locale`): names Discord accepts, descriptions within its 100 characters, and
-    Spanish and German where shipped."""
+    """Every name and description of /wallet, /help, /drop and the members' commands
+    (/withdraw, /mynfts, /leaderboard, /gallery), through the translator, in every locale
+    Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
+    characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
     tree = app_commands.CommandTree(client)
@@ -215,13 +223,19 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     # One payload holds every locale's names and descriptions, as synced to Discord.
     wallet = await group.get_translated_payload(tree, translator)
     help_command = await Help.help.get_translated_payload(tree, translator)
-    entries = [wallet, help_command, *wallet["options"]]
+    drops_group = Drops.__new__(Drops).__cog_app_commands_group__
+    assert drops_group is not None
+    drop = await drops_group.get_translated_payload(tree, translator)
+    # /drop allowlist joins the /drop group when its cog loads: checked on its own.
+    allowlist = await allowlist_command.get_translated_payload(tree, translator)
+    groups = [wallet, drop, allowlist]
+    entries = [help_command, *groups, *(c for g in groups for c in g.get("options", []))]
+    entries += [o for g in groups for c in g.get("options", []) for o in c.get("options", [])]
     # The members' commands other than /wallet (cogs.mint's /mynfts, cogs.engagement).
     for command in (Custody.withdraw, Mint.mynfts, Showcase.leaderboard, Showcase.gallery):
         payload = await command.get_translated_payload(tree, translator)
         assert payload["description_localizations"]["de"], command.name
         entries += [payload, *payload.get("options", [])]
-    entries += [option for command in wallet["options"] for option in command.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
         d for entry in entries for d in (entry.get("description_localizations") or {}).values()
@@ -234,6 +248,9 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     for name in names:
         assert discord_accepts(name) and valid_name(name), name
     assert wallet["description_localizations"]["de"] == "Deine Auszahlungs-Wallet"
+    assert drop["description_localizations"]["es-ES"] == "Drops de la comunidad"
+    create = next(c for c in drop["options"] if c["name"] == "create")
+    assert len([o for o in create["options"] if o.get("description_localizations")]) == 13
     assert wallet["description_localizations"]["es-ES"] == "Tu monedero de cobro"
     assert wallet["description_localizations"]["es-419"] == "Tu monedero de cobro"
     assert "pt-BR" not in wallet["description_localizations"]
@@ -243,6 +260,36 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
         "es-ES": "dirección",
         "es-419": "dirección",
     }
+
+
+def payload_entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A command's synced payload and every option in it, however deep (groups, subcommands)."""
+    return [payload] + [e for option in payload.get("options", []) for e in payload_entries(option)]
+
+
+async def test_raffle_and_codeword_commands_are_localized_and_valid():
+    """/raffle, /enter, /claim and /codes as synced: every description, option description
+    and option name in Spanish and German, names Discord accepts, descriptions within 100
+    characters."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    raffle = Raffles.__new__(Raffles).__cog_app_commands_group__
+    assert raffle is not None
+    commands = [raffle, *Entering.__cog_app_commands__, *Codewords.__cog_app_commands__]
+    payloads = [await command.get_translated_payload(tree, translator) for command in commands]
+    entries = [entry for payload in payloads for entry in payload_entries(payload)]
+    for entry in entries:
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert discord_accepts(name) and valid_name(name), name
+    create = next(c for c in payloads[0]["options"] if c["name"] == "create")
+    winners = next(o for o in create["options"] if o["name"] == "winners")
+    assert winners["name_localizations"]["de"] == "gewinner"
+    assert winners["description_localizations"]["es-419"] == (
+        "Cuántos ganadores (cada uno recibe una edición)"
+    )
 
 
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])

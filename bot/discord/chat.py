@@ -114,10 +114,12 @@ class DiscordChat:
 
     async def tell_claimer(self, result: MintResult) -> None:
         """A claim's token is minted (or failed): tell the claimer privately while the
-        interaction lasts, else in the drop's channel."""
+        interaction lasts, else in the drop's channel. In the claimer's language, which their
+        claim recorded (this runs in the pipeline, for every claimer)."""
         reply = result.reply_to or {}
-        text = claim_text(result)
-        embed = self._embed(result) if result.minted else None
+        with speaking(reply.get("locale")):
+            text = claim_text(result)
+            embed = self._embed(result) if result.minted else None
         kwargs: dict[str, Any] = {"embed": embed} if embed else {}
         await answer_later(
             self.bot,

@@ -15,6 +15,7 @@ import discord
 from bot.discord.drop_buttons import DropButton
 from bot.drops import DropInfo
 from bot.drops.codes import MAX_INPUT
+from bot.i18n import _, speaking
 
 FORM_ID = re.compile(r"drop:code-form:(?P<id>\d+)")
 CODE_FIELD = "code"
@@ -26,24 +27,31 @@ def takes_codes(drop: DropInfo) -> bool:
 
 
 class CodeForm(discord.ui.Modal, title="Claim with a code"):
-    code: discord.ui.TextInput[CodeForm] = discord.ui.TextInput(
-        label="Your code", max_length=MAX_INPUT, custom_id=CODE_FIELD
-    )
-
     def __init__(self, drop_id: int) -> None:
-        super().__init__(custom_id=f"drop:code-form:{drop_id}", timeout=None)
+        # Opened for one member: in their language (the current locale).
+        super().__init__(
+            title=_("Claim with a code"), custom_id=f"drop:code-form:{drop_id}", timeout=None
+        )
+        self.code = discord.ui.TextInput[CodeForm](
+            label=_("Your code"), max_length=MAX_INPUT, custom_id=CODE_FIELD
+        )
+        self.add_item(self.code)
         # Not kept by discord.py: its submission is handled by custom ID (cogs.codewords).
         self.stop()
 
 
 class CodeButton(DropButton, template=r"drop:code:(?P<id>\d+)"):
     action = "drop:code"
+    # Shown to the whole channel under the announcement: English, as the announcement.
     button_label = "Claim with a code"
     button_emoji = "🔑"
     button_style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.send_modal(CodeForm(self.drop_id))
+        # A button's click does not pass through the command tree, which sets the locale.
+        with speaking(interaction.locale.value):
+            form = CodeForm(self.drop_id)
+        await interaction.response.send_modal(form)
 
 
 def typed_code(data: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.drops import DropInfo, conditions, per_member
+from bot.drops import DropInfo, conditions, per_member, status_text
 from bot.i18n import _
 from bot.minting.types import MintResult
 from db.models import utcnow
@@ -90,33 +90,44 @@ def announcement_locale(guild: discord.Guild | None) -> str | None:
 
 
 def claim_text(result: MintResult) -> str:
-    """The outcome of a drop claim, for the claimer."""
+    """The outcome of a drop claim, for the claimer, in the current locale (the claimer's,
+    set from their claim's `reply_to` where it is sent)."""
     if result.minted:
-        return f"Your edition is minted: **{discord.utils.escape_markdown(result.name)}**"
-    return f"Your claim could not be minted: {result.failure_reason or result.status_text}"
+        return _("Your edition is minted: **{name}**").format(
+            name=discord.utils.escape_markdown(result.name)
+        )
+    return _("Your claim could not be minted: {reason}").format(
+        reason=result.failure_reason or result.status_text
+    )
 
 
 def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:
-    """A drop's announcement: artwork, text, and the live count."""
+    """A drop's card: artwork, text, and the live count, in the current locale (English for
+    the announcement the whole channel reads; the asker's for /drop info)."""
     embed = discord.Embed(
         title=discord.utils.escape_markdown(drop.name)[:256],
         description=discord.utils.escape_markdown(drop.description)[:4000] or None,
         colour=discord.Colour.gold(),
     )
     embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{drop.image_cid}")
-    supply = str(drop.supply) if drop.supply is not None else "∞ (open edition)"
-    embed.add_field(name="Claimed", value=f"{drop.claimed} / {supply}")
-    embed.add_field(name="Each may claim", value=per_member(drop))
+    supply = str(drop.supply) if drop.supply is not None else _("∞ (open edition)")
+    embed.add_field(name=_("Claimed"), value=f"{drop.claimed} / {supply}")
+    embed.add_field(name=_("Each may claim"), value=per_member(drop))
     status = drop.status(utcnow())
+    shown = status_text(status)
     if drop.ends_at is not None and status == "open":
-        status += f", until {discord.utils.format_dt(drop.ends_at, 'R')}"
+        shown = _("{status}, until {when}").format(
+            status=shown, when=discord.utils.format_dt(drop.ends_at, "R")
+        )
     elif status == "not open yet":
-        status += f": opens {discord.utils.format_dt(drop.starts_at, 'R')}"
-    embed.add_field(name="Status", value=status)
+        shown = _("{status}: opens {when}").format(
+            status=shown, when=discord.utils.format_dt(drop.starts_at, "R")
+        )
+    embed.add_field(name=_("Status"), value=shown)
     roles = [r for gate in drop.gates if gate.kind == "role" for r in gate.params()["role_ids"]]
     if roles:
-        embed.add_field(name="For", value=" ".join(f"<@&{r}>" for r in roles))
+        embed.add_field(name=_("For"), value=" ".join(f"<@&{r}>" for r in roles))
     if others := conditions(drop, leave_out=("role",)):
-        embed.add_field(name="Who may claim", value=discord.utils.escape_markdown(others)[:1024])
-    embed.set_footer(text=f"Drop #{drop.id}")
+        embed.add_field(name=_("Who may claim"), value=discord.utils.escape_markdown(others)[:1024])
+    embed.set_footer(text=_("Drop #{id}").format(id=drop.id))
     return embed

@@ -18,6 +18,7 @@ from bot.drops.types import (
     edition_label,
     listing_line,
     per_member,
+    status_text,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "gates_for",
     "listing_line",
     "per_member",
+    "status_text",
 ]

@@ -13,6 +13,9 @@ stored. An entry given twice counts once, with the larger allowance (as a member
 several entries does). Whatever the bytes, reading them ends in a `ParsedAllowlist`, never an
 exception: a broken file fails its own upload and nothing else.
 
+Reasons are worded in the admin's language as the file is read: it is read in the task of the
+admin's own upload (`asyncio.to_thread` carries its locale), and answered there.
+
 Entries are stored normalised: `discord:123` with the platform lower-cased and the ID without
 leading zeros, addresses lower-cased (their checksum checked when they carry one).
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+
+from bot.i18n import _, ngettext
 
 # The largest file read (4 MiB: 50,000 address lines with allowances fit with room to spare),
 # the most entries, the longest line, and the largest allowance (an entry's, as /drop create's
@@ -54,6 +59,7 @@ class ParsedAllowlist:
     entries: dict[str, int] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     merged: int = 0  # entries given more than once, counted once
+    bad_lines: int = 0  # problems that are lines (not one reason for the whole file)
 
     @property
     def ok(self) -> bool:
@@ -69,33 +75,58 @@ class ParsedAllowlist:
 
     def summary(self) -> str:
         """What an accepted file gave, in one sentence."""
-        parts = [f"{len(self.entries):,} entries ({self.members:,} members, "]
-        parts.append(f"{self.addresses:,} addresses)")
-        if self.merged:
-            parts.append(
-                f"; {self.merged:,} repeated entries counted once, with the larger allowance"
-            )
-        return "".join(parts) + "."
+        count = len(self.entries)
+        entries = ngettext("{count} entry ({kinds})", "{count} entries ({kinds})", count).format(
+            count=f"{count:,}", kinds=entry_counts(self.members, self.addresses)
+        )
+        if not self.merged:
+            return entries + "."
+        merged = ngettext(
+            "{count} repeated entry counted once, with the larger allowance",
+            "{count} repeated entries counted once, with the larger allowance",
+            self.merged,
+        ).format(count=f"{self.merged:,}")
+        return f"{entries}; {merged}."
 
     def refusal(self) -> str:
         """Why the file is refused, with its first bad lines."""
         shown = list(self.problems[:SHOWN_PROBLEMS])
-        if len(self.problems) > SHOWN_PROBLEMS:
-            shown.append(f"... and {len(self.problems) - SHOWN_PROBLEMS:,} more bad lines.")
-        lines = sum(p.startswith("line ") for p in self.problems)
-        what = f"{lines:,} bad line{'s' if lines != 1 else ''}" if lines else "the file"
-        head = (
-            f"The allowlist was refused ({what}); nothing was changed. "
-            "Fix the file and upload all of it again."
+        if (more := len(self.problems) - SHOWN_PROBLEMS) > 0:
+            shown.append(
+                ngettext(
+                    "... and {count} more bad line.", "... and {count} more bad lines.", more
+                ).format(count=f"{more:,}")
+            )
+        lines = self.bad_lines
+        what = (
+            ngettext("{count} bad line", "{count} bad lines", lines).format(count=f"{lines:,}")
+            if lines
+            else _("the file")
         )
+        head = _(
+            "The allowlist was refused ({what}); nothing was changed. "
+            "Fix the file and upload all of it again."
+        ).format(what=what)
         return "\n".join([head, *shown])
+
+
+def entry_counts(members: int, addresses: int) -> str:
+    """How many members and addresses a list has ("2 members, 1 address"), in the current
+    locale."""
+    counted = ngettext("{count} member", "{count} members", members).format(count=f"{members:,}")
+    listed = ngettext("{count} address", "{count} addresses", addresses).format(
+        count=f"{addresses:,}"
+    )
+    return f"{counted}, {listed}"
 
 
 def parse_allowlist(data: bytes) -> ParsedAllowlist:
     """The allowlist in `data` (a CSV file's bytes), or why it is refused."""
     if len(data) > MAX_BYTES:
         return _refused(
-            f"The file is {len(data):,} bytes; an allowlist may be at most {MAX_BYTES:,}."
+            _("The file is {size} bytes; an allowlist may be at most {most}.").format(
+                size=f"{len(data):,}", most=f"{MAX_BYTES:,}"
+            )
         )
     entries: dict[str, int] = {}
     problems: list[str] = []
@@ -119,8 +150,9 @@ def parse_allowlist(data: bytes) -> ParsedAllowlist:
         rows += 1
         if rows > MAX_ENTRIES:
             return _refused(
-                f"More than {MAX_ENTRIES:,} entries (line {number}): split the list, or ask "
-                "the operator."
+                _(
+                    "More than {most} entries (line {number}): split the list, or ask the operator."
+                ).format(most=f"{MAX_ENTRIES:,}", number=number)
             )
         if problem is None:
             try:
@@ -128,17 +160,17 @@ def parse_allowlist(data: bytes) -> ParsedAllowlist:
             except ValueError as err:
                 problem = str(err)
         if problem is not None:
-            problems.append(f"line {number}: {problem}")
+            problems.append(_("line {number}: {problem}").format(number=number, problem=problem))
         elif entry in entries:
             merged += 1
             entries[entry] = max(entries[entry], allowance)
         else:
             entries[entry] = allowance
     if problems:
-        return ParsedAllowlist(problems=tuple(problems))
+        return ParsedAllowlist(problems=tuple(problems), bad_lines=len(problems))
     if not entries:
         return _refused(
-            "The file has no entries: one member (discord:ID, telegram:ID) or address a line."
+            _("The file has no entries: one member (discord:ID, telegram:ID) or address a line.")
         )
     return ParsedAllowlist(entries, merged=merged)
 
@@ -149,47 +181,64 @@ def normal_entry(cell: str) -> str:
     if cell[:2].lower() == "0x":
         return _address(cell)
     if not cell:
-        raise ValueError("no entry in the first column")
+        raise ValueError(_("no entry in the first column"))
     platform, colon, user_id = cell.partition(":")
     platform, user_id = platform.strip().lower(), user_id.strip()
     if not colon:
         raise ValueError(
-            f"{_quoted(cell)} is neither an address (0x...) nor a member "
-            "(discord:ID or telegram:ID)"
+            _(
+                "{cell} is neither an address (0x...) nor a member (discord:ID or telegram:ID)"
+            ).format(cell=_quoted(cell))
         )
     if platform not in PLATFORMS:
-        raise ValueError(f"{_quoted(cell)}: members are written discord:ID or telegram:ID")
+        raise ValueError(
+            _("{cell}: members are written discord:ID or telegram:ID").format(cell=_quoted(cell))
+        )
     if not _DIGITS.fullmatch(user_id) or not 1 <= int(user_id) <= MAX_USER_ID:
-        raise ValueError(f"{_quoted(cell)}: a {platform} member is named by their numeric user ID")
+        raise ValueError(
+            _("{cell}: a {platform} member is named by their numeric user ID").format(
+                cell=_quoted(cell), platform=platform
+            )
+        )
     return f"{platform}:{int(user_id)}"
 
 
 def _address(cell: str) -> str:
     if not _ADDRESS.fullmatch(cell):
-        raise ValueError(f"{_quoted(cell)} is not an address (0x and 40 hexadecimal digits)")
+        raise ValueError(
+            _("{cell} is not an address (0x and 40 hexadecimal digits)").format(cell=_quoted(cell))
+        )
     digits = cell[2:]
     if digits != digits.lower() and digits != digits.upper():
         # Here, not at the top: eth_utils takes most of a second to import.
         from eth_utils.address import is_checksum_address
 
         if not is_checksum_address("0x" + digits):
-            raise ValueError(f"{_quoted(cell)} has a wrong checksum: check it for typos")
+            raise ValueError(
+                _("{cell} has a wrong checksum: check it for typos").format(cell=_quoted(cell))
+            )
     address = "0x" + digits.lower()
     if address == ZERO_ADDRESS:
-        raise ValueError("the zero address: no member can link it")
+        raise ValueError(_("the zero address: no member can link it"))
     return address
 
 
 def _row(cells: list[str]) -> tuple[str, int]:
     if len(cells) > 2:
-        raise ValueError(f"{len(cells)} columns; expected an entry and, optionally, its allowance")
+        raise ValueError(
+            _("{count} columns; expected an entry and, optionally, its allowance").format(
+                count=len(cells)
+            )
+        )
     entry = normal_entry(cells[0])
     if len(cells) == 1 or not cells[1]:
         return entry, 1
     allowance = cells[1]
     if not _DIGITS.fullmatch(allowance) or not 1 <= int(allowance) <= MAX_ALLOWANCE:
         raise ValueError(
-            f"the allowance {_quoted(allowance)} is not a whole number from 1 to {MAX_ALLOWANCE}"
+            _("the allowance {cell} is not a whole number from 1 to {most}").format(
+                cell=_quoted(allowance), most=MAX_ALLOWANCE
+            )
         )
     return entry, int(allowance)
 
@@ -199,19 +248,21 @@ def _decoded(raw: bytes) -> tuple[str, str | None]:
     try:
         return raw.decode("utf-8").strip(), None
     except UnicodeDecodeError:
-        return "", "not UTF-8 text (save the file as UTF-8 CSV)"
+        return "", _("not UTF-8 text (save the file as UTF-8 CSV)")
 
 
 def _split(line: str) -> tuple[list[str], str | None]:
     """The line's cells, stripped, without the empty ones a spreadsheet leaves at the end; or
     why it cannot be read."""
     if len(line) > MAX_LINE:
-        return [], f"too long ({len(line):,} characters; at most {MAX_LINE})"
+        return [], _("too long ({length} characters; at most {most})").format(
+            length=f"{len(line):,}", most=MAX_LINE
+        )
     delimiter = next((d for d in ",;\t" if d in line), ",")
     try:
         cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter), [])]
     except csv.Error as err:
-        return [], f"not CSV ({err})"
+        return [], _("not CSV ({error})").format(error=err)
     while cells and not cells[-1]:
         cells.pop()
     return cells, None

@@ -22,6 +22,7 @@ from bot.drops.allowlist_csv import MAX_BYTES, ParsedAllowlist, parse_allowlist
 from bot.drops.gates.allowlist import AllowlistGate
 from bot.drops.types import DropInfo, known_id
 from bot.errors import AllowlistRefused, DropNotFound
+from bot.i18n import N_, _
 from bot.ports import DropGate
 from db.models import Allowlist, AllowlistEntry, Drop, storable, utcnow
 
@@ -40,21 +41,26 @@ class Uploaded:
     replaced: bool  # the drop had a list before, which this one replaced
 
     def report(self) -> str:
-        """What the admin is told."""
+        """What the admin is told, in the current locale (theirs: they asked)."""
         if self.replaced:
-            return (
-                f"Drop #{self.drop_id}'s allowlist is replaced: {self.parsed.summary()} "
-                "Claims already made stay."
-            )
-        return f"Drop #{self.drop_id} is limited to its allowlist: {self.parsed.summary()}"
+            return _(
+                "Drop #{id}'s allowlist is replaced: {summary} Claims already made stay."
+            ).format(id=self.drop_id, summary=self.parsed.summary())
+        return _("Drop #{id} is limited to its allowlist: {summary}").format(
+            id=self.drop_id, summary=self.parsed.summary()
+        )
 
 
 def check_size(size: int | None) -> None:
     """Refuse a file announced as larger than an allowlist may be, before fetching it."""
     if size is not None and size > MAX_BYTES:
         raise AllowlistRefused(
-            f"That file is {size:,} bytes; an allowlist may be at most {MAX_BYTES:,}. "
-            "Nothing was changed."
+            N_(
+                "That file is {size} bytes; an allowlist may be at most {most}. "
+                "Nothing was changed."
+            ),
+            size=f"{size:,}",
+            most=f"{MAX_BYTES:,}",
         )
 
 
@@ -65,7 +71,8 @@ class Allowlists:
         self.sessions = sessions
 
     async def read(self, data: bytes) -> ParsedAllowlist:
-        """The file's entries; raises `AllowlistRefused` naming its bad lines."""
+        """The file's entries; raises `AllowlistRefused` naming its bad lines (worded in the
+        current locale, the uploading admin's: it is shown to them alone, from this task)."""
         parsed = await asyncio.to_thread(parse_allowlist, data)
         if not parsed.ok:
             raise AllowlistRefused(parsed.refusal())
@@ -80,7 +87,7 @@ class Allowlists:
             # Locked (on PostgreSQL) as the claim writer locks it: claims wait for the swap.
             drop = await session.get(Drop, drop_id, with_for_update=True)
             if drop is None:
-                raise DropNotFound(f"There is no drop #{drop_id}.")
+                raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
             gate = await self._store(session, parsed, by, drop_id)
             gates, old = _swapped(drop.gates, gate)
             drop.gates = gates
@@ -151,7 +158,9 @@ def _swapped(stored: object, gate: AllowlistGate) -> tuple[list[dict[str, Any]],
     lists those named."""
     if not isinstance(stored, list):
         # Unreadable gates refuse every claim (`UnknownGate`); a list must not lift that.
-        raise AllowlistRefused("This drop's claim conditions cannot be read; nothing was changed.")
+        raise AllowlistRefused(
+            N_("This drop's claim conditions cannot be read; nothing was changed.")
+        )
     entry = {"kind": gate.kind, "params": gate.params()}
     gates: list[dict[str, Any]] = []
     old: list[int] = []

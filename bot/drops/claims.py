@@ -56,6 +56,8 @@ from bot.errors import (
     NotAllowed,
     RequestRejected,
 )
+from bot.i18n import N_
+from bot.i18n.said import said
 from bot.minting.service import MintService
 from bot.ports import Refusal
 from bot.webhooks.drop_ends import SOLD_OUT, report_end
@@ -261,12 +263,15 @@ class ClaimWriter:
         earlier, shared = counts
         read = drops.get(pending.drop_id)
         if read is None:
-            raise DropNotFound(f"There is no drop #{pending.drop_id}.")
+            raise DropNotFound(N_("There is no drop #{id}."), id=pending.drop_id)
         drop, claimer = read.row, pending.claimant
         if drop.contract is not None and drop.contract in failed:
             raise DropClosed(
-                f"{drop.name} cannot be minted: its editions contract could not be created. "
-                "An admin can make the drop again."
+                N_(
+                    "{drop} cannot be minted: its editions contract could not be created. "
+                    "An admin can make the drop again."
+                ),
+                drop=drop.name,
             )
         claimant = claimant_of(pending, addresses)
         linked = claimant.linked_address
@@ -292,18 +297,25 @@ class ClaimWriter:
         if pool is not None:  # one count for every member who verified the listed address
             if (count := shared.get((drop.id, pool), 0)) >= limit:
                 raise DropLimitReached(
-                    f"The address you verified has claimed {count} of {drop.name}; its "
-                    f"allowlist entry allows {limit}."
+                    N_(
+                        "The address you verified has claimed {count} of {drop}; its allowlist "
+                        "entry allows {limit}."
+                    ),
+                    count=count,
+                    drop=drop.name,
+                    limit=limit,
                 )
             shared[(drop.id, pool)] = count + 1
             shared_claim = (pool, count + 1)
         elif earlier.get(mine, 0) >= limit:
             raise DropLimitReached(
-                f"You have claimed {earlier.get(mine, 0)} of {drop.name}; "
-                + (
-                    f"the limit is {limit} per member."
+                said(
+                    N_("You have claimed {count} of {drop}; the limit is {limit} per member.")
                     if limit == drop.per_user_limit
-                    else f"you may claim {limit}."
+                    else N_("You have claimed {count} of {drop}; you may claim {limit}."),
+                    count=earlier.get(mine, 0),
+                    drop=drop.name,
+                    limit=limit,
                 )
             )
         earlier[mine] = n = earlier.get(mine, 0) + 1
@@ -386,15 +398,25 @@ def _resolve(
 
 
 def _check_open(drop: DropRow, now: datetime, claimed: int) -> None:
-    """Raise the reason a claim cannot get an edition now (`claimed` taken so), if any."""
+    """Raise the reason a claim cannot get an edition now (`claimed` taken so), if any: with
+    its message untranslated (`N_`), since a group commit may run in another member's task;
+    the claimant's own task translates it (`err.text()`)."""
     if drop.closed_at is not None:
-        raise DropClosed(f"{drop.name} was closed by an admin; no more editions can be claimed.")
+        raise DropClosed(
+            N_("{drop} was closed by an admin; no more editions can be claimed."), drop=drop.name
+        )
     if now < aware_utc(drop.starts_at):
-        raise DropNotOpen(f"{drop.name} opens at {_when(drop.starts_at)}; claim it then.")
+        raise DropNotOpen(
+            N_("{drop} opens at {when}; claim it then."), drop=drop.name, when=_when(drop.starts_at)
+        )
     if drop.ends_at is not None and now >= aware_utc(drop.ends_at):
-        raise DropClosed(f"{drop.name} ended at {_when(drop.ends_at)}.")
+        raise DropClosed(N_("{drop} ended at {when}."), drop=drop.name, when=_when(drop.ends_at))
     if drop.supply is not None and claimed >= drop.supply:
-        raise DropSoldOut(f"Sold out: all {drop.supply} editions of {drop.name} are claimed.")
+        raise DropSoldOut(
+            N_("Sold out: all {supply} editions of {drop} are claimed."),
+            supply=drop.supply,
+            drop=drop.name,
+        )
 
 
 def _when(moment: datetime) -> str:

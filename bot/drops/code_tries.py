@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.errors import CodeLocked
+from bot.i18n import N_, _, ngettext
+from bot.i18n.said import said
 from bot.ports import Claimant
 from db.engine import insert_unless_present
 from db.models import CodeTries, DropCodeword, aware_utc
@@ -63,15 +65,24 @@ class CodeTriesCounter:
             if not await self._take(session, _TRIES, member, self.per_member, now):
                 until = await self._window_end(session, _TRIES, member)
                 raise CodeLocked(
-                    f"Too many wrong codes: you can try again after {_when(until)}.", until
+                    said(
+                        N_("Too many wrong codes: you can try again after {when}."),
+                        when=_when(until),
+                    ),
+                    until,
                 )
             drop = [_BOOKS.c.drop_id == drop_id]
             if not await self._take(session, _BOOKS, drop, self.per_drop, now):
                 until = await self._window_end(session, _BOOKS, drop)
                 # Raised inside the transaction: the member's slot is rolled back with it.
                 raise CodeLocked(
-                    "Too many wrong codes were tried for this drop in the last hour: codes are "
-                    f"checked again after {_when(until)}.",
+                    said(
+                        N_(
+                            "Too many wrong codes were tried for this drop in the last hour: "
+                            "codes are checked again after {when}."
+                        ),
+                        when=_when(until),
+                    ),
                     until,
                 )
 
@@ -88,7 +99,8 @@ class CodeTriesCounter:
 
     async def left(self, drop_id: int, claimant: Claimant, now: datetime) -> str:
         """What the member is told after a wrong code: how many more they may give in this
-        window, or until when they wait."""
+        window, or until when they wait. In the current locale: it is asked from the task
+        answering that member."""
         async with self.sessions() as session:
             row = (
                 await session.execute(
@@ -101,9 +113,13 @@ class CodeTriesCounter:
             return ""  # the window is over: the next wrong code starts a new one
         left = self.per_member - int(row.wrong)
         if left > 0:
-            return f"{left} more wrong code{'s' if left > 1 else ''} and you wait an hour."
+            return ngettext(
+                "{count} more wrong code and you wait an hour.",
+                "{count} more wrong codes and you wait an hour.",
+                left,
+            ).format(count=left)
         until = aware_utc(row.window_start) + self.window
-        return f"Too many wrong codes: you can try again after {_when(until)}."
+        return _("Too many wrong codes: you can try again after {when}.").format(when=_when(until))
 
     async def _take(
         self,

@@ -31,6 +31,7 @@ from bot.drops.types import (
     known_id,
 )
 from bot.errors import DropNotFound, NotAllowed, RequestRejected
+from bot.i18n import N_
 from bot.minting.service import MintService
 from bot.minting.types import MintResult
 from bot.ports import Claimant, DropGate, GateLookups, NotReachableHere, RunningPlatforms
@@ -104,17 +105,21 @@ class Drops:
         description = clean_description(description)
         if supply is not None and not 1 <= supply <= MAX_SUPPLY:
             raise RequestRejected(
-                f"The supply must be at least 1 and at most {MAX_SUPPLY:,} "
-                "(or none, for an open edition)."
+                N_(
+                    "The supply must be at least 1 and at most {most} "
+                    "(or none, for an open edition)."
+                ),
+                most=f"{MAX_SUPPLY:,}",
             )
         if not 1 <= per_user_limit <= MAX_SUPPLY:
             raise RequestRejected(
-                f"The per-member limit must be at least 1 and at most {MAX_SUPPLY:,}."
+                N_("The per-member limit must be at least 1 and at most {most}."),
+                most=f"{MAX_SUPPLY:,}",
             )
         starts = aware_utc(starts_at) if starts_at is not None else utcnow()
         ends = aware_utc(ends_at) if ends_at is not None else None
         if ends is not None and ends <= starts:
-            raise RequestRejected("The drop must end after it starts.")
+            raise RequestRejected(N_("The drop must end after it starts."))
         stored_gates = store_gates(gates)
         checked = await asyncio.to_thread(
             check_image,
@@ -157,8 +162,10 @@ class Drops:
     async def _editions_contract(self, platform: str, community_id: str) -> str:
         if self.collections is None:
             raise NotAllowed(
-                "Edition drops are not set up on this chain yet: the operator runs "
-                "`python -m bot deploy` to deploy the factory."
+                N_(
+                    "Edition drops are not set up on this chain yet: the operator runs "
+                    "`python -m bot deploy` to deploy the factory."
+                )
             )
         return await self.collections.editions_for(platform, community_id)
 
@@ -189,11 +196,12 @@ class Drops:
             # Locked (on PostgreSQL) as the claim writer locks it: claims wait for the change.
             drop = await session.get(Drop, drop_id, with_for_update=True)
             if drop is None:
-                raise DropNotFound(f"There is no drop #{drop_id}.")
+                raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
             gates = load_gates(drop.gates)
             if any(g.kind == "unknown" for g in gates):
                 raise RequestRejected(
-                    f"Drop #{drop_id}'s claim conditions cannot be read here; nothing was changed."
+                    N_("Drop #{id}'s claim conditions cannot be read here; nothing was changed."),
+                    id=drop_id,
                 )
             kept = [g for g in gates if g.kind != kind]
             drop.gates = store_gates([*kept, gate] if gate is not None else kept)
@@ -209,7 +217,7 @@ class Drops:
         async with self.sessions() as session:
             drop = await session.get(Drop, drop_id)
         if drop is None:
-            raise DropNotFound(f"There is no drop #{drop_id}.")
+            raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
         return drop_info(drop)
 
     async def community_drop(self, drop_id: int, platform: str, community_id: str) -> DropInfo:
@@ -217,7 +225,7 @@ class Drops:
         only its own). Raises `DropNotFound`."""
         drop = await self.info(drop_id)
         if drop.platform != platform or drop.community_id != community_id:
-            raise DropNotFound(f"There is no drop #{drop_id} here.")
+            raise DropNotFound(N_("There is no drop #{id} here."), id=drop_id)
         return drop
 
     async def list_drops(self, platform: str, community_id: str) -> list[DropInfo]:
@@ -265,7 +273,7 @@ class Drops:
                 # outside the claim's transaction, then decided again.
                 facts = await look_up(first.gates, first.claimant, first.drop, self.lookups)
                 pending.claimant = dataclasses.replace(claimant, facts=facts)
-        raise RequestRejected("The drop's claim conditions changed just now; try again.")
+        raise RequestRejected(N_("The drop's claim conditions changed just now; try again."))
 
     async def airdrop(
         self, drop_id: int, *, source: str, address: str | None = None, member: str | None = None

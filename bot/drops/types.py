@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.content.metadata import NAME_MAX
 from bot.errors import DropNotFound
+from bot.i18n import N_, _
 from bot.ports import DropGate, LimitingGate
 
 # The origin (the `platform` column) of every claim's mint request; its chat is the drop's ID.
@@ -26,6 +27,14 @@ MAX_DROP_ID = 2**31 - 1
 NOBODY_TO_TELL: dict[str, object] = {"nobody": True}
 # Room after the drop's name for " #12345 of 12345".
 DROP_NAME_MAX = NAME_MAX - 20
+# A drop's status (`DropInfo.status`, compared by code) as people read it: translated with `_`.
+STATUS_TEXTS = {
+    "open": N_("open"),
+    "not open yet": N_("not open yet"),
+    "sold out": N_("sold out"),
+    "ended": N_("ended"),
+    "closed": N_("closed"),
+}
 
 
 class DropKind(enum.StrEnum):
@@ -46,12 +55,25 @@ def known_id(drop_id: int) -> None:
     """Refuse a drop number no drop can have (a forged button or a typo) before it reaches
     the database, which would fail on it rather than find nothing."""
     if not 1 <= drop_id <= MAX_DROP_ID:
-        raise DropNotFound(f"There is no drop #{drop_id}.")
+        raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
 
 
 def edition_label(edition: int, supply: int | None) -> str:
-    """The edition as people write it: #12 of 500, or #12 for an open edition."""
+    """The edition as its token's name writes it: #12 of 500, or #12 for an open edition.
+    English always: it is part of the token's metadata, which every reader shares."""
     return f"#{edition} of {supply}" if supply is not None else f"#{edition}"
+
+
+def edition_text(edition: int, supply: int | None) -> str:
+    """The edition as a member is told it, in the current locale."""
+    if supply is None:
+        return f"#{edition}"
+    return _("#{edition} of {supply}").format(edition=edition, supply=supply)
+
+
+def status_text(status: str) -> str:
+    """A status of `DropInfo.status`, in the current locale."""
+    return _(STATUS_TEXTS[status]) if status in STATUS_TEXTS else status
 
 
 def claim_key(platform: str, user_id: str, n: int) -> str:
@@ -105,23 +127,31 @@ class DropInfo:
 
 
 def listing_line(drop: DropInfo, now: datetime, name: Callable[[str], str] = str) -> str:
-    """The drop in a list of drops: "#3 Harbour: 12 / 50 claimed, open". `name` marks the
-    name up for where the line is shown (bold, escaped); by default it stays plain."""
+    """The drop in a list of drops: "#3 Harbour: 12 / 50 claimed, open", in the current
+    locale. `name` marks the name up for where the line is shown (bold, escaped); by default
+    it stays plain."""
     supply = f" / {drop.supply}" if drop.supply is not None else ""
-    return f"#{drop.id} {name(drop.name)}: {drop.claimed}{supply} claimed, {drop.status(now)}"
+    return _("#{id} {name}: {claimed} claimed, {status}").format(
+        id=drop.id,
+        name=name(drop.name),
+        claimed=f"{drop.claimed}{supply}",
+        status=status_text(drop.status(now)),
+    )
 
 
 def per_member(drop: DropInfo) -> str:
-    """How many editions each member may claim, as an announcement says it: the drop's limit,
-    unless a gate gives each claimant their own (an allowlist entry's allowance)."""
+    """How many editions each member may claim, as an announcement says it (in the current
+    locale): the drop's limit, unless a gate gives each claimant their own (an allowlist
+    entry's allowance)."""
     if any(isinstance(gate, LimitingGate) for gate in drop.gates):
-        return "as each allowlist entry allows"
-    return f"{drop.per_user_limit} per member"
+        return _("as each allowlist entry allows")
+    return _("{count} per member").format(count=drop.per_user_limit)
 
 
 def conditions(drop: DropInfo, *, leave_out: tuple[str, ...] = ()) -> str:
-    """Who may claim, in words ("members of the chat; members with a linked wallet"), leaving
-    out the gate kinds the caller shows its own way; empty if anyone may."""
+    """Who may claim, in words ("members of the chat; members with a linked wallet") of the
+    current locale, leaving out the gate kinds the caller shows its own way; empty if anyone
+    may."""
     return "; ".join(g.describe() for g in drop.gates if g.kind not in leave_out)
 
 
@@ -142,4 +172,5 @@ class ClaimResult:
 
     @property
     def edition_text(self) -> str:
-        return edition_label(self.edition, self.supply)
+        """The edition as the claimer is told it, in the current locale."""
+        return edition_text(self.edition, self.supply)

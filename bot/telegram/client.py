@@ -348,7 +348,12 @@ class TelegramBot:
 
     async def tell_claimer(self, result: MintResult) -> None:
         """A claimed edition is minted (or failed): tell the claimer in private if they have
-        talked to the bot, else in the drop's chat."""
+        talked to the bot, else in the drop's chat. In the claimer's language, which their
+        claim recorded (this runs in the pipeline, for every claimer)."""
+        with speaking((result.reply_to or {}).get("locale")):
+            await self._tell_claimer(result)
+
+    async def _tell_claimer(self, result: MintResult) -> None:
         try:
             await self.app.bot.send_message(
                 int(result.requester_id),

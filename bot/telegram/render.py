@@ -9,7 +9,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, User
 from telegram.constants import ParseMode
 
-from bot.drops import DropInfo, conditions, per_member
+from bot.drops import DropInfo, conditions, per_member, status_text
 from bot.i18n import ENGLISH, N_, _, ngettext, speaking
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
@@ -235,23 +235,34 @@ def gallery_html(
 
 
 def drop_announcement_html(drop: DropInfo) -> str:
-    """A drop's announcement, the caption under its artwork, with the live count."""
+    """A drop's announcement, the caption under its artwork, with the live count.
+
+    The whole chat reads it, whoever posts or updates it: English, as no community language
+    is set anywhere (its texts are marked, so speaking a chat's language would be this one
+    `speaking`)."""
     supply = str(drop.supply) if drop.supply is not None else "∞"
-    lines = [
-        f"🎁 <b>{esc(drop.name)}</b>",
-        esc(drop.description) if drop.description else "",
-        f"Claimed: <b>{drop.claimed} / {supply}</b> · {per_member(drop)} · {drop.status(utcnow())}",
-        f"For {esc(who)}" if (who := conditions(drop)) else "",
-        f"Drop #{drop.id}",
-    ]
+    with speaking(ENGLISH):
+        counted = _("Claimed: <b>{claimed}</b>").format(claimed=f"{drop.claimed} / {supply}")
+        status = status_text(drop.status(utcnow()))
+        who = conditions(drop)
+        lines = [
+            f"🎁 <b>{esc(drop.name)}</b>",
+            esc(drop.description) if drop.description else "",
+            f"{counted} · {per_member(drop)} · {status}",
+            _("For {who}").format(who=esc(who)) if who else "",
+            _("Drop #{id}").format(id=drop.id),
+        ]
     return "\n".join(line for line in lines if line)
 
 
 def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
-    """The Claim button under a drop's announcement, while the drop is not over."""
+    """The Claim button under a drop's announcement, while the drop is not over: English,
+    as the announcement (everybody sees the same button)."""
     if drop.is_over(utcnow()):
         return None
-    button = InlineKeyboardButton("🎁 Claim", callback_data=f"drop:claim:{drop.id}")
+    with speaking(ENGLISH):
+        label = _("🎁 Claim")
+    button = InlineKeyboardButton(label, callback_data=f"drop:claim:{drop.id}")
     return InlineKeyboardMarkup([[button]])
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import bot.registry  # noqa: F401  (fills GATES with the built-in kinds)
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import (
     GATES,
     Allowance,
@@ -37,7 +39,13 @@ def elsewhere(claimant: Claimant, drop: GatedDrop) -> Refusal | None:
     own platform: a claim from any other is refused."""
     if claimant.platform == drop.platform:
         return None
-    return Refusal(f"{drop.name} can be claimed only from its own {drop.platform} community.")
+    return Refusal(
+        said(
+            N_("{drop} can be claimed only from its own {platform} community."),
+            drop=drop.name,
+            platform=drop.platform,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -55,16 +63,23 @@ class UnknownGate:
         return cls("unknown", params, "no gate kind")
 
     def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
+        # The problem stays English: it names what is stored, for the admin to look up.
         return Refusal(
-            f"{drop.name} has a claim condition this bot cannot check ({self.problem}); "
-            "ask an admin of the drop."
+            said(
+                N_(
+                    "{drop} has a claim condition this bot cannot check ({problem}); "
+                    "ask an admin of the drop."
+                ),
+                drop=drop.name,
+                problem=self.problem,
+            )
         )
 
     def params(self) -> dict[str, Any]:
         return dict(self.stored_params)
 
     def describe(self) -> str:
-        return f"a condition this bot cannot check ({self.problem})"
+        return _("a condition this bot cannot check ({problem})").format(problem=self.problem)
 
 
 def load_gates(stored: object) -> tuple[DropGate, ...]:
@@ -118,7 +133,10 @@ def first_refusal(
         except Exception:
             log.exception("checking the %s gate of drop %d failed", gate.kind, drop.id)
             refusal = Refusal(
-                f"{drop.name}'s claim conditions could not be checked just now; try again later."
+                said(
+                    N_("{drop}'s claim conditions could not be checked just now; try again later."),
+                    drop=drop.name,
+                )
             )
         if isinstance(refusal, only):
             return refusal

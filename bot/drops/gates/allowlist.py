@@ -16,7 +16,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select
 
+from bot.drops.allowlist_csv import entry_counts
 from bot.holders.measure import verified_address
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import Allowance, Claimant, DropGate, GatedDrop, GateLookups, Refusal
 from db.models import AllowlistEntry
 
@@ -78,16 +81,27 @@ class AllowlistGate:
         listed = claimant.facts.get(self)
         if not isinstance(listed, Listed):
             # Not looked up: an airdrop, which is past the gates on who may claim.
-            return Refusal(f"{drop.name}'s allowlist was not checked for this claim.")
+            return Refusal(
+                said(N_("{drop}'s allowlist was not checked for this claim."), drop=drop.name)
+            )
         if listed.allowance(claimant.linked_address) is not None:
             return None
-        hint = ""
         if self.addresses and listed.address is None:
-            hint = (
-                " If your wallet's address is on it, link and verify that wallet first "
-                "(/wallet), then claim again."
+            return Refusal(
+                said(
+                    N_(
+                        "{drop} is for the members on its allowlist; you are not on it. If your "
+                        "wallet's address is on it, link and verify that wallet first (/wallet), "
+                        "then claim again."
+                    ),
+                    drop=drop.name,
+                )
             )
-        return Refusal(f"{drop.name} is for the members on its allowlist; you are not on it.{hint}")
+        return Refusal(
+            said(
+                N_("{drop} is for the members on its allowlist; you are not on it."), drop=drop.name
+            )
+        )
 
     def allowance(self, claimant: Claimant, drop: GatedDrop) -> Allowance | None:
         listed = claimant.facts.get(self)
@@ -97,4 +111,6 @@ class AllowlistGate:
         return {"allowlist": self.allowlist, "members": self.members, "addresses": self.addresses}
 
     def describe(self) -> str:
-        return f"those on its allowlist ({self.members:,} members, {self.addresses:,} addresses)"
+        return _("those on its allowlist ({entries})").format(
+            entries=entry_counts(self.members, self.addresses)
+        )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot.drops.gates import elsewhere
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import Claimant, DropGate, GatedDrop, Refusal
 
 
@@ -24,10 +26,12 @@ class ChatMemberGate:
             return refusal
         if claimant.is_member:
             return None
-        return Refusal(f"{drop.name} is for members of the chat it was made in.")
+        return Refusal(
+            said(N_("{drop} is for members of the chat it was made in."), drop=drop.name)
+        )
 
     def params(self) -> dict[str, Any]:
         return {}
 
     def describe(self) -> str:
-        return "members of the chat"
+        return _("members of the chat")

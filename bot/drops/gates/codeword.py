@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from bot.i18n import N_, _
+from bot.i18n.said import Said, said
 from bot.ports import Claimant, DropGate, GatedDrop, GateLookups, Refusal
 
 
@@ -23,10 +25,12 @@ class CodeGiven:
     drop_id: int
 
 
-def how_to_claim(drop: GatedDrop) -> str:
+def how_to_claim(drop: GatedDrop) -> Said:
     """How a codeword drop is claimed, in the words a member reads on either platform."""
-    return (
-        f"{drop.name} is claimed with a code: send /claim {drop.id} YOURCODE to the bot privately."
+    return said(
+        N_("{drop} is claimed with a code: send /claim {id} YOURCODE to the bot privately."),
+        drop=drop.name,
+        id=drop.id,
     )
 
 
@@ -52,4 +56,4 @@ class CodewordGate:
         return {}
 
     def describe(self) -> str:
-        return "members with the drop's code"
+        return _("members with the drop's code")

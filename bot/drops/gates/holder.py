@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot.holders.measure import Held, held_by
+from bot.i18n import N_
+from bot.i18n.said import Said, said
 from bot.ports import Claimant, DropGate, GatedDrop, GateLookups, Refusal
 
 # A minimum past this is a typo, not a condition (and keeps the stored number small).
@@ -81,21 +83,49 @@ class HolderGate:
         held: Held = claimant.facts[self]
         if held.total >= self.min:
             return None
+        # Said: a claim is decided in a group commit, perhaps in another member's task.
         what = self._what()
         if held.verified_address is None:
             return Refusal(
-                f"{drop.name} is for holders of {what}. You hold {held.total} in custody; "
-                "link and verify your wallet (/wallet) so that its tokens count too."
+                said(
+                    N_(
+                        "{drop} is for {what}. You hold {total} in custody; link and verify "
+                        "your wallet (/wallet) so that its tokens count too."
+                    ),
+                    drop=drop.name,
+                    what=what,
+                    total=held.total,
+                )
             )
         return Refusal(
-            f"{drop.name} is for holders of {what}; you hold {held.total} "
-            f"({held.wallet} in your wallet, {held.custody} in custody)."
+            said(
+                N_(
+                    "{drop} is for {what}; you hold {total} ({wallet} in your wallet, "
+                    "{custody} in custody)."
+                ),
+                drop=drop.name,
+                what=what,
+                total=held.total,
+                wallet=held.wallet,
+                custody=held.custody,
+            )
         )
 
-    def _what(self) -> str:
-        count = f"at least {self.min}" if self.min > 1 else "a token"
+    def _what(self) -> Said:
+        """Who may claim, as a `Said` ("holders of at least 3 of 0x…").
+
+        The count is in the msgid (a Said cannot choose a plural form): "a token" for one."""
         token = f" #{self.token_id}" if self.token_id is not None else ""
-        return f"{count} of {self.contract}{token}"
+        if self.min > 1:
+            return said(
+                N_("holders of at least {min} of {contract}{token}"),
+                min=self.min,
+                contract=self.contract,
+                token=token,
+            )
+        return said(
+            N_("holders of a token of {contract}{token}"), contract=self.contract, token=token
+        )
 
     def params(self) -> dict[str, Any]:
         # The token ID as text: a uint256 does not fit every JSON reader's numbers.
@@ -103,4 +133,4 @@ class HolderGate:
         return {"contract": self.contract, "token_id": token, "min": self.min}
 
     def describe(self) -> str:
-        return "holders of " + self._what()
+        return self._what().text()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot.drops.gates import LinkWallet
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import Claimant, DropGate, GatedDrop, Refusal
 
 
@@ -22,12 +24,17 @@ class LinkedWalletGate:
         if claimant.linked_address:
             return None
         return LinkWallet(
-            f"{drop.name} is minted only to members' own wallets: link yours first, "
-            "then claim again."
+            said(
+                N_(
+                    "{drop} is minted only to members' own wallets: link yours first, "
+                    "then claim again."
+                ),
+                drop=drop.name,
+            )
         )
 
     def params(self) -> dict[str, Any]:
         return {}
 
     def describe(self) -> str:
-        return "members with a linked wallet"
+        return _("members with a linked wallet")

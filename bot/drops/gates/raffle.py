@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import Claimant, DropGate, GatedDrop, Refusal
 
 
@@ -21,12 +23,18 @@ class RaffleGate:
 
     def check(self, claimant: Claimant, drop: GatedDrop) -> Refusal | None:
         return Refusal(
-            f"{drop.name} is a raffle: enter it (the Enter button, or /enter {drop.id}); "
-            "its editions go to the winners drawn at the close."
+            said(
+                N_(
+                    "{drop} is a raffle: enter it (the Enter button, or /enter {id}); "
+                    "its editions go to the winners drawn at the close."
+                ),
+                drop=drop.name,
+                id=drop.id,
+            )
         )
 
     def params(self) -> dict[str, Any]:
         return {}
 
     def describe(self) -> str:
-        return "winners of its raffle"
+        return _("winners of its raffle")

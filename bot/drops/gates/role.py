@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot.drops.gates import elsewhere
+from bot.i18n import N_, _
+from bot.i18n.said import said
 from bot.ports import Claimant, DropGate, GatedDrop, Refusal
 
 
@@ -29,10 +31,15 @@ class RoleGate:
             return refusal
         if self.role_ids & claimant.role_ids:
             return None
-        return Refusal(f"{drop.name} is for members with a role it names; you have none of them.")
+        return Refusal(
+            said(
+                N_("{drop} is for members with a role it names; you have none of them."),
+                drop=drop.name,
+            )
+        )
 
     def params(self) -> dict[str, Any]:
         return {"role_ids": sorted(self.role_ids)}
 
     def describe(self) -> str:
-        return "holders of role " + " or ".join(sorted(self.role_ids))
+        return _("holders of role {roles}").format(roles=_(" or ").join(sorted(self.role_ids)))

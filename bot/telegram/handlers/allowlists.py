@@ -5,7 +5,7 @@ replies to a list file makes the drop with that list (`list_document`, `fetch_li
 
 Thin: the core (`bot.drops.allowlists`) reads the file whole, refuses it with its bad lines
 named (nothing changes then), or makes it the drop's list; this module fetches the file and
-renders the answer.
+renders the answer, in the admin's language (bad lines and their numbers included).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.drops.allowlists import Allowlists, check_size
 from bot.errors import RequestRejected
+from bot.i18n import N_, _
 from bot.telegram.files import NO_DOWNLOAD, download
 from bot.telegram.render import esc, reply
 
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 ALLOWLIST_COMMAND = re.compile(r"^/drop_allowlist(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
-USAGE = (
+# Translated where it is sent: `_(USAGE)`.
+USAGE = N_(
     "Send the drop's allowlist as a CSV file with the caption "
     "<code>/drop_allowlist ID</code> (see /drops), or reply that to the file. One entry a "
     "line: a member (<code>telegram:ID</code>, <code>discord:ID</code>) or a wallet address, "
@@ -76,16 +78,18 @@ class AllowlistHandlers:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Allowlists are set in the drop's group, by its administrators.")
+            await reply(
+                message, _("Allowlists are set in the drop's group, by its administrators.")
+            )
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, "Only this chat's administrators can set a drop's allowlist.")
+            await reply(message, _("Only this chat's administrators can set a drop's allowlist."))
             return
         words = ALLOWLIST_COMMAND.sub("", message.caption or message.text or "", count=1).split()
         replied = message.reply_to_message
         document = message.document or (replied.document if replied is not None else None)
         if len(words) != 1 or not words[0].lstrip("#").isdecimal() or document is None:
-            await reply(message, USAGE)
+            await reply(message, _(USAGE))
             return
         drop_id = int(words[0].lstrip("#"))
         try:
@@ -94,10 +98,10 @@ class AllowlistHandlers:
             assert data is not None
             uploaded = await self.allowlists.replace(drop_id, data, by=str(user.id))
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         except TelegramError as err:
             log.info("telegram: could not fetch an allowlist: %s", err)
-            await reply(message, NO_DOWNLOAD)
+            await reply(message, _(NO_DOWNLOAD))
             return
         await reply(message, esc(uploaded.report()))

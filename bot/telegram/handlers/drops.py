@@ -4,6 +4,11 @@ button and live counter, /drops and /drop_close.
 Thin, like the rest of `bot/telegram/handlers/`: the core (`bot/drops/`) decides every
 claim; this module reads what Telegram knows (is the claimer a member of the chat) and
 renders. The outcome of a claim reaches the claimer through `TelegramBot.tell_claimer`.
+
+Replies are in the asker's language (`TelegramBot._dispatch` sets it from their
+`language_code`); a claim records it in its `reply_to` for the answer after minting. The
+announcement and its Claim button are read by the whole chat: English (see
+`drop_announcement_html`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, Mes
 from bot.drops import DropKind, gates_for, listing_line
 from bot.drops.allowlists import Allowlists
 from bot.errors import RequestRejected
+from bot.i18n import N_, _
 from bot.live_counters import LiveCounters
 from bot.ports import Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
@@ -36,7 +42,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CREATE_COMMAND = re.compile(r"^/drop_create(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
 CLAIM_DATA = re.compile(r"^drop:claim:(\d+)$")
-CREATE_USAGE = (
+# Translated where it is sent: `_(CREATE_USAGE)`.
+CREATE_USAGE = N_(
     "Send the artwork with the caption <code>/drop_create Name | supply | description</code>, "
     "or reply that to an image. Supply is a number or <code>open</code>, optionally followed "
     "by <code>numbered</code> (a token per claim) or <code>edition</code> (one artwork, a "
@@ -88,16 +95,16 @@ class DropHandlers:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Drops are made in groups, by the group's administrators.")
+            await reply(message, _("Drops are made in groups, by the group's administrators."))
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, "Only this chat's administrators can create drops.")
+            await reply(message, _("Only this chat's administrators can create drops."))
             return
         source = message if media_of(message) is not None else message.reply_to_message
         image = media_of(source)  # its bytes decide whether it is a picture
         parsed = parse_create(message.caption or message.text or "")
         if image is None or source is None or parsed is None:
-            await reply(message, CREATE_USAGE)
+            await reply(message, _(CREATE_USAGE))
             return
         name, supply, kind, description = parsed
         # The image's message replying to a list file: the drop's allowlist.
@@ -118,11 +125,11 @@ class DropHandlers:
                 kind=kind,
             )
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         except TelegramError as err:
             log.info("telegram: could not fetch a drop's artwork: %s", err)
-            await reply(message, NO_DOWNLOAD)
+            await reply(message, _(NO_DOWNLOAD))
             return
         # A photo is re-sent by its ID; any other file's checked bytes go up as a photo, which
         # Telegram would refuse to make of a document's ID.
@@ -154,14 +161,21 @@ class DropHandlers:
                 drop_id,
                 Claimant(PLATFORM, str(user.id), is_member=is_member(member)),
                 user.full_name,
-                reply_to={"chat_id": chat_id or int(drop.community_id)},
+                # The answer after minting is sent from the pipeline: in this language.
+                reply_to={
+                    "chat_id": chat_id or int(drop.community_id),
+                    "locale": user.language_code,
+                },
                 source=query.id,
             )
         except RequestRejected as err:
-            await query.answer(str(err)[:200], show_alert=True)
+            await query.answer(err.text()[:200], show_alert=True)
             return
         self.counters.touch(drop_id)
-        await query.answer(f"You claimed {drop.name} {claim.edition_text}! Minting it now."[:200])
+        told = _("You claimed {name} {edition}! Minting it now.").format(
+            name=drop.name, edition=claim.edition_text
+        )
+        await query.answer(told[:200])
 
     async def list_drops(self, update: Update, context: Context) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -169,27 +183,32 @@ class DropHandlers:
         drops = await self.drops.list_drops(PLATFORM, str(chat.id))
         now = utcnow()
         lines = [listing_line(d, now, name=lambda n: f"<b>{esc(n)}</b>") for d in drops[:20]]
-        await reply(message, "\n".join(lines) or "No drops here yet.")
+        await reply(message, "\n".join(lines) or _("No drops here yet."))
 
     async def close(self, update: Update, context: Context) -> None:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, "Only this chat's administrators can close drops.")
+            await reply(message, _("Only this chat's administrators can close drops."))
             return
         args = context.args or []
         if len(args) != 1 or not args[0].lstrip("#").isdecimal():
-            await reply(message, "Usage: <code>/drop_close ID</code> (see /drops)")
+            await reply(message, _("Usage: <code>/drop_close ID</code> (see /drops)"))
             return
         drop_id = int(args[0].lstrip("#"))
         try:
             await self.drops.community_drop(drop_id, PLATFORM, str(chat.id))
             drop = await self.drops.close(drop_id)
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         self.counters.touch(drop_id)
-        await reply(message, f"Drop #{drop.id} is closed at {drop.claimed} claimed.")
+        await reply(
+            message,
+            _("Drop #{id} is closed at {claimed} claimed.").format(
+                id=drop.id, claimed=drop.claimed
+            ),
+        )
 
     async def _show_count(self, drop_id: int) -> None:
         drop = await self.drops.info(drop_id)

@@ -114,19 +114,19 @@ class DiscordServer(DiscordWorld, DiscordRecording):
     async def click(
         self, user_id: str, message: dict[str, Any], custom_id: str, *, locale: str = "en-US"
     ) -> Interaction:
-        """A user presses a button of `message`, their Discord client in `locale`."""
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._interact(user_id, 3, data, message=message, locale=locale)
 
     async def submit_modal(
-        self, user_id: str, custom_id: str, fields: dict[str, str]
+        self, user_id: str, custom_id: str, fields: dict[str, str], *, locale: str = "en-US"
     ) -> Interaction:
         """A user fills in and submits the modal `custom_id` the bot showed."""
         rows = [
             {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
             for key, value in fields.items()
         ]
-        return await self._interact(user_id, 5, {"custom_id": custom_id, "components": rows})
+        data = {"custom_id": custom_id, "components": rows}
+        return await self._interact(user_id, 5, data, locale=locale)
 
     async def _interact(
         self, user_id: str, kind: int, data: dict[str, Any], **extra: Any
