@@ -75,7 +75,7 @@ async def test_members_commands_speak_their_language_on_telegram_and_discord(
 
     async def spanish_withdrawal() -> None:
         listing = await ask(telegram, eva, "/mynfts")
-        assert listing.startswith("Tus NFT (1), página 1 de 1:\nAmanecer · NFT · en custodia: ")
+        assert listing.startswith("Tus NFT (1), página 1 de 1:\nAmanecer · token · en custodia: ")
         short_id = re.search(r"/withdraw ([0-9a-f]{8})", listing)
         assert short_id is not None, listing
         assert await ask(telegram, eva, f"/withdraw {short_id[1]}") == (
