@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.i18n import speaking
+from bot.leaderboard_gallery import GalleryItem, GalleryPage
+from bot.telegram.render import gallery_html
 from bot.withdrawals import REFUSED, WithdrawalView
 from db.models import WithdrawalStatus
 from tests.emulators.discord import DiscordServer
@@ -36,6 +40,33 @@ def test_withdrawal_statuses_and_the_stored_refusal_are_shown_translated():
     with speaking("es-MX"):
         assert view.status_text == "en camino"
     assert failed.status_text == REFUSED  # English: as the column keeps it
+
+
+def test_an_edition_drops_artwork_counts_its_editions_in_the_members_language():
+    artwork = GalleryItem(
+        token_id=7,
+        name="Sol",
+        description="",
+        image_cid=None,
+        metadata_cid=None,
+        creator_id="1",
+        creator_name="Ana",
+        owner=None,
+        custodial=False,
+        tx_hash=None,
+        tx_url=None,
+        community_id="-100",
+        platform="telegram",
+        minted_at=datetime(2026, 12, 2, tzinfo=UTC),
+        editions=3,
+    )
+    page = GalleryPage([artwork, replace(artwork, editions=1)], 2, 0, 10)
+    with speaking("de"):
+        lines = gallery_html(page, "https://x/c", lambda token: f"https://x/t/{token}", None)
+    assert lines.splitlines()[1:3] == [
+        '<a href="https://x/t/7">Sol</a> von Ana · 3 Editionen',
+        '<a href="https://x/t/7">Sol</a> von Ana · 1 Edition',
+    ]
 
 
 async def ask(
