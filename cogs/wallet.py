@@ -1,9 +1,10 @@
 """/wallet link|verify|set|show: where a member's tokens go, proven by a signature; and
 /withdraw: tokens the bot holds for a member, sent to that proven address.
 
-The /wallet answers are in the member's language (`_()`: the tree set the interaction's
-locale for the task that runs the command), and so are its names and descriptions in
-Discord's menus (`locale_str`, looked up by `bot.discord.translator`)."""
+The answers are in the member's language (`_()`: the tree set the interaction's locale for
+the task that runs the command; /withdraw's answer, edited once the transfers are confirmed,
+is still that task's), and so are the names and descriptions in Discord's menus
+(`locale_str`, looked up by `bot.discord.translator`)."""
 
 from __future__ import annotations
 
