@@ -29,6 +29,7 @@ from bot.chain.fees import Fees, current_fees
 from bot.chain.sending import sign_and_send, sign_when_due
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.errors import NotAllowed, RequestRejected
+from bot.i18n import N_, _
 from bot.minting.queries import ChainContext, requested_by
 from bot.minting.types import token_ref
 from bot.wallets import WalletLinks
@@ -46,12 +47,14 @@ WITHDRAW_GAS = 80_000
 # transfer calls on a recipient with code (a smart-account wallet).
 WITHDRAW_EDITION_GAS = 100_000
 WITHDRAW_KIND = "withdraw"
-STATUS_TEXT = {
-    WithdrawalStatus.QUEUED: "waiting to be sent",
-    WithdrawalStatus.SIGNED: "on its way",
-    WithdrawalStatus.CONFIRMED: "delivered",
-    WithdrawalStatus.FAILED: "failed; it stays in custody",
+STATUS_TEXT = {  # msgids, translated where shown (`WithdrawalView.status_text`)
+    WithdrawalStatus.QUEUED: N_("waiting to be sent"),
+    WithdrawalStatus.SIGNED: N_("on its way"),
+    WithdrawalStatus.CONFIRMED: N_("delivered"),
+    WithdrawalStatus.FAILED: N_("failed; it stays in custody"),
 }
+# Kept in English in `failure_reason` (a readable column), and a msgid: shown translated.
+REFUSED = N_("The collection contract refused the transfer; the token stays in custody.")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class WithdrawalView:
 
     @property
     def status_text(self) -> str:
-        return self.failure_reason or STATUS_TEXT[self.status]
+        """In the current locale: a stored reason is English, and a msgid if the bot wrote it."""
+        return _(self.failure_reason or STATUS_TEXT[self.status])
 
 
 class Withdrawals:
@@ -134,13 +138,17 @@ class Withdrawals:
         linked = await self.wallets.linked(platform, user_id)
         if linked is None or not linked[1]:
             raise NotAllowed(
-                "Withdrawals go only to an address you proved is yours: link one with "
-                "/wallet link, sign the message, then /wallet verify."
+                N_(
+                    "Withdrawals go only to an address you proved is yours: link one with "
+                    "/wallet link, sign the message, then /wallet verify."
+                )
             )
         address = linked[0]
         held = await self.in_custody(platform, user_id)
         if not held and await self._on_the_way(platform, user_id):
-            raise RequestRejected("Your tokens are already on their way out; /mynfts shows them.")
+            raise RequestRejected(
+                N_("Your tokens are already on their way out; /mynfts shows them.")
+            )
         chosen = _choose(held, token)
         # Tokens at a holder that has not approved the hot wallet (on the token's contract)
         # stay; the others go.
@@ -152,8 +160,11 @@ class Withdrawals:
         chosen = [request for request in chosen if _place(request) in movable]
         if not chosen:
             raise NotAllowed(
-                "Withdrawals are not set up here: the custody address has not approved the "
-                "bot's hot wallet to move its tokens (an admin must call setApprovalForAll)."
+                N_(
+                    "Withdrawals are not set up here: the custody address has not approved "
+                    "the bot's hot wallet to move its tokens (an admin must call "
+                    "setApprovalForAll)."
+                )
             )
         try:
             async with self.sessions.begin() as session:
@@ -165,7 +176,7 @@ class Withdrawals:
                 if not taken:
                     # Another command took them between our look and now.
                     raise RequestRejected(
-                        "That is already on its way out of custody; /mynfts shows it."
+                        N_("That is already on its way out of custody; /mynfts shows it.")
                     )
         except IntegrityError:
             pass  # the same command, delivered twice at once: the other delivery recorded it
@@ -376,9 +387,7 @@ class Withdrawals:
             await self._confirmed(session, tx, set())
             return
         withdrawal.status = WithdrawalStatus.FAILED
-        withdrawal.failure_reason = (
-            "The collection contract refused the transfer; the token stays in custody."
-        )
+        withdrawal.failure_reason = REFUSED
         request.withdrawal_id = None
 
     async def _delivered_unseen(self, request: MintRequest, to_address: str) -> bool:
@@ -414,7 +423,7 @@ def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:
     Editions of one artwork share its ID: the ID alone names every edition of it the member
     holds in custody (their whole balance of that token), and `ID#N` only edition N."""
     if not tokens:
-        raise RequestRejected("You have no tokens in custody to withdraw.")
+        raise RequestRejected(N_("You have no tokens in custody to withdraw."))
     if wanted is None or not wanted.strip():
         return tokens
     text = wanted.strip().lower().removeprefix("#").removeprefix("0x")
@@ -435,7 +444,7 @@ def _choose(tokens: list[MintRequest], wanted: str | None) -> list[MintRequest]:
         return matches
     if not matches:
         raise RequestRejected(
-            f"None of your tokens in custody has the ID {wanted.strip()[:80]!r}; /mynfts lists "
-            "them."
+            N_("None of your tokens in custody has the ID {id}; /mynfts lists them."),
+            id=repr(wanted.strip()[:80]),
         )
-    raise RequestRejected("That ID matches several of your tokens; give more of its digits.")
+    raise RequestRejected(N_("That ID matches several of your tokens; give more of its digits."))

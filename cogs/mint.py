@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord.answers import Deferral, tell_in_channel, too_late
@@ -22,6 +23,7 @@ from bot.discord.asker import asker_of, upload_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, NOT_MINTED, result_embed
 from bot.errors import RequestRejected
+from bot.i18n import _, speaking
 from bot.minting.types import MintResult, MintSubmission
 
 GALLERY_PAGE_TIMEOUT_S = 600
@@ -299,13 +301,13 @@ class Mint(commands.Cog):
             text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    @app_commands.command(name="mynfts", description="The NFTs minted from your images")
+    @app_commands.command(name="mynfts", description=locale_str("The NFTs minted from your images"))
     async def mynfts(self, interaction: discord.Interaction[DiscordBot]) -> None:
         gallery = Gallery(self, owner_id=interaction.user.id)
         page, total = await gallery.page(0)
         if total == 0:
             await interaction.response.send_message(
-                "Nothing minted yet. Try `/mint`.", ephemeral=True
+                _("Nothing minted yet. Try `/mint`."), ephemeral=True
             )
             return
         await interaction.response.send_message(
@@ -342,7 +344,8 @@ class ConfirmRepeat(discord.ui.View):
 
 
 class Gallery(discord.ui.View):
-    """One minted token per page, with buttons to turn pages."""
+    """One minted token per page, with buttons to turn pages, in the language of whoever
+    turns them: a button's interaction is not a command, so the tree has not set its locale."""
 
     def __init__(self, cog: Mint, *, owner_id: int) -> None:
         super().__init__(timeout=GALLERY_PAGE_TIMEOUT_S)
@@ -359,13 +362,19 @@ class Gallery(discord.ui.View):
         self.previous.disabled = index <= 0
         self.next.disabled = index + 1 >= self.total
         if not results:
-            return discord.Embed(title="Nothing here"), self.total
+            return discord.Embed(title=_("Nothing here")), self.total
         return self._embed(results[0]), self.total
 
     def _embed(self, result: MintResult) -> discord.Embed:
         embed = result_embed(result, self.cog.bot.runtime.settings.public_base_url)
-        embed.set_footer(text=f"{self.index + 1} of {self.total}")
+        footer = _("{place} of {total}").format(place=self.index + 1, total=self.total)
+        embed.set_footer(text=footer)
         return embed
+
+    async def _turn(self, interaction: discord.Interaction[DiscordBot], index: int) -> None:
+        with speaking(interaction.locale.value):
+            embed, _total = await self.page(index)
+        await interaction.response.edit_message(embed=embed, view=self)
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
@@ -374,15 +383,13 @@ class Gallery(discord.ui.View):
     async def previous(
         self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[Gallery]
     ) -> None:
-        embed, _total = await self.page(max(0, self.index - 1))
-        await interaction.response.edit_message(embed=embed, view=self)
+        await self._turn(interaction, max(0, self.index - 1))
 
     @discord.ui.button(label="▶", style=discord.ButtonStyle.secondary)
     async def next(
         self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[Gallery]
     ) -> None:
-        embed, _total = await self.page(self.index + 1)
-        await interaction.response.edit_message(embed=embed, view=self)
+        await self._turn(interaction, self.index + 1)
 
 
 async def setup(bot: DiscordBot) -> None:

@@ -1,9 +1,10 @@
 """/wallet link|verify|set|show: where a member's tokens go, proven by a signature; and
 /withdraw: tokens the bot holds for a member, sent to that proven address.
 
-The /wallet answers are in the member's language (`_()`: the tree set the interaction's
-locale for the task that runs the command), and so are its names and descriptions in
-Discord's menus (`locale_str`, looked up by `bot.discord.translator`)."""
+The answers are in the member's language (`_()`: the tree set the interaction's locale for
+the task that runs the command; /withdraw's answer, edited once the transfers are confirmed,
+is still that task's), and so are the names and descriptions in Discord's menus
+(`locale_str`, looked up by `bot.discord.translator`)."""
 
 from __future__ import annotations
 
@@ -100,9 +101,12 @@ class Custody(commands.Cog):
         self.withdrawals = bot.runtime.withdrawals
 
     @app_commands.command(
-        name="withdraw", description="Send the NFTs the bot holds for you to your verified wallet"
+        name="withdraw",
+        description=locale_str("Send the NFTs the bot holds for you to your verified wallet"),
     )
-    @app_commands.describe(nft="The token's short ID from /mynfts (default: all of them)")
+    @app_commands.describe(
+        nft=locale_str("The token's short ID from /mynfts (default: all of them)")
+    )
     async def withdraw(
         self, interaction: discord.Interaction[DiscordBot], nft: str | None = None
     ) -> None:
@@ -118,29 +122,32 @@ class Custody(commands.Cog):
                     asked_key, "discord", str(interaction.user.id), nft
                 )
             except RequestRejected as err:
-                await tell_privately(interaction, deferral, str(err))
+                await tell_privately(interaction, deferral, err.text())
                 return
             bot.inbox.submitted()
             answer = await tell_privately(
                 interaction,
                 deferral,
                 withdrawals_markdown(views),
-                in_channel="your withdrawal is on its way; `/mynfts` shows where it stands.",
+                in_channel=_("your withdrawal is on its way; `/mynfts` shows where it stands."),
             )
         if answer is None:
             return
+        # Still this interaction's task: the answer edited in is in the member's language.
         final = await self.withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
         if final != views:
             await answer.edit(content=withdrawals_markdown(final))
 
 
 def withdrawals_markdown(views: list[WithdrawalView]) -> str:
-    """Where each token of a /withdraw stands, with its transaction link."""
-    lines = [f"Withdrawing to `{views[0].to_address}`:"]
+    """Where each token of a /withdraw stands, with its transaction link, in the current
+    locale."""
+    lines = [_("Withdrawing to {address}:").format(address=f"`{views[0].to_address}`")]
     for view in views:
         name = discord.utils.escape_mentions(discord.utils.escape_markdown(view.name))
         line = f"**{name}** (`{view.short_id}`): {view.status_text}"
-        lines.append(f"{line} · [transaction](<{view.tx_url}>)" if view.tx_url else line)
+        tx = _("transaction")
+        lines.append(f"{line} · [{tx}](<{view.tx_url}>)" if view.tx_url else line)
     return "\n".join(lines)[:2000]
 
 

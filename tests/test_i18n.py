@@ -30,9 +30,11 @@ from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po,
 from cogs.allowlists import allowlist_command
 from cogs.codewords import Codewords
 from cogs.drops import Drops
+from cogs.engagement import Showcase
 from cogs.help import Help
+from cogs.mint import Mint
 from cogs.raffles import Entering, Raffles
-from cogs.wallet import Wallet
+from cogs.wallet import Custody, Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATED = [locale for locale in LOCALES if locale != ENGLISH]
@@ -207,8 +209,9 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet, /help and /drop, through the translator, in every
-    locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
+    """Every name and description of /wallet, /help, /drop and the members' commands
+    (/withdraw, /mynfts, /leaderboard, /gallery), through the translator, in every locale
+    Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
     characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
@@ -228,6 +231,11 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     groups = [wallet, drop, allowlist]
     entries = [help_command, *groups, *(c for g in groups for c in g.get("options", []))]
     entries += [o for g in groups for c in g.get("options", []) for o in c.get("options", [])]
+    # The members' commands other than /wallet (cogs.mint's /mynfts, cogs.engagement).
+    for command in (Custody.withdraw, Mint.mynfts, Showcase.leaderboard, Showcase.gallery):
+        payload = await command.get_translated_payload(tree, translator)
+        assert payload["description_localizations"]["de"], command.name
+        entries += [payload, *payload.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
         d for entry in entries for d in (entry.get("description_localizations") or {}).values()

@@ -22,6 +22,7 @@ from bot.discord.client import open_client
 from bot.discord.render import (
     NO_MENTIONS,
     NOT_MINTED,
+    announcement_locale,
     announcement_text,
     answer_mentions,
     answer_text,
@@ -102,9 +103,13 @@ class DiscordChat:
                 await webhook.delete_message(original)
 
     async def announce(self, result: MintResult, channel_id: str) -> None:
-        """Post a confirmed mint in the server's announcement channel, pinging nobody."""
+        """Post a confirmed mint in the server's announcement channel, pinging nobody, in the
+        server's language (`announcement_locale`)."""
+        guild = self.bot.get_guild(int(result.community_id or 0))
+        with speaking(announcement_locale(guild)):
+            text, embed = announcement_text(result), self._embed(result)
         await self.bot.get_partial_messageable(int(channel_id)).send(
-            announcement_text(result), embed=self._embed(result), allowed_mentions=NO_MENTIONS
+            text, embed=embed, allowed_mentions=NO_MENTIONS
         )
 
     async def tell_claimer(self, result: MintResult) -> None:

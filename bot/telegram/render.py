@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 
 from bot.drops import DropInfo, conditions, per_member, status_text
-from bot.i18n import N_, _, speaking
+from bot.i18n import ENGLISH, N_, _, ngettext, speaking
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
@@ -148,14 +148,16 @@ def custody_hint(result: MintResult) -> str:
 
 
 def withdrawals_html(views: list[WithdrawalView]) -> str:
-    """Where each token of a /withdraw stands, with its transaction link."""
-    lines = [f"Withdrawing to <code>{esc(views[0].to_address)}</code>:"]
+    """Where each token of a /withdraw stands, with its transaction link, in the current
+    locale."""
+    to = f"<code>{esc(views[0].to_address)}</code>"
+    lines = [_("Withdrawing to {address}:").format(address=to)]
     lines += [
         " · ".join(
             x
             for x in (
                 f"<b>{esc(v.name)}</b> (<code>{v.short_id}</code>): {esc(v.status_text)}",
-                link("transaction", v.tx_url),
+                link(_("transaction"), v.tx_url),
             )
             if x
         )
@@ -165,46 +167,70 @@ def withdrawals_html(views: list[WithdrawalView]) -> str:
 
 
 def announcement_html(result: MintResult) -> str:
-    """A confirmed mint, as posted in a community's announcement chat."""
-    links = " · ".join(
-        x
-        for x in (
-            link("transaction", result.tx_url),
-            link("token", result.token_url),
-            link("marketplace", result.marketplace_url),
+    """A confirmed mint, as posted in a community's announcement chat.
+
+    The whole group reads it, not one member, and a Telegram chat has no language of its own
+    (nor does a community's configuration): it is in English, the fallback, whatever locale
+    the task delivering it has."""
+    with speaking(ENGLISH):
+        links = " · ".join(
+            x
+            for x in (
+                link(_("transaction"), result.tx_url),
+                link(_("token"), result.token_url),
+                link(_("marketplace"), result.marketplace_url),
+            )
+            if x
         )
-        if x
-    )
-    by = esc(result.requester_name or "a member")
-    return f"🎨 New NFT: <b>{esc(result.name)}</b> by {by}\n{links}"
+        by = esc(result.requester_name or _("a member"))
+        new = _("🎨 New NFT: {name} by {member}").format(
+            name=f"<b>{esc(result.name)}</b>", member=by
+        )
+    return f"{new}\n{links}"
 
 
 def _ranking(ranked: list[Ranked]) -> str:
     lines = [f"{place}. {esc(r.name)}: {r.count}" for place, r in enumerate(ranked, 1)]
-    return "\n".join(lines) or "nobody yet"
+    return "\n".join(lines) or _("nobody yet")
 
 
 def leaderboard_html(board: Leaderboard, gallery_url: str) -> str:
     return (
-        f"🏆 <b>Top creators</b> (tokens minted)\n{_ranking(board.creators)}\n\n"
-        f"<b>Top collectors</b> (tokens held)\n{_ranking(board.collectors)}\n\n"
-        f"{link('All of this group’s NFTs', gallery_url)}"
+        "🏆 "
+        + _("<b>Top creators</b> (tokens minted)")
+        + f"\n{_ranking(board.creators)}\n\n"
+        + _("<b>Top collectors</b> (tokens held)")
+        + f"\n{_ranking(board.collectors)}\n\n"
+        + str(link(_("All of this group’s NFTs"), gallery_url))
     )
 
 
 def gallery_html(
     page: GalleryPage, url: str, token_url: Callable[[int], str], member: User | None
 ) -> str:
-    whose = f"{esc(member.full_name)}’s NFTs" if member is not None else "This group’s NFTs"
+    whose = (
+        _("{member}’s NFTs").format(member=esc(member.full_name))
+        if member is not None
+        else _("This group’s NFTs")
+    )
     lines = [f"🖼️ <b>{whose}</b> ({page.total})"]
     lines += [
-        f"{link(item.name, token_url(item.token_id))} by {esc(item.creator_name)}"
-        + (f" · {item.editions} editions" if item.editions else "")
+        _("{name} by {creator}").format(
+            name=link(item.name, token_url(item.token_id)), creator=esc(item.creator_name)
+        )
+        + (
+            " · "
+            + ngettext("{count} edition", "{count} editions", item.editions).format(
+                count=item.editions
+            )
+            if item.editions
+            else ""
+        )
         for item in page.items
     ]
     if not page.items:
-        lines.append("Nothing minted yet.")
-    lines.append(str(link("See them all", url)))
+        lines.append(_("Nothing minted yet."))
+    lines.append(str(link(_("See them all"), url)))
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
 """Telegram /leaderboard and /gallery: a group's top creators and collectors, and its NFTs
-(or, replied to a member's message, that member's)."""
+(or, replied to a member's message, that member's), in the asking member's language."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler, ContextTypes, filters
 
+from bot.i18n import _
 from bot.telegram.render import gallery_html, leaderboard_html, reply
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class EngagementHandlers:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Leaderboards are per group: ask in one.")
+            await reply(message, _("Leaderboards are per group: ask in one."))
             return
         engagement = self.bot.runtime.engagement
         board = await engagement.leaderboard("telegram", str(chat.id))
@@ -44,7 +45,7 @@ class EngagementHandlers:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Galleries are per group: ask in one (/mynfts lists yours).")
+            await reply(message, _("Galleries are per group: ask in one (/mynfts lists yours)."))
             return
         engagement = self.bot.runtime.engagement
         replied = message.reply_to_message

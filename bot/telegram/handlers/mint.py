@@ -18,6 +18,7 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.errors import RequestConflict, RequestRejected
+from bot.i18n import _
 from bot.minting.types import MintSubmission
 from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
 from bot.telegram.posts import AnswerLine
@@ -240,21 +241,25 @@ class MintHandlers:
             "telegram", str(user.id), minted_only=True, offset=(page - 1) * 10, limit=10
         )
         if total == 0:
-            await reply(message, "Nothing minted yet. /help")
+            await reply(message, _("Nothing minted yet. /help"))
             return
-        lines = [f"Your NFTs ({total}), page {page} of {(total + 9) // 10}:"]
+        lines = [
+            _("Your NFTs ({total}), page {page} of {pages}:").format(
+                total=total, page=page, pages=(total + 9) // 10
+            )
+        ]
         lines += [
             " · ".join(
                 x
                 for x in (
                     f"<b>{esc(r.name)}</b>",
-                    link("token", r.token_url),
-                    f"in custody: {custody_hint(r)}" if r.custodial else None,
+                    link(_("token"), r.token_url),
+                    _("in custody: {hint}").format(hint=custody_hint(r)) if r.custodial else None,
                 )
                 if x
             )
             for r in results
         ]
         if page * 10 < total:
-            lines.append(f"More: <code>/mynfts {page + 1}</code>")
+            lines.append(_("More: {command}").format(command=f"<code>/mynfts {page + 1}</code>"))
         await reply(message, "\n".join(lines))

@@ -88,9 +88,10 @@ class WalletHandlers:
         try:
             views = await withdrawals.withdraw(asked_key, "telegram", str(user.id), token)
         except RequestRejected as err:
-            await self._answer_privately(update, context, esc(str(err)))
+            await self._answer_privately(update, context, esc(err.text()))
             return
         answer = await self._answer_privately(update, context, withdrawals_html(views))
+        # Still the update's handling: the answer edited in is in the member's language.
         final = await withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
         if final != views:
             await answer.edit_text(

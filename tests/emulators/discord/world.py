@@ -189,7 +189,9 @@ class DiscordWorld:
             "unavailable": False,
             "large": False,
             "premium_tier": 0,
-            "preferred_locale": "en-US",
+            # The server's primary language (Server Settings > Community); set
+            # `guilds[id]["preferred_locale"]` before the bot starts to change it.
+            "preferred_locale": guild.get("preferred_locale", "en-US"),
             "system_channel_flags": 0,
             "verification_level": 0,
             "default_message_notifications": 0,
