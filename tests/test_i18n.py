@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -26,7 +27,9 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.admin import Admin
 from cogs.help import Help
+from cogs.holders import HolderRoleCommands
 from cogs.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,6 +217,9 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     help_command = await Help.help.get_translated_payload(tree, translator)
     entries = [wallet, help_command, *wallet["options"]]
     entries += [option for command in wallet["options"] for option in command.get("options", [])]
+    entries += [
+        entry for payload in await admin_payloads(tree, translator) for entry in walk(payload)
+    ]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
         d for entry in entries for d in (entry.get("description_localizations") or {}).values()
@@ -235,6 +241,32 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
         "es-ES": "dirección",
         "es-419": "dirección",
     }
+
+
+async def admin_payloads(
+    tree: app_commands.CommandTree[discord.Client], translator: CatalogueTranslator
+) -> list[dict[str, Any]]:
+    """/admin (its subcommands and groups) and the holder-role commands that join it."""
+    group = Admin.__new__(Admin).__cog_app_commands_group__
+    assert group is not None
+    holders = HolderRoleCommands.__new__(HolderRoleCommands).get_app_commands()
+    return [await command.get_translated_payload(tree, translator) for command in [group, *holders]]
+
+
+def walk(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A command's payload and every option, subcommand and group inside it."""
+    return [payload, *(e for option in payload.get("options", []) for e in walk(option))]
+
+
+async def test_admin_commands_are_described_in_every_shipped_language():
+    """Every /admin command, group and option has a Spanish and a German description."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    entries = [e for payload in await admin_payloads(tree, translator) for e in walk(payload)]
+    assert len(entries) > 30  # the commands, their groups and options
+    for entry in entries:
+        translated = set(entry.get("description_localizations") or {})
+        assert translated >= {"de", "es-ES", "es-419"}, entry["name"]
 
 
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])

@@ -40,6 +40,7 @@ from bot.content.images import CheckedImage
 from bot.content.metadata import clean_name
 from bot.content.store import ContentStore
 from bot.errors import NotAllowed, RequestRejected
+from bot.i18n import N_
 from bot.minting.queries import ChainContext
 from bot.wallets import WalletLinks
 from bot.webhooks.outbox import MINT_FAILED, mints_ended
@@ -63,8 +64,10 @@ CREATE_KIND = "collection_create"
 ROYALTY_MAX_BPS = 1_000
 SYMBOL = re.compile(r"[A-Z0-9]{1,11}")
 COLLECTION_NAME_MAX = 64
-FAILED_TEXT = "The factory refused to create the collection ({reason})."
-REFUSED_REQUEST = (
+# Stored in failure_reason columns, which keep English; both are msgids, so whoever shows them
+# later can translate the stored text itself (`_(stored)`).
+REVERTED_TEXT = N_("The factory refused to create the collection (the transaction reverted).")
+REFUSED_REQUEST = N_(
     "The community's collection could not be created, so this was not minted. You may ask again."
 )
 
@@ -132,17 +135,20 @@ class CommunityCollections:
         name = clean_name(name, max_length=COLLECTION_NAME_MAX)
         symbol = symbol.strip().upper()
         if not SYMBOL.fullmatch(symbol):
-            raise RequestRejected("The symbol must be 1 to 11 letters or digits, like ART.")
+            raise RequestRejected(N_("The symbol must be 1 to 11 letters or digits, like ART."))
         if not 0 <= royalty_bps <= ROYALTY_MAX_BPS:
             raise RequestRejected(
-                f"Royalties go from 0 to {ROYALTY_MAX_BPS / 100:g} % ({ROYALTY_MAX_BPS} basis "
-                "points)."
+                N_("Royalties go from 0 to {percent} % ({bps} basis points)."),
+                percent=f"{ROYALTY_MAX_BPS / 100:g}",
+                bps=ROYALTY_MAX_BPS,
             )
         linked = await self.wallets.linked(platform, created_by)
         if linked is None or not linked[1]:
             raise NotAllowed(
-                "The collection's owner and royalty receiver is your own verified address: "
-                "link one with /wallet link, sign the message, then /wallet verify."
+                N_(
+                    "The collection's owner and royalty receiver is your own verified address: "
+                    "link one with /wallet link, sign the message, then /wallet verify."
+                )
             )
         owner = linked[0]
         stored = await metadata.store(
@@ -218,13 +224,17 @@ class CommunityCollections:
         address that is not the hot wallet); else `NotAllowed` saying what is missing."""
         if self.factory is None:
             raise NotAllowed(
-                "Community collections are not set up on this chain yet: the operator runs "
-                "`python -m bot deploy --factory` to deploy the factory."
+                N_(
+                    "Community collections are not set up on this chain yet: the operator runs "
+                    "`python -m bot deploy --factory` to deploy the factory."
+                )
             )
         if self.operator_admin is None:
             raise NotAllowed(
-                "Community collections need the operator's admin address (ADMIN_ADDRESS), "
-                "which keeps an admin role on each until it is handed over."
+                N_(
+                    "Community collections need the operator's admin address (ADMIN_ADDRESS), "
+                    "which keeps an admin role on each until it is handed over."
+                )
             )
         return self.factory
 
@@ -402,7 +412,7 @@ class CommunityCollections:
     async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
         row = await self._of(session, tx)
         row.status = CollectionStatus.FAILED
-        row.failure_reason = FAILED_TEXT.format(reason="the transaction reverted")
+        row.failure_reason = REVERTED_TEXT
         # Requests waiting for this contract would wait forever: they fail, told why.
         ending = await session.execute(
             update(MintRequest)
