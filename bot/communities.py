@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import MintingPaused, NotAllowed, RateLimited, RequestRejected
-from bot.i18n import N_
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -104,14 +103,12 @@ def check_announce_target(community_id: str, target: AnnounceTarget) -> None:
     community; and only where the bot can post. Raises `NotAllowed` saying why not."""
     if not target.bot_can_post:
         raise NotAllowed(
-            N_("I cannot post in that chat: add me to it with the right to send messages first.")
+            "I cannot post in that chat: add me to it with the right to send messages first."
         )
     if target.community_id != community_id and not target.asker_is_admin:
         raise NotAllowed(
-            N_(
-                "Mints can be announced only here or in a chat you administer; "
-                "you are not an administrator of that one."
-            )
+            "Mints can be announced only here or in a chat you administer; "
+            "you are not an administrator of that one."
         )
 
 

@@ -112,6 +112,9 @@ def mintable_contract() -> ColumnElement[bool]:
     return MintRequest.contract.is_(None) | MintRequest.contract.in_(live)
 
 
+# The failure_reason stored when the factory's transaction reverts: English in the column (a
+# readable one), and a msgid, so `describe` shows it in the admin's language.
+REVERTED = N_("The factory refused to create the collection (the transaction reverted).")
 STATUS_TEXT = {
     CollectionStatus.CREATING: N_(
         "being created (this community's mints use the shared collection until it is live)"
