@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import MintingPaused, NotAllowed, RateLimited, RequestRejected
+from bot.i18n import locale_of
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -44,6 +45,7 @@ class CommunityConfig:
     curator_role_id: str | None = None
     announce_channel_id: str | None = None
     paused: bool = False
+    locale: str | None = None  # of public posts; None: the platform's default
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,10 @@ class Communities:
         curator_role_id: str | _Keep | None = KEEP,
         announce_channel_id: str | _Keep | None = KEEP,
         paused: bool | None = None,
+        locale: str | _Keep | None = KEEP,
     ) -> CommunityConfig:
-        """Change the settings given (None clears a role) and return them all."""
+        """Change the settings given (None clears a role or the language) and return them
+        all. A language is stored as the shipped locale its tag maps to."""
         async with self.sessions.begin() as session:
             row = await session.get(
                 CommunitySettings, (platform, community_id), with_for_update=True
@@ -245,6 +249,8 @@ class Communities:
                 row.announce_channel_id = announce_channel_id
             if paused is not None:
                 row.paused = paused
+            if locale is not KEEP:
+                row.locale = None if locale is None else locale_of(locale)
             await session.flush()
             config = _config(row)
         self._keep((platform, community_id), config, time.monotonic())
@@ -303,4 +309,5 @@ def _config(row: CommunitySettings | None) -> CommunityConfig:
         curator_role_id=row.curator_role_id,
         announce_channel_id=row.announce_channel_id,
         paused=bool(row.paused),
+        locale=row.locale,
     )

@@ -16,6 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.i18n import detached
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,8 @@ class LiveCounters:
         """The drop's count changed: show it soon."""
         self._dirty.add(drop_id)
         if drop_id not in self._tasks:
-            task = asyncio.get_running_loop().create_task(self._run(drop_id))
+            # A member's claim starts the task; the count it shows is everybody's.
+            task = asyncio.get_running_loop().create_task(self._run(drop_id), context=detached())
             self._tasks[drop_id] = task
             task.add_done_callback(lambda _: self._tasks.pop(drop_id, None))
 

@@ -3,7 +3,8 @@
 Thin: the core (`bot/drops/codewords.py`) checks codes, counts wrong ones and claims; this
 cog reads what Discord knows (the claimer's roles and membership), answers only the claimer
 (every answer is ephemeral, and none repeats the code), and hands admins their codes as a
-CSV file only they see.
+CSV file only they see. Every answer is in the asker's language (the tree set the
+interaction's locale), and the claim records it for the answers that come later (minted).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord.answers import tell_privately
@@ -22,6 +24,7 @@ from bot.discord.codes import FORM_ID, CodeButton, typed_code
 from bot.drops.codes import MAX_BATCH
 from bot.drops.codewords import codes_csv
 from bot.errors import RequestRejected
+from bot.i18n import N_, _, ngettext
 from bot.ports import Claimant
 
 PLATFORM = "discord"
@@ -37,10 +40,11 @@ class Codewords(commands.Cog):
 
     # ----- members -----------------------------------------------------------------------
 
-    @app_commands.command(name="claim", description="Claim a drop with its code")
+    @app_commands.command(name="claim", description=locale_str("Claim a drop with its code"))
+    @app_commands.rename(code=locale_str("code"))
     @app_commands.describe(
-        code="The code or secret word (only you see this command)",
-        drop="The drop's number (needed only when several drops take codes)",
+        code=locale_str("The code or secret word (only you see this command)"),
+        drop=locale_str("The drop's number (needed only when several drops take codes)"),
     )
     @app_commands.guild_only()
     async def claim_command(
@@ -88,12 +92,14 @@ class Codewords(commands.Cog):
                         "token": interaction.token if deferral.answerable else None,
                         "issued_at": interaction.created_at.timestamp(),
                         "channel_id": str(interaction.channel_id),
+                        # The mint is answered later: in this language.
+                        "locale": interaction.locale.value,
                     },
                     source=str(interaction.id),
                 )
             except RequestRejected as err:
                 await self.codewords.forget_typed(PLATFORM, str(interaction.id), code)
-                await tell_privately(interaction, deferral, str(err))
+                await tell_privately(interaction, deferral, err.text())
                 return
             bot.inbox.submitted()
             await self.codewords.forget_typed(PLATFORM, str(interaction.id), code)
@@ -111,9 +117,11 @@ class Codewords(commands.Cog):
         if len(open_drops) == 1:
             return open_drops[0]
         if not open_drops:
-            raise RequestRejected("No drop here is claimed with a code right now.")
+            raise RequestRejected(N_("No drop here is claimed with a code right now."))
         numbers = ", ".join(f"#{d.id}" for d in open_drops)
-        raise RequestRejected(f"Several drops take codes here ({numbers}): add `drop:`.")
+        raise RequestRejected(
+            N_("Several drops take codes here ({numbers}): add `drop:`."), numbers=numbers
+        )
 
     def _touch(self, drop_id: int) -> None:
         """The drop's announcement shows its new count (and buttons)."""
@@ -124,11 +132,16 @@ class Codewords(commands.Cog):
     # ----- admins ------------------------------------------------------------------------
 
     codes = app_commands.Group(
-        name="codes", description="Codeword drops: codes and secret words", guild_only=True
+        name="codes",
+        description=locale_str("Codeword drops: codes and secret words"),
+        guild_only=True,
     )
 
-    @codes.command(name="make", description="Make single-use codes for a drop (CSV, only you)")
-    @app_commands.describe(drop="The drop's number", count="How many codes")
+    @codes.command(
+        name="make", description=locale_str("Make single-use codes for a drop (CSV, only you)")
+    )
+    @app_commands.rename(count=locale_str("count"))
+    @app_commands.describe(drop=locale_str("The drop's number"), count=locale_str("How many codes"))
     async def make_command(
         self,
         interaction: discord.Interaction[DiscordBot],
@@ -146,19 +159,27 @@ class Codewords(commands.Cog):
                 await self.codewords.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
                 made = await self.codewords.make_codes(drop, count)
             except RequestRejected as err:
-                await tell_privately(interaction, deferral, str(err))
+                await tell_privately(interaction, deferral, err.text())
                 return
             self._touch(drop)
             table = codes_csv(drop, made).encode()
             await interaction.followup.send(
-                f"{len(made)} single-use codes for drop #{drop}: hand one to each member. "
-                "Only you see this file, and the bot keeps no copy.",
+                ngettext(
+                    "{n} single-use code for drop #{id}: hand one to each member. "
+                    "Only you see this file, and the bot keeps no copy.",
+                    "{n} single-use codes for drop #{id}: hand one to each member. "
+                    "Only you see this file, and the bot keeps no copy.",
+                    len(made),
+                ).format(n=len(made), id=drop),
                 file=discord.File(io.BytesIO(table), filename=f"drop-{drop}-codes.csv"),
                 ephemeral=True,
             )
 
-    @codes.command(name="word", description="Set a drop's secret word")
-    @app_commands.describe(drop="The drop's number", word="The word members claim it with")
+    @codes.command(name="word", description=locale_str("Set a drop's secret word"))
+    @app_commands.rename(word=locale_str("word"))
+    @app_commands.describe(
+        drop=locale_str("The drop's number"), word=locale_str("The word members claim it with")
+    )
     async def word_command(
         self,
         interaction: discord.Interaction[DiscordBot],
@@ -171,12 +192,14 @@ class Codewords(commands.Cog):
             await self.codewords.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
             await self.codewords.set_word(drop, word)
         except RequestRejected as err:
-            await interaction.response.send_message(str(err), ephemeral=True)
+            await interaction.response.send_message(err.text(), ephemeral=True)
             return
         self._touch(drop)
         await interaction.response.send_message(
-            f"Drop #{drop} is claimed with its secret word now: `/claim` or its "
-            "“Claim with a code” button.",
+            _(
+                "Drop #{id} is claimed with its secret word now: `/claim` or its "
+                "“Claim with a code” button."
+            ).format(id=drop),
             ephemeral=True,
         )
 
@@ -184,7 +207,7 @@ class Codewords(commands.Cog):
         if asker_of(interaction).is_admin:
             return True
         await interaction.response.send_message(
-            "Only members with Manage Server can run drops.", ephemeral=True
+            _("Only members with Manage Server can run drops."), ephemeral=True
         )
         return False
 

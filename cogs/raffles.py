@@ -5,6 +5,11 @@ this cog collects what Discord knows (the entrant's roles), renders, and is the 
 voice on Discord: the draw is posted under the announcement, and each entrant hears their
 outcome in a direct message (an interaction's ephemeral follow-up is gone by the draw), or
 through their entry's interaction while its token lasts if their DMs are closed.
+
+Answers to a member or an admin are in their language (the tree set the interaction's
+locale); an entrant's outcome in the language recorded with their entry (`reply_to`'s
+"locale"); the announcement and the draw, which the whole channel reads, in English
+(`raffle_types.PUBLIC_LOCALE`), and so is the Enter button under them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Literal
 import aiohttp
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.discord.answers import interaction_webhook, tell_privately
@@ -25,6 +31,7 @@ from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, drop_embed
 from bot.drops import DropKind, gates_for
 from bot.drops.raffle_types import RaffleInfo
 from bot.errors import RequestRejected
+from bot.i18n import _
 from bot.ports import Claimant
 from db.models import utcnow
 
@@ -67,10 +74,12 @@ async def enter(interaction: discord.Interaction[DiscordBot], drop_id: int) -> N
                     "token": interaction.token if deferral.answerable else None,
                     "issued_at": interaction.created_at.timestamp(),
                     "channel_id": str(interaction.channel_id),
+                    # The draw tells them their outcome later: in this language.
+                    "locale": interaction.locale.value,
                 },
             )
         except RequestRejected as err:
-            await tell_privately(interaction, deferral, str(err))
+            await tell_privately(interaction, deferral, err.text())
             return
         bot.inbox.submitted()
         await tell_privately(interaction, deferral, discord.utils.escape_markdown(entered.text()))
@@ -108,7 +117,7 @@ class DiscordRaffleVoice:
 
 
 @app_commands.guild_only()
-class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle drops"):
+class Raffles(commands.GroupCog, group_name="raffle", group_description=locale_str("Raffle drops")):
     def __init__(self, bot: DiscordBot) -> None:
         self.bot = bot
         self.raffles = bot.runtime.raffles
@@ -122,21 +131,34 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle 
         if asker_of(interaction).is_admin:
             return True
         await interaction.response.send_message(
-            "Only members with Manage Server can run raffles.", ephemeral=True
+            _("Only members with Manage Server can run raffles."), ephemeral=True
         )
         return False
 
-    @app_commands.command(name="create", description="A raffle: winners drawn at the close")
+    @app_commands.command(
+        name="create", description=locale_str("A raffle: winners drawn at the close")
+    )
+    @app_commands.rename(
+        image=locale_str("image"),
+        name=locale_str("name"),
+        winners=locale_str("winners"),
+        hours=locale_str("hours"),
+        description=locale_str("description"),
+        role=locale_str("role"),
+        members_only=locale_str("members_only"),
+        wallet_required=locale_str("wallet_required"),
+        kind=locale_str("kind"),
+    )
     @app_commands.describe(
-        image="The artwork (PNG, JPEG, GIF or WebP)",
-        name="The raffle's name",
-        winners="How many winners (each gets an edition)",
-        hours="Entries close after this many hours",
-        description="What it is",
-        role="Only members with this role may enter",
-        members_only="Only members of this server may enter",
-        wallet_required="Only members with a linked wallet may enter",
-        kind="numbered: a token per winner; edition: one artwork, a copy per winner",
+        image=locale_str("The artwork (PNG, JPEG, GIF or WebP)"),
+        name=locale_str("The raffle's name"),
+        winners=locale_str("How many winners (each gets an edition)"),
+        hours=locale_str("Entries close after this many hours"),
+        description=locale_str("What it is"),
+        role=locale_str("Only members with this role may enter"),
+        members_only=locale_str("Only members of this server may enter"),
+        wallet_required=locale_str("Only members with a linked wallet may enter"),
+        kind=locale_str("numbered: a token per winner; edition: one artwork, a copy per winner"),
     )
     async def create_command(
         self,
@@ -172,7 +194,7 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle 
                 kind=DropKind(kind) if kind else None,
             )
         except (RequestRejected, aiohttp.ClientError, TimeoutError) as err:
-            text = str(err) if isinstance(err, RequestRejected) else NO_DOWNLOAD
+            text = err.text() if isinstance(err, RequestRejected) else _(NO_DOWNLOAD)
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         channel = interaction.channel
@@ -187,7 +209,8 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle 
             raffle.drop.id, PLATFORM, str(announcement.channel.id), str(announcement.id)
         )
         await interaction.followup.send(
-            f"Raffle #{raffle.drop.id} is up: {announcement.jump_url}", ephemeral=True
+            _("Raffle #{id} is up: {link}").format(id=raffle.drop.id, link=announcement.jump_url),
+            ephemeral=True,
         )
 
     def _view(self, raffle: RaffleInfo) -> discord.ui.View:
@@ -195,7 +218,8 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle 
         view.add_item(EnterButton(raffle.drop.id, disabled=raffle.drawn))
         return view
 
-    @app_commands.command(name="close", description="Close a raffle's entries now")
+    @app_commands.command(name="close", description=locale_str("Close a raffle's entries now"))
+    @app_commands.describe(drop=locale_str("The raffle's number (in its announcement)"))
     async def close_command(self, interaction: discord.Interaction[DiscordBot], drop: int) -> None:
         if not await self._admin(interaction):
             return
@@ -203,18 +227,14 @@ class Raffles(commands.GroupCog, group_name="raffle", group_description="Raffle 
             await self.raffles.drops.community_drop(drop, PLATFORM, str(interaction.guild_id))
             raffle = await self.raffles.close_entries(drop)
         except RequestRejected as err:
-            await interaction.response.send_message(str(err), ephemeral=True)
+            await interaction.response.send_message(err.text(), ephemeral=True)
             return
-        await interaction.response.send_message(
-            f"Entries to raffle #{drop} are closed at {raffle.entrants}; the draw waits for "
-            f"block {raffle.block}.",
-            ephemeral=True,
-        )
+        await interaction.response.send_message(raffle.closed_text(), ephemeral=True)
 
 
 class Entering(commands.Cog):
-    @app_commands.command(name="enter", description="Enter a raffle")
-    @app_commands.describe(drop="The raffle's number (in its announcement)")
+    @app_commands.command(name="enter", description=locale_str("Enter a raffle"))
+    @app_commands.describe(drop=locale_str("The raffle's number (in its announcement)"))
     @app_commands.guild_only()
     async def enter_command(
         self, interaction: discord.Interaction[DiscordBot], drop: app_commands.Range[int, 1]

@@ -28,8 +28,10 @@ from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
 from cogs.admin import Admin
+from cogs.codewords import Codewords
 from cogs.help import Help
 from cogs.holders import HolderRoleCommands
+from cogs.raffles import Entering, Raffles
 from cogs.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,10 +117,13 @@ def test_the_template_is_up_to_date_with_the_code(tmp_path: Path):
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_catalogues_compile_and_translate_every_message(locale: str):
-    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(catalogue_paths(locale)[0])))
+    po = catalogue_paths(locale)[0]
+    shipped = catalogue(po, locale)
+    compiled = gettext.GNUTranslations(io.BytesIO(compile_po(po)))
+    # Each message reads as its translation, which may equal the English ("Status" in German).
     for message in messages(TEMPLATE):
         if isinstance(message.id, str):
-            assert compiled.gettext(message.id) != message.id
+            assert compiled.gettext(message.id) == shipped[message.id].string
     assert translations(locale).gettext("Your payout wallet") == compiled.gettext(
         "Your payout wallet"
     )
@@ -217,9 +222,6 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     help_command = await Help.help.get_translated_payload(tree, translator)
     entries = [wallet, help_command, *wallet["options"]]
     entries += [option for command in wallet["options"] for option in command.get("options", [])]
-    entries += [
-        entry for payload in await admin_payloads(tree, translator) for entry in walk(payload)
-    ]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
         d for entry in entries for d in (entry.get("description_localizations") or {}).values()
@@ -243,30 +245,61 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     }
 
 
-async def admin_payloads(
-    tree: app_commands.CommandTree[discord.Client], translator: CatalogueTranslator
-) -> list[dict[str, Any]]:
-    """/admin (its subcommands and groups) and the holder-role commands that join it."""
-    group = Admin.__new__(Admin).__cog_app_commands_group__
-    assert group is not None
-    holders = HolderRoleCommands.__new__(HolderRoleCommands).get_app_commands()
-    return [await command.get_translated_payload(tree, translator) for command in [group, *holders]]
+def payload_entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A command's synced payload and every option in it, however deep (groups, subcommands)."""
+    return [payload] + [e for option in payload.get("options", []) for e in payload_entries(option)]
 
 
-def walk(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """A command's payload and every option, subcommand and group inside it."""
-    return [payload, *(e for option in payload.get("options", []) for e in walk(option))]
-
-
-async def test_admin_commands_are_described_in_every_shipped_language():
-    """Every /admin command, group and option has a Spanish and a German description."""
+async def test_raffle_and_codeword_commands_are_localized_and_valid():
+    """/raffle, /enter, /claim and /codes as synced: every description, option description
+    and option name in Spanish and German, names Discord accepts, descriptions within 100
+    characters."""
     translator = CatalogueTranslator()
     tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
-    entries = [e for payload in await admin_payloads(tree, translator) for e in walk(payload)]
-    assert len(entries) > 30  # the commands, their groups and options
+    raffle = Raffles.__new__(Raffles).__cog_app_commands_group__
+    assert raffle is not None
+    commands = [raffle, *Entering.__cog_app_commands__, *Codewords.__cog_app_commands__]
+    payloads = [await command.get_translated_payload(tree, translator) for command in commands]
+    entries = [entry for payload in payloads for entry in payload_entries(payload)]
     for entry in entries:
-        translated = set(entry.get("description_localizations") or {})
-        assert translated >= {"de", "es-ES", "es-419"}, entry["name"]
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert discord_accepts(name) and valid_name(name), name
+    create = next(c for c in payloads[0]["options"] if c["name"] == "create")
+    winners = next(o for o in create["options"] if o["name"] == "winners")
+    assert winners["name_localizations"]["de"] == "gewinner"
+    assert winners["description_localizations"]["es-419"] == (
+        "Cuántos ganadores (cada uno recibe una edición)"
+    )
+
+
+async def test_admin_and_holder_role_commands_are_localized_and_valid():
+    """/admin as synced (its commands, groups and options, and the holder-role commands that
+    join it): every description in Spanish and German, within 100 characters; names Discord
+    accepts."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    admin = Admin.__new__(Admin).__cog_app_commands_group__
+    assert admin is not None
+    holders = HolderRoleCommands.__new__(HolderRoleCommands).get_app_commands()
+    payloads = [await c.get_translated_payload(tree, translator) for c in [admin, *holders]]
+    entries = [entry for payload in payloads for entry in payload_entries(payload)]
+    assert len(entries) > 30
+    for entry in entries:
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert discord_accepts(name) and valid_name(name), name
+    config = next(c for c in payloads[0]["options"] if c["name"] == "config")
+    minter = next(o for o in config["options"] if o["name"] == "minter_role")
+    assert minter["name_localizations"] == {
+        "de": "präge_rolle",
+        "es-ES": "rol_acuñador",
+        "es-419": "rol_acuñador",
+    }
 
 
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])

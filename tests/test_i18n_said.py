@@ -3,6 +3,7 @@ after a trip through the database or a worker process; and the errors that carry
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import CodeLocked, FeeCapExceeded, RateLimited, RequestRejected
-from bot.i18n import speaking
+from bot.i18n import current, detached, speaking
 from bot.i18n.said import Said, said, shown
 
 # Messages the shipped catalogues translate (tests/test_i18n.py keeps them complete).
@@ -72,3 +73,15 @@ def test_errors_carry_their_said_through_pickling():
         assert (type(back), str(back), back.said) == (type(err), str(err), err.said)
     assert roundtrip(CodeLocked("x", until)).until == until  # type: ignore[attr-defined]
     assert str(RequestRejected("too big: {mb} MB", mb=30)) == "too big: 30 MB"
+
+
+async def test_a_detached_task_speaks_english_whoever_started_it():
+    async def spoken() -> str:
+        return current()
+
+    with speaking("es"):
+        loop = asyncio.get_running_loop()
+        inherited = await loop.create_task(spoken())
+        shared = await loop.create_task(spoken(), context=detached())
+        assert current() == "es"
+    assert (inherited, shared) == ("es", "en")

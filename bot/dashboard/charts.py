@@ -1,10 +1,14 @@
 """Charts drawn on the server as SVG geometry for the templates to draw: no script runs on
-the dashboard's pages (their Content-Security-Policy forbids it)."""
+the dashboard's pages (their Content-Security-Policy forbids it). Labels are written in the
+current locale (the page's)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+from bot.dashboard.rendering import day_label
+from bot.i18n import _
 
 WIDTH = 560
 HEIGHT = 180
@@ -44,9 +48,10 @@ def mints_chart(per_day: list[tuple[date, int]]) -> BarChart:
                 y=_TOP + room - height,
                 width=slot * 3 // 4,
                 height=height,
-                label=day.strftime("%a %d"),
+                label=day_label(day),
                 value=count,
             )
         )
     total = sum(count for _, count in per_day)
-    return BarChart(WIDTH, HEIGHT, tuple(bars), f"Mints per day over the last week: {total}")
+    title = _("Mints per day over the last week: {total}").format(total=total)
+    return BarChart(WIDTH, HEIGHT, tuple(bars), title)

@@ -2,9 +2,11 @@
 platform, community and user.
 
 A token is `payload.signature`, both base64url: the payload is the JSON list
-`[version, platform, community, user, expiry, nonce]`, the signature an HMAC-SHA256 of the
-payload's bytes under DASHBOARD_SECRET (or a key made in DATA_DIR on first use). Whether a
-link was used already is the database's to say (`bot.dashboard.sessions`), not this module's.
+`[version, platform, community, user, expiry, nonce, locale]`, the signature an HMAC-SHA256 of
+the payload's bytes under DASHBOARD_SECRET (or a key made in DATA_DIR on first use). The locale
+is the admin's when they asked for the link: the dashboard speaks it (a link made before links
+carried one reads as English). Whether a link was used already is the database's to say
+(`bot.dashboard.sessions`), not this module's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 from bot.atomic_files import kept_key
 from bot.env_values import Secret
+from bot.i18n import ENGLISH, N_, _, current, locale_of
 
 KEY_FILE = "dashboard.key"
 LINK_LIFETIME = timedelta(minutes=30)
@@ -31,7 +34,11 @@ MAX_TOKEN_CHARS = 1024
 
 
 class LinkRefused(Exception):
-    """A sign-in link that signs nobody in; the message says why, in plain words."""
+    """A sign-in link that signs nobody in; the message (an English msgid) says why, in plain
+    words: `str(err)` in English, `err.text()` in the current locale."""
+
+    def text(self) -> str:
+        return _(str(self))
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class SignedLink:
     user_id: str
     expires_at: datetime
     nonce: str
+    locale: str = ENGLISH
 
 
 class DashboardKey:
@@ -61,16 +69,31 @@ class DashboardKey:
     def token(self, link: SignedLink) -> str:
         """The signed token of `link`."""
         expiry = int(link.expires_at.timestamp())
-        fields = [_VERSION, link.platform, link.community_id, link.user_id, expiry, link.nonce]
+        fields = [
+            *(_VERSION, link.platform, link.community_id, link.user_id, expiry, link.nonce),
+            link.locale,
+        ]
         payload = json.dumps(fields, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self.mac('link', payload))}"
 
     def link_url(
-        self, public_base_url: str, platform: str, community_id: str, user_id: str, now: datetime
+        self,
+        public_base_url: str,
+        platform: str,
+        community_id: str,
+        user_id: str,
+        now: datetime,
+        locale: str | None = None,
     ) -> str:
-        """A new sign-in link for this admin of this community, valid for LINK_LIFETIME."""
+        """A new sign-in link for this admin of this community, valid for LINK_LIFETIME, to
+        a dashboard in `locale` (by default the current one: the asking admin's)."""
         link = SignedLink(
-            platform, community_id, user_id, now + LINK_LIFETIME, secrets.token_hex(16)
+            platform,
+            community_id,
+            user_id,
+            now + LINK_LIFETIME,
+            secrets.token_hex(16),
+            locale_of(locale or current()),
         )
         return sign_in_url(public_base_url, link, self.token(link))
 
@@ -78,10 +101,10 @@ class DashboardKey:
         """What the token says, if this key signed it and it has not expired; else LinkRefused."""
         payload, signature = _split(token)
         if not hmac.compare_digest(signature, self.mac("link", payload)):
-            raise LinkRefused("This sign-in link is not one the bot made.")
+            raise LinkRefused(N_("This sign-in link is not one the bot made."))
         link = _fields(payload)
         if link.expires_at <= now:
-            raise LinkRefused("This sign-in link has expired: ask the bot for a new one.")
+            raise LinkRefused(N_("This sign-in link has expired: ask the bot for a new one."))
         return link
 
     def csrf(self, session_token: str) -> str:
@@ -121,7 +144,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-_MALFORMED = "This sign-in link is damaged: copy it whole, or ask the bot for a new one."
+_MALFORMED = N_("This sign-in link is damaged: copy it whole, or ask the bot for a new one.")
 
 
 def _split(token: str) -> tuple[bytes, bytes]:
@@ -134,13 +157,26 @@ def _split(token: str) -> tuple[bytes, bytes]:
         raise LinkRefused(_MALFORMED) from None
 
 
-def _fields(payload: bytes) -> SignedLink:
-    """The signed payload's fields (signed by us, so well-formed unless the format changed)."""
+def token_locale(token: str) -> str | None:
+    """The locale a token names, signed or not (a refusal is worded in it: a language is no
+    secret and grants nothing); None where the token names none."""
     try:
-        version, platform, community, user, expiry, nonce = json.loads(payload)
+        return _fields(_split(token)[0]).locale
+    except LinkRefused:
+        return None
+
+
+def _fields(payload: bytes) -> SignedLink:
+    """The signed payload's fields (signed by us, so well-formed unless the format changed).
+    The locale is optional: links made before it was added have six fields."""
+    try:
+        version, platform, community, user, expiry, nonce, *rest = json.loads(payload)
     except (ValueError, TypeError):
         raise LinkRefused(_MALFORMED) from None
-    texts = (platform, community, user, nonce)
+    locale = rest[0] if len(rest) == 1 else ENGLISH
+    texts = (platform, community, user, nonce, locale)
+    if len(rest) > 1:
+        raise LinkRefused(_MALFORMED)
     if version != _VERSION or not all(isinstance(t, str) for t in texts):
         raise LinkRefused(_MALFORMED)
     if not isinstance(expiry, int) or isinstance(expiry, bool):
@@ -149,4 +185,4 @@ def _fields(payload: bytes) -> SignedLink:
         expires_at = datetime.fromtimestamp(expiry, UTC)
     except (OverflowError, OSError, ValueError):
         raise LinkRefused(_MALFORMED) from None
-    return SignedLink(platform, community, user, expires_at, nonce)
+    return SignedLink(platform, community, user, expires_at, nonce, locale_of(locale))

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dashboard.links import DashboardKey, LinkRefused, SignedLink
+from bot.i18n import N_
 from db.models import DashboardLinkUse, DashboardSession, aware_utc
 
 SESSION_LIFETIME = timedelta(minutes=30)
@@ -62,8 +63,10 @@ class DashboardSessions:
                 )
         except IntegrityError:
             raise LinkRefused(
-                "This sign-in link was used already: each link signs in once. Ask the bot "
-                "for a new one."
+                N_(
+                    "This sign-in link was used already: each link signs in once. Ask the bot "
+                    "for a new one."
+                )
             ) from None
         return token
 

@@ -41,9 +41,17 @@ def dashboard_pages(runtime: Runtime) -> DashboardPages:
 
 
 def sign_in_link(
-    settings: Settings, platform: str, community_id: str, user_id: str, now: datetime | None = None
+    settings: Settings,
+    platform: str,
+    community_id: str,
+    user_id: str,
+    now: datetime | None = None,
+    locale: str | None = None,
 ) -> str:
     """A new single-use sign-in link to the community's dashboard, for one of its admins (the
-    commands check that the asker is one)."""
+    commands check that the asker is one), to pages in `locale`: by default the current one,
+    the asking admin's (the command runs in their language)."""
     key = dashboard_key(settings.dashboard_secret, settings.data_dir)
-    return key.link_url(settings.public_base_url, platform, community_id, user_id, now or utcnow())
+    return key.link_url(
+        settings.public_base_url, platform, community_id, user_id, now or utcnow(), locale
+    )

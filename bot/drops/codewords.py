@@ -47,6 +47,7 @@ from bot.errors import (
     DropSoldOut,
     RequestRejected,
 )
+from bot.i18n import N_, _
 from bot.inbox_rows import withhold_typed
 from bot.ports import Claimant
 from db.engine import insert_unless_present
@@ -68,13 +69,16 @@ class CodeClaim:
 
     @property
     def text(self) -> str:
-        """What the member is told, in plain words (adapters mark the name up)."""
+        """What the member is told, in plain words, in the current locale (adapters mark the
+        name up)."""
         edition = f"{self.drop.name} {self.result.edition_text}"
         if self.result.duplicate and self.single_use:
-            return f"This code was already used: it claimed {edition} for you."
-        if self.result.duplicate:
-            return f"You claimed {edition} with this message already."
-        return f"You claimed {edition}! Minting it now."
+            message = _("This code was already used: it claimed {edition} for you.")
+        elif self.result.duplicate:
+            message = _("You claimed {edition} with this message already.")
+        else:
+            message = _("You claimed {edition}! Minting it now.")
+        return message.format(edition=edition)
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,9 @@ class Codewords:
         """`count` new single-use codes for the drop, as handed out (the only time they
         exist outside members' hands); the drop is claimed with a code from now on."""
         if not 1 <= count <= MAX_BATCH:
-            raise RequestRejected(f"Make between 1 and {MAX_BATCH:,} codes at a time.")
+            raise RequestRejected(
+                N_("Make between 1 and {most} codes at a time."), most=f"{MAX_BATCH:,}"
+            )
         codes: list[str] = []
         async with self.sessions.begin() as session:
             drop = await self._codeword_drop(session, drop_id)
@@ -124,7 +130,9 @@ class Codewords:
             issued = int(issued or 0)
             if issued + count > MAX_CODES:
                 raise RequestRejected(
-                    f"A drop has at most {MAX_CODES:,} codes; this one has {issued:,}."
+                    N_("A drop has at most {most} codes; this one has {issued}."),
+                    most=f"{MAX_CODES:,}",
+                    issued=f"{issued:,}",
                 )
             while len(codes) < count:
                 batch = [new_code(code_length(issued + len(codes) + i)) for i in range(count)]
@@ -146,9 +154,11 @@ class Codewords:
         on. Raises `RequestRejected` for a word too short to keep anyone out."""
         read = read_word(word)
         if WITHHELD in word:  # a command handled already, dispatched again
-            raise RequestRejected("This was handled already; send the word again to change it.")
+            raise RequestRejected(N_("This was handled already; send the word again to change it."))
         if len(read) < MIN_WORD:
-            raise RequestRejected(f"The secret word needs at least {MIN_WORD} letters or digits.")
+            raise RequestRejected(
+                N_("The secret word needs at least {least} letters or digits."), least=MIN_WORD
+            )
         async with self.sessions.begin() as session:
             drop = await self._codeword_drop(session, drop_id)
             await session.execute(
@@ -178,9 +188,9 @@ class Codewords:
         known_id(drop_id)
         drop = await session.scalar(select(Drop).where(Drop.id == drop_id).with_for_update())
         if drop is None:
-            raise DropNotFound(f"There is no drop #{drop_id}.")
+            raise DropNotFound(N_("There is no drop #{id}."), id=drop_id)
         if drop_info(drop).is_over(utcnow()):
-            raise DropClosed(f"{drop.name} is over: it takes no more codes.")
+            raise DropClosed(N_("{name} is over: it takes no more codes."), name=drop.name)
         gates = drop_info(drop).gates
         if not any(isinstance(g, CodewordGate) for g in gates):
             drop.gates = store_gates([*gates, CodewordGate()])
@@ -197,8 +207,10 @@ class Codewords:
     def _same_key(self, key_id: str | None) -> None:
         if key_id is not None and key_id != self.key.key_id:
             raise RequestRejected(
-                "This drop's codes were made with another CODEWORD_SECRET than this bot's: "
-                "they cannot be checked here. Tell the bot's operator."
+                N_(
+                    "This drop's codes were made with another CODEWORD_SECRET than this bot's: "
+                    "they cannot be checked here. Tell the bot's operator."
+                )
             )
 
     # ----- members -----------------------------------------------------------------------
@@ -233,13 +245,15 @@ class Codewords:
         or what `Drops.claim` raises."""
         drop = await self.drops.info(drop_id)
         if not any(isinstance(g, CodewordGate) for g in drop.gates):
-            raise CodeRefused(f"{drop.name} is not claimed with a code: use its Claim button.")
+            raise CodeRefused(
+                N_("{name} is not claimed with a code: use its Claim button."), name=drop.name
+            )
         _expired_with(drop)
         as_word, as_code = read_word(code), read_code(code)
         if WITHHELD in code:  # a claim handled already, dispatched again
-            raise CodeRefused("This claim was handled already; send the code again to retry.")
+            raise CodeRefused(N_("This claim was handled already; send the code again to retry."))
         if not as_word:
-            raise CodeRefused(f"Send the code with the command: /claim {drop.id} CODE")
+            raise CodeRefused(N_("Send the code with the command: /claim {id} CODE"), id=drop.id)
         now = utcnow()
         async with self.sessions() as session:
             book = (
@@ -248,7 +262,9 @@ class Codewords:
                 )
             ).first()
         if book is None:
-            raise CodeRefused(f"{drop.name} has no codes yet; ask an admin of the drop.")
+            raise CodeRefused(
+                N_("{name} has no codes yet; ask an admin of the drop."), name=drop.name
+            )
         self._same_key(book.key_id)
         await self.tries.take(drop.id, claimant, now)
         word = book.word_digest is not None and self.key.matches(
@@ -259,7 +275,9 @@ class Codewords:
             code_id = await self._reserve(drop, claimant, as_code)
         if not word and code_id is None:
             left = await self.tries.left(drop.id, claimant, now)
-            raise CodeRefused(f"That is not a code of {drop.name}. {left}".strip())
+            if not left:
+                raise CodeRefused(N_("That is not a code of {name}."), name=drop.name)
+            raise CodeRefused(N_("That is not a code of {name}. {left}"), name=drop.name, left=left)
         await self.tries.give_back(drop.id, claimant)
         given = dataclasses.replace(
             claimant, facts={**claimant.facts, CodewordGate(): CodeGiven(drop.id)}
@@ -310,7 +328,7 @@ class Codewords:
             return None
         if (row.platform, row.user_id) != (claimant.platform, claimant.user_id):
             await self.tries.give_back(drop.id, claimant)  # not a guess: the code exists
-            raise CodeRefused("This code was already used.")
+            raise CodeRefused(N_("This code was already used."))
         return int(row.id)
 
     async def _release(self, code_id: int, claimant: Claimant) -> None:
@@ -340,11 +358,17 @@ def _expired_with(drop: DropInfo) -> None:
     """A code is good only while its drop is open: checked before any code is looked at."""
     status = drop.status(utcnow())
     if status in ("closed", "ended"):
-        raise DropClosed(f"{drop.name} is over: its codes expired with it.")
+        raise DropClosed(N_("{name} is over: its codes expired with it."), name=drop.name)
     if status == "sold out":
-        raise DropSoldOut(f"Sold out: all {drop.supply} editions of {drop.name} are claimed.")
+        raise DropSoldOut(
+            N_("Sold out: all {supply} editions of {name} are claimed."),
+            supply=drop.supply or 0,
+            name=drop.name,
+        )
     if status == "not open yet":
-        raise DropNotOpen(f"{drop.name} is not open yet; claim it with your code once it is.")
+        raise DropNotOpen(
+            N_("{name} is not open yet; claim it with your code once it is."), name=drop.name
+        )
 
 
 def codes_csv(drop_id: int, codes: Sequence[str]) -> str:

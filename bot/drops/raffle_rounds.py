@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.store import ContentStore
 from bot.drops.raffle_chain import ChainBlocks
 from bot.drops.raffle_draw import EntrantList, draw
-from bot.drops.raffle_types import RaffleInfo, RaffleVoice
+from bot.drops.raffle_types import RaffleInfo, RaffleVoice, locale_in, outcome_text
 from bot.drops.service import Drops
 from bot.errors import DropNotFound, RequestRejected
+from bot.i18n import N_, speaking
 from bot.ports import Claimant
 from bot.shared_turns import SharedTurns
 from db.models import Drop, MintRequest, Raffle, RaffleEntry, aware_utc, utcnow
@@ -305,7 +306,8 @@ class RaffleRounds:
         async with self.sessions.begin() as session:
             for winner, result in zip(winners, results, strict=True):
                 if isinstance(result, RequestRejected):  # their own reason (no linked wallet)
-                    values: dict[str, object] = {"refused": str(result)}
+                    # Kept untranslated: the winner is told it in their language (`_tell`).
+                    values: dict[str, object] = {"refused": result.said.to_json()}
                 elif isinstance(result, BaseException):
                     raise result  # not decided: the whole step again next round
                 else:
@@ -360,9 +362,10 @@ class RaffleRounds:
         for entry, custodial in untold:
             told: dict[str, object] = {"told_at": utcnow()}
             try:
-                await voice.tell_entrant(
-                    entry.user_id, entry.reply_to, _outcome(info, entry, custodial)
-                )
+                # Told long after they entered, by a worker: in the language they entered in.
+                with speaking(locale_in(entry.reply_to)):
+                    text = outcome_text(info, entry.outcome, entry.ticket, entry.refused, custodial)
+                await voice.tell_entrant(entry.user_id, entry.reply_to, text)
             except Exception as err:
                 log.info("raffle %d: could not tell entrant %d: %r", drop_id, entry.id, err)
                 told = {"tell_attempts": _ENTRIES.c.tell_attempts + 1}
@@ -398,7 +401,7 @@ async def raffle_info(
     async with sessions() as session:
         raffle = await session.get(Raffle, drop_id)
     if raffle is None:
-        raise DropNotFound(f"Drop #{drop_id} is not a raffle.")
+        raise DropNotFound(N_("Drop #{id} is not a raffle."), id=drop_id)
     return RaffleInfo(
         drop=drop,
         closes_at=aware_utc(raffle.closes_at),
@@ -419,22 +422,3 @@ async def _drawn(session: AsyncSession, drop_id: int) -> bool:
         select(_RAFFLES.c.drawn_at).where(_RAFFLES.c.drop_id == drop_id)
     )
     return drawn_at is not None
-
-
-def _outcome(info: RaffleInfo, entry: RaffleEntry, custodial: bool | None) -> str:
-    """What the draw means for this entrant, in plain words."""
-    name = info.drop.name
-    if info.cancelled:
-        return f"{name} was cancelled by an admin; nobody was drawn."
-    if entry.outcome == "won":
-        if entry.refused is not None:
-            return f"You won {name}, but your edition could not be given: {entry.refused}"
-        where = "the bot, for you (/withdraw)" if custodial else "your linked wallet"
-        return f"You won {name}! Your edition is minting to {where}."
-    if entry.outcome == "late":
-        return f"Your entry to {name} came after its seed block existed, so it was not drawn."
-    return (
-        f"The draw of {name} is done: you were not drawn this time "
-        f"({info.winners} of {info.entrants} entrants won; your ticket {entry.ticket[:16]}…). "
-        f"Check the draw: {info.verify_command}"
-    )

@@ -39,6 +39,7 @@ from bot.errors import (
     RequestRejected,
 )
 from bot.hot_wallet_keys import LOCAL_CHAIN_ID
+from bot.i18n import N_
 from bot.ports import Claimant, DropGate, GatedDrop
 from bot.shared_turns import SharedTurns
 from db.engine import insert_unless_present
@@ -140,7 +141,7 @@ class Raffles:
         `RequestRejected` (or a subclass) saying what is wrong."""
         ends = aware_utc(ends_at)
         if ends <= (aware_utc(starts_at) if starts_at is not None else utcnow()):
-            raise RequestRejected("A raffle must end after it starts.")
+            raise RequestRejected(N_("A raffle must end after it starts."))
         # Named before the drop is made, so a slow chain cannot put the block before the close.
         block = await self.blocks.seed_block_for((ends - utcnow()).total_seconds())
         drop = await self.drops.create_drop(
@@ -217,11 +218,13 @@ class Raffles:
                 )
             )
         if drop is None or raffle is None:
-            raise DropNotFound(f"There is no raffle #{drop_id}.")
+            raise DropNotFound(N_("There is no raffle #{id}."), id=drop_id)
         now = utcnow()
         _check_window(drop, raffle, now)
         if claimant.platform != drop.platform:
-            raise NotAllowed(f"{drop.name} can be entered only from its own community.")
+            raise NotAllowed(
+                N_("{name} can be entered only from its own community."), name=drop.name
+            )
         info = await self.drops.info(drop_id)
         gates = [g for g in info.gates if not isinstance(g, RaffleGate)]
         gated = GatedDrop(drop.id, drop.name, drop.platform, drop.community_id)
@@ -262,7 +265,7 @@ class Raffles:
                     .values(entrants=_RAFFLES.c.entrants + 1)
                 )
                 if counted.rowcount != 1:  # type: ignore[attr-defined]
-                    raise DropClosed(f"Entries to {drop.name} are closed.")
+                    raise DropClosed(N_("Entries to {name} are closed."), name=drop.name)
         async with self.sessions() as session:
             entered = await _entry(session, drop_id, claimant, duplicate=not fresh)
         assert entered is not None, "an entry just inserted or found is there"
@@ -301,8 +304,14 @@ async def _entry(
 
 def _check_window(drop: Drop, raffle: Raffle, now: datetime) -> None:
     if drop.closed_at is not None or raffle.drawn_at is not None:
-        raise DropClosed(f"{drop.name} is closed to entries.")
+        raise DropClosed(N_("{name} is closed to entries."), name=drop.name)
     if now < aware_utc(drop.starts_at):
-        raise DropNotOpen(f"{drop.name} opens for entries at {when(drop.starts_at)}.")
+        raise DropNotOpen(
+            N_("{name} opens for entries at {opens}."), name=drop.name, opens=when(drop.starts_at)
+        )
     if now >= aware_utc(raffle.closes_at):
-        raise DropClosed(f"Entries to {drop.name} closed at {when(raffle.closes_at)}.")
+        raise DropClosed(
+            N_("Entries to {name} closed at {closed}."),
+            name=drop.name,
+            closed=when(raffle.closes_at),
+        )

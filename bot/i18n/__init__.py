@@ -62,6 +62,16 @@ def speak(tag: str | None) -> str:
     return locale
 
 
+def detached() -> contextvars.Context:
+    """A copy of the current context speaking English: for a task that serves everybody (a
+    delivery loop, a shared status message, a live counter) when a member's request happens to
+    start it. asyncio would otherwise copy that member's locale into the task for its whole
+    life: `loop.create_task(coro, context=detached())`."""
+    context = contextvars.copy_context()
+    context.run(_CURRENT.set, ENGLISH)
+    return context
+
+
 def _(message: str) -> str:
     """`message` in the current locale (itself where no translation exists)."""
     return translations(_CURRENT.get()).gettext(message)

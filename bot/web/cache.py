@@ -1,6 +1,10 @@
 """Pages rendered once and served for a moment: a popular page costs its database queries at
 most once every couple of seconds however many ask for it, and the requests that arrive while it
 is being rendered wait for that one rendering instead of starting their own.
+
+A page is kept per path, query and variant: what else decides what the page says (its
+language, from the request's Accept-Language), so a page kept in one language is never served to
+a reader of another.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+Variant = Callable[[web.Request], str]
 
 
 @dataclass(frozen=True)
@@ -25,18 +30,21 @@ class _Page:
 
 
 class PageCache:
-    """Successful (200) pages by path and query, each kept `ttl` seconds, the `size` most
-    recently used at most. Errors are never kept."""
+    """Successful (200) pages by variant, path and query, each kept `ttl` seconds, the `size`
+    most recently used at most. Errors are never kept."""
 
-    def __init__(self, *, ttl: float = 2.0, size: int = 512) -> None:
+    def __init__(
+        self, *, ttl: float = 2.0, size: int = 512, variant: Variant = lambda _request: ""
+    ) -> None:
         self.ttl = ttl
         self.size = size
+        self.variant = variant
         self._pages: OrderedDict[str, _Page] = OrderedDict()
         self._rendering: dict[str, asyncio.Future[web.Response]] = {}
 
     def wrap(self, handler: Handler) -> Handler:
         async def cached(request: web.Request) -> web.Response:
-            key = request.path_qs
+            key = f"{self.variant(request)} {request.path_qs}"
             page = self._pages.get(key)
             if page is not None and page.until > time.monotonic():
                 self._pages.move_to_end(key)

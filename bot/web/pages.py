@@ -2,7 +2,8 @@
 what listing pages share: the `?page=N` number and the links to the pages around it.
 
 Every piece of user text on a page goes through `html.escape`, and pages forbid scripts
-(Content-Security-Policy) as a second guard.
+(Content-Security-Policy) as a second guard. A page is written in the current locale (the
+reader's: `bot/web/languages.py`), which its `<html lang>` names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bot.i18n import _, current
 from bot.web.previews import LinkPreview
 
 # Pages run no script at all: even text that escaped escaping could not act.
@@ -39,7 +41,7 @@ def page(
     title: str, body: str, *, status: int = 200, preview: LinkPreview | None = None
 ) -> web.Response:
     document = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang={current()}><head><meta charset=utf-8>"
         f"<meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"
         + (preview.html() if preview is not None else "")
         + f"<style>{_STYLE}</style></head><body>"
@@ -49,6 +51,12 @@ def page(
     return web.Response(
         text=document, content_type="text/html", status=status, headers=PAGE_HEADERS
     )
+
+
+def definitions(rows: list[tuple[str, str]]) -> str:
+    """A list of labels (text, escaped here) and their values (HTML), as `<dl>`."""
+    items = "".join(f"<dt>{html.escape(label)}</dt><dd>{value}</dd>" for label, value in rows)
+    return f"<dl>{items}</dl>"
 
 
 def short(address: str) -> str:
@@ -62,7 +70,7 @@ def page_number(request: web.Request) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise web.HTTPBadRequest(text="page must be a whole number from 1")
+        raise web.HTTPBadRequest(text=_("page must be a whole number from 1"))
     return number
 
 
@@ -77,7 +85,7 @@ def page_links(
 
     links = []
     if number > 1:
-        links.append(link(number - 1, "← newer", "prev"))
+        links.append(link(number - 1, html.escape(_("← newer")), "prev"))
     if has_more:
-        links.append(link(number + 1, "older →", "next"))
+        links.append(link(number + 1, html.escape(_("older →")), "next"))
     return links

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +25,7 @@ from bot.web.cache import PageCache
 from bot.web.explorer import ExplorerPages
 from bot.web.gallery import GalleryPages
 from bot.web.gateway import IpfsGateway
+from bot.web.languages import Handler, in_reader_language, reader_locale
 from db.models import IN_FLIGHT, PIN_PINNED, Phase, Pin
 
 # Not passed on to the bot: they describe one connection, not the request.
@@ -144,18 +146,21 @@ class WebServer:
             site_name=site_name,
         )
         explorer_pages = ExplorerPages(sessions=sessions, gallery=gallery)
-        cache = PageCache(ttl=page_ttl)
+        # Each page in its reader's language, kept apart per language.
+        cache = PageCache(ttl=page_ttl, variant=reader_locale)
+
+        def page(handler: Handler) -> Handler:
+            return cache.wrap(in_reader_language(handler))
+
         self.app = web.Application()
         self.app.add_routes(
             [
                 web.get("/ipfs/{cid}", gateway.handle),
-                web.get("/c/{platform}/{community}", cache.wrap(gallery.community_page)),
-                web.get("/token/{token_id}", cache.wrap(gallery.token_page)),
-                web.get("/explorer/tx/{tx_hash}", cache.wrap(explorer_pages.tx_page)),
-                web.get(
-                    "/explorer/nft/{contract}/{token_id}", cache.wrap(explorer_pages.token_page)
-                ),
-                web.get("/explorer/address/{address}", cache.wrap(explorer_pages.address_page)),
+                web.get("/c/{platform}/{community}", page(gallery.community_page)),
+                web.get("/token/{token_id}", page(gallery.token_page)),
+                web.get("/explorer/tx/{tx_hash}", page(explorer_pages.tx_page)),
+                web.get("/explorer/nft/{contract}/{token_id}", page(explorer_pages.token_page)),
+                web.get("/explorer/address/{address}", page(explorer_pages.address_page)),
             ]
         )
         if health is not None:
@@ -207,12 +212,14 @@ class WebServer:
                 allow_redirects=False,
             ) as answer:
                 body = await answer.read()
-                # The body comes decoded: its former encoding no longer describes it.
-                kept = {
-                    k: v
+                # The body comes decoded: its former encoding no longer describes it. A
+                # multidict: each of several Set-Cookie headers (the dashboard's sign-in sets
+                # its session and its language) is passed on.
+                kept = CIMultiDict(
+                    (k, v)
                     for k, v in answer.headers.items()
                     if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"
-                }
+                )
                 return web.Response(body=body, status=answer.status, headers=kept)
         except (aiohttp.ClientError, TimeoutError):
             return web.Response(status=502, text="the bot did not answer")

@@ -35,6 +35,9 @@ class CommunitySettings(Base):
     # Where every confirmed mint from this community is announced (a channel or chat), if set.
     announce_channel_id: Mapped[str | None] = mapped_column(String(64))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language of the community's public posts (announcements, drops, draws), which the
+    # whole chat reads: a shipped locale, or None for the platform's default (English).
+    locale: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

@@ -56,12 +56,14 @@ class RaffleEntry(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     user_name: Mapped[str] = mapped_column(String(256), default="")
     ticket: Mapped[str] = mapped_column(String(64))
-    # Where the entrant's platform answers them (as a drop claim's reply_to).
+    # Where the entrant's platform answers them (as a drop claim's reply_to), and in which
+    # language ("locale": the platform's tag), since the draw tells them long after.
     reply_to: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set with the draw: "won", "lost", or "late" (entered after the seed block existed).
     outcome: Mapped[str | None] = mapped_column(String(8))
-    # A winner's claim of the drop (its mint request), or why it could not be made.
+    # A winner's claim of the drop (its mint request), or why it could not be made: a `Said`
+    # as JSON, told in the winner's language (plain English in rows from before).
     request_id: Mapped[int | None] = mapped_column(ForeignKey("mint_request.id"))
     refused: Mapped[str | None] = mapped_column(Text)
     told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,9 @@ in their private chat with the bot) and /drop_word (sent in private, for the sam
 
 A /claim in a group is not checked: the member is told to send it to the bot privately.
 Their message is left alone (the bot deletes nothing of theirs); the answer says that a
-code shown in a group can be used by anyone who read it.
+code shown in a group can be used by anyone who read it. Every answer is in the sender's
+language (`TelegramBot._dispatch` set their `language_code`), and a claim records it for the
+answers that come later (minted).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 from bot.drops.codewords import codes_csv
 from bot.drops.types import DropInfo
 from bot.errors import RequestRejected
+from bot.i18n import N_, _, ngettext
 from bot.ports import Claimant
 from bot.telegram.members import is_member
 from bot.telegram.render import esc, reply
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 PLATFORM = "telegram"
 Context = ContextTypes.DEFAULT_TYPE
-CLAIM_USAGE = (
+CLAIM_USAGE = N_(
     "Send <code>/claim ID CODE</code> here (the drop's number is in its announcement), or "
     "<code>/claim CODE</code> while only one drop takes codes."
 )
@@ -62,14 +65,15 @@ class CodewordHandlers:
             await self.codewords.forget_typed(PLATFORM, str(update.update_id), typed)
             await reply(
                 message,
-                f"Codes are claimed in private: send <code>/claim ID CODE</code> to "
-                f"@{esc(self.bot.app.bot.username)}. A code shown here can be used by anyone "
-                "who reads it.",
+                _(
+                    "Codes are claimed in private: send <code>/claim ID CODE</code> to "
+                    "@{bot}. A code shown here can be used by anyone who reads it."
+                ).format(bot=esc(self.bot.app.bot.username)),
             )
             return
         drop_id, code = parse_claim(context.args or [])
         if not code:
-            await reply(message, CLAIM_USAGE)
+            await reply(message, _(CLAIM_USAGE))
             return
         try:
             drop = await self._drop(drop_id)
@@ -79,15 +83,16 @@ class CodewordHandlers:
                 Claimant(PLATFORM, str(user.id), is_member=is_member(member)),
                 user.full_name,
                 code,
-                reply_to={"chat_id": chat.id},
+                # The mint is answered later: in this language.
+                reply_to={"chat_id": chat.id, "locale": user.language_code},
                 source=f"{chat.id}:{message.message_id}",
             )
         except RequestRejected as err:
             await self.codewords.forget_typed(PLATFORM, str(update.update_id), code)
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         except (BadRequest, Forbidden):  # the drop's chat is gone, or the bot left it
-            await reply(message, "I cannot check your membership of that drop's chat now.")
+            await reply(message, _("I cannot check your membership of that drop's chat now."))
             return
         await self.codewords.forget_typed(PLATFORM, str(update.update_id), code)
         name = claimed.drop.name
@@ -97,11 +102,13 @@ class CodewordHandlers:
         if drop_id is not None:
             drop = await self.codewords.drops.info(drop_id)
             if drop.platform != PLATFORM:
-                raise RequestRejected(f"There is no drop #{drop_id} here.")
+                raise RequestRejected(N_("There is no drop #{id} here."), id=drop_id)
             return drop
         open_drops = await self.codewords.open_drops(PLATFORM)
         if len(open_drops) != 1:
-            raise RequestRejected("Which drop? Send /claim ID CODE (its number is in its post).")
+            raise RequestRejected(
+                N_("Which drop? Send /claim ID CODE (its number is in its post).")
+            )
         return open_drops[0]
 
     # ----- administrators ----------------------------------------------------------------
@@ -112,38 +119,50 @@ class CodewordHandlers:
         assert message is not None and chat is not None and user is not None
         args = context.args or []
         if len(args) != 2 or not all(a.lstrip("#").isdecimal() for a in args):
-            await reply(message, "Usage: <code>/drop_codes ID COUNT</code>, in the drop's chat.")
+            await reply(message, _("Usage: <code>/drop_codes ID COUNT</code>, in the drop's chat."))
             return
         drop_id, count = int(args[0].lstrip("#")), int(args[1])
         try:
             drop = await self._admins_drop(update, context, drop_id)
             # Reachable first: codes nobody can be given are not made.
             await self.bot.app.bot.send_message(
-                user.id, f"Making {count} codes for drop #{drop.id}…"
+                user.id,
+                ngettext(
+                    "Making {n} code for drop #{id}…", "Making {n} codes for drop #{id}…", count
+                ).format(n=count, id=drop.id),
             )
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         except (Forbidden, BadRequest):
             await reply(
                 message,
-                f"I send codes in private: start a chat with @{esc(self.bot.app.bot.username)} "
-                "first, then ask again.",
+                _(
+                    "I send codes in private: start a chat with @{bot} first, then ask again."
+                ).format(bot=esc(self.bot.app.bot.username)),
             )
             return
         try:
             made = await self.codewords.make_codes(drop.id, count)
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         await self.bot.app.bot.send_document(
             user.id,
             InputFile(codes_csv(drop.id, made).encode(), filename=f"drop-{drop.id}-codes.csv"),
-            caption=f"{len(made)} single-use codes for drop #{drop.id}: one per member. "
-            "The bot keeps no copy.",
+            caption=ngettext(
+                "{n} single-use code for drop #{id}: one per member. The bot keeps no copy.",
+                "{n} single-use codes for drop #{id}: one per member. The bot keeps no copy.",
+                len(made),
+            ).format(n=len(made), id=drop.id),
         )
         if chat.type != ChatType.PRIVATE:
-            await reply(message, f"I sent you {len(made)} codes for drop #{drop.id} in private.")
+            sent = ngettext(
+                "I sent you {n} code for drop #{id} in private.",
+                "I sent you {n} codes for drop #{id} in private.",
+                len(made),
+            )
+            await reply(message, sent.format(n=len(made), id=drop.id))
 
     async def set_word(self, update: Update, context: Context) -> None:
         """/drop_word ID WORD, in private: the drop is claimed with that word."""
@@ -154,23 +173,27 @@ class CodewordHandlers:
             await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
             await reply(
                 message,
-                "Send the secret word to me in private (<code>/drop_word ID WORD</code>): "
-                "everyone here can read this chat.",
+                _(
+                    "Send the secret word to me in private (<code>/drop_word ID WORD</code>): "
+                    "everyone here can read this chat."
+                ),
             )
             return
         args = context.args or []
         if len(args) < 2 or not args[0].lstrip("#").isdecimal():
-            await reply(message, "Usage: <code>/drop_word ID WORD</code>")
+            await reply(message, _("Usage: <code>/drop_word ID WORD</code>"))
             return
         try:
             drop = await self._admins_drop(update, context, int(args[0].lstrip("#")))
             await self.codewords.set_word(drop.id, word)
         except RequestRejected as err:
             await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         await self.codewords.forget_typed(PLATFORM, str(update.update_id), word)
-        await reply(message, f"Drop #{drop.id} is claimed with its secret word now.")
+        await reply(
+            message, _("Drop #{id} is claimed with its secret word now.").format(id=drop.id)
+        )
 
     async def _admins_drop(self, update: Update, context: Context, drop_id: int) -> DropInfo:
         """The drop, if the sender administers its chat (asked in that chat, or in private)."""
@@ -180,11 +203,11 @@ class CodewordHandlers:
         if drop.platform != PLATFORM or (
             chat.type != ChatType.PRIVATE and drop.community_id != str(chat.id)
         ):
-            raise RequestRejected(f"There is no drop #{drop_id} here.")
+            raise RequestRejected(N_("There is no drop #{id} here."), id=drop_id)
         try:
             asker = await self.bot.member(drop.community_id, str(user.id))
         except TelegramError:
             asker = None
         if asker is None or not asker.is_admin:
-            raise RequestRejected("Only the drop's chat administrators can do this.")
+            raise RequestRejected(N_("Only the drop's chat administrators can do this."))
         return drop

@@ -3,6 +3,11 @@ Enter button, /enter ID, /raffle_close ID; and the raffles' voice on Telegram: t
 posted under the announcement, each entrant hears their outcome in a private message.
 
 Thin: the core (`bot/drops/raffles.py`) decides who may enter (once per member) and draws.
+
+Answers to a member or an administrator are in their language (`TelegramBot._dispatch` set
+their `language_code`); an entrant's outcome in the language recorded with their entry
+(`reply_to`'s "locale"); the announcement, its Enter button and the draw, which the whole
+group reads, in English (`raffle_types.PUBLIC_LOCALE`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, Mes
 from bot.drops import gates_for
 from bot.drops.raffle_types import Entry
 from bot.errors import RequestRejected
+from bot.i18n import N_, _
 from bot.ports import Claimant
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import is_member
@@ -34,7 +40,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CREATE_COMMAND = re.compile(r"^/raffle_create(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
 ENTER_DATA = re.compile(r"^raffle:enter:(\d+)$")
-CREATE_USAGE = (
+CREATE_USAGE = N_(
     "Send the artwork with the caption "
     "<code>/raffle_create Name | winners | hours | description</code>, or reply that to an "
     "image. Only this chat's members can enter; the winners are drawn when it closes."
@@ -108,16 +114,16 @@ class RaffleHandlers:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Raffles are made in groups, by the group's administrators.")
+            await reply(message, _("Raffles are made in groups, by the group's administrators."))
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, "Only this chat's administrators can create raffles.")
+            await reply(message, _("Only this chat's administrators can create raffles."))
             return
         source = message if media_of(message) is not None else message.reply_to_message
         image = media_of(source)
         parsed = parse_create(message.caption or message.text or "")
         if image is None or source is None or parsed is None:
-            await reply(message, CREATE_USAGE)
+            await reply(message, _(CREATE_USAGE))
             return
         name, winners, hours, description = parsed
         try:
@@ -134,11 +140,11 @@ class RaffleHandlers:
                 gates=gates_for(chat_member=True),
             )
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         except TelegramError as err:
             log.info("telegram: could not fetch a raffle's artwork: %s", err)
-            await reply(message, NO_DOWNLOAD)
+            await reply(message, _(NO_DOWNLOAD))
             return
         announcement = await self.bot.app.bot.send_photo(
             chat.id,
@@ -160,7 +166,8 @@ class RaffleHandlers:
             drop_id,
             Claimant(PLATFORM, str(user.id), is_member=is_member(member)),
             user.full_name,
-            reply_to={"chat_id": chat_id or int(drop.community_id)},
+            # The draw tells them their outcome later: in this language.
+            reply_to={"chat_id": chat_id or int(drop.community_id), "locale": user.language_code},
         )
 
     async def enter_button(self, update: Update, context: Context) -> None:
@@ -172,7 +179,7 @@ class RaffleHandlers:
         try:
             entered = await self._enter(update, int(match[1]), chat_id)
         except RequestRejected as err:
-            await query.answer(str(err)[:200], show_alert=True)
+            await query.answer(err.text()[:200], show_alert=True)
             return
         await query.answer(entered.text()[:200], show_alert=True)
 
@@ -181,12 +188,12 @@ class RaffleHandlers:
         assert message is not None and chat is not None
         args = context.args or []
         if len(args) != 1 or not args[0].lstrip("#").isdecimal():
-            await reply(message, "Usage: <code>/enter ID</code> (the raffle's number)")
+            await reply(message, _("Usage: <code>/enter ID</code> (the raffle's number)"))
             return
         try:
             entered = await self._enter(update, int(args[0].lstrip("#")), chat.id)
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         await reply(message, esc(entered.text()))
 
@@ -194,21 +201,17 @@ class RaffleHandlers:
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, "Only this chat's administrators can close raffles.")
+            await reply(message, _("Only this chat's administrators can close raffles."))
             return
         args = context.args or []
         if len(args) != 1 or not args[0].lstrip("#").isdecimal():
-            await reply(message, "Usage: <code>/raffle_close ID</code>")
+            await reply(message, _("Usage: <code>/raffle_close ID</code>"))
             return
         drop_id = int(args[0].lstrip("#"))
         try:
             await self.raffles.drops.community_drop(drop_id, PLATFORM, str(chat.id))
             raffle = await self.raffles.close_entries(drop_id)
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
-        await reply(
-            message,
-            f"Entries to raffle #{drop_id} are closed at {raffle.entrants}; "
-            f"the draw waits for block {raffle.block}.",
-        )
+        await reply(message, esc(raffle.closed_text()))
