@@ -130,9 +130,11 @@ class Admin(
         name="create", description=locale_str("Create this server's own collection")
     )
     @app_commands.rename(
+        name=locale_str("name"),
         symbol=locale_str("symbol"),
         royalty_bps=locale_str("royalty_bps"),
         description=locale_str("description"),
+        link=locale_str("link"),
         image=locale_str("image"),
     )
     @app_commands.describe(

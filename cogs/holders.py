@@ -48,6 +48,7 @@ class HolderRoleCommands(commands.Cog):
         role=locale_str("role"),
         min=locale_str("min"),
         collection=locale_str("collection"),
+        token_id=locale_str("token_id"),
     )
     @app_commands.describe(
         role=locale_str("The role to give (the bot's own role must be above it)"),
