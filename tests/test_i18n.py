@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
+from cogs.admin import Admin
 from cogs.allowlists import allowlist_command
 from cogs.codewords import Codewords
 from cogs.drops import Drops
 from cogs.engagement import Showcase
 from cogs.help import Help
+from cogs.holders import HolderRoleCommands
 from cogs.mint import Mint
 from cogs.raffles import Entering, Raffles
 from cogs.wallet import Custody, Wallet
@@ -290,6 +292,33 @@ async def test_raffle_and_codeword_commands_are_localized_and_valid():
     assert winners["description_localizations"]["es-419"] == (
         "Cuántos ganadores (cada uno recibe una edición)"
     )
+
+
+async def test_admin_and_holder_role_commands_are_localized_and_valid():
+    """/admin as synced (its commands, groups and options, and the holder-role commands that
+    join it): every description in Spanish and German, within 100 characters; names Discord
+    accepts."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    admin = Admin.__new__(Admin).__cog_app_commands_group__
+    assert admin is not None
+    holders = HolderRoleCommands.__new__(HolderRoleCommands).get_app_commands()
+    payloads = [await c.get_translated_payload(tree, translator) for c in [admin, *holders]]
+    entries = [entry for payload in payloads for entry in payload_entries(payload)]
+    assert len(entries) > 30
+    for entry in entries:
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert discord_accepts(name) and valid_name(name), name
+    config = next(c for c in payloads[0]["options"] if c["name"] == "config")
+    minter = next(o for o in config["options"] if o["name"] == "minter_role")
+    assert minter["name_localizations"] == {
+        "de": "präge_rolle",
+        "es-ES": "rol_acuñador",
+        "es-419": "rol_acuñador",
+    }
 
 
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])

@@ -13,6 +13,7 @@ from bot.content.images import CheckedImage
 from bot.content.metadata import canonical_json, clean_description
 from bot.content.store import ContentStore
 from bot.errors import RequestRejected
+from bot.i18n import N_
 
 LINK = re.compile(r"https?://[^\s<>\"']{1,200}")
 
@@ -46,7 +47,7 @@ def checked_link(link: str | None) -> str | None:
     if link is None or not link.strip():
         return None
     if not LINK.fullmatch(link.strip()):
-        raise RequestRejected("The external link must be an http:// or https:// address.")
+        raise RequestRejected(N_("The external link must be an http:// or https:// address."))
     return link.strip()
 
 

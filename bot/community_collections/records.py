@@ -11,6 +11,7 @@ from eth_utils.crypto import keccak
 from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_, _
 from db.models import CollectionStatus, CommunityCollection, MintRequest, Standard
 
 # The operator's own editions contract, for edition drops of communities without a collection
@@ -111,25 +112,42 @@ def mintable_contract() -> ColumnElement[bool]:
     return MintRequest.contract.is_(None) | MintRequest.contract.in_(live)
 
 
+# The failure_reason stored when the factory's transaction reverts: English in the column (a
+# readable one), and a msgid, so `describe` shows it in the admin's language.
+REVERTED = N_("The factory refused to create the collection (the transaction reverted).")
 STATUS_TEXT = {
-    CollectionStatus.CREATING: "being created (this community's mints use the shared collection "
-    "until it is live)",
-    CollectionStatus.LIVE: "live: this community's mints and drops go to it",
-    CollectionStatus.FAILED: "not created",
+    CollectionStatus.CREATING: N_(
+        "being created (this community's mints use the shared collection until it is live)"
+    ),
+    CollectionStatus.LIVE: N_("live: this community's mints and drops go to it"),
+    CollectionStatus.FAILED: N_("not created"),
 }
 
 
 def describe(view: CollectionView) -> str:
-    """The collection in plain text, as every platform shows it (each escapes it its way)."""
+    """The collection in plain text, in the current locale, as every platform shows it (each
+    escapes it its way)."""
     lines = [
-        f"{view.name} ({view.symbol}) at {view.address}: {STATUS_TEXT[view.status]}.",
-        f"Owner and royalty receiver: {view.owner} ({view.royalty_bps / 100:g} % royalties).",
-        f"Collection metadata: {view.contract_uri}",
+        _("{name} ({symbol}) at {address}: {status}.").format(
+            name=view.name,
+            symbol=view.symbol,
+            address=view.address,
+            status=_(STATUS_TEXT[view.status]),
+        ),
+        # The percentage as one value: "% r…" would read as a printf conversion to gettext.
+        _("Owner and royalty receiver: {owner} ({royalties} royalties).").format(
+            owner=view.owner, royalties=f"{view.royalty_bps / 100:g} %"
+        ),
+        _("Collection metadata: {uri}").format(uri=view.contract_uri),
     ]
     if view.failure_reason:
-        lines.append(view.failure_reason)
+        # Stored in English (a readable column); a text the bot stores is a msgid, so it is
+        # shown translated, and anything else as it is.
+        lines.append(_(view.failure_reason))
     if view.handed_over:
-        lines.append("The operator has handed its admin role over: the owner alone administers it.")
+        lines.append(
+            _("The operator has handed its admin role over: the owner alone administers it.")
+        )
     if view.existing:
-        lines.insert(0, "This community has a collection already:")
+        lines.insert(0, _("This community has a collection already:"))
     return "\n".join(lines)

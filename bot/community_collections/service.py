@@ -35,7 +35,14 @@ from bot.chain.sending import sign_and_send, sign_when_due
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.community_collections import metadata
 from bot.community_collections.metadata import NO_TEXT, CollectionText, StoredMetadata
-from bot.community_collections.records import SHARED, CollectionView, salt_of, view_of
+from bot.community_collections.records import REVERTED, SHARED, CollectionView, salt_of, view_of
+from bot.community_collections.refusals import (
+    BAD_SYMBOL,
+    NO_FACTORY,
+    NO_OPERATOR_ADMIN,
+    OWNER_UNVERIFIED,
+    ROYALTY_RANGE,
+)
 from bot.content.images import CheckedImage
 from bot.content.metadata import clean_name
 from bot.content.store import ContentStore
@@ -132,18 +139,14 @@ class CommunityCollections:
         name = clean_name(name, max_length=COLLECTION_NAME_MAX)
         symbol = symbol.strip().upper()
         if not SYMBOL.fullmatch(symbol):
-            raise RequestRejected("The symbol must be 1 to 11 letters or digits, like ART.")
+            raise RequestRejected(BAD_SYMBOL)
         if not 0 <= royalty_bps <= ROYALTY_MAX_BPS:
             raise RequestRejected(
-                f"Royalties go from 0 to {ROYALTY_MAX_BPS / 100:g} % ({ROYALTY_MAX_BPS} basis "
-                "points)."
+                ROYALTY_RANGE, percent=f"{ROYALTY_MAX_BPS / 100:g}", bps=ROYALTY_MAX_BPS
             )
         linked = await self.wallets.linked(platform, created_by)
         if linked is None or not linked[1]:
-            raise NotAllowed(
-                "The collection's owner and royalty receiver is your own verified address: "
-                "link one with /wallet link, sign the message, then /wallet verify."
-            )
+            raise NotAllowed(OWNER_UNVERIFIED)
         owner = linked[0]
         stored = await metadata.store(
             self.content, self.check_image, name=name, owner=owner, royalty_bps=royalty_bps,
@@ -217,15 +220,9 @@ class CommunityCollections:
         """The factory, where the operator set collections up (a factory, and an admin
         address that is not the hot wallet); else `NotAllowed` saying what is missing."""
         if self.factory is None:
-            raise NotAllowed(
-                "Community collections are not set up on this chain yet: the operator runs "
-                "`python -m bot deploy --factory` to deploy the factory."
-            )
+            raise NotAllowed(NO_FACTORY)
         if self.operator_admin is None:
-            raise NotAllowed(
-                "Community collections need the operator's admin address (ADMIN_ADDRESS), "
-                "which keeps an admin role on each until it is handed over."
-            )
+            raise NotAllowed(NO_OPERATOR_ADMIN)
         return self.factory
 
     async def _row(
@@ -402,7 +399,7 @@ class CommunityCollections:
     async def _reverted(self, session: AsyncSession, tx: ChainTx) -> None:
         row = await self._of(session, tx)
         row.status = CollectionStatus.FAILED
-        row.failure_reason = FAILED_TEXT.format(reason="the transaction reverted")
+        row.failure_reason = REVERTED
         # Requests waiting for this contract would wait forever: they fail, told why.
         ending = await session.execute(
             update(MintRequest)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.holders.measure import Held, held_by
 from bot.holders.roles import HolderRoles
 from bot.holders.rules import Rule
+from bot.i18n import _
 from db.models import HolderChange, utcnow
 
 
@@ -23,21 +24,21 @@ class Admission:
         return "approve" if self.admit else "decline"
 
     def explanation(self, chat_title: str) -> str:
-        """What the member is told privately, in plain text."""
-        what = self.rule.describe()
+        """What the member is told privately, in plain text, in the current locale (the
+        member's: the join request is theirs)."""
+        held = self.held
+        values = {"chat": chat_title, "what": self.rule.describe(), "total": held.total}
         if self.admit:
-            return f"Welcome to {chat_title}: it is for {what}, and you hold {self.held.total}."
-        if self.held.verified_address is None:
-            return (
-                f"{chat_title} is for {what}. You hold {self.held.total} in the bot's custody "
-                "and have no verified wallet: link yours with /wallet here, then ask to join "
-                "again."
-            )
-        return (
-            f"{chat_title} is for {what}; you hold {self.held.total} ({self.held.wallet} in "
-            f"your wallet, {self.held.custody} in custody). Ask to join again once you hold "
-            "enough."
-        )
+            return _("Welcome to {chat}: it is for {what}, and you hold {total}.").format(**values)
+        if held.verified_address is None:
+            return _(
+                "{chat} is for {what}. You hold {total} in the bot's custody and have no "
+                "verified wallet: link yours with /wallet here, then ask to join again."
+            ).format(**values)
+        return _(
+            "{chat} is for {what}; you hold {total} ({wallet} in your wallet, {custody} in "
+            "custody). Ask to join again once you hold enough."
+        ).format(**values, wallet=held.wallet, custody=held.custody)
 
 
 async def decide_join(

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.drops.gates.holder import HolderGate
+from bot.i18n import N_, _
 from db.models import HolderChange, HolderMember, HolderRule
 
 
@@ -34,7 +35,27 @@ class Rule:
         )
 
     def describe(self) -> str:
-        return HolderGate(self.contract, self.token_id, self.min_count).describe()
+        return describe_gate(self.contract, self.token_id, self.min_count)
+
+
+def describe_gate(contract: str, token_id: int | None, minimum: int) -> str:
+    """Who a holder condition admits, in the current locale: "holders of at least 3 of 0x…"
+    (of a token "#ID" of an ERC-1155)."""
+    token = "" if token_id is None else f" #{token_id}"
+    if minimum > 1:
+        return _("holders of at least {min} of {contract}{token}").format(
+            min=minimum, contract=contract, token=token
+        )
+    return _("holders of a token of {contract}{token}").format(contract=contract, token=token)
+
+
+# What a holder rule did to a member, as /admin stats counts it (HolderChange.action).
+ACTIONS = {
+    "grant": N_("grant"),
+    "remove": N_("remove"),
+    "approve": N_("approve"),
+    "decline": N_("decline"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,11 +72,17 @@ class HolderStats:
     def lines(self) -> list[str]:
         if not self.rules and not self.changes:
             return []
-        done = ", ".join(f"{action} {n}" for action, n in sorted(self.changes.items()))
+        done = ", ".join(
+            f"{_(ACTIONS.get(action, action))} {n}" for action, n in sorted(self.changes.items())
+        )
+        changes = _("Holder role changes: {changes}").format(changes=done or _("none yet"))
+        if self.pending:
+            changes += " " + _("({count} not applied yet)").format(count=self.pending)
         return [
-            f"Holder rules: {self.rules}; members holding their role: {self.holding}",
-            f"Holder role changes: {done or 'none yet'}"
-            + (f" ({self.pending} not applied yet)" if self.pending else ""),
+            _("Holder rules: {rules}; members holding their role: {holding}").format(
+                rules=self.rules, holding=self.holding
+            ),
+            changes,
         ]
 
 

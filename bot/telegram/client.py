@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import BotCommand, ChatMember, Message, Update
+from telegram import ChatMember, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes
@@ -39,6 +39,7 @@ from bot.process_locks import sole_telegram_poller
 from bot.telegram.limits import MessageLimits
 from bot.telegram.members import ADMINISTRATORS, is_member, sent_as_the_chat
 from bot.telegram.members import is_admin as is_chat_admin
+from bot.telegram.menus import menus
 from bot.telegram.polling import Polling, UpdatesRequest
 from bot.telegram.posts import AnswerLine, Posts
 from bot.telegram.render import (
@@ -70,19 +71,6 @@ SOMETHING_WENT_WRONG = "Something went wrong on my side; try again."
 # What Telegram says to an update handled again after a restart, when the member already
 # reads the text (an edit to the same words), or the button press was answered or expired.
 ALREADY_DONE = ("message is not modified", "query is too old", "query id is invalid")
-COMMANDS = [
-    BotCommand("mint", "Mint an image: caption or reply /mint Name | description"),
-    BotCommand("status", "Your recent mint requests"),
-    BotCommand("mynfts", "Your NFTs"),
-    BotCommand("wallet", "Where your NFTs go"),
-    BotCommand("withdraw", "Move the NFTs the bot holds for you to your linked wallet"),
-    BotCommand("leaderboard", "Top creators and collectors in this group"),
-    BotCommand("gallery", "This group's NFTs (reply to a member: theirs)"),
-    BotCommand("drops", "This group's drops"),
-    BotCommand("enter", "Enter a drop's raffle: /enter ID"),
-    BotCommand("claim", "Claim a drop with its code: /claim ID CODE, here in private"),
-    BotCommand("help", "How to mint"),
-]
 
 
 class TelegramBot:
@@ -183,7 +171,8 @@ class TelegramBot:
             await self.app.shutdown()
 
     async def _post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await app.bot.set_my_commands(COMMANDS)
+        for language, commands in menus():
+            await app.bot.set_my_commands(commands, language_code=language)
         if self.webhook_url is not None:
             assert self._webhook_secret is not None
             await app.bot.set_webhook(

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RequestRejected
+from bot.i18n import N_, _, ngettext
 from bot.webhooks.outbox import WEBHOOK_TEST, Event, record, scope_of
 from bot.webhooks.signing import new_secret
 from bot.webhooks.targets import check_host, check_url, described, host_of
@@ -22,6 +23,7 @@ from db.models import GLOBAL_SCOPE, WebhookDelivery, WebhookEndpoint, utcnow
 log = logging.getLogger(__name__)
 
 MAX_PER_COMMUNITY = 5
+EVENTS = "mint.confirmed, mint.failed, drop.claimed, drop.closed, withdrawal.confirmed"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ class EndpointView:
     disabled_reason: str | None
 
     def line(self) -> str:
-        state = f"disabled ({self.disabled_reason})" if self.disabled else "on"
+        """In the current locale; the reason a delivery failed stays as recorded (English)."""
+        if self.disabled:
+            state = _("disabled ({reason})").format(reason=self.disabled_reason)
+        else:
+            state = _("on")
         return f"#{self.id} {self.shown_url}: {state}"
 
 
@@ -66,8 +72,8 @@ class WebhookEndpoints:
                 )
                 if (count or 0) >= MAX_PER_COMMUNITY:
                     raise RequestRejected(
-                        f"A community has at most {MAX_PER_COMMUNITY} webhook endpoints: "
-                        "remove one first."
+                        N_("A community has at most {most} webhook endpoints: remove one first."),
+                        most=MAX_PER_COMMUNITY,
                     )
                 endpoint = WebhookEndpoint(
                     scope=scope, url=url, secret=self.box.seal(secret), created_by=created_by
@@ -77,7 +83,7 @@ class WebhookEndpoints:
                 view = _view(endpoint)
         except IntegrityError:
             raise RequestRejected(
-                "That URL is added already: remove it first to get a new secret."
+                N_("That URL is added already: remove it first to get a new secret.")
             ) from None
         return Added(view, secret)
 
@@ -91,7 +97,9 @@ class WebhookEndpoints:
                 )
             )
             if endpoint is None:
-                raise RequestRejected(f"This community has no webhook endpoint #{endpoint_id}.")
+                raise RequestRejected(
+                    N_("This community has no webhook endpoint #{number}."), number=endpoint_id
+                )
             view = _view(endpoint)
             await _delete(session, [endpoint.id])
         return view
@@ -118,7 +126,7 @@ class WebhookEndpoints:
         async with self.sessions.begin() as session:
             queued = await record(session, [event], only_scope=True)
         if not queued:
-            raise RequestRejected("This community has no webhook endpoint that is on.")
+            raise RequestRejected(N_("This community has no webhook endpoint that is on."))
         return queued
 
     async def sync_global(self, urls: tuple[str, ...]) -> None:
@@ -166,12 +174,33 @@ def _view(endpoint: WebhookEndpoint) -> EndpointView:
 
 def added_lines(added: Added) -> tuple[str, str, str]:
     """What an admin is told when an endpoint is added: the line naming it, the secret (for
-    the platform to set in code), and how to use it. Shown once, to that admin only."""
+    the platform to set in code), and how to use it. Shown once, to that admin only, in their
+    language (event and header names stay as they are sent)."""
     return (
-        f"Webhook #{added.endpoint.id} added: {added.endpoint.shown_url} receives this "
-        "community's events (mint.confirmed, mint.failed, drop.claimed, drop.closed, "
-        "withdrawal.confirmed). Its signing secret, shown only this once:",
+        _(
+            "Webhook #{number} added: {url} receives this community's events ({events}). "
+            "Its signing secret, shown only this once:"
+        ).format(number=added.endpoint.id, url=added.endpoint.shown_url, events=EVENTS),
         added.secret,
-        "Check each request's webhook-signature with it (Standard Webhooks). "
-        "Lost it? Remove the webhook and add it again.",
+        _(
+            "Check each request's {header} with it (Standard Webhooks). "
+            "Lost it? Remove the webhook and add it again."
+        ).format(header="webhook-signature"),
     )
+
+
+def removed_line(gone: EndpointView) -> str:
+    """What an admin is told when an endpoint is removed."""
+    return _("Webhook #{number} removed: {url} receives no more events.").format(
+        number=gone.id, url=gone.shown_url
+    )
+
+
+def queued_line(queued: int) -> str:
+    """What an admin is told when `webhook.test` events are queued. The English forms are one
+    (as admins have always read it); the catalogues give each language its own."""
+    return ngettext(
+        "A {event} event is on its way to {count} webhook(s).",
+        "A {event} event is on its way to {count} webhook(s).",
+        queued,
+    ).format(event=WEBHOOK_TEST, count=queued)

@@ -18,12 +18,17 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from bot.errors import RequestRejected
+from bot.i18n import N_
+from bot.i18n.said import Said
 from bot.redact import redact_urls
 
 MAX_URL_LENGTH = 2000
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not "private" in Python
+# Refusals are `Said`s: shown in the admin's language, kept in English in delivery records.
+NOT_THERE = N_("Webhooks may not go to {why}.")
+LOOPBACK = N_("a loopback address")
 
 
 class TargetRefused(RequestRejected):
@@ -36,20 +41,20 @@ def check_url(url: str) -> str:
     url = url.strip()
     shown = redact_urls(url[:200])
     if not url or len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
-        raise TargetRefused("Give one http(s) URL of at most 2,000 characters, without spaces.")
+        raise TargetRefused(N_("Give one http(s) URL of at most 2,000 characters, without spaces."))
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
     except ValueError:
-        raise TargetRefused(f"That is not a URL: {shown}") from None
+        raise TargetRefused(N_("That is not a URL: {url}"), url=shown) from None
     if parts.scheme not in ("http", "https") or not host:
-        raise TargetRefused("Webhooks go to http:// or https:// URLs with a host name.")
+        raise TargetRefused(N_("Webhooks go to http:// or https:// URLs with a host name."))
     if port == 0:
-        raise TargetRefused("Port 0 is not a port webhooks can go to.")
+        raise TargetRefused(N_("Port 0 is not a port webhooks can go to."))
     try:
         host.encode("idna")
     except UnicodeError:
-        raise TargetRefused("That host name is not valid.") from None
+        raise TargetRefused(N_("That host name is not valid.")) from None
     return url
 
 
@@ -60,7 +65,7 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
-def refusal(address: IPAddress, *, allow_loopback: bool) -> str | None:
+def refusal(address: IPAddress, *, allow_loopback: bool) -> Said | None:
     """Why a webhook may not go to `address`, or None if it may."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = (
@@ -72,17 +77,17 @@ def refusal(address: IPAddress, *, allow_loopback: bool) -> str | None:
         if embedded is not None:
             return refusal(embedded, allow_loopback=allow_loopback)
     if address.is_loopback:
-        return None if allow_loopback else "a loopback address"
+        return None if allow_loopback else Said(LOOPBACK)
     kinds = (
-        (address.is_unspecified, "an unspecified address"),
-        (address.is_link_local, "a link-local address"),
-        (address.is_multicast, "a multicast address"),
-        (address.is_reserved, "a reserved address"),
-        (address.is_private, "a private address"),
-        (isinstance(address, ipaddress.IPv4Address) and address in _SHARED, "a shared address"),
-        (not address.is_global, "an address that is not public"),
+        (address.is_unspecified, N_("an unspecified address")),
+        (address.is_link_local, N_("a link-local address")),
+        (address.is_multicast, N_("a multicast address")),
+        (address.is_reserved, N_("a reserved address")),
+        (address.is_private, N_("a private address")),
+        (isinstance(address, ipaddress.IPv4Address) and address in _SHARED, N_("a shared address")),
+        (not address.is_global, N_("an address that is not public")),
     )
-    return next((why for refused, why in kinds if refused), None)
+    return next((Said(why) for refused, why in kinds if refused), None)
 
 
 def check_host(host: str, *, allow_loopback: bool) -> None:
@@ -91,9 +96,9 @@ def check_host(host: str, *, allow_loopback: bool) -> None:
     if address is not None:
         why = refusal(address, allow_loopback=allow_loopback)
         if why is not None:
-            raise TargetRefused(f"Webhooks may not go to {why}.")
+            raise TargetRefused(NOT_THERE, why=why)
     elif not allow_loopback and _names_loopback(host.lower().rstrip(".")):
-        raise TargetRefused("Webhooks may not go to a loopback address.")
+        raise TargetRefused(NOT_THERE, why=Said(LOOPBACK))
 
 
 def _names_loopback(host: str) -> bool:
@@ -115,12 +120,12 @@ class GuardedResolver(AbstractResolver):
         for result in found:
             address = literal_address(result["host"])
             why = (
-                "an address that cannot be read"
+                Said(N_("an address that cannot be read"))
                 if address is None
                 else refusal(address, allow_loopback=self.allow_loopback)
             )
             if why is not None:
-                raise TargetRefused(f"the host resolves to {why}")
+                raise TargetRefused(N_("the host resolves to {why}"), why=why)
         return found
 
     async def close(self) -> None:

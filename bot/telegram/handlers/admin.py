@@ -1,5 +1,6 @@
 """Telegram /pause, /resume, /balance, /stats, /config, /collection, /collection_create and
-/webhook and /dashboard, for a group's administrators."""
+/webhook and /dashboard, for a group's administrators, answered in the asker's language
+(`_()`: the update's `language_code`, set for its handling)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,24 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 from bot.communities import AnnounceTarget, CommunityConfig, check_announce_target
 from bot.community_collections.metadata import CollectionText
 from bot.community_collections.records import describe as describe_collection
+from bot.community_stats import PAUSED, RESUMED, balance_line, stats_lines
 from bot.dashboard.wiring import sign_in_link
 from bot.errors import RequestRejected
+from bot.i18n import N_, _
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
 from bot.telegram.render import ANSWERED_IN_PRIVATE, NO_PREVIEW, esc, link, reply
-from bot.webhooks.endpoints import added_lines
+from bot.webhooks.endpoints import added_lines, queued_line, removed_line
 
 if TYPE_CHECKING:
     from bot.telegram.client import TelegramBot
 
-CONFIG_USAGE = (
+CONFIG_USAGE = N_(
     "Usage: <code>/config minters admins|everyone</code>, "
     "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
     "in a chat), or both"
 )
-COLLECTION_USAGE = (
+COLLECTION_USAGE = N_(
     "Usage: <code>/collection_create Name | SYMBOL | royalty %</code>, for example "
     "<code>/collection_create Harbour Art | HARB | 5</code>, as a message or as the caption of "
     "the collection's picture. You own it and receive its royalties at your verified wallet "
@@ -48,7 +51,7 @@ ADMIN_COMMANDS = (
     "webhook",
     "dashboard",
 )
-WEBHOOK_USAGE = (
+WEBHOOK_USAGE = N_(
     "Usage: <code>/webhook add URL</code> (the secret comes to you in private), "
     "<code>/webhook remove NUMBER</code>, <code>/webhook test</code>, <code>/webhook list</code>"
 )
@@ -76,41 +79,35 @@ class AdminHandlers:
         assert message is not None and chat is not None and said is not None
         command = said.split()[0].lstrip("/").split("@")[0].lower()
         if chat.type == ChatType.PRIVATE:
-            await reply(message, "Admin commands work in groups, for the group's administrators.")
+            await reply(
+                message, _("Admin commands work in groups, for the group's administrators.")
+            )
             return
         if not (await self.bot.asker(update, context)).is_admin:
-            await reply(message, f"Only this chat's administrators can use /{command}.")
+            await reply(
+                message,
+                _("Only this chat's administrators can use {command}.").format(
+                    command=f"/{command}"
+                ),
+            )
             return
         community = str(chat.id)
         if command in ("pause", "resume"):
             await self.communities.configure("telegram", community, paused=command == "pause")
-            text = (
-                "Minting is paused here. Requests already made go on."
-                if command == "pause"
-                else "Minting is on again."
-            )
+            text = _(PAUSED) if command == "pause" else _(RESUMED)
         elif command == "balance":
             address, balance, spent = await self.service.hot_wallet()
-            text = (
-                f"Hot wallet <code>{address}</code>: {balance / 1e18:.6f} in native currency; "
-                f"fees committed today (UTC): {spent / 1e18:.6f}."
-            )
+            text = balance_line(f"<code>{address}</code>", balance, spent)
         elif command == "stats":
-            counts = await self.service.community_stats("telegram", community)
-            creators = counts.pop("creators", 0)
-            lines = [f"{esc(phase)}: {count}" for phase, count in sorted(counts.items())]
-            text = "\n".join([f"Creators: {creators}", *lines]) if lines else "No requests yet."
-            if given_up := await self.bot.given_up_in(chat.id):
-                text += f"\nUpdates given up after failing repeatedly: {given_up}"
-            holders = await self.bot.runtime.holders.rules.stats("telegram", community)
-            text = "\n".join([text, *map(esc, holders.lines())])
+            text = await self._stats(chat.id, community)
         elif command == "collection":
             view = await self.bot.runtime.collections.view("telegram", community)
             text = esc(
                 describe_collection(view)
                 if view is not None
-                else "This group mints into the shared collection: /collection_create makes "
-                "one of its own."
+                else _(
+                    "This group mints into the shared collection: {create} makes one of its own."
+                ).format(create="/collection_create")
             )
         elif command == "collection_create":
             text = await self._create_collection(said, community, update)
@@ -122,6 +119,17 @@ class AdminHandlers:
             text = await self._config(update, context, community)
         await reply(message, text)
 
+    async def _stats(self, chat_id: int, community: str) -> str:
+        """/stats: requests by phase, updates given up, holder roles."""
+        counts = await self.service.community_stats("telegram", community)
+        lines = stats_lines(counts)
+        if given_up := await self.bot.given_up_in(chat_id):
+            lines.append(
+                _("Updates given up after failing repeatedly: {count}").format(count=given_up)
+            )
+        holders = await self.bot.runtime.holders.rules.stats("telegram", community)
+        return "\n".join(map(esc, [*lines, *holders.lines()]))
+
     async def _dashboard(self, update: Update, context: Context, community: str) -> str:
         """/dashboard: a sign-in link to the group's dashboard, sent in the admin's private chat
         (never in the group, where anyone could use it first); the group hears where it went."""
@@ -131,28 +139,29 @@ class AdminHandlers:
         try:
             await context.bot.send_message(
                 user.id,
-                f"Your dashboard for this group: {link('open it', url)}. The link signs you in "
-                "once, for 30 minutes: keep it to yourself.",
+                _(
+                    "Your dashboard for this group: {link}. The link signs you in once, for 30 "
+                    "minutes: keep it to yourself."
+                ).format(link=link(_("open it"), url)),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
             )
         except (Forbidden, BadRequest):
             start = f"https://t.me/{context.bot.username}"
-            return (
-                f"🔒 I send dashboard links in private. {link('Open a chat with me', start)}, "
-                "then ask /dashboard here again."
-            )
-        return ANSWERED_IN_PRIVATE
+            return _(
+                "🔒 I send dashboard links in private. {open_chat}, then ask /dashboard here again."
+            ).format(open_chat=link(_("Open a chat with me"), start))
+        return _(ANSWERED_IN_PRIVATE)
 
     async def _create_collection(self, text: str, community: str, update: Update) -> str:
         """/collection_create Name | SYMBOL | royalty %"""
-        _, _, rest = text.partition(" ")
+        rest = text.partition(" ")[2]
         parts = [p.strip() for p in rest.split("|")]
         if len(parts) not in (2, 3) or not all(parts[:2]):
-            return COLLECTION_USAGE
+            return _(COLLECTION_USAGE)
         royalty = ROYALTY_PERCENT.fullmatch(parts[2] if len(parts) == 3 else "0")
         if royalty is None:
-            return COLLECTION_USAGE
+            return _(COLLECTION_USAGE)
         bps = round(float(royalty[1]) * 100)
         user, message = update.effective_user, update.effective_message
         assert user is not None and message is not None
@@ -169,9 +178,9 @@ class AdminHandlers:
                 text=CollectionText(image=picture),
             )
         except RequestRejected as err:
-            return esc(str(err))
+            return esc(err.text())
         except TelegramError:
-            return NO_DOWNLOAD
+            return _(NO_DOWNLOAD)
         return esc(describe_collection(view))
 
     async def _webhook(self, update: Update, context: Context, community: str) -> str:
@@ -185,28 +194,28 @@ class AdminHandlers:
                 return await self._add_webhook(community, args[1], user.id)
             if action == "remove" and len(args) == 2 and args[1].lstrip("#").isdecimal():
                 gone = await webhooks.remove("telegram", community, int(args[1].lstrip("#")))
-                return esc(f"Webhook #{gone.id} removed: {gone.shown_url} receives no more events.")
+                return esc(removed_line(gone))
             if action == "test" and len(args) == 1:
                 queued = await webhooks.test("telegram", community, str(user.id))
-                return f"A webhook.test event is on its way to {queued} webhook(s)."
+                return esc(queued_line(queued))
             if action == "list" and len(args) <= 1:
                 listed = await webhooks.listed("telegram", community)
-                return esc("\n".join(v.line() for v in listed) or "No webhooks yet.")
+                return esc("\n".join(v.line() for v in listed) or _("No webhooks yet."))
         except RequestRejected as err:
-            return esc(str(err))
-        return WEBHOOK_USAGE
+            return esc(err.text())
+        return _(WEBHOOK_USAGE)
 
     async def _add_webhook(self, community: str, url: str, user_id: int) -> str:
         """The secret goes to the admin in private, so the group never sees it; an admin the
         bot cannot write to privately gets no webhook (a secret nobody holds is of no use)."""
         bot = self.bot.app.bot
         try:
-            await bot.send_message(user_id, "Adding the webhook…")
+            await bot.send_message(user_id, _("Adding the webhook…"))
         except (Forbidden, BadRequest):
-            return (
-                f"I send the webhook's secret in private: start a chat with "
-                f"@{esc(bot.username)} first, then ask again."
-            )
+            return _(
+                "I send the webhook's secret in private: start a chat with {bot} first, then "
+                "ask again."
+            ).format(bot=f"@{esc(bot.username)}")
         added = await self.bot.runtime.webhooks.add("telegram", community, url, str(user_id))
         named, secret, usage = added_lines(added)
         await bot.send_message(
@@ -214,7 +223,11 @@ class AdminHandlers:
             f"{esc(named)}\n<code>{esc(secret)}</code>\n{esc(usage)}",
             parse_mode=ParseMode.HTML,
         )
-        return esc(f"Webhook #{added.endpoint.id} added; I sent you its secret in private.")
+        return esc(
+            _("Webhook #{number} added; I sent you its secret in private.").format(
+                number=added.endpoint.id
+            )
+        )
 
     async def _config(self, update: Update, context: Context, community: str) -> str:
         """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
@@ -222,15 +235,15 @@ class AdminHandlers:
         changes: dict[str, Any] = {}
         pairs = dict(zip(args[::2], args[1::2], strict=False))
         if len(args) % 2 or set(pairs) - {"minters", "announce"}:
-            return CONFIG_USAGE
+            return _(CONFIG_USAGE)
         if "minters" in pairs:
             if pairs["minters"] not in ("admins", "everyone"):
-                return CONFIG_USAGE
+                return _(CONFIG_USAGE)
             changes["minter_role_id"] = ADMINISTRATORS if pairs["minters"] == "admins" else None
         if "announce" in pairs:
             target = pairs["announce"]
             if target not in ("here", "off") and not re.fullmatch(r"-?\d{1,20}", target):
-                return CONFIG_USAGE
+                return _(CONFIG_USAGE)
             chat_id = None if target == "off" else community if target == "here" else target
             if chat_id is not None:
                 chat_id = str(int(chat_id))
@@ -239,7 +252,7 @@ class AdminHandlers:
                         community, await self._announce_target(update, context, community, chat_id)
                     )
                 except RequestRejected as err:
-                    return esc(str(err))
+                    return esc(err.text())
             changes["announce_channel_id"] = chat_id
         config = await self.communities.configure("telegram", community, **changes)
         return describe(config)
@@ -265,17 +278,20 @@ class AdminHandlers:
 
 
 def describe(config: CommunityConfig) -> str:
-    who = "chat administrators" if config.minter_role_id else "every member"
+    who = _("chat administrators") if config.minter_role_id else _("every member")
     announce = (
-        f"chat <code>{esc(config.announce_channel_id)}</code>"
+        _("chat {id}").format(id=f"<code>{esc(config.announce_channel_id)}</code>")
         if config.announce_channel_id
-        else "off"
+        else _("off")
     )
-    return (
-        f"Minting: {'<b>paused</b>' if config.paused else 'on'}\n"
-        f"Who may mint: {who}\n"
-        "Who may mint others' images: chat administrators\n"
-        f"Announcing every mint: {announce}"
+    minting = "<b>{}</b>".format(esc(_("paused"))) if config.paused else _("on")
+    return "\n".join(
+        [
+            _("Minting: {state}").format(state=minting),
+            _("Who may mint: {who}").format(who=who),
+            _("Who may mint others' images: {who}").format(who=_("chat administrators")),
+            _("Announcing every mint: {where}").format(where=announce),
+        ]
     )
 
 

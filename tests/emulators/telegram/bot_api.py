@@ -6,6 +6,7 @@ chats it is in, a photo only from a photo, text that parses."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,6 +46,11 @@ RESTRICTED_RIGHTS = [
     "react_to_messages",
     "edit_tag",
 ]
+# setMyCommands: a command is 1-32 lowercase English letters, digits and underscores; at most
+# 100 per list; a language code is a two-letter ISO 639-1 code (or empty: the default list).
+COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+MAX_COMMANDS = 100
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 
 
 class BotApi:
@@ -65,6 +71,7 @@ class BotApi:
         self._methods: dict[str, Method] = {
             "getMe": self._get_me,
             "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
             "deleteMessage": self._delete_message,
@@ -151,7 +158,34 @@ class BotApi:
         return self._world.bot_user
 
     async def _set_my_commands(self, params: dict[str, Any]) -> Any:
+        """One command list per scope and language, checked as the Bot API checks it."""
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        if len(commands) > MAX_COMMANDS:
+            raise ApiError(400, "Bad Request: BOT_COMMANDS_TOO_MUCH")
+        for command in commands:
+            if not COMMAND_NAME.fullmatch(str(command.get("command", ""))):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        menu = [{"command": c["command"], "description": c["description"]} for c in commands]
+        self._world.command_menus[self._menu_key(params)] = menu
         return True
+
+    async def _get_my_commands(self, params: dict[str, Any]) -> Any:
+        """The list set for exactly this scope and language (no fallback, as Telegram)."""
+        return self._world.command_menus.get(self._menu_key(params), [])
+
+    @staticmethod
+    def _menu_key(params: dict[str, Any]) -> tuple[str, str]:
+        """(scope type, language code); the language is empty (every language without a list
+        of its own) or a two-letter ISO 639-1 code."""
+        language = str(params.get("language_code") or "")
+        if language and not LANGUAGE_CODE.fullmatch(language):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        scope = params.get("scope") or {"type": "default"}
+        return str(scope.get("type", "default")), language
 
     async def _send_message(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])

@@ -34,10 +34,18 @@ class TelegramWorld:
         self.restricted: dict[tuple[int, int], bool] = {}
         self.without_bot: set[int] = set()  # chats the bot is not in
         self.chats: dict[int, dict[str, Any]] = {}
+        # setMyCommands: (scope type, language code or "") -> [{"command", "description"}]
+        self.command_menus: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._ids = itertools.count(10_000)
         self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "mintbot"}
         self.bot_user |= {"username": "mintbot_test_bot", "can_join_groups": True}
+
+    def command_menu(self, language_code: str = "") -> dict[str, str]:
+        """The default scope's command menu for `language_code` ("": the default list), as
+        command -> description."""
+        menu = self.command_menus.get(("default", language_code), [])
+        return {c["command"]: c["description"] for c in menu}
 
     # ----- building it -------------------------------------------------------------------------
 
