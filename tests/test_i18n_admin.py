@@ -65,12 +65,12 @@ async def test_telegram_admin_commands_menus_and_holder_refusals_in_the_askers_l
             "hexadecimales).\nUso: /holders_only [min] [ours|CONTRACT] [TOKEN_ID]: solo pueden"
         )
         made = await telegram.told(group, eva, "/holders_only")
-        assert made.startswith("Este chat es ahora para poseedores de un token de 0x")
+        assert made.startswith("Este chat es ahora para quienes tengan un token de 0x")
 
         telegram.join_requests.request_to_join(group, pablo)
         await telegram.wait_for(lambda: telegram.said(telegram.private(pablo)))
         (declined,) = telegram.said(telegram.private(pablo))
-        assert declined.startswith("Salón es para poseedores de un token de 0x")
+        assert declined.startswith("Salón es para quienes tengan un token de 0x")
         assert declined.endswith(
             "Tienes 0 en la custodia del bot y ningún monedero verificado: vincula el tuyo con "
             "/wallet aquí y vuelve a pedir unirte."
