@@ -55,8 +55,9 @@ class ChatPlatform(Answerer, Protocol):
 
     name: str
 
-    async def announce(self, result: MintResult, channel_id: str) -> None:
-        """Post a confirmed mint in a community's announcement channel."""
+    async def announce(self, result: MintResult, channel_id: str, locale: str | None) -> None:
+        """Post a confirmed mint in a community's announcement channel, in the language the
+        community set for its public posts (`locale`; None: the platform's default)."""
 
     async def tell_claimer(self, result: MintResult) -> None:
         """Tell a member the outcome of their drop claim (made on this platform)."""

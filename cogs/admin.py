@@ -29,7 +29,7 @@ from bot.discord.asker import asker_of
 from bot.discord.client import DiscordBot
 from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS
 from bot.errors import RequestRejected
-from bot.i18n import N_, _
+from bot.i18n import N_, NATIVE_NAMES, _, public_language
 from bot.webhooks.endpoints import added_lines, queued_line, removed_line
 
 CHANNEL_MENTION = re.compile(r"<#(\d+)>|(\d{15,21})")
@@ -52,8 +52,17 @@ def describe(config: CommunityConfig) -> str:
             _("Who may mint: {who}").format(who=minter),
             _("Who may mint others' messages: {who}").format(who=curator),
             _("Announcing every mint: {where}").format(where=announce),
+            _("Language of public posts: {language}").format(
+                language=public_language(config.locale)
+            ),
         ]
     )
+
+
+# The languages a community may choose for its public posts, each by its own name; "default"
+# clears the choice (English).
+LANGUAGES = [app_commands.Choice(name=name, value=code) for code, name in NATIVE_NAMES.items()]
+LANGUAGES.append(app_commands.Choice(name=locale_str("none chosen (English)"), value="default"))
 
 
 @app_commands.guild_only()
@@ -257,12 +266,15 @@ class Admin(
         minter_role=locale_str("minter_role"),
         curator_role=locale_str("curator_role"),
         announce=locale_str("announce"),
+        language=locale_str("language"),
     )
+    @app_commands.choices(language=LANGUAGES)
     @app_commands.describe(
         channels=locale_str("Channels where minting works (mention them), or 'all'"),
         minter_role=locale_str("Only this role may mint (@everyone: anyone)"),
         curator_role=locale_str("This role may mint anyone's message (@everyone: authors only)"),
         announce=locale_str("Announce every mint in this channel (mention it), or 'off'"),
+        language=locale_str("The language of announcements, drops and draws the server reads"),
     )
     async def config(
         self,
@@ -271,6 +283,7 @@ class Admin(
         minter_role: discord.Role | None = None,
         curator_role: discord.Role | None = None,
         announce: str | None = None,
+        language: app_commands.Choice[str] | None = None,
     ) -> None:
         allowed: tuple[str, ...] | None = None
         announce_in: Any = KEEP
@@ -299,6 +312,7 @@ class Admin(
             minter_role_id=_role(minter_role),
             curator_role_id=_role(curator_role),
             announce_channel_id=announce_in,
+            locale=KEEP if language is None else _chosen(language.value),
         )
         await self._reply(interaction, describe(config))
 
@@ -325,3 +339,8 @@ def _role(role: discord.Role | None) -> str | Any | None:
 
 async def setup(bot: DiscordBot) -> None:
     await bot.add_cog(Admin(bot))
+
+
+def _chosen(language: str) -> str | None:
+    """A language picked for public posts: a shipped locale, or None for "default"."""
+    return None if language == "default" else language

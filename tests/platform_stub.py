@@ -21,7 +21,7 @@ class RecordingPlatform:
     async def deliver(self, result: MintResult) -> None:
         await self.hear(result)
 
-    async def announce(self, result: MintResult, channel_id: str) -> None:
+    async def announce(self, result: MintResult, channel_id: str, locale: str | None) -> None:
         return None
 
     async def tell_claimer(self, result: MintResult) -> None:

@@ -53,7 +53,8 @@ async def test_telegram_admin_commands_menus_and_holder_refusals_in_the_askers_l
         assert await telegram.told(group, jonas, "/config") == (
             "Prägen: pausiert\nWer prägen darf: alle Mitglieder\n"
             "Wer Bilder anderer prägen darf: Chat-Administratoren\n"
-            "Ankündigung jeder Prägung: aus"
+            "Ankündigung jeder Prägung: aus\n"
+            "Sprache öffentlicher Beiträge: Englisch (keine gewählt)"
         )
         await telegram.told(telegram.private(jonas), jonas, "/start")
         assert await telegram.told(group, jonas, f"/webhook add {PRIVATE_HOOK}") == (
@@ -119,7 +120,8 @@ async def test_discord_admin_commands_and_refusals_in_the_interactions_locale(
         assert await admin(ana, "de", "config") == (
             "Prägen: **pausiert**\nKanäle: alle Kanäle\nWer prägen darf: alle\n"
             "Wer Nachrichten anderer prägen darf: niemand (nur die Autoren)\n"
-            "Ankündigung jeder Prägung: aus"
+            "Ankündigung jeder Prägung: aus\n"
+            "Sprache öffentlicher Beiträge: Englisch (keine gewählt)"
         )
         assert await admin(ana, "de", "webhook", "add", url="http://10.0.0.7/in") == (
             "Webhooks dürfen nicht an eine private Adresse gehen."

@@ -94,8 +94,6 @@ async def test_members_commands_speak_their_language_on_telegram_and_discord(
     )
     ana = telegram.user("Ana")
     group = telegram.group("Club", admins=[ana])
-    # A server whose primary language is German; its members' clients say otherwise.
-    discord.guilds[discord.guild_id]["preferred_locale"] = "de"
     hall = discord.add_channel("hall")
     admin, ada, max_ = (
         discord.add_member("Ana", admin=True),
@@ -205,7 +203,11 @@ async def test_members_commands_speak_their_language_on_telegram_and_discord(
         await telegram.wait_for(lambda: telegram.sent("getUpdates"), 90)
         # Announcements wanted on both platforms, then every mint at once.
         assert "Announcing every mint" in await ask(telegram, ana, "/config announce here", group)
-        announce = [{"name": "announce", "type": 3, "value": f"<#{hall}>"}]
+        # The server chose German for its public posts; its members' clients say otherwise.
+        announce = [
+            {"name": "announce", "type": 3, "value": f"<#{hall}>"},
+            {"name": "language", "type": 3, "value": "de"},
+        ]
         told = await discord.slash(
             admin, "admin", [{"name": "config", "type": 1, "options": announce}]
         )
@@ -219,7 +221,8 @@ async def test_members_commands_speak_their_language_on_telegram_and_discord(
         )
         await discord.wait_for(lambda: len(discord.posted()) == 2, 60)
         # Each community's announcement in its language, not the minter's nor any asker's:
-        # English in the Telegram group (though a Spanish speaker minted), the server's German.
+        # English in the Telegram group, which chose none (though a Spanish speaker minted),
+        # the server's chosen German.
         assert announced(telegram, "Amanecer")[0].startswith("🎨 New NFT: Amanecer by Eva\n")
         assert [(p["channel_id"], p["content"]) for p in discord.posted()] == [
             (hall, "🎨 Neues NFT von **Ada**")

@@ -88,7 +88,7 @@ class ConsoleChat:
     async def deliver(self, result: MintResult) -> None:
         self.screen.say(render_result(result))
 
-    async def announce(self, result: MintResult, channel_id: str) -> None:
+    async def announce(self, result: MintResult, channel_id: str, locale: str | None) -> None:
         self.screen.say(announcement_text(result))
 
     async def tell_claimer(self, result: MintResult) -> None:

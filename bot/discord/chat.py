@@ -22,7 +22,6 @@ from bot.discord.client import open_client
 from bot.discord.render import (
     NO_MENTIONS,
     NOT_MINTED,
-    announcement_locale,
     announcement_text,
     answer_mentions,
     answer_text,
@@ -102,11 +101,13 @@ class DiscordChat:
             with contextlib.suppress(discord.NotFound):
                 await webhook.delete_message(original)
 
-    async def announce(self, result: MintResult, channel_id: str) -> None:
+    async def announce(self, result: MintResult, channel_id: str, locale: str | None) -> None:
         """Post a confirmed mint in the server's announcement channel, pinging nobody, in the
-        server's language (`announcement_locale`)."""
-        guild = self.bot.get_guild(int(result.community_id or 0))
-        with speaking(announcement_locale(guild)):
+        community's language for public posts (`/admin config language`; English if unset).
+        The whole server reads it, so no member's language, nor the server's "primary
+        language" (which most servers leave at its default), decides: one rule for every
+        public post, drops and raffles too."""
+        with speaking(locale):
             text, embed = announcement_text(result), self._embed(result)
         await self.bot.get_partial_messageable(int(channel_id)).send(
             text, embed=embed, allowed_mentions=NO_MENTIONS

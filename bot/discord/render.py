@@ -77,16 +77,9 @@ def answer_mentions(result: MintResult) -> discord.AllowedMentions:
 
 def announcement_text(result: MintResult) -> str:
     """A confirmed mint, as posted in a server's announcement channel (with its embed), in the
-    current locale: the server's, as `announcement_locale` says."""
+    current locale: the community's language for public posts, which the caller speaks."""
     name = discord.utils.escape_markdown(result.requester_name or _("a member"))
     return _("🎨 New NFT by {member}").format(member=f"**{name}**")[:2000]
-
-
-def announcement_locale(guild: discord.Guild | None) -> str | None:
-    """The language a mint's announcement is posted in. The whole server reads it, not one
-    member: so not anyone's interaction locale but the server's own setting, its primary
-    language (`preferred_locale`; a server not in the cache: None, English)."""
-    return guild.preferred_locale.value if guild is not None else None
 
 
 def claim_text(result: MintResult) -> str:

@@ -24,6 +24,10 @@ ENGLISH = "en"
 # English first: the fallback. Each other locale has bot/i18n/locales/<locale>/LC_MESSAGES/.
 LOCALES = (ENGLISH, "es", "de")
 
+# Each shipped language by its own name, as a menu of languages shows it to a reader who may
+# not read the current one.
+NATIVE_NAMES = {ENGLISH: "English", "es": "Español", "de": "Deutsch"}
+
 _CURRENT: contextvars.ContextVar[str] = contextvars.ContextVar("mintbot_locale", default=ENGLISH)
 
 
@@ -60,6 +64,12 @@ def speak(tag: str | None) -> str:
     locale = locale_of(tag)
     _CURRENT.set(locale)
     return locale
+
+
+def public_language(locale: str | None) -> str:
+    """How a community's language for public posts reads in its settings: the language's own
+    name, or that none is chosen (English)."""
+    return NATIVE_NAMES[locale] if locale in NATIVE_NAMES else _("English (none chosen)")
 
 
 def detached() -> contextvars.Context:

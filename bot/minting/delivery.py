@@ -379,17 +379,18 @@ class Delivery:
         """Post newly answered mints where their community wants them. Best effort: a failed
         announcement is logged and not retried, so it never repeats the requester's answer."""
         posts = []
-        targets: dict[tuple[str, str], str | None] = {}
+        targets: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         for result in results:
             platform: ChatPlatform | None = self.platforms.get(result.platform)
             if platform is None or result.community_id is None:
                 continue
             community = (result.platform, result.community_id)
             if community not in targets:
-                targets[community] = (await self.communities.config(*community)).announce_channel_id
-            target = targets[community]
+                config = await self.communities.config(*community)
+                targets[community] = (config.announce_channel_id, config.locale)
+            target, locale = targets[community]
             if target:
-                posts.append((result, platform.announce(result, target)))
+                posts.append((result, platform.announce(result, target, locale)))
         outcomes = await asyncio.gather(*(post for _, post in posts), return_exceptions=True)
         for (result, _), outcome in zip(posts, outcomes, strict=True):
             if isinstance(outcome, BaseException):

@@ -326,11 +326,15 @@ class TelegramBot:
         gone, in a new one. Raises if Telegram could not be reached, so the pipeline retries."""
         await self.posts.deliver(result)
 
-    async def announce(self, result: MintResult, chat_id: str) -> None:
-        """Post a confirmed mint in the community's announcement chat."""
+    async def announce(self, result: MintResult, chat_id: str, locale: str | None) -> None:
+        """Post a confirmed mint in the community's announcement chat, in the language the
+        community chose for public posts (English if none: a Telegram chat has none of its
+        own)."""
+        with speaking(locale):
+            text = announcement_html(result)
         await self.app.bot.send_message(
             int(chat_id),
-            announcement_html(result),
+            text,
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
         )

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 
 from bot.drops import DropInfo, conditions, per_member, status_text
-from bot.i18n import ENGLISH, N_, _, ngettext, speaking
+from bot.i18n import N_, _, ngettext, speaking
 from bot.leaderboard_gallery import GalleryPage, Leaderboard, Ranked
 from bot.minting.types import MintResult
 from bot.withdrawals import WithdrawalView
@@ -167,25 +167,20 @@ def withdrawals_html(views: list[WithdrawalView]) -> str:
 
 
 def announcement_html(result: MintResult) -> str:
-    """A confirmed mint, as posted in a community's announcement chat.
-
-    The whole group reads it, not one member, and a Telegram chat has no language of its own
-    (nor does a community's configuration): it is in English, the fallback, whatever locale
-    the task delivering it has."""
-    with speaking(ENGLISH):
-        links = " · ".join(
-            x
-            for x in (
-                link(_("transaction"), result.tx_url),
-                link(_("token"), result.token_url),
-                link(_("marketplace"), result.marketplace_url),
-            )
-            if x
+    """A confirmed mint, as posted in a community's announcement chat, in the current locale:
+    the community's language for public posts, which the caller speaks (the whole group
+    reads it, not one member)."""
+    links = " · ".join(
+        x
+        for x in (
+            link(_("transaction"), result.tx_url),
+            link(_("token"), result.token_url),
+            link(_("marketplace"), result.marketplace_url),
         )
-        by = esc(result.requester_name or _("a member"))
-        new = _("🎨 New NFT: {name} by {member}").format(
-            name=f"<b>{esc(result.name)}</b>", member=by
-        )
+        if x
+    )
+    by = esc(result.requester_name or _("a member"))
+    new = _("🎨 New NFT: {name} by {member}").format(name=f"<b>{esc(result.name)}</b>", member=by)
     return f"{new}\n{links}"
 
 

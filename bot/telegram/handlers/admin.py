@@ -18,7 +18,7 @@ from bot.community_collections.records import describe as describe_collection
 from bot.community_stats import PAUSED, RESUMED, balance_line, stats_lines
 from bot.dashboard.wiring import sign_in_link
 from bot.errors import RequestRejected
-from bot.i18n import N_, _
+from bot.i18n import N_, NATIVE_NAMES, _, public_language
 from bot.telegram.files import NO_DOWNLOAD, download, media_of
 from bot.telegram.members import ADMINISTRATORS, can_post, is_admin
 from bot.telegram.render import ANSWERED_IN_PRIVATE, NO_PREVIEW, esc, link, reply
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 CONFIG_USAGE = N_(
     "Usage: <code>/config minters admins|everyone</code>, "
     "<code>/config announce here|off|CHAT_ID</code> (announce every mint from this group "
-    "in a chat), or both"
+    "in a chat), <code>/config language en|es|de|default</code> (the language of "
+    "announcements, drops and draws the whole group reads), or several at once"
 )
 COLLECTION_USAGE = N_(
     "Usage: <code>/collection_create Name | SYMBOL | royalty %</code>, for example "
@@ -230,12 +231,18 @@ class AdminHandlers:
         )
 
     async def _config(self, update: Update, context: Context, community: str) -> str:
-        """/config [minters admins|everyone] [announce here|off|CHAT_ID]"""
+        """/config [minters admins|everyone] [announce here|off|CHAT_ID]
+        [language en|es|de|default]"""
         args = context.args or []
         changes: dict[str, Any] = {}
         pairs = dict(zip(args[::2], args[1::2], strict=False))
-        if len(args) % 2 or set(pairs) - {"minters", "announce"}:
+        if len(args) % 2 or set(pairs) - {"minters", "announce", "language"}:
             return _(CONFIG_USAGE)
+        if "language" in pairs:
+            language = pairs["language"].lower()
+            if language not in (*NATIVE_NAMES, "default"):
+                return _(CONFIG_USAGE)
+            changes["locale"] = None if language == "default" else language
         if "minters" in pairs:
             if pairs["minters"] not in ("admins", "everyone"):
                 return _(CONFIG_USAGE)
@@ -291,6 +298,9 @@ def describe(config: CommunityConfig) -> str:
             _("Who may mint: {who}").format(who=who),
             _("Who may mint others' images: {who}").format(who=_("chat administrators")),
             _("Announcing every mint: {where}").format(where=announce),
+            _("Language of public posts: {language}").format(
+                language=esc(public_language(config.locale))
+            ),
         ]
     )
 
