@@ -46,7 +46,7 @@ class Wallet(
         try:
             challenge = await self.wallets.challenge("discord", str(interaction.user.id), address)
         except RequestRejected as err:
-            await self._reply(interaction, str(err))
+            await self._reply(interaction, err.text())
             return
         await self._reply(
             interaction,
@@ -65,7 +65,7 @@ class Wallet(
                 "discord", str(user.id), user.display_name, signature
             )
         except RequestRejected as err:
-            text = str(err)
+            text = err.text()
         else:
             text = verified_reply(verified, code="`{}`")
         await self._reply(interaction, text)
@@ -82,7 +82,7 @@ class Wallet(
                 "discord", str(user.id), user.display_name, address
             )
         except RequestRejected as err:
-            text = str(err)
+            text = err.text()
         else:
             text = _("Your NFTs will go to {address} (not verified by a signature).").format(
                 address=f"`{linked}`"
@@ -118,7 +118,7 @@ class Custody(commands.Cog):
                     asked_key, "discord", str(interaction.user.id), nft
                 )
             except RequestRejected as err:
-                await tell_privately(interaction, deferral, str(err))
+                await tell_privately(interaction, deferral, err.text())
                 return
             bot.inbox.submitted()
             answer = await tell_privately(

@@ -71,7 +71,7 @@ class WalletHandlers:
                     "Usage: {link}, then <code>/wallet verify 0x…</code>; /wallet shows it."
                 ).format(link=LINK_USAGE)
         except RequestRejected as err:
-            text = esc(str(err))
+            text = esc(err.text())
         await self._answer_privately(update, context, text)
 
     async def withdraw(self, update: Update, context: Context) -> None:
@@ -88,7 +88,7 @@ class WalletHandlers:
         try:
             views = await withdrawals.withdraw(asked_key, "telegram", str(user.id), token)
         except RequestRejected as err:
-            await self._answer_privately(update, context, esc(str(err)))
+            await self._answer_privately(update, context, esc(err.text()))
             return
         answer = await self._answer_privately(update, context, withdrawals_html(views))
         final = await withdrawals.wait(asked_key, timeout=WITHDRAW_ANSWER_WAIT_S)
