@@ -27,6 +27,7 @@ from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
 from cogs.help import Help
+from cogs.mint import Mint
 from cogs.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,9 +200,9 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet and /help, through the translator, in every
-    locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
-    characters, and Spanish and German where shipped."""
+    """Every name and description of /wallet, /help, /mint and /status, through the
+    translator, in every locale Discord has (`discord.Locale`): names Discord accepts,
+    descriptions within its 100 characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
     tree = app_commands.CommandTree(client)
@@ -212,7 +213,9 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     # One payload holds every locale's names and descriptions, as synced to Discord.
     wallet = await group.get_translated_payload(tree, translator)
     help_command = await Help.help.get_translated_payload(tree, translator)
-    entries = [wallet, help_command, *wallet["options"]]
+    mint = await Mint.mint.get_translated_payload(tree, translator)
+    status = await Mint.status.get_translated_payload(tree, translator)
+    entries = [wallet, help_command, mint, status, *wallet["options"], *mint["options"]]
     entries += [option for command in wallet["options"] for option in command.get("options", [])]
     names = [n for entry in entries for n in (entry.get("name_localizations") or {}).values()]
     descriptions = [
