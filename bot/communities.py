@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import MintingPaused, NotAllowed, RateLimited, RequestRejected
-from bot.i18n import locale_of
+from bot.i18n import N_, locale_of
 from db.models import CommunitySettings, MintRequest, aware_utc, utcnow
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -78,15 +78,17 @@ def check_asker(config: CommunityConfig, channel_id: str, asker: Asker, *, autho
     else's needs the community's curator role (or admin rights).
     """
     if config.paused:
-        raise MintingPaused("Minting is paused in this community by its admins.")
+        raise MintingPaused(N_("Minting is paused in this community by its admins."))
     if config.allowed_channels and channel_id not in config.allowed_channels:
-        raise NotAllowed("Minting is not enabled in this channel.")
+        raise NotAllowed(N_("Minting is not enabled in this channel."))
     if config.minter_role_id and not (asker.is_admin or config.minter_role_id in asker.role_ids):
-        raise NotAllowed("Minting here needs the community's minter role.")
+        raise NotAllowed(N_("Minting here needs the community's minter role."))
     if author_id != asker.user_id and not (
         asker.is_admin or (config.curator_role_id and config.curator_role_id in asker.role_ids)
     ):
-        raise NotAllowed("Only the message's author or a curator can mint someone else's message.")
+        raise NotAllowed(
+            N_("Only the message's author or a curator can mint someone else's message.")
+        )
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,14 @@ def check_announce_target(community_id: str, target: AnnounceTarget) -> None:
     community; and only where the bot can post. Raises `NotAllowed` saying why not."""
     if not target.bot_can_post:
         raise NotAllowed(
-            "I cannot post in that chat: add me to it with the right to send messages first."
+            N_("I cannot post in that chat: add me to it with the right to send messages first.")
         )
     if target.community_id != community_id and not target.asker_is_admin:
         raise NotAllowed(
-            "Mints can be announced only here or in a chat you administer; "
-            "you are not an administrator of that one."
+            N_(
+                "Mints can be announced only here or in a chat you administer; "
+                "you are not an administrator of that one."
+            )
         )
 
 

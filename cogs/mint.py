@@ -1,7 +1,9 @@
 """/mint, the "Mint as NFT" message command, /status and /mynfts.
 
 Thin: parse the interaction, ask the core, render. The core decides who may mint, duplicates,
-rate limits and recipients; the answer to a mint arrives later through `DiscordChat.deliver`.
+rate limits and recipients; the answer to a mint arrives later through `DiscordChat.deliver`,
+in the language recorded with the request (`reply_to["locale"]`: the interaction's locale).
+Replies here are already in that language (the tree speaks it for the interaction's task).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from discord.ext import commands
 from bot.discord.answers import Deferral, tell_in_channel, too_late
 from bot.discord.asker import asker_of, upload_of
 from bot.discord.client import DiscordBot
-from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, NOT_MINTED, result_embed
+from bot.discord.render import NO_DOWNLOAD, NO_MENTIONS, NOT_MINTED, result_embed, status_line
 from bot.errors import RequestRejected
 from bot.i18n import _, speaking
 from bot.minting.types import MintResult, MintSubmission
@@ -48,7 +50,9 @@ async def refuse(
             return
         if deferral.answerable:
             with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(content=NOT_MINTED, embed=None, view=None)
+                await interaction.edit_original_response(
+                    content=_(NOT_MINTED), embed=None, view=None
+                )
             await interaction.followup.send(reason, ephemeral=True, allowed_mentions=NO_MENTIONS)
             with contextlib.suppress(discord.HTTPException):  # already gone is fine
                 await interaction.delete_original_response()
@@ -105,13 +109,15 @@ class Mint(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.mint_message_menu.name, type=self.mint_message_menu.type)
 
-    @app_commands.command(name="mint", description="Mint an image as an NFT")
+    @app_commands.command(name="mint", description=locale_str("Mint an image as an NFT"))
     @app_commands.guild_only()
     @app_commands.describe(
-        image="The picture to mint (PNG, JPEG, GIF or WebP)",
-        name="The token's name",
-        description="A few words about it",
-        to="An Ethereum address to receive it (default: your linked wallet, or held for you)",
+        image=locale_str("The picture to mint (PNG, JPEG, GIF or WebP)"),
+        name=locale_str("The token's name"),
+        description=locale_str("A few words about it"),
+        to=locale_str(
+            "An Ethereum address to receive it (default: your linked wallet, or held for you)"
+        ),
     )
     async def mint(
         self,
@@ -180,7 +186,7 @@ class Mint(commands.Cog):
                         recipient=recipient,
                     )
                 except RequestRejected as err:
-                    await refuse(interaction, str(err))
+                    await refuse(interaction, err.text())
                     return
             entry = await inbox.take(interaction)
         if entry is None:  # recorded before: a re-delivery, handled where it was recorded
@@ -198,10 +204,10 @@ class Mint(commands.Cog):
                     return
                 data = await self.bot.download(attachment)  # now: attachment URLs expire
             except RequestRejected as err:
-                await refuse(interaction, str(err), deferral)
+                await refuse(interaction, err.text(), deferral)
                 return
             except (aiohttp.ClientError, TimeoutError):
-                await refuse(interaction, NO_DOWNLOAD, deferral)
+                await refuse(interaction, _(NO_DOWNLOAD), deferral)
                 return
             submission = MintSubmission(
                 platform="discord",
@@ -222,6 +228,8 @@ class Mint(commands.Cog):
                     "original_id": deferral.original_id,
                     "issued_at": interaction.created_at.timestamp(),
                     "asked_by": str(interaction.user.id),
+                    # The answer is given later (a worker, after a restart): in this language.
+                    "locale": str(interaction.locale.value),
                 },
             )
             if confirm_repeat:
@@ -239,14 +247,18 @@ class Mint(commands.Cog):
         deferral: Deferral,
     ) -> None:
         """The same image from the same member within a day: ask before minting it again."""
-        earlier_name = discord.utils.escape_markdown(earlier.name)
-        question = f"You minted this image as **{earlier_name}** within the last day."
+        earlier_name = f"**{discord.utils.escape_markdown(earlier.name)}**"
         if not deferral.answerable:  # nowhere to ask: the member asks again if they mean it
-            await refuse(interaction, f"{question} Not minted; send it again to mint it.", deferral)
+            told = _(
+                "You minted this image as {name} within the last day. Not minted; send it "
+                "again to mint it."
+            ).format(name=earlier_name)
+            await refuse(interaction, told, deferral)
             return
         view = ConfirmRepeat(self, submission, owner_id=interaction.user.id)
+        question = _("You minted this image as {name} within the last day. Mint it again?")
         await interaction.edit_original_response(
-            content=f"{question} Mint it again?", view=view, allowed_mentions=NO_MENTIONS
+            content=question.format(name=earlier_name), view=view, allowed_mentions=NO_MENTIONS
         )
 
     async def submit(
@@ -258,7 +270,7 @@ class Mint(commands.Cog):
         try:
             handle = await self.service.submit(submission)
         except RequestRejected as err:
-            await refuse(interaction, str(err), deferral)
+            await refuse(interaction, err.text(), deferral)
             return
         self.bot.inbox.submitted()
         if handle.duplicate:
@@ -280,23 +292,18 @@ class Mint(commands.Cog):
             asked.get("token") and asked.get("token") == interaction.token
         ):
             return
-        text = "That is already being minted; the answer appears where it was first asked."
+        text = _("That is already being minted; the answer appears where it was first asked.")
         await refuse(interaction, text, deferral)
 
-    @app_commands.command(name="status", description="Your latest mint requests")
+    @app_commands.command(name="status", description=locale_str("Your latest mint requests"))
     async def status(self, interaction: discord.Interaction[DiscordBot]) -> None:
-        results, _ = await self.service.requests_of(
+        results, _total = await self.service.requests_of(
             "discord", str(interaction.user.id), minted_only=False, limit=5
         )
         if not results:
-            text = "You have no mint requests yet. Try `/mint`."
+            text = _("You have no mint requests yet. Try {command}.").format(command="`/mint`")
         else:
-            text = "\n".join(
-                f"**{discord.utils.escape_markdown(r.name)}**: {r.status_text}"
-                + (f" ({r.waiting_reason})" if r.waiting_reason else "")
-                + (f" · [transaction]({r.tx_url})" if r.tx_url else "")
-                for r in results
-            )
+            text = "\n".join(map(status_line, results))
         await interaction.response.send_message(
             text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -323,24 +330,31 @@ class ConfirmRepeat(discord.ui.View):
         self.cog = cog
         self.submission = submission
         self.owner_id = owner_id
+        # Made in the asker's interaction: its buttons in their language.
+        self.again.label = _("Mint again")
+        self.cancel.label = _("Cancel")
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
 
     @discord.ui.button(label="Mint again", style=discord.ButtonStyle.primary)
     async def again(
-        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[ConfirmRepeat]
+        self,
+        interaction: discord.Interaction[DiscordBot],
+        _button: discord.ui.Button[ConfirmRepeat],
     ) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Minting…", view=None)
+        await interaction.response.edit_message(content=_("Minting…"), view=None)
         await self.cog.submit(interaction, self.submission, Deferral(None, answerable=True))
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(
-        self, interaction: discord.Interaction[DiscordBot], _: discord.ui.Button[ConfirmRepeat]
+        self,
+        interaction: discord.Interaction[DiscordBot],
+        _button: discord.ui.Button[ConfirmRepeat],
     ) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Not minted.", view=None)
+        await interaction.response.edit_message(content=_(NOT_MINTED), view=None)
 
 
 class Gallery(discord.ui.View):

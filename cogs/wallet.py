@@ -47,7 +47,7 @@ class Wallet(
         try:
             challenge = await self.wallets.challenge("discord", str(interaction.user.id), address)
         except RequestRejected as err:
-            await self._reply(interaction, str(err))
+            await self._reply(interaction, err.text())
             return
         await self._reply(
             interaction,
@@ -66,7 +66,7 @@ class Wallet(
                 "discord", str(user.id), user.display_name, signature
             )
         except RequestRejected as err:
-            text = str(err)
+            text = err.text()
         else:
             text = verified_reply(verified, code="`{}`")
         await self._reply(interaction, text)
@@ -83,7 +83,7 @@ class Wallet(
                 "discord", str(user.id), user.display_name, address
             )
         except RequestRejected as err:
-            text = str(err)
+            text = err.text()
         else:
             text = _("Your NFTs will go to {address} (not verified by a signature).").format(
                 address=f"`{linked}`"

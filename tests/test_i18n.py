@@ -211,9 +211,9 @@ async def test_each_task_keeps_its_own_locale():
 
 
 async def test_discord_names_and_descriptions_are_localized_and_valid():
-    """Every name and description of /wallet, /help, /drop and the members' commands
-    (/withdraw, /mynfts, /leaderboard, /gallery), through the translator, in every locale
-    Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
+    """Every name and description of /wallet, /help, /drop and the members' commands (/mint,
+    /status, /withdraw, /mynfts, /leaderboard, /gallery), through the translator, in every
+    locale Discord has (`discord.Locale`): names Discord accepts, descriptions within its 100
     characters, and Spanish and German where shipped."""
     translator = CatalogueTranslator()
     client = discord.Client(intents=discord.Intents.none())
@@ -234,7 +234,10 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     entries = [help_command, *groups, *(c for g in groups for c in g.get("options", []))]
     entries += [o for g in groups for c in g.get("options", []) for o in c.get("options", [])]
     # The members' commands other than /wallet (cogs.mint's /mynfts, cogs.engagement).
-    for command in (Custody.withdraw, Mint.mynfts, Showcase.leaderboard, Showcase.gallery):
+    for command in (
+        Custody.withdraw, Mint.mint, Mint.status, Mint.mynfts, Showcase.leaderboard,
+        Showcase.gallery,
+    ):  # fmt: skip
         payload = await command.get_translated_payload(tree, translator)
         assert payload["description_localizations"]["de"], command.name
         entries += [payload, *payload.get("options", [])]

@@ -100,6 +100,10 @@ def result_json(result: MintResult) -> dict[str, Any]:
     """A mint result as `--json` prints it."""
     data = dataclasses.asdict(result)
     data.pop("reply_to")  # the platform's answer address: an interaction token, for one
+    # Untranslated copies of `failure_reason` and `waiting_reason` (for members' languages):
+    # the operator reads the English ones.
+    data.pop("failure_said")
+    data.pop("waiting_said")
     data["phase"] = str(result.phase)
     data["token_id"] = str(result.token_id) if result.token_id is not None else None
     return data

@@ -47,7 +47,10 @@ from bot.content.images import CheckedImage
 from bot.content.metadata import clean_name
 from bot.content.store import ContentStore
 from bot.errors import NotAllowed, RequestRejected
+from bot.i18n import N_
+from bot.i18n.said import Said
 from bot.minting.queries import ChainContext
+from bot.minting.types import failure
 from bot.wallets import WalletLinks
 from bot.webhooks.outbox import MINT_FAILED, mints_ended
 from db.models import (
@@ -71,7 +74,8 @@ ROYALTY_MAX_BPS = 1_000
 SYMBOL = re.compile(r"[A-Z0-9]{1,11}")
 COLLECTION_NAME_MAX = 64
 FAILED_TEXT = "The factory refused to create the collection ({reason})."
-REFUSED_REQUEST = (
+# Told to each member whose request waited for it, in their language (a msgid).
+REFUSED_REQUEST = N_(
     "The community's collection could not be created, so this was not minted. You may ask again."
 )
 
@@ -404,7 +408,7 @@ class CommunityCollections:
         ending = await session.execute(
             update(MintRequest)
             .where(MintRequest.contract == row.address, MintRequest.phase.in_(IN_FLIGHT))
-            .values(phase=Phase.FAILED, failure_reason=REFUSED_REQUEST)
+            .values(phase=Phase.FAILED, **failure(Said(REFUSED_REQUEST)))
             .returning(MintRequest.id)
         )
         await mints_ended(session, ending.scalars().all(), MINT_FAILED)

@@ -21,6 +21,8 @@ from typing import Any
 from PIL import Image, ImageOps, ImageSequence, JpegImagePlugin, UnidentifiedImageError
 
 from bot.errors import ImageRejected
+from bot.i18n import N_
+from bot.i18n.said import Said, said
 
 MIME_TYPES = {
     "PNG": "image/png",
@@ -42,29 +44,52 @@ DEFAULT_MAX_FRAMES = 1000
 # times as long for a file of the same size); the output is the same for the same input.
 _AVIF_OPTIONS: dict[str, Any] = {"quality": 90, "speed": 8}
 
-# What the member is told, in one place.
-NOT_AN_IMAGE = "That file is not a picture I can mint. Send a PNG, JPEG, GIF, WebP or AVIF image."
-DAMAGED = (
+# What the member is told, in one place: English msgids, translated where they are shown
+# (the refusals carry them as a `Said`: they are decided in worker processes, far from the
+# member's request).
+NOT_AN_IMAGE = N_(
+    "That file is not a picture I can mint. Send a PNG, JPEG, GIF, WebP or AVIF image."
+)
+EMPTY = N_("That file is empty.")
+DAMAGED = N_(
     "That image is damaged or incomplete, so it cannot be read to the end. Try sending it again."
 )
-HEIC_UNSUPPORTED = (
+HEIC_UNSUPPORTED = N_(
     "HEIC photos are not supported yet. Send it as a JPEG instead (on an iPhone: Settings > "
     "Camera > Formats > Most Compatible, or share the photo as JPEG)."
 )
-UNPROCESSABLE = (
+UNPROCESSABLE = N_(
     "This file could not be processed, so it was not minted. Save it as a PNG or JPEG and "
     "send that instead."
 )
 
 
-def too_many_frames(max_frames: int) -> str:
-    return f"That animation has more than {max_frames:,} frames; the limit is {max_frames:,}."
+def too_big(size: int | None, max_bytes: int) -> Said:
+    """An upload over the size cap; `size` None when a download was stopped at the cap."""
+    limit = f"{max_bytes / 1e6:g}"
+    if size is None:
+        return said(N_("That file is over the limit of {limit} MB."), limit=limit)
+    return said(
+        N_("That file is {size} MB; the limit is {limit} MB."),
+        size=f"{size / 1e6:.1f}",
+        limit=limit,
+    )
 
 
-def too_slow(cpu_seconds: float) -> str:
-    return (
-        f"That picture takes too long to process (over {cpu_seconds:g} s of CPU time). "
-        "Send a smaller or simpler version."
+def too_many_frames(max_frames: int) -> Said:
+    return said(
+        N_("That animation has more than {most} frames; the limit is {most}."),
+        most=f"{max_frames:,}",
+    )
+
+
+def too_slow(cpu_seconds: float) -> Said:
+    return said(
+        N_(
+            "That picture takes too long to process (over {seconds} s of CPU time). "
+            "Send a smaller or simpler version."
+        ),
+        seconds=f"{cpu_seconds:g}",
     )
 
 
@@ -84,8 +109,10 @@ def image_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _too_many_pixels(detail: str, max_pixels: int) -> ImageRejected:
-    return ImageRejected(f"{detail}; the limit is {max_pixels:,} pixels.")
+def _too_many_pixels(detail: Said, max_pixels: int) -> ImageRejected:
+    return ImageRejected(
+        N_("{detail}; the limit is {most} pixels."), detail=detail, most=f"{max_pixels:,}"
+    )
 
 
 def check_image(
@@ -94,11 +121,9 @@ def check_image(
     """Accept a PNG, JPEG (MPO included), GIF, WebP or AVIF within the caps, or raise
     `ImageRejected` saying why."""
     if not data:
-        raise ImageRejected("That file is empty.")
+        raise ImageRejected(EMPTY)
     if len(data) > max_bytes:
-        raise ImageRejected(
-            f"That file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:g} MB."
-        )
+        raise ImageRejected(too_big(len(data), max_bytes))
     if is_heic(data):
         raise ImageRejected(HEIC_UNSUPPORTED)
     try:
@@ -108,10 +133,15 @@ def check_image(
     except Image.DecompressionBombError as err:
         # Pillow refuses beyond its own hard limit before we see the size; it names the count.
         declared = re.search(r"\((\d+) pixels\)", str(err))
-        size = f"{int(declared.group(1)):,} pixels" if declared else "far too many pixels"
-        raise _too_many_pixels(
-            f"That picture is {size} (a possible decompression bomb)", max_pixels
-        ) from None
+        bomb = (
+            said(
+                N_("That picture is {pixels} pixels (a possible decompression bomb)"),
+                pixels=f"{int(declared.group(1)):,}",
+            )
+            if declared
+            else said(N_("That picture is far too many pixels (a possible decompression bomb)"))
+        )
+        raise _too_many_pixels(bomb, max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageRejected(NOT_AN_IMAGE) from None
     with image:
@@ -119,14 +149,25 @@ def check_image(
         width, height = image.size
         if width * height > max_pixels:
             raise _too_many_pixels(
-                f"That picture is {width:,} x {height:,} = {width * height:,} pixels", max_pixels
+                said(
+                    N_("That picture is {width} x {height} = {pixels} pixels"),
+                    width=f"{width:,}",
+                    height=f"{height:,}",
+                    pixels=f"{width * height:,}",
+                ),
+                max_pixels,
             )
         frames, canvas = _frames_and_canvas(image, data, max_frames)
         if frames > max_frames:
             raise ImageRejected(too_many_frames(max_frames))
         if canvas[0] * canvas[1] * frames > max_pixels:
             raise _too_many_pixels(
-                f"That animation has {frames:,} frames of {canvas[0]:,} x {canvas[1]:,} pixels",
+                said(
+                    N_("That animation has {frames} frames of {width} x {height} pixels"),
+                    frames=f"{frames:,}",
+                    width=f"{canvas[0]:,}",
+                    height=f"{canvas[1]:,}",
+                ),
                 max_pixels,
             )
         try:

@@ -13,6 +13,7 @@ import unicodedata
 from typing import Any
 
 from bot.errors import TextRejected
+from bot.i18n import N_
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000
@@ -36,11 +37,26 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+# Whole sentences per field (msgids, translated where shown): a translation needs the noun's
+# gender and case, which a "{what}" placeholder would not give it.
+_MENTIONS = {
+    "name": (
+        N_("The name may not contain @everyone or @here."),
+        N_("The name may not mention members, roles or channels."),
+    ),
+    "description": (
+        N_("The description may not contain @everyone or @here."),
+        N_("The description may not mention members, roles or channels."),
+    ),
+}
+
+
 def _refuse_mentions(text: str, what: str) -> None:
+    mass, mentions = _MENTIONS[what]
     if _MASS_MENTION.search(text):
-        raise TextRejected(f"The {what} may not contain @everyone or @here.")
+        raise TextRejected(mass)
     if _DISCORD_MENTION.search(text):
-        raise TextRejected(f"The {what} may not mention members, roles or channels.")
+        raise TextRejected(mentions)
 
 
 def clean_name(name: str, *, max_length: int = NAME_MAX) -> str:
@@ -50,15 +66,22 @@ def clean_name(name: str, *, max_length: int = NAME_MAX) -> str:
     quotes), since a name is shown verbatim on marketplaces."""
     text = _normalise(name)
     if not text:
-        raise TextRejected("The name is empty. Give your NFT a name.")
+        raise TextRejected(N_("The name is empty. Give your NFT a name."))
     if len(text) > max_length:
-        raise TextRejected(f"The name is {len(text):,} characters long; the limit is {max_length}.")
+        raise TextRejected(
+            N_("The name is {length} characters long; the limit is {most}."),
+            length=f"{len(text):,}",
+            most=max_length,
+        )
     if _CONTROL.search(text) or "\n" in text or "\t" in text:
-        raise TextRejected("The name may not contain line breaks or control characters.")
+        raise TextRejected(N_("The name may not contain line breaks or control characters."))
     _refuse_mentions(text, "name")
     if _NAME_MARKUP.search(text):
         raise TextRejected(
-            "The name may not contain formatting such as **bold**, links or HTML. Use plain words."
+            N_(
+                "The name may not contain formatting such as **bold**, links or HTML. "
+                "Use plain words."
+            )
         )
     return text
 
@@ -70,10 +93,12 @@ def clean_description(text: str, *, max_length: int = DESCRIPTION_MAX) -> str:
     cleaned = _normalise(text)
     if len(cleaned) > max_length:
         raise TextRejected(
-            f"The description is {len(cleaned):,} characters long; the limit is {max_length}."
+            N_("The description is {length} characters long; the limit is {most}."),
+            length=f"{len(cleaned):,}",
+            most=max_length,
         )
     if _CONTROL.search(cleaned.replace("\n", "").replace("\t", "")):
-        raise TextRejected("The description may not contain control characters.")
+        raise TextRejected(N_("The description may not contain control characters."))
     _refuse_mentions(cleaned, "description")
     return cleaned
 

@@ -29,7 +29,7 @@ from bot.discord.render import (
     result_embed,
 )
 from bot.errors import ConfigError
-from bot.i18n import speaking
+from bot.i18n import _, speaking
 from bot.minting.types import MintResult
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class DiscordChat:
         # the public placeholder whatever its flags: fill it neutrally, answer, then remove it.
         if original is not None:
             with contextlib.suppress(discord.NotFound):  # already gone: a retried delivery
-                await webhook.edit_message(original, content=NOT_MINTED, embed=None)
+                await webhook.edit_message(original, content=_(NOT_MINTED), embed=None)
         await webhook.send(answer_text(result), ephemeral=True, allowed_mentions=NO_MENTIONS)
         if original is not None:
             with contextlib.suppress(discord.NotFound):

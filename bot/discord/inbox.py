@@ -25,6 +25,7 @@ import orjson
 
 from bot.chain.faults import crash_point
 from bot.discord.answers import ALREADY_ACKNOWLEDGED, UNKNOWN_INTERACTION, Deferral, tell_in_channel
+from bot.i18n import N_, _, speaking
 from bot.inbox import DurableInbox, InboxEntry, Owns
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ PLATFORM = "discord"
 # How long a re-dispatched row may wait for its handler to take it before the attempt counts
 # as failed (a command that no longer exists, say); the inbox then tries again later.
 TAKE_TIMEOUT_S = 60.0
-GIVEN_UP = "Sorry, I could not handle that request after several tries; please ask again."
+GIVEN_UP = N_("Sorry, I could not handle that request after several tries; please ask again.")
 
 # The INTERACTION_CREATE payload being parsed. discord.py starts an interaction's handler as
 # a task within the parse, and a task starts with a copy of the context, so the handler finds
@@ -199,6 +200,8 @@ class DiscordInbox:
         payload = entry.payload
         user = (payload.get("member") or {}).get("user") or payload.get("user") or {}
         if payload.get("channel_id") and user.get("id"):
-            await tell_in_channel(
-                self.client, str(payload["channel_id"]), str(user["id"]), GIVEN_UP
-            )
+            # Outside the interaction's handling: in the language its member asked in.
+            with speaking(payload.get("locale")):
+                await tell_in_channel(
+                    self.client, str(payload["channel_id"]), str(user["id"]), _(GIVEN_UP)
+                )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import discord
 
 from bot.drops import DropInfo, conditions, per_member, status_text
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.minting.types import MintResult
 from db.models import utcnow
 
 NO_MENTIONS = discord.AllowedMentions.none()
-NOT_MINTED = "Not minted."
-NO_DOWNLOAD = "Discord would not hand over that file; try again."
+# Translated where they are sent (`_()`).
+NOT_MINTED = N_("Not minted.")
+NO_DOWNLOAD = N_("Discord would not hand over that file; try again.")
 
 
 def only(user_id: str) -> discord.AllowedMentions:
@@ -28,7 +29,8 @@ def only(user_id: str) -> discord.AllowedMentions:
 def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     """The final answer for a minted request: image (from the bot's own gateway, never the
     expiring Discord CDN URL), name (linking the token's page, whose link unfurls wherever it
-    is shared), token ID and links."""
+    is shared), token ID and links. In the current locale: the pipeline renders an answer in
+    the language recorded with its request."""
     name = discord.utils.escape_markdown(result.name)
     embed = discord.Embed(title=name[:256], colour=discord.Colour.green())
     if result.token_url:
@@ -36,25 +38,26 @@ def result_embed(result: MintResult, public_base_url: str) -> discord.Embed:
     if result.image_cid:
         embed.set_image(url=f"{public_base_url.rstrip('/')}/ipfs/{result.image_cid}")
     if result.token_id is not None:
-        embed.add_field(name="Token ID", value=f"`{result.token_id:#066x}`"[:1024], inline=False)
+        embed.add_field(name=_("Token ID"), value=f"`{result.token_id:#066x}`"[:1024], inline=False)
     links = [
         f"[{label}]({url})"
         for label, url in (
-            ("Transaction", result.tx_url),
-            ("Token", result.token_url),
-            ("Marketplace", result.marketplace_url),
+            (_("Transaction"), result.tx_url),
+            (_("Token"), result.token_url),
+            (_("Marketplace"), result.marketplace_url),
         )
         if url
     ]
     if links:
-        embed.add_field(name="Links", value=" · ".join(links), inline=False)
+        embed.add_field(name=_("Links"), value=" · ".join(links), inline=False)
     owner = (
-        f"held for you by the bot: `/withdraw {result.token_ref}` sends it to the wallet "
-        "you link with `/wallet link`"
+        _("held for you by the bot: {withdraw} sends it to the wallet you link with {link}").format(
+            withdraw=f"`/withdraw {result.token_ref}`", link="`/wallet link`"
+        )
         if result.custodial
         else (f"`{result.recipient}`")
     )
-    embed.add_field(name="Owner", value=owner, inline=False)
+    embed.add_field(name=_("Owner"), value=owner[:1024], inline=False)
     return embed
 
 
@@ -62,9 +65,21 @@ def answer_text(result: MintResult) -> str:
     if result.minted:
         asked_by = (result.reply_to or {}).get("asked_by")
         if asked_by and asked_by != result.requester_id:
-            return f"<@{result.requester_id}>, <@{asked_by}> minted your message as an NFT."
-        return "Minted!"
-    return f"Could not mint that: {result.failure_reason or result.status_text}"
+            return _("{author}, {asker} minted your message as an NFT.").format(
+                author=f"<@{result.requester_id}>", asker=f"<@{asked_by}>"
+            )
+        return _("Minted!")
+    return _("Could not mint that: {reason}").format(reason=result.reason_shown())[:2000]
+
+
+def status_line(result: MintResult) -> str:
+    """A request on /status: its name, phase (and why it waits), and its transaction."""
+    line = f"**{discord.utils.escape_markdown(result.name)}**: {result.status_shown()}"
+    if waiting := result.waiting_shown():
+        line += f" ({waiting})"
+    if result.tx_url:
+        line += f" · [{_('transaction')}]({result.tx_url})"
+    return line
 
 
 def answer_mentions(result: MintResult) -> discord.AllowedMentions:
@@ -86,12 +101,10 @@ def claim_text(result: MintResult) -> str:
     """The outcome of a drop claim, for the claimer, in the current locale (the claimer's,
     set from their claim's `reply_to` where it is sent)."""
     if result.minted:
-        return _("Your edition is minted: **{name}**").format(
-            name=discord.utils.escape_markdown(result.name)
+        return _("Your edition is minted: {name}").format(
+            name=f"**{discord.utils.escape_markdown(result.name)}**"
         )
-    return _("Your claim could not be minted: {reason}").format(
-        reason=result.failure_reason or result.status_text
-    )
+    return _("Your claim could not be minted: {reason}").format(reason=result.reason_shown())
 
 
 def drop_embed(drop: DropInfo, public_base_url: str) -> discord.Embed:

@@ -26,11 +26,14 @@ from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.chain.tx_rows import lock_tx
 from bot.community_collections.records import mintable_contract
 from bot.config import Settings
+from bot.i18n import N_
+from bot.i18n.said import Said, said
 from bot.metrics import PipelineMetrics
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size, without_culprits
 from bot.minting.progress import Progress
 from bot.minting.publish import published
 from bot.minting.queries import ChainContext, request_key
+from bot.minting.types import failure
 from bot.webhooks.outbox import MINT_CONFIRMED, MINT_FAILED, mints_ended
 from db.models import IN_FLIGHT, ChainTx, MintRequest, Phase, TxStatus, aware_utc, utcnow
 
@@ -64,8 +67,15 @@ _BATCH_COLUMNS = (
 Queued = Row[*tuple[Any, ...]]  # a row of _BATCH_COLUMNS
 
 
-def refused_mint(reason: str) -> str:
-    return f"The collection contract refused to mint this token ({reason}). You may ask again."
+def refused_mint(reason: str | Said) -> Said:
+    """Why a request failed on chain; `reason` is the contract's own (as it says it)."""
+    return said(
+        N_("The collection contract refused to mint this token ({reason}). You may ask again."),
+        reason=reason,
+    )
+
+
+REVERTED = N_("the transaction reverted")
 
 
 class Batcher:
@@ -97,7 +107,7 @@ class Batcher:
         """Sign and send one batch if one is due. Returns whether another may be due."""
         progress = self.progress
         if self.paused_by_admin:
-            progress.waiting_reason = "minting is paused by an admin"
+            progress.waiting_reason = Said(N_("minting is paused by an admin"))
             return False
         queued = await self._next_group()
         if not queued:
@@ -118,7 +128,7 @@ class Batcher:
             # An unfunded lane's watcher retries its transaction first; the others' holders
             # take the work.
             if not any(engine.needs_funds for engine in self.lanes.engines):
-                progress.waiting_reason = "no nonce lane of this process may sign now"
+                progress.waiting_reason = Said(N_("no nonce lane of this process may sign now"))
             return False
         all_refused = False
 
@@ -138,7 +148,11 @@ class Batcher:
         )
         if outcome.waiting is not None:
             reason = outcome.waiting
-            progress.waiting_reason = f"minting waits: {reason}" if outcome.over_budget else reason
+            progress.waiting_reason = (
+                said(N_("minting waits: {reason}"), reason=reason)
+                if outcome.over_budget
+                else reason
+            )
             log.warning("minting waits: %s", reason)
             return False
         if outcome.tx_id is None:
@@ -231,7 +245,7 @@ class Batcher:
                     await session.execute(
                         update(MintRequest)
                         .where(MintRequest.id == request.id, MintRequest.phase == Phase.QUEUED)
-                        .values(phase=Phase.FAILED, failure_reason=refused_mint(reason))
+                        .values(phase=Phase.FAILED, **failure(refused_mint(reason)))
                     )
                 failed = [request.id for request, _ in decided.culprits]
                 await mints_ended(session, failed, MINT_FAILED)
@@ -364,7 +378,7 @@ class Batcher:
             .values(
                 phase=Phase.FAILED,
                 attempts=MintRequest.attempts + 1,
-                failure_reason=refused_mint("the transaction reverted"),
+                **failure(refused_mint(Said(REVERTED))),
             )
             .returning(MintRequest.id)
         )
@@ -400,7 +414,7 @@ class Batcher:
 
     def funded(self) -> None:
         waiting = self.progress.waiting_reason
-        if waiting and "needs funds" in waiting:
+        if isinstance(waiting, str) and "needs funds" in waiting:
             self.progress.waiting_reason = None
             self.progress.queued.set()
 

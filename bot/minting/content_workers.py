@@ -2,7 +2,8 @@
 
 This is the CPU-heavy part of the pipeline (image decoding, hashing, many small file writes), so
 `ContentWorkers` runs it in separate processes: the bot's event loop keeps its core, and the
-work does not wait for the GIL. Everything crossing the process boundary is plain data.
+work does not wait for the GIL. Everything crossing the process boundary is plain data (a
+refusal is a `Said`: the member's language is chosen where it is shown).
 
 One request's upload can fail only that request: each job is checked under its own CPU budget
 and every exception it raises becomes its reason; a job that takes a worker down with it is
@@ -30,6 +31,7 @@ from bot.content.images import (
 from bot.content.metadata import build_metadata, clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import RequestRejected
+from bot.i18n.said import Said
 from bot.minting.workers import CpuBudgetExceeded, Fault, IsolatingPool, job_budget
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class ImageLimits:
 
 def prepare_contents(
     store_dir: Path, limits: ImageLimits, jobs: list[ContentJob]
-) -> dict[int, Prepared | str]:
+) -> dict[int, Prepared | Said]:
     """Per request: what was stored, or why it was refused. Any exception while checking one
     request's image or building its metadata refuses that request alone; only the content
     store's own failures (a full or failing disk) are raised, since no request caused them.
@@ -77,7 +79,7 @@ def prepare_contents(
     durability pass (`ContentStore.put_dags`): on a busy disk the passes cost the group more
     time than anything else it does."""
     store = _store(store_dir)
-    outcome: dict[int, Prepared | str] = {}
+    outcome: dict[int, Prepared | Said] = {}
     checked: list[tuple[ContentJob, CheckedImage]] = []
     for job in jobs:
         with _refusing(job, limits, outcome):
@@ -106,18 +108,18 @@ def prepare_contents(
 
 @contextlib.contextmanager
 def _refusing(
-    job: ContentJob, limits: ImageLimits, outcome: dict[int, Prepared | str]
+    job: ContentJob, limits: ImageLimits, outcome: dict[int, Prepared | Said]
 ) -> Iterator[None]:
     """Turn whatever goes wrong with one job into its reason, so the others go on."""
     try:
         yield
     except RequestRejected as err:
-        outcome[job.request_id] = str(err)
+        outcome[job.request_id] = err.said
     except CpuBudgetExceeded:
         outcome[job.request_id] = too_slow(limits.cpu_seconds)
     except Exception:
         log.exception("request %s: its content could not be prepared", job.request_id)
-        outcome[job.request_id] = UNPROCESSABLE
+        outcome[job.request_id] = Said(UNPROCESSABLE)
 
 
 def metadata_block(job: ContentJob, image_cid: str, image: CheckedImage) -> bytes:
@@ -162,7 +164,7 @@ class ContentWorkers:
         """Start the workers now rather than on the first request (it takes about a second)."""
         await self.pool.start(_open_store, self.store_dir)
 
-    async def prepare(self, jobs: list[ContentJob]) -> dict[int, Prepared | str]:
+    async def prepare(self, jobs: list[ContentJob]) -> dict[int, Prepared | Said]:
         """Prepare a group: for EVERY job, what was stored or the member-facing reason it was
         refused (a bad image, an unexpected error, a worker it crashed twice, its CPU cap).
 
@@ -173,16 +175,16 @@ class ContentWorkers:
         found = await self.pool.isolate(
             partial(prepare_contents, self.store_dir, self.limits), jobs, _request_id
         )
-        outcome: dict[int, Prepared | str] = {}
+        outcome: dict[int, Prepared | Said] = {}
         for job in jobs:
             result = found.get(job.request_id)
             if result is None:
                 log.error("request %s: no preparation outcome; refused", job.request_id)
-                outcome[job.request_id] = UNPROCESSABLE
+                outcome[job.request_id] = Said(UNPROCESSABLE)
             elif result is Fault.OVERRAN:
                 outcome[job.request_id] = too_slow(self.limits.cpu_seconds)
             elif isinstance(result, Fault):
-                outcome[job.request_id] = UNPROCESSABLE
+                outcome[job.request_id] = Said(UNPROCESSABLE)
             else:
                 outcome[job.request_id] = result
         return outcome

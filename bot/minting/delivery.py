@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chain.faults import crash_point
 from bot.communities import Communities
 from bot.config import Settings
+from bot.i18n import speaking
 from bot.metrics import PipelineMetrics
 from bot.minting.answer_claims import MESSAGE_CLASS, AnswerClaims, message_key
 from bot.minting.progress import Progress
@@ -333,7 +334,10 @@ class Delivery:
         answerer = self.answerer_of(result.platform)
         if answerer is None:  # it stopped running since the requests were selected
             raise NotReachableHere(f"nobody answers requests made on {result.platform!r} now")
-        await answerer.deliver(result)
+        # Said in the language the member asked in, recorded with the request (each answer
+        # runs in a task of its own, so the locale holds for it alone).
+        with speaking(result.locale):
+            await answerer.deliver(result)
 
     def _answer_away(self, request: Due, away: NotReachableHere) -> dict[str, Any]:
         """Parameters of `_ANSWER_FAILED` for an answer that cannot be given from here now:

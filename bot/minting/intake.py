@@ -23,6 +23,7 @@ from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import RateLimited, RequestConflict
+from bot.i18n import N_
 from bot.minting.types import MintHandle
 from bot.minting.uploads import UploadVault, seal
 from db.engine import insert_unless_present, upsert_touch
@@ -175,6 +176,7 @@ class Intake:
                     phase=Phase.QUEUED if row.token_id is not None else Phase.RECEIVED,
                     tx_id=None,
                     failure_reason=None,
+                    failure_said=None,
                     attempts=0,
                     reply_to=pending.row["reply_to"],
                     answered_in=pending.row.get("answered_in"),
@@ -263,7 +265,9 @@ class Intake:
             return RuntimeError(f"could not record request {text_key}")
         if fingerprint != pending.row["fingerprint"]:
             return RequestConflict(
-                "This message changed after it was sent for minting. The original request "
-                "stands; nothing new was minted."
+                N_(
+                    "This message changed after it was sent for minting. The original request "
+                    "stands; nothing new was minted."
+                )
             )
         return MintHandle(request_id, text_key, duplicate=True, phase=Phase(phase))

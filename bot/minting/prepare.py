@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.community_collections.records import live_collections
 from bot.content.images import UNPROCESSABLE
 from bot.errors import RequestRejected
+from bot.i18n import N_
+from bot.i18n.said import Said
 from bot.minting.batches import MAX_GROUP_ATTEMPTS, group_size
 from bot.minting.content_workers import ContentJob, ContentWorkers, Prepared
 from bot.minting.progress import Progress
@@ -48,7 +50,7 @@ PREPARE_BYTES = 64 * 1024 * 1024
 # How long a claimed group is left to its process: well past a group's preparation time (its
 # jobs are bounded by IMAGE_CPU_SECONDS each, spread over the content workers).
 CLAIM_S = 60
-LOST_UPLOAD = "The uploaded image was lost before it could be stored; please send it again."
+LOST_UPLOAD = N_("The uploaded image was lost before it could be stored; please send it again.")
 
 # received -> stored -> queued, and out of preparation for good: one statement each, executed
 # for a whole group at once (executemany), each guarded by the phase it leaves.
@@ -77,13 +79,22 @@ _END = (
         _REQUESTS.c.id == bindparam("b_id"),
         or_(*(_REQUESTS.c.phase == phase for phase in sorted(PREPARING))),
     )
-    .values(phase=bindparam("b_phase"), failure_reason=bindparam("b_reason"))
+    .values(
+        phase=bindparam("b_phase"),
+        failure_reason=bindparam("b_reason"),
+        failure_said=bindparam("b_said"),
+    )
 )
 
 
-def _ending(request_id: int, phase: Phase, reason: str) -> dict[str, Any]:
-    """Parameters of `_END` for one request."""
-    return {"b_id": request_id, "b_phase": phase, "b_reason": reason}
+def _ending(request_id: int, phase: Phase, reason: Said) -> dict[str, Any]:
+    """Parameters of `_END` for one request: its reason in English and untranslated."""
+    return {
+        "b_id": request_id,
+        "b_phase": phase,
+        "b_reason": str(reason),
+        "b_said": reason.to_json(),
+    }
 
 
 # What preparation reads of a request.
@@ -222,12 +233,13 @@ class Preparer:
         for request in group:
             outcome, recipient = prepared.get(request.id), recipients.get(request.id)
             if outcome is None:
-                ended.append(_ending(request.id, Phase.FAILED, LOST_UPLOAD))
-            elif isinstance(outcome, str):
+                ended.append(_ending(request.id, Phase.FAILED, Said(LOST_UPLOAD)))
+            elif isinstance(outcome, Said):
                 ended.append(_ending(request.id, Phase.REJECTED, outcome))
-            elif isinstance(recipient, str):
+            elif isinstance(recipient, Said):
                 ended.append(_ending(request.id, Phase.REJECTED, recipient))
-        queue = {i: p for i, p in ready.items() if not isinstance(recipients[i], str)}
+        minted_to = {i: r for i, r in recipients.items() if not isinstance(r, Said)}
+        queue = {i: p for i, p in ready.items() if i in minted_to}
         by_id = {r.id: r for r in group}
         async with self.sessions.begin() as session:
             if queue:
@@ -251,8 +263,8 @@ class Preparer:
                             "b_id": i,
                             "b_metadata_cid": p.metadata_cid,
                             "b_token_id": p.token_id,
-                            "b_recipient": recipients[i][0],
-                            "b_custodial": recipients[i][1],
+                            "b_recipient": minted_to[i][0],
+                            "b_custodial": minted_to[i][1],
                             "b_contract": collections.get(
                                 (by_id[i].platform, by_id[i].community_id)
                             ),
@@ -280,13 +292,15 @@ class Preparer:
                 .values(attempts=MintRequest.attempts + 1)
             )
             if len(group) == 1 and group[0].attempts + 1 >= MAX_GROUP_ATTEMPTS:
-                await session.execute(_END, [_ending(ids[0], Phase.FAILED, UNPROCESSABLE)])
+                await session.execute(_END, [_ending(ids[0], Phase.FAILED, Said(UNPROCESSABLE))])
                 await mints_ended(session, ids[:1], MINT_FAILED)
                 await self.uploads.shred(session, ids)
                 self.progress.finalised.set()
         await self.uploads.scrub()
 
-    async def _recipients(self, requests: Sequence[Preparing]) -> dict[int, tuple[str, bool] | str]:
+    async def _recipients(
+        self, requests: Sequence[Preparing]
+    ) -> dict[int, tuple[str, bool] | Said]:
         """For each request: an explicit address, else the requester's linked one, else
         custody (True); or why the explicit address cannot be minted to."""
         if not requests:
@@ -301,7 +315,7 @@ class Preparer:
                 )
             }
         collection = self.chain.collection.address
-        chosen: dict[int, tuple[str, bool] | str] = {}
+        chosen: dict[int, tuple[str, bool] | Said] = {}
         for request in requests:
             user = users.get((request.platform, request.requester_id))
             try:
@@ -310,7 +324,7 @@ class Preparer:
                     chosen[request.id] = (address, False)
                     continue
             except RequestRejected as err:
-                chosen[request.id] = str(err)
+                chosen[request.id] = err.said
                 continue
             try:
                 linked = (

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from bot.i18n.said import Said
+
 
 @dataclass
 class Progress:
@@ -18,11 +20,20 @@ class Progress:
     # Requests were decided: delivery has answers to give.
     finalised: asyncio.Event = field(default_factory=asyncio.Event)
     # Why queued requests are not being minted now (a cap, a wallet without gas money, an
-    # admin's pause), or None.
-    waiting_reason: str | None = None
+    # admin's pause), or None: a `Said`, translated where a member is shown it, or an English
+    # text of the chain's.
+    waiting_reason: Said | str | None = None
     # Why their content is not on IPFS yet (a pinning backend's fault), or None.
-    publishing_reason: str | None = None
+    publishing_reason: Said | str | None = None
 
     @property
     def why_waiting(self) -> str | None:
-        return self.waiting_reason or self.publishing_reason
+        """In English (the health page, operators, `MintResult.waiting_reason`)."""
+        reason = self.waiting_reason or self.publishing_reason
+        return None if reason is None else str(reason)
+
+    @property
+    def why_waiting_said(self) -> Said | None:
+        """The same untranslated, where it is a `Said` (to show a member in their language)."""
+        reason = self.waiting_reason or self.publishing_reason
+        return reason if isinstance(reason, Said) else None

@@ -32,7 +32,10 @@ from bot.content.cid import CODEC_RAW, decode_file_node, parse_cid
 from bot.content.pinning.gateway import checked
 from bot.content.store import ContentStore
 from bot.errors import MintbotError
+from bot.i18n import N_
+from bot.i18n.said import said
 from bot.minting.progress import Progress
+from bot.minting.types import failure
 from bot.ports import PinningBackend, PinRefused
 from bot.redact import redact_urls
 from bot.webhooks.outbox import MINT_FAILED, mints_ended
@@ -56,7 +59,7 @@ RETRY_FIRST = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=5)
 READ_BACK_AT_ONCE = 32  # blocks read back concurrently
 ERROR_CHARS = 500
-REFUSED = "This content could not be published on IPFS ({reason}); it was not minted."
+REFUSED = N_("This content could not be published on IPFS ({reason}); it was not minted.")
 
 BlockReader = Callable[[str], Awaitable[bytes]]
 
@@ -281,8 +284,11 @@ class Publisher:
                 .where(_PINS.c.id.in_([d.id for d in due]))
                 .values(attempts=_PINS.c.attempts + 1, last_error=error, due_at=utcnow() + wait)
             )
-        self.progress.publishing_reason = (
-            f"waiting to be published on IPFS ({backend}: {error}; tried {attempts}×)"
+        self.progress.publishing_reason = said(
+            N_("waiting to be published on IPFS ({backend}: {error}; tried {attempts}×)"),
+            backend=backend,
+            error=error,
+            attempts=attempts,
         )
 
     async def _refused(self, backend: str, pin: _Due, reason: str) -> None:
@@ -304,7 +310,7 @@ class Publisher:
                 )
                 .values(
                     phase=Phase.FAILED,
-                    failure_reason=REFUSED.format(reason=reason[:ERROR_CHARS]),
+                    **failure(said(REFUSED, reason=reason[:ERROR_CHARS])),
                 )
                 .returning(_REQUESTS.c.id)
             )

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.explorer import Explorer, marketplace_url
+from bot.i18n.said import Said
 from bot.leaderboard_gallery import token_path
 from bot.minting.progress import Progress
 from bot.minting.types import PHASE_TEXT, MintResult
@@ -124,6 +125,8 @@ class StoredRequest(Protocol):
     def edition(self) -> int | None: ...
     @property
     def failure_reason(self) -> str | None: ...
+    @property
+    def failure_said(self) -> str | None: ...
     @property
     def answered_at(self) -> datetime | None: ...
     @property
@@ -376,7 +379,9 @@ class MintQueries:
                 else None
             ),
             failure_reason=request.failure_reason,
+            failure_said=Said.from_json(request.failure_said),
             answered=request.answered_at is not None,
             answer_error=request.answer_error,
             waiting_reason=self.progress.why_waiting if phase == Phase.QUEUED else None,
+            waiting_said=self.progress.why_waiting_said if phase == Phase.QUEUED else None,
         )

@@ -11,7 +11,7 @@ from eth_utils.address import is_hex_address
 
 from bot.env_values import parse_address
 from bot.errors import ConfigError, RequestRejected
-from bot.i18n import _
+from bot.i18n import N_
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -23,8 +23,8 @@ def user_address(text: str, *, collection: str | None = None) -> str:
     to it, and tokens sent there are burnt); the collection contract itself, when given
     (a token held by the contract could never be moved again).
 
-    The refusal's text is translated where it is raised (`_()`): in the task handling the
-    asker's request, whose locale the platform set.
+    The refusal keeps its message untranslated (`err.said`): it is shown with `err.text()`
+    in the asker's language, or stored with a request and shown later in its member's.
     """
     try:
         address = parse_address("address", text)
@@ -32,20 +32,19 @@ def user_address(text: str, *, collection: str | None = None) -> str:
         shown = text[:60]
         if is_hex_address(text.strip()):
             raise RequestRejected(
-                _("{address} has a wrong checksum: check it for typos.").format(address=shown)
+                N_("{address} has a wrong checksum: check it for typos."), address=shown
             ) from None
         raise RequestRejected(
-            _("{address} is not a valid Ethereum address (0x and 40 hexadecimal digits).").format(
-                address=repr(shown)
-            )
+            N_("{address} is not a valid Ethereum address (0x and 40 hexadecimal digits)."),
+            address=repr(shown),
         ) from None
     if address == ZERO_ADDRESS:
         raise RequestRejected(
-            _("That is the zero address: nothing can be minted to it. Give a wallet you control.")
+            N_("That is the zero address: nothing can be minted to it. Give a wallet you control.")
         )
     if collection is not None and address.lower() == collection.lower():
         raise RequestRejected(
-            _(
+            N_(
                 "That is the collection contract's own address: a token sent there could never "
                 "be moved again. Give a wallet you control."
             )

@@ -24,10 +24,12 @@ from bot.chain.faults import crash_point, is_transient, retry_transient
 from bot.chain.lanes import Lanes
 from bot.communities import Asker, Communities
 from bot.config import Settings
-from bot.content.images import NOT_AN_IMAGE
+from bot.content.images import EMPTY, NOT_AN_IMAGE, too_big
 from bot.content.metadata import clean_description, clean_name
 from bot.content.store import ContentStore
 from bot.errors import ImageRejected, RequestRejected
+from bot.i18n import N_
+from bot.i18n.said import Said
 from bot.metrics import PipelineMetrics
 from bot.minting.answer_claims import AnswerClaims
 from bot.minting.batcher import Batcher
@@ -140,6 +142,8 @@ class MintService(MintQueries):
         Text and size problems are recorded as a rejected request, answered like any other.
         """
         problem = self._quick_check(submission)
+        # The reason in English (read by the dashboard, webhooks, the CLI) and untranslated,
+        # to be said in the member's language when the answer is delivered.
         row = {
             "platform": submission.platform,
             "chat_id": submission.chat_id,
@@ -155,7 +159,8 @@ class MintService(MintQueries):
             "upload_digest": hashlib.sha256(submission.image).hexdigest(),
             "requested_recipient": (submission.recipient or None) if problem is None else None,
             "phase": Phase.RECEIVED if problem is None else Phase.REJECTED,
-            "failure_reason": problem,
+            "failure_reason": str(problem) if problem is not None else None,
+            "failure_said": problem.to_json() if problem is not None else None,
         }
         handle = await self._intake.record(row, submission.image if problem is None else None)
         crash_point("after_submit", self.settings.crash_at)
@@ -179,10 +184,7 @@ class MintService(MintQueries):
     def too_big(self, size: int | None) -> ImageRejected:
         """The refusal of an upload over the size cap; `size` is None when a download was
         stopped at the cap before its end."""
-        limit = self.settings.max_image_bytes / 1e6
-        if size is None:
-            return ImageRejected(f"That file is over the limit of {limit:g} MB.")
-        return ImageRejected(f"That file is {size / 1e6:.1f} MB; the limit is {limit:g} MB.")
+        return ImageRejected(too_big(size, self.settings.max_image_bytes))
 
     def check_text(self, name: str, description: str, recipient: str | None) -> None:
         """Refuse what a request says (its name, description and recipient address) before
@@ -192,15 +194,15 @@ class MintService(MintQueries):
         if recipient:
             user_address(recipient, collection=self.chain.collection.address)
 
-    def _quick_check(self, submission: MintSubmission) -> str | None:
-        """Checks that need no decoding, done before anything is stored."""
+    def _quick_check(self, submission: MintSubmission) -> Said | None:
+        """Checks that need no decoding, done before anything is stored: why it is refused."""
         try:
             self.check_text(submission.name, submission.description, submission.recipient)
             self.check_size(len(submission.image))
             if not submission.image:
-                raise ImageRejected("That file is empty.")
+                raise ImageRejected(EMPTY)
         except RequestRejected as err:
-            return str(err)
+            return err.said
         return None
 
     # ----- what chat commands ask of the core ----------------------------------------------
@@ -226,7 +228,7 @@ class MintService(MintQueries):
         rest (duplicates, rate limits) once acknowledged; the image's bytes decide at last.
         """
         if upload is None:
-            raise ImageRejected("That message has no image to mint.")
+            raise ImageRejected(N_("That message has no image to mint."))
         if upload.looks_like_image is False:
             raise ImageRejected(NOT_AN_IMAGE)
         if upload.size is not None:

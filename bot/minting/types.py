@@ -7,19 +7,29 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.i18n import N_, _
+from bot.i18n.said import Said
 from db.models import MINTED, Phase
 
+# English msgids: `status_text` keeps them (logs, the CLI); `MintResult.status_shown()`
+# translates them for a member.
 PHASE_TEXT = {
-    Phase.RECEIVED: "received; checking the image",
-    Phase.STORED: "image stored; preparing the token",
-    Phase.QUEUED: "waiting for the next mint transaction",
-    Phase.SIGNED: "mint transaction signed; sending it",
-    Phase.SENT: "mint transaction sent; waiting for confirmation",
-    Phase.CONFIRMED: "minted",
-    Phase.REPLIED: "minted",
-    Phase.REJECTED: "refused",
-    Phase.FAILED: "failed",
+    Phase.RECEIVED: N_("received; checking the image"),
+    Phase.STORED: N_("image stored; preparing the token"),
+    Phase.QUEUED: N_("waiting for the next mint transaction"),
+    Phase.SIGNED: N_("mint transaction signed; sending it"),
+    Phase.SENT: N_("mint transaction sent; waiting for confirmation"),
+    Phase.CONFIRMED: N_("minted"),
+    Phase.REPLIED: N_("minted"),
+    Phase.REJECTED: N_("refused"),
+    Phase.FAILED: N_("failed"),
 }
+
+
+def failure(reason: Said) -> dict[str, str]:
+    """The columns that keep why a request ended: `failure_reason` in English (the dashboard,
+    webhooks, the CLI read it) and `failure_said`, to say it in the member's language."""
+    return {"failure_reason": str(reason), "failure_said": reason.to_json()}
 
 
 @dataclass(frozen=True)
@@ -109,11 +119,42 @@ class MintResult:
     # The token's page on the bot's web gallery, once minted: a link that unfurls.
     token_url: str | None
     marketplace_url: str | None
+    # Why it was not minted: in English (`failure_reason`: webhooks, the dashboard, the CLI)
+    # and untranslated (`failure_said`, None on rows stored before it), for `reason_shown`.
     failure_reason: str | None
     answered: bool = False
     # The last error of an answer that could not be delivered (given up or still retried).
     answer_error: str | None = None
+    # Why it waits in the queue, in English, and untranslated where it was decided as a `Said`
+    # (the chain's own reasons, a fee cap or a wallet to fund, are English texts only).
     waiting_reason: str | None = None
+    waiting_said: Said | None = None
+    failure_said: Said | None = None
+
+    @property
+    def locale(self) -> str | None:
+        """The language tag the member asked in, as the adapter recorded it (None: English)."""
+        tag = (self.reply_to or {}).get("locale")
+        return tag if isinstance(tag, str) else None
+
+    def status_shown(self) -> str:
+        """Its phase in the current locale (see `bot.i18n.speaking`)."""
+        return _(self.status_text)
+
+    def reason_shown(self) -> str:
+        """Why it was not minted, in the current locale: the stored `Said`; on an older row
+        the English reason as a catalogue knows it (or as it is); without one, its phase."""
+        if self.failure_said is not None:
+            return self.failure_said.text()
+        if self.failure_reason:
+            return _(self.failure_reason)
+        return self.status_shown()
+
+    def waiting_shown(self) -> str | None:
+        """Why it waits, in the current locale; None if it does not."""
+        if self.waiting_said is not None:
+            return self.waiting_said.text()
+        return _(self.waiting_reason) if self.waiting_reason else None
 
     @property
     def is_final(self) -> bool:

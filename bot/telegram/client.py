@@ -32,7 +32,8 @@ from telegram.ext import Application, ContextTypes
 from bot.chain.faults import crash_point
 from bot.communities import Asker
 from bot.errors import ConfigError
-from bot.i18n import speaking
+from bot.i18n import N_, _, speaking
+from bot.i18n.said import Said
 from bot.inbox import InboxEntry
 from bot.minting.types import MintResult
 from bot.process_locks import sole_telegram_poller
@@ -46,7 +47,6 @@ from bot.telegram.render import (
     NO_PREVIEW,
     announcement_html,
     claim_told_in_chat_html,
-    esc,
     result_html,
 )
 from bot.telegram.sent_journal import SentJournal
@@ -67,7 +67,7 @@ RETRIES_AFTER_429 = 3
 # its first reply (bench/telegram_reply.py).
 CONCURRENT_UPDATES = 1024
 STOP_GRACE_S = 5.0  # at a stop, updates being handled get this long to finish
-SOMETHING_WENT_WRONG = "Something went wrong on my side; try again."
+SOMETHING_WENT_WRONG = N_("Something went wrong on my side; try again.")
 # What Telegram says to an update handled again after a restart, when the member already
 # reads the text (an edit to the same words), or the button press was answered or expired.
 ALREADY_DONE = ("message is not modified", "query is too old", "query id is invalid")
@@ -278,13 +278,16 @@ class TelegramBot:
         """Tell the member their update will not be handled (a button press: in its alert,
         not in the chat)."""
         update = Update.de_json(entry.payload, self.app.bot)
-        with contextlib.suppress(TelegramError):
+        user = update.effective_user
+        # Outside the update's handling: in the language of the member who sent it.
+        with contextlib.suppress(TelegramError), speaking(user.language_code if user else None):
             if update.callback_query is not None:
-                await update.callback_query.answer(SOMETHING_WENT_WRONG, show_alert=True)
+                await update.callback_query.answer(_(SOMETHING_WENT_WRONG), show_alert=True)
             elif (message := update.effective_message) is not None:
-                # A mint's line ends saying so; any other update gets a reply.
+                # A mint's line ends saying so (a status message: in its opener's language);
+                # any other update gets a reply.
                 await self.posts.settle(
-                    message.chat_id, message.message_id, esc(SOMETHING_WENT_WRONG)
+                    message.chat_id, message.message_id, Said(SOMETHING_WENT_WRONG)
                 )
 
     def acknowledge(self, message: Message, who: str, name: str) -> AnswerLine:

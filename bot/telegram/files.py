@@ -27,6 +27,7 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 
 from bot.errors import ImageRejected
+from bot.i18n import N_
 from bot.telegram.transport import AiohttpRequest, FileTooBig
 
 if TYPE_CHECKING:
@@ -34,11 +35,12 @@ if TYPE_CHECKING:
 
 Media = PhotoSize | Document | Animation | Video | VideoNote | Audio | Voice | Sticker
 
-TOO_BIG = (
+# Translated where they are shown (`_()`, or `err.text()` for the refusal).
+TOO_BIG = N_(
     "That file is over the 20 MB Telegram lets bots download (a self-hosted Bot API server "
     "lifts this). Send a smaller version."
 )
-NO_DOWNLOAD = "Telegram would not hand over that file; try again."
+NO_DOWNLOAD = N_("Telegram would not hand over that file; try again.")
 
 
 def media_of(message: Message | None) -> Media | None:

@@ -14,6 +14,9 @@ member their request for the first time goes before an update of lines already s
 message waits while a burst is still being fetched (`Backlog`), so that it shows all of its
 chat's requests in the burst at once instead of one now and an edit for the rest later.
 
+Each member reads their own answer in their language; a status message is in its opener's
+(`bot.telegram.post`).
+
 Which requests a message answers is recorded with them (`answered_in`): after a restart, the
 first answer for a message rebuilds it from the database. While a message is in memory here,
 this process holds it (`MessageHolds`): with several chat processes, only the holder answers
@@ -23,28 +26,21 @@ in it, so no two edit it from two copies.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
+from bot.i18n import current
+from bot.i18n.said import Said
 from bot.minting.types import MintResult
 from bot.telegram.backlog import Backlog
 from bot.telegram.limits import GRANTED, LATER, NOW, MessageLimits, retry_seconds
-from bot.telegram.render import (
-    MINTING,
-    NO_PREVIEW,
-    PENDING_LINE,
-    board_html,
-    mention,
-    result_html,
-    result_line_html,
-)
+from bot.telegram.post import Line, Post, line_of, rendering, replies_to, settled
+from bot.telegram.render import NO_PREVIEW
 
 # Requests one status message shows; the next start a new one.
 MAX_LINES = 20
@@ -65,91 +61,6 @@ class MessageHolds(Protocol):
     async def hold_message(self, chat_id: object, message_id: object) -> None: ...
 
     async def let_go_message(self, chat_id: object, message_id: object) -> None: ...
-
-
-@dataclass(eq=False)
-class Line:
-    """One request's place in a message. `key`: the ID of the message that asked."""
-
-    key: str
-    who: str
-    name: str
-    solo: str = MINTING  # HTML while it is the message's only line
-    state: str = PENDING_LINE  # HTML on a status message
-    final: bool = False
-
-    def settle(self, solo: str, state: str | None = None) -> None:
-        self.solo, self.state, self.final = solo, state or solo, True
-
-
-class Post:
-    """One bot message in a chat and the requests it answers."""
-
-    def __init__(self, chat_id: int, reply_to: int | None, message_id: int | None = None) -> None:
-        self.chat_id = chat_id
-        # The member's message it is a reply to; None: not known (rebuilt after a restart).
-        self.reply_to = reply_to
-        self.message_id = message_id
-        self.lines: list[Line] = []
-        self.version = 0  # bumped by every change
-        self.shown = -1  # the version Telegram shows
-        self.waiters: list[tuple[int, bool, asyncio.Future[None]]] = []
-        self.task: asyncio.Task[None] | None = None
-        self.changed = asyncio.Event()
-
-    def add(self, line: Line) -> None:
-        """In the order asked: a chat's message IDs grow with time."""
-        bisect.insort(self.lines, line, key=lambda x: int(x.key))
-
-    def line(self, key: str) -> Line | None:
-        return next((line for line in self.lines if line.key == key), None)
-
-    @property
-    def settled(self) -> bool:
-        return self.shown == self.version and all(line.final for line in self.lines)
-
-    def html(self) -> str:
-        # A reply reads as the answer to the message it replies to, so a line alone takes the
-        # short form only there. Any other line names its member: a line left alone in a
-        # message that replies to someone else (theirs was taken away or answered elsewhere)
-        # would otherwise read as that other member's answer.
-        if len(self.lines) == 1 and self.lines[0].key == str(self.reply_to):
-            return self.lines[0].solo
-        return board_html([(x.who, x.name, x.state, x.final) for x in self.lines])
-
-    def urgent(self) -> bool:
-        """Whether a member waits to see their request for the first time."""
-        return any(first and not done.done() for _, first, done in self.waiters)
-
-    def shown_up_to(self, version: int) -> None:
-        self.shown = max(self.shown, version)
-        for _, _, done in self._take(version):
-            done.set_result(None)
-
-    def failed(self, error: BaseException) -> None:
-        for _, _, done in self._take(self.version):
-            done.set_exception(error)
-
-    def _take(self, version: int) -> list[tuple[int, bool, asyncio.Future[None]]]:
-        taken = [w for w in self.waiters if w[0] <= version and not w[2].done()]
-        self.waiters = [w for w in self.waiters if w[0] > version and not w[2].done()]
-        return taken
-
-
-def _line_of(result: MintResult) -> Line:
-    """A recorded request's line, pending: keyed by the message that asked, naming who asked."""
-    reply = result.reply_to or {}
-    who = mention(
-        str(reply.get("asked_by", result.requester_id)),
-        str(reply.get("asked_by_name", result.requester_name)),
-    )
-    return Line(str(reply.get("request_message_id", result.message_id)), who, result.name)
-
-
-def _replies_to(results: list[MintResult]) -> int | None:
-    """The member's message a shared message replies to, as recorded with its requests."""
-    found = {(r.reply_to or {}).get("post_replies_to") for r in results} - {None}
-    return int(str(found.pop())) if len(found) == 1 else None
 
 
 class _Vanished(Exception):
@@ -178,12 +89,14 @@ class Posts:
 
     def open(self, chat_id: int, asked: int, who: str, name: str) -> AnswerLine:
         """Show the request asked by message `asked`, pending, as soon as Telegram's limits
-        allow (`AnswerLine.shown` waits for that)."""
+        allow (`AnswerLine.shown` waits for that). In the language of the member asking (the
+        handler's locale)."""
+        locale = current()
         post = self._joinable.get(chat_id)
         if post is None or post.settled or len(post.lines) >= MAX_LINES:
-            post = Post(chat_id, reply_to=asked)
+            post = Post(chat_id, reply_to=asked, locale=locale)
             self._joinable[chat_id] = post
-        post.add(Line(str(asked), who, name))
+        post.add(Line(str(asked), who, name, locale))
         return AnswerLine(self, chat_id, str(asked), post, shown=self._changed(post, first=True))
 
     def resumed(self, chat_id: int, message_id: int, asked: int) -> AnswerLine:
@@ -198,29 +111,32 @@ class Posts:
         reply = result.reply_to or {}
         chat_id = int(reply.get("chat_id", result.chat_id))
         asked = str(reply.get("request_message_id", result.message_id))
-        post = await self._post_of(chat_id, reply.get("message_id"), int(asked))
+        post = await self._post_of(chat_id, reply.get("message_id"), int(asked), result.locale)
         line = post.line(asked)
         if line is None:
-            line = _line_of(result)
+            line = line_of(result)
             post.add(line)
-        line.settle(result_html(result), result_line_html(result))
+        settled(line, result)
         await self._change(post, first=False)
 
-    async def settle(self, chat_id: int, asked: int, html: str, post: Post | None = None) -> None:
-        """Give a request that ended before it was recorded its last word: in its line, or,
-        when its message is no longer in memory (a restart), in a reply of its own."""
+    async def settle(
+        self, chat_id: int, asked: int, html: str | Said, post: Post | None = None
+    ) -> None:
+        """Give a request that ended before it was recorded its last word (HTML, or a `Said`
+        to escape): in its line, or, when its message is no longer in memory (a restart), in a
+        reply of its own (in the current locale: the asker's)."""
         post = post or self._holding(chat_id, str(asked))
         line = post.line(str(asked)) if post is not None else None
         if post is None or line is None:
             await self._bot.send_message(
                 chat_id,
-                html,
+                rendering(html)(),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_parameters=ReplyParameters(asked, allow_sending_without_reply=True),
             )
             return
-        line.settle(html)
+        line.settle(rendering(html))
         await self._change(post, first=False)
 
     async def withdraw(self, post: Post, asked: str) -> None:
@@ -236,9 +152,11 @@ class Posts:
         posts = [self._joinable.get(chat_id), *self._posts.values()]
         return next((p for p in posts if p and p.chat_id == chat_id and p.line(asked)), None)
 
-    async def _post_of(self, chat_id: int, message_id: object, asked: int) -> Post:
-        if not message_id:  # never shown: a message of its own
-            return Post(chat_id, reply_to=asked)
+    async def _post_of(
+        self, chat_id: int, message_id: object, asked: int, locale: str | None
+    ) -> Post:
+        if not message_id:  # never shown: a message of its own, in its asker's language
+            return Post(chat_id, reply_to=asked, locale=locale)
         at = (chat_id, int(str(message_id)))
         post = self._posts.get(at)
         if post is not None:
@@ -253,11 +171,12 @@ class Posts:
     async def _rebuild(self, chat_id: int, message_id: int) -> Post:
         """A message sent before a restart, with every request recorded as answered in it."""
         results = await self._recorded(str(chat_id), str(message_id))
-        post = Post(chat_id, reply_to=_replies_to(results), message_id=message_id)
+        opener, locale = replies_to(results)
+        post = Post(chat_id, reply_to=opener, message_id=message_id, locale=locale)
         for result in results:
-            line = _line_of(result)
+            line = line_of(result)
             if result.is_final:
-                line.settle(result_html(result), result_line_html(result))
+                settled(line, result)
             post.add(line)
         await self._keep(post)
         return post
@@ -349,6 +268,7 @@ class Posts:
         if post.message_id is None:
             if post.reply_to is None:  # a rebuilt message deleted meanwhile: under its first
                 post.reply_to = int(post.lines[0].key)
+                post.locale = post.lines[0].locale
             sent = await self._bot.send_message(
                 post.chat_id,
                 post.html(),
@@ -425,8 +345,8 @@ class AnswerLine:
         assert found is not None, "a line is shown before its handler holds it"
         return found
 
-    async def settle(self, html: str) -> None:
-        """End the line with `html` (a refusal)."""
+    async def settle(self, html: str | Said) -> None:
+        """End the line with `html` (a refusal: a `Said`, shown in its reader's language)."""
         await self._posts.settle(self._chat_id, int(self._asked), html, self._post)
 
     async def withdraw(self) -> None:

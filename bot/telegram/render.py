@@ -17,7 +17,8 @@ from bot.withdrawals import WithdrawalView
 from db.models import utcnow
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-MINTING = "⏳ Minting…"
+# Shown until a request is decided; translated where shown (`_()`).
+MINTING = N_("⏳ Minting…")
 # Translated where it is sent: `_(HELP)`.
 HELP = N_(
     "<b>Mint your art as an NFT</b>\n"
@@ -64,37 +65,64 @@ def private_chat_needed(command: str, start_url: str) -> str:
     ).format(command=command, open_chat=link(_("Open a chat with me"), start_url))
 
 
+# The mint answers below are rendered in the current locale: the pipeline delivers each inside
+# `speaking` of the locale recorded with its request (a status message: of its opener).
+
+
+def not_minted(result: MintResult, most: int | None = None) -> str:
+    reason = result.reason_shown()
+    return _("❌ Not minted: {reason}").format(
+        reason=esc(reason if most is None else clip(reason, most))
+    )
+
+
 def result_html(result: MintResult) -> str:
     """The final answer to a request, edited into the "minting…" reply."""
     if not result.minted:
-        reason = result.failure_reason or result.status_text
-        return f"❌ Not minted: {esc(reason)}"
+        return not_minted(result)
     links = [
         link(label, url)
         for label, url in (
-            ("Transaction", result.tx_url),
-            ("Token", result.token_url),
-            ("Marketplace", result.marketplace_url),
+            (_("Transaction"), result.tx_url),
+            (_("Token"), result.token_url),
+            (_("Marketplace"), result.marketplace_url),
         )
     ]
     owner = (
-        f"held for you by the bot; {custody_hint(result)}"
+        _("held for you by the bot; {hint}").format(hint=custody_hint(result))
         if result.custodial
         else f"<code>{esc(result.recipient or '')}</code>"
     )
+    token_id = f"<code>{result.token_id:#066x}</code>" if result.token_id is not None else None
     lines = [
-        f"✅ Minted <b>{esc(result.name)}</b>",
-        f"Token ID: <code>{result.token_id:#066x}</code>" if result.token_id is not None else "",
+        _("✅ Minted <b>{name}</b>").format(name=esc(result.name)),
+        _("Token ID: {token_id}").format(token_id=token_id) if token_id else "",
         " · ".join(x for x in links if x),
-        f"Owner: {owner}",
+        _("Owner: {owner}").format(owner=owner),
     ]
     asked_by = (result.reply_to or {}).get("asked_by")
     if asked_by and asked_by != result.requester_id:
-        lines.append(f"Minted for {esc(result.requester_name)} at another member's request.")
+        lines.append(
+            _("Minted for {member} at another member's request.").format(
+                member=esc(result.requester_name)
+            )
+        )
     return "\n".join(line for line in lines if line)
 
 
-PENDING_LINE = "⏳ minting…"
+PENDING_LINE = N_("⏳ minting…")
+
+
+def minting() -> str:
+    """A request's own reply until it is decided."""
+    return _(MINTING)
+
+
+def pending_line() -> str:
+    """A request's line on a status message until it is decided."""
+    return _(PENDING_LINE)
+
+
 # A status message shows at most this many requests; each line is kept short, so that the
 # message stays well under Telegram's 4096 characters.
 BOARD_NAME_CHARS = 40
@@ -114,11 +142,18 @@ def mention(user_id: str, name: str) -> str:
 def result_line_html(result: MintResult) -> str:
     """A request's final state on its line of a chat's status message, with its token's links."""
     if not result.minted:
-        reason = result.failure_reason or result.status_text
-        return f"❌ Not minted: {esc(clip(reason, BOARD_REASON_CHARS))}"
-    parts = ["✅ Minted", link("token", result.token_url), link("transaction", result.tx_url)]
+        return not_minted(result, BOARD_REASON_CHARS)
+    parts = [
+        _("✅ Minted"),
+        link(_("token"), result.token_url),
+        link(_("transaction"), result.tx_url),
+    ]
     if result.custodial:
-        parts.append(f"held for you by the bot (<code>/withdraw {result.token_ref}</code>)")
+        parts.append(
+            _("held for you by the bot ({command})").format(
+                command=f"<code>/withdraw {result.token_ref}</code>"
+            )
+        )
     return " · ".join(x for x in parts if x)
 
 
@@ -126,7 +161,13 @@ def board_html(lines: list[tuple[str, str, str, bool]]) -> str:
     """A busy chat's status message: (who asked, what, state, final) for each request, in the
     order they were asked."""
     done = sum(1 for *_, final in lines if final)
-    rows = [f"Mint requests here: {done} of {len(lines)} done"]
+    rows = [
+        ngettext(
+            "Mint requests here: {done} of {count} done",
+            "Mint requests here: {done} of {count} done",
+            len(lines),
+        ).format(done=done, count=len(lines))
+    ]
     rows += [
         f"{n}. {who} · <b>{esc(clip(name, BOARD_NAME_CHARS))}</b>: {state}"
         for n, (who, name, state, _) in enumerate(lines, 1)
@@ -135,16 +176,18 @@ def board_html(lines: list[tuple[str, str, str, bool]]) -> str:
 
 
 def status_line(result: MintResult) -> str:
-    line = f"<b>{esc(result.name)}</b>: {esc(result.status_text)}"
-    if result.waiting_reason:
-        line += f" ({esc(result.waiting_reason)})"
+    line = f"<b>{esc(result.name)}</b>: {esc(result.status_shown())}"
+    if waiting := result.waiting_shown():
+        line += f" ({esc(waiting)})"
     if result.tx_url:
-        line += f" · {link('transaction', result.tx_url)}"
+        line += f" · {link(_('transaction'), result.tx_url)}"
     return line
 
 
 def custody_hint(result: MintResult) -> str:
-    return f"<code>/withdraw {result.token_ref}</code> sends it to your linked wallet"
+    return _("{command} sends it to your linked wallet").format(
+        command=f"<code>/withdraw {result.token_ref}</code>"
+    )
 
 
 def withdrawals_html(views: list[WithdrawalView]) -> str:
@@ -263,6 +306,6 @@ def claim_keyboard(drop: DropInfo) -> InlineKeyboardMarkup | None:
 def claim_told_in_chat_html(result: MintResult) -> str:
     """A claim's outcome said in the drop's chat, to a claimer the bot cannot write to in
     private: their name links to them."""
-    name = esc(result.requester_name or "member")
+    name = esc(result.requester_name or _("member"))
     mention = f'<a href="tg://user?id={int(result.requester_id)}">{name}</a>'
     return f"{mention}: {result_html(result)}"

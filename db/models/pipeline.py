@@ -124,6 +124,9 @@ class MintRequest(Base):
     edition: Mapped[int | None] = mapped_column(Integer)
     tx_id: Mapped[int | None] = mapped_column(ForeignKey("chain_tx.id"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # The same reason untranslated (`Said.to_json()`), to say it in the member's language;
+    # None on rows older than it (shown from `failure_reason`).
+    failure_said: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

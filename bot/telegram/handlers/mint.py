@@ -1,5 +1,8 @@
 """Telegram /mint (as a caption, or replied to an image), /status and /mynfts.
 
+Replies here are in the asker's language (the update's handling speaks it); the answer the
+pipeline gives later is in the language recorded with the request (`reply_to["locale"]`).
+
 A mint's key is the image message: (telegram, chat ID, message ID of the photo or file), so an
 image mints once however many replies ask, and the token goes to whoever posted it. Whether a
 file is a picture is decided by its bytes (the core decodes them), never by its name or the
@@ -18,7 +21,8 @@ from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.acknowledge import AcknowledgeFirst
 from bot.errors import RequestConflict, RequestRejected
-from bot.i18n import _
+from bot.i18n import N_, _
+from bot.i18n.said import Said
 from bot.minting.types import MintSubmission
 from bot.telegram.files import NO_DOWNLOAD, Media, download, media_of
 from bot.telegram.posts import AnswerLine
@@ -30,12 +34,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MINT_COMMAND = re.compile(r"^/mint(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
-USAGE = (
+# Translated where they are sent (`_()`).
+USAGE = N_(
     "Give it a name: send an image with the caption <code>/mint Name | description</code>, "
     "or reply <code>/mint Name</code> to a message with an image."
 )
-NOT_A_MEMBERS_FILE = "I can only mint a picture a member posted."
-ALREADY = "This image is already minted, or being minted: its answer is with the first request."
+NOT_A_MEMBERS_FILE = N_("I can only mint a picture a member posted.")
+ALREADY = N_("This image is already minted, or being minted: its answer is with the first request.")
 MAX_PAGE = 100_000
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -43,7 +48,7 @@ Context = ContextTypes.DEFAULT_TYPE
 def parse_mint(text: str) -> tuple[str, str]:
     """`/mint Name | description` → (name, description); both may be empty."""
     rest = MINT_COMMAND.sub("", text.strip(), count=1)
-    name, _, description = rest.partition("|")
+    name, _bar, description = rest.partition("|")
     return name.strip(), description.strip()
 
 
@@ -80,7 +85,7 @@ class MintHandlers:
         assert message is not None
         target = message.reply_to_message
         if target is None or media_of(target) is None:  # `/mint` alone, or to a text message
-            await reply(message, USAGE)
+            await reply(message, _(USAGE))
             return
         await self._mint(update, context, target, message.text or "")
 
@@ -93,10 +98,10 @@ class MintHandlers:
         media = media_of(image_message)
         author = image_message.from_user
         if not name:
-            await reply(message, USAGE)
+            await reply(message, _(USAGE))
             return
         if media is None or author is None or author.is_bot:
-            await reply(message, NOT_A_MEMBERS_FILE)
+            await reply(message, _(NOT_A_MEMBERS_FILE))
             return
         key = ("telegram", str(chat.id), str(image_message.message_id))
         # The same update delivered twice at once: the first copy answers, so the second
@@ -126,7 +131,7 @@ class MintHandlers:
         try:  # the size Telegram reports, if it does; the download is capped whatever it says
             self.service.check_size(media.file_size or 0)
         except RequestRejected as err:
-            await reply(message, esc(str(err)))
+            await reply(message, esc(err.text()))
             return
         # Answer first: the line is shown as soon as Telegram's limits allow, before any work
         # on the request. Under a burst the work after one line (the database, the download)
@@ -140,7 +145,7 @@ class MintHandlers:
             asker = await self.bot.asker(update, context)
             fresh = await self.service.admit(key, str(chat.id), asker, author_id=str(author.id))
         except RequestRejected as err:
-            await line.settle(esc(str(err)))
+            await line.settle(err.said)
             return
         if not fresh:  # a re-delivered update, or another ask for an image already in hand
             await self._already(message, key, line)
@@ -148,11 +153,11 @@ class MintHandlers:
         try:
             data = await download(self.bot, media)
         except RequestRejected as err:
-            await line.settle(esc(str(err)))
+            await line.settle(err.said)
             return
         except TelegramError as err:
             log.info("telegram: could not download %s: %s", key, err)
-            await line.settle(esc(NO_DOWNLOAD))
+            await line.settle(Said(NO_DOWNLOAD))
             return
         submission = MintSubmission(
             platform="telegram",
@@ -172,6 +177,8 @@ class MintHandlers:
                 "asked_by_name": user.full_name,
                 "request_message_id": message.message_id,
                 "post_replies_to": line.replies_to,
+                # The answer is given later (a worker, after a restart): in this language.
+                "locale": user.language_code,
             },
         )
         try:
@@ -180,7 +187,7 @@ class MintHandlers:
         except RequestConflict:
             won = False
         except RequestRejected as err:  # a rate limit, decided as the request was recorded
-            await line.settle(esc(str(err)))
+            await line.settle(err.said)
             return
         if not won:  # another request for this image was recorded first; its line answers
             await self._already(message, key, line)
@@ -193,7 +200,7 @@ class MintHandlers:
         reply_to = (recorded.reply_to or {}) if recorded else {}
         await line.shown()
         if reply_to.get("request_message_id") != message.message_id:
-            await line.settle(esc(ALREADY))
+            await line.settle(Said(ALREADY))
         elif reply_to.get("message_id") != line.message_id:
             await line.withdraw()
 
@@ -203,7 +210,10 @@ class MintHandlers:
         if message is None or not MINT_COMMAND.match(message.caption or message.text or ""):
             return
         await reply(
-            message, "Edits don't mint. To mint, send <code>/mint Name</code> as a new message."
+            message,
+            _("Edits don't mint. To mint, send {command} as a new message.").format(
+                command="<code>/mint Name</code>"
+            ),
         )
 
     async def hint(self, update: Update, context: Context) -> None:
@@ -214,8 +224,10 @@ class MintHandlers:
         if message is not None and not (message.photo or message.document):
             await reply(
                 message,
-                "I mint images: send one with the caption <code>/mint Name</code>, or reply "
-                "<code>/mint Name</code> to it. /help",
+                _(
+                    "I mint images: send one with the caption {command}, or reply {command} "
+                    "to it. /help"
+                ).format(command="<code>/mint Name</code>"),
             )
 
     # ----- what was asked --------------------------------------------------------------------
@@ -223,10 +235,10 @@ class MintHandlers:
     async def status(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
-        results, _ = await self.service.requests_of(
+        results, _total = await self.service.requests_of(
             "telegram", str(user.id), minted_only=False, limit=5
         )
-        text = "\n".join(map(status_line, results)) or "You have no mint requests yet. /help"
+        text = "\n".join(map(status_line, results)) or _("You have no mint requests yet. /help")
         await reply(message, text)
 
     async def mynfts(self, update: Update, context: Context) -> None:

@@ -71,7 +71,7 @@ class WalletHandlers:
                     "Usage: {link}, then <code>/wallet verify 0x…</code>; /wallet shows it."
                 ).format(link=LINK_USAGE)
         except RequestRejected as err:
-            text = esc(str(err))
+            text = esc(err.text())
         await self._answer_privately(update, context, text)
 
     async def withdraw(self, update: Update, context: Context) -> None:
