@@ -30,14 +30,18 @@ LOST = {
 }
 
 
+def drawn(told: list[str]) -> list[str]:
+    """What an entrant was told of the draw: a winner's edition is minted and answered too
+    ("✅ …" or "❌ …"), in any order with the outcome."""
+    return [s for s in told if not s.startswith(("✅", "❌"))]
+
+
 def outcomes(told: dict[str, list[str]], languages: dict[str, str], name: str) -> list[str]:
     """Each entrant's one message, checked to be a win or a loss in their language; the
     languages of the winners."""
     winners = []
     for entrant, language in languages.items():
-        # A winner's edition is minted and answered too ("✅ …" or "❌ …"), maybe before the
-        # test looks: the outcome is the one other message.
-        (said,) = [s for s in told[entrant] if not s.startswith(("✅", "❌"))]
+        (said,) = drawn(told[entrant])
         won = said.startswith(WON[language].format(name=name))
         assert won or said.startswith(LOST[language].format(name=name)), (entrant, said)
         winners += [entrant] if won else []
@@ -147,12 +151,15 @@ async def test_raffle_results_and_code_refusals_in_each_members_language(
         )
 
         # Each entrant is told, privately and in their own language.
-        await discord.wait_for(lambda: all(discord.direct.told(m) for m in on_discord), timeout=60)
+        await discord.wait_for(
+            lambda: all(drawn(discord.direct.told(m)) for m in on_discord), timeout=60
+        )
         told = {m: discord.direct.told(m) for m in on_discord}
         languages = {eva_d: "es", jonas_d: "de", chloe_d: "en"}
         assert len(outcomes(told, languages, "Lucky")) == 1
         await telegram.wait_for(
-            lambda: all(any("Glück" in s for s in private(u)) for u in (eva, jonas)), timeout=60
+            lambda: all(any("Glück" in s for s in drawn(private(u))) for u in (eva, jonas)),
+            timeout=60,
         )
         told = {u["first_name"]: [s for s in private(u) if "Glück" in s] for u in (eva, jonas)}
         assert len(outcomes(told, {"Eva": "es", "Jonas": "de"}, "Glück")) == 1
