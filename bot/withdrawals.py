@@ -304,7 +304,7 @@ class Withdrawals:
         for withdrawal_id in queued:
             sign = functools.partial(self._sign, withdrawal_id)
             outcome = await sign_and_send(self.txs, self._fees, sign, what="a withdrawal")
-            self.waiting_reason = outcome.waiting
+            self.waiting_reason = None if outcome.waiting is None else str(outcome.waiting)
             if outcome.waiting is not None:
                 # Signed and persisted, or not signed at all: either way it goes out later.
                 log.warning("withdrawals wait: %s", outcome.waiting)

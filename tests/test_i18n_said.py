@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.chain.nonces import SigningStopped
+from bot.chain.sending import needs_funds_reason
+from bot.chain.spend import SpendCapReached
 from bot.errors import CodeLocked, FeeCapExceeded, RateLimited, RequestRejected
 from bot.i18n import current, detached, speaking
 from bot.i18n.said import Said, said, shown
@@ -85,3 +88,15 @@ async def test_a_detached_task_speaks_english_whoever_started_it():
         shared = await loop.create_task(spoken(), context=detached())
         assert current() == "es"
     assert (inherited, shared) == ("es", "en")
+
+
+def test_why_minting_waits_is_said_in_the_members_language():
+    """The chain's reasons a queued request waits (shown by /status) stay untranslated until
+    a member reads them; their English is what the health page and the logs show."""
+    funds = needs_funds_reason("0xabc")
+    spend = SpendCapReached().said
+    stopped = SigningStopped("0xabc", "a rotation holds it").said
+    assert str(funds) == "the hot wallet 0xabc needs funds for gas"
+    assert funds.in_locale("de") == "die Hot Wallet 0xabc braucht Guthaben für Gas"
+    assert spend.in_locale("es").startswith("se alcanzó el límite de gasto de hoy")
+    assert stopped.in_locale("de").endswith(": a rotation holds it")  # the operators' words

@@ -20,6 +20,8 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
+from bot.i18n.said import Said
 from db.engine import insert_unless_present
 from db.models import NonceState, utcnow
 
@@ -31,7 +33,11 @@ class SigningStopped(Exception):
     signed and the work waits."""
 
     def __init__(self, wallet: str, reason: str) -> None:
-        super().__init__(f"signing with {wallet} is stopped: {reason}")
+        # The reason is the operators' (a rotation's state), so it stays as it is said.
+        self.said = Said(
+            N_("signing with {wallet} is stopped: {reason}"), {"wallet": wallet, "reason": reason}
+        )
+        super().__init__(str(self.said))
 
 
 class NonceAllocator:

@@ -16,13 +16,18 @@ from bot.chain.nonces import SigningStopped
 from bot.chain.spend import SpendCapReached
 from bot.chain.tx_engine import TxEngine, WalletNeedsFunds
 from bot.errors import FeeCapExceeded
+from bot.i18n import N_
+from bot.i18n.said import Said
 
 log = logging.getLogger(__name__)
 
 
-def needs_funds_reason(address: str) -> str:
+NEEDS_FUNDS = N_("the hot wallet {address} needs funds for gas")
+
+
+def needs_funds_reason(address: str) -> Said:
     """Why work waits while the hot wallet cannot pay for gas, with the address to fund."""
-    return f"the hot wallet {address} needs funds for gas"
+    return Said(NEEDS_FUNDS, {"address": address})
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,9 @@ class SendOutcome:
     tx_id: int | None = None
     # Broadcast; if signed but not sent, the watcher sends the committed bytes later.
     sent: bool = False
-    # Why nothing more can go out now (a cap, or a wallet without gas money).
-    waiting: str | None = None
+    # Why nothing more can go out now (a cap, or a wallet without gas money): untranslated,
+    # as a member asking where their request stands may read it (`str()`: English).
+    waiting: Said | None = None
     # The waiting is today's spending cap (the work was ready; the budget is not).
     over_budget: bool = False
 
@@ -58,11 +64,11 @@ async def sign_and_send(
     try:
         tx_id = await sign(await fees())
     except FeeCapExceeded as err:
-        return SendOutcome(waiting=str(err))
+        return SendOutcome(waiting=err.said)
     except SpendCapReached as err:
-        return SendOutcome(waiting=str(err), over_budget=True)
+        return SendOutcome(waiting=err.said, over_budget=True)
     except SigningStopped as err:
-        return SendOutcome(waiting=str(err))
+        return SendOutcome(waiting=err.said)
     if tx_id is None:
         return SendOutcome()
     crash_point("after_sign", crash_at)

@@ -15,17 +15,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chain.l1fee import l1_fee_paid
 from bot.chain.receipts import Receipt
+from bot.i18n import N_
+from bot.i18n.said import Said
 from db.models import ChainTx, TxStatus
 
 
 class SpendCapReached(Exception):
     """Signing would take today's committed fees past MAX_SPEND_PER_DAY_ETH; nothing is signed."""
 
-    def __str__(self) -> str:
-        return (
-            "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; it resumes tomorrow (UTC) "
-            "or when an admin raises it"
+    said = Said(
+        N_(
+            "today's spending cap (MAX_SPEND_PER_DAY_ETH) is reached; it resumes tomorrow "
+            "(UTC) or when an admin raises it"
         )
+    )
+
+    def __str__(self) -> str:
+        return str(self.said)
 
 
 def worst_case(tx: ChainTx) -> int:

@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.chain.faults import is_transient
 from bot.chain.sending import needs_funds_reason
 from bot.chain.tx_engine import TxEngine, WalletNeedsFunds
+from bot.i18n.said import Said
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class TxFollower(Protocol):
         engine's events run before the commit, so act on their outcome here). `checked` is
         False if the look failed."""
 
-    def needs_funds(self, reason: str) -> None:
+    def needs_funds(self, reason: Said) -> None:
         """The hot wallet cannot pay for gas; `reason` says so, with the address to fund."""
 
     def funded(self) -> None:

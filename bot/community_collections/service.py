@@ -319,7 +319,7 @@ class CommunityCollections:
         for row_id in rows:
             sign = functools.partial(self._sign, row_id)
             outcome = await sign_and_send(self.txs, self._fees, sign, what="a collection")
-            self.waiting_reason = outcome.waiting
+            self.waiting_reason = None if outcome.waiting is None else str(outcome.waiting)
             if outcome.waiting is not None:
                 log.warning("creating collections waits: %s", outcome.waiting)
                 return

@@ -34,6 +34,7 @@ from bot.holders.members import (
 )
 from bot.holders.rules import HolderRules, Rule
 from bot.holders.transfers import Moves, TransferLogs
+from bot.i18n.said import Said
 from bot.ports import GateLookups
 from db.models import (
     HolderChange,
@@ -117,7 +118,7 @@ class HolderRoles:
         if checked and self._attached.is_set():  # read at the next pass, within a poll interval
             self._confirmed_txs.add(tx_id)
 
-    def needs_funds(self, reason: str) -> None:
+    def needs_funds(self, reason: Said) -> None:
         """Nothing to do here (`TxFollower`)."""
 
     def funded(self) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chain.fees import Fees, current_fees
 from bot.chain.lanes import Lanes
-from bot.chain.sending import sign_and_send
+from bot.chain.sending import NEEDS_FUNDS, sign_and_send
 from bot.chain.tx_engine import AuditInfo, TxEngine, TxEvents
 from bot.chain.tx_rows import lock_tx
 from bot.community_collections.records import mintable_contract
@@ -409,12 +409,12 @@ class Batcher:
                 self.progress.queued.set()
                 self.progress.finalised.set()
 
-    def needs_funds(self, reason: str) -> None:
+    def needs_funds(self, reason: Said) -> None:
         self.progress.waiting_reason = reason
 
     def funded(self) -> None:
         waiting = self.progress.waiting_reason
-        if isinstance(waiting, str) and "needs funds" in waiting:
+        if isinstance(waiting, Said) and waiting.message == NEEDS_FUNDS:
             self.progress.waiting_reason = None
             self.progress.queued.set()
 
