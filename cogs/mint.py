@@ -101,7 +101,7 @@ class Mint(commands.Cog):
         self.bot = bot
         self.service = bot.runtime.service
         self.mint_message_menu = app_commands.ContextMenu(
-            name="Mint as NFT", callback=self.mint_message
+            name=locale_str("Mint as NFT"), callback=self.mint_message
         )
         self.mint_message_menu.guild_only = True
         bot.tree.add_command(self.mint_message_menu)

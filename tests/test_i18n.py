@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gettext
+import importlib
 import io
 import os
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,11 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from discord import app_commands
+from discord.ext import commands
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.discord.client import COGS
 from bot.discord.translator import CatalogueTranslator, valid_name
 from bot.i18n import ENGLISH, LOCALES, _, catalogues, current, locale_of, speaking, translate
 from bot.i18n.catalogues import DOMAIN, LOCALE_DIR, catalogue_paths, compile_po, translations
@@ -37,6 +39,7 @@ from cogs.holders import HolderRoleCommands
 from cogs.mint import Mint
 from cogs.raffles import Entering, Raffles
 from cogs.wallet import Custody, Wallet
+from tests.emulators.discord.commands import refusals, slash_name
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATED = [locale for locale in LOCALES if locale != ENGLISH]
@@ -45,14 +48,6 @@ PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_]+\)[sd]|%[sd]"
 TAG = re.compile(r"</?[a-z]+[^>]*>")
 COMMAND = re.compile(r"(?<![\w/.])/[a-z_]+")
 MARKDOWN = re.compile(r"\*\*|`")  # Discord's bold and code spans
-
-
-def discord_accepts(name: str) -> bool:
-    """Discord's rule for command and option names, as its API documents it
-    (`^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$`, lowercase where the letter has
-    cases), minus the Devanagari and Thai marks, which no shipped language uses."""
-    allowed = all(c in "-_" or unicodedata.category(c)[0] in "LN" for c in name)
-    return allowed and 1 <= len(name) <= 32 and name == name.lower()
 
 
 def catalogue(path: Path, locale: str | None = None) -> Catalog:
@@ -251,7 +246,7 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     )
     assert names  # some names are translated
     for name in names:
-        assert discord_accepts(name) and valid_name(name), name
+        assert slash_name(name) and valid_name(name), name
     assert wallet["description_localizations"]["de"] == "Deine Auszahlungs-Wallet"
     assert drop["description_localizations"]["es-ES"] == "Drops de la comunidad"
     create = next(c for c in drop["options"] if c["name"] == "create")
@@ -288,7 +283,7 @@ async def test_raffle_and_codeword_commands_are_localized_and_valid():
         assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
         assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
         for name in (entry.get("name_localizations") or {}).values():
-            assert discord_accepts(name) and valid_name(name), name
+            assert slash_name(name) and valid_name(name), name
     create = next(c for c in payloads[0]["options"] if c["name"] == "create")
     winners = next(o for o in create["options"] if o["name"] == "winners")
     assert winners["name_localizations"]["de"] == "gewinner"
@@ -314,7 +309,7 @@ async def test_admin_and_holder_role_commands_are_localized_and_valid():
         assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
         assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
         for name in (entry.get("name_localizations") or {}).values():
-            assert discord_accepts(name) and valid_name(name), name
+            assert slash_name(name) and valid_name(name), name
     config = next(c for c in payloads[0]["options"] if c["name"] == "config")
     minter = next(o for o in config["options"] if o["name"] == "minter_role")
     assert minter["name_localizations"] == {
@@ -327,3 +322,53 @@ async def test_admin_and_holder_role_commands_are_localized_and_valid():
 @pytest.mark.parametrize("name", ["Adresse", "two words", "x" * 33, "", "a/b"])
 def test_names_discord_refuses_are_not_valid(name: str):
     assert not valid_name(name)
+
+
+def every_app_command() -> list[Any]:
+    """Every slash command, group and context menu the bot's cogs (`bot.discord.client.COGS`)
+    define: the cogs' own, a group cog's group, and those a module adds to another's group."""
+    found: list[Any] = []
+    for name in COGS:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, commands.Cog):
+                cog = value.__new__(value)
+                group = getattr(cog, "__cog_app_commands_group__", None)
+                found += [group] if group is not None else list(value.__cog_app_commands__)
+            elif isinstance(value, app_commands.Command | app_commands.ContextMenu):
+                found.append(value)
+    return list({id(command): command for command in found}.values())
+
+
+async def test_every_command_of_every_cog_is_described_in_every_shipped_language():
+    """Whatever cog a command lives in, Discord's menus show its description, and each of its
+    options' and subcommands', in Spanish and German: no command is left English."""
+    translator = CatalogueTranslator()
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    found = every_app_command()
+    assert {c.name for c in found} >= {"mint", "wallet", "admin", "drop", "raffle", "help"}
+    for command in found:
+        payload = await command.get_translated_payload(tree, translator)
+        for entry in payload_entries(payload):
+            if not entry.get("description"):
+                continue  # a context menu: no description, and its name stays (see Mint)
+            described = entry.get("description_localizations") or {}
+            assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+            assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+            for name in (entry.get("name_localizations") or {}).values():
+                assert slash_name(name) and valid_name(name), name
+
+
+def test_the_discord_emulator_refuses_a_sync_discord_would():
+    """The emulator's command sync holds translations to Discord's rules, so a test fails on
+    a menu Discord would refuse; "Mint as NFT" in German is a valid context menu name."""
+    menu = {"type": 3, "name": "Mint as NFT", "name_localizations": {"de": "Als NFT prägen"}}
+    good = {"name": "mint", "description": "Mint", "description_localizations": {"de": "Prägen"}}
+    assert refusals([menu, good]) == []
+    bad = [
+        {**good, "name_localizations": {"de": "Prägen Sie"}},  # a space, a capital
+        {**good, "description_localizations": {"es-ES": "x" * 101}},
+        {**good, "name_localizations": {"es": "acuñar"}},  # Discord has es-ES and es-419
+        {**menu, "description": "shown nowhere"},
+    ]
+    assert len(refusals(bad)) == 4

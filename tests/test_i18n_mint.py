@@ -109,6 +109,10 @@ async def test_discord_mints_and_refuses_in_the_interactions_locale(
         assert discord.commands["status"]["description_localizations"]["es-ES"] == (
             "Tus últimas solicitudes de acuñación"
         )
+        # A message command's name is its menu entry's label: translated, spaces and all.
+        assert discord.commands["Mint as NFT"]["name_localizations"] == {
+            "de": "Als NFT prägen", "es-ES": "Acuñar como NFT", "es-419": "Acuñar como NFT"
+        }  # fmt: skip
         harbour = await localized_mint(discord, jonas, png(2), "Hafen", "de")
         broken = await localized_mint(discord, eva, b"not a picture", "Roto", "es-419")
         await discord.wait_for(lambda: harbour.original and harbour.original.get("embeds"))

@@ -2,8 +2,9 @@
 the translator that names and describes the commands in every shipped language.
 
 Both read the catalogues of `bot.i18n`. Command and parameter names stay valid for Discord
-(lowercase letters, digits, `-` and `_`, 1 to 32 characters: `VALID_NAME`); a translation that
-is not is left out, and Discord shows the English name.
+(lowercase letters, digits, `-` and `_`, 1 to 32 characters: `VALID_NAME`; a context menu's
+name, which Discord shows as written, any 1 to 32 characters); a translation that is not is
+left out, and Discord shows the English name.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ NAMES = (
 )
 
 
-def valid_name(name: str) -> bool:
-    """Whether Discord accepts `name` as a command, group or parameter name."""
+def valid_name(name: str, named: object = None) -> bool:
+    """Whether Discord accepts `name` as the name of `named`: a command, group or parameter
+    (the default), or a context menu (the menu entry's label, spaces and capitals allowed)."""
+    if isinstance(named, app_commands.ContextMenu):
+        return 1 <= len(name.strip()) <= 32 and name == name.strip()
     return bool(VALID_NAME.match(name)) and name == name.lower()
 
 
@@ -48,7 +52,7 @@ class CatalogueTranslator(app_commands.Translator):
         translated = translate(string.message, shipped)
         if translated == string.message:
             return None  # Discord shows the default
-        if context.location in NAMES and not valid_name(translated):
+        if context.location in NAMES and not valid_name(translated, context.data):
             return None
         return translated
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.emulators.discord.commands import refusals
 from tests.emulators.discord.objects import (
     API,
     APPLICATION_ID,
@@ -129,6 +130,12 @@ class RestApi:
                 )
             case ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]:
                 if method == "PUT":
+                    faults = refusals(body)
+                    if faults:  # Discord's answer to a body it refuses
+                        return json_response(
+                            {"code": 50035, "message": "Invalid Form Body", "errors": faults},
+                            status=400,
+                        )
                     recording.commands = {c["name"]: {**c, "id": snowflake()} for c in body}
                     recording.synced.set()
                 return json_response(
