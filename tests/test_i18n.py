@@ -262,6 +262,17 @@ async def test_discord_names_and_descriptions_are_localized_and_valid():
     }
 
 
+def assert_localized(entries: list[dict[str, Any]]) -> None:
+    """Each synced command, group and option described in Spanish and German within Discord's
+    100 characters, and every translated name one Discord accepts."""
+    for entry in entries:
+        described = entry.get("description_localizations") or {}
+        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
+        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
+        for name in (entry.get("name_localizations") or {}).values():
+            assert slash_name(name) and valid_name(name), name
+
+
 def payload_entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """A command's synced payload and every option in it, however deep (groups, subcommands)."""
     return [payload] + [e for option in payload.get("options", []) for e in payload_entries(option)]
@@ -278,12 +289,7 @@ async def test_raffle_and_codeword_commands_are_localized_and_valid():
     commands = [raffle, *Entering.__cog_app_commands__, *Codewords.__cog_app_commands__]
     payloads = [await command.get_translated_payload(tree, translator) for command in commands]
     entries = [entry for payload in payloads for entry in payload_entries(payload)]
-    for entry in entries:
-        described = entry.get("description_localizations") or {}
-        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
-        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
-        for name in (entry.get("name_localizations") or {}).values():
-            assert slash_name(name) and valid_name(name), name
+    assert_localized(entries)
     create = next(c for c in payloads[0]["options"] if c["name"] == "create")
     winners = next(o for o in create["options"] if o["name"] == "winners")
     assert winners["name_localizations"]["de"] == "gewinner"
@@ -304,12 +310,7 @@ async def test_admin_and_holder_role_commands_are_localized_and_valid():
     payloads = [await c.get_translated_payload(tree, translator) for c in [admin, *holders]]
     entries = [entry for payload in payloads for entry in payload_entries(payload)]
     assert len(entries) > 30
-    for entry in entries:
-        described = entry.get("description_localizations") or {}
-        assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
-        assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
-        for name in (entry.get("name_localizations") or {}).values():
-            assert slash_name(name) and valid_name(name), name
+    assert_localized(entries)
     config = next(c for c in payloads[0]["options"] if c["name"] == "config")
     minter = next(o for o in config["options"] if o["name"] == "minter_role")
     assert minter["name_localizations"] == {
@@ -348,15 +349,7 @@ async def test_every_command_of_every_cog_is_described_in_every_shipped_language
     found = every_app_command()
     assert {c.name for c in found} >= {"mint", "wallet", "admin", "drop", "raffle", "help"}
     for command in found:
-        payload = await command.get_translated_payload(tree, translator)
-        for entry in payload_entries(payload):
-            if not entry.get("description"):
-                continue  # a context menu: no description, and its name stays (see Mint)
-            described = entry.get("description_localizations") or {}
-            assert {"de", "es-ES", "es-419"} <= set(described), entry["name"]
-            assert all(1 <= len(d) <= 100 for d in described.values()), entry["name"]
-            for name in (entry.get("name_localizations") or {}).values():
-                assert slash_name(name) and valid_name(name), name
+        assert_localized(payload_entries(await command.get_translated_payload(tree, translator)))
 
 
 def test_the_discord_emulator_refuses_a_sync_discord_would():
