@@ -13,16 +13,19 @@ from dataclasses import dataclass, replace
 
 import aiohttp
 import pytest
+from markupsafe import escape
 
 from bot.app import open_runtime
 from bot.config import load_settings
 from bot.dashboard.links import DashboardKey, token_locale
 from bot.dashboard.wiring import sign_in_link
 from bot.i18n import speaking
+from bot.i18n.said import Said
 from bot.runtime import Runtime
 from bot.web.languages import negotiated, ranked_tags
 from bot.web_wiring import web_server
-from db.models import utcnow
+from db.models import MintRequest, utcnow
+from tests.support import submission
 
 GROUP = "-100555"
 GERMAN_BROWSER = "de-DE,de;q=0.9,en;q=0.8"
@@ -92,6 +95,18 @@ async def site(bot_env: dict[str, str]) -> AsyncIterator[Site]:
             await server.stop()
 
 
+async def refused_in(site: Site, message_id: str) -> Said:
+    """A request of the group refused as it is recorded (no name), and why, as stored."""
+    where = {"platform": "telegram", "chat_id": GROUP, "community_id": GROUP}
+    handle = await site.runtime.service.submit(submission(message_id, name="", **where))
+    async with site.runtime.sessions() as session:
+        request = await session.get(MintRequest, handle.request_id)
+    assert request is not None
+    said = Said.from_json(request.failure_said)
+    assert said is not None
+    return said
+
+
 def browser() -> aiohttp.ClientSession:
     # unsafe: the jar keeps cookies of an IP address (the loopback one here).
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -129,6 +144,11 @@ async def test_the_dashboard_speaks_the_language_of_the_admin_who_asked(
         for page, heading in (("/problems", "<h1>"), ("/drops", "<h1>"), ("/wallets", "<h1>")):
             status, html, language = await fetched(http, site.home + page)
             assert (status, language) == (200, locale) and heading in html
+        # A request refused for its name: its stored reason is read in the admin's language.
+        reason = await refused_in(site, {"es": "901", "de": "902"}[locale])
+        assert reason.in_locale(locale) != str(reason)
+        _, problems, _ = await fetched(http, site.home + "/problems")
+        assert str(escape(reason.in_locale(locale))) in problems, problems
         # Refusals in the admin's language: a form without its CSRF token, a used link.
         async with http.post(f"{site.home}/minting", data={"action": "pause"}) as forged:
             refusal = await forged.text()

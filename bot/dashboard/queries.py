@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.i18n import _
+from bot.i18n.said import Said
 from db.models import MINTED, MintRequest, Phase, aware_utc
 
 WEEK_DAYS = 7
@@ -27,8 +29,15 @@ class Problem:
     name: str
     requester: str
     phase: str
-    reason: str
+    reason: str  # in English, as stored
     at: datetime
+    # The reason untranslated where the request stored one (`failure_said`), for `shown`.
+    said: Said | None = None
+
+    def shown(self) -> str:
+        """The reason in the current locale (the reading admin's): the stored `Said`, else the
+        English through the catalogue (an older row, or an answer's delivery error as is)."""
+        return self.said.text() if self.said is not None else _(self.reason)
 
 
 class DashboardQueries:
@@ -68,7 +77,10 @@ class DashboardQueries:
         rows = await self._newest(
             platform, community_id, MintRequest.phase.in_(FAILED), MintRequest.created_at
         )
-        return [_problem(r, r.failure_reason, r.created_at) for r in rows]
+        return [
+            _problem(r, r.failure_reason, r.created_at, Said.from_json(r.failure_said))
+            for r in rows
+        ]
 
     async def undeliverable(self, platform: str, community_id: str) -> list[Problem]:
         """The newest answers given up as undeliverable, with the last error."""
@@ -127,7 +139,9 @@ def _community(platform: str, community_id: str) -> tuple[ColumnElement[bool], .
     return (MintRequest.platform == platform, MintRequest.community_id == community_id)
 
 
-def _problem(request: MintRequest, reason: str | None, when: datetime) -> Problem:
+def _problem(
+    request: MintRequest, reason: str | None, when: datetime, said: Said | None = None
+) -> Problem:
     return Problem(
         request.id,
         request.name,
@@ -135,4 +149,5 @@ def _problem(request: MintRequest, reason: str | None, when: datetime) -> Proble
         request.phase,
         reason or "",
         aware_utc(when),
+        said,
     )
