@@ -314,7 +314,7 @@ async def test_admin_and_holder_role_commands_are_localized_and_valid():
     config = next(c for c in payloads[0]["options"] if c["name"] == "config")
     minter = next(o for o in config["options"] if o["name"] == "minter_role")
     assert minter["name_localizations"] == {
-        "de": "präge_rolle",
+        "de": "präger_rolle",
         "es-ES": "rol_acuñador",
         "es-419": "rol_acuñador",
     }

@@ -36,7 +36,7 @@ def test_withdrawal_statuses_and_the_stored_refusal_are_shown_translated():
     failed = WithdrawalView(1, None, "Dawn", HOLDER, WithdrawalStatus.FAILED, None, None, REFUSED)
     with speaking("de"):
         assert view.status_text == "unterwegs"
-        assert failed.status_text.startswith("Der Vertrag der Kollektion hat")
+        assert failed.status_text.startswith("Der Sammlungsvertrag hat")
     with speaking("es-MX"):
         assert view.status_text == "en camino"
     assert failed.status_text == REFUSED  # English: as the column keeps it
@@ -156,7 +156,7 @@ async def test_members_commands_speak_their_language_on_telegram_and_discord(
         )
         assert synced["gallery"]["options"][0]["name_localizations"]["de"] == "mitglied"
         assert synced["leaderboard"]["description_localizations"]["de"] == (
-            "Die besten Ersteller und Sammler hier"
+            "Top-Ersteller und -Sammler hier"
         )
 
         async def slash(member: str, name: str, locale: str) -> dict[str, Any]:

@@ -118,8 +118,8 @@ async def test_discord_mints_and_refuses_in_the_interactions_locale(
         await discord.wait_for(lambda: harbour.original and harbour.original.get("embeds"))
         assert harbour.original is not None and harbour.original["content"] == "Geprägt!"
         fields = {f["name"]: f["value"] for f in final_embed(harbour)["fields"]}
-        assert set(fields) == {"Token-ID", "Weblinks", "Besitzer"}
-        assert "[Transaktion](" in fields["Weblinks"] and "`/withdraw " in fields["Besitzer"]
+        assert set(fields) == {"Token-ID", "Links", "Eigentümer"}
+        assert "[Transaktion](" in fields["Links"] and "`/withdraw " in fields["Eigentümer"]
 
         await discord.wait_for(lambda: private_texts(broken))
         assert private_texts(broken) == [

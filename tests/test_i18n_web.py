@@ -125,7 +125,7 @@ async def fetched(
     [
         ("es", ["Resumen", "Fallos y respuestas", "Pausar la acuñación", "Solicitudes por fase"],
          "Este enlace de acceso ya se usó"),
-        ("de", ["Übersicht", "Fehler und Antworten", "Minten pausieren", "Anfragen nach Schritt"],
+        ("de", ["Übersicht", "Fehler und Antworten", "Prägen pausieren", "Anfragen nach Schritt"],
          "Dieser Anmeldelink wurde schon benutzt"),
     ],
 )  # fmt: skip
@@ -170,7 +170,7 @@ async def test_the_gallery_follows_accept_language_and_the_cache_keeps_languages
 ) -> None:
     gallery = f"{site.base}/c/telegram/{GROUP}"
     expected = {
-        GERMAN_BROWSER: ("de", "Hier gemintete NFTs (Telegram-Gruppe)"),
+        GERMAN_BROWSER: ("de", "Hier geprägte NFTs (Telegram-Gruppe)"),
         "fr": ("en", "NFTs minted in this Telegram group"),
         "es-MX,es;q=0.9": ("es", "NFTs acuñados en este grupo de Telegram"),
     }
