@@ -172,7 +172,7 @@ async def test_the_gallery_follows_accept_language_and_the_cache_keeps_languages
     expected = {
         GERMAN_BROWSER: ("de", "Hier geprägte NFTs (Telegram-Gruppe)"),
         "fr": ("en", "NFTs minted in this Telegram group"),
-        "es-MX,es;q=0.9": ("es", "NFTs acuñados en este grupo de Telegram"),
+        "es-MX,es;q=0.9": ("es", "NFT acuñados en este grupo de Telegram"),
     }
     async with aiohttp.ClientSession() as http:
         # Twice round, within the cache's two seconds: each language is kept apart.
