@@ -74,7 +74,7 @@ async def test_discord_admins_add_test_list_and_remove_a_webhook(
 
             listed = await discord.slash(ana, "admin", webhook("list"))
             # Markdown escaped: a line starting with # would be a heading.
-            assert await told(discord, listed) == f"\\#1 {receiver.url}: on"
+            assert await told(discord, listed) == f"\\#1 {receiver.url}: enabled"
             removed = await discord.slash(ana, "admin", webhook("remove", number=1))
             assert "Webhook #1 removed" in await told(discord, removed)
             empty = await discord.slash(ana, "admin", webhook("test"))
@@ -115,7 +115,7 @@ async def test_telegram_admins_get_the_secret_in_private_and_test_their_webhook(
         (body,) = receiver.bodies.values()
         assert body["type"] == "webhook.test" and body["data"]["platform"] == "telegram"
         assert body["data"]["community_id"] == str(group["id"])
-        assert await telegram.told(group, ana, "/webhook") == f"#1 {receiver.url}: on"
+        assert await telegram.told(group, ana, "/webhook") == f"#1 {receiver.url}: enabled"
         assert await telegram.told(group, ana, "/webhook remove 1") == (
             f"Webhook #1 removed: {receiver.url} receives no more events."
         )

@@ -38,7 +38,7 @@ class EndpointView:
         if self.disabled:
             state = _("disabled ({reason})").format(reason=self.disabled_reason)
         else:
-            state = _("on")
+            state = _("enabled")
         return f"#{self.id} {self.shown_url}: {state}"
 
 
