@@ -100,3 +100,12 @@ def test_why_minting_waits_is_said_in_the_members_language():
     assert funds.in_locale("de") == "die Hot Wallet 0xabc braucht Guthaben für Gas"
     assert spend.in_locale("es").startswith("se alcanzó el límite de gasto de hoy")
     assert stopped.in_locale("de").endswith(": a rotation holds it")  # the operators' words
+
+
+@given(st.text(st.sampled_from("{}x0a:!.[] "), max_size=12), names)
+def test_a_message_that_cannot_be_formatted_is_said_as_it_is(message: str, value: str):
+    """Whatever the text and its values, a Said renders: never an error in a member's reply."""
+    said_ = Said(message, {"x": value})
+    with speaking("de"):
+        assert isinstance(said_.text(), str)
+    assert isinstance(str(said_), str)

@@ -47,12 +47,15 @@ class Said:
         if not self.args:
             return template
         values = {k: v._render(tr) if isinstance(v, Said) else v for k, v in self.args.items()}
-        try:
-            return template.format(**values)
-        except (KeyError, IndexError, ValueError):
-            # A translation that lost or broke a placeholder (the catalogue tests refuse one)
-            # must not cost the member their answer: say it in English.
-            return self.message.format(**values)
+        for text in (template, self.message):
+            try:
+                return text.format(**values)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                # A translation that lost or broke a placeholder (the catalogue tests refuse
+                # one) must not cost the member their answer: say it in English; an English
+                # text that cannot be formatted either is said as it is.
+                continue
+        return self.message
 
     def to_json(self) -> str:
         return json.dumps(_plain(self), ensure_ascii=False, separators=(",", ":"))
