@@ -31,11 +31,11 @@ NATIVE_NAMES = {ENGLISH: "English", "es": "Español", "de": "Deutsch"}
 _CURRENT: contextvars.ContextVar[str] = contextvars.ContextVar("mintbot_locale", default=ENGLISH)
 
 
-def locale_of(tag: str | None) -> str:
+def locale_of(tag: object) -> str:
     """The shipped locale for a language tag, by its primary subtag: Discord's "es-ES",
     "es-419", "de", "en-US", Telegram's "de-AT" or "es"; English for anything else (None,
-    "pt-BR", "", garbage)."""
-    if not tag:
+    "pt-BR", "", garbage, a stored value that is no text)."""
+    if not isinstance(tag, str) or not tag:
         return ENGLISH
     primary = tag.replace("_", "-").split("-", 1)[0].strip().lower()
     return primary if primary in LOCALES else ENGLISH
@@ -47,7 +47,7 @@ def current() -> str:
 
 
 @contextlib.contextmanager
-def speaking(tag: str | None) -> Iterator[str]:
+def speaking(tag: object) -> Iterator[str]:
     """Translate into `tag`'s shipped locale (see `locale_of`) inside the block."""
     locale = locale_of(tag)
     token = _CURRENT.set(locale)
@@ -57,7 +57,7 @@ def speaking(tag: str | None) -> Iterator[str]:
         _CURRENT.reset(token)
 
 
-def speak(tag: str | None) -> str:
+def speak(tag: object) -> str:
     """Translate into `tag`'s locale for the rest of the current task: for a hook that runs
     first in a task of its own per request (discord.py's tree invokes each interaction in a new
     task), where no block surrounds the handling."""
