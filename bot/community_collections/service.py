@@ -73,7 +73,6 @@ CREATE_KIND = "collection_create"
 ROYALTY_MAX_BPS = 1_000
 SYMBOL = re.compile(r"[A-Z0-9]{1,11}")
 COLLECTION_NAME_MAX = 64
-FAILED_TEXT = "The factory refused to create the collection ({reason})."
 # Told to each member whose request waited for it, in their language (a msgid).
 REFUSED_REQUEST = N_(
     "The community's collection could not be created, so this was not minted. You may ask again."

@@ -40,13 +40,8 @@ class Rule:
 
 def describe_gate(contract: str, token_id: int | None, minimum: int) -> str:
     """Who a holder condition admits, in the current locale: "holders of at least 3 of 0x…"
-    (of a token "#ID" of an ERC-1155)."""
-    token = "" if token_id is None else f" #{token_id}"
-    if minimum > 1:
-        return _("holders of at least {min} of {contract}{token}").format(
-            min=minimum, contract=contract, token=token
-        )
-    return _("holders of a token of {contract}{token}").format(contract=contract, token=token)
+    (of a token "#ID" of an ERC-1155), as a drop's holder gate says it."""
+    return HolderGate(contract, token_id, minimum).describe()
 
 
 # What a holder rule did to a member, as /admin stats counts it (HolderChange.action).
